@@ -1,0 +1,54 @@
+"""`purgewatch <verb>`: a thin shell over the library.
+
+Verbs are declared as data (name -> "module:attribute") and imported only when used,
+so `purgewatch --help` stays fast and one broken verb cannot take the others down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from purgewatch import __version__
+from purgewatch.cli._errors import run_with_error_mapping
+
+# verb -> "module:click command". Add a verb by adding a line here.
+COMMANDS: dict[str, str] = {
+    "init": "purgewatch.cli._store_cmds:init_cmd",
+    "stats": "purgewatch.cli._store_cmds:stats_cmd",
+    "compact": "purgewatch.cli._store_cmds:compact_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        cmd: click.Command = getattr(importlib.import_module(module_name), attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="purgewatch")
+def cli() -> None:
+    """PurgeWatch: evidence about accounts that vanish from social platforms.
+
+    \b
+    Quick start:
+      purgewatch demo                      # emulator scenario end to end
+      purgewatch init --store ./evidence
+      purgewatch import observations obs.csv --store ./evidence
+      purgewatch detect --json
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return run_with_error_mapping(cli, argv if argv is not None else sys.argv[1:])

@@ -1,0 +1,48 @@
+"""Options and output helpers shared by every verb."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from purgewatch.store import ENV_STORE, Store, default_store_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_option(f: F) -> F:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar=ENV_STORE,
+        help=f"Evidence store directory (env {ENV_STORE}; default ./purgewatch-data).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Answer with JSON on stdout.")(f)
+
+
+def open_store(store_path: Path | None, *, create: bool = False) -> Store:
+    return Store.open(store_path or default_store_path(), create=create)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat().replace("+00:00", "Z")
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, default=_default, ensure_ascii=False, indent=2, allow_nan=False))

@@ -1,0 +1,72 @@
+"""Store verbs: init, stats, compact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from purgewatch.cli._common import emit_json, json_option, open_store, store_option
+from purgewatch.store import Store, default_store_path
+
+
+@click.command("init")
+@store_option
+@json_option
+def init_cmd(store_path: Path | None, as_json: bool) -> None:
+    """Create an empty evidence store (does nothing if one exists).
+
+    \b
+    Example:
+      purgewatch init --store ./evidence
+    """
+    store = Store.init(store_path or default_store_path())
+    if as_json:
+        emit_json({"store": str(store.path.resolve())})
+    else:
+        click.echo(f"store ready at {store.path.resolve()}")
+
+
+@click.command("stats")
+@store_option
+@json_option
+def stats_cmd(store_path: Path | None, as_json: bool) -> None:
+    """Rows, files and bytes per table of the store.
+
+    \b
+    Example:
+      purgewatch stats --json
+    """
+    store = open_store(store_path)
+    stats = store.stats()
+    if as_json:
+        emit_json({"store": str(store.path.resolve()), "tables": stats})
+        return
+    table = Table(title=f"store {store.path}")
+    for col in ("table", "rows", "files", "bytes"):
+        table.add_column(col, justify="right" if col != "table" else "left")
+    for name, s in stats.items():
+        table.add_row(name, f"{s['rows']:,}", f"{s['files']:,}", f"{s['bytes']:,}")
+    Console().print(table)
+
+
+@click.command("compact")
+@store_option
+@json_option
+def compact_cmd(store_path: Path | None, as_json: bool) -> None:
+    """Merge the store's many small batches into one file per table.
+
+    Readers running meanwhile keep a consistent view: they never see a record twice
+    or miss one.
+
+    \b
+    Example:
+      purgewatch compact
+    """
+    result = open_store(store_path).compact()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"compacted {result['batches_before']} batches into {result['batches_after']}")

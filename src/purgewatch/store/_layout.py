@@ -1,0 +1,227 @@
+"""On-disk layout of the evidence store, and the two atomic steps it rests on.
+
+    STORE/
+      STORE.json                 format marker and version
+      LOCK                       flock'd by the one writer (imports, collect, compact)
+      current -> gens/g000001    symlink to the live generation (swapped atomically)
+      gens/g000001/
+        b00000001-<uuid>/        one committed batch: a directory made visible by a
+          observations.parquet   single rename, so a batch is all-or-nothing
+          accounts.parquet
+          runs.parquet
+        b00000002-<uuid>/ ...
+      staging/                   batches being written; never read; swept by writers
+
+Why directories: a batch can touch several tables (observations plus new catalogue ids
+plus its run record). Renaming one directory is atomic on POSIX, so a reader sees the
+whole batch or none of it, and a SIGKILL at any instant leaves at most an orphan in
+``staging/``.
+
+Why generations: compaction replaces many batches by one. Readers resolve ``current``
+once and read that generation's files; compaction builds the next generation (hard links
+for untouched batches), then swaps the symlink. A reader never sees a record missing or
+twice. The previous generation is kept until the next compaction so readers in flight
+finish.
+
+Plain DuckDB reads the live data with ``read_parquet('STORE/current/*/observations.parquet',
+union_by_name=true)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from purgewatch.errors import StoreError
+
+FORMAT_NAME = "purgewatch-store"
+FORMAT_VERSION = 1
+_BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
+_GEN_RE = re.compile(r"^g(\d{6})$")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def init_layout(root: Path) -> None:
+    """Create an empty store at ``root`` (idempotent)."""
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / "STORE.json"
+    if marker.exists():
+        read_marker(root)
+        return
+    if any(p for p in root.iterdir() if not p.name.startswith(".")):
+        raise StoreError(
+            f"{root} exists and is not empty, and is not a PurgeWatch store",
+            hint="choose an empty or new directory with --store",
+        )
+    (root / "gens" / "g000001").mkdir(parents=True)
+    (root / "staging").mkdir()
+    (root / "LOCK").touch()
+    _swap_symlink(root, "gens/g000001")
+    tmp = root / "STORE.json.tmp"
+    tmp.write_text(
+        json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}, indent=2) + "\n"
+    )
+    fsync_file(tmp)
+    os.replace(tmp, marker)
+    fsync_dir(root)
+
+
+def read_marker(root: Path) -> dict[str, object]:
+    marker = root / "STORE.json"
+    if not marker.exists():
+        raise StoreError(
+            f"no PurgeWatch store at {root}",
+            hint="run `purgewatch init` first, or point --store / PURGEWATCH_STORE at an existing store",
+        )
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{marker} is unreadable: {exc}") from exc
+    if data.get("format") != FORMAT_NAME:
+        raise StoreError(f"{marker} does not describe a PurgeWatch store")
+    if int(data.get("version", 0)) > FORMAT_VERSION:
+        raise StoreError(
+            f"store format version {data.get('version')} is newer than this PurgeWatch understands",
+            hint="upgrade purgewatch",
+        )
+    return data
+
+
+def _swap_symlink(root: Path, target: str) -> None:
+    tmp = root / f".current.{uuid.uuid4().hex}"
+    os.symlink(target, tmp)
+    os.replace(tmp, root / "current")
+    fsync_dir(root)
+
+
+def current_generation(root: Path) -> Path:
+    """Resolve ``current`` once; callers keep using the returned path."""
+    link = root / "current"
+    try:
+        return (root / os.readlink(link)).resolve()
+    except OSError as exc:
+        raise StoreError(f"store at {root} has no readable 'current' generation: {exc}") from exc
+
+
+def committed_batches(gen: Path) -> list[Path]:
+    """Batch directories of a generation, in commit order."""
+    try:
+        names = sorted(n for n in os.listdir(gen) if _BATCH_RE.match(n))
+    except FileNotFoundError:
+        return []
+    return [gen / n for n in names]
+
+
+def next_batch_seq(gen: Path) -> int:
+    batches = committed_batches(gen)
+    if not batches:
+        return 1
+    m = _BATCH_RE.match(batches[-1].name)
+    assert m is not None
+    return int(m.group(1)) + 1
+
+
+def new_staging_dir(root: Path) -> Path:
+    path = root / "staging" / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    return path
+
+
+def publish_batch(root: Path, gen: Path, staging: Path, seq: int) -> Path:
+    """The commit point: one rename makes the whole batch visible."""
+    for f in staging.iterdir():
+        fsync_file(f)
+    fsync_dir(staging)
+    final = gen / f"b{seq:08d}-{staging.name}"
+    os.rename(staging, final)
+    fsync_dir(gen)
+    return final
+
+
+def sweep_staging(root: Path) -> int:
+    """Remove batches left half-written by a killed writer. Call with the lock held."""
+    staging = root / "staging"
+    staging.mkdir(exist_ok=True)
+    removed = 0
+    for p in staging.iterdir():
+        shutil.rmtree(p, ignore_errors=True)
+        removed += 1
+    for p in root.glob(".current.*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    return removed
+
+
+def new_generation(root: Path, current: Path) -> Path:
+    m = _GEN_RE.match(current.name)
+    seq = int(m.group(1)) + 1 if m else 1
+    gen = root / "gens" / f"g{seq:06d}"
+    if gen.exists():  # a compaction killed before its swap: its output is garbage
+        shutil.rmtree(gen)
+    gen.mkdir(parents=True)
+    return gen
+
+
+def switch_generation(root: Path, gen: Path) -> None:
+    fsync_dir(gen)
+    _swap_symlink(root, f"gens/{gen.name}")
+
+
+def drop_old_generations(root: Path, keep: set[Path]) -> int:
+    removed = 0
+    for g in (root / "gens").iterdir():
+        if g.resolve() not in {k.resolve() for k in keep}:
+            shutil.rmtree(g, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Exclusive lock for the one writer; waits up to ``timeout`` seconds."""
+    lock_path = root / "LOCK"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"the store at {root} is locked by another writer",
+                        hint="wait for the running import/collect/compact to finish",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,438 @@
+"""The evidence store: append-only Parquet tables with provenance.
+
+Writers go through :class:`BatchWriter` (one batch = one atomic directory, see
+``_layout.py``); readers through :meth:`Store.files`, :meth:`Store.read` or
+:meth:`Store.ibis`. Nothing here ever rewrites a committed record; compaction only
+re-packs the same rows into fewer files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from purgewatch.errors import StoreError
+from purgewatch.model import TABLE_SCHEMAS, TOOL_VERSION
+from purgewatch.store import _layout
+
+if TYPE_CHECKING:
+    import ibis.backends.duckdb
+
+DEFAULT_STORE = "purgewatch-data"
+ENV_STORE = "PURGEWATCH_STORE"
+
+# Columns that identify a record's content (everything but provenance). Re-importing
+# the same content yields the same key, so it is not stored twice.
+_PROVENANCE = {
+    "source",
+    "source_ref",
+    "retrieved_at",
+    "tool_version",
+    "payload_hash",
+    "batch_id",
+    "record_key",
+}
+KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist")
+_PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 3}
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+
+
+def content_columns(table: str) -> list[str]:
+    return [f.name for f in TABLE_SCHEMAS[table] if f.name not in _PROVENANCE]
+
+
+def record_keys(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """64-bit content hash per row (pandas' documented, seeded SipHash: stable across runs)."""
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.uint64)
+    frame = table.select(list(columns)).to_pandas(
+        types_mapper={pa.timestamp("us", tz="UTC"): pd.ArrowDtype(pa.int64())}.get
+    )
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].astype("int64")
+    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=True)
+    return hashed.to_numpy(dtype=np.uint64)
+
+
+@dataclass
+class CommitResult:
+    batch_id: str | None
+    rows: dict[str, int]
+    duplicates: dict[str, int]
+
+    @property
+    def committed(self) -> bool:
+        return self.batch_id is not None
+
+
+class Store:
+    """An evidence store on disk. Cheap to construct; reads resolve files on demand."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        _layout.read_marker(self.path)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str]) -> Store:
+        _layout.init_layout(Path(path))
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:
+        p = Path(path) if path is not None else default_store_path()
+        if create and not (p / "STORE.json").exists():
+            return cls.init(p)
+        return cls(p)
+
+    # ------------------------------------------------------------------ reading
+    def files(self, table: str, *, generation: Path | None = None) -> list[str]:
+        """Committed Parquet files of ``table`` in the live generation, commit order."""
+        _check_table(table)
+        gen = generation or _layout.current_generation(self.path)
+        out = []
+        for batch in _layout.committed_batches(gen):
+            f = batch / f"{table}.parquet"
+            if f.exists():
+                out.append(str(f))
+        return out
+
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Whole table as Arrow (empty table with the schema when nothing is stored)."""
+        files = self.files(table)
+        schema = TABLE_SCHEMAS[table]
+        if not files:
+            empty = schema.empty_table()
+            return empty.select(list(columns)) if columns else empty
+        parts = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]
+        target = pa.schema([schema.field(c) for c in columns]) if columns else schema
+        return pa.concat_tables([p.cast(target) for p in parts])
+
+    def ibis(self) -> ibis.backends.duckdb.Backend:
+        """An Ibis connection (embedded DuckDB) with one view per table of the live store."""
+        import ibis
+
+        con = ibis.duckdb.connect()
+        con.raw_sql("SET TimeZone = 'UTC'")
+        gen = _layout.current_generation(self.path)
+        for table, schema in TABLE_SCHEMAS.items():
+            files = self.files(table, generation=gen)
+            if files:
+                con.con.register(table, ds.dataset(files, schema=schema, format="parquet"))
+            else:
+                con.con.register(table, schema.empty_table())
+        return con
+
+    def duckdb(self) -> Any:
+        """A plain DuckDB connection with the same views (for ad-hoc SQL by users)."""
+        return self.ibis().con
+
+    def existing_keys(self, table: str) -> np.ndarray:
+        files = self.files(table)
+        if not files:
+            return np.zeros(0, dtype=np.uint64)
+        keys = [pq.read_table(f, columns=["record_key"]).column(0) for f in files]
+        arr = pa.chunked_array([c for k in keys for c in k.chunks], type=pa.uint64())
+        return np.sort(arr.to_numpy())
+
+    def catalogue(self) -> pa.Table:
+        return self.read("accounts")
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def writer(
+        self,
+        *,
+        command: str,
+        source: str,
+        source_ref: str | None = None,
+        lock_timeout: float = 30.0,
+    ) -> Iterator[BatchWriter]:
+        """Hold the writer lock; batches committed with :meth:`BatchWriter.commit`
+        become visible one by one. Uncommitted rows are dropped on error."""
+        with _layout.writer_lock(self.path, timeout=lock_timeout):
+            _layout.sweep_staging(self.path)
+            bw = BatchWriter(self, command=command, source=source, source_ref=source_ref)
+            yield bw
+            bw.commit()
+
+    def append(self, table: str, rows: pa.Table, *, command: str, source: str) -> CommitResult:
+        with self.writer(command=command, source=source) as w:
+            w.add(table, rows)
+            return w.commit()
+
+    def compact(self) -> dict[str, int]:
+        """Merge every batch into one per table without exposing partial states."""
+        with _layout.writer_lock(self.path):
+            _layout.sweep_staging(self.path)
+            cur = _layout.current_generation(self.path)
+            batches = _layout.committed_batches(cur)
+            if len(batches) <= 1:
+                return {"batches_before": len(batches), "batches_after": len(batches)}
+            gen = _layout.new_generation(self.path, cur)
+            staging = _layout.new_staging_dir(self.path)
+            for table, schema in TABLE_SCHEMAS.items():
+                files = self.files(table, generation=cur)
+                if not files:
+                    continue
+                data = pa.concat_tables(
+                    [pq.read_table(f).cast(schema) for f in files]
+                )
+                pq.write_table(data, staging / f"{table}.parquet", **_PARQUET_OPTS)
+            _layout.publish_batch(self.path, gen, staging, _last_seq(batches))
+            _layout.switch_generation(self.path, gen)
+            # Keep the previous generation for readers that resolved it before the swap.
+            _layout.drop_old_generations(self.path, keep={gen, cur})
+            return {"batches_before": len(batches), "batches_after": 1}
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for table in TABLE_SCHEMAS:
+            files = self.files(table)
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            size = sum(os.path.getsize(f) for f in files)
+            out[table] = {"rows": rows, "bytes": size, "files": len(files)}
+        return out
+
+
+def _last_seq(batches: list[Path]) -> int:
+    return int(batches[-1].name[1:9])
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLE_SCHEMAS:
+        raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLE_SCHEMAS)}")
+
+
+class BatchWriter:
+    """Collects rows for one or more tables and commits them as one atomic batch."""
+
+    def __init__(self, store: Store, *, command: str, source: str, source_ref: str | None) -> None:
+        self.store = store
+        self.command = command
+        self.source = source
+        self.source_ref = source_ref
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._keys: dict[str, np.ndarray] = {}
+        self._catalogue: dict[str, dict[str, int]] | None = None
+        self._catalogue_arrays: dict[str, tuple[pa.Array, np.ndarray]] = {}
+        self._next_sid = 0
+        self._new_accounts: list[tuple[str, pa.Array, np.ndarray]] = []
+        self._started = datetime.now(UTC)
+        self.totals: dict[str, int] = {}
+        self.duplicates: dict[str, int] = {}
+
+    # -- surrogate ids ------------------------------------------------------
+    def _load_catalogue(self) -> None:
+        if self._catalogue is not None:
+            return
+        cat = self.store.read("accounts")
+        self._catalogue = {}
+        self._next_sid = int(pc.max(cat["sid"]).as_py()) + 1 if cat.num_rows else 0
+        for platform in pc.unique(cat["platform"]).to_pylist() if cat.num_rows else []:
+            part = cat.filter(pc.equal(cat["platform"], platform))
+            self._catalogue_arrays[platform] = (
+                part["account_id"].combine_chunks(),
+                part["sid"].to_numpy(),
+            )
+        self._catalogue = {}
+
+    def sids(self, platform: str, account_ids: pa.Array | Sequence[str]) -> np.ndarray:
+        """Dense surrogate ids for ``account_ids``, assigning new ones in order of first
+        appearance (so followers listed oldest-first get increasing sids)."""
+        self._load_catalogue()
+        ids = account_ids if isinstance(account_ids, pa.Array | pa.ChunkedArray) else pa.array(account_ids, type=pa.string())
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        ids = ids.cast(pa.string())
+        known_ids, known_sids = self._catalogue_arrays.get(
+            platform, (pa.array([], pa.string()), np.zeros(0, np.int64))
+        )
+        idx = pc.index_in(ids, value_set=known_ids)
+        found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
+        out = np.full(len(ids), -1, dtype=np.int64)
+        if found.any():
+            out[found] = known_sids[pc.fill_null(idx, 0).to_numpy()[found]]
+        if not found.all():
+            new_ids = pc.unique(pc.filter(ids, pa.array(~found)))  # first-appearance order
+            new_sids = np.arange(self._next_sid, self._next_sid + len(new_ids), dtype=np.int64)
+            self._next_sid += len(new_ids)
+            self._new_accounts.append((platform, new_ids, new_sids))
+            pos = pc.index_in(pc.filter(ids, pa.array(~found)), value_set=new_ids).to_numpy()
+            out[~found] = new_sids[pos]
+            self._catalogue_arrays[platform] = (
+                pa.concat_arrays([known_ids, new_ids]),
+                np.concatenate([known_sids, new_sids]),
+            )
+        return out
+
+    def account_ids(self, platform: str, sids: np.ndarray) -> pa.Array:
+        """Inverse of :meth:`sids` for ids known to this writer."""
+        self._load_catalogue()
+        known_ids, known_sids = self._catalogue_arrays[platform]
+        order = np.argsort(known_sids)
+        pos = np.searchsorted(known_sids[order], sids)
+        return pc.take(known_ids, pa.array(order[pos]))
+
+    # -- rows ---------------------------------------------------------------
+    def add(self, table: str, rows: pa.Table) -> int:
+        """Queue rows for the next commit; returns how many are new (not already stored)."""
+        _check_table(table)
+        schema = TABLE_SCHEMAS[table]
+        rows = _conform(rows, schema)
+        if rows.num_rows == 0:
+            return 0
+        if table in KEYED_TABLES:
+            keys = record_keys(rows, content_columns(table))
+            if table not in self._keys:
+                self._keys[table] = self.store.existing_keys(table)
+            seen = self._keys[table]
+            # Drop rows already stored, and repeats inside this input.
+            _, first = np.unique(keys, return_index=True)
+            first_mask = np.zeros(len(keys), dtype=bool)
+            first_mask[first] = True
+            if len(seen):
+                pos = np.searchsorted(seen, keys)
+                pos[pos >= len(seen)] = 0
+                stored = seen[pos] == keys
+            else:
+                stored = np.zeros(len(keys), dtype=bool)
+            keep = first_mask & ~stored
+            dropped = int(len(keys) - keep.sum())
+            self.duplicates[table] = self.duplicates.get(table, 0) + dropped
+            if not keep.all():
+                rows = rows.filter(pa.array(keep))
+                keys = keys[keep]
+            rows = rows.set_column(
+                rows.schema.get_field_index("record_key"), "record_key", pa.array(keys, pa.uint64())
+            )
+            self._keys[table] = np.sort(np.concatenate([seen, keys]))
+        self._pending.setdefault(table, []).append(rows)
+        return rows.num_rows
+
+    def pending_rows(self) -> int:
+        return sum(t.num_rows for parts in self._pending.values() for t in parts)
+
+    def commit(self, note: str | None = None) -> CommitResult:
+        """Write the queued rows as one batch and make it visible atomically."""
+        rows_by_table = {t: sum(p.num_rows for p in parts) for t, parts in self._pending.items()}
+        if not any(rows_by_table.values()) and not self._new_accounts:
+            dup = dict(self.duplicates)
+            self._pending.clear()
+            return CommitResult(None, {}, dup)
+        root = self.store.path
+        gen = _layout.current_generation(root)
+        staging = _layout.new_staging_dir(root)
+        batch_id = staging.name
+        now = datetime.now(UTC)
+        for table, parts in self._pending.items():
+            data = pa.concat_tables(parts)
+            if data.num_rows == 0:
+                continue
+            data = _stamp(data, batch_id=batch_id, now=now, source=self.source)
+            pq.write_table(data, staging / f"{table}.parquet", **_PARQUET_OPTS)
+        if self._new_accounts:
+            acc = pa.concat_tables(
+                [
+                    pa.table(
+                        {
+                            "sid": pa.array(sids, pa.int64()),
+                            "platform": pa.array([plat] * len(sids), pa.string()),
+                            "account_id": aids,
+                        },
+                        schema=TABLE_SCHEMAS["accounts"],
+                    )
+                    for plat, aids, sids in self._new_accounts
+                ]
+            )
+            pq.write_table(acc, staging / "accounts.parquet", **_PARQUET_OPTS)
+            rows_by_table["accounts"] = acc.num_rows
+        run = pa.table(
+            {
+                "batch_id": [batch_id],
+                "started_at": [self._started],
+                "committed_at": [now],
+                "command": [self.command],
+                "source": [self.source],
+                "source_ref": [self.source_ref],
+                "tool_version": [TOOL_VERSION],
+                "rows": [json.dumps(rows_by_table, sort_keys=True)],
+                "note": [note],
+            },
+            schema=TABLE_SCHEMAS["runs"],
+        )
+        pq.write_table(run, staging / "runs.parquet", **_PARQUET_OPTS)
+        _layout.publish_batch(root, gen, staging, _layout.next_batch_seq(gen))
+        for t, n in rows_by_table.items():
+            self.totals[t] = self.totals.get(t, 0) + n
+        result = CommitResult(batch_id, rows_by_table, dict(self.duplicates))
+        self._pending.clear()
+        self._new_accounts.clear()
+        self._started = datetime.now(UTC)
+        return result
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Reorder/fill columns to the table schema; unknown columns are an error."""
+    extra = set(rows.column_names) - set(schema.names)
+    if extra:
+        raise StoreError(f"columns not in the store schema: {sorted(extra)}")
+    cols = []
+    for field in schema:
+        if field.name in rows.column_names:
+            col = rows.column(field.name)
+            if col.type != field.type:
+                col = col.cast(field.type)
+            cols.append(col)
+        else:
+            cols.append(pa.nulls(rows.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=schema.remove_metadata()).cast(schema)
+
+
+def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.Table:
+    """Fill provenance every row must carry."""
+    n = data.num_rows
+
+    def fill(name: str, value: Any, typ: pa.DataType) -> None:
+        nonlocal data
+        if name not in data.column_names:
+            return
+        idx = data.schema.get_field_index(name)
+        col = data.column(name)
+        filled = pc.fill_null(col, pa.scalar(value, typ)) if col.null_count else col
+        data = data.set_column(idx, name, filled)
+
+    fill("retrieved_at", now, pa.timestamp("us", tz="UTC"))
+    fill("tool_version", TOOL_VERSION, pa.string())
+    fill("source", source, pa.string())
+    if "batch_id" in data.column_names:
+        data = data.set_column(
+            data.schema.get_field_index("batch_id"), "batch_id", pa.array([batch_id] * n, pa.string())
+        )
+    return data
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def iter_chunks(table: pa.Table, size: int) -> Iterable[pa.Table]:
+    for start in range(0, table.num_rows, size):
+        yield table.slice(start, size)
