@@ -16,7 +16,7 @@ import pyarrow as pa
 from purgewatch import __version__
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Account status vocabulary (FORMATS.md). Unknown platform words map to UNKNOWN,
     and the platform's own word is kept verbatim in ``status_raw``."""
 
