@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "init": "purgewatch.cli._store_cmds:init_cmd",
     "stats": "purgewatch.cli._store_cmds:stats_cmd",
     "compact": "purgewatch.cli._store_cmds:compact_cmd",
+    "accounts": "purgewatch.cli._account_cmds:accounts_cmd",
+    "history": "purgewatch.cli._account_cmds:history_cmd",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,3 +46,41 @@ def _default(o: Any) -> Any:
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, default=_default, ensure_ascii=False, indent=2, allow_nan=False))
+
+
+class TimestampType(click.ParamType):
+    """ISO 8601 with an offset or Z, or Unix seconds. No zone -> refused (no local guess)."""
+
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            if text.replace(".", "", 1).isdigit():
+                return datetime.fromtimestamp(float(text), tz=UTC)
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a timestamp; use ISO 8601 with a zone "
+                "(2024-05-02T14:00:00Z) or Unix seconds",
+                param,
+                ctx,
+            )
+        if parsed.tzinfo is None:
+            self.fail(
+                f"{text!r} has no time zone; add Z or an offset such as +02:00 "
+                "(PurgeWatch never guesses local time)",
+                param,
+                ctx,
+            )
+        return parsed.astimezone(UTC)
+
+
+TIMESTAMP = TimestampType()
+
+
+def table_rows_json(table: Any) -> list[dict[str, Any]]:
+    """Arrow table -> JSON-ready rows (timestamps as ISO 8601 UTC)."""
+    return [dict(row) for row in table.to_pylist()]
