@@ -1,0 +1,345 @@
+"""Verbs over the analyses: explain (who left and why), compare (camps side by side),
+forensics (creation batches, follower order, regain campaigns)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+from purgewatch.errors import InputError, Location
+
+
+def _clean(o: Any) -> Any:
+    """NaN/inf -> null, so the JSON answer is strict JSON."""
+    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if hasattr(o, "isoformat") and not isinstance(o, str):
+        try:
+            import pandas as pd
+
+            if o is pd.NaT:
+                return None
+        except ImportError:  # pragma: no cover
+            pass
+    return o
+
+
+window_from = click.option("--from", "start", type=TIMESTAMP, help="Window start (ISO 8601 with zone, or Unix s).")
+window_to = click.option("--to", "end", type=TIMESTAMP, help="Window end (ISO 8601 with zone, or Unix s).")
+platform_opt = click.option("--platform", help="Platform of ACCOUNT when the id or handle is ambiguous.")
+
+
+@click.command("explain")
+@click.argument("account")
+@platform_opt
+@window_from
+@window_to
+@click.option("--resolve", is_flag=True, help="Look up lost followers with no stored fate through the platform connector (stored as evidence).")
+@click.option("--ids", "include_ids", is_flag=True, help="List every lost follower with its fate, and the gained ids.")
+@store_option
+@json_option
+def explain_cmd(
+    account: str, platform: str | None, start: datetime | None, end: datetime | None,
+    resolve: bool, include_ids: bool, store_path: Path | None, as_json: bool,
+) -> None:
+    """Who left ACCOUNT, what became of them, and which other watched accounts lost the
+    same followers; with a verdict (platform_enforcement, mass_unfollow, mixed,
+    insufficient_data) and the numbers behind it.
+
+    Without --from/--to the largest drop between two consecutive complete follower
+    snapshots is explained.
+
+    \b
+    Example:
+      purgewatch explain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-03T00:00:00Z --json
+    """
+    from purgewatch.analysis.explain import explain
+
+    res = _clean(explain(open_store(store_path), account, platform=platform, start=start, end=end,
+                         resolve=resolve, include_ids=include_ids))
+    if as_json:
+        emit_json(res)
+        return
+    con = Console()
+    snaps = res["evidence"].get("snapshots", [])
+    when = " → ".join(s["observed_at"] for s in snaps) if snaps else "no snapshot pair"
+    con.print(f"[bold]{res['platform']}:{res['account_id']}[/bold] ({res.get('group') or 'no group'}), {when}")
+    con.print(f"lost {res['lost']:,}, gained {res['gained']:,}")
+    t = Table(title="what became of the lost followers")
+    t.add_column("fate")
+    t.add_column("accounts", justify="right")
+    for k, v in res["lost_breakdown"].items():
+        t.add_row(k, f"{v:,}")
+    con.print(t)
+    if res["overlap"]:
+        o = Table(title="other watched accounts that lost the same followers")
+        for c in ("account", "group", "shared", "jaccard"):
+            o.add_column(c)
+        for row in res["overlap"][:15]:
+            o.add_row(f"{row['platform']}:{row['account_id']}", str(row["group"]), f"{row['shared_lost']:,}",
+                      f"{row['jaccard']:.3f}")
+        con.print(o)
+    con.print(f"verdict: [bold]{res['verdict']}[/bold]")
+    for r in res["evidence"].get("reasons", []):
+        con.print(f"  - {r}", markup=False)
+    for c in res["evidence"].get("caveats", []):
+        con.print(f"  ! {c}", markup=False)
+
+
+@click.command("compare")
+@click.option("--by", type=click.Choice(["group", "label"]), default="group", show_default=True,
+              help="group: watchlist groups; label: the label column of profiles (population datasets).")
+@click.option("--outcome", type=click.Choice(["suspended", "gone", "deleted", "deactivated", "drop"]),
+              default="suspended", show_default=True, help="What counts as the outcome (docs/compare.md).")
+@click.option("--reference", help="Compare every group against this one (default: all pairs).")
+@platform_opt
+@window_from
+@window_to
+@click.option("--permutations", type=click.IntRange(0, 1_000_000), default=9999, show_default=True,
+              help="Resamples of the permutation test (0 = skip).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the permutation test.")
+@store_option
+@json_option
+def compare_cmd(
+    by: str, outcome: str, reference: str | None, platform: str | None, start: datetime | None,
+    end: datetime | None, permutations: int, seed: int, store_path: Path | None, as_json: bool,
+) -> None:
+    """Compare groups: outcome rates with 95% intervals, rate ratios and differences,
+    Fisher exact and permutation tests (Holm-corrected for more than two groups), and a
+    logistic regression adjusted for account age, activity, audience and bot-likeness.
+
+    \b
+    Example:
+      purgewatch compare --by group --outcome suspended --json
+      purgewatch compare --by label --outcome suspended --reference 0
+    """
+    from purgewatch.analysis.compare import compare_store
+
+    res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
+                               platform=platform, reference=reference, permutations=permutations, seed=seed))
+    if as_json:
+        emit_json(res)
+        return
+    con = Console()
+    t = Table(title=f"{outcome} by {by}")
+    for c in ("group", "accounts", outcome, "rate", "95% CI"):
+        t.add_column(c)
+    for g in res["groups"]:
+        t.add_row(g["group"], f"{g['accounts']:,}", f"{g['outcome_count']:,}", f"{100 * g['rate']:.1f}%",
+                  f"{100 * g['ci_low']:.1f}–{100 * g['ci_high']:.1f}%")
+    con.print(t)
+    for line in res["summary"]:
+        con.print(line, markup=False)
+    con.print("[bold]What these data cannot say[/bold]")
+    for line in res["cannot_say"]:
+        con.print(f"  - {line}", markup=False)
+
+
+@click.group("forensics")
+def forensics_cmd() -> None:
+    """Account forensics: creation-date batches, follower order vs creation date
+    (Follower Factory), regain campaigns after a drop.
+
+    \b
+    Example:
+      purgewatch forensics creation-batches --file users.csv --json
+      purgewatch forensics follower-order 12345 --platform x --json
+      purgewatch forensics regain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-02T00:00:00Z
+    """
+
+
+def _resolve_account(store: Any, account: str, platform: str | None) -> tuple[str, str]:
+    from purgewatch.analysis.explain import _snapshot_meta, _targets_for
+
+    return _targets_for(store, account, platform, _snapshot_meta(store, platform))
+
+
+@forensics_cmd.command("creation-batches")
+@click.option("--account", help="Profiles of this account's lost, remaining and gained followers.")
+@platform_opt
+@window_from
+@window_to
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Any population: a CSV with created_at and/or id columns (X snowflake ids).")
+@click.option("--label", help="Profiles in the store carrying this label.")
+@click.option("--status", help="Profiles/observations whose latest status is this (e.g. suspended).")
+@click.option("--freq", type=click.Choice(["MS", "W", "D"]), default="MS", show_default=True,
+              help="Period: month (MS), week, day.")
+@store_option
+@json_option
+def creation_batches_cmd(
+    account: str | None, platform: str | None, start: datetime | None, end: datetime | None,
+    file_path: Path | None, label: str | None, status: str | None, freq: str,
+    store_path: Path | None, as_json: bool,
+) -> None:
+    """Creation-date profile and batches (many accounts created in a narrow window,
+    beyond the baseline of the neighbouring periods) of a population.
+
+    \b
+    Example:
+      purgewatch forensics creation-batches --file ../shared/datasets/nbc-ira-users/users.csv --json
+      purgewatch forensics creation-batches --account 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-02T00:00:00Z
+      purgewatch forensics creation-batches --status suspended --platform x
+    """
+    import pandas as pd
+
+    from purgewatch.analysis import forensics as fx
+
+    if account is not None:
+        store = open_store(store_path)
+        plat, acc = _resolve_account(store, account, platform)
+        res = fx.follower_creation_profiles(store, plat, acc, start=start, end=end, freq=freq)
+    else:
+        if file_path is not None:
+            try:
+                df = pd.read_csv(file_path, dtype=str, keep_default_na=False)
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                raise InputError(f"cannot read CSV: {exc}", location=Location(str(file_path))) from exc
+            if "created_at" not in df.columns and "id" not in df.columns:
+                raise InputError("needs a created_at or an id column", location=Location(str(file_path)),
+                                 hint="columns found: " + ", ".join(df.columns))
+            created = fx.creation_times(
+                df["created_at"].replace("", None) if "created_at" in df.columns else None,
+                df["id"] if "id" in df.columns else None,
+                platform=platform or "x",
+            )
+            source = str(file_path)
+        else:
+            store = open_store(store_path)
+            created, source = _store_population(store, platform, label, status)
+        batches = fx.creation_batches(created, freq=freq)
+        prof = fx.creation_profile(created, freq=freq)
+        res = {
+            "population": source,
+            "accounts": int(len(created)),
+            "with_creation_date": int(created.notna().sum()),
+            "batches": [b.to_json() for b in batches],
+            "profile": fx.profile_json(prof),
+        }
+    res = _clean(res)
+    if as_json:
+        emit_json(res)
+        return
+    con = Console()
+    blist = res.get("batches")
+    if blist is None:
+        for name, part in res["sets"].items():
+            con.print(f"[bold]{name}[/bold]: {part['accounts']:,} followers, median created {part['median_created']}")
+            for b in part["batches"]:
+                con.print(f"  batch {b['start'][:10]}–{b['end'][:10]}: {b['count']} accounts ({b['ratio']:.1f}x baseline)")
+        return
+    con.print(f"{res['accounts']:,} accounts, {res['with_creation_date']:,} with a creation date")
+    for b in blist:
+        con.print(f"  batch {b['start'][:10]}–{b['end'][:10]}: {b['count']} accounts "
+                  f"(peak {b['peak'][:7]}: {b['peak_count']}), {b['ratio']:.1f}x baseline, p={b['p_value']:.2g}")
+
+
+def _store_population(store: Any, platform: str | None, label: str | None, status: str | None) -> tuple[Any, str]:
+    import pandas as pd
+
+    from purgewatch.analysis import forensics as fx
+
+    cols = ["platform", "account_id", "observed_at", "status", "created_at", "label"]
+    df = pd.concat([store.read(t, columns=cols).to_pandas() for t in ("profiles", "observations")],
+                   ignore_index=True)
+    if platform:
+        df = df[df["platform"] == platform]
+    df = df.sort_values("observed_at").groupby(["platform", "account_id"], as_index=False).last()
+    what = ["stored accounts"]
+    if label is not None:
+        df = df[df["label"] == label]
+        what.append(f"label={label}")
+    if status is not None:
+        df = df[df["status"] == status]
+        what.append(f"status={status}")
+    created = pd.to_datetime(df["created_at"], utc=True)
+    xs = (df["platform"] == "x").to_numpy()
+    if xs.any():
+        sf = fx.snowflake_time(df.loc[xs, "account_id"].reset_index(drop=True))
+        sf.index = df.index[xs]
+        created[xs] = created[xs].fillna(sf)
+    return created.reset_index(drop=True), " ".join(what)
+
+
+@forensics_cmd.command("follower-order")
+@click.argument("account")
+@platform_opt
+@click.option("--snapshot", "snapshot_id", help="Snapshot id (default: the latest ordered complete one).")
+@click.option("--window", type=click.IntRange(20, 1_000_000), default=200, show_default=True,
+              help="Followers per sliding window of the band detector.")
+@click.option("--span-days", type=click.FloatRange(1, 3650), default=30.0, show_default=True,
+              help="A band's members were created within this many days.")
+@click.option("--points", is_flag=True, help="Include every (position, creation date) point in the JSON.")
+@store_option
+@json_option
+def follower_order_cmd(
+    account: str, platform: str | None, snapshot_id: str | None, window: int, span_days: float,
+    points: bool, store_path: Path | None, as_json: bool,
+) -> None:
+    """Follower order vs creation date (the "Follower Factory" picture) and the dense
+    bands bought followers leave in it.
+
+    \b
+    Example:
+      purgewatch forensics follower-order 12345 --platform x --json --points
+    """
+    from purgewatch.analysis import forensics as fx
+
+    store = open_store(store_path)
+    plat, acc = _resolve_account(store, account, platform)
+    res = fx.follower_order(store, plat, acc, snapshot_id=snapshot_id, window=window, span_days=span_days)
+    if not points:
+        res.pop("points")
+    res = _clean(res)
+    if as_json:
+        emit_json(res)
+        return
+    con = Console()
+    con.print(f"{res['followers']:,} followers in list order, {res['with_creation_date']:,} with a creation date")
+    for b in res["bands"]:
+        con.print(f"  band positions {b['first_position']}–{b['last_position']}: {b['in_span']} of {b['size']} "
+                  f"created {b['span_start'][:10]}–{b['span_end'][:10]}")
+    con.print(f"{res['followers_in_bands']:,} followers in bands")
+
+
+@forensics_cmd.command("regain")
+@click.argument("account")
+@platform_opt
+@window_from
+@window_to
+@click.option("--until", type=TIMESTAMP, help="End of the regain window (default: the next complete snapshot).")
+@store_option
+@json_option
+def regain_cmd(
+    account: str, platform: str | None, start: datetime | None, end: datetime | None,
+    until: datetime | None, store_path: Path | None, as_json: bool,
+) -> None:
+    """After a drop, was the gain abnormal and made of young or batch-created accounts?
+
+    \b
+    Example:
+      purgewatch forensics regain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-02T00:00:00Z --json
+    """
+    from purgewatch.analysis import forensics as fx
+
+    store = open_store(store_path)
+    plat, acc = _resolve_account(store, account, platform)
+    res = _clean(fx.regain_for_account(store, plat, acc, start=start, end=end, until=until))
+    if as_json:
+        emit_json(res)
+        return
+    con = Console()
+    con.print(f"verdict: [bold]{res['verdict']}[/bold]")
+    for r in res["reasons"]:
+        con.print(f"  - {r}", markup=False)

@@ -1,0 +1,226 @@
+"""Known-answer tests for `explain`: synthetic stores where the lost and gained sets,
+each lost follower's fate and the overlaps with other watched accounts are known."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from purgewatch.analysis import explain as ex
+from purgewatch.errors import AnalysisError, InputError, TransportError
+from purgewatch.model import Observation
+from purgewatch.store import Store
+from purgewatch.store.snapshots import add_snapshot
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+T1 = T0 + timedelta(days=1)
+T2 = T0 + timedelta(days=2)
+H = timedelta(hours=1)
+
+F = [f"f{i}" for i in range(1000)]
+
+
+def _fact(table: str, acc: str, at: datetime, status: str) -> dict[str, Any]:
+    key = "at" if table == "status_events" else "observed_at"
+    return {"platform": "x", "account_id": acc, key: at, "status": status, "source": "test",
+            "source_ref": f"{table}:{acc}"}
+
+
+def _tbl(rows: list[dict[str, Any]]) -> pa.Table:
+    keys = sorted({k for r in rows for k in r})
+    return pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])
+
+
+def _build(store: Store) -> None:
+    """A (gov): 1000 followers; by T1 lost f0..f199 and gained g0..g49; by T2 gained 30 more.
+    Fates of A's lost followers (known answer):
+      f0..f99 suspended (profiles), f100..f119 takendown (status_events),
+      f120..f139 deleted (observations), f140..f149 not_found (-> deleted),
+      f150..f159 deactivated, f160..f189 active (-> unfollowed), f190..f199 unknown.
+    B (opp) lost f0..f49 and its own o0..o49; C (media) lost only its own; D is not watched
+    but lost f0..f199 too (must not appear in the overlap)."""
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="A", observed_at=T0, follower_ids=F)
+        # A partial list in between: never used as one side of the diff.
+        add_snapshot(w, platform="x", account_id="A", observed_at=T0 + 12 * H, follower_ids=F[:10], partial=True)
+        gained = [f"g{i}" for i in range(50)]
+        add_snapshot(w, platform="x", account_id="A", observed_at=T1, follower_ids=gained[::-1] + F[200:])
+        add_snapshot(w, platform="x", account_id="A", observed_at=T2,
+                     follower_ids=[f"r{i}" for i in range(30)] + gained[::-1] + F[200:])
+        own = [f"o{i}" for i in range(50)]
+        add_snapshot(w, platform="x", account_id="B", observed_at=T0 - 2 * H, follower_ids=F[:50] + own + F[500:800])
+        add_snapshot(w, platform="x", account_id="B", observed_at=T1 + 2 * H, follower_ids=F[500:800])
+        add_snapshot(w, platform="x", account_id="C", observed_at=T0, follower_ids=[f"c{i}" for i in range(40)])
+        add_snapshot(w, platform="x", account_id="C", observed_at=T1, follower_ids=[f"c{i}" for i in range(30)])
+        add_snapshot(w, platform="x", account_id="D", observed_at=T0, follower_ids=F)
+        add_snapshot(w, platform="x", account_id="D", observed_at=T1, follower_ids=F[200:])
+        later = T1 + 3 * H
+        prof = [_fact("profiles", f"f{i}", later, "suspended") for i in range(100)]
+        prof += [_fact("profiles", f"f{i}", later, "not_found") for i in range(140, 150)]
+        prof += [_fact("profiles", f"f{i}", later, "deactivated") for i in range(150, 160)]
+        prof += [_fact("profiles", f"f{i}", later, "active") for i in range(160, 190)]
+        # f160 was suspended right after T0 and reinstated later: the latest status wins.
+        prof.append(_fact("profiles", "f160", T0 + H, "suspended"))
+        # f190 was suspended BEFORE the old snapshot: not evidence about this loss.
+        prof.append(_fact("profiles", "f190", T0 - 24 * H, "suspended"))
+        # f0's later failed look-up (unknown) must not hide its known suspension.
+        prof.append(_fact("profiles", "f0", later + H, "unknown"))
+        w.add("profiles", _tbl(prof))
+        ev = [_fact("status_events", f"f{i}", T0 + 5 * H, "takendown") for i in range(100, 120)]
+        w.add("status_events", _tbl(ev))
+        obs = [_fact("observations", f"f{i}", later, "deleted") for i in range(120, 140)]
+        obs.append({"platform": "x", "account_id": "A", "observed_at": T0 - H, "status": "active",
+                    "followers_count": 1000, "source_ref": "obs:1"})
+        obs.append({"platform": "x", "account_id": "A", "observed_at": T1 + H, "status": "active",
+                    "followers_count": 850, "source_ref": "obs:2", "handle": "PresidentA"})
+        w.add("observations", _tbl(obs))
+        wl = [{"platform": "x", "account": a, "account_id": a, "group": g, "action": "add", "at": T0 - 48 * H}
+              for a, g in (("A", "government"), ("B", "opposition"), ("C", "media"))]
+        w.add("watchlist", _tbl(wl))
+
+
+@pytest.fixture
+def built(store: Store) -> Store:
+    _build(store)
+    return store
+
+
+def test_lost_gained_fates_and_overlap(built: Store) -> None:
+    res = ex.explain(built, "A", include_ids=True)
+    assert res["lost"] == 200 and res["gained"] == 50
+    assert res["lost_breakdown"] == {
+        "suspended": 100, "takendown": 20, "deleted": 30, "deactivated": 10, "unfollowed": 30, "unknown": 10,
+    }
+    fates = {d["account_id"]: d["fate"] for d in res["lost_followers"]}
+    assert set(fates) == {f"f{i}" for i in range(200)}
+    assert fates["f160"] == "unfollowed" and fates["f190"] == "unknown" and fates["f0"] == "suspended"
+    assert sorted(res["gained_followers"]) == sorted(f"g{i}" for i in range(50))
+    # Overlap: only watched accounts (not D), with exact counts and Jaccard.
+    assert [o["account_id"] for o in res["overlap"]] == ["B"]
+    b = res["overlap"][0]
+    assert b["shared_lost"] == 50 and b["their_lost"] == 100 and b["group"] == "opposition"
+    assert b["jaccard"] == pytest.approx(50 / (200 + 100 - 50))
+    assert res["verdict_numbers"]["lost_also_lost_by_other_watched"] == pytest.approx(0.25)
+    # The partial snapshot was not used; the counts come from observations.
+    snaps = res["evidence"]["snapshots"]
+    assert [s["observed_at"] for s in snaps] == ["2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z"]
+    assert not any(s["partial"] for s in snaps)
+    n = res["verdict_numbers"]
+    assert n["count_drop"] == 150 and n["diff_net_drop"] == 150 and n["diff_accounts_for"] == pytest.approx(1.0)
+    assert n["count_source"] == "observations"
+    # 120 of 190 resolved were enforcement: 63%, Wilson lower bound > 50%.
+    assert n["enforcement_share"] == pytest.approx(120 / 190, abs=1e-6)
+    assert res["verdict"] == "platform_enforcement"
+    assert res["group"] == "government"
+
+
+def test_window_selects_bracketing_snapshots(built: Store) -> None:
+    res = ex.explain(built, "A", start=T1 + H, end=T2 - H)
+    # old = last complete <= from (T1), new = first complete >= to (T2)
+    assert [s["observed_at"] for s in res["evidence"]["snapshots"]] == ["2024-05-02T00:00:00Z", "2024-05-03T00:00:00Z"]
+    assert res["lost"] == 0 and res["gained"] == 30
+    assert res["verdict"] == "insufficient_data"
+
+
+def test_handle_lookup_and_errors(built: Store) -> None:
+    assert ex.explain(built, "@presidenta")["account_id"] == "A"
+    with pytest.raises(AnalysisError):
+        ex.explain(built, "nobody")
+    with pytest.raises(InputError):
+        ex.explain(built, "A", start=T2, end=T1)
+    with pytest.raises(InputError):
+        ex.explain(built, "A", start="2024-05-01T00:00:00")  # no zone
+
+
+def test_explain_many_shares_work_and_is_symmetric(built: Store) -> None:
+    res = {r["account_id"]: r for r in ex.explain_many(built, start=T0, end=T1)}
+    assert set(res) == {"A", "B", "C"}
+    a_b = next(o for o in res["A"]["overlap"] if o["account_id"] == "B")
+    b_a = next(o for o in res["B"]["overlap"] if o["account_id"] == "A")
+    assert a_b["shared_lost"] == b_a["shared_lost"] == 50
+    assert a_b["jaccard"] == pytest.approx(b_a["jaccard"])
+    assert res["C"]["overlap"] == [] and res["C"]["lost"] == 10
+
+
+@pytest.mark.parametrize(
+    ("breakdown", "expected"),
+    [
+        ({"suspended": 90, "takendown": 0, "deleted": 5, "deactivated": 0, "unfollowed": 5, "unknown": 0}, "platform_enforcement"),
+        ({"suspended": 5, "takendown": 0, "deleted": 5, "deactivated": 0, "unfollowed": 90, "unknown": 0}, "mass_unfollow"),
+        ({"suspended": 40, "takendown": 0, "deleted": 20, "deactivated": 0, "unfollowed": 40, "unknown": 0}, "mixed"),
+        # 60% point estimate but too few to be sure the majority holds (Wilson lower < 50%)
+        ({"suspended": 15, "takendown": 0, "deleted": 0, "deactivated": 0, "unfollowed": 10, "unknown": 0}, "mixed"),
+        ({"suspended": 30, "takendown": 0, "deleted": 0, "deactivated": 0, "unfollowed": 0, "unknown": 70}, "insufficient_data"),
+        ({"suspended": 10, "takendown": 0, "deleted": 0, "deactivated": 0, "unfollowed": 0, "unknown": 0}, "insufficient_data"),
+    ],
+)
+def test_verdict_rules(breakdown: dict[str, int], expected: str) -> None:
+    lost = sum(breakdown.values())
+    verdict, numbers, reasons, _ = ex._verdict(lost, 0, breakdown, None, [], None)
+    assert verdict == expected
+    assert reasons
+
+
+def test_low_coverage_caveat() -> None:
+    b = {"suspended": 100, "takendown": 0, "deleted": 0, "deactivated": 0, "unfollowed": 0, "unknown": 0}
+    _, numbers, _, caveats = ex._verdict(100, 0, b, 6000, [], None)
+    assert numbers["diff_accounts_for"] == pytest.approx(100 / 6000, abs=1e-6)
+    assert caveats
+
+
+class FakeConnector:
+    platform = "x"
+    source = "fake-x"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.asked: list[list[str]] = []
+        self.fail = fail
+
+    async def lookup(self, accounts: list[str]) -> list[Observation]:
+        self.asked.append(list(accounts))
+        if self.fail:
+            raise TransportError("timeout")
+        now = T2
+        out = []
+        for a in accounts:
+            if a == "f191":  # the platform did not answer for this one
+                out.append(Observation("x", a, now, "unknown", detail="HTTP 503", source="fake-x"))
+            else:
+                out.append(Observation("x", a, now, "suspended", source="fake-x", source_ref=f"https://api.x.com/2/users?ids={a}"))
+        return out
+
+
+def test_resolve_stores_evidence_and_never_counts_failures(built: Store) -> None:
+    conn = FakeConnector()
+    res = ex.explain(built, "A", resolve=True, connector=conn)
+    # Only the 10 unknown lost followers were asked, in one batch.
+    assert sorted(sum(conn.asked, [])) == sorted(f"f{i}" for i in range(190, 200))
+    assert res["lost_breakdown"]["suspended"] == 109 and res["lost_breakdown"]["unknown"] == 1
+    assert res["evidence"]["resolve"]["answered"] == 9 and res["evidence"]["resolve"]["unknown"] == 1
+    prof = built.read("profiles").to_pandas()
+    stored = prof[prof["source"] == "fake-x"]
+    assert len(stored) == 10 and set(stored[stored["account_id"] == "f191"]["status"]) == {"unknown"}
+    # A connector that fails outright leaves the fates unknown and stores nothing.
+    failing = FakeConnector(fail=True)
+    res2 = ex.explain(built, "C", resolve=True, connector=failing)
+    assert res2["lost_breakdown"]["unknown"] == 10 and res2["evidence"]["resolve"]["failed"] == 10
+
+
+def test_cli_explain_json(built: Store) -> None:
+    from purgewatch.cli import cli
+
+    r = CliRunner().invoke(cli, ["explain", "A", "--platform", "x", "--store", str(built.path), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    for key in ("lost", "gained", "lost_breakdown", "overlap", "verdict"):
+        assert key in out
+    assert set(out["lost_breakdown"]) == set(ex.FATES)
+    r2 = CliRunner().invoke(cli, ["explain", "A", "--store", str(built.path)])
+    assert r2.exit_code == 0 and "platform_enforcement" in r2.output
+    r3 = CliRunner().invoke(cli, ["explain", "A", "--from", "2024-05-01", "--store", str(built.path)])
+    assert r3.exit_code == 2 and "time zone" in r3.output
