@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "compact": "purgewatch.cli._store_cmds:compact_cmd",
     "accounts": "purgewatch.cli._account_cmds:accounts_cmd",
     "history": "purgewatch.cli._account_cmds:history_cmd",
+    "explain": "purgewatch.cli._explain_cmds:explain_cmd", "compare": "purgewatch.cli._explain_cmds:compare_cmd", "forensics": "purgewatch.cli._explain_cmds:forensics_cmd",
 }
 
 
