@@ -18,10 +18,11 @@ whole batch or none of it, and a SIGKILL at any instant leaves at most an orphan
 ``staging/``.
 
 Why generations: compaction replaces many batches by one. Readers resolve ``current``
-once and read that generation's files; compaction builds the next generation (hard links
-for untouched batches), then swaps the symlink. A reader never sees a record missing or
-twice. The previous generation is kept until the next compaction so readers in flight
-finish.
+once and read that generation's files; compaction builds the next generation (all
+batches merged into one), then swaps the symlink. A reader never sees a record missing
+or twice. A replaced generation is stamped ``RETIRED`` and deleted by a later compaction
+only after a grace period (``Store.compact(grace_seconds=...)``, default one hour), so
+readers in flight finish.
 
 Plain DuckDB reads the live data with ``read_parquet('STORE/current/*/observations.parquet',
 union_by_name=true)``.
@@ -47,6 +48,7 @@ FORMAT_NAME = "purgewatch-store"
 FORMAT_VERSION = 1
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
 _GEN_RE = re.compile(r"^g(\d{6})$")
+RETIRED = "RETIRED"  # in a generation replaced by compaction: when it was replaced
 
 
 def fsync_dir(path: Path) -> None:
@@ -191,12 +193,41 @@ def switch_generation(root: Path, gen: Path) -> None:
     _swap_symlink(root, f"gens/{gen.name}")
 
 
-def drop_old_generations(root: Path, keep: set[Path]) -> int:
+def retire_generation(gen: Path) -> None:
+    """Stamp a generation that just stopped being current (starts its grace period)."""
+    marker = gen / RETIRED
+    marker.write_text(f"{time.time():.3f}\n")
+    fsync_dir(gen)
+
+
+def drop_old_generations(root: Path, keep: set[Path], grace_seconds: float) -> int:
+    """Delete generations other than ``current`` and ``keep`` that were retired more than
+    ``grace_seconds`` ago.
+
+    The grace rule: a reader resolves ``current`` once and then opens that generation's
+    files; it may be slow, so a replaced generation stays for ``grace_seconds`` (default
+    one hour, see Store.compact). A generation without a retirement stamp (a compaction
+    killed between its swap and its stamp) is stamped now and dropped later."""
+    live = {current_generation(root)} | {k.resolve() for k in keep}
+    now = time.time()
     removed = 0
-    for g in (root / "gens").iterdir():
-        if g.resolve() not in {k.resolve() for k in keep}:
-            shutil.rmtree(g, ignore_errors=True)
+    for g in sorted((root / "gens").iterdir()):
+        if g.resolve() in live or not _GEN_RE.match(g.name):
+            continue
+        marker = g / RETIRED
+        try:
+            retired_at = float(marker.read_text().strip() or 0)
+        except (OSError, ValueError):
+            retire_generation(g)
+            continue
+        if now - retired_at >= grace_seconds:
+            # Rename first: a half-deleted generation must never look like a whole one.
+            trash = root / "gens" / f".deleting-{g.name}-{uuid.uuid4().hex}"
+            os.rename(g, trash)
+            shutil.rmtree(trash, ignore_errors=True)
             removed += 1
+    for t in (root / "gens").glob(".deleting-*"):
+        shutil.rmtree(t, ignore_errors=True)
     return removed
 
 

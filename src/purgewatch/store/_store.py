@@ -48,6 +48,13 @@ _PROVENANCE = {
 }
 KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist")
 _PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 3}
+# Columns holding already-compressed blobs (follower snapshots): written as-is, and kept
+# in row groups of bounded size so one snapshot is read without its neighbours.
+_BLOB_COLUMNS = ("payload", "order_payload")
+_ROW_GROUP_BLOB_BYTES = 4 << 20
+# How long a generation replaced by compaction stays on disk for readers that resolved
+# it before the swap (see _layout.drop_old_generations).
+GENERATION_GRACE_SECONDS = 3600.0
 
 
 def default_store_path() -> Path:
@@ -178,9 +185,15 @@ class Store:
             w.add(table, rows)
             return w.commit()
 
-    def compact(self) -> dict[str, int]:
-        """Merge every batch into one per table without exposing partial states."""
-        with _layout.writer_lock(self.path):
+    def compact(
+        self, *, grace_seconds: float = GENERATION_GRACE_SECONDS, lock_timeout: float = 30.0
+    ) -> dict[str, int]:
+        """Merge every batch into one per table without exposing partial states.
+
+        Readers that resolved the previous generation keep reading it: a replaced
+        generation is deleted only by a later compaction, ``grace_seconds`` after it was
+        replaced. A reader (or an Ibis connection) older than that must re-open."""
+        with _layout.writer_lock(self.path, timeout=lock_timeout):
             _layout.sweep_staging(self.path)
             cur = _layout.current_generation(self.path)
             batches = _layout.committed_batches(cur)
@@ -195,12 +208,12 @@ class Store:
                 data = pa.concat_tables(
                     [pq.read_table(f).cast(schema) for f in files]
                 )
-                pq.write_table(data, staging / f"{table}.parquet", **_PARQUET_OPTS)
+                write_parquet(data, staging / f"{table}.parquet")
             _layout.publish_batch(self.path, gen, staging, _last_seq(batches))
             _layout.switch_generation(self.path, gen)
-            # Keep the previous generation for readers that resolved it before the swap.
-            _layout.drop_old_generations(self.path, keep={gen, cur})
-            return {"batches_before": len(batches), "batches_after": 1}
+            _layout.retire_generation(cur)
+            dropped = _layout.drop_old_generations(self.path, keep={gen}, grace_seconds=grace_seconds)
+            return {"batches_before": len(batches), "batches_after": 1, "generations_dropped": dropped}
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -210,6 +223,33 @@ class Store:
             size = sum(os.path.getsize(f) for f in files)
             out[table] = {"rows": rows, "bytes": size, "files": len(files)}
         return out
+
+
+def write_parquet(data: pa.Table, path: Path) -> None:
+    """Write one table file of a batch (the only place store files are written)."""
+    blobs = [c for c in _BLOB_COLUMNS if c in data.column_names]
+    if not blobs:
+        pq.write_table(data, path, **_PARQUET_OPTS)
+        return
+    others = [c for c in data.column_names if c not in blobs]
+    sizes = np.zeros(data.num_rows, dtype=np.int64)
+    for c in blobs:
+        sizes += pc.fill_null(pc.binary_length(data[c]), 0).to_numpy(zero_copy_only=False)
+    with pq.ParquetWriter(
+        path,
+        data.schema,
+        compression={c: ("none" if c in blobs else "zstd") for c in data.column_names},
+        compression_level={c: 3 for c in others},
+        use_dictionary=others,
+    ) as out:
+        start, acc = 0, 0
+        for i, size in enumerate(sizes.tolist()):
+            if i > start and acc + size > _ROW_GROUP_BLOB_BYTES:
+                out.write_table(data.slice(start, i - start), row_group_size=i - start)
+                start, acc = i, 0
+            acc += size
+        if start < data.num_rows:
+            out.write_table(data.slice(start), row_group_size=data.num_rows - start)
 
 
 def _last_seq(batches: list[Path]) -> int:
@@ -347,7 +387,7 @@ class BatchWriter:
             if data.num_rows == 0:
                 continue
             data = _stamp(data, batch_id=batch_id, now=now, source=self.source)
-            pq.write_table(data, staging / f"{table}.parquet", **_PARQUET_OPTS)
+            write_parquet(data, staging / f"{table}.parquet")
         if self._new_accounts:
             acc = pa.concat_tables(
                 [
@@ -362,7 +402,7 @@ class BatchWriter:
                     for plat, aids, sids in self._new_accounts
                 ]
             )
-            pq.write_table(acc, staging / "accounts.parquet", **_PARQUET_OPTS)
+            write_parquet(acc, staging / "accounts.parquet")
             rows_by_table["accounts"] = acc.num_rows
         run = pa.table(
             {
@@ -378,7 +418,7 @@ class BatchWriter:
             },
             schema=TABLE_SCHEMAS["runs"],
         )
-        pq.write_table(run, staging / "runs.parquet", **_PARQUET_OPTS)
+        write_parquet(run, staging / "runs.parquet")
         _layout.publish_batch(root, gen, staging, _layout.next_batch_seq(gen))
         for t, n in rows_by_table.items():
             self.totals[t] = self.totals.get(t, 0) + n

@@ -1,0 +1,502 @@
+"""Follower-list snapshots, stored compactly (byte format in docs/store.md).
+
+Each follower id becomes a dense surrogate id (``sid``, the ``accounts`` table). A snapshot
+is a sorted sid set. The first snapshot of an account is stored in full; a later one as
+the change (removed, added) against the account's nearest earlier complete snapshot when
+that is smaller, so storage grows with churn, not audience size. Every
+``MAX_CHAIN + 1``-th snapshot in a chain is stored in full again, so reading any snapshot
+decodes at most one full set and ``MAX_CHAIN`` small changes.
+
+Partial snapshots (list not read to the end) are always stored in full, flagged, never
+used as a base, and :func:`diff_snapshots` refuses them when asked for a complete diff.
+
+The list order (newest follower first) is kept separately in ``order_payload`` as a
+permutation of a reference sequence the reader can rebuild: the ascending sids (new
+followers receive increasing sids in follow order, so that is usually the order itself)
+or the base snapshot's order with the change applied (new followers appended).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from purgewatch.errors import AnalysisError, InputError, StoreError
+from purgewatch.model import TABLE_SCHEMAS, TS
+from purgewatch.store import _codec, _layout
+from purgewatch.store._store import BatchWriter, Store
+
+__all__ = [
+    "ENCODING_CHANGE",
+    "ENCODING_FULL",
+    "MAX_CHAIN",
+    "SnapshotDiff",
+    "add_snapshot",
+    "diff_snapshots",
+    "ids_to_sids",
+    "list_snapshots",
+    "load_followers",
+    "load_order",
+    "sids_to_ids",
+]
+
+ENCODING_FULL = "sidset-full-v1"
+ENCODING_CHANGE = "sidset-change-v1"
+# Longest run of changes after a full snapshot (a full one is stored every 30th).
+MAX_CHAIN = 29
+# A change is kept only when it is smaller than this fraction of the full encoding.
+_CHANGE_MAX_RATIO = 0.5
+# Sid sets a writer keeps in memory to diff the next snapshot of the same account.
+_CACHE_ELEMENTS = 40_000_000
+
+_PAYLOAD_COLUMNS = ("payload", "order_payload")
+META_COLUMNS = [f.name for f in TABLE_SCHEMAS["snapshots"] if f.name not in _PAYLOAD_COLUMNS]
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """Followers that left (``removed``) and arrived (``added``), as sorted int64 sids."""
+
+    removed: np.ndarray
+    added: np.ndarray
+    old_partial: bool
+    new_partial: bool
+
+    @property
+    def complete(self) -> bool:
+        """True when both lists were read to the end (``removed`` means unfollowed or gone)."""
+        return not (self.old_partial or self.new_partial)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Meta:
+    snapshot_id: str
+    platform: str
+    account_id: str
+    observed_at: datetime
+    partial: bool
+    n_followers: int
+    base_snapshot_id: str | None
+    encoding: str
+    file: str
+    row_group: int
+    row: int
+
+
+class _Reader:
+    """Snapshot metadata of one generation, and payload access by id.
+
+    The generation is resolved once, so a concurrent compaction cannot move files under
+    a read (old generations outlive readers: see _layout.drop_old_generations)."""
+
+    def __init__(self, store: Store, generation: Path | None = None) -> None:
+        self.store = store
+        self.gen = generation or _layout.current_generation(store.path)
+        self._files: dict[str, pq.ParquetFile] = {}
+        self.meta: dict[str, _Meta] = {}
+        parts: list[pa.Table] = []
+        for f in store.files("snapshots", generation=self.gen):
+            pf = pq.ParquetFile(f)
+            self._files[f] = pf
+            table = pf.read(columns=META_COLUMNS)
+            parts.append(table)
+            rows = table.to_pylist()
+            i = 0
+            for rg in range(pf.num_row_groups):
+                for r in range(pf.metadata.row_group(rg).num_rows):
+                    d = rows[i]
+                    i += 1
+                    self.meta.setdefault(
+                        d["snapshot_id"],
+                        _Meta(
+                            d["snapshot_id"], d["platform"], d["account_id"], d["observed_at"],
+                            bool(d["partial"]), int(d["n_followers"]), d["base_snapshot_id"],
+                            d["encoding"], f, rg, r,
+                        ),
+                    )
+        schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
+        self.table = (
+            pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+        )
+
+    def get(self, snapshot_id: str) -> _Meta:
+        try:
+            return self.meta[snapshot_id]
+        except KeyError:
+            raise StoreError(
+                f"no snapshot {snapshot_id!r} in the store at {self.store.path}",
+                hint="list snapshot ids with purgewatch.store.snapshots.list_snapshots",
+            ) from None
+
+    def payload(self, m: _Meta, column: str) -> memoryview | None:
+        col = self._files[m.file].read_row_group(m.row_group, columns=[column]).column(0)
+        value = col[m.row]
+        if not value.is_valid:
+            return None
+        return memoryview(value.as_buffer())
+
+    def chain(self, snapshot_id: str) -> list[_Meta]:
+        """[full snapshot, change, ..., snapshot_id]."""
+        out = [self.get(snapshot_id)]
+        while out[-1].base_snapshot_id is not None:
+            if len(out) > 10_000:
+                raise StoreError(f"snapshot {snapshot_id!r} has a cyclic base chain")
+            out.append(self.get(out[-1].base_snapshot_id))
+        return out[::-1]
+
+    def change(self, m: _Meta) -> tuple[np.ndarray, np.ndarray]:
+        data = self.payload(m, "payload")
+        assert data is not None
+        kind, arrays = _codec.decode_set_payload(data)
+        if kind != _codec.KIND_CHANGE:
+            raise StoreError(f"snapshot {m.snapshot_id!r} names a base but stores a full set")
+        return arrays[0], arrays[1]
+
+    def followers(self, snapshot_id: str) -> np.ndarray:
+        chain = self.chain(snapshot_id)
+        data = self.payload(chain[0], "payload")
+        assert data is not None
+        kind, arrays = _codec.decode_set_payload(data)
+        if kind != _codec.KIND_FULL:
+            raise StoreError(f"snapshot {chain[0].snapshot_id!r} has no base but stores a change")
+        if len(chain) == 1:
+            return arrays[0]
+        # Compose the (small) changes first, then touch the large set once.
+        net = self.change(chain[1])
+        for m in chain[2:]:
+            net = _codec.compose(net, self.change(m))
+        return _codec.apply_change(arrays[0], *net)
+
+    def order_oldest_first(self, snapshot_id: str) -> np.ndarray | None:
+        m = self.get(snapshot_id)
+        data = self.payload(m, "order_payload")
+        if data is None:
+            return None
+        ref_kind, perm = _codec.decode_order(data)
+        if ref_kind == _codec.ORDER_REF_SORTED:
+            reference = self.followers(snapshot_id)
+        elif ref_kind == _codec.ORDER_REF_BASE and m.base_snapshot_id is not None:
+            base_order = self.order_oldest_first(m.base_snapshot_id)
+            if base_order is None:
+                raise StoreError(f"snapshot {snapshot_id!r}: order refers to an unordered base")
+            removed, added = self.change(m)
+            reference = _expected_order(base_order, removed, added)
+        else:
+            raise StoreError(f"snapshot {snapshot_id!r}: unknown order reference {ref_kind}")
+        return _codec.apply_order(reference, perm)
+
+    def diff(self, old_id: str, new_id: str) -> tuple[np.ndarray, np.ndarray]:
+        old_chain = self.chain(old_id)
+        new_chain = self.chain(new_id)
+        old_ids = [m.snapshot_id for m in old_chain]
+        new_ids = [m.snapshot_id for m in new_chain]
+        if old_id == new_id:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        if old_id in new_ids:  # old is an ancestor of new: the stored changes are the diff
+            steps = new_chain[new_ids.index(old_id) + 1 :]
+            net = self.change(steps[0])
+            for m in steps[1:]:
+                net = _codec.compose(net, self.change(m))
+            return net
+        if new_id in old_ids:
+            removed, added = self.diff(new_id, old_id)
+            return added, removed
+        old = self.followers(old_id)
+        new = self.followers(new_id)
+        return _codec.minus(old, new), _codec.minus(new, old)
+
+
+def _expected_order(base_oldest_first: np.ndarray, removed: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """Base order without the removed followers, then the added ones (ascending sids)."""
+    kept = base_oldest_first
+    if len(removed):
+        kept = kept[~_codec.isin_sorted(kept, removed)]
+    return np.concatenate([kept, added]) if len(added) else kept
+
+
+def list_snapshots(
+    store: Store, platform: str | None = None, account_id: str | None = None
+) -> pa.Table:
+    """Snapshot metadata (no payloads), sorted by (platform, account_id, observed_at)."""
+    table = _Reader(store).table
+    if platform is not None:
+        table = table.filter(pc.equal(table["platform"], platform))
+    if account_id is not None:
+        table = table.filter(pc.equal(table["account_id"], account_id))
+    # Repeated ids cannot occur through add_snapshot; keep the first copy if a user
+    # appended one by hand.
+    if table.num_rows:
+        _, first = np.unique(table["snapshot_id"].to_numpy(zero_copy_only=False), return_index=True)
+        if len(first) != table.num_rows:
+            table = table.take(pa.array(np.sort(first)))
+    return table.sort_by([("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending")])
+
+
+def load_followers(store: Store, snapshot_id: str) -> np.ndarray:
+    """The snapshot's followers as sorted int64 surrogate ids."""
+    return _Reader(store).followers(snapshot_id)
+
+
+def load_order(store: Store, snapshot_id: str) -> np.ndarray | None:
+    """The followers newest-first (position 0 = newest), or None when order is unknown."""
+    order = _Reader(store).order_oldest_first(snapshot_id)
+    return None if order is None else order[::-1].copy()
+
+
+def diff_snapshots(store: Store, old_id: str, new_id: str, *, complete: bool = False) -> SnapshotDiff:
+    """Who left and who arrived between two snapshots.
+
+    With ``complete=True`` a partial snapshot on either side is an error (its missing
+    tail would read as followers lost); otherwise the flags tell the caller."""
+    reader = _Reader(store)
+    old, new = reader.get(old_id), reader.get(new_id)
+    if complete and (old.partial or new.partial):
+        which = " and ".join(
+            f"{m.snapshot_id} ({m.account_id} at {m.observed_at:%Y-%m-%d %H:%M})"
+            for m in (old, new)
+            if m.partial
+        )
+        raise AnalysisError(
+            f"cannot diff as complete: snapshot {which} is partial (the list was not read to the end)",
+            hint="diff two complete snapshots, or pass complete=False and treat 'removed' as a lower bound",
+        )
+    removed, added = reader.diff(old_id, new_id)
+    return SnapshotDiff(removed=removed, added=added, old_partial=old.partial, new_partial=new.partial)
+
+
+def _catalogue(store: Store, platform: str) -> tuple[pa.Array, np.ndarray]:
+    cat = store.read("accounts")
+    cat = cat.filter(pc.equal(cat["platform"], platform))
+    return cat["account_id"].combine_chunks(), cat["sid"].to_numpy()
+
+
+def sids_to_ids(store: Store, platform: str, sids: np.ndarray) -> pa.Array:
+    """Platform ids for surrogate ids (null where the sid is not a ``platform`` account)."""
+    ids, known = _catalogue(store, platform)
+    sids = np.asarray(sids, dtype=np.int64)
+    if len(known) == 0 or len(sids) == 0:
+        return pa.nulls(len(sids), pa.string())
+    order = np.argsort(known, kind="stable")
+    sorted_known = known[order]
+    pos = np.searchsorted(sorted_known, sids)
+    pos[pos == len(sorted_known)] = 0
+    found = sorted_known[pos] == sids
+    idx = pa.array(order[pos], mask=~found)
+    return pc.take(ids, idx)
+
+
+def ids_to_sids(store: Store, platform: str, ids: pa.Array | Sequence[str]) -> np.ndarray:
+    """Surrogate ids for platform ids, -1 where the store has never seen the id."""
+    known_ids, known = _catalogue(store, platform)
+    arr = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
+    idx = pc.index_in(arr.cast(pa.string()), value_set=known_ids)
+    pos = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    out = np.full(len(pos), -1, dtype=np.int64)
+    hit = pos >= 0
+    out[hit] = known[pos[hit]]
+    return out
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+@dataclass
+class _Known:
+    snapshot_id: str
+    observed_at: datetime
+    partial: bool
+    depth: int  # changes between this snapshot and its full base (0 = full)
+
+
+@dataclass
+class _WriterState:
+    reader: _Reader
+    accounts: dict[tuple[str, str], list[_Known]] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+    # snapshot_id -> (sorted sids, oldest-first order or None); most recent last.
+    cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=OrderedDict)
+
+    def remember(self, snapshot_id: str, sids: np.ndarray, order: np.ndarray | None) -> None:
+        self.cache[snapshot_id] = (sids, order)
+        self.cache.move_to_end(snapshot_id)
+        total = sum(len(s) for s, _ in self.cache.values())
+        while total > _CACHE_ELEMENTS and len(self.cache) > 1:
+            _, (s, _o) = self.cache.popitem(last=False)
+            total -= len(s)
+
+
+_STATES: weakref.WeakKeyDictionary[BatchWriter, _WriterState] = weakref.WeakKeyDictionary()
+
+
+def _state(writer: BatchWriter) -> _WriterState:
+    st = _STATES.get(writer)
+    if st is None:
+        # The writer holds the store lock: only this writer can add snapshots from now on.
+        reader = _Reader(writer.store)
+        st = _WriterState(reader=reader)
+        depth: dict[str, int] = {}
+
+        def depth_of(sid: str) -> int:
+            seen = []
+            cur: str | None = sid
+            while cur is not None and cur not in depth and cur in reader.meta:
+                seen.append(cur)
+                cur = reader.meta[cur].base_snapshot_id
+                if len(seen) > 10_000:
+                    break
+            d = depth.get(cur, -1) if cur is not None else -1
+            for s in reversed(seen):
+                d += 1
+                depth[s] = d
+            return depth[sid]
+
+        for m in reader.meta.values():
+            st.ids.add(m.snapshot_id)
+            st.accounts.setdefault((m.platform, m.account_id), []).append(
+                _Known(m.snapshot_id, m.observed_at, m.partial, depth_of(m.snapshot_id))
+            )
+        _STATES[writer] = st
+    return st
+
+
+def _as_string_array(values: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.string())
+    values = values.cast(pa.string())
+    if values.null_count:
+        raise InputError("follower_ids contains empty (null) ids", hint="drop rows without a follower id")
+    return values
+
+
+def _snapshot_id(
+    platform: str, account_id: str, observed_at: datetime, partial: bool, ordered: bool, sids: np.ndarray
+) -> str:
+    """Deterministic: the same list read at the same moment gets the same id (idempotent
+    re-imports). Sids are stable within a store, so they stand for the ids."""
+    h = hashlib.blake2b(digest_size=16)
+    micros = int(observed_at.timestamp() * 1_000_000)
+    h.update(f"{platform}\0{account_id}\0{micros}\0{int(partial)}\0{int(ordered)}\0".encode())
+    h.update(np.ascontiguousarray(sids, dtype="<i8").tobytes())
+    return h.hexdigest()
+
+
+def _pick_base(candidates: list[_Known], observed_at: datetime) -> _Known | None:
+    complete = [k for k in candidates if not k.partial]
+    before = [k for k in complete if k.observed_at <= observed_at]
+    if before:
+        return max(before, key=lambda k: k.observed_at)
+    after = [k for k in complete if k.observed_at > observed_at]
+    return min(after, key=lambda k: k.observed_at) if after else None
+
+
+def add_snapshot(
+    writer: BatchWriter,
+    *,
+    platform: str,
+    account_id: str,
+    observed_at: datetime,
+    follower_ids: pa.Array | pa.ChunkedArray | Sequence[str],
+    partial: bool = False,
+    ordered: bool = True,
+    source: str | None = None,
+    source_ref: str | None = None,
+    payload_hash: str | None = None,
+) -> str | None:
+    """Queue one follower list for the writer's next commit.
+
+    ``follower_ids`` is in the platform's list order, newest follower first. Returns the
+    snapshot id, or None when the identical snapshot is already stored."""
+    if observed_at.tzinfo is None:
+        raise InputError(
+            f"observed_at {observed_at.isoformat()} of the snapshot of {platform}:{account_id} has no time zone",
+            hint="pass an aware datetime (e.g. datetime.now(UTC))",
+        )
+    ids = _as_string_array(follower_ids)
+    # Oldest first, so followers new to the store get increasing sids in follow order;
+    # the sorted set then mostly *is* the list order and the order costs ~nothing.
+    oldest_first = writer.sids(platform, ids[::-1])
+    sids = _codec.sorted_unique(oldest_first)
+    if len(sids) != len(oldest_first):
+        # A follower listed twice (pages shifted while reading): keep the newest place.
+        newest_first = oldest_first[::-1]
+        _, first = np.unique(newest_first, return_index=True)
+        oldest_first = newest_first[np.sort(first)][::-1].copy()
+    order = oldest_first if ordered else None
+    snapshot_id = _snapshot_id(
+        platform, account_id, observed_at, partial, ordered, oldest_first if ordered else sids
+    )
+    st = _state(writer)
+    if snapshot_id in st.ids:
+        return None
+
+    key = (platform, account_id)
+    known = st.accounts.setdefault(key, [])
+    full = _codec.encode_full(sids)
+    payload, base, depth = full, None, 0
+    base_order: np.ndarray | None = None
+    removed = added = np.zeros(0, dtype=np.int64)
+    candidate = None if partial else _pick_base(known, observed_at)
+    if candidate is not None and candidate.depth < MAX_CHAIN:
+        cached = st.cache.get(candidate.snapshot_id)
+        if cached is None and candidate.snapshot_id not in st.reader.meta:
+            st.reader = _Reader(writer.store)  # it may have been committed since
+        if cached is None and candidate.snapshot_id in st.reader.meta:
+            cached = (
+                st.reader.followers(candidate.snapshot_id),
+                st.reader.order_oldest_first(candidate.snapshot_id),
+            )
+        if cached is not None:  # else: queued earlier and evicted; store in full
+            base_sids, base_order = cached
+            removed, added = _codec.minus(base_sids, sids), _codec.minus(sids, base_sids)
+            change = _codec.encode_change(removed, added)
+            if len(change) < _CHANGE_MAX_RATIO * len(full):
+                payload, base, depth = change, candidate.snapshot_id, candidate.depth + 1
+
+    order_payload: bytes | None = None
+    if order is not None:
+        if base is not None and base_order is not None:
+            order_payload = _codec.encode_order(
+                order, _expected_order(base_order, removed, added), _codec.ORDER_REF_BASE
+            )
+        else:
+            order_payload = _codec.encode_order(order, sids, _codec.ORDER_REF_SORTED)
+
+    row = pa.table(
+        {
+            "snapshot_id": [snapshot_id],
+            "platform": [platform],
+            "account_id": [account_id],
+            "observed_at": pa.array([observed_at], TS),
+            "partial": [bool(partial)],
+            "n_followers": pa.array([len(sids)], pa.int64()),
+            "base_snapshot_id": pa.array([base], pa.string()),
+            "encoding": [ENCODING_CHANGE if base is not None else ENCODING_FULL],
+            "payload": pa.array([payload], pa.large_binary()),
+            "order_payload": pa.array([order_payload], pa.large_binary()),
+            "source": pa.array([source], pa.string()),
+            "source_ref": pa.array([source_ref], pa.string()),
+            "payload_hash": pa.array([payload_hash], pa.string()),
+        }
+    )
+    writer.add("snapshots", row)
+    st.ids.add(snapshot_id)
+    known.append(_Known(snapshot_id, observed_at, bool(partial), depth))
+    if not partial:
+        st.remember(snapshot_id, sids, order)
+    return snapshot_id
