@@ -1,0 +1,24 @@
+"""The platform emulator: Bluesky-, Mastodon- and X-shaped endpoints on loopback, driven by
+a deterministic scenario on an accelerated clock, with ground truth. See docs/emulator.md.
+
+    from purgewatch.sim import Emulator, SimClock, load_scenario, truth
+"""
+
+from __future__ import annotations
+
+from purgewatch.sim._clock import SimClock
+from purgewatch.sim._scenario import Scenario, load_scenario, packaged_scenarios, parse_scenario
+from purgewatch.sim._server import Emulator
+from purgewatch.sim._truth import truth, watchlist_rows, write_watchlist
+
+__all__ = [
+    "Emulator",
+    "Scenario",
+    "SimClock",
+    "load_scenario",
+    "packaged_scenarios",
+    "parse_scenario",
+    "truth",
+    "watchlist_rows",
+    "write_watchlist",
+]

@@ -1,0 +1,429 @@
+"""What each platform answers: pure functions of the world, the scenario time and the
+query, returning a ``Reply``. Shapes follow ../shared/PLATFORMS.md exactly; the HTTP
+plumbing (limits, faults, headers) lives in ``_app``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from purgewatch.sim._clock import US, from_us, iso_ms
+from purgewatch.sim._ids import B32, mix64, to_b36
+from purgewatch.sim._world import (
+    ACTIVE,
+    DAY_US,
+    DEACTIVATED,
+    DELETED,
+    SUSPENDED,
+    TAKENDOWN,
+    PlatformWorld,
+)
+
+MASTODON_PURGE_US = 30 * DAY_US  # a moderator-suspended record is purged after ~30 days
+X_PROBLEMS = "https://api.twitter.com/2/problems/"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    # False for answers a fault must not touch (e.g. already an error page)
+    json: bool = True
+
+
+def _tid(seed: int) -> str:
+    """A 13-char sortable id like an atproto TID/rev."""
+    v = seed & ((1 << 64) - 1)
+    out = []
+    for _ in range(13):
+        out.append("234567abcdefghijklmnopqrstuvwxyz"[v & 31])
+        v >>= 5
+    return "".join(reversed(out))
+
+
+# =============================================================== Bluesky
+def xrpc_error(name: str, message: str, status: int = 400) -> Reply:
+    return Reply(status, {"error": name, "message": message})
+
+
+def _bsky_resolve(w: PlatformWorld, actor: str) -> int | None:
+    return w.index_of_id(actor) if actor.startswith("did:") else w.index_of_name(actor)
+
+
+def bsky_profile(w: PlatformWorld, k: int, t: int, detailed: bool) -> dict[str, Any]:
+    did = w.id_of(k)
+    created = int(w.created_us[k])
+    p: dict[str, Any] = {"did": did, "handle": w.name_of(k), "displayName": w.display_name(k)}
+    desc = w.description(k)
+    if desc:
+        p["description"] = desc
+    if not w.is_bot_like(k):  # farm and regain accounts keep the default avatar
+        p["avatar"] = f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkrei{_tid(mix64('av', k))}@jpeg"
+    if detailed:
+        p["associated"] = {"lists": 0, "feedgens": 0, "starterPacks": 0, "labeler": False}
+        p["followersCount"] = w.followers_count(k, t)
+        p["followsCount"] = w.following_count(k)
+        p["postsCount"] = w.posts_count(k)
+    p["indexedAt"] = iso_ms(created + 3600 * US)
+    p["createdAt"] = iso_ms(created)
+    p["labels"] = []
+    return p
+
+
+def bsky_get_profile(w: PlatformWorld, t: int, actor: str | None) -> Reply:
+    if not actor:
+        return xrpc_error("InvalidRequest", 'Error: Params must have the property "actor"')
+    k = _bsky_resolve(w, actor)
+    if k is None or not w.exists(k, t):
+        return xrpc_error("InvalidRequest", "Profile not found")
+    st = w.status(k, t)
+    if st in (TAKENDOWN, SUSPENDED):
+        return xrpc_error("AccountTakedown", "Account has been suspended")
+    if st == DEACTIVATED:
+        return xrpc_error("AccountDeactivated", "Account is deactivated")
+    if st == DELETED:
+        return xrpc_error("InvalidRequest", "Profile not found")
+    return Reply(200, bsky_profile(w, k, t, detailed=True))
+
+
+def bsky_get_profiles(w: PlatformWorld, t: int, actors: list[str]) -> Reply:
+    if not actors:
+        return xrpc_error("InvalidRequest", 'Error: Params must have the property "actors"')
+    if len(actors) > 25:
+        return xrpc_error("InvalidRequest", "Error: actors must not have more than 25 elements")
+    out = []
+    for actor in actors:
+        k = _bsky_resolve(w, actor)
+        # taken-down, deactivated, deleted and unknown actors are silently dropped
+        if k is not None and w.exists(k, t) and w.status(k, t) == ACTIVE:
+            out.append(bsky_profile(w, k, t, detailed=True))
+    return Reply(200, {"profiles": out})
+
+
+def bsky_get_followers(w: PlatformWorld, t: int, actor: str | None, limit_s: str | None,
+                       cursor: str | None) -> Reply:
+    if not actor:
+        return xrpc_error("InvalidRequest", 'Error: Params must have the property "actor"')
+    try:
+        limit = int(limit_s) if limit_s is not None else 50
+    except ValueError:
+        return xrpc_error("InvalidRequest", "Error: limit must be an integer")
+    if not 1 <= limit <= 100:
+        return xrpc_error("InvalidRequest", "Error: limit can not be greater than 100" if limit > 100
+                          else "Error: limit can not be less than 1")
+    before = None
+    if cursor:
+        try:
+            before = int(cursor, 36)
+        except ValueError:
+            return xrpc_error("InvalidRequest", "Malformed cursor")
+    k = _bsky_resolve(w, actor)
+    if k is None or not w.exists(k, t):
+        return xrpc_error("InvalidRequest", "Profile not found")
+    if w.status(k, t) != ACTIVE:
+        return xrpc_error("InvalidRequest", f"Actor not found: {actor}")
+    followers, nxt = w.followers_page(k, t, before, limit, filter_first=False)
+    body: dict[str, Any] = {
+        "subject": bsky_profile(w, k, t, detailed=False),
+        "followers": [bsky_profile(w, f, t, detailed=False) for f in followers],
+    }
+    if nxt is not None:
+        body["cursor"] = to_b36(nxt)
+    return Reply(200, body)
+
+
+def bsky_repo_status(w: PlatformWorld, t: int, did: str | None, unknown_word: bool) -> Reply:
+    if not did:
+        return xrpc_error("InvalidRequest", 'Error: Params must have the property "did"')
+    k = w.index_of_id(did) if did.startswith("did:") else None
+    if k is None or not w.exists(k, t):
+        return xrpc_error("RepoNotFound", f"Could not find repo for DID: {did}")
+    st = w.status(k, t)
+    body: dict[str, Any] = {"did": did, "active": st == ACTIVE}
+    if st != ACTIVE:
+        body["status"] = ("suspended", "takendown", "deactivated", "deleted")[st - 1]
+    if unknown_word:
+        # statuses the connector has never heard of: must be kept, not guessed
+        body["status"] = "throttled" if st == ACTIVE else "quarantined"
+    body["rev"] = _tid(mix64("rev", k, t // (3600 * US)))
+    return Reply(200, body)
+
+
+def jetstream_frame(w: PlatformWorld, k: int, t: int, code: int, seq: int, unknown_word: bool) -> dict[str, Any]:
+    did = w.id_of(k)
+    account: dict[str, Any] = {"active": code == ACTIVE, "did": did, "seq": seq}
+    if code != ACTIVE:
+        account["status"] = ("suspended", "takendown", "deactivated", "deleted")[code - 1]
+    if unknown_word:
+        account["status"] = "throttled" if code == ACTIVE else "quarantined"
+    account["time"] = iso_ms(t)
+    return {"did": did, "time_us": t, "kind": "account", "account": account}
+
+
+# ============================================================== Mastodon
+def masto_not_found() -> Reply:
+    return Reply(404, {"error": "Record not found"})
+
+
+def _masto_visible(w: PlatformWorld, k: int, t: int) -> bool:
+    """Whether the instance still has a record (purged suspensions answer 404)."""
+    if not w.exists(k, t):
+        return False
+    st = w.status(k, t)
+    return not (st in (SUSPENDED, TAKENDOWN) and t >= int(w.down_us[k]) + MASTODON_PURGE_US)
+
+
+def masto_account(w: PlatformWorld, k: int, t: int, viewer: str) -> dict[str, Any]:
+    ident, user, inst = w.id_of(k), w.name_of(k), w.instance_of(k)
+    created = int(w.created_us[k])
+    st = w.status(k, t)
+    spec = w.watched[k] if k < len(w.watched) else None
+    avatar = (f"https://{inst}/system/accounts/avatars/{ident}/original/{_tid(mix64('av', k))}.png"
+              if not w.is_bot_like(k) else f"https://{inst}/avatars/original/missing.png")
+    note = w.description(k)
+    a: dict[str, Any] = {
+        "id": ident,
+        "username": user,
+        "acct": user if inst == viewer else f"{user}@{inst}",
+        "display_name": w.display_name(k),
+        "locked": bool(spec and spec.protected),
+        "bot": False,
+        "discoverable": True,
+        "group": False,
+        "created_at": from_us(created - created % DAY_US).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "note": f"<p>{html.escape(note)}</p>" if note else "",
+        "url": f"https://{inst}/@{user}",
+        "uri": f"https://{inst}/users/{user}",
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": f"https://{inst}/headers/original/missing.png",
+        "header_static": f"https://{inst}/headers/original/missing.png",
+        "followers_count": w.followers_count(k, t),
+        "following_count": w.following_count(k),
+        "statuses_count": w.posts_count(k),
+        "last_status_at": from_us(t - DAY_US).strftime("%Y-%m-%d"),
+        "emojis": [],
+        "fields": [],
+    }
+    if spec is not None:
+        if spec.limited:
+            a["limited"] = True
+        if spec.memorial:
+            a["memorial"] = True
+        if spec.moved_to:
+            muser, _, minst = spec.moved_to.lstrip("@").partition("@")
+            a["moved"] = {"id": str(mix64("moved", spec.moved_to) % 10**17), "username": muser,
+                          "acct": spec.moved_to.lstrip("@"), "display_name": a["display_name"],
+                          "url": f"https://{minst}/@{muser}"}
+    if st != ACTIVE:
+        # since 3.3.0: 200 with suspended:true and the profile blanked
+        a.update(suspended=True, display_name="", note="", fields=[],
+                 avatar=f"https://{inst}/avatars/original/missing.png",
+                 avatar_static=f"https://{inst}/avatars/original/missing.png")
+        if st in (DELETED, DEACTIVATED):  # self-deletion keeps a record with zeroed counts
+            a.update(followers_count=0, following_count=0, statuses_count=0)
+    return a
+
+
+def masto_lookup(w: PlatformWorld, t: int, viewer: str, acct: str | None) -> Reply:
+    if not acct:
+        return Reply(400, {"error": "Missing acct"}) if acct is None else masto_not_found()
+    user, _, domain = acct.lstrip("@").partition("@")
+    k = w.index_of_name(user)
+    if k is None:
+        return masto_not_found()
+    if w.instance_of(k) != (domain or viewer) or not _masto_visible(w, k, t):
+        return masto_not_found()
+    return Reply(200, masto_account(w, k, t, viewer))
+
+
+def masto_get(w: PlatformWorld, t: int, viewer: str, ident: str) -> Reply:
+    k = w.index_of_id(ident)
+    if k is None or not _masto_visible(w, k, t):
+        return masto_not_found()
+    return Reply(200, masto_account(w, k, t, viewer))
+
+
+def masto_batch(w: PlatformWorld, t: int, viewer: str, ids: list[str]) -> Reply:
+    out = []
+    for ident in ids[:40]:
+        k = w.index_of_id(ident)
+        if k is not None and _masto_visible(w, k, t):
+            out.append(masto_account(w, k, t, viewer))
+    return Reply(200, out)
+
+
+def masto_followers(w: PlatformWorld, t: int, viewer: str, base: str, ident: str,
+                    limit_s: str | None, max_id: str | None) -> Reply:
+    k = w.index_of_id(ident)
+    if k is None or not _masto_visible(w, k, t):
+        return masto_not_found()
+    try:
+        limit = min(80, max(1, int(limit_s))) if limit_s else 40  # Mastodon clamps silently
+    except ValueError:
+        limit = 40
+    spec = w.watched[k] if k < len(w.watched) else None
+    # a suspended account, or one hiding its collections, answers an empty list
+    if w.status(k, t) != ACTIVE or (spec is not None and spec.hide_collections):
+        return Reply(200, [])
+    before = int(max_id) if max_id and max_id.isdigit() else None
+    followers, nxt = w.followers_page(k, t, before, limit, filter_first=True)
+    headers = {}
+    if followers:
+        eids = w.edge_ids_of(k, followers)
+        links = []
+        if nxt is not None:
+            links.append(f'<{base}/api/v1/accounts/{ident}/followers?limit={limit}&max_id={nxt}>; rel="next"')
+        links.append(f'<{base}/api/v1/accounts/{ident}/followers?limit={limit}&since_id={eids[followers[0]]}>; rel="prev"')
+        headers["Link"] = ", ".join(links)
+    return Reply(200, [masto_account(w, f, t, viewer) for f in followers], headers)
+
+
+# ===================================================================== X
+X_DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+
+
+def x_invalid(param: str, value: Any, message: str) -> Reply:
+    return Reply(400, {
+        "errors": [{"parameters": {param: [value] if not isinstance(value, list) else value}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": X_PROBLEMS + "invalid-request",
+    })
+
+
+def x_user(w: PlatformWorld, k: int, t: int, fields: set[str]) -> dict[str, Any]:
+    u: dict[str, Any] = {"id": w.id_of(k), "name": w.display_name(k), "username": w.name_of(k)}
+    spec = w.watched[k] if k < len(w.watched) else None
+    if "created_at" in fields:
+        u["created_at"] = iso_ms(int(w.created_us[k]))
+    if "protected" in fields:
+        u["protected"] = bool(spec and spec.protected)
+    if "verified" in fields:
+        u["verified"] = spec is not None
+    if "verified_type" in fields:
+        u["verified_type"] = "government" if spec is not None and spec.group == "government" else "none"
+    if "description" in fields:
+        u["description"] = w.description(k)
+    if "profile_image_url" in fields:
+        u["profile_image_url"] = (X_DEFAULT_AVATAR if w.is_bot_like(k) else
+                                  f"https://pbs.twimg.com/profile_images/{mix64('img', k) % 10**18}/a_normal.jpg")
+    if "public_metrics" in fields:
+        u["public_metrics"] = {
+            "followers_count": w.followers_count(k, t),
+            "following_count": w.following_count(k),
+            "tweet_count": w.posts_count(k),
+            "listed_count": w.followers_count(k, t) // 50,
+            "like_count": w.posts_count(k) * 2,
+        }
+    return u
+
+
+def _x_error(value: str, param: str, title: str, detail: str, problem: str) -> dict[str, Any]:
+    return {"value": value, "detail": detail, "title": title, "resource_type": "user",
+            "parameter": param, "resource_id": value, "type": X_PROBLEMS + problem}
+
+
+def _x_state_error(w: PlatformWorld, k: int | None, t: int, value: str, param: str) -> dict[str, Any] | None:
+    """The 200-with-errors entry for an account that cannot be shown, else None."""
+    plural = param  # X writes "ids: [..]", "usernames: [..]", "id: [..]"
+    if k is None or not w.exists(k, t):
+        return _x_error(value, param, "Not Found Error", f"Could not find user with {plural}: [{value}].",
+                        "resource-not-found")
+    st = w.status(k, t)
+    if st in (SUSPENDED, TAKENDOWN):
+        return _x_error(value, param, "Forbidden", f"User has been suspended: [{value}].", "resource-not-found")
+    if st in (DEACTIVATED, DELETED):
+        return _x_error(value, param, "Not Found Error", f"Could not find user with {plural}: [{value}].",
+                        "resource-not-found")
+    return None
+
+
+def x_lookup(w: PlatformWorld, t: int, param: str, raw: str | None, fields_s: str | None) -> Reply:
+    if not raw:
+        return x_invalid(param, "", f"The `{param}` query parameter can not be empty")
+    values = [v.strip() for v in raw.split(",")]
+    if not 1 <= len(values) <= 100:
+        return x_invalid(param, values, f"The number of values in the `{param}` query parameter list "
+                         f"[{len(values)}] is not between 1 and 100")
+    fields = set(filter(None, (fields_s or "").split(",")))
+    data, errors = [], []
+    for v in values:
+        if param == "ids":
+            if not v.isdigit() or len(v) > 19:
+                return x_invalid(param, v, f"The `ids` query parameter value [{v}] is not valid")
+            k = w.index_of_id(v)
+        else:
+            if not v or len(v) > 15 or not all(c.isalnum() or c == "_" for c in v):
+                return x_invalid(param, v, f"The `usernames` query parameter value [{v}] does not match ^[A-Za-z0-9_]{{1,15}}$")
+            k = w.index_of_name(v)
+        err = _x_state_error(w, k, t, v, param)
+        if err is not None:
+            errors.append(err)
+        else:
+            assert k is not None
+            data.append(x_user(w, k, t, fields))
+    body: dict[str, Any] = {}
+    if data:
+        body["data"] = data
+    if errors:
+        body["errors"] = errors
+    return Reply(200, body)
+
+
+def _x_token(edge_id: int) -> str:
+    v, out = edge_id, []
+    while v:
+        out.append(B32[v & 31].upper())
+        v >>= 5
+    return "".join(reversed(out)) or "A"
+
+
+def _x_untoken(tok: str) -> int | None:
+    v = 0
+    for c in tok.lower():
+        i = B32.find(c)
+        if i < 0:
+            return None
+        v = (v << 5) | i
+    return v
+
+
+def x_followers(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: str | None,
+                fields_s: str | None) -> Reply:
+    if not uid.isdigit():
+        return x_invalid("id", uid, f"The `id` query parameter value [{uid}] is not valid")
+    try:
+        max_results = int(max_s) if max_s else 100
+    except ValueError:
+        return x_invalid("max_results", max_s, "The `max_results` query parameter value is not valid")
+    if not 1 <= max_results <= 1000:
+        return x_invalid("max_results", max_s, f"The `max_results` query parameter value [{max_s}] is not between 1 and 1000")
+    before = None
+    if token:
+        before = _x_untoken(token)
+        if before is None:
+            return x_invalid("pagination_token", token, f"The `pagination_token` query parameter value [{token}] is not valid")
+    k = w.index_of_id(uid)
+    err = _x_state_error(w, k, t, uid, "id")
+    if err is not None:
+        return Reply(200, {"errors": [err]})
+    assert k is not None
+    spec = w.watched[k] if k < len(w.watched) else None
+    if spec is not None and spec.protected:
+        return Reply(200, {"errors": [_x_error(uid, "id", "Authorization Error",
+                                               f"Sorry, you are not authorized to see the user with id: [{uid}].",
+                                               "not-authorized-for-resource")]})
+    fields = set(filter(None, (fields_s or "").split(",")))
+    followers, nxt = w.followers_page(k, t, before, max_results, filter_first=True)
+    meta: dict[str, Any] = {"result_count": len(followers)}
+    if nxt is not None:
+        meta["next_token"] = _x_token(nxt)
+    body: dict[str, Any] = {}
+    if followers:
+        body["data"] = [x_user(w, f, t, fields) for f in followers]
+    body["meta"] = meta
+    return Reply(200, body)

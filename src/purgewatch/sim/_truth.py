@@ -1,0 +1,91 @@
+"""Ground truth of a scenario, and its watchlist (FORMATS.md columns)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from purgewatch.sim._clock import iso_ms
+from purgewatch.sim._scenario import Scenario
+from purgewatch.sim._world import INF, STATUS_NAMES, World, build_world
+
+WATCHLIST_COLUMNS = ("platform", "account", "group", "label")
+
+
+def truth(scenario: Scenario) -> dict[str, Any]:
+    """Who was suspended or reinstated when, who followed whom when, and drop sizes."""
+    return truth_of_world(build_world(scenario))
+
+
+def truth_of_world(world: World) -> dict[str, Any]:
+    sc = world.scenario
+    event_at = {f"wave:{w.name}": w.at_us for w in sc.waves}
+    event_at.update({f"purge:{p.name}": p.at_us for p in sc.purges})
+    accounts: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    follows: dict[str, list[dict[str, Any]]] = {}
+    drops: list[dict[str, Any]] = []
+    for platform, w in world.platforms.items():
+        nw = len(w.watched)
+        for i, a in enumerate(w.watched):
+            accounts.append({"key": a.key, "platform": platform, "account_id": w.account_id(i),
+                             "handle": a.handle, "group": a.group, "label": a.label,
+                             "created_at": iso_ms(a.created_us)})
+        down = np.flatnonzero(w.down_us < INF)
+        for k in down.tolist():
+            base = {"platform": platform, "account_id": w.account_id(k), "watched": k < nw,
+                    "cause": w.causes[int(w.down_cause[k])]}
+            changes.append({**base, "at": iso_ms(int(w.down_us[k])), "status": STATUS_NAMES[int(w.down_code[k])]})
+            if w.up_us[k] < INF:
+                changes.append({**base, "at": iso_ms(int(w.up_us[k])), "status": "active"})
+        for i in range(nw):
+            e = w.edges[i]
+            key = f"{platform}:{w.account_id(i)}"
+            rows = []
+            for j in range(len(e.follower) - 1, -1, -1):  # oldest first
+                un = int(e.unfollow_us[j])
+                rows.append({"follower_id": w.account_id(int(e.follower[j])),
+                             "followed_at": iso_ms(int(e.follow_us[j])),
+                             "unfollowed_at": iso_ms(un) if un < INF else None,
+                             "cohort": w.cohorts[int(e.cohort[j])]})
+            follows[key] = rows
+            fcause = w.down_cause[e.follower]
+            for c, cause in enumerate(w.causes):
+                if cause == "background":
+                    continue
+                hit = (fcause == c) & (e.follow_us <= e.f_down) & (e.unfollow_us > e.f_down)
+                hit |= e.end_cause == c
+                lost = int(np.count_nonzero(hit))
+                if lost:
+                    at = event_at[cause]
+                    drops.append({"event": cause, "platform": platform, "account_id": w.account_id(i),
+                                  "key": w.watched[i].key, "at": iso_ms(at), "lost": lost,
+                                  "before": int(np.count_nonzero(e.visible(at - 1)))})
+    changes.sort(key=lambda r: (r["at"], r["platform"], r["account_id"]))
+    return {
+        "scenario": sc.name, "seed": sc.seed, "start": iso_ms(sc.start_us), "end": iso_ms(sc.end_us),
+        "accounts": accounts, "status_changes": changes, "follows": follows, "drops": drops,
+    }
+
+
+def watchlist_rows(scenario: Scenario) -> list[dict[str, str]]:
+    """The scenario's watched accounts as FORMATS.md watchlist rows (ids, not handles)."""
+    world = build_world(scenario)
+    rows = []
+    for platform, w in world.platforms.items():
+        for i, a in enumerate(w.watched):
+            rows.append({"platform": platform, "account": w.account_id(i), "group": a.group,
+                         "label": a.label or a.handle})
+    return rows
+
+
+def write_watchlist(scenario: Scenario, out: Path) -> int:
+    rows = watchlist_rows(scenario)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(WATCHLIST_COLUMNS))
+        wr.writeheader()
+        wr.writerows(rows)
+    return len(rows)
