@@ -1,0 +1,587 @@
+"""The collection engine: ``collect`` (one pass) and ``watch`` (a loop).
+
+    watchlists ─► targets (platform, account as given, resolved id, group)
+       │
+       ├─ status cycle, every ``status_every``: connector.lookup in batches of ``batch``
+       │   accounts, one store commit per batch (observations + resolved ids)
+       ├─ followers cycle, every ``followers_every``: connector.followers per account,
+       │   paging cursor saved after each page, one commit per account (a snapshot)
+       └─ Bluesky stream (optional): confirmed #account events -> status_events
+
+Resuming after a kill: each cycle's start is saved (``state/watch.json``) before it
+runs; on restart an unfinished cycle continues with the accounts that have no record
+in the store since that start (the store, not a side file, says what was done, so a kill
+between a commit and a state write cannot duplicate or skip an account). Follower lists
+resume from their saved cursor. A finished cycle's next run is due at start + interval;
+cycles missed during downtime are not invented.
+
+After each status cycle, detection runs if ``purgewatch.analysis.detect`` is installed,
+and its events go to the ``on_detections`` hook (alerts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from purgewatch.collect.clock import Clock, SystemClock, to_datetime
+from purgewatch.collect.config import CollectConfig, WatchlistConfig
+from purgewatch.collect.http import HostPolicy, HttpClient
+from purgewatch.collect.logs import register_secret
+from purgewatch.collect.state import CycleState, PagingStore
+from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
+from purgewatch.model import TABLE_SCHEMAS, Observation, StatusEvent
+from purgewatch.sources.bluesky import (
+    BlueskyConnector,
+    CursorFile,
+    Jetstream,
+    jetstream_cursor_path,
+)
+from purgewatch.sources.mastodon import MastodonConnector
+from purgewatch.sources.protocol import Connector, FollowerListing, PagingState
+from purgewatch.sources.telegram import TelegramConnector
+from purgewatch.sources.x import XConnector
+from purgewatch.store import BatchWriter, Store
+
+log = logging.getLogger("purgewatch.collect")
+
+PLATFORMS = ("bluesky", "mastodon", "x", "telegram")
+OBS_COLUMNS = [f.name for f in TABLE_SCHEMAS["observations"] if f.name not in ("retrieved_at", "tool_version", "batch_id", "record_key")]
+EVENT_COLUMNS = ["platform", "account_id", "at", "status", "status_raw", "source", "source_ref", "payload_hash"]
+
+
+@dataclass
+class Target:
+    platform: str
+    account: str              # as written in the watchlist
+    group: str
+    label: str | None = None
+    account_id: str | None = None   # resolved platform id, when known
+
+    @property
+    def ref(self) -> str:
+        return self.account_id or self.account
+
+
+class Progress(Protocol):
+    def start(self, key: str, description: str, total: int) -> None: ...
+    def advance(self, key: str, n: int = 1) -> None: ...
+    def finish(self, key: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, key: str, description: str, total: int) -> None:
+        pass
+
+    def advance(self, key: str, n: int = 1) -> None:
+        pass
+
+    def finish(self, key: str) -> None:
+        pass
+
+
+@dataclass
+class CycleReport:
+    watchlist: str
+    kind: str                      # "status" | "followers"
+    started: datetime
+    accounts: int = 0
+    observed: int = 0
+    skipped_done: int = 0          # already done before a restart
+    unknown: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    snapshots: int = 0
+    partial: int = 0
+    skipped: list[str] = field(default_factory=list)
+    resolved: int = 0
+    detections: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "watchlist": self.watchlist, "kind": self.kind, "started": self.started,
+            "accounts": self.accounts, "observed": self.observed, "resumed_skip": self.skipped_done,
+            "unknown": self.unknown, "statuses": self.statuses, "snapshots": self.snapshots,
+            "partial_snapshots": self.partial, "skipped": self.skipped, "resolved": self.resolved,
+            "detections": self.detections,
+        }
+
+
+def read_watchlist_csv(path: Path) -> list[Target]:
+    """A FORMATS.md watchlist CSV: platform, account, group[, label]."""
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read watchlist: {exc}", location=Location(str(path))) from None
+    with f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = {"platform", "account", "group"} - set(header)
+        if missing:
+            raise InputError(
+                f"watchlist header lacks {sorted(missing)}",
+                location=Location(str(path), 1),
+                hint="columns: platform,account,group[,label]",
+            )
+        out = []
+        for n, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            for col in ("platform", "account", "group"):
+                if not row.get(col):
+                    raise InputError(f"empty {col}", location=Location(str(path), n, col))
+            platform = row["platform"].lower()
+            if platform not in PLATFORMS:
+                raise InputError(
+                    f"platform {row['platform']!r} has no live connector",
+                    location=Location(str(path), n, "platform"),
+                    hint=f"one of {', '.join(PLATFORMS)}",
+                )
+            out.append(Target(platform, row["account"], row["group"], row.get("label") or None))
+    return out
+
+
+def _obs_table(observations: Sequence[Observation]) -> pa.Table:
+    rows = {c: [getattr(o, c, None) for o in observations] for c in OBS_COLUMNS}
+    schema = pa.schema([TABLE_SCHEMAS["observations"].field(c) for c in OBS_COLUMNS])
+    return pa.table(rows, schema=schema)
+
+
+def _events_table(events: Sequence[StatusEvent]) -> pa.Table:
+    schema = pa.schema([TABLE_SCHEMAS["status_events"].field(c) for c in EVENT_COLUMNS])
+    return pa.table({c: [getattr(e, c) for e in events] for c in EVENT_COLUMNS}, schema=schema)
+
+
+def _detect_function() -> Callable[..., Any] | None:
+    """The detect entry point if that part is installed (it is developed separately)."""
+    try:
+        from purgewatch.analysis import detect as detect_mod
+    except ImportError:
+        return None
+    fn = getattr(detect_mod, "detect", None)
+    return fn if callable(fn) else None
+
+
+class Collector:
+    """Runs collection against one store with one config."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: CollectConfig,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        progress: Progress | None = None,
+        on_detections: Callable[[list[Any]], None] | None = None,
+        on_cycle: Callable[[CycleReport], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.transport = transport
+        self.progress: Progress = progress or NoProgress()
+        self.on_detections = on_detections
+        self.on_cycle = on_cycle
+        self.cycles = CycleState(store.path)
+        self.paging = PagingStore(store.path)
+        self.reports: list[CycleReport] = []
+        self.http: HttpClient | None = None
+        self._connectors: dict[str, Connector] = {}
+        self._writer: BatchWriter | None = None
+        self.stream: Jetstream | None = None
+        token = config.x_token()
+        if token is not None:
+            register_secret(token.reveal())
+        if config.mastodon_token is not None:
+            register_secret(config.mastodon_token.reveal())
+
+    # ------------------------------------------------------------------ plumbing
+    def _make_http(self) -> HttpClient:
+        cfg = self.config
+        return HttpClient(
+            clock=self.clock, transport=self.transport, timeout=cfg.timeout, retries=cfg.retries,
+            backoff_base=cfg.backoff_base, max_rate_wait=cfg.max_rate_wait,
+            hosts=cfg.host_policies(), default_policy=HostPolicy(concurrency=cfg.concurrency),
+        )
+
+    def connector(self, platform: str) -> Connector:
+        conn = self._connectors.get(platform)
+        if conn is not None:
+            return conn
+        assert self.http is not None
+        cfg = self.config
+        if platform == "bluesky":
+            conn = BlueskyConnector(self.http, appview_url=cfg.bluesky_appview, relay_url=cfg.bluesky_relay)
+        elif platform == "mastodon":
+            tok = cfg.mastodon_token.reveal() if cfg.mastodon_token else None
+            conn = MastodonConnector(self.http, instances=cfg.mastodon_instances, token=tok)
+        elif platform == "x":
+            token = cfg.x_token()
+            if token is None:
+                raise ConfigError(
+                    "the watchlist has X accounts but no X bearer token is configured",
+                    hint="set PURGEWATCH_X_BEARER_TOKEN or [platforms.x] bearer_token",
+                )
+            conn = XConnector(self.http, token=token, base_url=cfg.x_base)
+        elif platform == "telegram":
+            conn = TelegramConnector(self.http, base_url=cfg.telegram_base)
+        else:
+            raise ConfigError(f"no live connector for platform {platform!r}")
+        self._connectors[platform] = conn
+        return conn
+
+    @property
+    def writer(self) -> BatchWriter:
+        assert self._writer is not None, "use inside Collector.session()"
+        return self._writer
+
+    def _commit(self, note: dict[str, Any]) -> None:
+        self.writer.commit(note=json.dumps(note, sort_keys=True, default=str))
+
+    # ------------------------------------------------------------------ targets
+    def targets(self, wl: WatchlistConfig) -> list[Target]:
+        """The watchlist's accounts, with ids already resolved in the store."""
+        from purgewatch.watchlist import current_watchlist
+
+        current = current_watchlist(self.store)
+        known = {(r["platform"], r["account"]): r for r in current.to_pylist()}
+        if wl.file is not None:
+            targets = read_watchlist_csv(wl.file)
+            for t in targets:
+                row = known.get((t.platform, t.account))
+                if row is not None and row["account_id"]:
+                    t.account_id = row["account_id"]
+            self._register(targets, source=f"collect:{wl.file.name}")
+            return targets
+        rows = [r for r in current.to_pylist() if wl.group is None or r["group"] == wl.group]
+        return [Target(r["platform"], r["account"], r["group"], r["label"], r["account_id"])
+                for r in rows if r["platform"] in PLATFORMS]
+
+    def _register(self, targets: Sequence[Target], *, source: str) -> int:
+        """Write watchlist rows for new or changed entries (groups for analysis; ids)."""
+        from purgewatch.watchlist import known_account_ids, watchlist_changes
+
+        if not targets:
+            return 0
+        entries = pa.table({
+            "platform": [t.platform for t in targets],
+            "account": [t.account for t in targets],
+            "group": [t.group for t in targets],
+            "label": pa.array([t.label for t in targets], pa.string()),
+            "account_id": pa.array([t.account_id for t in targets], pa.string()),
+        })
+        ids = known_account_ids(entries["platform"], entries["account"])
+        entries = entries.set_column(4, "account_id", pc.coalesce(entries["account_id"], ids))
+        rows, change = watchlist_changes(self.store, entries, source=source, at=to_datetime(self.clock.time()))
+        if rows.num_rows:
+            self.writer.add("watchlist", rows)
+            self._commit({"collect": "watchlist", "source": source})
+        return change.added + change.changed
+
+    # ------------------------------------------------------------------ cycles
+    def _done_since(self, table: str, platform: str, since: datetime, ids: set[str]) -> set[str]:
+        """Accounts of ``ids`` with a record in ``table`` at or after ``since`` (resume)."""
+        col = "observed_at"
+        data = self.store.read(table, columns=["platform", "account_id", col])
+        if data.num_rows == 0:
+            return set()
+        mask = pc.and_(pc.equal(data["platform"], platform),
+                       pc.greater_equal(data[col], pa.scalar(since, data.schema.field(col).type)))
+        done = set(data.filter(mask)["account_id"].to_pylist())
+        return done & ids
+
+    async def status_cycle(self, wl: WatchlistConfig, targets: list[Target], *, resume_from: float | None) -> CycleReport:
+        key = f"{wl.name}/status"
+        started = resume_from if resume_from is not None else self.clock.time()
+        if resume_from is None:
+            self.cycles.start(key, started)
+        report = CycleReport(wl.name, "status", to_datetime(started), accounts=len(targets))
+        todo = list(targets)
+        if resume_from is not None:
+            by_platform: dict[str, set[str]] = {}
+            for t in targets:
+                by_platform.setdefault(t.platform, set()).add(t.ref)
+            done: set[tuple[str, str]] = set()
+            for platform, refs in by_platform.items():
+                done |= {(platform, a) for a in self._done_since("observations", platform, to_datetime(started), refs)}
+            todo = [t for t in targets if (t.platform, t.ref) not in done]
+            report.skipped_done = len(targets) - len(todo)
+        self.progress.start(key, f"{wl.name}: statuses", len(targets))
+        self.progress.advance(key, report.skipped_done)
+        groups: dict[str, list[Target]] = {}
+        for t in todo:
+            groups.setdefault(t.platform, []).append(t)
+        await asyncio.gather(*(self._status_platform(wl, p, ts, report) for p, ts in groups.items()))
+        self.progress.finish(key)
+        self.cycles.finish(key, self.clock.time())
+        self._after_status(report)
+        return report
+
+    async def _status_platform(self, wl: WatchlistConfig, platform: str, targets: list[Target], report: CycleReport) -> None:
+        conn = self.connector(platform)
+        size = max(1, self.config.batch)
+        for i in range(0, len(targets), size):
+            chunk = targets[i : i + size]
+            observations = await conn.lookup([t.ref for t in chunk])
+            if len(observations) != len(chunk):  # the protocol promises one per account
+                raise PurgeWatchError(f"{platform} connector returned {len(observations)} observations for {len(chunk)} accounts")
+            resolved = []
+            for t, o in zip(chunk, observations, strict=True):
+                report.observed += 1
+                report.statuses[o.status] = report.statuses.get(o.status, 0) + 1
+                if o.status == "unknown":
+                    report.unknown += 1
+                if t.account_id is None and o.account_id != t.account and o.status != "unknown":
+                    t.account_id = o.account_id
+                    resolved.append(t)
+            # Add and commit with no await in between: one batch = these rows.
+            self.writer.add("observations", _obs_table(observations))
+            if resolved:
+                report.resolved += self._register_resolved(resolved)
+            self._commit({"collect": "status", "watchlist": wl.name, "platform": platform, "accounts": len(chunk)})
+            self.progress.advance(f"{wl.name}/status", len(chunk))
+
+    def _register_resolved(self, targets: list[Target]) -> int:
+        from purgewatch.watchlist import watchlist_changes
+
+        entries = pa.table({
+            "platform": [t.platform for t in targets], "account": [t.account for t in targets],
+            "group": [t.group for t in targets], "label": pa.array([t.label for t in targets], pa.string()),
+            "account_id": [t.account_id for t in targets],
+        })
+        rows, change = watchlist_changes(self.store, entries, source="collect:resolve",
+                                         at=to_datetime(self.clock.time()))
+        if rows.num_rows:
+            self.writer.add("watchlist", rows)
+        return change.changed + change.added
+
+    async def followers_cycle(self, wl: WatchlistConfig, targets: list[Target], *, resume_from: float | None) -> CycleReport:
+        from purgewatch.store.snapshots import add_snapshot
+
+        key = f"{wl.name}/followers"
+        started = resume_from if resume_from is not None else self.clock.time()
+        if resume_from is None:
+            self.cycles.start(key, started)
+        report = CycleReport(wl.name, "followers", to_datetime(started), accounts=len(targets))
+        todo = [t for t in targets if t.platform in ("bluesky", "mastodon", "x")]
+        unresolved = [t for t in todo if t.account_id is None]
+        for t in unresolved:
+            report.skipped.append(f"{t.platform}:{t.account}: id not resolved yet (run a status cycle first)")
+        todo = [t for t in todo if t.account_id is not None]
+        if resume_from is not None:
+            done: set[tuple[str, str]] = set()
+            for platform in {t.platform for t in todo}:
+                refs = {t.ref for t in todo if t.platform == platform}
+                done |= {(platform, a) for a in self._done_since("snapshots", platform, to_datetime(started), refs)}
+            before = len(todo)
+            todo = [t for t in todo if (t.platform, t.ref) not in done]
+            report.skipped_done = before - len(todo)
+        self.progress.start(key, f"{wl.name}: follower lists", len(todo) + report.skipped_done)
+        self.progress.advance(key, report.skipped_done)
+
+        async def one(t: Target) -> None:
+            assert t.account_id is not None
+            conn = self.connector(t.platform)
+            resume = self.paging.load(t.platform, t.account_id)
+
+            def save(state: PagingState) -> None:
+                self.paging.save(state)
+
+            listing: FollowerListing = await conn.followers(t.account_id, resume=resume, on_page=save)
+            snap = listing.snapshot
+            if snap is None:
+                report.skipped.append(f"{t.platform}:{t.ref}: {listing.skipped}")
+                log.info("follower list skipped", extra={"account": f"{t.platform}:{t.ref}", "reason": listing.skipped})
+            else:
+                add_snapshot(self.writer, platform=snap.platform, account_id=snap.account_id,
+                             observed_at=snap.observed_at, follower_ids=snap.follower_ids,
+                             partial=snap.partial, ordered=snap.ordered, source=snap.source,
+                             source_ref=snap.source_ref)
+                self._commit({"collect": "followers", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
+                              "partial": snap.partial, "error": listing.error})
+                report.snapshots += 1
+                if snap.partial:
+                    report.partial += 1
+                    report.skipped.append(f"{t.platform}:{t.ref}: partial: {listing.error}")
+            # Only now is the listing in the store (or deliberately not): drop the cursor.
+            self.paging.clear(t.platform, t.account_id)
+            self.progress.advance(key)
+
+        # Accounts on different hosts proceed together; the host limiters pace them.
+        sem = asyncio.Semaphore(max(1, self.config.concurrency))
+
+        async def guarded(t: Target) -> None:
+            async with sem:
+                await one(t)
+
+        await asyncio.gather(*(guarded(t) for t in todo))
+        self.progress.finish(key)
+        self.cycles.finish(key, self.clock.time())
+        return report
+
+    def _after_status(self, report: CycleReport) -> None:
+        if self.config.detect:
+            fn = _detect_function()
+            if fn is not None:
+                try:
+                    events = list(fn(self.store))
+                except PurgeWatchError as exc:
+                    log.warning("detection failed", extra={"error": str(exc)})
+                    events = []
+                report.detections = len(events)
+                if self.on_detections is not None and events:
+                    self.on_detections(events)
+
+    def _record(self, report: CycleReport) -> None:
+        self.reports.append(report)
+        log.info(f"{report.kind} cycle done", extra={"event": "cycle", **report.to_json()})
+        if self.on_cycle is not None:
+            self.on_cycle(report)
+
+    # ------------------------------------------------------------------ runs
+    async def _open(self) -> None:
+        self.http = self._make_http()
+
+    async def _close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+        self._connectors.clear()
+
+    async def collect_once(self, *, followers: bool = False) -> list[CycleReport]:
+        """One status pass over every watchlist (and one follower pass if asked)."""
+        await self._open()
+        try:
+            with self.store.writer(command="collect", source="collect") as w:
+                self._writer = w
+                for wl in self.config.watchlists:
+                    targets = self.targets(wl)
+                    prev = self.cycles.get(f"{wl.name}/status")
+                    resume = prev["started"] if prev and prev.get("finished") is None else None
+                    self._record(await self.status_cycle(wl, targets, resume_from=resume))
+                    if followers or wl.followers:
+                        prev = self.cycles.get(f"{wl.name}/followers")
+                        resume = prev["started"] if prev and prev.get("finished") is None else None
+                        self._record(await self.followers_cycle(wl, targets, resume_from=resume))
+        finally:
+            self._writer = None
+            await self._close()
+        return self.reports
+
+    async def watch(self, *, cycles: int | None = None, stop: asyncio.Event | None = None) -> list[CycleReport]:
+        """Loop until ``stop`` is set (or each watchlist has run ``cycles`` status cycles)."""
+        stop = stop or asyncio.Event()
+        await self._open()
+        try:
+            with self.store.writer(command="watch", source="collect") as w:
+                self._writer = w
+                plans = [(wl, self.targets(wl)) for wl in self.config.watchlists]
+                tasks: list[asyncio.Task[None]] = []
+                for wl, targets in plans:
+                    tasks.append(asyncio.create_task(self._loop(wl, targets, "status", cycles, stop),
+                                                     name=f"{wl.name}/status"))
+                    if wl.followers:
+                        tasks.append(asyncio.create_task(self._loop(wl, targets, "followers", None, stop),
+                                                         name=f"{wl.name}/followers"))
+                stream_task = None
+                if self.config.stream:
+                    dids = {t.account_id for _, ts in plans for t in ts
+                            if t.platform == "bluesky" and t.account_id}
+                    stream_task = asyncio.create_task(self._stream(dids, stop))
+                status_tasks = [t for t in tasks if t.get_name().endswith("/status")]
+                stop_task = asyncio.create_task(stop.wait())
+                live: set[asyncio.Task[Any]] = set(tasks) | ({stream_task} if stream_task else set())
+                try:
+                    while True:
+                        done, _ = await asyncio.wait(live | {stop_task}, return_when=asyncio.FIRST_COMPLETED)
+                        for t in done:
+                            if t is not stop_task and not t.cancelled() and t.exception() is not None:
+                                raise t.exception()  # type: ignore[misc]
+                        live -= done
+                        if stop_task in done or (cycles is not None and all(t.done() for t in status_tasks)):
+                            break
+                finally:
+                    stop.set()
+                    for t in live | {stop_task}:
+                        t.cancel()
+                    await asyncio.gather(*live, stop_task, return_exceptions=True)
+        finally:
+            self._writer = None
+            await self._close()
+        return self.reports
+
+    async def _loop(self, wl: WatchlistConfig, targets: list[Target], kind: str, cycles: int | None, stop: asyncio.Event) -> None:
+        key = f"{wl.name}/{kind}"
+        every = wl.status_every if kind == "status" else wl.followers_every
+        runs = 0
+        while not stop.is_set() and (cycles is None or runs < cycles):
+            prev = self.cycles.get(key)
+            resume = None
+            if prev and prev.get("finished") is None:
+                resume = float(prev["started"])
+            elif prev:
+                due = float(prev["started"]) + every
+                wait = due - self.clock.time()
+                if wait > 0:
+                    if await _sleep_or_stop(self.clock, wait, stop):
+                        return
+            if kind == "status":
+                report = await self.status_cycle(wl, targets, resume_from=resume)
+            else:
+                report = await self.followers_cycle(wl, targets, resume_from=resume)
+            self._record(report)
+            runs += 1
+
+    async def _stream(self, dids: set[str], stop: asyncio.Event) -> None:
+        conn = self.connector("bluesky")
+        assert isinstance(conn, BlueskyConnector)
+        self.stream = Jetstream(conn, url=self.config.jetstream_url, watched=dids,
+                                cursor_file=CursorFile(jetstream_cursor_path(self.store.path)))
+        async for event in self.stream.events(stop):
+            self.writer.add("status_events", _events_table([event]))
+            self._commit({"collect": "stream", "account": event.account_id})
+            self.stream.save_cursor()
+            log.info("status event", extra={"event": "status_event", "account": event.account_id,
+                                            "status": event.status, "at": event.at})
+
+
+async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bool:
+    """Sleep ``seconds`` on ``clock``; True if ``stop`` was set meanwhile."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([sleeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+    sleeper.cancel()
+    stopper.cancel()
+    return stop.is_set()
+
+
+def default_config_for(watchlist: Path, *, platforms: dict[str, str] | None = None) -> CollectConfig:
+    """A config for ``collect --watchlist FILE`` without a config file."""
+    cfg = CollectConfig(watchlists=[WatchlistConfig(name=watchlist.stem, file=watchlist)])
+    for key, url in (platforms or {}).items():
+        if key == "bluesky":
+            cfg.bluesky_appview = cfg.bluesky_relay = url
+        elif key == "x":
+            cfg.x_base = url
+        elif key == "telegram":
+            cfg.telegram_base = url
+        elif key.startswith("mastodon:"):
+            cfg.mastodon_instances[key.split(":", 1)[1].lower()] = url
+        else:
+            raise ConfigError(f"--base-url {key}=...: unknown platform key",
+                              hint="bluesky=URL, x=URL, telegram=URL or mastodon:INSTANCE=URL")
+    return cfg
+
+
+def paths_of(config: CollectConfig) -> list[Path]:
+    return [w.file for w in config.watchlists if w.file is not None]

@@ -1,0 +1,240 @@
+"""The one HTTP client every connector uses.
+
+It owns the politeness rules (per-host concurrency, spacing and header budgets, see
+``ratelimit.py``) and the failure rules: timeouts, connection errors, 5xx, 429 and
+unparseable bodies are retried with exponential backoff and full jitter, and when the
+retries run out they surface as :class:`~purgewatch.errors.TransportError`, which
+connectors turn into status ``unknown`` with the reason (DESIGN rule 1). Any other
+answer (2xx, and 4xx other than 429) is the platform speaking and is returned as is.
+
+Error messages name the method and URL only: request headers (where a bearer token
+lives) are never echoed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from purgewatch import __version__
+from purgewatch.collect.clock import Clock, SystemClock, to_datetime
+from purgewatch.collect.ratelimit import HostLimiter
+from purgewatch.errors import RateLimited, TransportError
+
+USER_AGENT = f"purgewatch/{__version__} (+research; evidence of account suspensions)"
+
+Params = Any  # what httpx accepts as query params: a mapping or (key, value) pairs
+
+
+@dataclass
+class HostPolicy:
+    """Politeness settings of one host (config ``[http.hosts."host"]``)."""
+
+    concurrency: int = 4
+    min_interval: float = 0.0              # seconds between request starts
+    prior: tuple[int, float] | None = None  # (requests, window seconds) until headers say
+
+
+@dataclass
+class ApiResponse:
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+    retrieved_at: datetime
+    payload_hash: str
+
+    def json(self) -> Any:
+        """The decoded body; a body that is not JSON is a transport failure."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise TransportError(
+                f"unparseable JSON (HTTP {self.status_code}, {len(self.body)} bytes) from {self.url}: {exc}"
+            ) from None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass
+class HostStats:
+    requests: int = 0
+    responses: dict[int, int] = field(default_factory=dict)
+    failures: int = 0
+    retries: int = 0
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def _safe_url(url: str) -> str:
+    """The URL for messages: no userinfo (credentials are never put in URLs, but a user
+    could configure a base URL with them)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+class HttpClient:
+    """Async GET with budgets, retries and honest failures."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 15.0,
+        retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_rate_wait: float = 960.0,
+        hosts: Mapping[str, HostPolicy] | None = None,
+        default_policy: HostPolicy | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_rate_wait = max_rate_wait
+        self._policies = dict(hosts or {})
+        self._default_policy = default_policy or HostPolicy()
+        self._limiters: dict[str, HostLimiter] = {}
+        self._rng = random.Random(seed)
+        self.stats: dict[str, HostStats] = {}
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,  # never wander to another host on a server's say-so
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def limiter(self, host: str) -> HostLimiter:
+        lim = self._limiters.get(host)
+        if lim is None:
+            p = self._policies.get(host, self._default_policy)
+            lim = HostLimiter(
+                self.clock, concurrency=p.concurrency, min_interval=p.min_interval, prior=p.prior
+            )
+            self._limiters[host] = lim
+        return lim
+
+    @property
+    def limiters(self) -> dict[str, HostLimiter]:
+        return self._limiters
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Params = None,
+        headers: Mapping[str, str] | None = None,
+        bucket: str = "default",
+        expect_json: bool = True,
+    ) -> ApiResponse:
+        """GET ``url``; retries transport failures, raises TransportError when they persist.
+
+        ``expect_json``: a 2xx/4xx body that does not parse counts as a failed attempt
+        (truncated and malformed answers are usually transient)."""
+        host = _host(url)
+        limiter = self.limiter(host)
+        stats = self.stats.setdefault(host, HostStats())
+        shown = _safe_url(str(httpx.URL(url, params=params)))
+        reason = "no attempt made"
+        attempt = 0
+        throttled = 0
+        while True:
+            async with limiter.slot(bucket):
+                stats.requests += 1
+                try:
+                    resp = await self._client.get(url, params=params, headers=headers)
+                    body = resp.content
+                except httpx.TimeoutException as exc:
+                    reason = f"timeout ({type(exc).__name__})"
+                    resp = None
+                except httpx.HTTPError as exc:
+                    reason = f"connection failure ({type(exc).__name__}: {exc})"
+                    resp = None
+                if resp is not None:
+                    stats.responses[resp.status_code] = stats.responses.get(resp.status_code, 0) + 1
+                    limiter.observe(bucket, resp.headers, resp.status_code)
+            if resp is not None:
+                shown = _safe_url(str(resp.url))
+                code = resp.status_code
+                if code == 429:
+                    throttled += 1
+                    cap = _usage_cap(body)
+                    if cap:
+                        stats.failures += 1
+                        raise RateLimited(f"usage cap exceeded ({cap}) at {host}: GET {shown}")
+                    reset = limiter.budget(bucket).reset_at
+                    wait = (reset - self.clock.time()) if reset else 0.0
+                    if wait > self.max_rate_wait or throttled > self.retries + 1:
+                        stats.failures += 1
+                        raise RateLimited(
+                            f"HTTP 429 Too Many Requests from {host} (reset in {wait:.0f}s): GET {shown}",
+                            reset_at=reset,
+                        )
+                    # The limiter already holds further requests until the reset.
+                    continue
+                if code >= 500:
+                    reason = f"HTTP {code} server error"
+                else:
+                    ok = True
+                    if expect_json:
+                        try:
+                            json.loads(body)
+                        except ValueError as exc:
+                            ok = False
+                            reason = f"unparseable JSON (HTTP {code}, {len(body)} bytes): {exc}"
+                    if ok:
+                        now = self.clock.time()
+                        return ApiResponse(
+                            url=shown,
+                            status_code=code,
+                            headers=resp.headers,
+                            body=body,
+                            retrieved_at=to_datetime(now),
+                            payload_hash=hashlib.sha256(body).hexdigest(),
+                        )
+            if attempt >= self.retries:
+                stats.failures += 1
+                raise TransportError(f"{reason} after {attempt + 1} attempts: GET {shown}")
+            stats.retries += 1
+            await self.clock.sleep(self._backoff(attempt))
+            attempt += 1
+
+
+def _usage_cap(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("title") == "UsageCapExceeded":
+        return f"{data.get('period', '?')} cap, scope {data.get('scope', '?')}"
+    return None

@@ -1,0 +1,2 @@
+"""Platform connectors (one module each, one protocol: ``protocol.py``) and file
+importers (``files/``)."""

@@ -1,0 +1,51 @@
+"""Small helpers shared by the platform connectors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from purgewatch.collect.clock import Clock, to_datetime
+
+
+def now(clock: Clock) -> datetime:
+    return to_datetime(clock.time())
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 timestamps as platforms send them; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        # Platforms send UTC; a zone-less stamp from an API (not a user file) is UTC.
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def error_fields(body: Any) -> tuple[str | None, str | None]:
+    """``{"error": name, "message": text}`` (XRPC, Mastodon) -> (name, text)."""
+    if isinstance(body, dict):
+        return as_str(body.get("error")), as_str(body.get("message"))
+    return None, None

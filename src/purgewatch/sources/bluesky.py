@@ -1,0 +1,460 @@
+"""Bluesky / AT Protocol connector (public reads, no credentials) and the Jetstream
+stream of account status events.
+
+Status resolution (PLATFORMS.md): ``getProfiles`` silently drops taken-down,
+deactivated and unknown actors, so a missing entry is only a signal. Each missing actor
+is asked again with ``getProfile``; its error name says "taken down or suspended",
+"deactivated" or "not found", and when the DID is known ``getRepoStatus`` (on the relay)
+says which: ``takendown`` vs ``suspended`` vs ``deactivated`` vs ``deleted``. Unknown
+repo status words are kept verbatim in ``status_raw`` and recorded as ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from purgewatch.collect.clock import Clock
+from purgewatch.collect.http import ApiResponse, HttpClient
+from purgewatch.errors import TransportError
+from purgewatch.model import FollowerSnapshot, Observation, Status, StatusEvent
+from purgewatch.sources._common import as_int, as_str, chunks, error_fields, now, parse_time
+from purgewatch.sources.protocol import (
+    FollowerListing,
+    PageCallback,
+    PagingState,
+    call_page_callback,
+    unknown,
+)
+
+log = logging.getLogger("purgewatch.sources.bluesky")
+
+PLATFORM = "bluesky"
+APPVIEW_URL = "https://public.api.bsky.app"
+RELAY_URL = "https://bsky.network"
+JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
+BATCH = 25
+FOLLOWERS_PAGE = 100
+
+# getRepoStatus words -> our vocabulary. Anything else (desynchronized, throttled,
+# broken, new words) is not a verdict on the account: unknown, word kept.
+_REPO_STATUS = {
+    "takendown": Status.TAKENDOWN.value,
+    "suspended": Status.SUSPENDED.value,
+    "deleted": Status.DELETED.value,
+    "deactivated": Status.DEACTIVATED.value,
+}
+
+
+@dataclass
+class RepoStatus:
+    status: str            # our vocabulary
+    raw: str | None        # the server's word (or error name)
+    detail: str
+    ok: bool               # False when the request failed (nothing learnt)
+
+
+class BlueskyConnector:
+    platform = PLATFORM
+    source = "bluesky"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        appview_url: str = APPVIEW_URL,
+        relay_url: str = RELAY_URL,
+    ) -> None:
+        self.http = http
+        self.appview = appview_url.rstrip("/")
+        self.relay = relay_url.rstrip("/")
+
+    @property
+    def clock(self) -> Clock:
+        return self.http.clock
+
+    # ------------------------------------------------------------------ lookup
+    async def lookup(self, accounts: Sequence[str]) -> list[Observation]:
+        parts = await asyncio.gather(*(self._lookup_batch(b) for b in chunks(list(accounts), BATCH)))
+        return [o for part in parts for o in part]
+
+    async def _lookup_batch(self, actors: list[str]) -> list[Observation]:
+        url = f"{self.appview}/xrpc/app.bsky.actor.getProfiles"
+        params = [("actors", a) for a in actors]
+        try:
+            resp = await self.http.get(url, params=params)
+            body = resp.json()
+            profiles = body.get("profiles") if isinstance(body, dict) else None
+        except TransportError as exc:
+            at = now(self.clock)
+            return [unknown(PLATFORM, a, at, f"getProfiles failed: {exc}", source=self.source) for a in actors]
+        if resp.status_code != 200 or not isinstance(profiles, list):
+            # A whole-batch refusal (e.g. one malformed handle): ask each actor alone.
+            return list(await asyncio.gather(*(self._resolve_missing(a) for a in actors)))
+        by_key: dict[str, dict[str, Any]] = {}
+        for p in profiles:
+            if isinstance(p, dict) and isinstance(p.get("did"), str):
+                by_key[p["did"]] = p
+                if isinstance(p.get("handle"), str):
+                    by_key[p["handle"].lower()] = p
+        out: list[Observation | None] = [None] * len(actors)
+        missing: list[int] = []
+        for i, a in enumerate(actors):
+            p = by_key.get(a) or by_key.get(a.lower().lstrip("@"))
+            if p is None:
+                missing.append(i)
+            else:
+                out[i] = self._profile_observation(p, resp)
+        resolved = await asyncio.gather(*(self._resolve_missing(actors[i]) for i in missing))
+        for i, obs in zip(missing, resolved, strict=True):
+            out[i] = obs
+        return [o for o in out if o is not None]
+
+    def _profile_observation(self, p: dict[str, Any], resp: ApiResponse, detail: str | None = None) -> Observation:
+        labels = [lab.get("val") for lab in p.get("labels") or [] if isinstance(lab, dict) and not lab.get("neg")]
+        moderation = [v for v in labels if isinstance(v, str) and v.startswith("!")]
+        if moderation:
+            note = "moderation labels: " + ", ".join(moderation)
+            detail = f"{detail}; {note}" if detail else note
+        return Observation(
+            platform=PLATFORM,
+            account_id=p["did"],
+            observed_at=resp.retrieved_at,
+            status=Status.ACTIVE.value,
+            followers_count=as_int(p.get("followersCount")),
+            following_count=as_int(p.get("followsCount")),
+            posts_count=as_int(p.get("postsCount")),
+            handle=as_str(p.get("handle")),
+            display_name=as_str(p.get("displayName")),
+            created_at=parse_time(p.get("createdAt")),
+            default_profile_image=not p.get("avatar"),
+            description=as_str(p.get("description")),
+            detail=detail,
+            source=self.source,
+            source_ref=resp.url,
+            payload_hash=resp.payload_hash,
+        )
+
+    async def _resolve_missing(self, actor: str) -> Observation:
+        url = f"{self.appview}/xrpc/app.bsky.actor.getProfile"
+        try:
+            resp = await self.http.get(url, params={"actor": actor})
+            body = resp.json()
+        except TransportError as exc:
+            return unknown(
+                PLATFORM, actor, now(self.clock),
+                f"absent from getProfiles; getProfile failed: {exc}", source=self.source,
+            )
+        if resp.status_code == 200 and isinstance(body, dict) and isinstance(body.get("did"), str):
+            return self._profile_observation(body, resp, detail="absent from getProfiles, present in getProfile")
+        err, msg = error_fields(body)
+        words = f"{err}: {msg}" if msg else str(err)
+        did = actor if actor.startswith("did:") else None
+        base = Observation(
+            platform=PLATFORM, account_id=actor, observed_at=resp.retrieved_at,
+            status=Status.UNKNOWN.value, status_raw=err, handle=None if did else actor,
+            source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash,
+        )
+        if err is None or resp.status_code not in (400, 404):
+            base.detail = f"getProfile answered HTTP {resp.status_code} without an XRPC error"
+            return base
+        repo = await self.repo_status(did) if did else None
+        repo_note = f"; getRepoStatus: {repo.detail}" if repo else ""
+        if err == "AccountTakedown":
+            # The AppView cannot tell takedown from suspension; the repo status can.
+            if repo and repo.ok and repo.status in (Status.TAKENDOWN.value, Status.SUSPENDED.value):
+                base.status, base.status_raw = repo.status, repo.raw
+            else:
+                base.status = Status.SUSPENDED.value
+                repo_note += "; takedown vs suspension not distinguished"
+            base.detail = f"AppView {words}{repo_note}"
+        elif err == "AccountDeactivated":
+            if repo and repo.ok and repo.status in (Status.DELETED.value, Status.DEACTIVATED.value):
+                base.status, base.status_raw = repo.status, repo.raw
+            else:
+                base.status = Status.DEACTIVATED.value
+            base.detail = f"AppView {words}{repo_note}"
+        elif err == "InvalidRequest" and msg and "not found" in msg.lower():
+            if did is None:
+                base.status = Status.NOT_FOUND.value
+                base.detail = f"AppView {words} (handle does not resolve)"
+            elif repo and repo.ok:
+                base.status, base.status_raw = repo.status, repo.raw or err
+                if repo.status == Status.ACTIVE.value:
+                    # Active at the relay but no profile at the AppView: no verdict.
+                    base.status = Status.UNKNOWN.value
+                base.detail = f"AppView {words}{repo_note}"
+            else:
+                base.detail = f"AppView {words}{repo_note}; repo status unavailable, no verdict"
+        else:
+            base.detail = f"AppView {words}{repo_note}"
+        return base
+
+    async def repo_status(self, did: str) -> RepoStatus:
+        """Ask the relay (``relay_url``) for the repository status of ``did``."""
+        url = f"{self.relay}/xrpc/com.atproto.sync.getRepoStatus"
+        try:
+            resp = await self.http.get(url, params={"did": did})
+            body = resp.json()
+        except TransportError as exc:
+            return RepoStatus(Status.UNKNOWN.value, None, f"failed: {exc}", ok=False)
+        if resp.status_code == 200 and isinstance(body, dict):
+            word = as_str(body.get("status"))
+            active = body.get("active")
+            if word is None:
+                if active is True:
+                    return RepoStatus(Status.ACTIVE.value, None, "active", ok=True)
+                return RepoStatus(Status.UNKNOWN.value, None, f"no status word (active={active!r})", ok=True)
+            mapped = _REPO_STATUS.get(word.lower(), Status.UNKNOWN.value)
+            return RepoStatus(mapped, word, f"{word} (active={active!r})", ok=True)
+        err, msg = error_fields(body)
+        if err == "RepoNotFound":
+            return RepoStatus(Status.DELETED.value, err, f"RepoNotFound: {msg or ''}".strip(), ok=True)
+        if err in ("RepoTakendown", "RepoSuspended", "RepoDeactivated"):
+            word = err[4:].lower()
+            return RepoStatus(_REPO_STATUS[word], err, f"{err}: {msg or ''}".strip(), ok=True)
+        return RepoStatus(Status.UNKNOWN.value, err, f"HTTP {resp.status_code} {err}: {msg}", ok=False)
+
+    # ------------------------------------------------------------------ followers
+    async def followers(
+        self,
+        account_id: str,
+        *,
+        resume: PagingState | None = None,
+        on_page: PageCallback | None = None,
+        max_pages: int | None = None,
+    ) -> FollowerListing:
+        url = f"{self.appview}/xrpc/app.bsky.graph.getFollowers"
+        state = resume or PagingState(PLATFORM, account_id, now(self.clock))
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"actor": account_id, "limit": FOLLOWERS_PAGE}
+            if state.cursor:
+                params["cursor"] = state.cursor
+            try:
+                resp = await self.http.get(url, params=params)
+                body = resp.json()
+            except TransportError as exc:
+                return self._cut_short(state, f"getFollowers failed: {exc}")
+            if resp.status_code != 200 or not isinstance(body, dict):
+                err, msg = error_fields(body)
+                if state.pages == 0:
+                    return FollowerListing(None, skipped=f"getFollowers refused: HTTP {resp.status_code} {err}: {msg}")
+                return self._cut_short(state, f"getFollowers refused mid-list: HTTP {resp.status_code} {err}: {msg}")
+            page = body.get("followers")
+            if not isinstance(page, list):
+                return self._cut_short(state, "getFollowers answer without a followers list")
+            if state.source_ref is None:
+                state.source_ref = resp.url
+            state.follower_ids.extend(
+                f["did"] for f in page if isinstance(f, dict) and isinstance(f.get("did"), str)
+            )
+            state.pages += 1
+            pages += 1
+            cursor = as_str(body.get("cursor"))
+            state.cursor = cursor
+            if not cursor:
+                break
+            await call_page_callback(on_page, state)
+            if max_pages is not None and pages >= max_pages:
+                return self._cut_short(state, f"stopped after {pages} pages (max_pages)")
+        return FollowerListing(
+            FollowerSnapshot(
+                platform=PLATFORM, account_id=account_id, observed_at=state.started_at,
+                follower_ids=_dedupe(state.follower_ids), partial=False, ordered=True,
+                source=self.source, source_ref=state.source_ref,
+            )
+        )
+
+    def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
+        snap = FollowerSnapshot(
+            platform=state.platform, account_id=state.account_id, observed_at=state.started_at,
+            follower_ids=_dedupe(state.follower_ids), partial=True, ordered=True,
+            source=self.source, source_ref=state.source_ref,
+        )
+        return FollowerListing(snap, error=reason)
+
+
+def _dedupe(ids: list[str]) -> list[str]:
+    # Cursor paging can repeat an entry when the list moves under us; keep first sight.
+    return list(dict.fromkeys(ids))
+
+
+# ---------------------------------------------------------------------- Jetstream
+
+def parse_jetstream_frame(text: str | bytes) -> tuple[dict[str, Any] | None, int | None]:
+    """One Jetstream frame (v1 or v2) -> (the ``account`` object with ``did``, ``time``,
+    ``active``, ``status``; the frame's ``time_us`` cursor). Non-account frames give
+    (None, time_us); unreadable frames (None, None)."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None, None
+    if not isinstance(frame, dict):
+        return None, None
+    if frame.get("$type") == "error":
+        return None, None
+    if frame.get("$type") == "message" and isinstance(frame.get("payload"), dict):  # v2
+        payload = frame["payload"]
+        cursor = as_int(payload.get("time_us")) or as_int(frame.get("time_us"))
+        kind = str(payload.get("$type", ""))
+        if not kind.endswith("#account"):
+            return None, cursor
+        acct = payload.get("account") if isinstance(payload.get("account"), dict) else payload
+        acct = dict(acct)
+        acct.setdefault("did", payload.get("did"))
+        acct.setdefault("time", payload.get("time"))
+        acct.setdefault("seq", payload.get("seq"))
+        return acct, cursor
+    cursor = as_int(frame.get("time_us"))
+    if frame.get("kind") != "account" or not isinstance(frame.get("account"), dict):
+        return None, cursor
+    acct = dict(frame["account"])
+    acct.setdefault("did", frame.get("did"))
+    return acct, cursor
+
+
+class CursorFile:
+    """A Jetstream cursor (unix µs) kept in a small file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> int | None:
+        try:
+            return int(self.path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def save(self, cursor: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write(f"{cursor}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+class Jetstream:
+    """Account status events from a Jetstream websocket, confirmed before they count.
+
+    Jetstream is not signed, so an event is a prompt, not evidence: each one is checked
+    with ``getRepoStatus`` and recorded with the status the relay confirms. When the
+    check fails, the event is still recorded but as status ``unknown`` with the
+    stream's word in ``status_raw`` and ``source_ref`` ending in ``unconfirmed: <why>``,
+    so analyses never count it as enforcement. The cursor is saved after the events up
+    to it are handed on, and a reconnect resumes ``rewind_s`` seconds earlier (replays
+    are harmless: the store drops identical records).
+    """
+
+    source = "bluesky-jetstream"
+
+    def __init__(
+        self,
+        connector: BlueskyConnector,
+        *,
+        url: str = JETSTREAM_URL,
+        watched: set[str] | None = None,
+        cursor_file: CursorFile | None = None,
+        rewind_s: float = 5.0,
+        reconnect_s: float = 1.0,
+        max_filter: int = 10_000,
+    ) -> None:
+        self.connector = connector
+        self.url = url
+        self.watched = watched or set()
+        self.cursor_file = cursor_file
+        self.rewind_us = int(rewind_s * 1_000_000)
+        self.reconnect_s = reconnect_s
+        self.max_filter = max_filter
+        self.cursor: int | None = cursor_file.load() if cursor_file else None
+        self.received = 0
+        self.errors: list[str] = []
+
+    def subscribe_url(self) -> str:
+        params: list[tuple[str, str]] = []
+        v2 = "subscribeEvents" in self.url
+        if self.watched and len(self.watched) <= self.max_filter:
+            key = "dids" if v2 else "wantedDids"
+            params += [(key, d) for d in sorted(self.watched)]
+        if v2:
+            params.append(("kinds", "account"))
+        else:
+            # Account events come whatever the collections; ask for an unlikely one to
+            # keep commit traffic off the wire.
+            params.append(("wantedCollections", "app.bsky.purgewatch.none"))
+        if self.cursor is not None:
+            params.append(("cursor", str(max(self.cursor - self.rewind_us, 0))))
+        sep = "&" if "?" in self.url else "?"
+        return f"{self.url}{sep}{urlencode(params)}"
+
+    async def events(self, stop: asyncio.Event | None = None) -> AsyncIterator[StatusEvent]:
+        """Yield confirmed events until ``stop`` is set; reconnects on failures."""
+        import websockets
+
+        while stop is None or not stop.is_set():
+            try:
+                async with websockets.connect(self.subscribe_url(), max_size=2**22, open_timeout=10) as ws:
+                    while stop is None or not stop.is_set():
+                        try:
+                            frame = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                        except TimeoutError:
+                            continue
+                        self.received += 1
+                        acct, cursor = parse_jetstream_frame(frame)
+                        if acct is not None:
+                            event = await self._confirm(acct, frame)
+                            if event is not None:
+                                yield event
+                        if cursor is not None:
+                            self.cursor = max(self.cursor or 0, cursor)
+            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+                reason = f"jetstream connection failed: {type(exc).__name__}: {exc}"
+                self.errors.append(reason)
+                log.warning(reason)
+                await asyncio.sleep(self.reconnect_s)
+
+    def save_cursor(self) -> None:
+        """Persist the cursor; call after the events yielded so far are committed."""
+        if self.cursor_file is not None and self.cursor is not None:
+            self.cursor_file.save(self.cursor)
+
+    async def _confirm(self, acct: dict[str, Any], frame: str | bytes) -> StatusEvent | None:
+        did = as_str(acct.get("did"))
+        if did is None or (self.watched and did not in self.watched):
+            return None
+        at = parse_time(acct.get("time")) or now(self.connector.clock)
+        word = as_str(acct.get("status"))
+        if word is None:
+            word = "active" if acct.get("active") is True else None
+        if word is None:
+            return None
+        seq = acct.get("seq")
+        ref = f"{self.url}#seq={seq}"
+        digest = hashlib.sha256(frame if isinstance(frame, bytes) else frame.encode()).hexdigest()
+        repo = await self.connector.repo_status(did)
+        if repo.ok and repo.status != Status.UNKNOWN.value:
+            status, raw = repo.status, repo.raw if repo.raw != repo.status else None
+            ref += f"; confirmed by getRepoStatus: {repo.detail}"
+            if word.lower() != (repo.raw or repo.status).lower() and repo.status != _REPO_STATUS.get(word.lower(), word.lower()):
+                ref += f"; stream said {word}"
+        else:
+            status, raw = Status.UNKNOWN.value, word
+            ref += f"; unconfirmed: getRepoStatus {repo.detail}"
+        return StatusEvent(
+            platform=PLATFORM, account_id=did, at=at, status=status, status_raw=raw,
+            source=self.source, source_ref=ref, payload_hash=digest,
+        )
+
+
+def jetstream_cursor_path(store_path: Path) -> Path:
+    return store_path / "state" / "jetstream.cursor"

@@ -1,0 +1,242 @@
+"""Mastodon connector (any instance; public reads need no token on default settings).
+
+Accounts are written ``user@instance`` (a handle, resolved with ``accounts/lookup``) or
+``<id>@instance`` (an id); the stored account id is always ``<id>@instance`` because
+Mastodon ids are only unique within one instance. Each instance's base URL is
+configurable (``instances``), defaulting to ``https://<instance>``.
+
+Status words: ``suspended: true`` -> suspended (HTTP 410 from 2.4–3.3 servers too),
+``limited`` -> limited, ``moved`` -> deactivated (status_raw ``moved``, the new account
+in ``detail``), ``memorial`` -> deactivated (status_raw ``memorial``); 404 -> not_found.
+A suspended record with every count at zero carries no counts (blanked, not measured).
+
+Followers are paged through the ``Link`` header only, and only to the same instance.
+Paging requests are metered in their own bucket ("paging": 300 / 15 min per IP
+unauthenticated). An empty list from an account that is suspended or reports followers
+is not recorded: Mastodon answers ``[]`` for suspended, hidden and blocking accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from purgewatch.collect.clock import Clock
+from purgewatch.collect.http import ApiResponse, HttpClient
+from purgewatch.errors import TransportError
+from purgewatch.model import FollowerSnapshot, Observation, Status
+from purgewatch.sources._common import as_int, as_str, error_fields, now, parse_time
+from purgewatch.sources.protocol import (
+    FollowerListing,
+    PageCallback,
+    PagingState,
+    call_page_callback,
+    unknown,
+)
+
+PLATFORM = "mastodon"
+FOLLOWERS_PAGE = 80
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def split_account(ref: str) -> tuple[str, str]:
+    """'@alice@mastodon.social' / 'alice@mastodon.social' -> ('alice', 'mastodon.social')."""
+    ref = ref.strip().lstrip("@")
+    if "@" not in ref:
+        raise ValueError(f"Mastodon account {ref!r} needs an instance: write user@instance")
+    user, instance = ref.rsplit("@", 1)
+    return user, instance.lower()
+
+
+class MastodonConnector:
+    platform = PLATFORM
+    source = "mastodon"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        instances: Mapping[str, str] | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.http = http
+        self.instances = {k.lower(): v.rstrip("/") for k, v in (instances or {}).items()}
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None
+
+    @property
+    def clock(self) -> Clock:
+        return self.http.clock
+
+    def base_url(self, instance: str) -> str:
+        return self.instances.get(instance, f"https://{instance}")
+
+    async def lookup(self, accounts: Sequence[str]) -> list[Observation]:
+        return list(await asyncio.gather(*(self._lookup_one(a) for a in accounts)))
+
+    async def _lookup_one(self, ref: str) -> Observation:
+        try:
+            user, instance = split_account(ref)
+        except ValueError as exc:
+            return unknown(PLATFORM, ref, now(self.clock), str(exc), source=self.source)
+        base = self.base_url(instance)
+        if user.isdigit():
+            url, params = f"{base}/api/v1/accounts/{user}", None
+        else:
+            url, params = f"{base}/api/v1/accounts/lookup", {"acct": user}
+        try:
+            resp = await self.http.get(url, params=params, headers=self._headers)
+            body = resp.json()
+        except TransportError as exc:
+            return unknown(PLATFORM, ref, now(self.clock), f"account request failed: {exc}", source=self.source)
+        return self._observation(ref, instance, resp, body)
+
+    def _observation(self, ref: str, instance: str, resp: ApiResponse, body: Any) -> Observation:
+        obs = Observation(
+            platform=PLATFORM, account_id=ref, observed_at=resp.retrieved_at,
+            status=Status.UNKNOWN.value, source=self.source, source_ref=resp.url,
+            payload_hash=resp.payload_hash,
+        )
+        code = resp.status_code
+        if code == 200 and isinstance(body, dict) and as_str(body.get("id")):
+            return self._account(body, instance, obs)
+        err, _ = error_fields(body)
+        if code == 404:
+            obs.status, obs.status_raw = Status.NOT_FOUND.value, err
+            obs.detail = f"HTTP 404: {err or 'not found'}"
+        elif code == 410:
+            obs.status, obs.status_raw = Status.SUSPENDED.value, "gone"
+            obs.detail = f"HTTP 410 (suspended, pre-3.3 server): {err or ''}".strip()
+        else:
+            obs.status_raw = err
+            obs.detail = f"HTTP {code}: {err or 'unexpected answer'}"
+        return obs
+
+    def _account(self, a: dict[str, Any], instance: str, obs: Observation) -> Observation:
+        obs.account_id = f"{a['id']}@{instance}"
+        obs.handle = as_str(a.get("acct"))
+        if obs.handle and "@" not in obs.handle:
+            obs.handle = f"{obs.handle}@{instance}"
+        obs.display_name = as_str(a.get("display_name")) or None
+        obs.description = as_str(a.get("note")) or None
+        obs.created_at = parse_time(a.get("created_at"))
+        obs.followers_count = as_int(a.get("followers_count"))
+        obs.following_count = as_int(a.get("following_count"))
+        obs.posts_count = as_int(a.get("statuses_count"))
+        avatar = as_str(a.get("avatar")) or ""
+        obs.default_profile_image = avatar.endswith("/missing.png") if avatar else None
+        if a.get("suspended") is True:
+            obs.status, obs.status_raw = Status.SUSPENDED.value, "suspended"
+            counts = (obs.followers_count, obs.following_count, obs.posts_count)
+            if all(c in (0, None) for c in counts):
+                obs.followers_count = obs.following_count = obs.posts_count = None
+                obs.detail = "suspended; counts blanked to zero by the server (not measured)"
+            else:
+                obs.detail = "suspended"
+        elif isinstance(a.get("moved"), dict):
+            obs.status, obs.status_raw = Status.DEACTIVATED.value, "moved"
+            obs.detail = f"moved to {as_str(a['moved'].get('acct')) or '?'}"
+        elif a.get("memorial") is True:
+            obs.status, obs.status_raw = Status.DEACTIVATED.value, "memorial"
+            obs.detail = "memorial account"
+        elif a.get("limited") is True:
+            obs.status, obs.status_raw = Status.LIMITED.value, "limited"
+            obs.detail = "limited (silenced) by the instance"
+        else:
+            obs.status = Status.ACTIVE.value
+        return obs
+
+    async def followers(
+        self,
+        account_id: str,
+        *,
+        resume: PagingState | None = None,
+        on_page: PageCallback | None = None,
+        max_pages: int | None = None,
+    ) -> FollowerListing:
+        try:
+            local_id, instance = split_account(account_id)
+        except ValueError as exc:
+            return FollowerListing(None, skipped=str(exc))
+        base = self.base_url(instance)
+        state = resume
+        if state is None:
+            # Know the account first: an empty list means nothing without its status.
+            acct = await self._lookup_one(account_id)
+            if acct.status == Status.UNKNOWN.value:
+                return FollowerListing(None, skipped=f"account status unknown: {acct.detail}")
+            if acct.status in (Status.SUSPENDED.value, Status.NOT_FOUND.value):
+                return FollowerListing(None, skipped=f"account is {acct.status}: its list is not served")
+            state = PagingState(PLATFORM, account_id, acct.observed_at)
+            state.source_ref = f"{base}/api/v1/accounts/{local_id}/followers"
+            expected = acct.followers_count
+        else:
+            expected = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"limit": FOLLOWERS_PAGE}
+            if state.cursor:
+                params["max_id"] = state.cursor
+            url = f"{base}/api/v1/accounts/{local_id}/followers"
+            try:
+                resp = await self.http.get(
+                    url, params=params, headers=self._headers,
+                    bucket="paging" if state.cursor else "default",
+                )
+                body = resp.json()
+            except TransportError as exc:
+                return self._cut_short(state, f"followers request failed: {exc}")
+            if resp.status_code != 200 or not isinstance(body, list):
+                err, _ = error_fields(body)
+                why = f"followers refused: HTTP {resp.status_code} {err or ''}".strip()
+                return FollowerListing(None, skipped=why) if state.pages == 0 else self._cut_short(state, why)
+            if state.pages == 0 and not body and (expected is None or expected > 0):
+                return FollowerListing(
+                    None,
+                    skipped=f"empty follower list while the account reports {expected} followers: "
+                    "suspended, hidden or blocking accounts answer [], which is not zero followers",
+                )
+            state.follower_ids.extend(
+                f"{f['id']}@{instance}" for f in body if isinstance(f, dict) and as_str(f.get("id"))
+            )
+            state.pages += 1
+            pages += 1
+            state.cursor = self._next_max_id(resp, base)
+            if not state.cursor:
+                break
+            await call_page_callback(on_page, state)
+            if max_pages is not None and pages >= max_pages:
+                return self._cut_short(state, f"stopped after {pages} pages (max_pages)")
+        return FollowerListing(
+            FollowerSnapshot(
+                platform=PLATFORM, account_id=account_id, observed_at=state.started_at,
+                follower_ids=list(dict.fromkeys(state.follower_ids)), partial=False,
+                source=self.source, source_ref=state.source_ref,
+            )
+        )
+
+    @staticmethod
+    def _next_max_id(resp: ApiResponse, base: str) -> str | None:
+        """The ``max_id`` of the ``rel="next"`` link, only if it points at this instance
+        (we rebuild the URL ourselves rather than follow a server-given one)."""
+        link = resp.headers.get("link")
+        if not link:
+            return None
+        m = _LINK_NEXT.search(link)
+        if not m:
+            return None
+        target = urlsplit(m.group(1))
+        if target.netloc and target.netloc.lower() != urlsplit(base).netloc.lower():
+            return None
+        values = parse_qs(target.query).get("max_id")
+        return values[0] if values else None
+
+    def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
+        snap = FollowerSnapshot(
+            platform=PLATFORM, account_id=state.account_id, observed_at=state.started_at,
+            follower_ids=list(dict.fromkeys(state.follower_ids)), partial=True,
+            source=self.source, source_ref=state.source_ref,
+        )
+        return FollowerListing(snap, error=reason)

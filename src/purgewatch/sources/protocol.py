@@ -1,0 +1,157 @@
+"""The one small protocol every platform connector implements.
+
+    lookup(accounts)   -> one Observation per account asked, in the same order
+    followers(id, ...) -> a FollowerListing (a snapshot, or the reason there is none)
+    stream (optional)  -> StatusEvents as the platform reports them (see bluesky.Jetstream)
+
+Contract (tests/test_connectors.py checks it for every connector, with faults on):
+- never raise for a transport failure: the account gets status ``unknown`` and the
+  reason in ``detail`` (DESIGN rule 1); a status other than ``unknown`` is only ever
+  derived from an answer the platform actually gave;
+- the platform's own words go in ``detail`` / ``status_raw``; unknown status words map
+  to ``unknown`` and are kept verbatim in ``status_raw``;
+- ``account_id`` is the platform's stable id when it could be resolved (the handle as
+  given otherwise, with ``detail`` saying so);
+- provenance: ``source`` and ``source_ref`` (the request URL) and ``payload_hash``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from purgewatch.model import FollowerSnapshot, Observation, Status
+
+
+@dataclass
+class PagingState:
+    """Where a follower listing stands: enough to resume it after a crash."""
+
+    platform: str
+    account_id: str
+    started_at: datetime
+    cursor: str | None = None
+    follower_ids: list[str] = field(default_factory=list)
+    pages: int = 0
+    source_ref: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "platform": self.platform,
+            "account_id": self.account_id,
+            "started_at": self.started_at.isoformat(),
+            "cursor": self.cursor,
+            "follower_ids": self.follower_ids,
+            "pages": self.pages,
+            "source_ref": self.source_ref,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> PagingState:
+        ids = data.get("follower_ids") or []
+        cursor = data.get("cursor")
+        ref = data.get("source_ref")
+        return cls(
+            platform=str(data["platform"]),
+            account_id=str(data["account_id"]),
+            started_at=datetime.fromisoformat(str(data["started_at"])),
+            cursor=str(cursor) if cursor is not None else None,
+            follower_ids=[str(x) for x in ids] if isinstance(ids, list) else [],
+            pages=int(str(data.get("pages") or 0)),
+            source_ref=str(ref) if ref is not None else None,
+        )
+
+
+@dataclass
+class FollowerListing:
+    """The outcome of reading one follower list.
+
+    ``snapshot`` is None when no list can honestly be recorded (``skipped`` says why: a
+    suspended or hidden account's empty list is not zero followers). A listing cut short
+    by a failure carries a snapshot marked ``partial`` and the reason in ``error``."""
+
+    snapshot: FollowerSnapshot | None
+    skipped: str | None = None
+    error: str | None = None
+
+
+PageCallback = Callable[[PagingState], Awaitable[None] | None]
+
+
+@runtime_checkable
+class Connector(Protocol):
+    platform: str
+    source: str
+
+    async def lookup(self, accounts: Sequence[str]) -> list[Observation]:
+        """One observation per account (id or handle), in the order asked."""
+        ...
+
+    async def followers(
+        self,
+        account_id: str,
+        *,
+        resume: PagingState | None = None,
+        on_page: PageCallback | None = None,
+        max_pages: int | None = None,
+    ) -> FollowerListing:
+        """Read the follower list of ``account_id`` (a resolved id)."""
+        ...
+
+
+def unknown(
+    platform: str,
+    account: str,
+    observed_at: datetime,
+    reason: str,
+    *,
+    source: str,
+    source_ref: str | None = None,
+    status_raw: str | None = None,
+    payload_hash: str | None = None,
+) -> Observation:
+    """The observation recorded when nothing could be learnt: status ``unknown``, why."""
+    return Observation(
+        platform=platform,
+        account_id=account,
+        observed_at=observed_at,
+        status=Status.UNKNOWN.value,
+        status_raw=status_raw,
+        detail=reason,
+        source=source,
+        source_ref=source_ref,
+        payload_hash=payload_hash,
+    )
+
+
+async def call_page_callback(cb: PageCallback | None, state: PagingState) -> None:
+    if cb is None:
+        return
+    result = cb(state)
+    if result is not None:
+        await result
+
+
+_COUNT_RE = re.compile(r"(\d[\d,.\s]*)\s*([KMB])?\b", re.IGNORECASE)
+
+
+def parse_count(text: str | None) -> int | None:
+    """'12,345', '12 345 subscribers', '12.3K', '1.2M', '3B' -> int (None when no count)."""
+    if text is None:
+        return None
+    m = _COUNT_RE.search(text.replace("\u00a0", " ").replace("\u202f", " "))
+    if m is None:
+        return None
+    digits = re.sub(r"[\s,]", "", m.group(1))
+    suffix = (m.group(2) or "").upper()
+    if not suffix and re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+        digits = digits.replace(".", "")  # "12.345": a thousands separator, not a decimal
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    scale = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}[suffix]
+    return int(round(value * scale))

@@ -1,0 +1,263 @@
+"""X (Twitter) API v2 connector (bearer token; paid access).
+
+The token comes only from the environment (``PURGEWATCH_X_BEARER_TOKEN``) or the config
+file, is held in a :class:`Secret` whose ``repr`` is masked, is sent only in the
+``Authorization`` header, and never appears in logs, errors or the store.
+
+``/2/users`` answers **HTTP 200 with an ``errors`` array** for accounts it will not show:
+``title`` "Forbidden" with detail "User has been suspended" -> suspended; "Not Found
+Error" -> not_found (deactivated and deleted look the same); "Authorization Error" ->
+protected. Error ``type`` URLs are matched by suffix (the host varies). Counts come from
+``public_metrics`` (``tweet_count`` or ``post_count``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from purgewatch.collect.clock import Clock
+from purgewatch.collect.http import ApiResponse, HttpClient
+from purgewatch.errors import ConfigError, TransportError
+from purgewatch.model import FollowerSnapshot, Observation, Status
+from purgewatch.sources._common import as_int, as_str, chunks, now, parse_time
+from purgewatch.sources.protocol import (
+    FollowerListing,
+    PageCallback,
+    PagingState,
+    call_page_callback,
+    unknown,
+)
+
+PLATFORM = "x"
+API_URL = "https://api.x.com"
+ENV_TOKEN = "PURGEWATCH_X_BEARER_TOKEN"
+BATCH = 100
+FOLLOWERS_PAGE = 1000
+USER_FIELDS = "created_at,protected,verified,verified_type,public_metrics,withheld"
+
+
+class Secret:
+    """A credential: usable by code, invisible to ``print``, ``repr``, f-strings, logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:  # never pickled into anything that could be persisted
+        raise TypeError("a Secret cannot be pickled")
+
+
+def resolve_token(config_value: str | None) -> Secret | None:
+    """The bearer token: environment first, then the config file."""
+    value = os.environ.get(ENV_TOKEN) or config_value
+    return Secret(value.strip()) if value and value.strip() else None
+
+
+def is_user_id(ref: str) -> bool:
+    """Numeric strings are ids, ``@name`` or anything else is a username
+    (write ``@123`` for an all-digit username)."""
+    return ref.isdigit()
+
+
+def classify_error(err: dict[str, Any]) -> tuple[str, str]:
+    """An entry of a v2 ``errors`` array -> (status, status_raw)."""
+    title = as_str(err.get("title")) or ""
+    detail = as_str(err.get("detail")) or ""
+    typ = as_str(err.get("type")) or ""
+    if title == "Forbidden" and detail.startswith("User has been suspended"):
+        return Status.SUSPENDED.value, title
+    if title == "Not Found Error" or (typ.endswith("/resource-not-found") and title != "Forbidden"):
+        return Status.NOT_FOUND.value, title
+    if title == "Authorization Error" or typ.endswith("/not-authorized-for-resource"):
+        return Status.PROTECTED.value, title
+    return Status.UNKNOWN.value, title or typ or "error"
+
+
+class XConnector:
+    platform = PLATFORM
+    source = "x"
+
+    def __init__(self, http: HttpClient, *, token: Secret | None, base_url: str = API_URL) -> None:
+        self.http = http
+        self.base = base_url.rstrip("/")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"XConnector(base_url={self.base!r})"
+
+    @property
+    def clock(self) -> Clock:
+        return self.http.clock
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            raise ConfigError(
+                "the X connector needs a bearer token",
+                hint=f"set {ENV_TOKEN} or [platforms.x] bearer_token in the config file",
+            )
+        return {"Authorization": f"Bearer {self._token.reveal()}"}
+
+    async def lookup(self, accounts: Sequence[str]) -> list[Observation]:
+        headers = self._headers()
+        refs = list(accounts)
+        ids = [i for i, a in enumerate(refs) if is_user_id(a)]
+        names = [i for i, a in enumerate(refs) if not is_user_id(a)]
+        jobs = [(b, True) for b in chunks(ids, BATCH)] + [(b, False) for b in chunks(names, BATCH)]
+        parts = await asyncio.gather(*(self._batch(refs, b, by_id, headers) for b, by_id in jobs))
+        out: list[Observation | None] = [None] * len(refs)
+        for part in parts:
+            for i, obs in part:
+                out[i] = obs
+        return [o for o in out if o is not None]
+
+    async def _batch(
+        self, refs: list[str], idx: list[int], by_id: bool, headers: dict[str, str]
+    ) -> list[tuple[int, Observation]]:
+        keys = [refs[i].lstrip("@") for i in idx]
+        if by_id:
+            url, params = f"{self.base}/2/users", {"ids": ",".join(keys), "user.fields": USER_FIELDS}
+        else:
+            url, params = f"{self.base}/2/users/by", {"usernames": ",".join(keys), "user.fields": USER_FIELDS}
+        try:
+            resp = await self.http.get(url, params=params, headers=headers)
+            body = resp.json()
+        except TransportError as exc:
+            at = now(self.clock)
+            return [(i, unknown(PLATFORM, refs[i], at, f"user lookup failed: {exc}", source=self.source)) for i in idx]
+        if resp.status_code != 200 or not isinstance(body, dict):
+            title = as_str(body.get("title")) if isinstance(body, dict) else None
+            why = f"HTTP {resp.status_code} {title or ''}".strip()
+            return [
+                (i, unknown(PLATFORM, refs[i], resp.retrieved_at, f"user lookup refused: {why}",
+                            source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash))
+                for i in idx
+            ]
+        found: dict[str, dict[str, Any]] = {}
+        for u in body.get("data") or []:
+            if isinstance(u, dict) and as_str(u.get("id")):
+                found[u["id"]] = u
+                if as_str(u.get("username")):
+                    found[u["username"].lower()] = u
+        errors: dict[str, dict[str, Any]] = {}
+        for e in body.get("errors") or []:
+            if isinstance(e, dict):
+                key = as_str(e.get("value")) or as_str(e.get("resource_id"))
+                if key:
+                    errors[key.lower()] = e
+        out = []
+        for i, key in zip(idx, keys, strict=True):
+            u = found.get(key if by_id else key.lower())
+            if u is not None:
+                out.append((i, self._user(u, resp)))
+                continue
+            e = errors.get(key.lower())
+            if e is None:
+                out.append((i, unknown(PLATFORM, refs[i], resp.retrieved_at,
+                                       "absent from both data and errors of the answer",
+                                       source=self.source, source_ref=resp.url,
+                                       payload_hash=resp.payload_hash)))
+                continue
+            status, raw = classify_error(e)
+            obs = Observation(
+                platform=PLATFORM, account_id=key, observed_at=resp.retrieved_at, status=status,
+                status_raw=raw, detail=as_str(e.get("detail")) or raw, source=self.source,
+                source_ref=resp.url, payload_hash=resp.payload_hash,
+            )
+            if not by_id:
+                obs.handle = key
+            out.append((i, obs))
+        return out
+
+    def _user(self, u: dict[str, Any], resp: ApiResponse) -> Observation:
+        m: dict[str, Any] = u["public_metrics"] if isinstance(u.get("public_metrics"), dict) else {}
+        posts = as_int(m.get("tweet_count"))
+        if posts is None:
+            posts = as_int(m.get("post_count"))
+        withheld = u.get("withheld")
+        return Observation(
+            platform=PLATFORM,
+            account_id=u["id"],
+            observed_at=resp.retrieved_at,
+            status=Status.PROTECTED.value if u.get("protected") is True else Status.ACTIVE.value,
+            followers_count=as_int(m.get("followers_count")),
+            following_count=as_int(m.get("following_count")),
+            posts_count=posts,
+            handle=as_str(u.get("username")),
+            display_name=as_str(u.get("name")),
+            created_at=parse_time(u.get("created_at")),
+            verified=u.get("verified") if isinstance(u.get("verified"), bool) else None,
+            description=as_str(u.get("description")),
+            detail=f"withheld: {withheld}" if withheld else None,
+            source=self.source,
+            source_ref=resp.url,
+            payload_hash=resp.payload_hash,
+        )
+
+    async def followers(
+        self,
+        account_id: str,
+        *,
+        resume: PagingState | None = None,
+        on_page: PageCallback | None = None,
+        max_pages: int | None = None,
+    ) -> FollowerListing:
+        headers = self._headers()
+        url = f"{self.base}/2/users/{account_id}/followers"
+        state = resume or PagingState(PLATFORM, account_id, now(self.clock), source_ref=url)
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"max_results": FOLLOWERS_PAGE}
+            if state.cursor:
+                params["pagination_token"] = state.cursor
+            try:
+                resp = await self.http.get(url, params=params, headers=headers)
+                body = resp.json()
+            except TransportError as exc:
+                return self._cut_short(state, f"followers request failed: {exc}")
+            if resp.status_code != 200 or not isinstance(body, dict) or ("data" not in body and body.get("errors")):
+                errs = body.get("errors") if isinstance(body, dict) else None
+                title = as_str(errs[0].get("title")) if isinstance(errs, list) and errs and isinstance(errs[0], dict) else None
+                why = f"followers refused: HTTP {resp.status_code} {title or ''}".strip()
+                return FollowerListing(None, skipped=why) if state.pages == 0 else self._cut_short(state, why)
+            state.follower_ids.extend(
+                u["id"] for u in body.get("data") or [] if isinstance(u, dict) and as_str(u.get("id"))
+            )
+            state.pages += 1
+            pages += 1
+            meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
+            state.cursor = as_str(meta.get("next_token"))
+            if not state.cursor:
+                break
+            await call_page_callback(on_page, state)
+            if max_pages is not None and pages >= max_pages:
+                return self._cut_short(state, f"stopped after {pages} pages (max_pages)")
+        return FollowerListing(
+            FollowerSnapshot(
+                platform=PLATFORM, account_id=account_id, observed_at=state.started_at,
+                follower_ids=list(dict.fromkeys(state.follower_ids)), partial=False,
+                source=self.source, source_ref=state.source_ref,
+            )
+        )
+
+    def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
+        snap = FollowerSnapshot(
+            platform=PLATFORM, account_id=state.account_id, observed_at=state.started_at,
+            follower_ids=list(dict.fromkeys(state.follower_ids)), partial=True,
+            source=self.source, source_ref=state.source_ref,
+        )
+        return FollowerListing(snap, error=reason)
