@@ -66,6 +66,14 @@ def _num(x: float | None, digits: int = 6) -> float | None:
     return round(x, digits)
 
 
+def _exp(x: float) -> float | None:
+    """exp for odds ratios; None where it overflows (separated data)."""
+    try:
+        return _num(math.exp(float(x)))
+    except OverflowError:
+        return None
+
+
 def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
@@ -221,6 +229,13 @@ def _adjusted_model(
         "terms": [],
     }
     levels = sorted(cc[group].unique())
+    rates = cc.groupby(group)[outcome].mean()
+    degenerate = [str(g) for g, r in rates.items() if r in (0.0, 1.0)]
+    if degenerate:
+        out["warning"] = (
+            f"groups with 0% or 100% outcome ({', '.join(degenerate)}): their odds ratios are not "
+            "estimable (separation); rely on the exact tests"
+        )
     if ref not in levels or len(levels) < 2:
         out["error"] = "fewer than two groups left after dropping rows with missing covariates"
         return out
@@ -260,8 +275,8 @@ def _adjusted_model(
         entry: dict[str, Any] = {
             "group": g,
             "vs": ref,
-            "raw_odds_ratio": _num(math.exp(b_raw)),
-            "raw_odds_ratio_ci": [_num(math.exp(ci_raw.loc[term, 0])), _num(math.exp(ci_raw.loc[term, 1]))],
+            "raw_odds_ratio": _exp(b_raw),
+            "raw_odds_ratio_ci": [_exp(ci_raw.loc[term, 0]), _exp(ci_raw.loc[term, 1])],
             "raw_p_value": _num(raw.pvalues[term], 12),
             "raw_difference": _num(avg_diff(raw, X_raw, g)),
         }
@@ -270,8 +285,8 @@ def _adjusted_model(
             ci_adj = adj.conf_int(alpha)
             d_raw, d_adj = avg_diff(raw, X_raw, g), avg_diff(adj, X_adj, g)
             entry.update({
-                "adjusted_odds_ratio": _num(math.exp(b_adj)),
-                "adjusted_odds_ratio_ci": [_num(math.exp(ci_adj.loc[term, 0])), _num(math.exp(ci_adj.loc[term, 1]))],
+                "adjusted_odds_ratio": _exp(b_adj),
+                "adjusted_odds_ratio_ci": [_exp(ci_adj.loc[term, 0]), _exp(ci_adj.loc[term, 1])],
                 "adjusted_p_value": _num(adj.pvalues[term], 12),
                 "adjusted_difference": _num(d_adj),
                 # 1 - adjusted/raw: the share of the raw gap the covariates account for
@@ -283,8 +298,8 @@ def _adjusted_model(
     if adj is not None:
         ci = adj.conf_int(alpha)
         out["covariate_effects"] = [
-            {"covariate": c, "odds_ratio_per_sd": _num(math.exp(adj.params[c])),
-             "ci": [_num(math.exp(ci.loc[c, 0])), _num(math.exp(ci.loc[c, 1]))],
+            {"covariate": c, "odds_ratio_per_sd": _exp(adj.params[c]),
+             "ci": [_exp(ci.loc[c, 0]), _exp(ci.loc[c, 1])],
              "p_value": _num(adj.pvalues[c], 12)}
             for c in usable
         ]
@@ -293,6 +308,10 @@ def _adjusted_model(
     else:
         out["converged"] = bool(raw.mle_retvals.get("converged", True))
     return out
+
+
+def _f2(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _pct(x: float | None) -> str:
@@ -322,8 +341,7 @@ def _summary(
         dl, dh = e["difference_ci"]
         padj = t.get("p_value_adjusted")
         lines.append(
-            f"{a} vs {b}: rate ratio {rr if rr is None else f'{rr:.2f}'} (95% CI {lo if lo is None else f'{lo:.2f}'}–"
-            f"{hi if hi is None else f'{hi:.2f}'}), difference {_pct(e['difference'])} points "
+            f"{a} vs {b}: rate ratio {_f2(rr)} (95% CI {_f2(lo)}–{_f2(hi)}), difference {_pct(e['difference'])} points "
             f"(95% CI {_pct(dl)} to {_pct(dh)}); Fisher exact p = {t['p_value']:.3g}"
             + (f", Holm-adjusted p = {padj:.3g}" if t.get("adjustment") == "holm" and padj is not None else "")
             + (f", permutation p = {t['p_value_permutation']:.3g}" if t.get("p_value_permutation") is not None else "")
@@ -335,14 +353,16 @@ def _summary(
         for term in model["terms"]:
             ge = term.get("gap_explained_log_odds")
             lines.append(
-                f"{term['group']} vs {term['vs']}: odds ratio {term['raw_odds_ratio']:.2f} unadjusted "
-                f"(95% CI {term['raw_odds_ratio_ci'][0]:.2f}–{term['raw_odds_ratio_ci'][1]:.2f}), "
-                f"{term['adjusted_odds_ratio']:.2f} adjusted for {', '.join(model['covariates'])} "
-                f"(95% CI {term['adjusted_odds_ratio_ci'][0]:.2f}–{term['adjusted_odds_ratio_ci'][1]:.2f}); "
+                f"{term['group']} vs {term['vs']}: odds ratio {_f2(term['raw_odds_ratio'])} unadjusted "
+                f"(95% CI {_f2(term['raw_odds_ratio_ci'][0])}–{_f2(term['raw_odds_ratio_ci'][1])}), "
+                f"{_f2(term.get('adjusted_odds_ratio'))} adjusted for {', '.join(model['covariates'])} "
+                f"(95% CI {_f2(term['adjusted_odds_ratio_ci'][0])}–{_f2(term['adjusted_odds_ratio_ci'][1])}); "
                 + (f"the covariates account for {_pct(ge)} of the raw gap on the log-odds scale"
                    if ge is not None else "no raw gap to explain")
                 + f" (on {model['rows']} accounts with complete covariates)."
             )
+    if model.get("warning"):
+        lines.append(f"Model warning: {model['warning']}.")
     cannot: list[str] = []
     small = [g["group"] for g in groups if g["accounts"] < SMALL_GROUP or g["outcome_count"] < SMALL_COUNT]
     if small:

@@ -560,6 +560,8 @@ def stored_creation_times(store: Store, platform: str, account_ids: Sequence[str
         account_ids.to_pylist() if isinstance(account_ids, pa.Array | pa.ChunkedArray) else list(account_ids),
         dtype="object",
     )
+    if ids.empty:
+        return pd.Series([], dtype="datetime64[us, UTC]")
     con = store.ibis()
     parts = []
     for table in ("profiles", "observations"):
@@ -571,13 +573,11 @@ def stored_creation_times(store: Store, platform: str, account_ids: Sequence[str
     w = ibis.window(group_by=u.account_id, order_by=ibis.desc(u.observed_at))
     latest = u.mutate(_r=ibis.row_number().over(w))
     latest = latest.filter(latest._r == 0).select("account_id", "created_at").to_pandas()
-    known = latest.set_index("account_id")["created_at"]
-    out = ids.map(known)
-    out = pd.to_datetime(out, utc=True)
+    known = pd.to_datetime(latest.set_index("account_id")["created_at"], utc=True)
+    out = pd.Series(known.reindex(ids.to_numpy()).to_numpy(), dtype="datetime64[us, UTC]")
     if platform == "x":
-        sf = snowflake_time(ids)
-        out = out.fillna(sf)
-    out.index = ids
+        out = out.fillna(snowflake_time(ids).astype("datetime64[us, UTC]"))
+    out.index = pd.Index(ids)
     return out
 
 
