@@ -1,0 +1,966 @@
+"""Gather every finding about a store into one plain, JSON-ready dict.
+
+This is the thin adapter between the analysis library and the publishers (HTML report,
+JSON/CSV bundles, web UI). It *calls* the analyses (``detect``, ``explain``,
+``compare``, ``forensics``, the watchlist); it never re-implements them and never invents
+a number. When an analysis is not installed or cannot answer, its section says so
+("not available: <reason>") instead of showing anything.
+
+Traceability (DESIGN rule 3): every number is registered as a *fact* with the
+references of the stored rows it rests on. A reference is ``o-<record_key>`` (a row of
+``observations``), ``s-<record_key>`` (``status_events``), ``p-<record_key>``
+(``profiles``) or ``n-<snapshot_id>`` (a follower snapshot). Record keys are content
+hashes, so references are stable for the same store, and the data appendix lists every
+referenced row with its provenance.
+
+Determinism: the same store and options give the same dict (sorted everywhere, no clock
+reads). The generation timestamp is added by the caller, explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from purgewatch.errors import PurgeWatchError
+from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION
+from purgewatch.store import Store
+
+FORMAT_NAME = "purgewatch-findings"
+FORMAT_VERSION = 1
+MAX_ACCOUNTS = 200          # accounts shown when there is no watchlist
+MAX_POINTS = 2000           # per-account series points kept (downsampled beyond)
+MAX_REFS = 200              # references listed per fact (the count says how many exist)
+MAX_EXPLAIN = 12            # follower drops explained in one report
+WAVE_KINDS = ("suspension_wave", "reinstatement_wave", "purge")
+
+_OBS_COLS = [
+    "platform", "account_id", "observed_at", "status", "status_raw", "followers_count",
+    "following_count", "posts_count", "handle", "display_name", "created_at", "description",
+    "detail", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash",
+    "batch_id", "record_key",
+]
+_APPENDIX_COLS = [
+    "ref", "table", "platform", "account_id", "at", "status", "followers_count", "source",
+    "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+def iso(value: Any) -> str | None:
+    """ISO 8601 UTC with ``Z`` (seconds, or microseconds when present)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str):
+        return value
+    ts = pd.Timestamp(value)
+    if ts is pd.NaT or pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if ts.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return str(ts.strftime(fmt))
+
+
+def parse_time(value: str | datetime | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise PurgeWatchError(f"timestamp {value!r} has no time zone", hint="add Z or +00:00")
+    return ts.tz_convert("UTC")
+
+
+def plain(obj: Any) -> Any:
+    """Convert analysis answers (dataclasses, numpy, Arrow, pandas, datetimes) to JSON types."""
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return None if (math.isnan(obj) or math.isinf(obj)) else obj
+    if hasattr(obj, "to_json") and callable(obj.to_json) and not isinstance(obj, pd.DataFrame | pd.Series):
+        return plain(obj.to_json())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return plain(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        items = [plain(v) for v in obj]
+        return sorted(items, key=repr) if isinstance(obj, set | frozenset) else items
+    if isinstance(obj, np.ndarray):
+        return [plain(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        return plain(obj.item())
+    if isinstance(obj, datetime | pd.Timestamp | np.datetime64):
+        return iso(obj)
+    if isinstance(obj, pa.Table):
+        return plain(obj.to_pylist())
+    if isinstance(obj, pd.DataFrame):
+        return plain(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return plain(obj.tolist())
+    return str(obj)
+
+
+def _key_hex(key: Any) -> str:
+    return f"{int(key):016x}"
+
+
+def _ref(prefix: str, key: Any) -> str:
+    return f"{prefix}-{_key_hex(key)}"
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` with the keyword arguments it accepts (analysis signatures evolve)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(*args, **kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(*args, **kwargs)
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in params and v is not None})
+
+
+def _optional(module: str, attr: str) -> tuple[Callable[..., Any] | None, str]:
+    """The analysis function, or None and why it is not available."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return None, f"not available: {module} is not installed ({exc.__class__.__name__})"
+    fn = getattr(mod, attr, None)
+    if fn is None or not callable(fn):
+        return None, f"not available: {module}.{attr} does not exist in this version"
+    return fn, "ok"
+
+
+class _Facts:
+    """Registry of published numbers and the stored rows behind each."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.referenced: set[str] = set()
+
+    def add(self, label: str, value: Any, refs: Iterable[str]) -> str:
+        refs_sorted = sorted(set(refs))
+        fid = f"f-{len(self.items) + 1}"
+        shown = refs_sorted[:MAX_REFS]
+        self.referenced.update(shown)
+        self.items.append(
+            {"id": fid, "label": label, "value": plain(value), "refs": shown, "n_refs": len(refs_sorted)}
+        )
+        return fid
+
+
+# --------------------------------------------------------------------------- reading
+def _watchlist(store: Store) -> tuple[list[dict[str, Any]], str]:
+    fn, why = _optional("purgewatch.watchlist", "current_watchlist")
+    if fn is not None:
+        try:
+            rows = plain(fn(store))
+            out = []
+            for r in rows:
+                out.append(
+                    {
+                        "platform": r.get("platform"),
+                        "account": r.get("account"),
+                        "account_id": r.get("account_id") or r.get("account"),
+                        "group": r.get("group"),
+                        "label": r.get("label"),
+                    }
+                )
+            return sorted(out, key=lambda r: (str(r["group"]), str(r["platform"]), str(r["account_id"]))), "ok"
+        except PurgeWatchError as exc:
+            return [], f"not available: {exc}"
+    return _replay_watchlist(store), "ok (replayed from the watchlist log; purgewatch.watchlist " + why + ")"
+
+
+def _replay_watchlist(store: Store) -> list[dict[str, Any]]:
+    """Replay the append-only add/remove log (used when purgewatch.watchlist is absent)."""
+    tbl = store.read("watchlist")
+    if tbl.num_rows == 0:
+        return []
+    df = tbl.to_pandas()
+    df["_i"] = np.arange(len(df))
+    df = df.sort_values(["at", "_i"], kind="stable")
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in df.itertuples(index=False):
+        key = (str(r.platform), str(r.account_id or r.account))
+        if r.action == "remove":
+            current.pop(key, None)
+        else:
+            current[key] = {
+                "platform": r.platform,
+                "account": r.account,
+                "account_id": r.account_id or r.account,
+                "group": r.group,
+                "label": r.label if isinstance(r.label, str) else None,
+            }
+    return sorted(current.values(), key=lambda r: (str(r["group"]), str(r["platform"]), str(r["account_id"])))
+
+
+def _read(store: Store, table: str, columns: list[str]) -> pd.DataFrame:
+    tbl = store.read(table, columns=columns)
+    df = tbl.to_pandas()
+    return df
+
+
+def _window(df: pd.DataFrame, col: str, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    if start is not None:
+        df = df[df[col] >= start]
+    if end is not None:
+        df = df[df[col] <= end]
+    return df
+
+
+def _downsample(idx: np.ndarray, keep: np.ndarray, limit: int) -> np.ndarray:
+    """Evenly thin a series to ``limit`` points but never drop the rows in ``keep``."""
+    if len(idx) <= limit:
+        return idx
+    step = math.ceil(len(idx) / limit)
+    chosen = set(idx[::step].tolist()) | set(idx[keep].tolist()) | {int(idx[-1])}
+    return np.array(sorted(chosen), dtype=idx.dtype)
+
+
+# --------------------------------------------------------------------------- gather
+def gather_findings(
+    store: Store,
+    *,
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    groups: Iterable[str] | None = None,
+    explain_limit: int = MAX_EXPLAIN,
+) -> dict[str, Any]:
+    """All findings for ``store`` within [start, end] and the chosen groups, as a plain dict.
+
+    Deterministic: calling it twice on the same store gives equal dicts.
+    """
+    t0, t1 = parse_time(start), parse_time(end)
+    group_filter = sorted(set(groups)) if groups else None
+    facts = _Facts()
+    availability: dict[str, str] = {}
+    notes: list[str] = []
+
+    watch, availability["watchlist"] = _watchlist(store)
+    if group_filter is not None:
+        watch = [w for w in watch if w["group"] in group_filter]
+    group_of = {(str(w["platform"]), str(w["account_id"])): w["group"] for w in watch}
+
+    obs = _read(store, "observations", _OBS_COLS)
+    obs = _window(obs, "observed_at", t0, t1)
+    obs["ref"] = ["o-" + _key_hex(k) for k in obs["record_key"]]
+
+    if watch:
+        keys = set(group_of)
+    else:
+        counts = obs.groupby(["platform", "account_id"]).size().reset_index(name="n")
+        counts = counts.sort_values(["n", "platform", "account_id"], ascending=[False, True, True])
+        if len(counts) > MAX_ACCOUNTS:
+            notes.append(
+                f"No watchlist: showing the {MAX_ACCOUNTS} accounts with most observations "
+                f"out of {len(counts):,}."
+            )
+        keys = {(str(p), str(a)) for p, a in counts[["platform", "account_id"]].head(MAX_ACCOUNTS).itertuples(index=False)}
+        if group_filter is not None:
+            keys = set()
+    labels = {(str(w["platform"]), str(w["account_id"])): w.get("label") for w in watch}
+
+    # ---- detection
+    events, availability["detect"] = _detect(store)
+    events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
+    for i, e in enumerate(events, start=1):
+        e["id"] = f"e-{i}"
+
+    # ---- per-account series
+    mask = np.array([(str(p), str(a)) in keys for p, a in zip(obs["platform"], obs["account_id"], strict=True)], dtype=bool) if len(obs) else np.zeros(0, bool)
+    watched_obs = obs[mask].sort_values(["platform", "account_id", "observed_at", "ref"], kind="stable")
+    accounts: list[dict[str, Any]] = []
+    appendix_rows: dict[str, dict[str, Any]] = {}
+    for (platform, account_id), part in watched_obs.groupby(["platform", "account_id"], sort=True):
+        key = (str(platform), str(account_id))
+        acc_events = [e for e in events if e.get("platform") == key[0] and e.get("account_id") == key[1]]
+        ev_times = {t for e in acc_events for t in _evidence_times(e)}
+        status_change = part["status"].ne(part["status"].shift()).to_numpy()
+        in_evidence = np.array([iso(t) in ev_times for t in part["observed_at"]], dtype=bool)
+        idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
+        if len(idx) < len(part):
+            notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
+        shown = part.iloc[idx]
+        series = []
+        r: Any
+        for r in shown.itertuples(index=False):
+            series.append(
+                {
+                    "t": iso(r.observed_at),
+                    "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+                    "status": r.status,
+                    "ref": r.ref,
+                }
+            )
+            facts.referenced.add(r.ref)
+        last = part.iloc[-1]
+        latest_named = part.dropna(subset=["handle"]).tail(1)
+        named = latest_named.iloc[0] if len(latest_named) else last
+        for e in acc_events:
+            e["refs"] = _event_refs(e, part)
+        acc: dict[str, Any] = {
+            "key": f"{key[0]}:{key[1]}",
+            "anchor": _anchor("a", f"{key[0]}:{key[1]}"),
+            "platform": key[0],
+            "account_id": key[1],
+            "handle": _str(named.get("handle")),
+            "display_name": _str(named.get("display_name")),
+            "description": _str(named.get("description")),
+            "group": group_of.get(key),
+            "label": labels.get(key),
+            "n_observations": int(len(part)),
+            "latest": {
+                "t": iso(last["observed_at"]),
+                "status": last["status"],
+                "followers": None if pd.isna(last["followers_count"]) else int(last["followers_count"]),
+                "ref": last["ref"],
+            },
+            "series": series,
+            "events": [e["id"] for e in acc_events],
+        }
+        acc["latest"]["fact"] = facts.add(
+            f"latest followers of {acc['key']}", acc["latest"]["followers"], [last["ref"]]
+        )
+        accounts.append(acc)
+    # watched accounts never observed still appear (with nothing to show)
+    seen = {(a["platform"], a["account_id"]) for a in accounts}
+    for w in watch:
+        k = (str(w["platform"]), str(w["account_id"]))
+        if k not in seen:
+            accounts.append(
+                {
+                    "key": f"{k[0]}:{k[1]}", "anchor": _anchor("a", f"{k[0]}:{k[1]}"),
+                    "platform": k[0], "account_id": k[1], "handle": None, "display_name": None,
+                    "description": None, "group": w["group"], "label": w.get("label"),
+                    "n_observations": 0, "latest": None, "series": [], "events": [],
+                }
+            )
+    accounts.sort(key=lambda a: (str(a["group"]), a["platform"], a["account_id"]))
+
+    # ---- status transitions (raw data behind the wave timeline)
+    transitions = _transitions(store, obs, t0, t1, group_of)
+    for e in events:
+        if e["kind"] in WAVE_KINDS or e.get("account_id") is None:
+            e.setdefault("refs", _wave_refs(e, transitions))
+        e.setdefault("refs", [])
+        e["fact"] = facts.add(f"{e['kind']} magnitude ({e['id']})", e.get("magnitude"), e["refs"])
+
+    # ---- explain the largest drops
+    explains, availability["explain"] = _explain_drops(
+        store, events, explain_limit, availability["detect"] == "ok", keys
+    )
+    for x in explains:
+        if x.get("result") is not None:
+            snaps = ((x["result"] or {}).get("evidence") or {}).get("snapshots") or []
+            x["refs"] = sorted(_anchor_snap(sn["snapshot_id"]) for sn in snaps if sn.get("snapshot_id"))
+            x["fact"] = facts.add(f"explain {x['platform']}:{x['account_id']}", (x["result"] or {}).get("lost"), x["refs"])
+
+    # ---- compare groups
+    compare, availability["compare"] = _compare(store, t0, t1)
+    if group_filter is not None:
+        for c in compare:
+            c["groups"] = [g for g in c.get("groups") or [] if g.get("group") in group_filter]
+    latest_refs = {
+        str(g): [a["latest"]["ref"] for a in accounts if a["group"] == g and a["latest"]]
+        for g in sorted({str(a["group"]) for a in accounts})
+    }
+    for c in compare:
+        c["facts"] = {
+            g: facts.add(f"{c['outcome']}: accounts of group {g} (latest observation each)", len(r), r)
+            for g, r in latest_refs.items()
+        }
+
+    # ---- forensics
+    forensics, availability["forensics"] = _forensics(store, explains)
+
+    # ---- summary
+    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch)
+
+    # ---- appendix of every referenced stored row
+    if len(obs):
+        ref_obs = obs[obs["ref"].isin(facts.referenced)]
+        ro: Any
+        for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
+            appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
+    for t in transitions["rows"]:
+        if t["ref"] in facts.referenced and t["ref"] not in appendix_rows:
+            appendix_rows[t["ref"]] = t["appendix"]
+    snap_rows = _snapshot_appendix(store, facts.referenced)
+    appendix = sorted(appendix_rows.values(), key=lambda r: (r["table"], str(r["platform"]), str(r["account_id"]), str(r["at"]), r["ref"]))
+
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "tool_version": TOOL_VERSION,
+        "scope": {"from": iso(t0), "to": iso(t1), "groups": group_filter},
+        "availability": availability,
+        "notes": notes,
+        "summary": summary,
+        "events": events,
+        "waves": [e["id"] for e in events if e["kind"] in WAVE_KINDS],
+        "accounts": accounts,
+        "transitions": [{k: v for k, v in t.items() if k != "appendix"} for t in transitions["rows"][:5000]],
+        "timeline": transitions["daily"],
+        "explain": explains,
+        "compare": compare,
+        "forensics": forensics,
+        "facts": facts.items,
+        "observations": appendix,
+        "snapshots": snap_rows,
+        "provenance": _provenance(store),
+    }
+
+
+def _str(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v)
+
+
+def _anchor(prefix: str, raw: str) -> str:
+    # a short content hash keeps hostile or very long ids from making unwieldy anchors
+    import hashlib
+
+    from purgewatch.report._safe import anchor_id
+
+    return anchor_id(prefix, hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16])
+
+
+def _appendix_row(r: Any, table: str, at: Any) -> dict[str, Any]:
+    return {
+        "ref": r.ref,
+        "table": table,
+        "platform": r.platform,
+        "account_id": r.account_id,
+        "at": iso(at),
+        "status": r.status,
+        "followers_count": None if pd.isna(getattr(r, "followers_count", None)) else int(r.followers_count),
+        "source": _str(r.source),
+        "source_ref": _str(r.source_ref),
+        "retrieved_at": iso(r.retrieved_at),
+        "tool_version": _str(r.tool_version),
+        "payload_hash": _str(r.payload_hash),
+        "batch_id": _str(r.batch_id),
+    }
+
+
+# --------------------------------------------------------------------------- analyses
+def _detect(store: Store) -> tuple[list[dict[str, Any]], str]:
+    fn, why = _optional("purgewatch.analysis.detect", "detect")
+    if fn is None:
+        return [], why
+    try:
+        raw = fn(store)
+    except PurgeWatchError as exc:
+        return [], f"not available: detection failed: {exc}"
+    except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
+        return [], f"not available: detection failed ({type(exc).__name__}: {exc})"
+    if isinstance(raw, dict):
+        raw = raw.get("events", [])
+    events = [plain(e) for e in raw]
+    events.sort(key=lambda e: (str(e.get("start")), str(e.get("kind")), str(e.get("platform")), str(e.get("account_id")), str(e.get("end"))))
+    return events, "ok"
+
+
+def _event_in_scope(
+    e: dict[str, Any],
+    t0: pd.Timestamp | None,
+    t1: pd.Timestamp | None,
+    groups: list[str] | None,
+    keys: set[tuple[str, str]],
+) -> bool:
+    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+    if t0 is not None and en is not None and en < t0:
+        return False
+    if t1 is not None and s is not None and s > t1:
+        return False
+    if groups is not None and e.get("group") is not None and e.get("group") not in groups:
+        return False
+    if groups is not None and e.get("account_id") is not None:
+        return (str(e.get("platform")), str(e.get("account_id"))) in keys
+    return True
+
+
+def _evidence_times(e: dict[str, Any]) -> set[str]:
+    """Observation times named in an event's evidence (any key holding timestamps)."""
+    out: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == "T":
+            try:
+                out.add(iso(parse_time(v)) or v)
+            except (ValueError, PurgeWatchError):
+                pass
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(e.get("evidence"))
+    return out
+
+
+def _event_refs(e: dict[str, Any], part: pd.DataFrame) -> list[str]:
+    """Observations of the account an event rests on: those its evidence names, else the
+    last one at/before its start and every one up to the first at/after its end."""
+    times = _evidence_times(e)
+    named = [r for r, t in zip(part["ref"], part["observed_at"], strict=True) if iso(t) in times]
+    if named:
+        return sorted(set(named))
+    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+    if s is None or en is None:
+        return []
+    ts = part["observed_at"]
+    before = part[ts <= s].tail(1)
+    inside = part[(ts > s) & (ts < en)]
+    after = part[ts >= en].head(1)
+    return sorted(set(before["ref"]) | set(inside["ref"]) | set(after["ref"]))
+
+
+def _wave_refs(e: dict[str, Any], transitions: dict[str, Any]) -> list[str]:
+    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+    want = "reinstated" if e["kind"] == "reinstatement_wave" else "suspended"
+    out = []
+    for t in transitions["rows"]:
+        if t["direction"] != want:
+            continue
+        at = parse_time(t["at"])
+        if s is not None and at is not None and at < s:
+            continue
+        if en is not None and at is not None and at > en:
+            continue
+        if e.get("platform") and t["platform"] != e.get("platform"):
+            continue
+        out.append(t["ref"])
+    return out
+
+
+def _explain_drops(
+    store: Store, events: list[dict[str, Any]], limit: int, detect_ok: bool, keys: set[tuple[str, str]]
+) -> tuple[list[dict[str, Any]], str]:
+    """Explain the largest detected follower drops. Without detection, explain each
+    watched account's largest fall between consecutive follower snapshots (explain's
+    own default), so the section still rests on real diffs."""
+    fn, why = _optional("purgewatch.analysis.explain", "explain")
+    if fn is None:
+        return [], why
+    targets: list[dict[str, Any]] = []
+    if detect_ok:
+        drops = [e for e in events if e["kind"] == "follower_drop"]
+        drops.sort(key=lambda e: (-(e.get("magnitude") or 0), e["id"]))
+        targets = [
+            {"event": e["id"], "platform": e["platform"], "account_id": e["account_id"], "group": e.get("group"),
+             "start": e.get("start"), "end": e.get("end")}
+            for e in drops[:limit]
+        ]
+    else:
+        try:
+            from purgewatch.store.snapshots import list_snapshots
+        except ImportError:
+            return [], "not available: no detection and no follower snapshots module"
+        meta = list_snapshots(store)
+        have = sorted({(str(p), str(a)) for p, a in zip(meta["platform"].to_pylist(), meta["account_id"].to_pylist(), strict=True)} & keys)
+        targets = [
+            {"event": _anchor("d", f"{p}:{a}"), "platform": p, "account_id": a, "group": None, "start": None, "end": None}
+            for p, a in have[:limit]
+        ]
+    out = []
+    for item in targets:
+        try:
+            item["result"] = plain(
+                _call(fn, store, item["account_id"], platform=item["platform"], start=item["start"], end=item["end"])
+            )
+        except PurgeWatchError as exc:
+            item["result"], item["error"] = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
+            item["result"], item["error"] = None, f"the analysis failed ({type(exc).__name__}: {exc})"
+        res = item.get("result") or {}
+        snaps = (res.get("evidence") or {}).get("snapshots") or []
+        if item["start"] is None and len(snaps) == 2:
+            item["start"], item["end"] = snaps[0].get("observed_at"), snaps[1].get("observed_at")
+        item["group"] = item["group"] or res.get("group")
+        out.append(item)
+    note = "ok" if detect_ok else "ok (no detection: each watched account's largest fall between follower snapshots)"
+    return out, note
+
+
+COMPARE_OUTCOMES = ("suspended", "drop")
+MAX_ORDER_POINTS = 5000
+
+
+def _compare(
+    store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None
+) -> tuple[list[dict[str, Any]], str]:
+    """Camp comparisons for each outcome (FORMATS.md ``compare --by group --json``)."""
+    fn, why = _optional("purgewatch.analysis.compare", "compare_store")
+    if fn is None:
+        fn, why2 = _optional("purgewatch.analysis.compare", "compare")
+        if fn is None:
+            return [], why
+    out: list[dict[str, Any]] = []
+    errors = []
+    for outcome in COMPARE_OUTCOMES:
+        try:
+            res = plain(_call(fn, store, by="group", outcome=outcome, start=iso(t0), end=iso(t1)))
+        except PurgeWatchError as exc:
+            errors.append(f"{outcome}: {exc.message}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a failing analysis must not take the report down
+            errors.append(f"{outcome}: the analysis failed ({type(exc).__name__}: {exc})")
+            continue
+        if isinstance(res, dict):
+            res.setdefault("outcome", outcome)
+            out.append(res)
+    if not out:
+        return [], "not available: " + "; ".join(errors)
+    return out, "ok" if not errors else "ok (" + "; ".join(errors) + ")"
+
+
+def _forensics(store: Store, explains: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Creation-date profiles, follower order and regain checks around each explained drop."""
+    try:
+        mod = importlib.import_module("purgewatch.analysis.forensics")
+    except ImportError:
+        return [], "not available: purgewatch.analysis.forensics is not installed"
+    calls = {
+        "creation": getattr(mod, "follower_creation_profiles", None),
+        "order": getattr(mod, "follower_order", None),
+        "regain": getattr(mod, "regain_for_account", None),
+    }
+    if not any(callable(f) for f in calls.values()):
+        return [], "not available: no forensics function this report knows"
+    out = []
+    for x in explains:
+        if x.get("result") is None or not (x["result"] or {}).get("lost"):
+            continue
+        item: dict[str, Any] = {"event": x["event"], "platform": x["platform"], "account_id": x["account_id"], "errors": []}
+        for name, fn in calls.items():
+            if not callable(fn):
+                continue
+            try:
+                if name == "order":
+                    res = plain(fn(store, x["platform"], x["account_id"]))
+                    res = _thin_order(res)
+                else:
+                    res = plain(fn(store, x["platform"], x["account_id"], start=x["start"], end=x["end"]))
+            except PurgeWatchError as exc:
+                item["errors"].append(f"{name}: {exc.message}")
+                res = None
+            except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
+                item["errors"].append(f"{name}: the analysis failed ({type(exc).__name__}: {exc})")
+                res = None
+            item[name] = res
+        out.append(item)
+    return out, "ok"
+
+
+def _thin_order(res: dict[str, Any]) -> dict[str, Any]:
+    """Keep the Follower-Factory points small enough for a report (evenly thinned)."""
+    pts = res.pop("points", None) or {}
+    pos, created = pts.get("position") or [], pts.get("created_at") or []
+    step = max(1, math.ceil(len(pos) / MAX_ORDER_POINTS))
+    res["points"] = {"position": pos[::step], "created_at": created[::step], "thinned_every": step}
+    return res
+
+
+def _transitions(
+    store: Store,
+    obs: pd.DataFrame,
+    t0: pd.Timestamp | None,
+    t1: pd.Timestamp | None,
+    group_of: dict[tuple[str, str], Any],
+) -> dict[str, Any]:
+    """Status changes seen in observations, profiles and status events.
+
+    ``unknown`` is never a status (a failed look-up), so it is skipped, not a change.
+    """
+    frames = []
+    cols = ["platform", "account_id", "status", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
+    if len(obs):
+        o = obs[cols + ["observed_at", "followers_count"]].rename(columns={"observed_at": "at"})
+        o["table"], o["prefix"] = "observations", "o"
+        frames.append(o)
+    prof = _window(_read(store, "profiles", cols + ["observed_at", "followers_count"]), "observed_at", t0, t1)
+    if len(prof):
+        prof = prof.rename(columns={"observed_at": "at"})
+        prof["table"], prof["prefix"] = "profiles", "p"
+        frames.append(prof)
+    se = _window(_read(store, "status_events", cols + ["at"]), "at", t0, t1)
+    if len(se):
+        se["followers_count"] = np.nan
+        se["table"], se["prefix"] = "status_events", "s"
+        frames.append(se)
+    if not frames:
+        return {"rows": [], "daily": []}
+    df = pd.concat(frames, ignore_index=True)
+    df = df[df["status"] != "unknown"]
+    df["ref"] = [f"{p}-{_key_hex(k)}" for p, k in zip(df["prefix"], df["record_key"], strict=True)]
+    df = df.sort_values(["platform", "account_id", "at", "ref"], kind="stable")
+    prev = df.groupby(["platform", "account_id"], sort=False)["status"].shift()
+    df["prev_status"] = prev
+    changed = prev.notna() & (prev != df["status"])
+    first_event = prev.isna() & (df["table"] == "status_events")
+    df = df[changed | first_event]
+    rows = []
+    r: Any
+    for r in df.itertuples(index=False):
+        frm = r.prev_status
+        frm = None if not isinstance(frm, str) else frm
+        if r.status in ENFORCEMENT_STATUSES and frm not in GONE_STATUSES:
+            direction = "suspended"
+        elif r.status == "active" and frm in ENFORCEMENT_STATUSES:
+            direction = "reinstated"
+        else:
+            direction = "other"
+        rows.append(
+            {
+                "ref": r.ref,
+                "table": r.table,
+                "platform": r.platform,
+                "account_id": r.account_id,
+                "group": group_of.get((str(r.platform), str(r.account_id))),
+                "at": iso(r.at),
+                "from": frm,
+                "to": r.status,
+                "direction": direction,
+                "appendix": _appendix_row(r, r.table, r.at),
+            }
+        )
+    rows.sort(key=lambda t: (str(t["at"]), t["platform"], t["account_id"], t["ref"]))
+    daily: dict[tuple[str, str], dict[str, Any]] = {}
+    for t in rows:
+        if t["direction"] == "other":
+            continue
+        day = str(t["at"])[:10]
+        grp = str(t["group"]) if t["group"] is not None else "not watched"
+        d = daily.setdefault((day, grp), {"day": day, "group": grp, "suspended": 0, "reinstated": 0})
+        d[str(t["direction"])] += 1
+    return {"rows": rows, "daily": [daily[k] for k in sorted(daily)]}
+
+
+def _anchor_snap(snapshot_id: str) -> str:
+    from purgewatch.report._safe import anchor_id
+
+    return anchor_id("n", snapshot_id)
+
+
+def _snapshot_appendix(store: Store, referenced: set[str]) -> list[dict[str, Any]]:
+    wanted = {r for r in referenced if r.startswith("n-")}
+    if not wanted:
+        return []
+    tbl = store.read(
+        "snapshots",
+        columns=["snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"],
+    )
+    out = []
+    for r in plain(tbl):
+        ref = _anchor_snap(r["snapshot_id"])
+        if ref in wanted:
+            r["ref"] = ref
+            out.append(r)
+    return sorted(out, key=lambda r: (r["platform"], r["account_id"], r["observed_at"], r["ref"]))
+
+
+def _provenance(store: Store) -> dict[str, Any]:
+    runs = plain(store.read("runs"))
+    runs.sort(key=lambda r: (str(r["committed_at"]), r["batch_id"]))
+    sources: dict[tuple[str, str], dict[str, Any]] = {}
+    for table in ("observations", "profiles", "status_events", "snapshots", "watchlist"):
+        tbl = store.read(table, columns=["source", "retrieved_at", "payload_hash", "tool_version"])
+        if tbl.num_rows == 0:
+            continue
+        df = tbl.to_pandas()
+        df["source"] = df["source"].fillna("(none)")
+        for src, part in df.groupby("source", sort=True):
+            sources[(table, str(src))] = {
+                "table": table,
+                "source": str(src),
+                "rows": int(len(part)),
+                "first_retrieved": iso(part["retrieved_at"].min()),
+                "last_retrieved": iso(part["retrieved_at"].max()),
+                "payload_hashes": int(part["payload_hash"].nunique()),
+                "tool_versions": sorted(str(v) for v in part["tool_version"].dropna().unique()),
+            }
+    return {"runs": runs, "sources": [sources[k] for k in sorted(sources)]}
+
+
+# --------------------------------------------------------------------------- summary
+def _summary(
+    accounts: list[dict[str, Any]],
+    obs: pd.DataFrame,
+    events: list[dict[str, Any]],
+    transitions: dict[str, Any],
+    explains: list[dict[str, Any]],
+    compare: list[dict[str, Any]],
+    facts: _Facts,
+    watch: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Headline numbers and plain-language sentences; each number is a fact with refs.
+
+    A sentence is a list of parts: plain strings, or {"fact": id, "text": shown number}.
+    """
+    observed = [a for a in accounts if a["n_observations"]]
+    refs_all = [a["latest"]["ref"] for a in observed]
+    groups = sorted({str(a["group"]) for a in accounts if a["group"] is not None})
+    platforms = sorted({a["platform"] for a in accounts})
+    by_kind: dict[str, int] = {}
+    for e in events:
+        by_kind[e["kind"]] = by_kind.get(e["kind"], 0) + 1
+    first = iso(obs["observed_at"].min()) if len(obs) else None
+    last = iso(obs["observed_at"].max()) if len(obs) else None
+    sentences: list[list[Any]] = []
+
+    def num(label: str, value: Any, refs: Iterable[str], text: str | None = None) -> dict[str, Any]:
+        return {"fact": facts.add(label, value, refs), "text": text if text is not None else _fmt(value)}
+
+    n_obs = int(sum(a["n_observations"] for a in accounts))
+    sentences.append(
+        [
+            "PurgeWatch followed ",
+            num("accounts observed", len(observed), refs_all),
+            f" account{'s' if len(observed) != 1 else ''}"
+            + (f" in {len(groups)} group{'s' if len(groups) != 1 else ''} ({', '.join(groups)})" if groups else "")
+            + f" on {', '.join(platforms) or 'no platform'}, with ",
+            num("observations of these accounts", n_obs, [p["ref"] for a in accounts for p in a["series"]]),
+            " observations" + (f" from {first} to {last}." if first else "."),
+        ]
+    )
+    waves = [e for e in events if e["kind"] == "suspension_wave"]
+    if waves:
+        big = max(waves, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        sentences.append(
+            [
+                f"Detection found {len(waves)} suspension wave{'s' if len(waves) != 1 else ''}; the largest suspended ",
+                {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                f" accounts between {big.get('start')} and {big.get('end')}"
+                + (f" (group {big['group']})." if big.get("group") else "."),
+            ]
+        )
+    reinst = [e for e in events if e["kind"] == "reinstatement_wave"]
+    if reinst:
+        big = max(reinst, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        sentences.append(
+            [
+                f"{len(reinst)} reinstatement wave{'s' if len(reinst) != 1 else ''}; the largest reinstated ",
+                {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                f" accounts between {big.get('start')} and {big.get('end')}.",
+            ]
+        )
+    drops = [e for e in events if e["kind"] == "follower_drop"]
+    if drops:
+        big = max(drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        acc = next((a for a in accounts if a["platform"] == big["platform"] and a["account_id"] == big["account_id"]), None)
+        who = (acc or {}).get("handle") or big["account_id"]
+        rel = big.get("relative")
+        sentences.append(
+            [
+                f"{len(drops)} follower drop{'s' if len(drops) != 1 else ''} detected. The largest: ",
+                {"who": who, "anchor": (acc or {}).get("anchor")},
+                " lost ",
+                {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                " followers"
+                + (f" ({rel * 100:.1f}% of its audience)" if isinstance(rel, int | float) else "")
+                + f" between {big.get('start')} and {big.get('end')}.",
+            ]
+        )
+    for x in explains:
+        res = x.get("result") or {}
+        if res.get("verdict") and x["event"] == (drops and max(drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))["id"]):
+            sentences.append(
+                [
+                    "For that drop, the follower-list diff finds ",
+                    {"fact": x["fact"], "text": _fmt(res.get("lost"))},
+                    f" followers lost; verdict: {str(res['verdict']).replace('_', ' ')}.",
+                ]
+            )
+    surges = [e for e in events if e["kind"] == "follower_surge"]
+    if surges:
+        sentences.append([f"{len(surges)} follower surge{'s' if len(surges) != 1 else ''} detected (possible regain campaigns; see forensics)."])
+    purges = [e for e in events if e["kind"] == "purge"]
+    if purges:
+        big = max(purges, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        sentences.append(
+            [
+                "A platform-wide purge signature: ",
+                {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                f" unrelated accounts lost followers between {big.get('start')} and {big.get('end')}.",
+            ]
+        )
+    for c in compare:
+        parts: list[Any] = [f"Camps compared on “{c.get('outcome')}”: "]
+        for i, g in enumerate(c.get("groups") or []):
+            rate, lo, hi = g.get("rate"), g.get("ci_low"), g.get("ci_high")
+            fid = (c.get("facts") or {}).get(str(g.get("group")))
+            parts.append(f"{'; ' if i else ''}{g.get('group')} ")
+            parts.append({"fact": fid, "text": f"{g.get('outcome_count')} of {g.get('accounts')}"} if fid else f"{g.get('outcome_count')} of {g.get('accounts')}")
+            if isinstance(rate, int | float) and isinstance(lo, int | float) and isinstance(hi, int | float):
+                parts.append(f" ({rate * 100:.1f}%, 95% interval {lo * 100:.1f}–{hi * 100:.1f}%)")
+        for t in (c.get("tests") or [])[:3]:
+            eff = t.get("effect") or {}
+            rr, ci = eff.get("rate_ratio"), eff.get("rate_ratio_ci") or [None, None]
+            diff, dci = eff.get("difference"), eff.get("difference_ci") or [None, None]
+            p_val = t.get("p_value_adjusted", t.get("p_value"))
+            txt = f". {' vs '.join(map(str, t.get('groups') or []))}: "
+            if isinstance(diff, int | float) and all(isinstance(v, int | float) for v in dci):
+                txt += f"difference {diff * 100:+.1f} points (95% interval {dci[0] * 100:+.1f} to {dci[1] * 100:+.1f})"
+            if isinstance(rr, int | float) and all(isinstance(v, int | float) for v in ci):
+                txt += f", rate ratio {rr:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+            if isinstance(p_val, int | float):
+                txt += f", p = {p_val:.3g}"
+            parts.append(txt)
+        parts.append(".")
+        sentences.append(parts)
+    if not events:
+        sentences.append(["No detection events are shown (see availability below)."])
+    return {
+        "accounts_watched": len(watch),
+        "accounts_observed": len(observed),
+        "groups": groups,
+        "platforms": platforms,
+        "observations": n_obs,
+        "first_observation": first,
+        "last_observation": last,
+        "events_by_kind": dict(sorted(by_kind.items())),
+        "status_changes": {
+            "suspended": sum(1 for t in transitions["rows"] if t["direction"] == "suspended"),
+            "reinstated": sum(1 for t in transitions["rows"] if t["direction"] == "reinstated"),
+        },
+        "sentences": sentences,
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def now_utc() -> datetime:
+    """The one clock read of a report (kept here so callers can pass it explicitly)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "gather_findings", "iso", "plain", "now_utc"]

@@ -1,0 +1,394 @@
+"""Publish findings: one self-contained HTML file, a JSON bundle and a CSV bundle.
+
+The HTML makes no network request and runs no script: charts are inline SVG, the style
+sheet is inline and allowed by its SHA-256 in a strict Content-Security-Policy, and the
+machine-readable findings ride along in a non-executable ``application/json`` block.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from purgewatch.errors import InputError
+from purgewatch.report import _svg
+from purgewatch.report._findings import gather_findings, iso
+from purgewatch.report._safe import csv_cell, json_for_html, visible
+from purgewatch.store import Store
+
+BREAKDOWN_ORDER = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "unknown")
+
+
+# --------------------------------------------------------------------------- jinja
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return resources.files("purgewatch.report").joinpath("templates/style.css").read_text("utf-8")
+
+
+def csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def report_csp() -> str:
+    """No script at all, no network, the one inline style sheet allowed by hash."""
+    return (
+        "default-src 'none'; script-src 'none'; "
+        f"style-src {csp_hash(stylesheet())}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.1f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return visible(v, 200)
+
+
+def _pct(v: Any) -> str:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return f"{v * 100:.1f}%"
+    return "—"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, list):
+        return visible(", ".join(_fmt(x) for x in v[:20]) + (f" … ({len(v)} items)" if len(v) > 20 else ""), 400)
+    if isinstance(v, dict):
+        return visible(json.dumps(v, ensure_ascii=False, sort_keys=True), 400)
+    return _fmt(v)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and all(not isinstance(x, dict | list) for x in v.values()):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def table_rows(value: Any) -> list[dict[str, Any]]:
+    """Any analysis answer as rows of scalars (for generic tables and CSV)."""
+    if isinstance(value, list):
+        if all(isinstance(x, dict) for x in value):
+            return [_flatten(x) for x in value]
+        return [{"value": x} for x in value]
+    if isinstance(value, dict):
+        if all(isinstance(x, dict) for x in value.values()) and value:
+            return [{"key": k, **_flatten(v)} for k, v in value.items()]
+        return [{"key": k, "value": v} for k, v in _flatten(value).items()]
+    return [{"value": value}]
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            cols.setdefault(k, None)
+    return list(cols)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("purgewatch.report", "templates"),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
+    register_filters(env)
+    return env
+
+
+def register_filters(env: jinja2.Environment) -> None:
+    env.filters["vis"] = lambda v, limit=280: visible(v, limit)
+    env.filters["fmt"] = _fmt
+    env.filters["pct"] = _pct
+    env.filters["cell"] = _cell
+    env.filters["columns"] = _columns
+    env.filters["tablerows"] = table_rows
+    env.filters["flatrows"] = lambda v: table_rows(v if isinstance(v, dict) else {"value": v})
+
+
+# --------------------------------------------------------------------------- charts
+def estimate(g: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """(rate, low, high) from a compare group, whatever the interval key is called."""
+    rate = g.get("rate")
+    lo = hi = None
+    for key in ("ci", "rate_ci", "interval", "ci95", "wilson"):
+        v = g.get(key)
+        if isinstance(v, list | tuple) and len(v) == 2:
+            lo, hi = v
+        elif isinstance(v, dict):
+            lo, hi = v.get("low", v.get("lo")), v.get("high", v.get("hi"))
+    for lk, hk in (("ci_low", "ci_high"), ("low", "high"), ("rate_low", "rate_high"), ("lo", "hi")):
+        if lo is None and lk in g:
+            lo, hi = g.get(lk), g.get(hk)
+    num = lambda x: float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None  # noqa: E731
+    return num(rate), num(lo), num(hi)
+
+
+def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]:
+    events = {e["id"]: e for e in f["events"]}
+    charts: dict[str, Any] = {
+        "timeline": _svg.timeline_chart(
+            f["timeline"], [e for e in f["events"] if e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
+            label="Status changes per day and detected waves", href_prefix=href_prefix,
+            span=(f["summary"].get("first_observation"), f["summary"].get("last_observation")),
+        ),
+        "accounts": {},
+        "explain": {},
+    }
+    for a in f["accounts"]:
+        name = a.get("handle") or a.get("account_id")
+        charts["accounts"][a["key"]] = _svg.series_chart(
+            a["series"], [events[i] for i in a["events"] if i in events],
+            label=f"Followers of {name} ({a['platform']})", href_prefix=href_prefix,
+        )
+    for x in f["explain"]:
+        res = x.get("result") or {}
+        bd = res.get("lost_breakdown") or {}
+        parts = [(k, float(bd.get(k) or 0)) for k in BREAKDOWN_ORDER if k in bd]
+        parts += [(k, float(v)) for k, v in sorted(bd.items()) if k not in BREAKDOWN_ORDER and isinstance(v, int | float)]
+        charts["explain"][x["event"]] = _svg.stacked_bar(parts, label=f"What became of the followers lost in {x['event']}")
+    charts["compare"] = [compare_chart(c) for c in f.get("compare") or []]
+    charts["forensics"] = {x["event"]: forensics_charts(x) for x in f.get("forensics") or []}
+    return charts
+
+
+def compare_chart(c: dict[str, Any], href_prefix: str = "#") -> Markup:
+    rows = []
+    for g in c.get("groups", []) or []:
+        if not isinstance(g, dict):
+            continue
+        rate, lo, hi = estimate(g)
+        fid = (c.get("facts") or {}).get(str(g.get("group")))
+        rows.append({"label": str(g.get("group")), "value": rate, "lo": lo, "hi": hi, "href": f"{href_prefix}{fid}" if fid else None})
+    return _svg.interval_chart(rows, label=f"Share of accounts with outcome “{c.get('outcome')}”, by group, with 95% interval")
+
+
+def forensics_charts(x: dict[str, Any]) -> list[tuple[str, Markup]]:
+    """Creation-date profiles of lost/remaining/gained followers and the Follower-Factory
+    scatter, for one explained drop."""
+    out: list[tuple[str, Markup]] = []
+    creation = x.get("creation") or {}
+    for name in ("lost", "remaining", "gained"):
+        st = (creation.get("sets") or {}).get(name)
+        if not st or not st.get("accounts"):
+            continue
+        prof = st.get("profile") or {}
+        batch_periods = {str(b.get("peak"))[:10] for b in st.get("batches") or []}
+        bars = [(str(k)[:10], float(v)) for k, v in sorted(prof.items())]
+        title = f"Creation dates of {name} followers (n={st.get('accounts'):,}; {len(st.get('batches') or [])} batch(es), in orange)"
+        out.append((title, _svg.bar_chart(bars, label=title, highlight=batch_periods)))
+    order = x.get("order") or {}
+    pts_d = order.get("points") or {}
+    pts = []
+    for pos, created in zip(pts_d.get("position") or [], pts_d.get("created_at") or [], strict=False):
+        t = _svg._epoch(created)
+        if t is not None:
+            pts.append((float(pos), t))
+    if pts:
+        title = f"Follower order vs account creation date ({order.get('followers', 0):,} followers; {len(order.get('bands') or [])} dense band(s))"
+        out.append((title, _svg.scatter_chart(pts, label=title, x_label="follower order (oldest → newest)", y_label="account created", y_is_time=True)))
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+def render_html(findings: dict[str, Any], *, generated_at: str, title: str | None = None) -> str:
+    env = environment()
+    tpl = env.get_template("report.html.j2")
+    return tpl.render(
+        f=findings,
+        charts=build_charts(findings),
+        css=Markup(stylesheet()),
+        csp=report_csp(),
+        title=title or "Accounts that vanished: evidence report",
+        fact_href="#",
+        account_href="#",
+        generated_at=generated_at,
+        findings_json=json_for_html(findings),
+    )
+
+
+def findings_json(findings: dict[str, Any], *, generated_at: str) -> str:
+    doc = {"generated_at": generated_at, **findings}
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+
+def _csv(rows: Iterable[dict[str, Any]], cols: Sequence[str] | None = None) -> str:
+    rows = list(rows)
+    cols = list(cols) if cols else _columns(rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow([_csv_value(r.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return csv_cell(" ".join(str(x) for x in v))
+    if isinstance(v, dict):
+        return csv_cell(json.dumps(v, ensure_ascii=False, sort_keys=True))
+    return csv_cell(v)
+
+
+def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
+    """File name -> CSV text. ``ref``/``refs`` columns point at rows of observations.csv
+    (and snapshots.csv), the same references the HTML links to."""
+    s = f["summary"]
+    summary_rows = [{"key": k, "value": v} for k, v in _flatten({k: v for k, v in s.items() if k != "sentences"}).items()]
+    explain_rows = []
+    for x in f["explain"]:
+        res = x.get("result") or {}
+        row = {k: x.get(k) for k in ("event", "platform", "account_id", "group", "start", "end", "fact", "error")}
+        row.update({"lost": res.get("lost"), "gained": res.get("gained"), "verdict": res.get("verdict")})
+        for k, v in sorted((res.get("lost_breakdown") or {}).items()):
+            row[f"lost_{k}"] = v
+        row["refs"] = x.get("refs", [])
+        explain_rows.append(row)
+    compare = f.get("compare") or []
+    out = {
+        "summary.csv": _csv(summary_rows, ["key", "value"]),
+        "facts.csv": _csv(f["facts"], ["id", "label", "value", "n_refs", "refs"]),
+        "events.csv": _csv(
+            [{**e, "evidence": e.get("evidence")} for e in f["events"]],
+            ["id", "kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "fact", "refs", "evidence"],
+        ),
+        "accounts.csv": _csv(
+            [
+                {
+                    **{k: a.get(k) for k in ("key", "platform", "account_id", "handle", "display_name", "group", "label", "n_observations")},
+                    **{f"latest_{k}": (a.get("latest") or {}).get(k) for k in ("t", "status", "followers", "ref", "fact")},
+                    "events": a["events"],
+                }
+                for a in f["accounts"]
+            ]
+        ),
+        "series.csv": _csv(
+            [{"platform": a["platform"], "account_id": a["account_id"], **p} for a in f["accounts"] for p in a["series"]],
+            ["platform", "account_id", "t", "followers", "status", "ref"],
+        ),
+        "timeline.csv": _csv(f["timeline"], ["day", "group", "suspended", "reinstated"]),
+        "transitions.csv": _csv(f["transitions"], ["ref", "table", "platform", "account_id", "group", "at", "from", "to", "direction"]),
+        "explain.csv": _csv(explain_rows),
+        "compare_groups.csv": _csv([{"outcome": c.get("outcome"), **g} for c in compare for g in table_rows(c.get("groups") or [])]),
+        "compare_tests.csv": _csv([{"outcome": c.get("outcome"), **t} for c in compare for t in table_rows(c.get("tests") or [])]),
+        "observations.csv": _csv(f["observations"], ["ref", "table", "platform", "account_id", "at", "status", "followers_count", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
+        "snapshots.csv": _csv(f["snapshots"], ["ref", "snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
+        "runs.csv": _csv(f["provenance"]["runs"], ["batch_id", "started_at", "committed_at", "command", "source", "source_ref", "tool_version", "rows", "note"]),
+        "sources.csv": _csv(f["provenance"]["sources"], ["table", "source", "rows", "first_retrieved", "last_retrieved", "payload_hashes", "tool_versions"]),
+    }
+    fx = f.get("forensics") or []
+    out["forensics_creation_batches.csv"] = _csv(
+        [{"event": x["event"], "platform": x["platform"], "account_id": x["account_id"], "set": name, **b}
+         for x in fx for name, st in sorted(((x.get("creation") or {}).get("sets") or {}).items()) for b in st.get("batches") or []],
+        ["event", "platform", "account_id", "set", "start", "end", "count", "expected", "ratio", "p_value", "share", "peak", "peak_count"],
+    )
+    out["forensics_order_bands.csv"] = _csv(
+        [{"event": x["event"], "platform": x["platform"], "account_id": x["account_id"], **b}
+         for x in fx for b in (x.get("order") or {}).get("bands") or []],
+        ["event", "platform", "account_id", "first_position", "last_position", "size", "in_span", "span_start", "span_end", "share", "null_share"],
+    )
+    out["forensics_regain.csv"] = _csv(
+        [{"event": x["event"], **{k: v for k, v in _flatten(x.get("regain") or {}).items() if k != "batches"}} for x in fx if x.get("regain")],
+        ["event", "platform", "account_id", "verdict", "gained", "baseline_gain_median", "gain_ratio", "abnormal_gain", "young_share", "young_share_baseline", "young_p_value", "batch_share", "reasons"],
+    )
+    return out
+
+
+@dataclass
+class ReportFiles:
+    html: Path
+    json: Path
+    csv_dir: Path
+    generated_at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"html": str(self.html), "json": str(self.json), "csv": str(self.csv_dir), "generated_at": self.generated_at}
+
+
+def generation_time(explicit: str | datetime | None = None) -> str:
+    """The report's one timestamp: explicit, else SOURCE_DATE_EPOCH (reproducible builds),
+    else now."""
+    if explicit is not None:
+        return iso(explicit) or str(explicit)
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde:
+        try:
+            return iso(datetime.fromtimestamp(int(sde), UTC)) or ""
+        except ValueError as exc:
+            raise InputError(f"SOURCE_DATE_EPOCH={sde!r} is not a Unix time in seconds") from exc
+    return iso(datetime.now(UTC).replace(microsecond=0)) or ""
+
+
+def output_paths(out: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """``FILE.html`` -> FILE.html, FILE.json, FILE-csv/; anything else is a directory ->
+    DIR/report.html, DIR/findings.json, DIR/csv/."""
+    p = Path(out)
+    if p.suffix.lower() in (".html", ".htm"):
+        if p.exists() and p.is_dir():
+            raise InputError(f"{p} is a directory", hint="give a file name ending in .html or a directory")
+        return p, p.with_suffix(".json"), p.with_name(p.stem + "-csv")
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{p} exists and is not a directory", hint="use --out REPORT.html or --out DIR")
+    return p / "report.html", p / "findings.json", p / "csv"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_report(
+    store: Store,
+    out: str | os.PathLike[str],
+    *,
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    groups: Iterable[str] | None = None,
+    title: str | None = None,
+    generated_at: str | datetime | None = None,
+) -> ReportFiles:
+    """Gather the findings of ``store`` and write the HTML report with its JSON and CSV
+    bundles. Same store and options -> byte-identical files, apart from ``generated_at``."""
+    html_path, json_path, csv_dir = output_paths(out)
+    findings = gather_findings(store, start=start, end=end, groups=groups)
+    stamp = generation_time(generated_at)
+    _write(html_path, render_html(findings, generated_at=stamp, title=title))
+    _write(json_path, findings_json(findings, generated_at=stamp))
+    for name, text in csv_bundle(findings).items():
+        _write(csv_dir / name, text)
+    return ReportFiles(html_path, json_path, csv_dir, stamp)

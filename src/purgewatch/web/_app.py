@@ -1,0 +1,377 @@
+"""The local web UI and JSON API (Starlette) over a live evidence store.
+
+Read-only by default. The store is append-only and readers resolve its files per
+request, so the UI keeps working while `purgewatch watch` writes; results are cached
+per store *fingerprint* (the list of committed batches), so a new batch shows on the
+next request and nothing is recomputed while the store is unchanged.
+
+Security: every page carries a strict Content-Security-Policy (no script at all; the
+one inline style sheet allowed by its hash), `nosniff`, no framing, no referrer. Host
+headers other than the bound address are refused (DNS-rebinding defence). Write
+endpoints exist only when a write token is configured, and need
+``Authorization: Bearer <token>`` (a header a browser never adds by itself, so a
+hostile page cannot forge the request).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from purgewatch import __version__
+from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
+from purgewatch.report import _svg
+from purgewatch.report._findings import gather_findings, parse_time, plain
+from purgewatch.report._render import compare_chart, csp_hash, register_filters, stylesheet
+from purgewatch.store import Store, _layout
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def web_csp() -> str:
+    return (
+        "default-src 'none'; script-src 'none'; "
+        f"style-src {csp_hash(stylesheet())}; img-src data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+class SecurityHeaders:
+    """Adds the same protective headers to every response (pages, API, errors)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", web_csp().encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"cross-origin-resource-policy", b"same-origin"),
+            (b"cache-control", b"no-store"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in self.headers if k not in names
+                ]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+class _Cache:
+    """Results keyed by the store's fingerprint; a new committed batch invalidates."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._key: tuple[str, ...] | None = None
+        self._items: dict[Any, Any] = {}
+
+    def fingerprint(self) -> tuple[str, ...]:
+        gen = _layout.current_generation(self.store.path)
+        return (gen.name, *(b.name for b in _layout.committed_batches(gen)))
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        fp = self.fingerprint()
+        with self._lock:
+            if fp != self._key:
+                self._key, self._items = fp, {}
+            if key in self._items:
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            if fp == self._key:
+                self._items[key] = value
+        return value
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.PackageLoader("purgewatch.web", "templates"), jinja2.PackageLoader("purgewatch.report", "templates")]
+        ),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    register_filters(env)
+    env.filters["q"] = lambda v: quote(str(v), safe="")  # a path segment from data
+    return env
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    body = json.dumps(plain(obj), ensure_ascii=False, allow_nan=False, indent=1)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _error_status(exc: PurgeWatchError) -> int:
+    if isinstance(exc, InputError):
+        return 400
+    if isinstance(exc, AnalysisError):
+        return 422
+    if isinstance(exc, StoreError):
+        return 503
+    return 500
+
+
+def create_app(
+    store: Store | str | Path,
+    *,
+    write_token: str | None = None,
+    bind_host: str = "127.0.0.1",
+    allowed_hosts: list[str] | None = None,
+) -> Starlette:
+    """The ASGI app. ``write_token`` enables the write endpoints (Bearer auth)."""
+    st = store if isinstance(store, Store) else Store.open(store)
+    cache = _Cache(st)
+    env = _env()
+    hosts = allowed_hosts or sorted({*LOOPBACK_HOSTS, bind_host})
+
+    def findings() -> dict[str, Any]:
+        return cache.get("findings", lambda: gather_findings(st))  # type: ignore[no-any-return]
+
+    def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(template).render(
+            request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
+            writable=write_token is not None, fact_href="/evidence#", account_href="/accounts#", **ctx,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def param_time(request: Request, name: str) -> str | None:
+        v = request.query_params.get(name) or None
+        if v is None:
+            return None
+        try:
+            parse_time(v)
+        except (ValueError, PurgeWatchError) as exc:
+            raise InputError(f"?{name}={v!r} is not an ISO 8601 time with a zone ({exc})") from None
+        return v
+
+    # ------------------------------------------------------------------ pages
+    def overview(request: Request) -> Response:
+        f = findings()
+        timeline = _svg.timeline_chart(
+            f["timeline"], [e for e in f["events"] if e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
+            label="Status changes per day and detected waves", href_prefix="/events#",
+            span=(f["summary"].get("first_observation"), f["summary"].get("last_observation")),
+        )
+        return page(request, "overview.html.j2", f=f, timeline=timeline)
+
+    def watchlists(request: Request) -> Response:
+        f = findings()
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for a in f["accounts"]:
+            groups.setdefault(str(a["group"]), []).append(a)
+        return page(request, "watchlists.html.j2", f=f, groups=sorted(groups.items()))
+
+    def accounts(request: Request) -> Response:
+        return page(request, "accounts.html.j2", f=findings())
+
+    def account(request: Request) -> Response:
+        f = findings()
+        platform, account_id = request.path_params["platform"], request.path_params["account_id"]
+        a = next((x for x in f["accounts"] if x["platform"] == platform and x["account_id"] == account_id), None)
+        if a is None:
+            return page(request, "error.html.j2", status=404, message=f"{platform}:{account_id} is not a watched or observed account")
+        evs = [e for e in f["events"] if e["id"] in a["events"]]
+        chart = _svg.series_chart(a["series"], evs, label=f"Followers of {a.get('handle') or account_id}", href_prefix="#")
+        return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart)
+
+    def events(request: Request) -> Response:
+        return page(request, "events.html.j2", f=findings())
+
+    def explain_page(request: Request) -> Response:
+        f = findings()
+        q = request.query_params
+        result = error = None
+        if q.get("account"):
+            try:
+                result = explain_answer(q.get("account", ""), q.get("platform") or None, param_time(request, "from"), param_time(request, "to"))
+            except PurgeWatchError as exc:
+                error = str(exc)
+        chart = None
+        if result:
+            bd = result.get("lost_breakdown") or {}
+            chart = _svg.stacked_bar([(k, float(v or 0)) for k, v in bd.items()], label="What became of the lost followers")
+        return page(request, "explain.html.j2", f=f, result=result, error=error, chart=chart, q=dict(q))
+
+    def compare_page(request: Request) -> Response:
+        q = request.query_params
+        outcome = q.get("outcome") or "suspended"
+        result = error = None
+        try:
+            result = compare_answer(outcome, param_time(request, "from"), param_time(request, "to"))
+        except PurgeWatchError as exc:
+            error = str(exc)
+        chart = compare_chart(result, href_prefix="/evidence#") if result else None
+        return page(request, "compare.html.j2", result=result, error=error, chart=chart, outcome=outcome, q=dict(q))
+
+    def evidence(request: Request) -> Response:
+        return page(request, "evidence.html.j2", f=findings())
+
+    # ------------------------------------------------------------------ analyses
+    def explain_answer(account: str, platform: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+        from purgewatch.analysis.explain import explain
+
+        return cache.get(  # type: ignore[no-any-return]
+            ("explain", account, platform, start, end),
+            lambda: plain(explain(st, account, platform=platform, start=start, end=end)),
+        )
+
+    def compare_answer(outcome: str, start: str | None, end: str | None, by: str = "group") -> dict[str, Any]:
+        from purgewatch.analysis.compare import OUTCOMES, compare_store
+
+        if outcome not in OUTCOMES:
+            raise InputError(f"unknown outcome {outcome!r}", hint=f"one of: {', '.join(OUTCOMES)}")
+        if by not in ("group", "label"):
+            raise InputError(f"unknown grouping {by!r}", hint="group or label")
+        return cache.get(  # type: ignore[no-any-return]
+            ("compare", outcome, start, end, by),
+            lambda: plain(compare_store(st, by=by, outcome=outcome, start=start, end=end)),
+        )
+
+    # ------------------------------------------------------------------ API
+    def api_watchlist(request: Request) -> Response:
+        from purgewatch.watchlist import current_watchlist
+
+        return _json({"watchlist": current_watchlist(st).to_pylist()})
+
+    def api_accounts(request: Request) -> Response:
+        from purgewatch.queries import latest_accounts
+
+        q = request.query_params
+        return _json({"accounts": latest_accounts(st, platform=q.get("platform") or None, group=q.get("group") or None).to_pylist()})
+
+    def api_history(request: Request) -> Response:
+        from purgewatch.queries import account_history
+
+        q = request.query_params
+        plat, account_id, table = account_history(
+            st, request.path_params["account"], platform=q.get("platform") or None,
+            since=_dt(param_time(request, "from")), until=_dt(param_time(request, "to")),
+        )
+        return _json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
+
+    def api_events(request: Request) -> Response:
+        f = findings()
+        if not f["availability"]["detect"].startswith("ok"):
+            return _json({"error": f["availability"]["detect"]}, 503)
+        keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence")
+        return _json({"events": [{k: e.get(k) for k in keys} | {"id": e["id"], "refs": e.get("refs", [])} for e in f["events"]]})
+
+    def api_explain(request: Request) -> Response:
+        q = request.query_params
+        return _json(explain_answer(request.path_params["account"], q.get("platform") or None, param_time(request, "from"), param_time(request, "to")))
+
+    def api_compare(request: Request) -> Response:
+        q = request.query_params
+        return _json(compare_answer(q.get("outcome") or "suspended", param_time(request, "from"), param_time(request, "to"), q.get("by") or "group"))
+
+    def api_findings(request: Request) -> Response:
+        return _json(findings())
+
+    def api_openapi(request: Request) -> Response:
+        from purgewatch.web._openapi import openapi_document
+
+        return _json(openapi_document(writable=write_token is not None))
+
+    def authorised(request: Request) -> Response | None:
+        if write_token is None:
+            return _json({"error": "this server is read-only; start it with --write-token to enable writes"}, 403)
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), write_token.encode()):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def api_watchlist_add(request: Request) -> Response:
+        denied = authorised(request)
+        if denied is not None:
+            return denied
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _json({"error": "send a JSON body with Content-Type: application/json"}, 415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json({"error": "the body is not valid JSON"}, 400)
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("platform", "account", "group")):
+            return _json({"error": "expected {\"platform\": str, \"account\": str, \"group\": str, \"label\": str?}"}, 400)
+        label = body.get("label")
+        if label is not None and not isinstance(label, str):
+            return _json({"error": "label must be a string"}, 400)
+        from purgewatch.watchlist import add_to_watchlist
+
+        change = await run_in_threadpool(add_to_watchlist, st, body["platform"], body["account"], body["group"], label)
+        return _json(change.as_dict(), 201 if change.added else 200)
+
+    def api_watchlist_remove(request: Request) -> Response:
+        denied = authorised(request)
+        if denied is not None:
+            return denied
+        from purgewatch.watchlist import remove_from_watchlist
+
+        change = remove_from_watchlist(st, request.path_params["platform"], request.path_params["account"])
+        return _json(change.as_dict())
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PurgeWatchError)
+        status = _error_status(exc)
+        if request.url.path.startswith("/api/"):
+            return _json({"error": str(exc)}, status)
+        return page(request, "error.html.j2", status=status, message=str(exc))
+
+    routes = [
+        Route("/", overview),
+        Route("/watchlists", watchlists),
+        Route("/accounts", accounts),
+        Route("/accounts/{platform}/{account_id:path}", account),
+        Route("/events", events),
+        Route("/explain", explain_page),
+        Route("/compare", compare_page),
+        Route("/evidence", evidence),
+        Route("/api/openapi.json", api_openapi),
+        Route("/api/watchlist", api_watchlist, methods=["GET"]),
+        Route("/api/watchlist", api_watchlist_add, methods=["POST"]),
+        Route("/api/watchlist/{platform}/{account:path}", api_watchlist_remove, methods=["DELETE"]),
+        Route("/api/accounts", api_accounts),
+        Route("/api/history/{account:path}", api_history),
+        Route("/api/events", api_events),
+        Route("/api/explain/{account:path}", api_explain),
+        Route("/api/compare", api_compare),
+        Route("/api/findings", api_findings),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        exception_handlers={PurgeWatchError: on_error},
+    )
+    app.state.store = st
+    return app
+
+
+def _dt(v: str | None) -> Any:
+    return None if v is None else parse_time(v).to_pydatetime()  # type: ignore[union-attr]
