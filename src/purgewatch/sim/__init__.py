@@ -9,7 +9,14 @@ from __future__ import annotations
 from purgewatch.sim._clock import SimClock
 from purgewatch.sim._scenario import Scenario, load_scenario, packaged_scenarios, parse_scenario
 from purgewatch.sim._server import Emulator
-from purgewatch.sim._truth import truth, watchlist_rows, write_watchlist
+from purgewatch.sim._truth import (
+    truth,
+    truth_followers_at,
+    truth_status_at,
+    truth_statuses_at,
+    watchlist_rows,
+    write_watchlist,
+)
 
 __all__ = [
     "Emulator",
@@ -19,6 +26,9 @@ __all__ = [
     "packaged_scenarios",
     "parse_scenario",
     "truth",
+    "truth_followers_at",
+    "truth_status_at",
+    "truth_statuses_at",
     "watchlist_rows",
     "write_watchlist",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,51 @@ def write_watchlist(scenario: Scenario, out: Path) -> int:
         wr.writeheader()
         wr.writerows(rows)
     return len(rows)
+
+
+# ---------------------------------------------------------------- truth helpers
+# Read the exported ground truth (``truth(scenario)``) the way a checker would: from the
+# JSON document alone, independent of the emulator's internals.
+
+
+def _iso_key(at: datetime | str) -> str:
+    if isinstance(at, str):
+        return at
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def truth_status_at(doc: dict[str, Any], platform: str, account_id: str, at: datetime | str) -> str:
+    """The true status of an account at ``at`` (``active`` when it never changed)."""
+    when = _iso_key(at)
+    status = "active"
+    for ch in doc["status_changes"]:
+        if ch["platform"] == platform and ch["account_id"] == account_id and ch["at"] <= when:
+            status = ch["status"]
+    return status
+
+
+def truth_statuses_at(doc: dict[str, Any], platform: str, at: datetime | str) -> dict[str, str]:
+    """Every account that is not active at ``at`` -> its status."""
+    when = _iso_key(at)
+    out: dict[str, str] = {}
+    for ch in doc["status_changes"]:  # sorted by time
+        if ch["platform"] == platform and ch["at"] <= when:
+            if ch["status"] == "active":
+                out.pop(ch["account_id"], None)
+            else:
+                out[ch["account_id"]] = ch["status"]
+    return out
+
+
+def truth_followers_at(doc: dict[str, Any], platform: str, account_id: str, at: datetime | str,
+                       *, active_only: bool = True) -> set[str]:
+    """Followers of a watched account at ``at``: follows standing, and (by default) only
+    followers whose account is active, which is what the platforms list and count."""
+    when = _iso_key(at)
+    down = truth_statuses_at(doc, platform, at) if active_only else {}
+    out = set()
+    for e in doc["follows"][f"{platform}:{account_id}"]:
+        if e["followed_at"] <= when and (e["unfollowed_at"] is None or e["unfollowed_at"] > when):
+            if e["follower_id"] not in down:
+                out.add(e["follower_id"])
+    return out

@@ -7,6 +7,9 @@ fixtures into a test module (``from purgewatch.sim.testing import emulator, emul
   rate limits on; a fresh server per test.
 - ``emulator_factory(scenario="small", faults=True, limits=True, speed=None, start=None,
   budgets=None)``: any other configuration; every emulator it made is stopped after the test.
+
+Truth helpers (``truth_status_at``, ``truth_statuses_at``, ``truth_followers_at``) answer
+from the exported ground truth alone, for end-to-end checks of what PurgeWatch stored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import pytest
 from purgewatch.sim._clock import SimClock
 from purgewatch.sim._scenario import Scenario, load_scenario
 from purgewatch.sim._server import Emulator
+from purgewatch.sim._truth import truth_followers_at, truth_status_at, truth_statuses_at
+
+__all__ = ["emulator", "emulator_factory", "truth_followers_at", "truth_status_at", "truth_statuses_at"]
 
 EmulatorFactory = Callable[..., Emulator]
 
