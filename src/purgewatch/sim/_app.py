@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from purgewatch.sim import _platforms as P
 from purgewatch.sim._clock import US, SimClock, iso_ms, to_us
 from purgewatch.sim._limits import FaultPlan, FixedWindowLimiter, Verdict
+from purgewatch.sim._scenario import Scenario
 from purgewatch.sim._world import World
 
 JETSTREAM_REPLAY_US = 36 * 3600 * US
@@ -57,9 +58,11 @@ class EmulatorState:
 
     def __init__(self, world: World, clock: SimClock, *, faults: bool, limits: bool,
                  budgets: dict[str, tuple[int, float]] | None = None,
-                 wall: Callable[[], float] | None = None) -> None:
+                 wall: Callable[[], float] | None = None, scenario: Scenario | None = None) -> None:
         self.world = world
-        self.scenario = world.scenario
+        # the scenario as given: worlds are cached by content digest, so a scenario that
+        # differs only in faults or limits shares its world but not these settings
+        self.scenario = scenario or world.scenario
         self.clock = clock
         self.limits_enabled = limits
         kwargs = {"wall": wall} if wall is not None else {}
@@ -69,6 +72,7 @@ class EmulatorState:
         self.rate_limited: Counter[str] = Counter()
         self.fault_counts: dict[str, Counter[str]] = {}
         self.x_calls = 0
+        self.ws_connections = 0
         self._truth: dict[str, Any] | None = None
 
     def stats(self) -> dict[str, Any]:
@@ -366,6 +370,8 @@ async def _jetstream(state: EmulatorState, ws: WebSocket) -> None:
         pos = int(np.searchsorted(times, start, side="left"))
     else:
         pos = int(np.searchsorted(times, now, side="right"))
+    state.ws_connections += 1
+    conn = state.ws_connections
     receiver: asyncio.Task[Any] = asyncio.ensure_future(ws.receive())
     sent = 0
     try:
@@ -381,7 +387,9 @@ async def _jetstream(state: EmulatorState, ws: WebSocket) -> None:
                 await ws.send_text(json.dumps(frame, separators=(",", ":")))
                 pos += 1
                 sent += 1
-                if state.faults.side_fault("bluesky", "disconnect", n, t):
+                # drawn per (connection, frame): a client resuming from this frame's cursor
+                # must not meet the same disconnect forever
+                if state.faults.side_fault("bluesky", "disconnect", conn * 1_000_003 + sent, t):
                     state.count_fault("bluesky", "disconnect")
                     await ws.close(code=1011, reason="upstream hiccup")
                     return

@@ -64,7 +64,7 @@ class Emulator:
         budgets_all = dict(scenario.limits)
         budgets_all.update(budgets or {})
         self.state = EmulatorState(build_world(scenario), self.clock, faults=faults, limits=limits,
-                                   budgets=budgets_all, wall=wall)
+                                   budgets=budgets_all, wall=wall, scenario=scenario)
         self.app = build_app(self.state)
         self._requested_port = port
         self.port = port
