@@ -1,0 +1,159 @@
+"""Detection: follower drops and surges, suspension and reinstatement waves, purges.
+
+    >>> from purgewatch.analysis.detect import detect
+    >>> events = detect(store)                                  # doctest: +SKIP
+    >>> [e.to_json() for e in events if e.kind == "purge"]      # doctest: +SKIP
+
+``detect(store, **params)`` runs every detector over what is in the store and returns
+:class:`Event` objects (``.to_json()`` is the FORMATS.md shape). For a watch loop,
+:class:`Detector` keeps a small tail of each account and re-examines only that tail when
+new observations arrive; its events equal a batch run over the same data.
+See docs/detect.md for the methods, parameters and failure modes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from purgewatch.analysis.detect._event import KINDS, Event
+from purgewatch.analysis.detect._incremental import Detector
+from purgewatch.analysis.detect._load import group_array, load_groups, load_series, load_status
+from purgewatch.analysis.detect._purge import PurgeParams
+from purgewatch.analysis.detect._run import (
+    DetectParams,
+    make_params,
+    param_names,
+    purge_events,
+    series_events,
+    wave_events,
+)
+from purgewatch.analysis.detect._series import SeriesParams, detect_arrays, prepare
+from purgewatch.analysis.detect._waves import WaveParams, transitions
+from purgewatch.errors import InputError
+from purgewatch.store import Store
+
+__all__ = [
+    "KINDS",
+    "DetectParams",
+    "Detector",
+    "Event",
+    "PurgeParams",
+    "SeriesParams",
+    "WaveParams",
+    "detect",
+    "detect_series",
+    "filter_events",
+    "make_params",
+    "param_names",
+]
+
+
+def detect_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray,
+                  accounts: list[tuple[str, str]] | None = None,
+                  groups: np.ndarray | None = None,
+                  params: DetectParams | None = None, *, purge: bool = True) -> list[Event]:
+    """Drops, surges (and purges) over in-memory arrays: ``sid`` series index, ``t`` Unix
+    seconds, ``y`` follower counts (any order; duplicates merged). For benchmarks and
+    callers that do not use a store."""
+    params = params or DetectParams()
+    sid, t, y = prepare(sid, t, y)
+    n_series = int(sid.max()) + 1 if len(sid) else 0
+    accounts = accounts or [("", str(i)) for i in range(n_series)]
+    groups = groups if groups is not None else np.full(len(accounts), None, dtype=object)
+    ev, pg = detect_arrays(sid, t, y, params.series, want_purge=purge)
+    out = series_events(ev, sid, t, y, accounts, groups, params.series)
+    if purge:
+        out += purge_events(pg, t, sid, accounts, groups, params.purge)
+    return sorted(out, key=lambda e: e.sort_key)
+
+
+def detect(
+    store: Store,
+    *,
+    kinds: Iterable[str] | None = None,
+    platform: str | None = None,
+    accounts: Iterable[str] | None = None,
+    group: str | None = None,
+    start: datetime | float | None = None,
+    end: datetime | float | None = None,
+    params: DetectParams | None = None,
+    **overrides: Any,
+) -> list[Event]:
+    """Every detection over the store, sorted by start time.
+
+    ``kinds`` limits the detectors run; ``platform`` the data read; ``accounts``,
+    ``group``, ``start``/``end`` filter the answer (population detectors still look at
+    everyone: a purge is only visible across accounts). Thresholds: ``params`` or flat
+    keywords (``z_threshold=6``, ``wave_min_size=10``, ``purge_min_accounts=20``; see
+    :func:`param_names`)."""
+    params = make_params(params, **overrides)
+    wanted = set(kinds) if kinds is not None else set(KINDS)
+    unknown = wanted - set(KINDS)
+    if unknown:
+        raise InputError(f"unknown event kind(s): {', '.join(sorted(unknown))}",
+                         hint=f"kinds are: {', '.join(KINDS)}")
+    groups_map = load_groups(store)
+    out: list[Event] = []
+    if wanted & {"follower_drop", "follower_surge", "purge"}:
+        data = load_series(store, platform=platform)
+        groups = group_array(data.accounts, groups_map)
+        sid, t, y = prepare(data.sid, data.t, data.y)
+        ev, pg = detect_arrays(sid, t, y, params.series, want_purge="purge" in wanted)
+        out += series_events(ev, sid, t, y, data.accounts, groups, params.series)
+        if "purge" in wanted:
+            out += purge_events(pg, t, sid, data.accounts, groups, params.purge)
+    if wanted & {"suspension_wave", "reinstatement_wave"}:
+        st = load_status(store, platform=platform)
+        if len(st.time):
+            groups = group_array(st.accounts, groups_map)
+            tr = transitions(st.key, st.time, st.status, st.is_event)
+            coverage = (float(st.time.min()), float(st.time.max()))
+            out += wave_events(tr, st.accounts, groups, coverage, params.waves)
+    out = [e for e in out if e.kind in wanted]
+    return filter_events(out, accounts=accounts, group=group, start=start, end=end)
+
+
+def _ts(value: datetime | float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InputError("a time without a zone is ambiguous", hint="add Z or +00:00")
+        return value.timestamp()
+    return float(value)
+
+
+def _names_account(e: Event, wanted: set[str]) -> bool:
+    if e.account_id is not None:
+        return e.account_id in wanted
+    return any(a.get("account_id") in wanted for a in e.evidence.get("accounts", []))
+
+
+def _names_group(e: Event, group: str) -> bool:
+    if e.group is not None or e.kind != "purge":
+        return e.group == group
+    return group in e.evidence.get("by_group", {})
+
+
+def filter_events(events: list[Event], *, accounts: Iterable[str] | None = None,
+                  group: str | None = None, start: datetime | float | None = None,
+                  end: datetime | float | None = None) -> list[Event]:
+    """Events naming one of ``accounts``, in ``group``, overlapping [start, end]."""
+    lo, hi = _ts(start), _ts(end)
+    wanted = set(accounts) if accounts is not None else None
+    out = []
+    for e in events:
+        if wanted is not None and not _names_account(e, wanted):
+            continue
+        if group is not None and not _names_group(e, group):
+            continue
+        if lo is not None and e.end < lo:
+            continue
+        if hi is not None and e.start > hi:
+            continue
+        out.append(e)
+    return sorted(out, key=lambda e: e.sort_key)

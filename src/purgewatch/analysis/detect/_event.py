@@ -1,0 +1,72 @@
+"""The detection event: one record shape for every detector (FORMATS.md, `detect --json`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+KINDS: tuple[str, ...] = (
+    "follower_drop",
+    "follower_surge",
+    "suspension_wave",
+    "reinstatement_wave",
+    "purge",
+)
+
+
+def iso(seconds: float) -> str:
+    """Unix seconds -> ISO 8601 UTC with a ``Z`` (second precision is what sources give)."""
+    dt = datetime.fromtimestamp(round(float(seconds), 3), tz=UTC)
+    text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _clean(value: Any) -> Any:
+    """Make evidence JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class Event:
+    """One detection. Times are Unix seconds (UTC); :meth:`to_json` renders FORMATS.md."""
+
+    kind: str
+    platform: str | None
+    account_id: str | None
+    group: str | None
+    start: float
+    end: float
+    magnitude: float
+    relative: float | None
+    score: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        mag = float(self.magnitude)
+        return {
+            "kind": self.kind,
+            "platform": self.platform,
+            "account_id": self.account_id,
+            "group": self.group,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "magnitude": int(round(mag)) if mag == round(mag) else round(mag, 3),
+            "relative": None if self.relative is None or not math.isfinite(self.relative)
+            else round(float(self.relative), 6),
+            "score": round(float(self.score), 3) if math.isfinite(self.score) else None,
+            "evidence": _clean(self.evidence),
+        }
+
+    @property
+    def sort_key(self) -> tuple[float, str, str, str]:
+        return (self.start, self.kind, self.platform or "", self.account_id or "")

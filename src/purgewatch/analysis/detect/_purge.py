@@ -1,0 +1,115 @@
+"""The purge signature: many accounts losing followers in the same window.
+
+Individually weak drops count here: every account contributes its drop *candidates* at a
+looser threshold than a reported drop (``SeriesParams.purge_*``), placed at the middle of
+the interval that brackets them (only short brackets, so the time is known). The
+candidates of all accounts are binned and scanned for bursts against the trailing baseline
+(``_scan.py``). A burst that hits at least ``min_accounts`` accounts and ``min_share`` of
+the accounts observed across the window is one ``purge`` event naming every account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from purgewatch.analysis.detect._event import Event, iso
+from purgewatch.analysis.detect._scan import scan_bursts
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class PurgeParams:
+    """Thresholds of the purge detector."""
+
+    bin_hours: float = 1.0
+    max_window_hours: float = 72.0
+    baseline_days: float = 28.0
+    min_accounts: int = 5
+    min_share: float = 0.02  # of the accounts observed before and after the window
+    min_ratio: float = 3.0
+    llr_threshold: float = 15.0
+    max_listed: int = 5000
+
+
+def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
+                lost: np.ndarray, before: np.ndarray, series_first: np.ndarray,
+                series_last: np.ndarray, accounts: list[tuple[str, str]], groups: np.ndarray,
+                p: PurgeParams) -> list[Event]:
+    """Purge events from per-account drop candidates (arrays of equal length)."""
+    if len(cand_sid) < p.min_accounts:
+        return []
+    mid = 0.5 * (t_start + t_end)
+    width = p.bin_hours * HOUR
+    lo_t = float(min(series_first.min(), mid.min()))
+    hi_t = float(max(series_last.max(), mid.max()))
+    t0 = np.floor(lo_t / width) * width
+    n_bins = int((hi_t - t0) // width) + 1
+    b = ((mid - t0) // width).astype(np.int64).clip(0, n_bins - 1)
+    counts = np.bincount(b, minlength=n_bins).astype(np.float64)
+    widths = sorted({max(1, int(round(w / p.bin_hours)))
+                     for w in (1, 2, 3, 6, 12, 24, 36, 48, 72, 96, 168) if w <= p.max_window_hours})
+    bursts = scan_bursts(counts, np.ones(n_bins, dtype=bool), widths=widths,
+                         baseline_bins=max(1, int(p.baseline_days * 24 / p.bin_hours)),
+                         min_count=p.min_accounts, min_ratio=p.min_ratio,
+                         llr_threshold=p.llr_threshold)
+    out = []
+    for bu in bursts:
+        w0, w1 = t0 + bu.start_bin * width, t0 + bu.stop_bin * width
+        inside = np.flatnonzero((b >= bu.start_bin) & (b < bu.stop_bin))
+        # one entry per account: its largest candidate in the window
+        order = np.lexsort((-lost[inside], cand_sid[inside]))
+        inside = inside[order]
+        firsts = np.concatenate([[True], cand_sid[inside][1:] != cand_sid[inside][:-1]])
+        inside = inside[firsts]
+        n_acc = len(inside)
+        observed = int(((series_first <= w0) & (series_last >= w1)).sum())
+        observed = max(observed, n_acc)
+        if n_acc < p.min_accounts or n_acc < p.min_share * observed:
+            continue
+        names = np.array([f"{accounts[k][0]}\x00{accounts[k][1]}" for k in cand_sid[inside]])
+        inside = inside[np.lexsort((names, -lost[inside]))]  # deterministic order
+        breakdown: dict[str, int] = {}
+        for g in groups[cand_sid[inside]].tolist():
+            name = g if g is not None else "(no group)"
+            breakdown[name] = breakdown.get(name, 0) + 1
+        s_lo = float(np.max(t_start[inside]))
+        s_hi = float(np.min(t_end[inside]))
+        plats = sorted({accounts[k][0] for k in cand_sid[inside]})
+        listed = [
+            {"platform": accounts[k][0], "account_id": accounts[k][1],
+             "group": groups[k], "start": iso(a), "end": iso(e),
+             "before": round(float(bf), 1), "lost": round(float(ls), 1),
+             "relative": round(float(ls / bf), 6) if bf > 0 else None}
+            for k, a, e, bf, ls in zip(cand_sid[inside][: p.max_listed], t_start[inside][: p.max_listed],
+                                       t_end[inside][: p.max_listed], before[inside][: p.max_listed],
+                                       lost[inside][: p.max_listed], strict=True)
+        ]
+        out.append(Event(
+            kind="purge",
+            platform=plats[0] if len(plats) == 1 else None,
+            account_id=None,
+            group=None,
+            # Each account's drop is bracketed by its own two readings; the sweep lies
+            # where most brackets overlap (10 % of accounts may disagree).
+            start=float(min(np.quantile(t_start[inside], 0.9), np.quantile(t_end[inside], 0.1))),
+            end=float(max(np.quantile(t_start[inside], 0.9), np.quantile(t_end[inside], 0.1))),
+            magnitude=float(n_acc),
+            relative=n_acc / observed if observed else None,
+            score=bu.llr,
+            evidence={
+                "accounts_observed": observed,
+                "scan_window": {"start": iso(w0), "end": iso(w1)},
+                "expected": round(bu.expected, 3),
+                "followers_lost": round(float(lost[inside].sum()), 1),
+                "median_relative_loss": round(float(np.median(lost[inside] / np.maximum(before[inside], 1))), 6),
+                "common_window": {"start": iso(s_lo), "end": iso(s_hi)} if s_lo <= s_hi else None,
+                "by_group": breakdown,
+                "accounts": listed,
+                "accounts_total": n_acc,
+                "observed_at": [iso(x) for x in t_end[inside][: p.max_listed]],
+            },
+        ))
+    return out

@@ -1,0 +1,430 @@
+"""Per-account follower drops and surges: numpy kernels over many series at once.
+
+Input is one flat array per quantity for many accounts: ``sid`` (series index, sorted,
+each series contiguous), ``t`` (Unix seconds, increasing within a series, no duplicates:
+see :func:`prepare`) and ``y`` (follower counts). Everything is vectorised over all
+series; the only per-series statistics (drift rate, noise scale) are medians over fixed
+*blocks* of ``block`` consecutive intervals, computed as row sorts of a 2-D array.
+
+The method (the docs page has the why):
+
+1. A 3-point running median with linear extrapolation at the ends removes single
+   reverting glitches (a zero, a wrong-account reading, a rounded "12.3K") and keeps steps
+   sharp. The last reading of a series is pulled to its neighbours, so a change needs one
+   confirming observation before it can fire.
+2. For every interval (i-1, i) the *window jump* ``J = mean(z[i:i+k]) - mean(z[i-k:i])
+   - r * (mean t after - mean t before)`` compares the level after and before, corrected
+   for organic drift ``r`` (time-weighted median rate of the block). Means over ``k``
+   filtered points cut the observation noise by about sqrt(k/2).
+3. ``J`` is scaled by a robust noise estimate (1.4826 * median |J| / norm over the block,
+   pooled with the previous block) that grows with the time gap (random-walk term) and by
+   a drift-uncertainty term ``rate_uncertainty * level * gap``, so a change across a long
+   gap fires only when it is larger than what months of organic change could explain.
+4. Intervals above the thresholds form runs; the interval with the largest score in a run
+   is the event (a step makes a triangle of ``J`` peaked at the step). The window is that
+   interval, widened to neighbours that carry a share of the change (a ramp).
+5. A drop and a surge of similar size within ``revert_obs`` observations of each other
+   are a reverting glitch (two bad readings in a row) and are both dropped.
+
+Block statistics use global interval indices (``offset``), so evaluating a series' tail
+with enough context gives the same numbers as evaluating the whole series: that is what
+makes incremental detection equal batch detection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class SeriesParams:
+    """Thresholds of the per-account detector (defaults tuned by benchmarks/detect_quality.py)."""
+
+    window: int = 3  # k: filtered observations averaged on each side of an interval
+    block: int = 64  # intervals per statistics block (drift rate, noise scale)
+    z_threshold: float = 5.0  # score (robust z) needed to report a drop or surge
+    min_relative: float = 0.005  # ... and at least this fraction of the level before
+    min_magnitude: float = 10.0  # ... and at least this many followers
+    rate_uncertainty: float = 0.0005  # fraction of the level per day of gap the drift may be off
+    noise_floor: float = 1.0  # followers: the noise scale never goes below this
+    revert_obs: int = 3  # a drop and a surge this close (in observations) cancel out
+    revert_tolerance: float = 0.35  # ... when their sizes differ by less than this fraction
+    # Looser per-account candidates used by the purge detector (individually weak drops).
+    purge_z: float = 3.5
+    purge_min_relative: float = 0.002
+    purge_min_magnitude: float = 3.0
+    max_bracket_days: float = 3.0  # a purge candidate's interval must be this short
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ValueError("window must be >= 2")
+        if self.block < 8:
+            raise ValueError("block must be >= 8")
+
+
+@dataclass
+class Candidates:
+    """Per-run peaks, one row per run (arrays of equal length)."""
+
+    sid: np.ndarray  # series index
+    gidx: np.ndarray  # global interval index of the peak (interval gidx-1 -> gidx)
+    first: np.ndarray  # flat index of the first observation of the window (start)
+    last: np.ndarray  # flat index of the last observation of the window (end)
+    peak: np.ndarray  # flat index of the observation ending the peak interval
+    run_end_gidx: np.ndarray  # global index of the last interval of the run
+    jump: np.ndarray  # J at the peak (signed followers)
+    level: np.ndarray  # level before (mean of the k filtered points before)
+    score: np.ndarray  # J / scale (signed)
+    rate: np.ndarray  # drift (followers per day)
+    scale: np.ndarray  # noise scale at the peak (followers)
+
+    def __len__(self) -> int:
+        return len(self.sid)
+
+    def take(self, idx: np.ndarray) -> Candidates:
+        return Candidates(**{k: v[idx] for k, v in self.__dict__.items()})
+
+    @staticmethod
+    def empty() -> Candidates:
+        z = np.zeros(0)
+        i = np.zeros(0, dtype=np.int64)
+        return Candidates(i, i, i, i, i, i, z, z, z, z, z)
+
+
+def prepare(sid: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort by (series, time) and merge duplicate timestamps (keep the largest reading:
+    a duplicate is most often a zero or partial reading next to the real one)."""
+    sid = np.asarray(sid, dtype=np.int64)
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(y)
+    if not ok.all():
+        sid, t, y = sid[ok], t[ok], y[ok]
+    if len(sid) > 1:
+        ds = np.diff(sid)
+        if (ds < 0).any() or ((ds == 0) & (np.diff(t) < 0)).any():
+            order = np.lexsort((t, sid))
+            sid, t, y = sid[order], t[order], y[order]
+        dup = (sid[1:] == sid[:-1]) & (t[1:] == t[:-1])
+        if dup.any():
+            head = np.concatenate([[True], ~dup])
+            starts = np.flatnonzero(head)
+            y = np.maximum.reduceat(y, starts)
+            sid, t = sid[starts], t[starts]
+    return sid, t, y
+
+
+def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
+def _row_stats(rows: np.ndarray, cols: np.ndarray, n_rows: int, block: int,
+               values: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(Weighted) median of ``values`` per row of a (n_rows, block) grid, and counts."""
+    grid = np.full((n_rows, block), np.nan)
+    grid[rows, cols] = values
+    count = np.isfinite(grid).sum(axis=1)
+    order = np.argsort(grid, axis=1)  # NaN sort last
+    srt = np.take_along_axis(grid, order, axis=1)
+    if weights is None:
+        lo = np.maximum((count - 1) // 2, 0)
+        hi = np.maximum(count // 2, 0)
+        med = 0.5 * (srt[np.arange(n_rows), lo] + srt[np.arange(n_rows), hi])
+    else:
+        wgrid = np.zeros((n_rows, block))
+        wgrid[rows, cols] = weights
+        ws = np.take_along_axis(wgrid, order, axis=1)
+        cw = np.cumsum(ws, axis=1)
+        half = 0.5 * cw[:, -1]
+        idx = np.argmax(cw >= half[:, None], axis=1)
+        med = srt[np.arange(n_rows), idx]
+    med = np.where(count > 0, med, np.nan)
+    return med, count
+
+
+def _pool(values: np.ndarray, counts: np.ndarray, row_sid: np.ndarray, row_blk: np.ndarray,
+          square: bool = False) -> np.ndarray:
+    """Pool each block's statistic with the previous block of the same series (or the next
+    one for a series' first block), weighted by the number of intervals."""
+    n = len(values)
+    nb_idx = np.arange(n) - 1
+    has_prev = np.zeros(n, dtype=bool)
+    has_prev[1:] = (row_sid[1:] == row_sid[:-1]) & (row_blk[1:] == row_blk[:-1] + 1)
+    has_next = np.zeros(n, dtype=bool)
+    has_next[:-1] = (row_sid[1:] == row_sid[:-1]) & (row_blk[1:] == row_blk[:-1] + 1)
+    nb_idx = np.where(has_prev, np.arange(n) - 1, np.where(has_next, np.arange(n) + 1, np.arange(n)))
+    use_nb = (has_prev | has_next) & np.isfinite(values[nb_idx])
+    v0 = np.nan_to_num(values)
+    v1 = np.nan_to_num(values[nb_idx])
+    c0 = np.where(np.isfinite(values), counts, 0).astype(np.float64)
+    c1 = np.where(use_nb, counts[nb_idx], 0).astype(np.float64)
+    tot = np.maximum(c0 + c1, 1.0)
+    if square:
+        return np.sqrt((c0 * v0**2 + c1 * v1**2) / tot)
+    return (c0 * v0 + c1 * v1) / tot
+
+
+@dataclass
+class Scored:
+    """Per-observation arrays of one evaluated chunk (interval i = obs i-1 -> obs i)."""
+
+    sid: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    gidx: np.ndarray
+    valid: np.ndarray  # interval has >= 2 filtered points on both sides
+    jump: np.ndarray
+    level: np.ndarray
+    score: np.ndarray
+    rate: np.ndarray
+    scale: np.ndarray
+    resid: np.ndarray  # single-interval residual z_i - z_{i-1} - r dt
+    series_start: np.ndarray
+    series_stop: np.ndarray
+
+
+def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarray | None,
+                 p: SeriesParams) -> Scored:
+    """Window jump, drift and robust score for every interval of prepared series."""
+    n = len(y)
+    ar = np.arange(n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = sid[1:] != sid[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = sid[1:] != sid[:-1]
+    start = np.maximum.accumulate(np.where(first, ar, 0))
+    stop = np.minimum.accumulate(np.where(last, ar + 1, n)[::-1])[::-1]
+    pos = ar - start
+    length = stop - start
+    # 1. glitch filter: 3-point median, linear extrapolation at the ends
+    prv = y[np.maximum(ar - 1, 0)]
+    nxt = y[np.minimum(ar + 1, n - 1)]
+    z = _med3(prv, y, nxt)
+    long3 = length >= 3
+    i1 = np.minimum(ar + 1, n - 1)
+    i2 = np.minimum(ar + 2, n - 1)
+    zf = _med3(y, y[i1], 2 * y[i1] - y[i2])
+    j1 = np.maximum(ar - 1, 0)
+    j2 = np.maximum(ar - 2, 0)
+    zl = _med3(y, y[j1], 2 * y[j1] - y[j2])
+    z = np.where(first & long3, zf, z)
+    z = np.where(last & long3, zl, z)
+    z = np.where(length < 3, y, z)
+    # 2. window means (cumsums, clipped to the series)
+    k = p.window
+    td = t / DAY
+    cz = np.concatenate([[0.0], np.cumsum(z)])
+    ct = np.concatenate([[0.0], np.cumsum(td - td[start])])  # relative: keeps precision
+    kb = np.minimum(k, pos)
+    ka = np.minimum(k, stop - ar)
+    valid = (pos >= 1) & (kb >= 2) & (ka >= 2)
+    kbs = np.maximum(kb, 1)
+    kas = np.maximum(ka, 1)
+    mz_b = (cz[ar] - cz[ar - kb]) / kbs
+    mz_a = (cz[ar + ka] - cz[ar]) / kas
+    mt_b = (ct[ar] - ct[ar - kb]) / kbs
+    mt_a = (ct[ar + ka] - ct[ar]) / kas
+    dt = np.where(pos >= 1, td - td[np.maximum(ar - 1, 0)], np.nan)
+    dz = np.where(pos >= 1, z - z[np.maximum(ar - 1, 0)], np.nan)
+    span = mt_a - mt_b
+    # 3. block statistics over intervals (pos >= 1)
+    off = np.zeros(0, dtype=np.int64) if offset is None else offset
+    gidx = pos + (off[sid] if offset is not None else 0)
+    iv = np.flatnonzero(pos >= 1)
+    blk = gidx[iv] // p.block
+    col = gidx[iv] % p.block
+    newrow = np.ones(len(iv), dtype=bool)
+    if len(iv) > 1:
+        newrow[1:] = (sid[iv][1:] != sid[iv][:-1]) | (blk[1:] != blk[:-1])
+    row = np.cumsum(newrow) - 1
+    n_rows = int(row[-1]) + 1 if len(iv) else 0
+    row_sid = sid[iv][newrow]
+    row_blk = blk[newrow]
+    rate_iv = dz[iv] / np.maximum(dt[iv], 1e-9)
+    r_row, c_row = _row_stats(row, col, n_rows, p.block, rate_iv, dt[iv])
+    r_pool = _pool(r_row, c_row, row_sid, row_blk)
+    r = np.zeros(n)
+    r[iv] = r_pool[row]
+    r_own = np.zeros(n)
+    r_own[iv] = np.nan_to_num(r_row[row])
+    jump = (mz_a - mz_b) - r * span
+    ck = (1.0 / kbs + 1.0 / kas) * (k / 2.0)
+    vmask = valid[iv]
+    # The noise scale of a block is measured with the block's own drift and time scale
+    # (not the pooled ones), so it depends on that block alone: pooling then reaches
+    # back exactly one block, which bounds what incremental re-evaluation needs.
+    tau_row, _ = _row_stats(row[vmask], col[vmask], n_rows, p.block, span[iv][vmask], None)
+    tau = np.ones(n)
+    tau[iv] = np.maximum(np.nan_to_num(tau_row[row], nan=1.0), 1e-6)
+    norm = np.sqrt(ck + np.maximum(span, 0.0) / tau)
+    u = np.abs(((mz_a - mz_b) - r_own * span) / norm)
+    s_row, s_cnt = _row_stats(row[vmask], col[vmask], n_rows, p.block, u[iv][vmask], None)
+    s_pool = _pool(1.4826 * s_row, s_cnt, row_sid, row_blk, square=True)
+    sigma = np.full(n, p.noise_floor)
+    sigma[iv] = np.maximum(s_pool[row], p.noise_floor)
+    level = mz_b
+    drift_sd = p.rate_uncertainty * np.abs(level) * np.nan_to_num(dt)
+    scale = np.sqrt((sigma * norm) ** 2 + drift_sd**2)
+    score = np.where(valid, jump / scale, 0.0)
+    resid = np.where(pos >= 1, dz - r * dt, 0.0)
+    return Scored(sid, t, y, z, gidx, valid, np.where(valid, jump, 0.0), level, score, r, scale,
+                  resid, start, stop)
+
+
+def _row_count(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    return np.bincount(rows, minlength=n_rows)
+
+
+def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
+    """Peaks of runs of flagged intervals (same series, same sign, consecutive)."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return Candidates.empty()
+    sign = np.sign(s.jump[idx])
+    brk = np.ones(len(idx), dtype=bool)
+    brk[1:] = (
+        (idx[1:] != idx[:-1] + 1)
+        | (s.sid[idx][1:] != s.sid[idx][:-1])
+        | (sign[1:] != sign[:-1])
+        # split at block multiples so a run never reaches further back than one block
+        # (keeps the incremental re-evaluation window bounded)
+        | (s.gidx[idx][1:] % p.block == 0)
+    )
+    run = np.cumsum(brk) - 1
+    n_runs = int(run[-1]) + 1
+    # A step makes a triangle of J peaked at the step: localise on |J| (the score also
+    # varies with each interval's gap, which would pull the peak sideways).
+    a = np.abs(s.jump[idx])
+    best = np.full(n_runs, -np.inf)
+    np.maximum.at(best, run, a)
+    best_at = np.flatnonzero(a == best[run])
+    _, take = np.unique(run[best_at], return_index=True)  # first best interval per run
+    peak = idx[best_at[take]]
+    run_last = np.zeros(n_runs, dtype=np.int64)
+    np.maximum.at(run_last, run, idx)
+    # 4. widen the window to neighbouring intervals carrying the same-sign change
+    lo = peak.copy()
+    hi = peak.copy()
+    jp = s.jump[peak]
+    frac = 0.25 * np.abs(jp)
+    go_lo = np.ones(len(peak), dtype=bool)
+    go_hi = np.ones(len(peak), dtype=bool)
+    start = s.series_start[peak]
+    stop = s.series_stop[peak]
+    for _ in range(p.window - 1):
+        c = lo - 1
+        ok = go_lo & (c - 1 >= start)
+        cc = np.clip(c, 0, len(s.y) - 1)
+        ok &= (np.sign(s.resid[cc]) == np.sign(jp)) & (np.abs(s.resid[cc]) >= frac)
+        lo = np.where(ok, c, lo)
+        go_lo &= ok
+        c = hi + 1
+        ok = go_hi & (c < stop - 1)  # never the unconfirmed last reading
+        cc = np.clip(c, 0, len(s.y) - 1)
+        ok &= (np.sign(s.resid[cc]) == np.sign(jp)) & (np.abs(s.resid[cc]) >= frac)
+        hi = np.where(ok, c, hi)
+        go_hi &= ok
+    return Candidates(
+        sid=s.sid[peak], gidx=s.gidx[peak], first=lo - 1, last=hi, peak=peak,
+        run_end_gidx=s.gidx[run_last], jump=jp, level=s.level[peak], score=s.score[peak],
+        rate=s.rate[peak], scale=s.scale[peak],
+    )
+
+
+def event_mask(s: Scored, p: SeriesParams) -> np.ndarray:
+    a = np.abs(s.jump)
+    return (
+        s.valid
+        & (np.abs(s.score) >= p.z_threshold)
+        & (a >= p.min_magnitude)
+        & (a >= p.min_relative * np.abs(s.level))
+    )
+
+
+def purge_mask(s: Scored, p: SeriesParams) -> np.ndarray:
+    a = -s.jump
+    bracket = s.t - s.t[np.maximum(np.arange(len(s.t)) - 1, 0)]
+    return (
+        s.valid
+        & (s.score <= -p.purge_z)
+        & (a >= p.purge_min_magnitude)
+        & (a >= p.purge_min_relative * np.abs(s.level))
+        & (bracket <= p.max_bracket_days * DAY)
+    )
+
+
+def suppress(c: Candidates, p: SeriesParams) -> np.ndarray:
+    """Keep-mask over candidates (sorted by series, then position): drops reverting
+    drop/surge pairs and weaker same-sign peaks within ``window`` intervals of a stronger
+    one (a run split at a block boundary)."""
+    n = len(c)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    order = np.lexsort((c.gidx, c.sid))
+    sid, g, j, sc = c.sid[order], c.gidx[order], c.jump[order], np.abs(c.score[order])
+    same = sid[1:] == sid[:-1]
+    close = same & (g[1:] - g[:-1] <= p.revert_obs)
+    opposite = np.sign(j[1:]) != np.sign(j[:-1])
+    similar = np.abs(np.abs(j[1:]) - np.abs(j[:-1])) <= p.revert_tolerance * np.maximum(
+        np.abs(j[1:]), np.abs(j[:-1]))
+    pair = close & opposite & similar
+    k2 = np.ones(n, dtype=bool)
+    k2[:-1] &= ~pair
+    k2[1:] &= ~pair
+    dup = same & (g[1:] - g[:-1] <= p.window) & ~opposite
+    weaker_first = dup & (sc[:-1] < sc[1:])
+    weaker_second = dup & ~(sc[:-1] < sc[1:])
+    k2[:-1] &= ~weaker_first
+    k2[1:] &= ~weaker_second
+    keep[order] = k2
+    return keep
+
+
+def chunks(sid: np.ndarray, max_rows: int) -> Iterator[slice]:
+    """Slices of whole series of about ``max_rows`` observations (bounds peak memory)."""
+    n = len(sid)
+    begin = 0
+    while begin < n:
+        end = min(begin + max_rows, n)
+        if end < n:  # move the cut to the end of the series it falls in
+            end = int(np.searchsorted(sid, sid[end - 1], side="right"))
+        yield slice(begin, end)
+        begin = end
+
+
+def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams,
+                  offset: np.ndarray | None = None, *, max_rows: int = 2_000_000,
+                  want_purge: bool = True, suppress_events: bool = True,
+                  ) -> tuple[Candidates, Candidates]:
+    """Events and purge candidates over prepared arrays (see :func:`prepare`). Flat
+    indices in the result (``first``, ``last``, ``peak``) point into the given arrays.
+    Series are processed in chunks of about ``max_rows`` observations to bound memory."""
+    ev_parts: list[Candidates] = []
+    pg_parts: list[Candidates] = []
+    for sl in chunks(sid, max_rows):
+        s = score_series(sid[sl], t[sl], y[sl], offset, p)
+        ev = find_runs(s, event_mask(s, p), p)
+        if suppress_events:
+            ev = ev.take(np.flatnonzero(suppress(ev, p)))
+        pg = find_runs(s, purge_mask(s, p), p) if want_purge else Candidates.empty()
+        for c in (ev, pg):
+            c.first += sl.start
+            c.last += sl.start
+            c.peak += sl.start
+        ev_parts.append(ev)
+        pg_parts.append(pg)
+        del s
+    return _concat(ev_parts), _concat(pg_parts)
+
+
+def _concat(parts: list[Candidates]) -> Candidates:
+    if not parts:
+        return Candidates.empty()
+    return Candidates(**{k: np.concatenate([getattr(c, k) for c in parts]) for k in Candidates.empty().__dict__})

@@ -1,0 +1,121 @@
+"""`purgewatch detect`: follower drops and surges, suspension/reinstatement waves, purges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+
+_KINDS = ["follower_drop", "follower_surge", "suspension_wave", "reinstatement_wave", "purge"]
+
+
+def _thresholds(f: Any) -> Any:
+    opts = [
+        click.option("--z", "z_threshold", type=float, default=None,
+                     help="Drops/surges: score needed (robust z; default 5)."),
+        click.option("--min-relative", type=float, default=None,
+                     help="Drops/surges: smallest change as a fraction of followers (default 0.005)."),
+        click.option("--min-magnitude", type=float, default=None,
+                     help="Drops/surges: smallest change in followers (default 10)."),
+        click.option("--window", type=int, default=None,
+                     help="Drops/surges: readings averaged on each side (default 3)."),
+        click.option("--wave-min-size", type=int, default=None,
+                     help="Waves: transitions needed in a window (default 5)."),
+        click.option("--wave-llr", "wave_llr_threshold", type=float, default=None,
+                     help="Waves: log-likelihood ratio needed (default 15)."),
+        click.option("--baseline-days", "wave_baseline_days", type=float, default=None,
+                     help="Waves: trailing baseline period in days (default 28)."),
+        click.option("--purge-min-accounts", type=int, default=None,
+                     help="Purge: accounts that must lose followers together (default 5)."),
+        click.option("--purge-min-share", type=float, default=None,
+                     help="Purge: ... and this share of the accounts observed (default 0.02)."),
+        click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Any other threshold by name (see docs/detect.md), repeatable."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, float | int]:
+    from purgewatch.errors import InputError
+
+    out: dict[str, float | int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--param {item!r} is not NAME=VALUE", hint="e.g. --param purge_z=3")
+        try:
+            number: float | int = float(value)
+            if value.strip().lstrip("-").isdigit():
+                number = int(value)
+            out[name.strip().replace("-", "_")] = number
+        except ValueError as exc:
+            raise InputError(f"--param {item!r}: {value!r} is not a number") from exc
+    return out
+
+
+@click.command("detect")
+@store_option
+@json_option
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(_KINDS),
+              help="Only these kinds (repeatable; default all).")
+@click.option("--account", "accounts", multiple=True, help="Only events naming this account id (repeatable).")
+@click.option("--group", default=None, help="Only events of this watchlist group.")
+@click.option("--platform", default=None, help="Only read this platform's data.")
+@click.option("--from", "start", type=TIMESTAMP, default=None, help="Only events ending at or after this time.")
+@click.option("--to", "end", type=TIMESTAMP, default=None, help="Only events starting at or before this time.")
+@_thresholds
+def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
+               accounts: tuple[str, ...], group: str | None, platform: str | None,
+               start: datetime | None, end: datetime | None, params: tuple[str, ...],
+               **thresholds: Any) -> None:
+    """Find follower drops and surges, suspension and reinstatement waves, and purges.
+
+    Runs over everything in the store; filters narrow the answer, not the data the
+    detectors see (a purge is only visible across many accounts). Exit code 0 whether
+    or not anything is found.
+
+    \b
+    Example:
+      purgewatch detect --json
+      purgewatch detect --kind purge --kind follower_drop --from 2024-05-01T00:00:00Z
+      purgewatch detect --account 12345 --z 6 --param revert_obs=4
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from purgewatch.analysis.detect import detect
+
+    store = open_store(store_path)
+    overrides: dict[str, Any] = {k: v for k, v in thresholds.items() if v is not None}
+    overrides.update(_parse_params(params))
+    console = Console(stderr=True)
+    show_status = not as_json and console.is_terminal
+    if show_status:
+        with console.status("detecting..."):
+            events = detect(store, kinds=kinds or None, platform=platform,
+                            accounts=accounts or None, group=group, start=start, end=end, **overrides)
+    else:
+        events = detect(store, kinds=kinds or None, platform=platform,
+                        accounts=accounts or None, group=group, start=start, end=end, **overrides)
+    if as_json:
+        emit_json({"events": [e.to_json() for e in events]})
+        return
+    if not events:
+        click.echo("no events")
+        return
+    table = Table(title=f"{len(events)} events")
+    for col in ("kind", "account / group", "start", "end", "magnitude", "relative", "score"):
+        table.add_column(col, justify="right" if col in ("magnitude", "relative", "score") else "left")
+    for e in events:
+        j = e.to_json()
+        who = j["account_id"] or j["group"] or "(all)"
+        rel = f"{j['relative']:.2%}" if j["relative"] is not None else ""
+        table.add_row(j["kind"], f"{j['platform'] or ''} {who}".strip(), j["start"], j["end"],
+                      f"{j['magnitude']:,}", rel, f"{j['score']}")
+    Console().print(table)
