@@ -170,7 +170,7 @@ def _frames(url: str, n: int | None, timeout: float = 2.0) -> list[dict]:
 def test_jetstream_replays_from_cursor_and_filters_dids(emulator, ids, doc):
     at(emulator, THURSDAY + timedelta(hours=1))
     cursor = int((THURSDAY - timedelta(minutes=1)).timestamp() * 1e6)
-    frames = _frames(f"{emulator.jetstream_url}/subscribe?cursor={cursor}", None, timeout=0.5)
+    frames = _frames(f"{emulator.jetstream_url}?cursor={cursor}", None, timeout=0.5)
     want = [c for c in doc["status_changes"] if c["platform"] == "bluesky"
             and iso(THURSDAY - timedelta(minutes=1)) <= c["at"] <= iso(THURSDAY + timedelta(hours=1))]
     assert len(frames) == len(want) > 60
@@ -180,14 +180,14 @@ def test_jetstream_replays_from_cursor_and_filters_dids(emulator, ids, doc):
     assert [fr["time_us"] for fr in frames] == sorted(fr["time_us"] for fr in frames)
     assert {(fr["did"], fr["account"]["status"]) for fr in frames} == {(c["account_id"], c["status"]) for c in want}
     ministry = ids["bluesky:ministry-interior.bsky.social"]
-    only = _frames(f"{emulator.jetstream_url}/subscribe?cursor={cursor}&wantedDids={ministry}", None, timeout=0.3)
+    only = _frames(f"{emulator.jetstream_url}?cursor={cursor}&wantedDids={ministry}", None, timeout=0.3)
     assert [(fr["did"], fr["account"]["active"], fr["account"]["status"]) for fr in only] == [(ministry, False, "takendown")]
 
 
 def test_jetstream_live_delivery_as_the_clock_moves(emulator, ids):
     ministry = ids["bluesky:ministry-interior.bsky.social"]
     at(emulator, THURSDAY - timedelta(minutes=5))
-    with connect(f"{emulator.jetstream_url}/subscribe?wantedDids={ministry}", open_timeout=5) as ws:
+    with connect(f"{emulator.jetstream_url}?wantedDids={ministry}", open_timeout=5) as ws:
         with pytest.raises(TimeoutError):
             ws.recv(timeout=0.2)  # nothing yet
         emulator.clock.advance(hours=1)

@@ -187,7 +187,7 @@ def test_jetstream_disconnects_and_resumes_from_cursor(small):
     with Emulator(sc, limits=False, clock=clock) as emu:
         while closes < 500:
             try:
-                with connect(f"{emu.jetstream_url}/subscribe?cursor={cursor}") as ws:
+                with connect(f"{emu.jetstream_url}?cursor={cursor}") as ws:
                     while True:
                         frame = json.loads(ws.recv(timeout=0.4))
                         got[frame["account"]["seq"]] = frame

@@ -89,7 +89,8 @@ class Emulator:
 
     @property
     def jetstream_url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1) + "/bsky/jetstream"
+        """The full Jetstream v1 subscribe URL (like ``wss://jetstream2.../subscribe``)."""
+        return self.base_url.replace("http://", "ws://", 1) + "/bsky/jetstream/subscribe"
 
     def urls(self) -> dict[str, Any]:
         out: dict[str, Any] = {"base": self.base_url, "control": f"{self.base_url}/_sim"}
