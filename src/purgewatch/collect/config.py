@@ -49,6 +49,7 @@ class CollectConfig:
     watchlists: list[WatchlistConfig] = field(default_factory=list)
     batch: int = 500
     detect: bool = True
+    sim_clock_url: str | None = None
     # http
     timeout: float = 15.0
     retries: int = 3
@@ -131,11 +132,13 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path, source: Path | Non
     if "store" in data:
         cfg.store = base_dir / _str(data["store"], f"{name}: store")
     col = _section(data, "collect", name)
-    _check_keys(col, {"status_every", "followers_every", "batch", "detect"}, f"{name} [collect]")
+    _check_keys(col, {"status_every", "followers_every", "batch", "detect", "sim_clock_url"}, f"{name} [collect]")
     default_status = parse_duration(col.get("status_every", 900), f"{name} [collect] status_every")
     default_followers = parse_duration(col.get("followers_every", 86400), f"{name} [collect] followers_every")
     cfg.batch = int(col.get("batch", cfg.batch))
     cfg.detect = bool(col.get("detect", cfg.detect))
+    if "sim_clock_url" in col:
+        cfg.sim_clock_url = _str(col["sim_clock_url"], f"{name} [collect] sim_clock_url")
 
     http = _section(data, "http", name)
     _check_keys(http, {"timeout", "retries", "backoff_base", "max_rate_wait", "concurrency", "hosts"}, f"{name} [http]")

@@ -39,6 +39,7 @@ from purgewatch.collect.clock import Clock, SystemClock, to_datetime
 from purgewatch.collect.config import CollectConfig, WatchlistConfig
 from purgewatch.collect.http import HostPolicy, HttpClient
 from purgewatch.collect.logs import register_secret
+from purgewatch.collect.simtime import ScenarioTime
 from purgewatch.collect.state import CycleState, PagingStore
 from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
 from purgewatch.model import TABLE_SCHEMAS, Observation, StatusEvent
@@ -199,6 +200,7 @@ class Collector:
         self._connectors: dict[str, Connector] = {}
         self._writer: BatchWriter | None = None
         self.stream: Jetstream | None = None
+        self.scenario_time = ScenarioTime(config.sim_clock_url) if config.sim_clock_url else None
         token = config.x_token()
         if token is not None:
             register_secret(token.reveal())
@@ -212,7 +214,16 @@ class Collector:
             clock=self.clock, transport=self.transport, timeout=cfg.timeout, retries=cfg.retries,
             backoff_base=cfg.backoff_base, max_rate_wait=cfg.max_rate_wait,
             hosts=cfg.host_policies(), default_policy=HostPolicy(concurrency=cfg.concurrency),
+            stamp=self.scenario_time.stamp if self.scenario_time else None,
         )
+
+    async def _sync_time(self) -> None:
+        if self.scenario_time is not None and self.http is not None:
+            await self.scenario_time.sync(self.http)
+
+    def _now(self) -> float:
+        """Cycle bookkeeping runs on the records' time, so resume compares like with like."""
+        return self.http.stamp() if self.http is not None else self.clock.time()
 
     def connector(self, platform: str) -> Connector:
         conn = self._connectors.get(platform)
@@ -256,11 +267,14 @@ class Collector:
         current = current_watchlist(self.store)
         known = {(r["platform"], r["account"]): r for r in current.to_pylist()}
         if wl.file is not None:
+            from purgewatch.watchlist import known_account_ids
+
             targets = read_watchlist_csv(wl.file)
-            for t in targets:
+            ids = known_account_ids(pa.array([t.platform for t in targets], pa.string()),
+                                    pa.array([t.account for t in targets], pa.string())).to_pylist()
+            for t, own_id in zip(targets, ids, strict=True):
                 row = known.get((t.platform, t.account))
-                if row is not None and row["account_id"]:
-                    t.account_id = row["account_id"]
+                t.account_id = own_id or (row["account_id"] if row is not None else None)
             self._register(targets, source=f"collect:{wl.file.name}")
             return targets
         rows = [r for r in current.to_pylist() if wl.group is None or r["group"] == wl.group]
@@ -282,7 +296,7 @@ class Collector:
         })
         ids = known_account_ids(entries["platform"], entries["account"])
         entries = entries.set_column(4, "account_id", pc.coalesce(entries["account_id"], ids))
-        rows, change = watchlist_changes(self.store, entries, source=source, at=to_datetime(self.clock.time()))
+        rows, change = watchlist_changes(self.store, entries, source=source, at=to_datetime(self._now()))
         if rows.num_rows:
             self.writer.add("watchlist", rows)
             self._commit({"collect": "watchlist", "source": source})
@@ -302,9 +316,10 @@ class Collector:
 
     async def status_cycle(self, wl: WatchlistConfig, targets: list[Target], *, resume_from: float | None) -> CycleReport:
         key = f"{wl.name}/status"
-        started = resume_from if resume_from is not None else self.clock.time()
+        await self._sync_time()
+        started = resume_from if resume_from is not None else self._now()
         if resume_from is None:
-            self.cycles.start(key, started)
+            self.cycles.start(key, started, self.clock.time())
         report = CycleReport(wl.name, "status", to_datetime(started), accounts=len(targets))
         todo = list(targets)
         if resume_from is not None:
@@ -323,7 +338,7 @@ class Collector:
             groups.setdefault(t.platform, []).append(t)
         await asyncio.gather(*(self._status_platform(wl, p, ts, report) for p, ts in groups.items()))
         self.progress.finish(key)
-        self.cycles.finish(key, self.clock.time())
+        self.cycles.finish(key, self._now())
         self._after_status(report)
         return report
 
@@ -360,7 +375,7 @@ class Collector:
             "account_id": [t.account_id for t in targets],
         })
         rows, change = watchlist_changes(self.store, entries, source="collect:resolve",
-                                         at=to_datetime(self.clock.time()))
+                                         at=to_datetime(self._now()))
         if rows.num_rows:
             self.writer.add("watchlist", rows)
         return change.changed + change.added
@@ -369,9 +384,10 @@ class Collector:
         from purgewatch.store.snapshots import add_snapshot
 
         key = f"{wl.name}/followers"
-        started = resume_from if resume_from is not None else self.clock.time()
+        await self._sync_time()
+        started = resume_from if resume_from is not None else self._now()
         if resume_from is None:
-            self.cycles.start(key, started)
+            self.cycles.start(key, started, self.clock.time())
         report = CycleReport(wl.name, "followers", to_datetime(started), accounts=len(targets))
         todo = [t for t in targets if t.platform in ("bluesky", "mastodon", "x")]
         unresolved = [t for t in todo if t.account_id is None]
@@ -426,7 +442,7 @@ class Collector:
 
         await asyncio.gather(*(guarded(t) for t in todo))
         self.progress.finish(key)
-        self.cycles.finish(key, self.clock.time())
+        self.cycles.finish(key, self._now())
         return report
 
     def _after_status(self, report: CycleReport) -> None:
@@ -451,6 +467,7 @@ class Collector:
     # ------------------------------------------------------------------ runs
     async def _open(self) -> None:
         self.http = self._make_http()
+        await self._sync_time()
 
     async def _close(self) -> None:
         if self.http is not None:
@@ -530,7 +547,7 @@ class Collector:
             if prev and prev.get("finished") is None:
                 resume = float(prev["started"])
             elif prev:
-                due = float(prev["started"]) + every
+                due = float(prev.get("started_wall", prev["started"])) + every
                 wait = due - self.clock.time()
                 if wait > 0:
                     if await _sleep_or_stop(self.clock, wait, stop):

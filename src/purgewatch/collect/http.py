@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,8 +104,12 @@ class HttpClient:
         hosts: Mapping[str, HostPolicy] | None = None,
         default_policy: HostPolicy | None = None,
         seed: int | None = None,
+        stamp: Callable[[], float] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # When records are stamped (epoch s). The emulator's scenario clock can stand in
+        # here while rate limits keep running on ``clock``.
+        self.stamp: Callable[[], float] = stamp or self.clock.time
         self.retries = retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -121,6 +125,10 @@ class HttpClient:
             follow_redirects=False,  # never wander to another host on a server's say-so
             headers={"User-Agent": USER_AGENT},
         )
+
+    def now(self) -> datetime:
+        """The time to stamp on a record made now."""
+        return to_datetime(self.stamp())
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -213,13 +221,12 @@ class HttpClient:
                             ok = False
                             reason = f"unparseable JSON (HTTP {code}, {len(body)} bytes): {exc}"
                     if ok:
-                        now = self.clock.time()
                         return ApiResponse(
                             url=shown,
                             status_code=code,
                             headers=resp.headers,
                             body=body,
-                            retrieved_at=to_datetime(now),
+                            retrieved_at=self.now(),
                             payload_hash=hashlib.sha256(body).hexdigest(),
                         )
             if attempt >= self.retries:

@@ -48,8 +48,10 @@ class CycleState:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.data.get(key)
 
-    def start(self, key: str, started: float) -> None:
-        self.data[key] = {"started": started, "finished": None}
+    def start(self, key: str, started: float, started_wall: float) -> None:
+        """``started``: on the records' clock (resume compares it with observed_at);
+        ``started_wall``: on the wall clock (the next cycle is due one interval later)."""
+        self.data[key] = {"started": started, "started_wall": started_wall, "finished": None}
         write_json_atomic(self.path, self.data)
 
     def finish(self, key: str, finished: float) -> None:

@@ -5,12 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from purgewatch.collect.clock import Clock, to_datetime
-
-
-def now(clock: Clock) -> datetime:
-    return to_datetime(clock.time())
-
 
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 timestamps as platforms send them; None when absent or unreadable."""

@@ -26,7 +26,7 @@ from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import FollowerSnapshot, Observation, Status, StatusEvent
-from purgewatch.sources._common import as_int, as_str, chunks, error_fields, now, parse_time
+from purgewatch.sources._common import as_int, as_str, chunks, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
@@ -94,7 +94,7 @@ class BlueskyConnector:
             body = resp.json()
             profiles = body.get("profiles") if isinstance(body, dict) else None
         except TransportError as exc:
-            at = now(self.clock)
+            at = self.http.now()
             return [unknown(PLATFORM, a, at, f"getProfiles failed: {exc}", source=self.source) for a in actors]
         if resp.status_code != 200 or not isinstance(profiles, list):
             # A whole-batch refusal (e.g. one malformed handle): ask each actor alone.
@@ -150,7 +150,7 @@ class BlueskyConnector:
             body = resp.json()
         except TransportError as exc:
             return unknown(
-                PLATFORM, actor, now(self.clock),
+                PLATFORM, actor, self.http.now(),
                 f"absent from getProfiles; getProfile failed: {exc}", source=self.source,
             )
         if resp.status_code == 200 and isinstance(body, dict) and isinstance(body.get("did"), str):
@@ -233,7 +233,7 @@ class BlueskyConnector:
         max_pages: int | None = None,
     ) -> FollowerListing:
         url = f"{self.appview}/xrpc/app.bsky.graph.getFollowers"
-        state = resume or PagingState(PLATFORM, account_id, now(self.clock))
+        state = resume or PagingState(PLATFORM, account_id, self.http.now())
         pages = 0
         while True:
             params: dict[str, Any] = {"actor": account_id, "limit": FOLLOWERS_PAGE}
@@ -432,7 +432,7 @@ class Jetstream:
         did = as_str(acct.get("did"))
         if did is None or (self.watched and did not in self.watched):
             return None
-        at = parse_time(acct.get("time")) or now(self.connector.clock)
+        at = parse_time(acct.get("time")) or self.connector.http.now()
         word = as_str(acct.get("status"))
         if word is None:
             word = "active" if acct.get("active") is True else None

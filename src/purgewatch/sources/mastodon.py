@@ -28,7 +28,7 @@ from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import FollowerSnapshot, Observation, Status
-from purgewatch.sources._common import as_int, as_str, error_fields, now, parse_time
+from purgewatch.sources._common import as_int, as_str, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
@@ -80,7 +80,7 @@ class MastodonConnector:
         try:
             user, instance = split_account(ref)
         except ValueError as exc:
-            return unknown(PLATFORM, ref, now(self.clock), str(exc), source=self.source)
+            return unknown(PLATFORM, ref, self.http.now(), str(exc), source=self.source)
         base = self.base_url(instance)
         if user.isdigit():
             url, params = f"{base}/api/v1/accounts/{user}", None
@@ -90,7 +90,7 @@ class MastodonConnector:
             resp = await self.http.get(url, params=params, headers=self._headers)
             body = resp.json()
         except TransportError as exc:
-            return unknown(PLATFORM, ref, now(self.clock), f"account request failed: {exc}", source=self.source)
+            return unknown(PLATFORM, ref, self.http.now(), f"account request failed: {exc}", source=self.source)
         return self._observation(ref, instance, resp, body)
 
     def _observation(self, ref: str, instance: str, resp: ApiResponse, body: Any) -> Observation:

@@ -20,7 +20,6 @@ from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
-from purgewatch.sources._common import now
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
@@ -91,7 +90,7 @@ class TelegramConnector:
     async def _one(self, ref: str) -> Observation:
         name = channel_name(ref)
         if name is None:
-            return unknown(PLATFORM, ref, now(self.clock), "not a public channel name", source=self.source)
+            return unknown(PLATFORM, ref, self.http.now(), "not a public channel name", source=self.source)
         plain = f"{self.base}/{name}"
         last = ""
         for url in (f"{self.base}/s/{name}", plain):
@@ -100,7 +99,7 @@ class TelegramConnector:
                 return got
             last = got
             # /s/ redirected or had nothing: the channel has no preview, try the plain page.
-        return unknown(PLATFORM, name, now(self.clock), f"{last}: no channel page",
+        return unknown(PLATFORM, name, self.http.now(), f"{last}: no channel page",
                        source=self.source, source_ref=plain)
 
     async def _page(self, name: str, url: str, *, final: bool) -> Observation | str:
@@ -113,7 +112,7 @@ class TelegramConnector:
             try:
                 resp = await self.http.get(url, expect_json=False)
             except TransportError as exc:
-                return unknown(PLATFORM, name, now(self.clock), f"page request failed: {exc}",
+                return unknown(PLATFORM, name, self.http.now(), f"page request failed: {exc}",
                                source=self.source, source_ref=url)
             if resp.status_code in (301, 302, 303, 307, 308, 404):
                 return f"HTTP {resp.status_code}"

@@ -23,7 +23,6 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from purgewatch.collect.http import HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
-from purgewatch.sources._common import now
 from purgewatch.sources.protocol import parse_count, unknown
 
 PLATFORM = "x"
@@ -108,7 +107,7 @@ class WaybackConnector:
             rows = resp.json() if resp.status_code == 200 else None
         except TransportError as exc:
             result.failures.append(f"CDX listing failed: {exc}")
-            result.observations.append(unknown(PLATFORM, aid, now(self.http.clock),
+            result.observations.append(unknown(PLATFORM, aid, self.http.now(),
                                                f"CDX listing failed: {exc}", source=self.source))
             return result
         if not isinstance(rows, list):

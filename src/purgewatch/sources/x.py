@@ -22,7 +22,7 @@ from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import ConfigError, TransportError
 from purgewatch.model import FollowerSnapshot, Observation, Status
-from purgewatch.sources._common import as_int, as_str, chunks, now, parse_time
+from purgewatch.sources._common import as_int, as_str, chunks, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
@@ -137,7 +137,7 @@ class XConnector:
             resp = await self.http.get(url, params=params, headers=headers)
             body = resp.json()
         except TransportError as exc:
-            at = now(self.clock)
+            at = self.http.now()
             return [(i, unknown(PLATFORM, refs[i], at, f"user lookup failed: {exc}", source=self.source)) for i in idx]
         if resp.status_code != 200 or not isinstance(body, dict):
             title = as_str(body.get("title")) if isinstance(body, dict) else None
@@ -218,7 +218,7 @@ class XConnector:
     ) -> FollowerListing:
         headers = self._headers()
         url = f"{self.base}/2/users/{account_id}/followers"
-        state = resume or PagingState(PLATFORM, account_id, now(self.clock), source_ref=url)
+        state = resume or PagingState(PLATFORM, account_id, self.http.now(), source_ref=url)
         pages = 0
         while True:
             params: dict[str, Any] = {"max_results": FOLLOWERS_PAGE}

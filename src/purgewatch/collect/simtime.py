@@ -1,0 +1,47 @@
+"""Stamping records with the emulator's scenario clock.
+
+Against ``purgewatch sim serve`` the platforms' world runs on an accelerated (or manual)
+scenario clock. Records stamped with wall time would not line up with the scenario's
+ground truth, so with ``[collect] sim_clock_url`` set the collector asks the emulator's
+``/_sim/clock`` for scenario time (at start and at every cycle) and stamps records with
+it, while rate limits and sleeps keep running on the wall clock (the emulator's limits
+are on wall time too). Never set this against a real platform.
+"""
+
+from __future__ import annotations
+
+import time
+
+from purgewatch.collect.http import HttpClient
+from purgewatch.errors import ConfigError, TransportError
+
+
+class ScenarioTime:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._now_us: int | None = None
+        self._speed: float | None = None
+        self._wall_at = 0.0
+
+    async def sync(self, http: HttpClient) -> None:
+        try:
+            resp = await http.get(self.url)
+            data = resp.json()
+        except TransportError as exc:
+            if self._now_us is None:
+                raise ConfigError(f"cannot read the emulator clock at {self.url}: {exc}") from None
+            return  # keep extrapolating from the last reading
+        if resp.status_code != 200 or not isinstance(data, dict) or not isinstance(data.get("now_us"), int):
+            raise ConfigError(f"{self.url} does not answer like the emulator's /_sim/clock")
+        self._now_us = data["now_us"]
+        speed = data.get("speed")
+        self._speed = float(speed) if isinstance(speed, int | float) and not data.get("manual") else None
+        self._wall_at = time.time()
+
+    def stamp(self) -> float:
+        if self._now_us is None:
+            return time.time()
+        base = self._now_us / 1_000_000
+        if self._speed is None:
+            return base
+        return base + (time.time() - self._wall_at) * self._speed

@@ -1,0 +1,211 @@
+"""The collection engine offline: a fake Bluesky answering through httpx.MockTransport,
+the fake clock, and a 'kill' simulated by an exception that nothing catches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pyarrow.compute as pc
+import pytest
+
+from purgewatch.collect.clock import FakeClock
+from purgewatch.collect.config import config_from_dict, load_config, parse_duration
+from purgewatch.collect.engine import Collector, read_watchlist_csv
+from purgewatch.errors import ConfigError, InputError
+from purgewatch.store import Store
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the engine catches a BaseException."""
+
+
+class FakeBluesky:
+    """getProfiles / getProfile / getRepoStatus / getFollowers for generated accounts."""
+
+    def __init__(self, n: int = 10, gone: dict[str, str] | None = None, followers: int = 7) -> None:
+        self.handles = {f"acct{i}.bsky.social": f"did:plc:acct{i:020d}" for i in range(n)}
+        self.gone = gone or {}
+        self.followers = [f"did:plc:fol{i:021d}" for i in range(followers)]
+        self.kill_on: tuple[str, int] | None = None
+        self.counts: dict[str, int] = {}
+        self.requests: list[httpx.Request] = []
+        self.fail_all = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        name = request.url.path.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if self.kill_on and self.kill_on == (name, self.counts[name]):
+            raise Killed()
+        if self.fail_all:
+            return httpx.Response(503, json={"error": "UpstreamFailure", "message": "upstream down"})
+        q = parse_qsl(request.url.query.decode())
+        if name == "getProfiles":
+            out = []
+            for _, actor in q:
+                did = self.handles.get(actor, actor)
+                if did in self.gone or did not in self.handles.values():
+                    continue
+                handle = next(h for h, d in self.handles.items() if d == did)
+                out.append({"did": did, "handle": handle, "followersCount": 100, "followsCount": 5, "postsCount": 9})
+            return httpx.Response(200, json={"profiles": out})
+        if name == "getProfile":
+            return httpx.Response(400, json={"error": "AccountTakedown", "message": "Account has been suspended"})
+        if name == "getRepoStatus":
+            did = dict(q)["did"]
+            return httpx.Response(200, json={"did": did, "active": False, "status": self.gone.get(did, "takendown")})
+        if name == "getFollowers":
+            params = dict(q)
+            start = int(params.get("cursor", "0"))
+            page = self.followers[start : start + 3]
+            body: dict[str, Any] = {"subject": {"did": params["actor"]}, "followers": [{"did": d} for d in page]}
+            if start + 3 < len(self.followers):
+                body["cursor"] = str(start + 3)
+            return httpx.Response(200, json=body)
+        raise AssertionError(request.url)
+
+
+def _config(tmp_path: Path, fake: FakeBluesky, *, batch: int = 3, followers: bool = False, handles: bool = False,
+            status_every: str = "60s") -> Any:
+    wl = tmp_path / "wl.csv"
+    rows = ["platform,account,group,label"]
+    for i, (h, d) in enumerate(fake.handles.items()):
+        rows.append(f"bluesky,{h if handles else d},{'gov' if i % 2 else 'opp'},Account {i}")
+    wl.write_text("\n".join(rows) + "\n")
+    return config_from_dict({
+        "collect": {"batch": batch, "detect": False, "status_every": status_every, "followers_every": "120s"},
+        "watchlists": [{"name": "main", "file": "wl.csv", "followers": followers}],
+        "platforms": {"bluesky": {"appview_url": "http://bsky.test", "relay_url": "http://relay.test"}},
+    }, base_dir=tmp_path)
+
+
+def _collector(store: Store, cfg: Any, fake: FakeBluesky, clock: FakeClock | None = None) -> Collector:
+    return Collector(store, cfg, clock=clock or FakeClock(), transport=httpx.MockTransport(fake))
+
+
+def test_collect_once_records_statuses_resolves_handles(store: Store, tmp_path: Path) -> None:
+    fake = FakeBluesky(n=6, gone={"did:plc:acct00000000000000000003": "suspended"})
+    cfg = _config(tmp_path, fake, handles=True)
+    reports = asyncio.run(_collector(store, cfg, fake).collect_once())
+    assert reports[0].observed == 6 and reports[0].statuses == {"active": 5, "suspended": 1}
+    obs = store.read("observations").to_pylist()
+    # Handles resolved to ids for the 5 visible accounts, and kept in the watchlist.
+    wl = {(r["account"], r["account_id"]) for r in store.read("watchlist").to_pylist() if r["account_id"]}
+    assert ("acct1.bsky.social", "did:plc:acct00000000000000000001") in wl
+    assert all(o["source"] == "bluesky" and o["source_ref"].startswith("http://bsky.test/xrpc/") for o in obs)
+    # The suspended one was asked by handle and stays keyed by it (no DID to confirm with).
+    suspended = [o for o in obs if o["status"] == "suspended"]
+    assert len(suspended) == 1 and suspended[0]["account_id"] == "acct3.bsky.social"
+    # Second pass asks by DID for the resolved ones.
+    fake.requests.clear()
+    asyncio.run(_collector(store, cfg, fake).collect_once())
+    asked = [v for r in fake.requests if r.url.path.endswith("getProfiles") for _, v in parse_qsl(r.url.query.decode())]
+    assert "did:plc:acct00000000000000000001" in asked and "acct1.bsky.social" not in asked
+    assert "acct3.bsky.social" in asked
+
+
+def test_transport_failures_are_unknown_with_reason_never_a_status(store: Store, tmp_path: Path) -> None:
+    fake = FakeBluesky(n=5)
+    fake.fail_all = True
+    cfg = _config(tmp_path, fake)
+    asyncio.run(_collector(store, cfg, fake).collect_once())
+    obs = store.read("observations").to_pylist()
+    assert len(obs) == 5
+    assert {o["status"] for o in obs} == {"unknown"}
+    assert all("HTTP 503" in o["detail"] for o in obs)
+    assert all(o["followers_count"] is None for o in obs)
+
+
+def test_killed_collect_resumes_without_duplicate_or_gap(store: Store, tmp_path: Path) -> None:
+    fake = FakeBluesky(n=10)
+    cfg = _config(tmp_path, fake, batch=3)
+    fake.kill_on = ("getProfiles", 3)  # dies during the third batch
+    with pytest.raises(Killed):
+        asyncio.run(_collector(store, cfg, fake).collect_once())
+    first = store.read("observations")
+    assert first.num_rows == 6
+    fake.kill_on = None
+    reports = asyncio.run(_collector(store, cfg, fake).collect_once())
+    assert reports[0].skipped_done == 6 and reports[0].observed == 4
+    ids = store.read("observations")["account_id"].to_pylist()
+    assert sorted(ids) == sorted(fake.handles.values()), "each account exactly once: no duplicate, no gap"
+    # A finished cycle is not resumed: the next run is a new cycle over everyone.
+    clock = FakeClock(start=1_780_000_600.0)
+    asyncio.run(_collector(store, cfg, fake, clock).collect_once())
+    assert store.read("observations").num_rows == 20
+
+
+def test_follower_listing_resumes_from_its_saved_cursor(store: Store, tmp_path: Path) -> None:
+    fake = FakeBluesky(n=1, followers=8)
+    cfg = _config(tmp_path, fake, followers=True)
+    fake.kill_on = ("getFollowers", 2)
+    with pytest.raises(Killed):
+        asyncio.run(_collector(store, cfg, fake).collect_once())
+    state_files = list((store.path / "state" / "followers").rglob("*.json"))
+    assert len(state_files) == 1 and json.loads(state_files[0].read_text())["cursor"] == "3"
+    fake.kill_on = None
+    fake.requests.clear()
+    asyncio.run(_collector(store, cfg, fake).collect_once())
+    cursors = [dict(parse_qsl(r.url.query.decode())).get("cursor") for r in fake.requests
+               if r.url.path.endswith("getFollowers")]
+    assert cursors[0] == "3", "resumed mid-list, first page not read again"
+    from purgewatch.store.snapshots import list_snapshots, load_followers, sids_to_ids
+
+    snaps = list_snapshots(store)
+    assert snaps.num_rows == 1 and not snaps["partial"][0].as_py()
+    ids = sids_to_ids(store, "bluesky", load_followers(store, snaps["snapshot_id"][0].as_py())).to_pylist()
+    assert sorted(ids) == sorted(fake.followers)
+    assert not list((store.path / "state" / "followers").rglob("*.json"))
+
+
+def test_watch_runs_status_and_follower_cycles_on_their_cadence(store: Store, tmp_path: Path) -> None:
+    fake = FakeBluesky(n=4, followers=5)
+    cfg = _config(tmp_path, fake, followers=True, status_every="60s")
+    clock = FakeClock()
+    reports = asyncio.run(_collector(store, cfg, fake, clock).watch(cycles=3))
+    status = [r for r in reports if r.kind == "status"]
+    assert len(status) == 3 and all(r.observed == 4 for r in status)
+    obs = store.read("observations")
+    times = sorted(set(obs["observed_at"].to_pylist()))
+    assert len(times) == 3 and all(b - a >= timedelta(seconds=60) for a, b in zip(times, times[1:], strict=False))
+    from purgewatch.store.snapshots import list_snapshots
+
+    snaps = list_snapshots(store)
+    assert snaps.num_rows >= 4  # one follower cycle at least, every account
+    assert not pc.any(snaps["partial"]).as_py()
+    # Restarting a finished watch waits for the next due time instead of re-running now.
+    before = clock.time()
+    asyncio.run(_collector(store, cfg, fake, clock).watch(cycles=1))
+    assert clock.time() - before >= 59
+
+
+def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "c.toml"
+    bad.write_text('[collect]\nstatus_evry = "5m"\n')
+    with pytest.raises(ConfigError, match=r"c.toml \[collect\]: unknown key"):
+        load_config(bad)
+    bad.write_text('[collect]\nstatus_every = "soon"\n')
+    with pytest.raises(ConfigError, match="not a duration"):
+        load_config(bad)
+    bad.write_text('[platforms.bluesky]\nappview_url = "file:///etc/passwd"\n')
+    with pytest.raises(ConfigError, match="http"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    assert parse_duration("15m", "x") == 900 and parse_duration(2, "x") == 2.0 and parse_duration("1d", "x") == 86400
+
+
+def test_watchlist_csv_errors_say_where(tmp_path: Path) -> None:
+    f = tmp_path / "w.csv"
+    f.write_text("platform,account,group\nbluesky,a.bsky.social,gov\nmyspace,tom,gov\n")
+    with pytest.raises(InputError, match=r"w.csv:3 column 'platform'"):
+        read_watchlist_csv(f)
+    f.write_text("platform,handle\n")
+    with pytest.raises(InputError, match="lacks"):
+        read_watchlist_csv(f)
