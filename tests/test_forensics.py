@@ -136,8 +136,8 @@ def account_store(store: Store) -> Store:
     t0 = datetime(2024, 6, 1, tzinfo=UTC)
     created: dict[str, datetime] = {}
     followers = [f"did:plc:o{i}" for i in range(900)]  # oldest first
-    for i, f in enumerate(followers):
-        created[f] = t0 - timedelta(days=float(3000 - 3 * i + rng.uniform(0, 30)))
+    for f in followers:
+        created[f] = t0 - timedelta(days=float(rng.uniform(100, 3000)))
     snaps: list[tuple[datetime, list[str]]] = []
     cur = followers[:860]
     for d in range(4):

@@ -310,6 +310,12 @@ def _adjusted_model(
     return out
 
 
+def _p(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return "< 1e-300" if x == 0 else f"{x:.3g}"
+
+
 def _f2(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -342,9 +348,9 @@ def _summary(
         padj = t.get("p_value_adjusted")
         lines.append(
             f"{a} vs {b}: rate ratio {_f2(rr)} (95% CI {_f2(lo)}–{_f2(hi)}), difference {_pct(e['difference'])} points "
-            f"(95% CI {_pct(dl)} to {_pct(dh)}); Fisher exact p = {t['p_value']:.3g}"
-            + (f", Holm-adjusted p = {padj:.3g}" if t.get("adjustment") == "holm" and padj is not None else "")
-            + (f", permutation p = {t['p_value_permutation']:.3g}" if t.get("p_value_permutation") is not None else "")
+            f"(95% CI {_pct(dl)} to {_pct(dh)}); Fisher exact p = {_p(t['p_value'])}"
+            + (f", Holm-adjusted p = {_p(padj)}" if t.get("adjustment") == "holm" and padj is not None else "")
+            + (f", permutation p = {_p(t['p_value_permutation'])} ({t['permutations']} resamples)" if t.get("p_value_permutation") is not None else "")
             + "."
         )
     if "error" in model:

@@ -54,6 +54,8 @@ BAND_SPAN_DAYS = 30.0          # "narrow": created within this many days of each
 BAND_MIN_SHARE = 0.5           # at least half the window inside one such span
 BAND_PERMUTATIONS = 20         # order shuffles for the null distribution
 BAND_QUANTILE = 0.999          # window flagged above this quantile of the null
+BAND_IQR_RATIO = 0.5           # or: creation-date IQR below half the null's median IQR ...
+BAND_IQR_QUANTILE = 0.001      # ... and below this quantile of the null IQRs
 
 # regain_campaign defaults
 REGAIN_YOUNG_DAYS = 30.0       # "young": created less than this before it was first seen
@@ -256,15 +258,16 @@ def _day_numbers(created: pd.Series | Sequence[Any]) -> np.ndarray:
     return ((t - epoch).dt.total_seconds() / 86_400).to_numpy(dtype=float)
 
 
-def _densest_share(days: np.ndarray, window: int, span: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each non-overlapping half-step window of ``days`` (creation day numbers in
-    list order): the largest share of its members inside any ``span``-day interval, and
-    that interval's start."""
+def _densest_share(days: np.ndarray, window: int, span: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each half-overlapping window of ``days`` (creation day numbers in list order):
+    the largest share of its members inside any ``span``-day interval, that interval's
+    start, and the interquartile range of the window's creation days."""
     n = len(days)
     step = max(window // 2, 1)
     starts = np.arange(0, max(n - window, 0) + 1, step)
     shares = np.zeros(len(starts))
     lo = np.zeros(len(starts))
+    iqr = np.full(len(starts), np.nan)
     for k, s in enumerate(starts):
         w = np.sort(days[s : s + window])
         w = w[~np.isnan(w)]
@@ -274,7 +277,10 @@ def _densest_share(days: np.ndarray, window: int, span: float) -> tuple[np.ndarr
         best = int(np.argmax(ends - np.arange(w.size)))
         shares[k] = (ends[best] - best) / window
         lo[k] = w[best]
-    return shares, lo
+        if w.size >= window // 2:
+            q1, q3 = np.quantile(w, [0.25, 0.75])
+            iqr[k] = q3 - q1
+    return shares, lo, iqr
 
 
 def follower_order_bands(
@@ -293,25 +299,39 @@ def follower_order_bands(
     as in the New York Times "Follower Factory" charts). Organic followers arrive with
     creation dates spread over years; a batch of bought followers arrives together and
     was registered together, so a run of consecutive positions sits in a narrow
-    creation span. For each sliding window of ``window`` followers the statistic is
-    the largest share of them created within ``span_days`` of each other. A window is
-    flagged when that share is at least ``min_share`` and above the ``quantile`` of
-    the same statistic after shuffling the order (``permutations`` times), which keeps
-    the creation-date distribution and destroys only the order. Overlapping flagged
-    windows merge into one band.
+    creation span. Two statistics per sliding window of ``window`` followers, each
+    compared with its distribution after shuffling the order (``permutations`` times,
+    which keeps the creation-date distribution and destroys only the order):
+
+    - tight batch: the largest share created within ``span_days`` of each other is at
+      least ``min_share`` and above the null's ``quantile``;
+    - concentrated block: the interquartile range of creation dates is below
+      ``BAND_IQR_RATIO`` times the null's median IQR and below its ``BAND_IQR_QUANTILE``
+      quantile (a block bought from a vendor whose accounts come from a few batches).
+
+    Overlapping flagged windows merge into one band.
     """
     days = _day_numbers(created_oldest_first)
     n = len(days)
     if n < window:
         return []
-    shares, lows = _densest_share(days, window, span_days)
+    shares, _, iqr = _densest_share(days, window, span_days)
     rng = np.random.default_rng(seed)
-    null = []
+    null_s, null_i = [], []
     for _ in range(permutations):
-        null.append(_densest_share(rng.permutation(days), window, span_days)[0])
-    null_all = np.concatenate(null) if null else np.zeros(1)
+        s_, _, i_ = _densest_share(rng.permutation(days), window, span_days)
+        null_s.append(s_)
+        null_i.append(i_)
+    null_all = np.concatenate(null_s) if null_s else np.zeros(1)
     cut = float(np.quantile(null_all, quantile))
-    flagged = (shares >= min_share) & (shares > cut)
+    ni = np.concatenate(null_i) if null_i else np.array([np.nan])
+    ni = ni[~np.isnan(ni)]
+    if ni.size:
+        iqr_cut = min(float(np.quantile(ni, BAND_IQR_QUANTILE)), BAND_IQR_RATIO * float(np.median(ni)))
+        concentrated = np.nan_to_num(iqr, nan=np.inf) < iqr_cut
+    else:
+        concentrated = np.zeros(len(shares), dtype=bool)
+    flagged = ((shares >= min_share) & (shares > cut)) | concentrated
     step = max(window // 2, 1)
     bands: list[Band] = []
     k = 0
