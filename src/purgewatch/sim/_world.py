@@ -68,6 +68,7 @@ class PlatformWorld:
         self.cohorts: list[str] = ["baseline", "organic"]
         self.causes: list[str] = ["background"]
         self.instances = scenario.mastodon_instances or ("mastodon.social",)
+        self._name_cache: dict[int, tuple[str, str, str]] = {}
         self._build()
 
     # ---------------------------------------------------------------- building
@@ -300,14 +301,26 @@ class PlatformWorld:
         return self.codec.snowflake(k, created_ms)
 
     # ------------------------------------------------------------- identities
+    def _names(self, k: int) -> tuple[str, str, str]:
+        """(id, name, display name) of a generated account; LRU-cached (bounded memory),
+        since the same followers are rendered page after page."""
+        got = self._name_cache.get(k)
+        if got is None:
+            name = self.codec.handle(k) if self.platform == "bluesky" else self.codec.username(k)
+            got = (self._generated_id(k), name, self.codec.display_name(k))
+            if len(self._name_cache) >= 1 << 17:
+                self._name_cache.clear()
+            self._name_cache[k] = got
+        return got
+
     def id_of(self, k: int) -> str:
-        return self.id_of_watched[k] if k < len(self.watched) else self._generated_id(k)
+        return self.id_of_watched[k] if k < len(self.watched) else self._names(k)[0]
 
     def name_of(self, k: int) -> str:
         """Bluesky handle, X username, or Mastodon username (without instance)."""
         if k < len(self.watched):
             return self._watched_name(self.watched[k])
-        return self.codec.handle(k) if self.platform == "bluesky" else self.codec.username(k)
+        return self._names(k)[1]
 
     def instance_of(self, k: int) -> str:
         if k < len(self.watched):
@@ -380,7 +393,7 @@ class PlatformWorld:
         if k < len(self.watched):
             a = self.watched[k]
             return a.display_name if a.display_name is not None else (a.label or self._watched_name(a))
-        return self.codec.display_name(k)
+        return self._names(k)[2]
 
     def description(self, k: int) -> str:
         if k < len(self.watched):
