@@ -36,6 +36,17 @@ def mix64(*parts: int | str) -> int:
     return int.from_bytes(h.digest(), "big")
 
 
+M64 = (1 << 64) - 1
+
+
+def fmix(a: int, b: int = 0) -> int:
+    """A fast 64-bit integer hash (splitmix64 finaliser) for per-account hot paths."""
+    z = (a * 0x9E3779B97F4A7C15 + b * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E019) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
 def unit(*parts: int | str) -> float:
     """A stable uniform number in [0, 1) from the parts."""
     return mix64(*parts) / 2.0**64
@@ -110,8 +121,9 @@ class IdCodec:
     # Handles: "<first><last>-<base36>" for Bluesky, "<first>_<base36>" for X and Mastodon.
     def _tag(self, k: int) -> tuple[str, str, str]:
         n = self.name_perm.fwd(k)
-        first = FIRST_NAMES[mix64(self.platform, "first", n) % len(FIRST_NAMES)]
-        last = LAST_NAMES[mix64(self.platform, "last", n) % len(LAST_NAMES)]
+        h = fmix(n, 7)
+        first = FIRST_NAMES[h % len(FIRST_NAMES)]
+        last = LAST_NAMES[(h >> 16) % len(LAST_NAMES)]
         return first, last, to_b36(n)
 
     def handle(self, k: int) -> str:

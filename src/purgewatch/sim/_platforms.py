@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from purgewatch.sim._clock import US, from_us, iso_ms
-from purgewatch.sim._ids import B32, mix64, to_b36
+from purgewatch.sim._ids import B32, fmix, mix64, to_b36
 from purgewatch.sim._world import (
     ACTIVE,
     DAY_US,
@@ -61,7 +61,7 @@ def bsky_profile(w: PlatformWorld, k: int, t: int, detailed: bool) -> dict[str, 
     if desc:
         p["description"] = desc
     if not w.is_bot_like(k):  # farm and regain accounts keep the default avatar
-        p["avatar"] = f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkrei{_tid(mix64('av', k))}@jpeg"
+        p["avatar"] = f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkrei{_tid(fmix(k, 11))}@jpeg"
     if detailed:
         p["associated"] = {"lists": 0, "feedgens": 0, "starterPacks": 0, "labeler": False}
         p["followersCount"] = w.followers_count(k, t)
@@ -181,7 +181,7 @@ def masto_account(w: PlatformWorld, k: int, t: int, viewer: str) -> dict[str, An
     created = int(w.created_us[k])
     st = w.status(k, t)
     spec = w.watched[k] if k < len(w.watched) else None
-    avatar = (f"https://{inst}/system/accounts/avatars/{ident}/original/{_tid(mix64('av', k))}.png"
+    avatar = (f"https://{inst}/system/accounts/avatars/{ident}/original/{_tid(fmix(k, 11))}.png"
               if not w.is_bot_like(k) else f"https://{inst}/avatars/original/missing.png")
     note = w.description(k)
     a: dict[str, Any] = {
@@ -310,7 +310,7 @@ def x_user(w: PlatformWorld, k: int, t: int, fields: set[str]) -> dict[str, Any]
         u["description"] = w.description(k)
     if "profile_image_url" in fields:
         u["profile_image_url"] = (X_DEFAULT_AVATAR if w.is_bot_like(k) else
-                                  f"https://pbs.twimg.com/profile_images/{mix64('img', k) % 10**18}/a_normal.jpg")
+                                  f"https://pbs.twimg.com/profile_images/{fmix(k, 13) % 10**18}/a_normal.jpg")
     if "public_metrics" in fields:
         u["public_metrics"] = {
             "followers_count": w.followers_count(k, t),

@@ -45,14 +45,18 @@ def truth_of_world(world: World) -> dict[str, Any]:
         for i in range(nw):
             e = w.edges[i]
             key = f"{platform}:{w.account_id(i)}"
-            rows = []
-            for j in range(len(e.follower) - 1, -1, -1):  # oldest first
-                un = int(e.unfollow_us[j])
-                rows.append({"follower_id": w.account_id(int(e.follower[j])),
-                             "followed_at": iso_ms(int(e.follow_us[j])),
-                             "unfollowed_at": iso_ms(un) if un < INF else None,
-                             "cohort": w.cohorts[int(e.cohort[j])]})
-            follows[key] = rows
+            rev = slice(None, None, -1)  # oldest first
+            fol = e.follower[rev].tolist()
+            followed = _iso_many(e.follow_us[rev])
+            un_us = e.unfollow_us[rev]
+            unfollowed = _iso_many(np.where(un_us < INF, un_us, 0))
+            has_un = (un_us < INF).tolist()
+            cohort = [w.cohorts[c] for c in e.cohort[rev].tolist()]
+            follows[key] = [
+                {"follower_id": w.account_id(f), "followed_at": fa,
+                 "unfollowed_at": ua if hu else None, "cohort": co}
+                for f, fa, ua, hu, co in zip(fol, followed, unfollowed, has_un, cohort, strict=True)
+            ]
             fcause = w.down_cause[e.follower]
             for c, cause in enumerate(w.causes):
                 if cause == "background":
@@ -70,6 +74,12 @@ def truth_of_world(world: World) -> dict[str, Any]:
         "scenario": sc.name, "seed": sc.seed, "start": iso_ms(sc.start_us), "end": iso_ms(sc.end_us),
         "accounts": accounts, "status_changes": changes, "follows": follows, "drops": drops,
     }
+
+
+def _iso_many(us: np.ndarray) -> list[str]:
+    """ISO 8601 with milliseconds and Z for many microsecond timestamps at once."""
+    text = np.datetime_as_string(us.astype("datetime64[us]").astype("datetime64[ms]"), unit="ms")
+    return [t + "Z" for t in text.tolist()]
 
 
 def watchlist_rows(scenario: Scenario) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from purgewatch.sim._clock import US, to_us
-from purgewatch.sim._ids import X_EPOCH_MS, IdCodec, mix64, to_b36
+from purgewatch.sim._ids import X_EPOCH_MS, IdCodec, fmix, mix64, to_b36
 from purgewatch.sim._scenario import AccountSpec, Scenario
 
 INF = 2**62
@@ -68,7 +68,8 @@ class PlatformWorld:
         self.cohorts: list[str] = ["baseline", "organic"]
         self.causes: list[str] = ["background"]
         self.instances = scenario.mastodon_instances or ("mastodon.social",)
-        self._name_cache: dict[int, tuple[str, str, str]] = {}
+        self._name_cache: dict[int, tuple[str, str]] = {}
+        self._salt = mix64(scenario.seed, platform) & 0xFFFFFFFF
         self._build()
 
     # ---------------------------------------------------------------- building
@@ -301,31 +302,31 @@ class PlatformWorld:
         return self.codec.snowflake(k, created_ms)
 
     # ------------------------------------------------------------- identities
-    def _names(self, k: int) -> tuple[str, str, str]:
-        """(id, name, display name) of a generated account; LRU-cached (bounded memory),
-        since the same followers are rendered page after page."""
+    def _names(self, k: int) -> tuple[str, str]:
+        """(name, display name) of a generated account; cached with bounded memory, since
+        the same followers are rendered page after page."""
         got = self._name_cache.get(k)
         if got is None:
             name = self.codec.handle(k) if self.platform == "bluesky" else self.codec.username(k)
-            got = (self._generated_id(k), name, self.codec.display_name(k))
+            got = (name, self.codec.display_name(k))
             if len(self._name_cache) >= 1 << 17:
                 self._name_cache.clear()
             self._name_cache[k] = got
         return got
 
     def id_of(self, k: int) -> str:
-        return self.id_of_watched[k] if k < len(self.watched) else self._names(k)[0]
+        return self.id_of_watched[k] if k < len(self.watched) else self._generated_id(k)
 
     def name_of(self, k: int) -> str:
         """Bluesky handle, X username, or Mastodon username (without instance)."""
         if k < len(self.watched):
             return self._watched_name(self.watched[k])
-        return self._names(k)[1]
+        return self._names(k)[0]
 
     def instance_of(self, k: int) -> str:
         if k < len(self.watched):
             return self.watched[k].instance or self.instances[0]
-        return self.instances[mix64(self.scenario.seed, "inst", k) % len(self.instances)]
+        return self.instances[fmix(k, self._salt + 1) % len(self.instances)]
 
     def account_id(self, k: int) -> str:
         """The PurgeWatch account id (Mastodon: ``id@instance``)."""
@@ -369,7 +370,7 @@ class PlatformWorld:
 
     def _static(self, k: int) -> tuple[int, int, int]:
         """(followers, following, posts) of a generated account: stable pseudo-random."""
-        h = mix64(self.scenario.seed, self.platform, "static", k)
+        h = fmix(k, self._salt + 2)
         kind = int(self.kind[k])
         if kind == POOL:
             return int(np.exp(2 + 5 * ((h & 0xFFFF) / 65536.0))), 20 + (h >> 16) % 900, (h >> 32) % 5000
@@ -380,25 +381,25 @@ class PlatformWorld:
     def following_count(self, k: int) -> int:
         if k < len(self.watched):
             a = self.watched[k]
-            return a.following if a.following is not None else 100 + mix64(self.platform, "fo", k) % 900
+            return a.following if a.following is not None else 100 + fmix(k, self._salt + 3) % 900
         return self._static(k)[1]
 
     def posts_count(self, k: int) -> int:
         if k < len(self.watched):
             a = self.watched[k]
-            return a.posts if a.posts is not None else 1000 + mix64(self.platform, "po", k) % 20000
+            return a.posts if a.posts is not None else 1000 + fmix(k, self._salt + 4) % 20000
         return self._static(k)[2]
 
     def display_name(self, k: int) -> str:
         if k < len(self.watched):
             a = self.watched[k]
             return a.display_name if a.display_name is not None else (a.label or self._watched_name(a))
-        return self._names(k)[2]
+        return self._names(k)[1]
 
     def description(self, k: int) -> str:
         if k < len(self.watched):
             return self.watched[k].description or ""
-        return "" if self.kind[k] != POOL else f"opinions my own · {to_b36(mix64('bio', k) % 1000)}"
+        return "" if self.kind[k] != POOL else f"opinions my own · {to_b36(fmix(k, self._salt + 5) % 1000)}"
 
     def is_bot_like(self, k: int) -> bool:
         return bool(self.kind[k] in (FARM, REGAIN))
