@@ -180,6 +180,11 @@ def minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Sorted ``a`` without the elements of sorted ``b`` (both unique)."""
     if len(b) == 0 or len(a) == 0:
         return a
+    if len(b) * 8 < len(a):
+        # A few removals from a large set: binary-search them, one linear copy.
+        pos = np.searchsorted(a, b)
+        pos = pos[pos < len(a)]  # only b's tail can fall past a's end: still aligned
+        return np.delete(a, pos[a[pos] == b[: len(pos)]])
     return a[~isin_sorted(a, b)]
 
 

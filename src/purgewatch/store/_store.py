@@ -311,12 +311,14 @@ class BatchWriter:
         if found.any():
             out[found] = known_sids[pc.fill_null(idx, 0).to_numpy()[found]]
         if not found.all():
-            new_ids = pc.unique(pc.filter(ids, pa.array(~found)))  # first-appearance order
+            # One hash pass: the dictionary lists the new ids in order of first appearance,
+            # the indices say which one each input row is.
+            enc = pc.dictionary_encode(pc.filter(ids, pa.array(~found)))
+            new_ids = enc.dictionary
             new_sids = np.arange(self._next_sid, self._next_sid + len(new_ids), dtype=np.int64)
             self._next_sid += len(new_ids)
             self._new_accounts.append((platform, new_ids, new_sids))
-            pos = pc.index_in(pc.filter(ids, pa.array(~found)), value_set=new_ids).to_numpy()
-            out[~found] = new_sids[pos]
+            out[~found] = new_sids[enc.indices.to_numpy(zero_copy_only=False)]
             self._catalogue_arrays[platform] = (
                 pa.concat_arrays([known_ids, new_ids]),
                 np.concatenate([known_sids, new_sids]),
