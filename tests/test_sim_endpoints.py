@@ -352,3 +352,26 @@ def test_server_socket_is_on_loopback(emulator):
         with socket.socket() as s:
             s.settimeout(0.5)
             assert s.connect_ex((other, emulator.port)) != 0
+
+
+def test_jetstream_clamps_a_too_old_cursor(emulator, doc):
+    now = datetime(2026, 3, 8, 12, tzinfo=UTC)
+    at(emulator, now)
+    frames = _frames(f"{emulator.jetstream_url}?cursor=1", None, timeout=0.5)  # years too old
+    oldest = iso(now - timedelta(hours=36))
+    want = [c for c in doc["status_changes"] if c["platform"] == "bluesky" and oldest <= c["at"] <= iso(now)]
+    assert len(frames) == len(want) > 0
+    assert min(f["time_us"] for f in frames) >= (now - timedelta(hours=36)).timestamp() * 1e6
+
+
+def test_jetstream_delivers_within_one_scenario_minute_on_an_accelerated_clock(emulator_factory, ids, doc):
+    ministry = ids["bluesky:ministry-interior.bsky.social"]
+    change = next(c for c in doc["status_changes"] if c["account_id"] == ministry)
+    when = datetime.strptime(change["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # 60x: one wall second per scenario minute; start 30 scenario seconds before the takedown
+    emu = emulator_factory("small", faults=False, speed=60, start=when - timedelta(seconds=30))
+    with connect(f"{emu.jetstream_url}?wantedDids={ministry}", open_timeout=5) as ws:
+        frame = json.loads(ws.recv(timeout=5))
+        received_us = emu.clock.now_us()
+    assert frame["did"] == ministry and frame["account"]["status"] == "takendown"
+    assert frame["time_us"] <= received_us <= frame["time_us"] + 60_000_000
