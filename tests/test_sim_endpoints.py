@@ -244,6 +244,14 @@ def test_mastodon_followers_link_paging_matches_truth(emulator, client, ids, doc
             assert "max_id=" in url
     assert set(seen) == truth_followers_at(doc, "mastodon", acct, datetime(2026, 3, 9, 12, tzinfo=UTC))
     assert len(seen) == len(set(seen)) > 80
+    # prev (min_id) from the second page gives back the first page; since_id the newest
+    base = f"{m}/api/v1/accounts/{acct.split('@')[0]}/followers"
+    p1 = client.get(base, params={"limit": 10})
+    p2 = client.get(re.search(r'<([^>]+)>; rel="next"', p1.headers["Link"]).group(1))
+    prev = client.get(re.search(r'<([^>]+)>; rel="prev"', p2.headers["Link"]).group(1))
+    assert "min_id=" in prev.url.query.decode() and prev.json() == p1.json()
+    newest = client.get(base, params={"limit": 3, "since_id": re.search(r"max_id=(\d+)", p1.headers["Link"]).group(1)})
+    assert newest.json() == p1.json()[:3]
     batch = client.get(f"{m}/api/v1/accounts", params=[("id[]", acct.split("@")[0]), ("id[]", "123")]).json()
     assert [a["id"] for a in batch] == [acct.split("@")[0]]
     assert client.get(f"{emulator.base_url}/mastodon/not.an.instance/api/v1/accounts/1").status_code == 404
@@ -375,3 +383,31 @@ def test_jetstream_delivers_within_one_scenario_minute_on_an_accelerated_clock(e
         received_us = emu.clock.now_us()
     assert frame["did"] == ministry and frame["account"]["status"] == "takendown"
     assert frame["time_us"] <= received_us <= frame["time_us"] + 60_000_000
+
+
+def test_demo_story_through_the_endpoints(emulator_factory, client):
+    """Issue 6's demo as a client sees it: the leader's X count falls by ~6,000 on Thursday
+    afternoon, the opposition's does not, and brand-new accounts follow the leader later."""
+    thursday = datetime(2026, 5, 21, 14, tzinfo=UTC)
+    emu = emulator_factory("demo", faults=False, start=thursday - timedelta(minutes=1))
+    x = emu.url("x")
+    names = "PresidentLeader,OppLeader,MinInterior"
+
+    def counts() -> dict[str, int]:
+        body = client.get(f"{x}/2/users/by", params={"usernames": names, "user.fields": "public_metrics"},
+                          headers=X_AUTH).json()
+        return {u["username"]: u["public_metrics"]["followers_count"] for u in body.get("data", [])}
+
+    before = counts()
+    emu.clock.advance(hours=2)
+    after = counts()
+    assert 5500 <= before["PresidentLeader"] - after["PresidentLeader"] <= 6600
+    assert abs(before["OppLeader"] - after["OppLeader"]) < 50  # organic noise only
+    assert "MinInterior" not in after  # suspended: now in `errors`
+    emu.clock.set(datetime(2026, 5, 26, 12, tzinfo=UTC))  # during the regain campaign
+    leader = client.get(f"{x}/2/users/by", params={"usernames": "PresidentLeader"}, headers=X_AUTH).json()["data"][0]
+    page = client.get(f"{x}/2/users/{leader['id']}/followers",
+                      params={"max_results": 100, "user.fields": "created_at"}, headers=X_AUTH).json()["data"]
+    ages = [datetime(2026, 5, 26, 12, tzinfo=UTC) - datetime.fromisoformat(u["created_at"].replace("Z", "+00:00"))
+            for u in page]
+    assert sum(a < timedelta(days=2) for a in ages) >= 90  # the newest followers are days-old accounts

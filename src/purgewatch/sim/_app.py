@@ -255,7 +255,8 @@ def build_app(state: EmulatorState) -> Starlette:
         buckets = [f"mastodon:{inst}"] + ([f"mastodon_paging:{inst}"] if paging(request) else [])
         base = masto_base(request, inst)
         return await _serve(state, "mastodon", buckets,
-                            lambda t, n: P.masto_followers(w, t, inst, base, ident, q.get("limit"), q.get("max_id")))
+                            lambda t, n: P.masto_followers(w, t, inst, base, ident, q.get("limit"), q.get("max_id"),
+                                                           q.get("since_id"), q.get("min_id")))
 
     # ------------------------------------------------------------------- X
     def x_auth(request: Request) -> Response | None:

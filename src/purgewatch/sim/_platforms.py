@@ -125,7 +125,7 @@ def bsky_get_followers(w: PlatformWorld, t: int, actor: str | None, limit_s: str
         return xrpc_error("InvalidRequest", "Profile not found")
     if w.status(k, t) != ACTIVE:
         return xrpc_error("InvalidRequest", f"Actor not found: {actor}")
-    followers, nxt = w.followers_page(k, t, before, limit, filter_first=False)
+    followers, _, nxt = w.followers_page(k, t, before, limit, filter_first=False)
     body: dict[str, Any] = {
         "subject": bsky_profile(w, k, t, detailed=False),
         "followers": [bsky_profile(w, f, t, detailed=False) for f in followers],
@@ -257,7 +257,8 @@ def masto_batch(w: PlatformWorld, t: int, viewer: str, ids: list[str]) -> Reply:
 
 
 def masto_followers(w: PlatformWorld, t: int, viewer: str, base: str, ident: str,
-                    limit_s: str | None, max_id: str | None) -> Reply:
+                    limit_s: str | None, max_id: str | None, since_id: str | None = None,
+                    min_id: str | None = None) -> Reply:
     k = w.index_of_id(ident)
     if k is None or not _masto_visible(w, k, t):
         return masto_not_found()
@@ -269,15 +270,20 @@ def masto_followers(w: PlatformWorld, t: int, viewer: str, base: str, ident: str
     # a suspended account, or one hiding its collections, answers an empty list
     if w.status(k, t) != ACTIVE or (spec is not None and spec.hide_collections):
         return Reply(200, [])
-    before = int(max_id) if max_id and max_id.isdigit() else None
-    followers, nxt = w.followers_page(k, t, before, limit, filter_first=True)
+
+    def edge(v: str | None) -> int | None:
+        return int(v) if v and v.isdigit() else None
+
+    after = edge(min_id) if edge(min_id) is not None else edge(since_id)
+    followers, eids, nxt = w.followers_page(k, t, edge(max_id), limit, filter_first=True,
+                                            after_edge=after, adjacent_to_after=edge(min_id) is not None)
     headers = {}
     if followers:
-        eids = w.edge_ids_of(k, followers)
+        page = f"{base}/api/v1/accounts/{ident}/followers?limit={limit}"
         links = []
-        if nxt is not None:
-            links.append(f'<{base}/api/v1/accounts/{ident}/followers?limit={limit}&max_id={nxt}>; rel="next"')
-        links.append(f'<{base}/api/v1/accounts/{ident}/followers?limit={limit}&since_id={eids[followers[0]]}>; rel="prev"')
+        if nxt is not None or edge(min_id) is not None:
+            links.append(f'<{page}&max_id={eids[-1]}>; rel="next"')
+        links.append(f'<{page}&min_id={eids[0]}>; rel="prev"')
         headers["Link"] = ", ".join(links)
     return Reply(200, [masto_account(w, f, t, viewer) for f in followers], headers)
 
@@ -418,7 +424,7 @@ def x_followers(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: st
                                                f"Sorry, you are not authorized to see the user with id: [{uid}].",
                                                "not-authorized-for-resource")]})
     fields = set(filter(None, (fields_s or "").split(",")))
-    followers, nxt = w.followers_page(k, t, before, max_results, filter_first=True)
+    followers, _, nxt = w.followers_page(k, t, before, max_results, filter_first=True)
     meta: dict[str, Any] = {"result_count": len(followers)}
     if nxt is not None:
         meta["next_token"] = _x_token(nxt)

@@ -7,6 +7,7 @@ would silently produce a different world, and the ground truth would then lie.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -419,6 +420,9 @@ class _Parser:
                 raise self.err(f"{w}.handle", f"a mastodon handle needs its instance: {handle!r}",
                                hint="write user@instance.example")
             handle = f"{user}@{instance}"
+        if p == "x" and not re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle.lstrip("@")):
+            raise self.err(f"{w}.handle", f"not a valid X username: {handle!r}",
+                           hint="1 to 15 letters, digits or underscores")
         created = self.time(a, "created_at", w)
         if created >= start:
             raise self.err(f"{w}.created_at", "watched accounts must exist before the scenario starts")

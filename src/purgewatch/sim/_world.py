@@ -405,38 +405,35 @@ class PlatformWorld:
         return bool(self.kind[k] in (FARM, REGAIN))
 
     def followers_page(self, k: int, t: int, before_edge: int | None, limit: int,
-                       filter_first: bool) -> tuple[list[int], int | None]:
-        """Follower indices newest first, after edge ``before_edge`` (exclusive).
+                       filter_first: bool, after_edge: int | None = None,
+                       adjacent_to_after: bool = False) -> tuple[list[int], list[int], int | None]:
+        """A page of followers, newest first: (follower indices, their edge ids, next cursor).
 
-        ``filter_first``: drop inactive followers before cutting the page (X, Mastodon);
-        otherwise cut ``limit`` standing follows, then drop the inactive (Bluesky), so a
-        page can come back short. Returns (followers, next cursor edge id or None).
+        Edges strictly older than ``before_edge`` (Mastodon ``max_id``, cursors) and
+        strictly newer than ``after_edge`` (``since_id``/``min_id``); with
+        ``adjacent_to_after`` the page is the one just above ``after_edge`` (``min_id``)
+        instead of the newest. ``filter_first``: drop inactive followers before cutting the
+        page (X, Mastodon); otherwise cut ``limit`` standing follows, then drop the
+        inactive (Bluesky), so a page can come back short. The next cursor is None on the
+        last page.
         """
         if k >= len(self.watched):
-            return [], None
+            return [], [], None
         e = self.edges[k]
-        pos = 0 if before_edge is None else int(np.searchsorted(-e.edge_id, -before_edge, side="right"))
-        sl = slice(pos, None)
+        lo = 0 if before_edge is None else int(np.searchsorted(-e.edge_id, -before_edge, side="right"))
+        hi = len(e.edge_id) if after_edge is None else int(np.searchsorted(-e.edge_id, -after_edge, side="left"))
+        sl = slice(lo, max(lo, hi))
         keep = (e.follow_us[sl] <= t) & (e.unfollow_us[sl] > t)
         if filter_first:
             keep &= ~((e.f_down[sl] <= t) & (e.f_up[sl] > t))
-        hits = np.flatnonzero(keep)
-        page = hits[:limit] + pos
-        more = len(hits) > limit
+        hits = np.flatnonzero(keep) + lo
+        page = hits[-limit:] if adjacent_to_after else hits[:limit]
+        more = len(hits) > limit and not adjacent_to_after
+        shown = page
         if not filter_first:
-            ok = ~((e.f_down[page] <= t) & (e.f_up[page] > t))
-            shown = page[ok]
-        else:
-            shown = page
+            shown = page[~((e.f_down[page] <= t) & (e.f_up[page] > t))]
         nxt = int(e.edge_id[page[-1]]) if more and len(page) else None
-        return [int(x) for x in e.follower[shown]], nxt
-
-    def edge_ids_of(self, k: int, followers: list[int]) -> dict[int, int]:
-        """Edge id of each listed follower's follow of watched account ``k``."""
-        e = self.edges[k]
-        want = set(followers)
-        pos = np.flatnonzero(np.isin(e.follower, list(want)))
-        return {int(e.follower[p]): int(e.edge_id[p]) for p in pos}
+        return e.follower[shown].tolist(), e.edge_id[shown].tolist(), nxt
 
     # ------------------------------------------------------------- stream
     def status_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
