@@ -1,0 +1,197 @@
+"""The append-only store: idempotent appends, stable surrogate ids, compaction, staging
+sweep, the writer lock, the generation grace rule, and reading with plain DuckDB."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from purgewatch.errors import StoreError
+from purgewatch.store import Store, _layout
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def obs(n: int, start: int = 0, platform: str = "x") -> pa.Table:
+    return pa.table(
+        {
+            "platform": [platform] * n,
+            "account_id": [str(100 + (start + i) % 37) for i in range(n)],
+            "observed_at": pa.array([T0 + timedelta(minutes=start + i) for i in range(n)], pa.timestamp("us", tz="UTC")),
+            "status": ["active" if (start + i) % 5 else "suspended" for i in range(n)],
+            "followers_count": pa.array([1000 - start - i for i in range(n)], pa.int64()),
+            "source_ref": [f"f.csv:{start + i + 2}" for i in range(n)],
+        }
+    )
+
+
+def sorted_rows(t: pa.Table) -> list[dict[str, object]]:
+    cols = [c for c in t.column_names if c not in ("batch_id", "retrieved_at")]
+    return sorted(t.select(cols).to_pylist(), key=lambda r: (str(r.get("account_id")), str(r.get("observed_at"))))
+
+
+def test_append_is_idempotent(store: Store) -> None:
+    first = store.append("observations", obs(40), command="t", source="t")
+    assert first.committed and first.rows["observations"] == 40
+    again = store.append("observations", obs(40), command="t", source="t")
+    assert not again.committed and again.duplicates["observations"] == 40
+    overlap = store.append("observations", obs(40, start=20), command="t", source="t")
+    assert overlap.rows["observations"] == 20 and overlap.duplicates["observations"] == 20
+    t = store.read("observations")
+    assert t.num_rows == 60
+    keys = t["record_key"].to_numpy()
+    assert len(np.unique(keys)) == 60
+    # Provenance is filled where the caller did not.
+    assert t["tool_version"].null_count == 0 and t["retrieved_at"].null_count == 0
+    assert set(t["source"].to_pylist()) == {"t"}
+    # Repeats inside one input are dropped too.
+    doubled = pa.concat_tables([obs(5, start=100), obs(5, start=100)])
+    assert store.append("observations", doubled, command="t", source="t").rows["observations"] == 5
+
+
+def test_sids_are_stable_across_writers(store: Store) -> None:
+    with store.writer(command="t", source="t") as w:
+        a = w.sids("x", ["a", "b", "c"])
+    with store.writer(command="t", source="t") as w:
+        b = w.sids("x", ["c", "d", "a"])
+        other = w.sids("bluesky", ["a"])
+    assert a.tolist() == [0, 1, 2]
+    assert b.tolist() == [2, 3, 0]
+    assert other[0] not in (a.tolist() + b.tolist())  # sids are unique across platforms
+    cat = store.read("accounts")
+    assert cat.num_rows == 5 and len(set(cat["sid"].to_pylist())) == 5
+    store.compact()
+    with store.writer(command="t", source="t") as w:
+        assert w.sids("x", ["d", "e"]).tolist() == [3, 5]
+
+
+def test_uncommitted_writer_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.writer(command="t", source="t") as w:
+        w.add("observations", obs(10))
+        w.sids("x", ["zz"])
+        raise RuntimeError("boom")
+    assert store.read("observations").num_rows == 0
+    assert store.read("accounts").num_rows == 0
+    assert store.read("runs").num_rows == 0
+
+
+def test_compaction_keeps_rows_and_runs(store: Store) -> None:
+    for k in range(6):
+        with store.writer(command=f"t{k}", source="t") as w:
+            w.add("observations", obs(15, start=k * 15))
+            w.sids("x", [f"f{k}-{i}" for i in range(7)])
+    before = {t: store.read(t) for t in ("observations", "accounts", "runs")}
+    gen_before = _layout.current_generation(store.path)
+    result = store.compact()
+    assert result["batches_before"] == 6 and result["batches_after"] == 1
+    assert _layout.current_generation(store.path) != gen_before
+    for table, t in before.items():
+        after = store.read(table)
+        assert after.num_rows == t.num_rows
+        if table == "observations":
+            assert sorted_rows(after) == sorted_rows(t)
+            # batch provenance survives: each row still names the batch that committed it
+            assert sorted(after["batch_id"].to_pylist()) == sorted(t["batch_id"].to_pylist())
+        else:
+            assert sorted(map(str, after.to_pylist())) == sorted(map(str, t.to_pylist()))
+    runs = store.read("runs")
+    per_run = {r["batch_id"]: json.loads(r["rows"]) for r in runs.to_pylist()}
+    assert all(v["observations"] == 15 and v["accounts"] == 7 for v in per_run.values())
+    # Appending after compaction continues the sequence; a re-import is still a no-op.
+    assert not store.append("observations", obs(15), command="t", source="t").committed
+    store.append("observations", obs(3, start=500), command="t", source="t")
+    names = [b.name for b in _layout.committed_batches(_layout.current_generation(store.path))]
+    assert len(names) == 2 and names == sorted(names)
+    assert store.compact()["batches_after"] == 1
+    assert store.read("observations").num_rows == 93
+
+
+def test_replaced_generations_outlive_their_grace_period_only(store: Store) -> None:
+    for k in range(3):
+        store.append("observations", obs(4, start=10 * k), command="t", source="t")
+    store.compact()
+    old = sorted((store.path / "gens").iterdir())
+    assert len(old) == 2 and (old[0] / _layout.RETIRED).exists()
+    store.append("observations", obs(4, start=99), command="t", source="t")
+    store.compact()  # default grace: the first generation is kept for readers in flight
+    assert len(list((store.path / "gens").iterdir())) == 3
+    store.append("observations", obs(4, start=199), command="t", source="t")
+    assert store.compact(grace_seconds=0)["generations_dropped"] == 3  # g1, g2 and the one it replaced
+    gens = list((store.path / "gens").iterdir())
+    assert gens == [_layout.current_generation(store.path)]
+    assert store.read("observations").num_rows == 20
+
+
+def test_orphaned_staging_dirs_are_swept(store: Store) -> None:
+    orphan = _layout.new_staging_dir(store.path)
+    (orphan / "observations.parquet").write_bytes(b"half a file")
+    (store.path / ".current.deadbeef").symlink_to("gens/nowhere")
+    assert store.read("observations").num_rows == 0  # readers never look at staging
+    store.append("observations", obs(3), command="t", source="t")
+    assert not orphan.exists()
+    assert not list(store.path.glob(".current.*"))
+    assert store.read("observations").num_rows == 3
+
+
+def _hold_lock(path: str, ready: multiprocessing.synchronize.Event, release: multiprocessing.synchronize.Event) -> None:
+    with Store(path).writer(command="hold", source="t"):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_writer_gets_a_clear_lock_error(store: Store) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(store.path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        t = time.monotonic()
+        with pytest.raises(StoreError) as err, store.writer(command="t", source="t", lock_timeout=0.3):
+            pass
+        assert time.monotonic() - t < 5
+        assert "locked by another writer" in str(err.value)
+        assert err.value.hint and "wait" in err.value.hint
+        with pytest.raises(StoreError, match="locked by another writer"):
+            store.compact(lock_timeout=0.2)
+    finally:
+        release.set()
+        holder.join(30)
+    assert store.append("observations", obs(2), command="t", source="t").committed  # free again
+
+
+def test_not_a_store_and_unknown_table(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(StoreError, match="no PurgeWatch store"):
+        Store(tmp_path / "nothing")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a PurgeWatch store"):
+        Store.init(tmp_path / "busy")
+    with pytest.raises(StoreError, match="unknown table"):
+        store.read("nope")
+
+
+def test_plain_duckdb_reads_the_same_rows(store: Store) -> None:
+    store.append("observations", obs(30), command="t", source="t")
+    store.append("observations", obs(30, start=30, platform="bluesky"), command="t", source="t")
+    store.compact()
+    store.append("observations", obs(10, start=70), command="t", source="t")
+    ours = store.read("observations")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    glob = os.path.join(str(store.path), "current", "*", "observations.parquet")
+    theirs = con.sql("SELECT * FROM read_parquet(?, union_by_name = true)", params=[glob]).to_arrow_table()
+    assert theirs.num_rows == ours.num_rows == 70
+    assert sorted(theirs.column_names) == sorted(ours.column_names)
+    theirs = theirs.select(ours.column_names).cast(ours.schema)
+    assert sorted_rows(theirs) == sorted_rows(ours)
+    assert sorted(theirs["batch_id"].to_pylist()) == sorted(ours["batch_id"].to_pylist())
