@@ -4,11 +4,13 @@ store writer), and tests that the findings adapter reads them faithfully."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.report._findings import gather_findings
@@ -26,6 +28,7 @@ HOSTILE_NAMES = [
     "\u202eevil\u202c reversed",
     "Minister 🇺🇳🔥 of Truth",
     "nul\x00byte",
+    '=HYPERLINK("http://evil.invalid","click")',
 ]
 LONG_BIO = ("A" * 4990) + "<script>window.__pwned=1</script>" + ("B" * 4977)
 
@@ -36,7 +39,7 @@ ACCOUNTS: list[tuple[str, str, str, str, str, str, int, int, bool]] = [
     ("x", "1002", "ministry_info", "Ministry of Information", "government", "ministry", 40_000, 900, True),
     ("x", "1003", "governor", HOSTILE_NAMES[0], "government", "governor", 15_000, 300, True),
     ("bluesky", "did:plc:gov4", "journo.bsky.social", HOSTILE_NAMES[1], "government", "journalist", 8_000, 150, False),
-    ("x", "2001", "opp_leader", "Opposition Leader", "opposition", "party leader", 90_000, 0, False),
+    ("x", "2001", "opp_leader", "Opposition Leader", "opposition", HOSTILE_NAMES[6], 90_000, 0, False),
     ("x", "2002", "javascript:alert(1)", HOSTILE_NAMES[3], "opposition", HOSTILE_NAMES[2], 20_000, 0, False),
     ("bluesky", "did:plc:opp3", "opp.bsky.social", HOSTILE_NAMES[4], "opposition", HOSTILE_NAMES[5], 5_000, 0, False),
 ]
@@ -186,9 +189,13 @@ def build_store(path: Path, *, snapshots: bool = True) -> Store:
 
 
 # --------------------------------------------------------------------------- tests
-def test_findings_cover_every_watched_account(tmp_path: Path) -> None:
-    store = build_store(tmp_path / "s")
-    f = gather_findings(store)
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return gather_findings(build_store(tmp_path_factory.mktemp("data") / "s", snapshots=False))
+
+
+def test_findings_cover_every_watched_account(findings: dict[str, Any]) -> None:
+    f = findings
     assert [a["group"] for a in f["accounts"]] == sorted(a[4] for a in ACCOUNTS)
     assert {a["account_id"] for a in f["accounts"]} == {a[1] for a in ACCOUNTS}
     leader = next(a for a in f["accounts"] if a["account_id"] == "1001")
@@ -198,9 +205,8 @@ def test_findings_cover_every_watched_account(tmp_path: Path) -> None:
     assert leader["latest"]["followers"] == 120_000 + 37 * (N_STEPS - 1) + (N_STEPS - 1) % 3 - 6_000
 
 
-def test_status_changes_counted_from_raw_rows(tmp_path: Path) -> None:
-    store = build_store(tmp_path / "s")
-    f = gather_findings(store)
+def test_status_changes_counted_from_raw_rows(findings: dict[str, Any]) -> None:
+    f = findings
     # 2 watched accounts suspended + 40 followers in the compliance feed
     assert f["summary"]["status_changes"]["suspended"] == 42
     assert sum(d["suspended"] for d in f["timeline"]) == 42
@@ -209,9 +215,8 @@ def test_status_changes_counted_from_raw_rows(tmp_path: Path) -> None:
     assert gov["suspended"] == 2
 
 
-def test_every_fact_ref_is_in_the_appendix(tmp_path: Path) -> None:
-    store = build_store(tmp_path / "s")
-    f = gather_findings(store)
+def test_every_fact_ref_is_in_the_appendix(findings: dict[str, Any]) -> None:
+    f = findings
     appendix = {r["ref"] for r in f["observations"]} | {r["ref"] for r in f["snapshots"]}
     assert f["facts"], "the summary registers its numbers"
     for fact in f["facts"]:
@@ -221,14 +226,13 @@ def test_every_fact_ref_is_in_the_appendix(tmp_path: Path) -> None:
             assert p["ref"] in appendix
 
 
-def test_window_and_group_filters(tmp_path: Path) -> None:
-    store = build_store(tmp_path / "s")
+def test_window_and_group_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the analyses are not under test here: keep this one fast
+    for mod in ("purgewatch.analysis.compare", "purgewatch.analysis.explain", "purgewatch.analysis.forensics"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    store = build_store(tmp_path / "s", snapshots=False)
     f = gather_findings(store, start="2026-03-06T00:00:00Z", groups=["opposition"])
     assert {a["group"] for a in f["accounts"]} == {"opposition"}
     assert all(p["t"] >= "2026-03-06T00:00:00Z" for a in f["accounts"] for p in a["series"])
     assert f["summary"]["status_changes"]["suspended"] == 0  # the wave is before the window
-
-
-def test_findings_are_deterministic(tmp_path: Path) -> None:
-    store = build_store(tmp_path / "s")
-    assert gather_findings(store) == gather_findings(store)
+    assert all(e["end"] >= "2026-03-06T00:00:00Z" for e in f["events"])

@@ -388,8 +388,16 @@ def gather_findings(
     # ---- forensics
     forensics, availability["forensics"] = _forensics(store, explains)
 
+    for fx in forensics:
+        rg = fx.get("regain") or {}
+        if rg.get("snapshots"):
+            fx["regain_fact"] = facts.add(
+                f"followers gained after the drop of {fx['platform']}:{fx['account_id']}", rg.get("gained"),
+                [_anchor_snap(s) for s in rg["snapshots"][1:]],
+            )
+
     # ---- summary
-    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch)
+    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
 
     # ---- appendix of every referenced stored row
     if len(obs):
@@ -811,6 +819,7 @@ def _summary(
     compare: list[dict[str, Any]],
     facts: _Facts,
     watch: list[dict[str, Any]],
+    forensics: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Headline numbers and plain-language sentences; each number is a fact with refs.
 
@@ -888,6 +897,23 @@ def _summary(
                     "For that drop, the follower-list diff finds ",
                     {"fact": x["fact"], "text": _fmt(res.get("lost"))},
                     f" followers lost; verdict: {str(res['verdict']).replace('_', ' ')}.",
+                ]
+            )
+    for fx in forensics:
+        rg = fx.get("regain") or {}
+        if rg.get("verdict") == "regain_campaign" and fx.get("regain_fact"):
+            acc = next((a for a in accounts if a["platform"] == fx["platform"] and a["account_id"] == fx["account_id"]), None)
+            young = rg.get("young_share")
+            sentences.append(
+                [
+                    "After the drop, ",
+                    {"who": (acc or {}).get("handle") or fx["account_id"], "anchor": (acc or {}).get("anchor")},
+                    " gained ",
+                    {"fact": fx["regain_fact"], "text": _fmt(rg.get("gained"))},
+                    f" followers by {str((rg.get('regain_window') or {}).get('to'))[:16]}"
+                    + (f" ({rg['gain_ratio']:.1f}× its usual gain)" if isinstance(rg.get("gain_ratio"), int | float) else "")
+                    + (f", {young * 100:.0f}% of them accounts less than 30 days old" if isinstance(young, int | float) else "")
+                    + ": the pattern of a regain campaign.",
                 ]
             )
     surges = [e for e in events if e["kind"] == "follower_surge"]

@@ -64,6 +64,8 @@ def json_for_html(obj: Any) -> Markup:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+    # Invisible and bidi characters as \u escapes too: same data, nothing hidden in the file.
+    raw = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", raw)
     return Markup(raw)
 
 

@@ -1,0 +1,247 @@
+"""The evidence report: determinism, offline self-containment, CSP, traceable numbers,
+hostile names, the JSON/CSV bundles and the `report` verb."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from purgewatch.cli import cli
+from purgewatch.errors import InputError
+from purgewatch.report import gather_findings, render_html, write_report
+from purgewatch.report._render import output_paths
+from purgewatch.report._safe import json_for_html, visible
+from purgewatch.store import Store
+from test_report_data import HOSTILE_NAMES, LONG_BIO, build_store
+
+STAMP_A, STAMP_B = "2026-11-29T10:00:00Z", "2027-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, str]:
+    root = tmp_path_factory.mktemp("report")
+    store = build_store(root / "store")
+    files = write_report(store, root / "out", generated_at=STAMP_A)
+    return store, root, files.html.read_text("utf-8")
+
+
+def _strip_stamp(text: str, stamp: str) -> str:
+    assert text.count(stamp) == 2 or text.count(stamp) == 1, "the timestamp appears in one place only"
+    return text.replace(stamp, "STAMP")
+
+
+def test_same_store_gives_byte_identical_report_apart_from_the_timestamp(built: tuple[Store, Path, str]) -> None:
+    store, root, html_a = built
+    other = write_report(store, root / "other", generated_at=STAMP_B)
+    html_b = other.html.read_text("utf-8")
+    assert html_a != html_b
+    assert _strip_stamp(html_a, STAMP_A) == _strip_stamp(html_b, STAMP_B)
+    # the timestamp sits on exactly one line of the HTML
+    diff = [(a, b) for a, b in zip(html_a.splitlines(), html_b.splitlines(), strict=True) if a != b]
+    assert len(diff) == 1 and 'id="generated-at"' in diff[0][0]
+    json_a = json.loads((root / "out" / "findings.json").read_text())
+    json_b = json.loads(other.json.read_text())
+    assert json_a.pop("generated_at") == STAMP_A and json_b.pop("generated_at") == STAMP_B
+    assert json_a == json_b
+    for f in sorted((root / "out" / "csv").iterdir()):
+        assert f.read_bytes() == (other.csv_dir / f.name).read_bytes(), f.name
+
+
+def test_report_is_self_contained_and_runs_no_script(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    tree = HTMLParser(html)
+    scripts = tree.css("script")
+    assert len(scripts) == 1 and scripts[0].attributes.get("type") == "application/json"
+    assert not tree.css("link, img, iframe, object, embed, base, form, audio, video, source")
+    for node in tree.css("[href], [src], [action], [xlink\\:href]"):
+        for attr in ("href", "src", "action"):
+            v = node.attributes.get(attr)
+            if v is not None:
+                assert v.startswith("#"), f"{node.tag} {attr}={v!r} would leave the file"
+    handlers = [(n.tag, a) for n in tree.css("*") for a in n.attributes if a.lower().startswith("on")]
+    assert handlers == []
+    assert "url(" not in html.split("</style>")[0].split("<style>")[1]
+
+
+def test_csp_meta_allows_only_the_inline_style_by_hash(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    tree = HTMLParser(html)
+    meta = tree.css_first('meta[http-equiv="Content-Security-Policy"]')
+    assert meta is not None
+    csp = meta.attributes["content"] or ""
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    assert directives["default-src"] == "'none'" and directives["script-src"] == "'none'"
+    style = tree.css("style")
+    assert len(style) == 1
+    digest = base64.b64encode(hashlib.sha256(style[0].text().encode()).digest()).decode()
+    assert directives["style-src"] == f"'sha256-{digest}'"
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+
+
+def test_every_link_in_the_report_resolves(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    tree = HTMLParser(html)
+    ids = {n.attributes["id"] for n in tree.css("[id]")}
+    hrefs = [n.attributes["href"] or "" for n in tree.css("[href]")]
+    assert len(hrefs) > 100
+    missing = sorted({h for h in hrefs if h[1:] not in ids})
+    assert not missing, missing[:10]
+
+
+def test_every_number_links_to_the_stored_rows_behind_it(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    tree = HTMLParser(html)
+    nums = tree.css("a.num")
+    assert len(nums) >= 10
+    for a in nums:
+        fact = tree.css_first(f"tr[id='{(a.attributes['href'] or '')[1:]}']")
+        assert fact is not None
+        refs = [x.attributes["href"] for x in fact.css("a")]
+        assert refs, f"fact {fact.attributes['id']} names no rows"
+        for r in refs:
+            row = tree.css_first(f"tr[id='{(r or '')[1:]}']")
+            assert row is not None and row.parent is not None
+            # appendix rows carry provenance: source and a payload hash or request
+            cells = [c.text() for c in row.css("td")]
+            assert any(cells), r
+    summary = tree.css_first("#summary ul")
+    assert summary is not None and len(summary.css("a.num")) >= 4
+
+
+def test_charts_are_inline_svg_with_points_linked_to_observations(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    tree = HTMLParser(html)
+    series = tree.css("svg.series")
+    assert len(series) == 7
+    leader = series[0]
+    assert len(leader.css("a.obs-point")) == 40
+    assert tree.css("svg.timeline rect") and tree.css("svg.intervals circle")
+    assert tree.css("svg.stacked rect")
+    bands = tree.css("a.event-band")
+    assert bands, "detected events are marked on the charts"
+
+
+def test_hostile_strings_are_inert_everywhere(built: tuple[Store, Path, str]) -> None:
+    _, _, html = built
+    body, _, tail = html.partition('<script type="application/json" id="purgewatch-findings">')
+    data, _, after = tail.partition("</script>")
+    assert after.strip() == "</body>\n</html>"
+    assert "<script>alert(1)</script>" not in html
+    assert "<img src=x" not in html and "onerror=alert" not in body.replace("onerror=alert(1)&gt;", "")
+    assert "\u202e" not in html and "\x00" not in html
+    assert "__pwned" not in body                          # the 10,000-character bio is clipped ...
+    assert LONG_BIO not in html
+    assert "[10,000 characters, clipped]" in body
+    assert "⟨U+202E⟩" in body and "⟨U+0000⟩" in body       # ... and hidden characters shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "Minister 🇺🇳🔥 of Truth" in body                 # emoji untouched
+    assert 'href="javascript' not in html.lower()
+    # the embedded JSON cannot close its element, and reads back to the exact data
+    assert "<" not in data and ">" not in data
+    embedded = json.loads(data)
+    names = {a["display_name"] for a in embedded["accounts"]} | {a["label"] for a in embedded["accounts"]}
+    for hostile in HOSTILE_NAMES:
+        assert hostile in names
+    assert LONG_BIO in {a["description"] for a in embedded["accounts"]}
+
+
+def test_embedded_json_equals_the_json_bundle(built: tuple[Store, Path, str]) -> None:
+    _, root, html = built
+    data = html.split('id="purgewatch-findings">')[1].split("</script>")[0]
+    bundle = json.loads((root / "out" / "findings.json").read_text())
+    bundle.pop("generated_at")
+    assert json.loads(data) == bundle
+
+
+def test_csv_bundle_rows_reference_the_same_observations(built: tuple[Store, Path, str]) -> None:
+    _, root, _ = built
+    d = root / "out" / "csv"
+    obs = {r["ref"]: r for r in csv.DictReader(io.StringIO((d / "observations.csv").read_text()))}
+    for name in ("series.csv", "facts.csv", "events.csv"):
+        rows = list(csv.DictReader(io.StringIO((d / name).read_text())))
+        assert rows, name
+        for r in rows:
+            refs = (r.get("ref") or r.get("refs") or "").split()
+            snaps = {x["ref"] for x in csv.DictReader(io.StringIO((d / "snapshots.csv").read_text()))}
+            assert all(x in obs or x in snaps for x in refs), (name, refs[:3])
+    accounts = (d / "accounts.csv").read_text()
+    assert "'=HYPERLINK(" in accounts and ',=HYPERLINK' not in accounts  # no formula injection
+    explain = list(csv.DictReader(io.StringIO((d / "explain.csv").read_text())))
+    assert any(r["verdict"] == "platform_enforcement" and r["lost"] == "200" for r in explain)
+
+
+def test_report_findings_match_the_store(built: tuple[Store, Path, str]) -> None:
+    store, root, _ = built
+    f = json.loads((root / "out" / "findings.json").read_text())
+    assert f["availability"]["detect"] == "ok"
+    kinds = {e["kind"] for e in f["events"]}
+    assert "suspension_wave" in kinds and "follower_drop" in kinds
+    wave = next(e for e in f["events"] if e["kind"] == "suspension_wave")
+    assert wave["magnitude"] >= 40 and wave["start"].startswith("2026-03-05")
+    x = next(x for x in f["explain"] if x["account_id"] == "1001")
+    assert x["result"]["lost"] == 200 and x["result"]["lost_breakdown"]["suspended"] == 150
+    assert x["result"]["lost_breakdown"]["unfollowed"] == 50
+    assert [c["outcome"] for c in f["compare"]] == ["suspended", "drop"]
+    gov = next(g for g in f["compare"][0]["groups"] if g["group"] == "government")
+    assert (gov["outcome_count"], gov["accounts"]) == (2, 4)
+    fx = next(fx for fx in f["forensics"] if fx["account_id"] == "1001")
+    assert fx["creation"]["sets"]["lost"]["accounts"] == 200
+    assert (fx["regain"]["gained"], fx["regain"]["verdict"]) == (120, "regain_campaign")
+    regain_sentence = next(s for s in f["summary"]["sentences"] if "regain" in json.dumps(s))
+    fact = next(x for x in f["facts"] if x["id"] == next(p["fact"] for p in regain_sentence if isinstance(p, dict) and "fact" in p))
+    assert fact["value"] == 120 and all(r.startswith("n-") for r in fact["refs"]) and len(fact["refs"]) == 2
+
+
+def test_missing_analysis_is_said_not_estimated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = build_store(tmp_path / "s", snapshots=False)
+    monkeypatch.setitem(sys.modules, "purgewatch.analysis.compare", None)  # import fails
+    f = gather_findings(store)
+    assert f["availability"]["compare"].startswith("not available")
+    assert f["compare"] == []
+    html = render_html(f, generated_at=STAMP_A)
+    assert "not available" in html and "This section is left out rather than estimated" in html
+    assert not HTMLParser(html).css("svg.intervals circle")
+
+
+def test_output_paths_and_errors(tmp_path: Path) -> None:
+    assert output_paths(tmp_path / "r.html") == (tmp_path / "r.html", tmp_path / "r.json", tmp_path / "r-csv")
+    assert output_paths(tmp_path / "dir") == (tmp_path / "dir" / "report.html", tmp_path / "dir" / "findings.json", tmp_path / "dir" / "csv")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(InputError):
+        output_paths(tmp_path / "file.txt")
+
+
+def test_report_verb(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "s", snapshots=False)
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["report", "--store", str(store.path), "--out", str(tmp_path / "r.html"), "--group", "opposition",
+              "--from", "2026-03-03T00:00:00Z", "--generated-at", STAMP_A, "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["generated_at"] == STAMP_A and Path(out["html"]).exists()
+    f = json.loads(Path(out["json"]).read_text())
+    assert {a["group"] for a in f["accounts"]} == {"opposition"}
+    assert f["scope"] == {"from": "2026-03-03T00:00:00Z", "to": None, "groups": ["opposition"]}
+    bad = runner.invoke(cli, ["report", "--store", str(store.path), "--out", str(tmp_path / "x.html"), "--from", "yesterday"])
+    assert bad.exit_code == 2 and "--from" in bad.output
+
+
+def test_safe_helpers() -> None:
+    assert visible("a\u202eb\x00c") == "a⟨U+202E⟩b⟨U+0000⟩c"
+    assert visible("x" * 300).endswith("[300 characters, clipped]")
+    enc = str(json_for_html({"k": "</script><!--\u2028&"}))
+    assert "</" not in enc and "<!--" not in enc and "\u2028" not in enc
+    assert json.loads(enc) == {"k": "</script><!--\u2028&"}
+
+
