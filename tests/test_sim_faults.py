@@ -122,7 +122,7 @@ def _faulty(small):
 
 
 def test_faults_happen_at_the_configured_rates(small):
-    n = 400
+    n = 300
     with Emulator(_faulty(small), limits=False) as emu, httpx.Client(timeout=5) as c:
         url = f"{emu.url('bluesky')}/xrpc/app.bsky.actor.getProfile"
         seen = Counter(_outcome(c, url, {"actor": "leader.bsky.social"}) for _ in range(n))
