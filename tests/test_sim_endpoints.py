@@ -411,3 +411,22 @@ def test_demo_story_through_the_endpoints(emulator_factory, client):
     ages = [datetime(2026, 5, 26, 12, tzinfo=UTC) - datetime.fromisoformat(u["created_at"].replace("Z", "+00:00"))
             for u in page]
     assert sum(a < timedelta(days=2) for a in ages) >= 90  # the newest followers are days-old accounts
+
+
+def test_jetstream_v2_frames_and_too_old_cursor(emulator, ids):
+    from websockets.exceptions import InvalidStatus
+
+    ministry = ids["bluesky:ministry-interior.bsky.social"]
+    at(emulator, THURSDAY + timedelta(hours=1))
+    url = emulator.jetstream_url.replace("/subscribe", "/xrpc/network.bsky.jetstream.subscribeEvents")
+    cursor = int(THURSDAY.timestamp() * 1e6)
+    frames = _frames(f"{url}?dids={ministry}&kinds=account&cursor={cursor}", None, timeout=0.4)
+    assert len(frames) == 1
+    f = frames[0]
+    assert f["$type"] == "message" and f["payload"]["$type"].endswith("#account")
+    assert f["payload"]["did"] == ministry and f["payload"]["account"]["status"] == "takendown"
+    assert {"seq", "did", "time", "account"} <= set(f["payload"])
+    assert _frames(f"{url}?dids={ministry}&kinds=commit&cursor={cursor}", None, timeout=0.3) == []
+    with pytest.raises(InvalidStatus) as exc:
+        _frames(f"{url}?cursor=1", 1)
+    assert exc.value.response.status_code == 400 and b"CursorTooOld" in exc.value.response.body

@@ -206,7 +206,10 @@ def build_app(state: EmulatorState) -> Starlette:
         return await _serve(state, "bluesky", ["bluesky"], handle)
 
     async def jetstream(ws: WebSocket) -> None:
-        await _jetstream(state, ws)
+        await _jetstream(state, ws, v2=False)
+
+    async def jetstream_v2(ws: WebSocket) -> None:
+        await _jetstream(state, ws, v2=True)
 
     # ------------------------------------------------------------ Mastodon
     def masto_world(request: Request) -> tuple[Any, str]:
@@ -326,6 +329,7 @@ def build_app(state: EmulatorState) -> Starlette:
     routes = [
         Route("/bsky/xrpc/{nsid}", xrpc),
         WebSocketRoute("/bsky/jetstream/subscribe", jetstream),
+        WebSocketRoute("/bsky/jetstream/xrpc/network.bsky.jetstream.subscribeEvents", jetstream_v2),
         Route("/mastodon/{instance}/api/v1/accounts/lookup", masto_lookup),
         Route("/mastodon/{instance}/api/v1/accounts", masto_accounts),
         Route("/mastodon/{instance}/api/v1/accounts/{acct_id}", masto_account),
@@ -346,28 +350,41 @@ def build_app(state: EmulatorState) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def _jetstream(state: EmulatorState, ws: WebSocket) -> None:
-    """Jetstream v1: account events as the scenario clock reaches them, replay from cursor."""
+async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
+    """Jetstream account events as the scenario clock reaches them, replayed from a cursor.
+
+    v1 (``/subscribe``, ``wantedDids``): a too-old cursor is clamped silently. v2
+    (``subscribeEvents``, ``dids``, ``kinds``): a too-old cursor is refused with 400
+    ``CursorTooOld`` before the upgrade.
+    """
     w = state.world.platforms.get("bluesky")
+    q = ws.query_params
+    wanted = q.getlist("dids" if v2 else "wantedDids")
+    now = state.clock.now_us()
+    cursor_s = q.get("cursor")
+    cursor = int(cursor_s) if cursor_s and cursor_s.lstrip("-").isdigit() else None
+    if v2 and cursor is not None and cursor < now - JETSTREAM_REPLAY_US:
+        await ws.send_denial_response(JSONResponse(
+            {"error": "CursorTooOld", "message": "cursor is older than the replay window"}, 400))
+        return
     await ws.accept()
     if w is None:
         await ws.close(code=1011)
         return
-    q = ws.query_params
-    wanted = q.getlist("wantedDids")
     if len(wanted) > MAX_WANTED_DIDS:
         await ws.close(code=1008, reason=f"too many wantedDids (max {MAX_WANTED_DIDS})")
         return
+    kinds = q.getlist("kinds")
     times, idx, codes = _events(state)
     seqs = JETSTREAM_SEQ0 + np.arange(len(times), dtype=np.int64)
-    if wanted:
+    if wanted or (v2 and kinds and "account" not in kinds):
         want = {k for k in (w.index_of_id(d) for d in wanted) if k is not None}
+        if v2 and kinds and "account" not in kinds:
+            want = set()
         keep = np.isin(idx, np.fromiter(want, np.int64, len(want)))
         times, idx, codes, seqs = times[keep], idx[keep], codes[keep], seqs[keep]
-    now = state.clock.now_us()
-    cursor_s = q.get("cursor")
-    if cursor_s and cursor_s.lstrip("-").isdigit():
-        start = max(int(cursor_s), now - JETSTREAM_REPLAY_US)  # too old: clamped silently
+    if cursor is not None:
+        start = max(cursor, now - JETSTREAM_REPLAY_US)  # v1: too old is clamped silently
         pos = int(np.searchsorted(times, start, side="left"))
     else:
         pos = int(np.searchsorted(times, now, side="right"))
@@ -385,6 +402,8 @@ async def _jetstream(state: EmulatorState, ws: WebSocket) -> None:
                 if odd:
                     state.count_fault("bluesky", "unknown_status")
                 frame = P.jetstream_frame(w, k, t, int(codes[pos]), n, odd)
+                if v2:
+                    frame = P.jetstream_v2_frame(frame)
                 await ws.send_text(json.dumps(frame, separators=(",", ":")))
                 pos += 1
                 sent += 1

@@ -163,6 +163,14 @@ def jetstream_frame(w: PlatformWorld, k: int, t: int, code: int, seq: int, unkno
     return {"did": did, "time_us": t, "kind": "account", "account": account}
 
 
+def jetstream_v2_frame(v1: dict[str, Any]) -> dict[str, Any]:
+    """The same event as Jetstream v2 (``subscribeEvents``) frames it."""
+    acct = v1["account"]
+    return {"$type": "message", "payload": {
+        "$type": "network.bsky.jetstream.subscribeEvents#account", "seq": acct["seq"], "did": v1["did"],
+        "time": acct["time"], "time_us": v1["time_us"], "account": acct}}
+
+
 # ============================================================== Mastodon
 def masto_not_found() -> Reply:
     return Reply(404, {"error": "Record not found"})
