@@ -58,7 +58,7 @@ def has_snapshot(k: int) -> bool:
     return k % SNAPSHOT_EVERY == 0
 
 
-def run(store: Store, batches: int, compact_every: int, loop: bool) -> None:
+def run(store: Store, batches: int, compact_every: int, loop: bool, grace: float = 3600.0) -> None:
     k = 0
     while k < batches or loop:
         with store.writer(command="crash-test", source="crash-worker", lock_timeout=60) as w:
@@ -78,7 +78,7 @@ def run(store: Store, batches: int, compact_every: int, loop: bool) -> None:
                 if compact_every and k % compact_every == 0:
                     break
         if compact_every and (k < batches or loop):
-            store.compact(lock_timeout=60)
+            store.compact(lock_timeout=60, grace_seconds=grace)
 
 
 def verify(path: str, *, complete_plan: int | None = None) -> dict[str, int]:
@@ -174,6 +174,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--compact-every", type=int, default=0)
     ap.add_argument("--loop", action="store_true")
+    ap.add_argument("--grace", type=float, default=3600.0, help="compaction grace seconds")
     ap.add_argument("--serve", action="store_true", help="fork writers on request (see serve)")
     args = ap.parse_args()
     if args.serve:
@@ -182,7 +183,7 @@ def main() -> None:
         return
     store = Store.open(args.store, create=True)
     print("ready", flush=True)
-    run(store, args.batches, args.compact_every, args.loop)
+    run(store, args.batches, args.compact_every, args.loop, args.grace)
     print("done", flush=True)
     sys.exit(0)
 
