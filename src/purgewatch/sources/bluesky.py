@@ -173,7 +173,8 @@ class BlueskyConnector:
             if repo and repo.ok and repo.status in (Status.TAKENDOWN.value, Status.SUSPENDED.value):
                 base.status, base.status_raw = repo.status, repo.raw
             else:
-                base.status = Status.SUSPENDED.value
+                # Enforcement for sure; which kind is unknown. Keep the error's own name.
+                base.status = Status.TAKENDOWN.value
                 repo_note += "; takedown vs suspension not distinguished"
             base.detail = f"AppView {words}{repo_note}"
         elif err == "AccountDeactivated":

@@ -1,0 +1,294 @@
+"""End to end against the platform emulator (loopback only), through the real connectors:
+ground truth after a suspension wave, faults on, the Jetstream stream, a SIGKILLed
+``watch`` resumed, and the X token kept out of logs, store and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from purgewatch.collect.config import config_from_dict
+from purgewatch.collect.engine import Collector
+from purgewatch.collect.http import HttpClient
+from purgewatch.sim import load_scenario, truth, watchlist_rows
+from purgewatch.sim.testing import emulator_factory, truth_status_at  # noqa: F401  (fixture)
+from purgewatch.sources.bluesky import BlueskyConnector, Jetstream
+from purgewatch.store import Store
+
+AFTER_WAVE = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
+TOKEN = "e2e-Bearer-Token-0123456789-never-print-me"
+
+# What a platform can show of a true status (PLATFORMS.md): X cannot tell deactivated or
+# deleted from not found; Mastodon shows a self-deleted account as suspended.
+VISIBLE = {
+    "x": {"deactivated": "not_found", "deleted": "not_found"},
+    "mastodon": {"deleted": "suspended", "deactivated": "suspended"},
+    "bluesky": {},
+}
+
+
+def _platforms(emu: Any) -> dict[str, Any]:
+    instances = emu.urls()["mastodon"]
+    return {
+        "bluesky": {"appview_url": emu.url("bluesky"), "relay_url": emu.url("bluesky"),
+                    "jetstream_url": emu.jetstream_url},
+        "x": {"base_url": emu.url("x")},
+        "mastodon": {"instances": instances},
+    }
+
+
+def _write_watchlist(path: Path, rows: list[dict[str, str]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["platform", "account", "group", "label"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _wave_watchlist(doc: dict[str, Any], at: datetime) -> list[dict[str, str]]:
+    """The watched accounts plus every account whose status changed before ``at``."""
+    rows = [r for r in watchlist_rows(load_scenario("small"))]
+    seen = {(r["platform"], r["account"]) for r in rows}
+    when = at.isoformat().replace("+00:00", "Z")
+    for ch in doc["status_changes"]:
+        key = (ch["platform"], ch["account_id"])
+        if ch["at"] <= when and key not in seen:
+            seen.add(key)
+            rows.append({"platform": ch["platform"], "account": ch["account_id"], "group": "followers", "label": ""})
+    return rows
+
+
+def _collect(tmp_path: Path, emu: Any, rows: list[dict[str, str]], **collect: Any) -> Store:
+    _write_watchlist(tmp_path / "wl.csv", rows)
+    cfg = config_from_dict({
+        "collect": {"detect": False, "sim_clock_url": f"{emu.base_url}/_sim/clock", **collect},
+        "http": {"timeout": 1, "retries": 3, "backoff_base": 0.05},
+        "watchlists": [{"name": "e2e", "file": "wl.csv"}],
+        "platforms": {**_platforms(emu), "x": {"base_url": emu.url("x"), "bearer_token": TOKEN}},
+    }, base_dir=tmp_path)
+    store = Store.init(tmp_path / "store")
+    asyncio.run(Collector(store, cfg).collect_once())
+    return store
+
+
+def _standing() -> dict[tuple[str, str], str]:
+    """Watched accounts that are protected or limited from the start (scenario flags)."""
+    sc = load_scenario("small")
+    flags = {(a.platform, a.label or a.handle): "protected" if a.protected else "limited"
+             for a in sc.accounts if a.protected or a.limited}
+    return {(r["platform"], r["account"]): flags[(r["platform"], r["label"])]
+            for r in watchlist_rows(sc) if (r["platform"], r["label"]) in flags}
+
+
+STANDING = _standing()
+
+
+def _expected(doc: dict[str, Any], platform: str, account_id: str, at: datetime) -> str:
+    true = truth_status_at(doc, platform, account_id, at)
+    if true == "active":
+        return STANDING.get((platform, account_id), "active")
+    return VISIBLE[platform].get(true, true)
+
+
+def test_ground_truth_after_a_suspension_wave(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    emu = emulator_factory("small", faults=False, start=AFTER_WAVE)
+    doc = truth(load_scenario("small"))
+    rows = _wave_watchlist(doc, AFTER_WAVE)
+    suspended = [r for r in rows if r["group"] == "followers"]
+    assert len(suspended) > 100, "the wave hit many accounts"
+    store = _collect(tmp_path, emu, rows)
+    obs = store.read("observations").to_pylist()
+    assert len(obs) == len(rows)
+    wrong = [(o["platform"], o["account_id"], o["status"], _expected(doc, o["platform"], o["account_id"], o["observed_at"]), o["detail"])
+             for o in obs if o["status"] != _expected(doc, o["platform"], o["account_id"], o["observed_at"])]
+    assert not wrong, wrong[:5]
+    assert all(o["observed_at"] == AFTER_WAVE for o in obs), "stamped with scenario time"
+    # Every watched account the wave suspended is recorded so.
+    for ch in doc["status_changes"]:
+        if ch["watched"] and ch["at"] <= AFTER_WAVE.isoformat().replace("+00:00", "Z"):
+            hit = [o for o in obs if o["account_id"] == ch["account_id"]]
+            assert hit and hit[0]["status"] in ("suspended", "takendown"), ch
+
+
+def test_faults_on_never_turn_into_statuses(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    emu = emulator_factory("small", faults=True, start=AFTER_WAVE)
+    doc = truth(load_scenario("small"))
+    rows = _wave_watchlist(doc, AFTER_WAVE)
+    store = _collect(tmp_path, emu, rows)
+    obs = store.read("observations").to_pylist()
+    assert len(obs) == len(rows)
+    assert sum(emu.stats()[p]["faults"].get(k, 0) for p in ("bluesky", "x", "mastodon")
+               for k in emu.stats()[p]["faults"]) > 0, "faults were injected"
+    for o in obs:
+        want = _expected(doc, o["platform"], o["account_id"], o["observed_at"])
+        if o["status"] == "unknown" and want != "unknown":
+            assert o["detail"], o
+            assert o["followers_count"] is None
+        elif "not distinguished" in (o["detail"] or ""):
+            # The AppView said "taken down or suspended" and the relay's answer was spoiled.
+            assert o["status"] == "takendown" and want in ("takendown", "suspended"), o
+        else:
+            assert o["status"] == _expected(doc, o["platform"], o["account_id"], o["observed_at"]), o
+    assert sum(v["rate_limited"] for v in emu.stats().values() if isinstance(v, dict) and "rate_limited" in v) == 0
+
+
+def test_jetstream_delivers_each_watched_takedown_within_a_scenario_minute(emulator_factory: Any) -> None:  # noqa: F811
+    sc = load_scenario("small")
+    doc = truth(sc)
+    dids = {r["account"] for r in watchlist_rows(sc) if r["platform"] == "bluesky"}
+    wave_end = datetime(2026, 3, 5, 14, 40, tzinfo=UTC)
+    expected = [c for c in doc["status_changes"] if c["platform"] == "bluesky" and c["account_id"] in dids
+                and c["at"] <= wave_end.isoformat().replace("+00:00", "Z")]
+    assert expected
+    start = datetime(2026, 3, 5, 13, 59, tzinfo=UTC)
+    emu = emulator_factory("small", faults=False, start=start)
+
+    async def main() -> list[Any]:
+        async with HttpClient() as http:
+            conn = BlueskyConnector(http, appview_url=emu.url("bluesky"), relay_url=emu.url("bluesky"))
+            js = Jetstream(conn, url=emu.jetstream_url, watched=dids)
+            stop = asyncio.Event()
+            got: list[Any] = []
+
+            async def consume() -> None:
+                async for ev in js.events(stop):
+                    got.append(ev)
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(0.3)
+            now = start
+            # Move the scenario one minute at a time; each change must arrive before the next.
+            while now < wave_end:
+                now += timedelta(minutes=1)
+                emu.clock.advance(minutes=1)
+                due = {c["account_id"] for c in expected if c["at"] <= now.isoformat().replace("+00:00", "Z")}
+                deadline = time.monotonic() + 3.0
+                while {e.account_id for e in got} < due and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                assert {e.account_id for e in got} >= due, f"late at {now}"
+            stop.set()
+            await task
+            return got
+
+    got = asyncio.run(main())
+    by = {e.account_id: e for e in got}
+    for c in expected:
+        e = by[c["account_id"]]
+        assert e.status == c["status"] and "confirmed by getRepoStatus" in (e.source_ref or "")
+        assert abs((e.at - datetime.fromisoformat(c["at"].replace("Z", "+00:00"))).total_seconds()) < 1
+
+
+def _watch_config(tmp_path: Path, emu: Any, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    _write_watchlist(d / "wl.csv", watchlist_rows(load_scenario("small")))
+    plats = _platforms(emu)
+    masto = "\n".join(f'"{k}" = "{v}"' for k, v in plats["mastodon"]["instances"].items())
+    (d / "watch.toml").write_text(f"""
+store = "store"
+[collect]
+status_every = "1s"
+batch = 1
+detect = false
+sim_clock_url = "{emu.base_url}/_sim/clock"
+[http]
+timeout = 2
+backoff_base = 0.05
+[[watchlists]]
+name = "small"
+file = "wl.csv"
+[platforms.bluesky]
+appview_url = "{plats['bluesky']['appview_url']}"
+relay_url = "{plats['bluesky']['relay_url']}"
+[platforms.x]
+base_url = "{plats['x']['base_url']}"
+[platforms.mastodon.instances]
+{masto}
+""")
+    return d / "watch.toml"
+
+
+def _run_watch(config: Path, cycles: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "from purgewatch.cli import main; main()", "watch", "--config", str(config),
+                             "--cycles", str(cycles), "--quiet"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def _observations(store_dir: Path) -> list[dict[str, Any]]:
+    if not (store_dir / "STORE.json").exists():
+        return []
+    return Store(store_dir).read("observations", columns=["platform", "account_id", "observed_at"]).to_pylist()
+
+
+def test_watch_killed_mid_cycle_resumes_like_an_uninterrupted_run(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    # Tight budgets (3 requests/s per platform) so a cycle takes a couple of seconds; the
+    # uninterrupted and the killed run go side by side, each on its own emulator.
+    budgets = {"bluesky": (3, 1.0), "mastodon": (3, 1.0), "x_lookup": (3, 1.0), "x_followers": (3, 1.0)}
+    emu_calm = emulator_factory("small", faults=False, budgets=budgets, speed=60.0)
+    emu = emulator_factory("small", faults=False, budgets=budgets, speed=60.0)
+    env = {**os.environ, "PURGEWATCH_X_BEARER_TOKEN": TOKEN}
+    n_accounts = len(watchlist_rows(load_scenario("small")))
+
+    calm = _watch_config(tmp_path, emu_calm, "calm")
+    calm_proc = _run_watch(calm, 2, env)
+    killed = _watch_config(tmp_path, emu, "killed")
+    proc = _run_watch(killed, 2, env)
+    deadline = time.monotonic() + 20
+    while len(_observations(killed.parent / "store")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(_observations(killed.parent / "store"))
+    assert 0 < done_before < n_accounts, "killed in the middle of the first cycle"
+    proc = _run_watch(killed, 2, env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    calm_out, calm_err = calm_proc.communicate(timeout=60)
+    assert calm_proc.returncode == 0, calm_err.decode()[-2000:]
+
+    calm_obs = _observations(calm.parent / "store")
+    killed_obs = _observations(killed.parent / "store")
+    per_calm = Counter((o["platform"], o["account_id"]) for o in calm_obs)
+    per_killed = Counter((o["platform"], o["account_id"]) for o in killed_obs)
+    assert per_calm == per_killed, "same accounts, same number of looks: no duplicate, no gap"
+    assert set(per_calm.values()) == {2} and len(per_calm) == n_accounts
+    assert b'"cycle"' in err and b"resumed_skip" in err  # structured logs of the restart
+    assert TOKEN.encode() not in err and TOKEN.encode() not in out
+    for e in (emu, emu_calm):
+        assert all(e.stats()[p]["rate_limited"] == 0 for p in ("bluesky", "mastodon", "x")), e.stats()
+
+
+def test_token_never_reaches_logs_store_or_messages(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    emu = emulator_factory("small", faults=False, start=AFTER_WAVE)
+    rows = [r for r in watchlist_rows(load_scenario("small")) if r["platform"] == "x"]
+    _write_watchlist(tmp_path / "wl.csv", rows)
+    env = {**os.environ, "PURGEWATCH_X_BEARER_TOKEN": TOKEN}
+    cmd = [sys.executable, "-c", "from purgewatch.cli import main; main()", "collect", "--watchlist", str(tmp_path / "wl.csv"),
+           "--base-url", f"x={emu.url('x')}", "--store", str(tmp_path / "store"), "--followers", "--quiet"]
+    # A good run, and one that fails (X unreachable), side by side.
+    good = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    bad_cmd = cmd[:-6] + ["--base-url", "x=http://127.0.0.1:9", "--store", str(tmp_path / "store2"), "--json"]
+    failing = subprocess.Popen(bad_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.CompletedProcess(cmd, 0, *good.communicate(timeout=60))
+    proc.returncode = good.returncode
+    bad = subprocess.CompletedProcess(bad_cmd, 0, *failing.communicate(timeout=60))
+    bad.returncode = failing.returncode
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert b'"level": "info"' in proc.stderr, "structured logs were written"
+    for blob in (proc.stdout, proc.stderr, bad.stdout, bad.stderr):
+        assert TOKEN.encode() not in blob
+    assert bad.returncode == 0
+    details = Store(tmp_path / "store2").read("observations")["detail"].to_pylist()
+    assert details and all("connection failure" in d for d in details)  # the reason, per account
+    for root in (tmp_path / "store", tmp_path / "store2"):
+        for f in root.rglob("*"):
+            if f.is_file():
+                assert TOKEN.encode() not in f.read_bytes(), f
