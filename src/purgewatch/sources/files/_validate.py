@@ -176,6 +176,12 @@ def _empty_to_null(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(empty, pa.scalar(None, pa.string()), arr)
 
 
+def _has_empty(arr: pa.Array) -> bool:
+    if arr.null_count == len(arr):
+        return False
+    return bool(pc.min(pc.utf8_length(arr)).as_py() == 0)
+
+
 def _by_uniques(arr: pa.Array, fn: Callable[[str], object], typ: pa.DataType) -> pa.Array:
     """Apply ``fn`` once per distinct value (platform, status and flags repeat a lot)."""
     enc = arr.dictionary_encode()
@@ -193,23 +199,34 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
     to the DuckDB path, which finds and explains the bad cells."""
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
+    if col.nonempty and cells.null_count:
+        return None  # a missing JSON key: the DuckDB path reports it
     try:
         if col.type in ("int", "ts"):
             target = pa.int64() if col.type == "int" else TS
-            try:  # most files have no empty cells: one cast, no copies
-                return {col.name: cells.cast(target)}
-            except pa.ArrowInvalid:
-                pass
-            v = _empty_to_null(cells)
+            naive = pa.timestamp("us")  # zone-less: only where the dataset is known to be UTC
+            # A failing Arrow cast is slow (seconds on millions of cells), so try a sample
+            # first and pick the cast that fits; any cell it rejects sends the column on.
+            sample = cells.drop_null().slice(0, 1000)
+            sample = sample.filter(pc.greater(pc.utf8_length(sample), 0))
+            options = [target] + ([naive] if col.type == "ts" and naive_utc else [])
+            chosen = None
+            for typ in options:
+                try:
+                    sample.cast(typ)
+                except pa.ArrowInvalid:
+                    continue
+                chosen = typ
+                break
+            if chosen is None:
+                if len(sample):
+                    return None  # the sample has bad cells: DuckDB will say which
+                chosen = options[0]
+            v = _empty_to_null(cells) if _has_empty(cells) else cells
             if col.nonempty and v.null_count:
                 return None
-            try:
-                return {col.name: v.cast(target)}
-            except pa.ArrowInvalid:
-                if col.type != "ts" or not naive_utc:
-                    raise
-                # Zone-less times in a dataset known to be UTC: mark them as UTC.
-                return {col.name: pc.binary_join_element_wise(v, pa.scalar("Z"), "").cast(TS)}
+            out = v.cast(chosen)
+            return {col.name: out.cast(TS) if chosen == naive else out}
         v = _empty_to_null(cells)
         if col.nonempty and v.null_count:
             return None
