@@ -142,51 +142,89 @@ def _str_or_none(v: Any) -> str | None:
 # ---------------------------------------------------------------- fates
 
 
-def _fate_table(
-    store: Store, platform: str, ids: pa.Array, after: dict[str, pd.Timestamp]
-) -> pd.DataFrame:
-    """Latest known status of each id, from profiles, observations and status_events
-    recorded strictly after ``after[id]`` (the old snapshot's time). ``unknown`` records
-    (failed look-ups) never override a known status."""
-    if len(ids) == 0:
-        return pd.DataFrame(columns=["account_id", "status", "at", "source", "table"])
-    con = store.ibis()
-    since = pd.DataFrame({"account_id": list(after.keys()), "since": list(after.values())})
-    since["since"] = pd.to_datetime(since["since"], utc=True)
-    wanted = ibis.memtable(since)
+def _table(con: Any, store: Store, name: str) -> Any:
+    """An Ibis table over the store's Parquet files of ``name``, read natively (parallel
+    scan with projection and filter push-down), or an empty table with its schema."""
+    files = store.files(name)
+    if files:
+        return con.read_parquet(files)
+    # All nullable, like the columns DuckDB reads from Parquet (so unions line up).
+    return ibis.memtable(pa.schema([f.with_nullable(True) for f in TABLE_SCHEMAS[name]]).empty_table())
+
+
+def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame:
+    """For each lost follower (``lost``: sid, since), its platform id (from the accounts
+    catalogue) and its latest known status recorded strictly after ``since``, from
+    profiles, observations and status_events. ``unknown`` records (failed look-ups)
+    never override a known status. One row per sid, sorted by sid; status null when
+    nothing is known."""
+    cols = ["sid", "account_id", "status", "at", "source", "table"]
+    if lost.empty:
+        return pd.DataFrame(columns=cols)
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    wanted = ibis.memtable(lost.astype({"sid": "int64"}))
+    acc = _table(con, store, "accounts")
+    acc = acc.filter(acc.platform == platform).select("sid", "account_id")
+    ids = wanted.join(acc, "sid")
     parts = []
     for table, tcol in (("profiles", "observed_at"), ("observations", "observed_at"), ("status_events", "at")):
-        t = con.table(table)
+        t = _table(con, store, table)
         t = t.filter((t.platform == platform) & (t.status != "unknown"))
-        t = t.select(
-            account_id=t.account_id, at=t[tcol], status=t.status, source=t.source,
-            table=ibis.literal(table),
-        )
-        parts.append(t)
-    u = ibis.union(*parts)
-    j = u.join(wanted, "account_id")
+        parts.append(t.select(
+            account_id=t.account_id, at=t[tcol], status=t.status, source=t.source, table=ibis.literal(table),
+        ))
+    facts = ibis.union(*parts)
+    j = ids.join(facts, "account_id")
     j = j.filter(j.at > j.since)
-    w = ibis.window(group_by=j.account_id, order_by=[ibis.desc(j.at), j.table])
+    w = ibis.window(group_by=j.sid, order_by=[ibis.desc(j.at), j.table])
     ranked = j.mutate(_r=ibis.row_number().over(w))
-    latest = ranked.filter(ranked._r == 0).select("account_id", "status", "at", "source", "table")
-    return latest.to_pandas()
+    latest = ranked.filter(ranked._r == 0).select("sid", "status", "at", "source", "table")
+    out = ids.left_join(latest, "sid").select(
+        ids.sid, ids.account_id, latest.status, latest.at, latest.source, latest.table
+    )
+    df = out.to_pandas().sort_values("sid", kind="stable").reset_index(drop=True)
+    return df[cols]
 
 
 def _fates(
-    lost_ids: pa.Array, latest: pd.DataFrame
-) -> tuple[dict[str, int], pd.Series, dict[str, int]]:
-    """Fate counts, per-id fates, and raw status word counts."""
-    ids = pd.Series(lost_ids.to_pylist(), dtype="object")
-    status = ids.map(latest.set_index("account_id")["status"]) if len(latest) else pd.Series(
-        [None] * len(ids), dtype="object"
-    )
-    fate = status.map(STATUS_TO_FATE).fillna("unknown")
+    removed: np.ndarray, t_old: pd.Timestamp, table: pd.DataFrame
+) -> tuple[dict[str, int], pa.Array, np.ndarray, dict[str, int], dict[str, int]]:
+    """Fate counts, platform ids, per-follower fates, raw status word counts and the
+    tables the fates came from, for one target's lost followers (``table`` from
+    :func:`_fate_table`)."""
+    sids = table["sid"].to_numpy(dtype=np.int64)
+    pos = np.searchsorted(sids, removed)
+    pos[pos >= len(sids)] = 0
+    found = (sids[pos] == removed) if len(sids) else np.zeros(len(removed), bool)
+    id_arr = table["account_id"].to_numpy(dtype=object)
+    st_arr = table["status"].to_numpy(dtype=object)
+    at_arr = pd.to_datetime(table["at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    none = np.full(len(removed), None, dtype=object)
+    ids: np.ndarray = none.copy()
+    status: np.ndarray = none.copy()
+    if len(sids):
+        ids[found] = id_arr[pos[found]]
+        status[found] = st_arr[pos[found]]
+    if len(sids):
+        at = at_arr[pos]
+        # The table holds the latest status after the earliest target's old snapshot;
+        # for this target only statuses after its own old snapshot count.
+        old = np.datetime64(pd.Timestamp(t_old).tz_convert("UTC").tz_localize(None), "ns")
+        valid = found & ~np.isnat(at) & (at > old)
+        status[~valid] = None
+        origin = none.copy()
+        origin[valid] = table["table"].to_numpy(dtype=object)[pos[valid]]
+    else:
+        origin = none.copy()
+    st = pd.Series(status, dtype="object")
+    fate = st.map(STATUS_TO_FATE).fillna("unknown").to_numpy(dtype=object)
     counts = {f: 0 for f in FATES}
-    for k, v in fate.value_counts().items():
+    for k, v in pd.Series(fate).value_counts().items():
         counts[str(k)] = int(v)
-    raw = {str(k): int(v) for k, v in status.fillna("none").value_counts().items()}
-    fate.index = ids
-    return counts, fate, raw
+    raw = {str(k): int(v) for k, v in st.fillna("none").value_counts().items()}
+    sources = {str(k): int(v) for k, v in pd.Series(origin, dtype="object").dropna().value_counts().items()}
+    return counts, pa.array(list(ids), pa.string()), fate, raw, sources
 
 
 # ---------------------------------------------------------------- live look-up
@@ -497,29 +535,23 @@ def explain_many(
     pairs = {k: pair_for(k[0], k[1], t0, t1) for k in accounts}
 
     # Fates: one query per platform over the union of lost followers.
-    ids_by_pair: dict[tuple[str, str], pa.Array] = {}
     latest_by_platform: dict[str, pd.DataFrame] = {}
     resolve_info: dict[str, Any] | None = None
     for plat in sorted({k[0] for k in accounts}):
         keys = [k for k in accounts if k[0] == plat and pairs[k] is not None]
         if not keys:
             continue
-        since: dict[str, pd.Timestamp] = {}
+        frames = []
         for k in keys:
             pr = pairs[k]
             assert pr is not None
-            ids = snap.sids_to_ids(store, plat, pr.removed)
-            ids_by_pair[k] = ids
-            t_old = pd.Timestamp(pr.old["observed_at"])
-            for i in ids.to_pylist():
-                if i is not None and (i not in since or t_old < since[i]):
-                    since[i] = t_old
-        latest = _fate_table(store, plat, pa.array(list(since.keys()), pa.string()), since)
+            frames.append(pd.DataFrame({"sid": pr.removed, "since": pd.Timestamp(pr.old["observed_at"])}))
+        lost_df = pd.concat(frames, ignore_index=True).groupby("sid")["since"].min().reset_index()
+        latest = _fate_table(store, plat, lost_df)
         if resolve:
-            known = set(latest["account_id"]) if len(latest) else set()
-            todo = [i for i in since if i not in known]
+            todo = latest.loc[latest["status"].isna() & latest["account_id"].notna(), "account_id"].tolist()
             resolve_info = resolve_fates(store, plat, todo, connector=connector)
-            latest = _fate_table(store, plat, pa.array(list(since.keys()), pa.string()), since)
+            latest = _fate_table(store, plat, lost_df)
         latest_by_platform[plat] = latest
 
     # Overlaps: removed sets of every watched account, bracketed like each target.
@@ -528,6 +560,7 @@ def explain_many(
     for p, a in zip(watched["platform"], watched["account_id"], strict=True):
         if (p, a) in by_acc:
             others_by_platform.setdefault(p, []).append((p, a))
+    indexes: dict[tuple[Any, ...], _OverlapIndex] = {}
     counts_obs = {}
     for plat in {k[0] for k in accounts}:
         counts_obs[plat] = _count_evidence(store, plat, [k[1] for k in accounts if k[0] == plat])
@@ -553,14 +586,22 @@ def explain_many(
             })
             results.append(base)
             continue
-        ids = ids_by_pair[k]
-        breakdown, fate, raw = _fates(ids, latest_by_platform[plat])
+        breakdown, ids, fate, raw, sources = _fates(
+            pr.removed, pd.Timestamp(pr.old["observed_at"]), latest_by_platform[plat]
+        )
         # Overlap with every other watched account on the platform, same window.
         t_old, t_new = pd.Timestamp(pr.old["observed_at"]), pd.Timestamp(pr.new["observed_at"])
         others = [o for o in others_by_platform.get(plat, []) if o != k]
-        other_pairs = [(o, pair_for(o[0], o[1], t_old, t_new)) for o in others]
-        other_pairs = [(o, q) for o, q in other_pairs if q is not None and len(q.removed)]
-        overlap, shared_share = _overlap(pr.removed, other_pairs, groups)
+        # Other accounts are bracketed like the target: by the asked window when there is
+        # one (so one overlap index serves every target), else by the target's snapshots.
+        bkey = (plat, t0, t1) if (t0 is not None or t1 is not None) else (plat, t_old, t_new)
+        if bkey not in indexes:
+            lo, hi = bkey[1], bkey[2]
+            members = [(o, pair_for(o[0], o[1], lo, hi)) for o in others_by_platform.get(plat, [])]
+            if k not in dict(members):
+                members.append((k, pr))
+            indexes[bkey] = _OverlapIndex(members, groups)
+        overlap, shared_share = indexes[bkey].for_target(k, pr)
         obs = counts_obs[plat]
         obs = obs[obs["account_id"] == acc]
         c_old, c_new = _count_at(obs, t_old), _count_at(obs, t_new)
@@ -587,7 +628,7 @@ def explain_many(
                 "snapshots": [_snap_json(pr.old), _snap_json(pr.new)],
                 "counts": {"before": c_old, "after": c_new},
                 "status_words": raw,
-                "fate_sources": _fate_sources(latest_by_platform[plat], ids),
+                "fate_sources": sources,
                 "reasons": reasons,
                 "caveats": caveats,
                 "overlap_checked": len(others),
@@ -598,58 +639,65 @@ def explain_many(
         if include_ids:
             gained_ids = snap.sids_to_ids(store, plat, pr.added).to_pylist()
             base["lost_followers"] = [
-                {"account_id": i, "fate": fate.get(i, "unknown")} for i in ids.to_pylist()
+                {"account_id": i, "fate": str(f)} for i, f in zip(ids.to_pylist(), fate, strict=True)
             ]
             base["gained_followers"] = gained_ids
         results.append(base)
     return results
 
 
-def _fate_sources(latest: pd.DataFrame, ids: pa.Array) -> dict[str, int]:
-    if latest.empty:
-        return {}
-    sub = latest[latest["account_id"].isin(set(ids.to_pylist()))]
-    return {str(k): int(v) for k, v in sub["table"].value_counts().items()}
+class _OverlapIndex:
+    """Removed-follower sets of many accounts over one window as a sparse matrix
+    (rows: accounts, columns: follower sids); one Gram product gives every pairwise
+    intersection."""
 
+    def __init__(self, members: list[tuple[tuple[str, str], _Pair | None]], groups: dict[tuple[str, str], str]) -> None:
+        self.groups = groups
+        self.members = [(k, q) for k, q in members if q is not None and len(q.removed)]
+        self.row = {k: i for i, (k, _) in enumerate(self.members)}
+        if not self.members:
+            self.gram = None
+            return
+        sets = [q.removed for _, q in self.members]
+        cols_all = np.concatenate(sets)
+        self.universe, inv = np.unique(cols_all, return_inverse=True)
+        rows = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+        self.M = sparse.csr_matrix(
+            (np.ones(len(cols_all), np.int32), (rows, inv)), shape=(len(sets), len(self.universe))
+        )
+        self.gram = (self.M @ self.M.T).tocsr()
+        self.col_count = np.asarray(self.M.sum(axis=0)).ravel()
 
-def _overlap(
-    removed: np.ndarray,
-    others: list[tuple[tuple[str, str], _Pair | None]],
-    groups: dict[tuple[str, str], str],
-) -> tuple[list[dict[str, Any]], float | None]:
-    """Intersections of ``removed`` with each other account's removed set, via one sparse
-    product (rows: accounts, columns: follower sids)."""
-    if not len(removed) or not others:
-        return [], (0.0 if len(removed) else None)
-    sets = [q.removed for _, q in others if q is not None]
-    lens = np.array([len(s) for s in sets])
-    cols = np.concatenate(sets)
-    rows = np.repeat(np.arange(len(sets)), lens)
-    # Map sids to compact column numbers over the union with the target's set.
-    universe, inv = np.unique(np.concatenate([removed, cols]), return_inverse=True)
-    tgt_cols, oth_cols = inv[: len(removed)], inv[len(removed):]
-    M = sparse.csr_matrix((np.ones(len(cols), np.int32), (rows, oth_cols)), shape=(len(sets), len(universe)))
-    v = np.zeros(len(universe), np.int32)
-    v[tgt_cols] = 1
-    inter = M @ v
-    # Share of the target's lost followers lost by at least one other account.
-    shared = np.asarray((M.T @ np.ones(len(sets), np.int32)) > 0).ravel()
-    shared_share = float(shared[tgt_cols].mean())
-    out: list[dict[str, Any]] = []
-    for (o, q), n in zip(others, inter, strict=True):
-        if n <= 0 or q is None:
-            continue
-        union = len(removed) + len(q.removed) - int(n)
-        out.append({
-            "platform": o[0],
-            "account_id": o[1],
-            "group": groups.get(o),
-            "shared_lost": int(n),
-            "their_lost": int(len(q.removed)),
-            "jaccard": round(int(n) / union, 6),
-            "share_of_lost": round(int(n) / len(removed), 6),
-            "window": [_iso(q.old["observed_at"]), _iso(q.new["observed_at"])],
-        })
-    out.sort(key=lambda d: (-int(d["shared_lost"]), str(d["account_id"])))
-    return out, round(shared_share, 6)
-
+    def for_target(self, key: tuple[str, str], pair: _Pair) -> tuple[list[dict[str, Any]], float | None]:
+        removed = pair.removed
+        if not len(removed):
+            return [], None
+        i = self.row.get(key)
+        if self.gram is None or i is None:
+            return [], 0.0
+        # The target's own pair in the index may differ from ``pair`` only when the
+        # target was bracketed by its own snapshots; intersections use the index's sets.
+        own = self.members[i][1]
+        assert own is not None
+        cols = np.searchsorted(self.universe, own.removed)
+        shared_share = float((self.col_count[cols] > 1).mean())
+        row = self.gram.getrow(i)
+        out: list[dict[str, Any]] = []
+        for j, n in zip(row.indices, row.data, strict=True):
+            if j == i or n <= 0:
+                continue
+            o, q = self.members[j]
+            assert q is not None
+            union = len(own.removed) + len(q.removed) - int(n)
+            out.append({
+                "platform": o[0],
+                "account_id": o[1],
+                "group": self.groups.get(o),
+                "shared_lost": int(n),
+                "their_lost": int(len(q.removed)),
+                "jaccard": round(int(n) / union, 6),
+                "share_of_lost": round(int(n) / len(own.removed), 6),
+                "window": [_iso(q.old["observed_at"]), _iso(q.new["observed_at"])],
+            })
+        out.sort(key=lambda d: (-int(d["shared_lost"]), str(d["account_id"])))
+        return out, round(shared_share, 6)
