@@ -1,0 +1,231 @@
+"""The web UI and JSON API, driven in-process (no sockets): pages, security headers,
+hostile names, the API mirroring the CLI's --json answers, OpenAPI, write auth, a live
+writer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from starlette.testclient import TestClient
+
+from purgewatch.cli import cli
+from purgewatch.model import TABLE_SCHEMAS
+from purgewatch.report._findings import plain
+from purgewatch.store import Store
+from purgewatch.web import create_app, web_csp
+from test_report_data import HOSTILE_NAMES, T0, build_store
+
+TOKEN = "a-long-random-test-token-0123456789"
+PAGES = ["/", "/watchlists", "/accounts", "/accounts/x/1003", "/accounts/bluesky/did:plc:opp3", "/events",
+         "/explain", "/explain?platform=x&account=1001", "/compare", "/compare?outcome=drop", "/evidence"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return build_store(tmp_path_factory.mktemp("web") / "store")
+
+
+@pytest.fixture(scope="module")
+def client(store: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def _json_cli(*args: str) -> Any:
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_pages_render_with_strict_security_headers(client: TestClient) -> None:
+    for url in PAGES:
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html")
+        assert r.headers["content-security-policy"] == web_csp()
+        assert "script-src 'none'" in web_csp() and "frame-ancestors 'none'" in web_csp()
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        tree = HTMLParser(r.text)
+        assert not tree.css("script, iframe, object, embed, base, img"), url
+        assert [a for n in tree.css("*") for a in n.attributes if a.lower().startswith("on")] == []
+        for a in tree.css("a[href]"):
+            href = a.attributes["href"] or ""
+            assert href.startswith(("/", "#")), (url, href)
+
+
+def test_in_page_links_resolve(client: TestClient) -> None:
+    for url in ("/accounts/x/1001", "/evidence", "/accounts"):
+        tree = HTMLParser(client.get(url).text)
+        ids = {n.attributes["id"] for n in tree.css("[id]")}
+        local = [a.attributes["href"] or "" for a in tree.css("a[href^='#']")]
+        assert local or url != "/accounts/x/1001"
+        assert all(h[1:] in ids for h in local), url
+    # every /evidence#ref used on an account page exists on the evidence page
+    ev_ids = {n.attributes["id"] for n in HTMLParser(client.get("/evidence").text).css("[id]")}
+    acc = HTMLParser(client.get("/accounts/x/1001").text)
+    refs = [(a.attributes["href"] or "").split("#", 1)[1] for a in acc.css("a[href^='/evidence#']")]
+    assert len(refs) >= 40 and all(r in ev_ids for r in refs)
+
+
+def test_hostile_names_are_escaped_in_pages(client: TestClient) -> None:
+    for url in ("/accounts", "/watchlists", "/accounts/x/1003", "/accounts/x/2002", "/accounts/bluesky/did:plc:opp3"):
+        html = client.get(url).text
+        assert "<script>alert(1)</script>" not in html
+        assert "<img src=x" not in html
+        assert "\u202e" not in html and "\x00" not in html
+        assert 'href="javascript' not in html.lower()
+    page = client.get("/accounts/x/1003").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "__pwned" not in page and "clipped]" in page
+    assert "⟨U+202E⟩" in client.get("/accounts/x/2002").text
+    assert "Minister 🇺🇳🔥 of Truth" in client.get("/accounts").text
+
+
+def test_charts_render_on_pages(client: TestClient) -> None:
+    tree = HTMLParser(client.get("/accounts/x/1001").text)
+    svg = tree.css_first("svg.series")
+    assert svg is not None and len(svg.css("a.obs-point")) == 40 and svg.css("a.event-band")
+    assert HTMLParser(client.get("/").text).css("svg.timeline rect")
+    assert HTMLParser(client.get("/compare").text).css("svg.intervals circle")
+    assert HTMLParser(client.get("/explain?platform=x&account=1001").text).css("svg.stacked rect")
+
+
+def test_api_mirrors_the_cli_json_answers(client: TestClient, store: Store) -> None:
+    s = ["--store", str(store.path)]
+    assert client.get("/api/accounts").json() == _json_cli("accounts", *s)
+    assert client.get("/api/watchlist").json() == _json_cli("watchlist", "list", *s)
+    assert client.get("/api/history/1001?platform=x").json() == _json_cli("history", "1001", "--platform", "x", *s)
+    window = ["--from", "2026-03-05T12:00:00Z", "--to", "2026-03-05T18:00:00Z"]
+    api = client.get("/api/explain/1001", params={"platform": "x", "from": window[1], "to": window[3]}).json()
+    assert api == _json_cli("explain", "1001", "--platform", "x", *window, *s)
+    assert api["lost"] == 200 and api["verdict"] == "platform_enforcement"
+    cmp = client.get("/api/compare", params={"outcome": "suspended"}).json()
+    assert cmp == _json_cli("compare", "--by", "group", "--outcome", "suspended", *s)
+
+
+def test_api_events_is_the_detect_answer(client: TestClient, store: Store) -> None:
+    from purgewatch.analysis.detect import detect
+
+    api = client.get("/api/events").json()["events"]
+    lib = [plain(e.to_json()) for e in detect(store)]
+    keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence")
+    assert sorted(({k: e[k] for k in keys} for e in api), key=json.dumps) == sorted(lib, key=json.dumps)
+    assert all(e["refs"] for e in api)
+
+
+def test_api_errors_are_json_with_status(client: TestClient) -> None:
+    r = client.get("/api/explain/nobody")
+    assert r.status_code in (400, 422) and "error" in r.json()
+    r = client.get("/api/compare", params={"outcome": "vanished"})
+    assert r.status_code == 400 and "vanished" in r.json()["error"]
+    r = client.get("/api/history/1001", params={"from": "yesterday"})
+    assert r.status_code == 400
+    r = client.get("/accounts/x/nope")
+    assert r.status_code == 404 and "nope" in r.text
+    assert client.get("/api/accounts").headers["content-security-policy"] == web_csp()
+
+
+def test_openapi_documents_every_api_route(client: TestClient) -> None:
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.1") and doc["info"]["version"]
+    app = client.app
+    routes = {r.path for r in app.routes if r.path.startswith("/api/")}  # type: ignore[attr-defined]
+    documented = {p.replace("{account}", "{account:path}") for p in doc["paths"]}
+    normalised = {p.replace("{account:path}", "{account}") for p in routes}
+    assert normalised <= {p.replace("{account:path}", "{account}") for p in documented}
+    text = json.dumps(doc)
+    for ref in {r.split('"')[0] for r in text.split('"$ref": "#/components/schemas/')[1:]}:
+        assert ref in doc["components"]["schemas"], ref
+    assert doc["paths"]["/api/watchlist"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_read_only_by_default(client: TestClient) -> None:
+    r = client.post("/api/watchlist", json={"platform": "x", "account": "42", "group": "g"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 403
+    assert client.delete("/api/watchlist/x/1001").status_code == 403
+
+
+def test_refuses_foreign_host_headers(store: Store) -> None:
+    with TestClient(create_app(store), base_url="http://evil.example") as c:
+        assert c.get("/").status_code == 400
+    with TestClient(create_app(store), base_url="http://localhost:8765") as c:
+        assert c.get("/api/openapi.json").status_code == 200
+
+
+@pytest.fixture
+def fast_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A store whose heavy analyses are switched off (what is under test is the web)."""
+    for mod in ("purgewatch.analysis.compare", "purgewatch.analysis.explain", "purgewatch.analysis.forensics"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    return build_store(tmp_path / "s", snapshots=False)
+
+
+def test_write_token_guards_watchlist_edits(fast_store: Store) -> None:
+    hostile = HOSTILE_NAMES[0]
+    body = {"platform": "x", "account": hostile, "group": "government", "label": HOSTILE_NAMES[1]}
+    with TestClient(create_app(fast_store, write_token=TOKEN), base_url="http://127.0.0.1") as c:
+        before = c.get("/watchlists").text
+        assert c.post("/api/watchlist", json=body).status_code == 401
+        assert c.post("/api/watchlist", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.post("/api/watchlist", json=body, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert c.post("/api/watchlist", content="platform=x", headers={**auth, "Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
+        assert c.post("/api/watchlist", json={"platform": "x"}, headers=auth).status_code == 400
+        r = c.post("/api/watchlist", json=body, headers=auth)
+        assert r.status_code == 201 and r.json()["added"] == 1
+        after = c.get("/watchlists").text                 # the page sees the new batch at once
+        assert after != before and "&lt;script&gt;alert(1)&lt;/script&gt;" in after and hostile not in after
+        listed = c.get("/api/watchlist").json()["watchlist"]
+        assert any(w["account"] == hostile for w in listed)   # the API returns the exact data
+        link = next(a.attributes["href"] for a in HTMLParser(after).css("a[href^='/accounts/x/']") if "%3Cscript" in (a.attributes["href"] or ""))
+        assert link == "/accounts/x/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"
+        r = c.delete(f"/api/watchlist/x/{hostile}", headers=auth)
+        assert r.status_code == 200 and r.json()["removed"] == 1
+        assert not any(w["account"] == hostile for w in c.get("/api/watchlist").json()["watchlist"])
+
+
+def test_pages_keep_working_while_a_writer_writes(fast_store: Store) -> None:
+    schema = TABLE_SCHEMAS["observations"]
+    with TestClient(create_app(fast_store), base_url="http://127.0.0.1") as c:
+        n0 = sum(a["n_observations"] for a in c.get("/api/findings").json()["accounts"])
+        with fast_store.writer(command="test", source="test") as w:   # holds the writer lock
+            for i in range(3):
+                rows = pa.table({
+                    "platform": ["x"], "account_id": ["1001"], "status": ["active"], "followers_count": [115_000 + i],
+                    "observed_at": pa.array([T0.replace(year=2026, month=3, day=20 + i)], schema.field("observed_at").type),
+                })
+                w.add("observations", rows)
+                w.commit()
+                assert c.get("/accounts").status_code == 200   # readers never wait for the writer
+                n = sum(a["n_observations"] for a in c.get("/api/findings").json()["accounts"])
+                assert n == n0 + i + 1                          # each committed batch shows at once
+
+
+def test_serve_verb_binds_loopback_and_checks_the_token(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    monkeypatch.delenv("PURGEWATCH_WRITE_TOKEN", raising=False)
+    res = CliRunner().invoke(cli, ["serve", "--store", str(store.path)])
+    assert res.exit_code == 0, res.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8765
+    from purgewatch.cli import main
+
+    with pytest.raises(SystemExit) as exc:                 # through the CLI's error mapping
+        main(["serve", "--store", str(store.path), "--write-token", "short"])
+    assert exc.value.code == 4 and "too short" in capsys.readouterr().err
+    res = CliRunner().invoke(cli, ["serve", "--store", str(store.path)], env={"PURGEWATCH_WRITE_TOKEN": TOKEN})
+    assert res.exit_code == 0 and "read-write" in res.output
