@@ -58,3 +58,23 @@ def test_sim_truth_and_watchlist_files(tmp_path):
     assert {"small", "demo"} <= names
     res = runner.invoke(cli, ["sim", "truth", "--scenario", "nope", "--out", str(out)])
     assert res.exit_code != 0 and "no scenario named" in str(res.exception)
+
+
+def test_docs_examples_are_valid():
+    """The scenario and collector-config examples in docs/emulator.md are accepted as written."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from purgewatch.collect.config import config_from_dict
+    from purgewatch.sim import parse_scenario
+    from purgewatch.sim._world import World
+
+    root = Path(__file__).resolve().parents[1]
+    scenario_toml, collect_toml = re.findall(r"```toml\n(.*?)```", (root / "docs/emulator.md").read_text(), re.S)
+    sc = parse_scenario(scenario_toml.encode(), source="docs/emulator.md")
+    world = World(sc)
+    assert set(world.platforms) == {"bluesky", "x"} and sc.waves and sc.purges and sc.regains and sc.farms
+    cfg = config_from_dict(tomllib.loads(collect_toml), base_dir=root)
+    assert cfg.jetstream_url.endswith("/bsky/jetstream/subscribe")
+    assert set(cfg.mastodon_instances) == {"gov.social", "mastodon.social"}
