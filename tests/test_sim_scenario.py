@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from purgewatch.errors import InputError
 from purgewatch.sim import (
@@ -183,3 +185,15 @@ def test_sim_clock_manual_and_accelerated():
     assert m.now_us() == 5 + 3600 * 10**6
     with pytest.raises(ValueError):
         m.advance(-1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32), k=st.integers(0, (1 << 22) - 1),
+       created_ms=st.integers(X_EPOCH_MS, X_EPOCH_MS + 20 * 365 * 86_400_000))
+def test_id_codecs_round_trip(seed, k, created_ms):
+    from purgewatch.sim._ids import IdCodec
+
+    c = IdCodec(seed, "x")
+    assert c.snowflake_index(c.snowflake(k, created_ms)) == (k, created_ms)
+    assert c.did_index(c.did(k)) == k
+    assert c.handle_index(c.handle(k)) == k and c.handle_index(c.username(k)) == k
