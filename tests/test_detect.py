@@ -308,3 +308,11 @@ def test_cli_bad_param_is_exit_2(filled: Store) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["detect", "--store", str(filled.path), "--param", "nope=1"])
     assert exc.value.code == 2
+
+
+def test_iso_formatting_agrees() -> None:
+    from purgewatch.analysis.detect._event import iso, iso_many
+
+    x = np.array([1.7e9, 1.7e9 + 0.5, 1.7e9 + 0.0004, 1.7e9 + 0.0006, 1666851763.123, 0.0])
+    assert iso_many(x) == [iso(v) for v in x]
+    assert iso(1666851763.0) == "2022-10-27T06:22:43Z"

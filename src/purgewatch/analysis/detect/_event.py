@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 KINDS: tuple[str, ...] = (
     "follower_drop",
     "follower_surge",
@@ -21,6 +23,17 @@ def iso(seconds: float) -> str:
     dt = datetime.fromtimestamp(round(float(seconds), 3), tz=UTC)
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def iso_many(seconds: np.ndarray) -> list[str]:
+    """Vectorised :func:`iso` (same text for the same input)."""
+    ms = np.round(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64)
+    stamps = ms.astype("datetime64[ms]")
+    with_ms = np.datetime_as_string(stamps, unit="ms", timezone="UTC")
+    whole = ms % 1000 == 0
+    if whole.any():
+        with_ms[whole] = np.datetime_as_string(stamps[whole], unit="s", timezone="UTC")
+    return with_ms.tolist()
 
 
 def _clean(value: Any) -> Any:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._purge import find_purges
-from purgewatch.analysis.detect._run import DetectParams, make_params, series_event, wave_events
+from purgewatch.analysis.detect._run import DetectParams, make_params, series_events, wave_events
 from purgewatch.analysis.detect._series import Candidates, detect_arrays, prepare, suppress
 from purgewatch.analysis.detect._waves import Transitions, transitions
 from purgewatch.model import GONE_STATUSES
@@ -159,13 +159,11 @@ class Detector:
             acc.purge = [c for c in acc.purge if c[0] < cut[j]]
             if acc.offset == 0 and hi[j] > lo[j]:
                 acc.first_t = float(t[lo[j]])
-        for i in range(len(ev)):
-            j = int(ev.sid[i])
-            if ev.gidx[i] < cut[j]:
-                continue
-            key = accounts[j]
-            e = series_event(ev, i, t, y, int(lo[j]), int(hi[j]), key, self.groups.get(key), sp)
-            self._acc[key].events.append((int(ev.gidx[i]), float(ev.jump[i]), float(ev.score[i]), e))
+        ev = ev.take(np.flatnonzero(ev.gidx >= cut[ev.sid]))
+        groups = np.array([self.groups.get(key) for key in accounts], dtype=object)
+        for i, e in enumerate(series_events(ev, sid, t, y, accounts, groups, sp)):
+            self._acc[accounts[int(ev.sid[i])]].events.append(
+                (int(ev.gidx[i]), float(ev.jump[i]), float(ev.score[i]), e))
         for i in range(len(pg)):
             j = int(pg.sid[i])
             if pg.gidx[i] < cut[j]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from purgewatch.analysis.detect._event import Event, iso
+from purgewatch.analysis.detect._event import Event, iso, iso_many
 from purgewatch.analysis.detect._scan import scan_bursts
 
 HOUR = 3600.0
@@ -78,14 +78,17 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
         s_lo = float(np.max(t_start[inside]))
         s_hi = float(np.min(t_end[inside]))
         plats = sorted({accounts[k][0] for k in cand_sid[inside]})
+        top = inside[: p.max_listed]
+        starts_txt, ends_txt = iso_many(t_start[top]), iso_many(t_end[top])
+        bf_l = np.round(before[top], 1).tolist()
+        ls_l = np.round(lost[top], 1).tolist()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_l = np.where(before[top] > 0, np.round(lost[top] / before[top], 6), np.nan).tolist()
         listed = [
-            {"platform": accounts[k][0], "account_id": accounts[k][1],
-             "group": groups[k], "start": iso(a), "end": iso(e),
-             "before": round(float(bf), 1), "lost": round(float(ls), 1),
-             "relative": round(float(ls / bf), 6) if bf > 0 else None}
-            for k, a, e, bf, ls in zip(cand_sid[inside][: p.max_listed], t_start[inside][: p.max_listed],
-                                       t_end[inside][: p.max_listed], before[inside][: p.max_listed],
-                                       lost[inside][: p.max_listed], strict=True)
+            {"platform": accounts[k][0], "account_id": accounts[k][1], "group": groups[k],
+             "start": a, "end": e, "before": bf, "lost": ls, "relative": None if r != r else r}
+            for k, a, e, bf, ls, r in zip(cand_sid[top].tolist(), starts_txt, ends_txt, bf_l, ls_l,
+                                          rel_l, strict=True)
         ]
         out.append(Event(
             kind="purge",
@@ -109,7 +112,7 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
                 "by_group": breakdown,
                 "accounts": listed,
                 "accounts_total": n_acc,
-                "observed_at": [iso(x) for x in t_end[inside][: p.max_listed]],
+                "observed_at": ends_txt,
             },
         ))
     return out

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from purgewatch.analysis.detect._event import Event, iso
+from purgewatch.analysis.detect._event import Event, iso_many
 from purgewatch.analysis.detect._purge import PurgeParams, find_purges
 from purgewatch.analysis.detect._series import Candidates, SeriesParams
 from purgewatch.analysis.detect._waves import Transitions, WaveParams, find_waves
@@ -70,45 +70,60 @@ def make_params(base: DetectParams | None = None, **overrides: Any) -> DetectPar
         raise InputError(f"bad detection parameter: {exc}") from exc
 
 
-def series_event(c: Candidates, i: int, t: np.ndarray, y: np.ndarray, lo: int, hi: int,
-                 account: tuple[str, str], group: str | None, p: SeriesParams) -> Event:
-    """One drop/surge event from candidate row ``i``; ``lo:hi`` bounds its series."""
-    first, last, peak = int(c.first[i]), int(c.last[i]), int(c.peak[i])
-    a = max(lo, first - p.window)
-    b = min(hi, last + p.window + 1)
-    jump = float(c.jump[i])
-    level = float(c.level[i])
-    return Event(
-        kind="follower_drop" if jump < 0 else "follower_surge",
-        platform=account[0],
-        account_id=account[1],
-        group=group,
-        start=float(t[first]),
-        end=float(t[last]),
-        magnitude=abs(jump),
-        relative=abs(jump) / level if level > 0 else None,
-        score=abs(float(c.score[i])),
-        evidence={
-            "observed_at": [iso(x) for x in t[a:b]],
-            "followers": [int(v) for v in y[a:b]],
-            "window": {"before": iso(t[first]), "after": iso(t[last])},
-            "peak_interval": {"start": iso(t[peak - 1]), "end": iso(t[peak])},
-            "level_before": round(level, 1),
-            "level_after": round(level + jump, 1),
-            "drift_per_day": round(float(c.rate[i]), 3),
-            "noise_scale": round(float(c.scale[i]), 3),
-        },
-    )
-
-
 def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
                   accounts: list[tuple[str, str]], groups: np.ndarray, p: SeriesParams) -> list[Event]:
+    """Drop/surge events from candidate rows (evidence: the readings around the window)."""
     if len(c) == 0:
         return []
     lo = np.searchsorted(sid, c.sid, side="left")
     hi = np.searchsorted(sid, c.sid, side="right")
-    return [series_event(c, i, t, y, int(lo[i]), int(hi[i]), accounts[int(c.sid[i])],
-                         groups[int(c.sid[i])], p) for i in range(len(c))]
+    a = np.maximum(lo, c.first - p.window)
+    b = np.minimum(hi, c.last + p.window + 1)
+    # Format every timestamp the evidence needs in one vectorised pass.
+    spans = b - a
+    idx = np.repeat(a - np.cumsum(np.concatenate([[0], spans[:-1]])), spans) + np.arange(spans.sum())
+    texts = iso_many(t[idx])
+    values = y[idx].astype(np.int64).tolist()
+    marks = iso_many(np.concatenate([t[c.first], t[c.last], t[c.peak - 1], t[c.peak]]))
+    m = len(c)
+    jump = c.jump
+    level = c.level
+    mag = np.abs(jump).tolist()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(level > 0, np.abs(jump) / level, np.nan).tolist()
+    kind = np.where(jump < 0, "follower_drop", "follower_surge").tolist()
+    start, end = t[c.first].tolist(), t[c.last].tolist()
+    score = np.abs(c.score).tolist()
+    lb = np.round(level, 1).tolist()
+    la = np.round(level + jump, 1).tolist()
+    rate = np.round(c.rate, 3).tolist()
+    scale = np.round(c.scale, 3).tolist()
+    who = c.sid.tolist()
+    ends = np.cumsum(spans).tolist()
+    out = []
+    pos = 0
+    for i in range(m):
+        k = who[i]
+        acc = accounts[k]
+        e = ends[i]
+        out.append(Event(
+            kind=kind[i], platform=acc[0], account_id=acc[1], group=groups[k],
+            start=start[i], end=end[i], magnitude=mag[i],
+            relative=None if rel[i] != rel[i] else rel[i],
+            score=score[i],
+            evidence={
+                "observed_at": texts[pos:e],
+                "followers": values[pos:e],
+                "window": {"before": marks[i], "after": marks[m + i]},
+                "peak_interval": {"start": marks[2 * m + i], "end": marks[3 * m + i]},
+                "level_before": lb[i],
+                "level_after": la[i],
+                "drift_per_day": rate[i],
+                "noise_scale": scale[i],
+            },
+        ))
+        pos = e
+    return out
 
 
 def purge_events(pg: Candidates, t: np.ndarray, sid: np.ndarray,

@@ -14,7 +14,7 @@ The method (the docs page has the why):
    confirming observation before it can fire.
 2. For every interval (i-1, i) the *window jump* ``J = mean(z[i:i+k]) - mean(z[i-k:i])
    - r * (mean t after - mean t before)`` compares the level after and before, corrected
-   for organic drift ``r`` (time-weighted median rate of the block). Means over ``k``
+   for organic drift ``r`` (median rate of the block's intervals). Means over ``k``
    filtered points cut the observation noise by about sqrt(k/2).
 3. ``J`` is scaled by a robust noise estimate (1.4826 * median |J| / norm over the block,
    pooled with the previous block) that grows with the time gap (random-walk term) and by
@@ -123,28 +123,18 @@ def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
-def _row_stats(rows: np.ndarray, cols: np.ndarray, n_rows: int, block: int,
-               values: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(Weighted) median of ``values`` per row of a (n_rows, block) grid, and counts."""
-    grid = np.full((n_rows, block), np.nan)
-    grid[rows, cols] = values
-    count = np.isfinite(grid).sum(axis=1)
-    order = np.argsort(grid, axis=1)  # NaN sort last
-    srt = np.take_along_axis(grid, order, axis=1)
-    if weights is None:
-        lo = np.maximum((count - 1) // 2, 0)
-        hi = np.maximum(count // 2, 0)
-        med = 0.5 * (srt[np.arange(n_rows), lo] + srt[np.arange(n_rows), hi])
-    else:
-        wgrid = np.zeros((n_rows, block))
-        wgrid[rows, cols] = weights
-        ws = np.take_along_axis(wgrid, order, axis=1)
-        cw = np.cumsum(ws, axis=1)
-        half = 0.5 * cw[:, -1]
-        idx = np.argmax(cw >= half[:, None], axis=1)
-        med = srt[np.arange(n_rows), idx]
-    med = np.where(count > 0, med, np.nan)
-    return med, count
+def _row_medians(flat: np.ndarray, count: np.ndarray, block: int, values: np.ndarray) -> np.ndarray:
+    """Median of ``values`` per row of a (rows, block) grid; ``flat`` is each value's
+    cell (row * block + col), ``count`` the values per row (NaN where a row is empty)."""
+    n_rows = len(count)
+    grid = np.full(n_rows * block, np.nan)
+    grid[flat] = values
+    srt = np.sort(grid.reshape(n_rows, block), axis=1)  # NaN sort last
+    rows = np.arange(n_rows)
+    lo = np.maximum((count - 1) // 2, 0)
+    hi = np.maximum(count // 2, 0)
+    med = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    return np.where(count > 0, med, np.nan)
 
 
 def _pool(values: np.ndarray, counts: np.ndarray, row_sid: np.ndarray, row_blk: np.ndarray,
@@ -174,10 +164,9 @@ class Scored:
     """Per-observation arrays of one evaluated chunk (interval i = obs i-1 -> obs i)."""
 
     sid: np.ndarray
-    t: np.ndarray
     y: np.ndarray
-    z: np.ndarray
     gidx: np.ndarray
+    dt: np.ndarray  # days since the previous reading (0 at a series start)
     valid: np.ndarray  # interval has >= 2 filtered points on both sides
     jump: np.ndarray
     level: np.ndarray
@@ -189,96 +178,121 @@ class Scored:
     series_stop: np.ndarray
 
 
+def _shift_sum(c: np.ndarray, k: int, pos: np.ndarray, left: np.ndarray, n: int,
+               before: bool) -> np.ndarray:
+    """Windowed sums from a leading-zero cumsum ``c``: the ``k`` values before i
+    (``before``) or from i on, clipped to the series (``left`` = points available)."""
+    out = np.empty(n)
+    if before:
+        out[k:] = c[k:n] - c[: n - k]
+        edge = np.flatnonzero(pos < k)
+        out[edge] = c[edge] - c[edge - pos[edge]]
+    else:
+        out[: n - k + 1] = c[k:] - c[: n - k + 1]
+        edge = np.flatnonzero(left < k)
+        out[edge] = c[edge + left[edge]] - c[edge]
+    return out
+
+
 def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarray | None,
                  p: SeriesParams) -> Scored:
-    """Window jump, drift and robust score for every interval of prepared series."""
+    """Window jump, drift and robust score for every interval of prepared series.
+
+    Written with slices and per-series fix-ups rather than gathers: on 36 M readings the
+    difference is several times the run time."""
     n = len(y)
-    ar = np.arange(n)
     first = np.ones(n, dtype=bool)
     first[1:] = sid[1:] != sid[:-1]
-    last = np.ones(n, dtype=bool)
-    last[:-1] = sid[1:] != sid[:-1]
-    start = np.maximum.accumulate(np.where(first, ar, 0))
-    stop = np.minimum.accumulate(np.where(last, ar + 1, n)[::-1])[::-1]
-    pos = ar - start
-    length = stop - start
+    heads = np.flatnonzero(first)
+    lens = np.diff(np.append(heads, n))
+    tails = heads + lens - 1
+    start = np.repeat(heads, lens)
+    stop = start + np.repeat(lens, lens)
+    pos = np.arange(n) - start
+    left = stop - np.arange(n)  # readings from i to the series end, i included
     # 1. glitch filter: 3-point median, linear extrapolation at the ends
-    prv = y[np.maximum(ar - 1, 0)]
-    nxt = y[np.minimum(ar + 1, n - 1)]
+    prv = np.empty(n)
+    prv[0] = y[0]
+    prv[1:] = y[:-1]
+    nxt = np.empty(n)
+    nxt[-1] = y[-1]
+    nxt[:-1] = y[1:]
     z = _med3(prv, y, nxt)
-    long3 = length >= 3
-    i1 = np.minimum(ar + 1, n - 1)
-    i2 = np.minimum(ar + 2, n - 1)
-    zf = _med3(y, y[i1], 2 * y[i1] - y[i2])
-    j1 = np.maximum(ar - 1, 0)
-    j2 = np.maximum(ar - 2, 0)
-    zl = _med3(y, y[j1], 2 * y[j1] - y[j2])
-    z = np.where(first & long3, zf, z)
-    z = np.where(last & long3, zl, z)
-    z = np.where(length < 3, y, z)
+    h = heads[lens >= 3]
+    z[h] = _med3(y[h], y[h + 1], 2 * y[h + 1] - y[h + 2])
+    e = tails[lens >= 3]
+    z[e] = _med3(y[e], y[e - 1], 2 * y[e - 1] - y[e - 2])
+    for s_, l_ in zip(heads[lens < 3], lens[lens < 3], strict=True):
+        z[s_:s_ + l_] = y[s_:s_ + l_]
     # 2. window means (cumsums, clipped to the series)
     k = p.window
-    td = t / DAY
-    cz = np.concatenate([[0.0], np.cumsum(z)])
-    ct = np.concatenate([[0.0], np.cumsum(td - td[start])])  # relative: keeps precision
+    td = (t - t[0]) / DAY if n else t  # relative: keeps cumsum precision
+    cz = np.zeros(n + 1)
+    np.cumsum(z, out=cz[1:])
+    ct = np.zeros(n + 1)
+    np.cumsum(td, out=ct[1:])
     kb = np.minimum(k, pos)
-    ka = np.minimum(k, stop - ar)
-    valid = (pos >= 1) & (kb >= 2) & (ka >= 2)
-    kbs = np.maximum(kb, 1)
-    kas = np.maximum(ka, 1)
-    mz_b = (cz[ar] - cz[ar - kb]) / kbs
-    mz_a = (cz[ar + ka] - cz[ar]) / kas
-    mt_b = (ct[ar] - ct[ar - kb]) / kbs
-    mt_a = (ct[ar + ka] - ct[ar]) / kas
-    dt = np.where(pos >= 1, td - td[np.maximum(ar - 1, 0)], np.nan)
-    dz = np.where(pos >= 1, z - z[np.maximum(ar - 1, 0)], np.nan)
-    span = mt_a - mt_b
+    ka = np.minimum(k, left)
+    valid = (kb >= 2) & (ka >= 2)
+    kbs = np.maximum(kb, 1).astype(np.float64)
+    kas = np.maximum(ka, 1).astype(np.float64)
+    mz_b = _shift_sum(cz, k, pos, left, n, True) / kbs
+    mz_a = _shift_sum(cz, k, pos, left, n, False) / kas
+    span = _shift_sum(ct, k, pos, left, n, False) / kas - _shift_sum(ct, k, pos, left, n, True) / kbs
+    dt = np.empty(n)  # 0 at series starts (no interval there; masked by ``valid``)
+    dt[1:] = td[1:] - td[:-1]
+    dt[heads] = 0.0
+    dz = np.empty(n)
+    dz[1:] = z[1:] - z[:-1]
+    dz[heads] = 0.0
+    dmz = mz_a - mz_b
     # 3. block statistics over intervals (pos >= 1)
-    off = np.zeros(0, dtype=np.int64) if offset is None else offset
-    gidx = pos + (off[sid] if offset is not None else 0)
-    iv = np.flatnonzero(pos >= 1)
-    blk = gidx[iv] // p.block
-    col = gidx[iv] % p.block
-    newrow = np.ones(len(iv), dtype=bool)
-    if len(iv) > 1:
-        newrow[1:] = (sid[iv][1:] != sid[iv][:-1]) | (blk[1:] != blk[:-1])
+    gidx = pos + offset[sid] if offset is not None else pos
+    iv = ~first
+    sid_iv = sid[iv]
+    g_iv = gidx[iv]
+    blk = g_iv // p.block
+    newrow = np.ones(len(g_iv), dtype=bool)
+    if len(g_iv) > 1:
+        newrow[1:] = (sid_iv[1:] != sid_iv[:-1]) | (blk[1:] != blk[:-1])
     row = np.cumsum(newrow) - 1
-    n_rows = int(row[-1]) + 1 if len(iv) else 0
-    row_sid = sid[iv][newrow]
+    n_rows = int(row[-1]) + 1 if len(g_iv) else 0
+    row_sid = sid_iv[newrow]
     row_blk = blk[newrow]
-    rate_iv = dz[iv] / np.maximum(dt[iv], 1e-9)
-    r_row, c_row = _row_stats(row, col, n_rows, p.block, rate_iv, dt[iv])
+    flat = row * p.block + (g_iv % p.block)
+    dt_iv = dt[iv]
+    # Drift: median rate of the block's intervals (unweighted: measured no worse than a
+    # time-weighted median on the benchmark, at a third of the cost).
+    c_row = np.bincount(row, minlength=n_rows)
+    r_row = _row_medians(flat, c_row, p.block, dz[iv] / np.maximum(dt_iv, 1e-9))
     r_pool = _pool(r_row, c_row, row_sid, row_blk)
     r = np.zeros(n)
     r[iv] = r_pool[row]
     r_own = np.zeros(n)
-    r_own[iv] = np.nan_to_num(r_row[row])
-    jump = (mz_a - mz_b) - r * span
+    r_own[iv] = np.nan_to_num(r_row)[row]
+    jump = np.where(valid, dmz - r * span, 0.0)
     ck = (1.0 / kbs + 1.0 / kas) * (k / 2.0)
-    vmask = valid[iv]
     # The noise scale of a block is measured with the block's own drift and time scale
     # (not the pooled ones), so it depends on that block alone: pooling then reaches
     # back exactly one block, which bounds what incremental re-evaluation needs.
-    tau_row, _ = _row_stats(row[vmask], col[vmask], n_rows, p.block, span[iv][vmask], None)
+    vm = valid[iv]
+    fv = flat[vm]
+    s_cnt = np.bincount(row[vm], minlength=n_rows)
+    tau_row = _row_medians(fv, s_cnt, p.block, span[iv][vm])
     tau = np.ones(n)
-    tau[iv] = np.maximum(np.nan_to_num(tau_row[row], nan=1.0), 1e-6)
+    tau[iv] = np.maximum(np.nan_to_num(tau_row, nan=1.0), 1e-6)[row]
     norm = np.sqrt(ck + np.maximum(span, 0.0) / tau)
-    u = np.abs(((mz_a - mz_b) - r_own * span) / norm)
-    s_row, s_cnt = _row_stats(row[vmask], col[vmask], n_rows, p.block, u[iv][vmask], None)
+    u = np.abs((dmz - r_own * span) / norm)
+    s_row = _row_medians(fv, s_cnt, p.block, u[iv][vm])
     s_pool = _pool(1.4826 * s_row, s_cnt, row_sid, row_blk, square=True)
     sigma = np.full(n, p.noise_floor)
     sigma[iv] = np.maximum(s_pool[row], p.noise_floor)
-    level = mz_b
-    drift_sd = p.rate_uncertainty * np.abs(level) * np.nan_to_num(dt)
-    scale = np.sqrt((sigma * norm) ** 2 + drift_sd**2)
+    drift_sd = p.rate_uncertainty * np.abs(mz_b) * dt
+    sn = sigma * norm
+    scale = np.sqrt(sn * sn + drift_sd * drift_sd)  # (np.hypot is 5x slower)
     score = np.where(valid, jump / scale, 0.0)
-    resid = np.where(pos >= 1, dz - r * dt, 0.0)
-    return Scored(sid, t, y, z, gidx, valid, np.where(valid, jump, 0.0), level, score, r, scale,
-                  resid, start, stop)
-
-
-def _row_count(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    return np.bincount(rows, minlength=n_rows)
+    resid = dz - r * dt
+    return Scored(sid, y, gidx, dt, valid, jump, mz_b, score, r, scale, resid, start, stop)
 
 
 def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
@@ -349,13 +363,13 @@ def event_mask(s: Scored, p: SeriesParams) -> np.ndarray:
 
 def purge_mask(s: Scored, p: SeriesParams) -> np.ndarray:
     a = -s.jump
-    bracket = s.t - s.t[np.maximum(np.arange(len(s.t)) - 1, 0)]
+    bracket = s.dt
     return (
         s.valid
         & (s.score <= -p.purge_z)
         & (a >= p.purge_min_magnitude)
         & (a >= p.purge_min_relative * np.abs(s.level))
-        & (bracket <= p.max_bracket_days * DAY)
+        & (bracket <= p.max_bracket_days)
     )
 
 
@@ -400,12 +414,13 @@ def chunks(sid: np.ndarray, max_rows: int) -> Iterator[slice]:
 
 
 def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams,
-                  offset: np.ndarray | None = None, *, max_rows: int = 2_000_000,
+                  offset: np.ndarray | None = None, *, max_rows: int = 131_072,
                   want_purge: bool = True, suppress_events: bool = True,
                   ) -> tuple[Candidates, Candidates]:
     """Events and purge candidates over prepared arrays (see :func:`prepare`). Flat
     indices in the result (``first``, ``last``, ``peak``) point into the given arrays.
-    Series are processed in chunks of about ``max_rows`` observations to bound memory."""
+    Series are processed in chunks of about ``max_rows`` observations: that bounds memory,
+    and chunks whose arrays fit in the CPU cache run about twice as fast."""
     ev_parts: list[Candidates] = []
     pg_parts: list[Candidates] = []
     for sl in chunks(sid, max_rows):
