@@ -29,11 +29,13 @@ def test_unknown_dataset_and_missing_dir(store: Store, tmp_path: Path, monkeypat
         import_dataset(store, "cresci-2017", tmp_path)
 
 
-def test_ira_follower_series_full(store: Store, datasets_dir: Path) -> None:
+def test_ira_follower_series(store: Store, datasets_dir: Path) -> None:
+    # The first 400k of 2.46M rows keep this test quick on a shared machine; the full
+    # import is timed by benchmarks/import_speed.py.
     t0 = time.perf_counter()
-    rep = import_dataset(store, "ira-follower-series", datasets_dir)
+    rep = import_dataset(store, "ira-follower-series", datasets_dir, limit=400_000)
     elapsed = time.perf_counter() - t0
-    assert rep.rows_read == 2_463_944
+    assert rep.rows_read == 400_000
     obs = store.read("observations", columns=["account_id", "observed_at", "followers_count",
                                                 "source", "source_ref"])
     # exact duplicate rows (same account, minute and counts) are stored once
@@ -44,7 +46,7 @@ def test_ira_follower_series_full(store: Store, datasets_dir: Path) -> None:
     assert first["source"] == "dataset:ira-follower-series"
     groups = {r["account"]: r["group"] for r in current_watchlist(store).to_pylist()}
     assert groups["10_gop"] == "RightTroll" and len(groups) == 2856
-    assert elapsed < 60  # generous: shared CI machines; the benchmark measures speed
+    assert elapsed < 30  # generous: shared CI machines; the benchmark measures speed
 
 
 def test_ira_reimport_idempotent_slice(store: Store, datasets_dir: Path) -> None:

@@ -140,8 +140,8 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
     series = str(_need(folder, "follower_series.csv.gz"))
     authors = str(_need(folder, "authors.csv"))
     t0 = time.perf_counter()
-    raw = _limit(read_cells(series, ["author_id", "publish_date", "harvested_date", "following",
-                                     "followers", "updates"], ["author_id", "publish_date"]), limit)
+    raw = read_cells(series, ["author_id", "publish_date", "harvested_date", "following",
+                              "followers", "updates"], ["author_id", "publish_date"], limit=limit)
     t = raw.table
     n = t.num_rows
     when = pc.if_else(pc.equal(t.column("harvested_date"), ""), t.column("publish_date"),
@@ -226,8 +226,8 @@ def load_voterfraud(store: Store, base: Path, limit: int | None, progress: Progr
     files = sorted(folder.glob("*.csv"))
     t0 = time.perf_counter()
     for f in files:
-        raw = _limit(read_cells(f, ["user_id", "user_community", "user_active_status"],
-                                ["user_id", "user_active_status"]), limit)
+        raw = read_cells(f, ["user_id", "user_community", "user_active_status"],
+                         ["user_id", "user_active_status"], limit=limit)
         t = raw.table
         n = t.num_rows
         word = pc.utf8_lower(pc.utf8_trim_whitespace(t.column("user_active_status")))
@@ -337,8 +337,8 @@ def load_wayback(store: Store, base: Path, limit: int | None, progress: Progress
     report = ImportReport(kind="wayback-follower-history")
     path = str(_need(base, "wayback-follower-history", "follower_history_long.csv"))
     t0 = time.perf_counter()
-    raw = _limit(read_cells(path, ["account", "date", "followers", "memento_url"],
-                            ["account", "date", "followers"]), limit)
+    raw = read_cells(path, ["account", "date", "followers", "memento_url"],
+                     ["account", "date", "followers"], limit=limit)
     t = raw.table
     # The upstream file concatenates per-account CSVs; one kept its header row.
     header_again = pc.equal(t.column("date"), "date")

@@ -47,16 +47,32 @@ class RawFile:
     aliases: dict[str, str] = field(default_factory=dict)  # our column -> the file's name
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (by magic number, not by name)."""
+def read_bytes(path: str | Path, max_lines: int | None = None) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (by magic number, not by name);
+    with ``max_lines``, only the first that many physical lines (a quick look)."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
             magic = fh.read(2)
-        if magic == b"\x1f\x8b":
-            with pa.input_stream(str(p), compression="gzip") as stream:
+        compression = "gzip" if magic == b"\x1f\x8b" else None
+        with pa.input_stream(str(p), compression=compression) as stream:
+            if max_lines is None:
                 return bytes(stream.read())
-        return p.read_bytes()
+            parts: list[bytes] = []
+            seen = 0
+            while seen < max_lines:
+                chunk = bytes(stream.read(1 << 22))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                seen += chunk.count(b"\n")
+            data = b"".join(parts)
+            if seen >= max_lines:
+                cut = -1
+                for _ in range(max_lines):
+                    cut = data.index(b"\n", cut + 1)
+                data = data[: cut + 1]
+            return data
     except FileNotFoundError:
         raise InputError("file not found", location=Location(str(path))) from None
     except IsADirectoryError:
@@ -243,10 +259,20 @@ def read_jsonl(path: str, data: bytes, wanted: list[str], required: list[str]) -
     return RawFile(path, "jsonl", table, found, broken)
 
 
-def read_cells(path: str | Path, wanted: list[str], required: list[str]) -> RawFile:
-    """Read any supported file into string cells (see :class:`RawFile`)."""
-    data = read_bytes(path)
+def read_cells(path: str | Path, wanted: list[str], required: list[str], *,
+               limit: int | None = None) -> RawFile:
+    """Read any supported file into string cells (see :class:`RawFile`). ``limit`` keeps
+    the first ``limit`` records and reads only as much of the file as they need (records
+    cut off by the limit are dropped, never reported as broken)."""
+    data = read_bytes(path, None if limit is None else limit + 1)
     fmt = sniff_format(path, data)
     if fmt == "jsonl":
-        return read_jsonl(str(path), data, wanted, required)
-    return read_csv(str(path), data, wanted, required)
+        raw = read_jsonl(str(path), data, wanted, required)
+    else:
+        raw = read_csv(str(path), data, wanted, required)
+    if limit is not None and raw.table.num_rows >= limit:
+        raw.table = raw.table.slice(0, limit)
+    if limit is not None and raw.table.num_rows:
+        last = int(raw.table.column(LINE_COL)[-1].as_py())
+        raw.broken = [b for b in raw.broken if b[0] <= last]
+    return raw
