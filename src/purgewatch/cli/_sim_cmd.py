@@ -67,6 +67,7 @@ def serve_cmd(scenario_ref: str, host: str, port: int, speed: float, start_at: s
     emu = Emulator(scenario, clock=clock, faults=not no_faults, limits=not no_limits, host=host, port=port)
 
     def ready(e: Emulator) -> None:
+        clock.set(origin)  # scenario time starts now that the server answers, not at parse time
         urls = e.urls()
         if as_json:
             click.echo(json.dumps({"scenario": scenario.name, "urls": urls,
