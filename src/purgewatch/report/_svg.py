@@ -392,8 +392,15 @@ def scatter_chart(
     def y(v: float) -> float:
         return mt + ph - (v - ylo) / (yhi - ylo) * ph
 
-    for v in yt:
-        out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{html_text(_ylab(v, not y_is_time))}</text>')
+    if y_is_time:
+        ylo, yhi = min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 86400
+        pad_t = (yhi - ylo) * 0.03
+        ylo, yhi = ylo - pad_t, yhi + pad_t
+        for v, lab in _time_ticks(ylo, yhi, max_ticks=6):
+            out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{html_text(lab)}</text>')
+    else:
+        for v in yt:
+            out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
     if x_is_time:
         for t, lab in _time_ticks(xlo, xhi):
             out.append(f'<text x="{_f(x(t))}" y="{mt + ph + 15}" font-size="11" text-anchor="middle" fill="#444">{html_text(lab)}</text>')
@@ -408,8 +415,3 @@ def scatter_chart(
     out.append("</svg>")
     return Markup("".join(out))
 
-
-def _ylab(v: float, numeric: bool) -> str:
-    if numeric:
-        return _num(v)
-    return pd.Timestamp(v, unit="s", tz="UTC").strftime("%Y-%m-%d")
