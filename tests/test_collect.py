@@ -93,14 +93,14 @@ def test_collect_once_records_statuses_resolves_handles(store: Store, tmp_path: 
     fake = FakeBluesky(n=6, gone={"did:plc:acct00000000000000000003": "suspended"})
     cfg = _config(tmp_path, fake, handles=True)
     reports = asyncio.run(_collector(store, cfg, fake).collect_once())
-    assert reports[0].observed == 6 and reports[0].statuses == {"active": 5, "suspended": 1}
+    assert reports[0].observed == 6 and reports[0].statuses == {"active": 5, "takendown": 1}
     obs = store.read("observations").to_pylist()
     # Handles resolved to ids for the 5 visible accounts, and kept in the watchlist.
     wl = {(r["account"], r["account_id"]) for r in store.read("watchlist").to_pylist() if r["account_id"]}
     assert ("acct1.bsky.social", "did:plc:acct00000000000000000001") in wl
     assert all(o["source"] == "bluesky" and o["source_ref"].startswith("http://bsky.test/xrpc/") for o in obs)
-    # The suspended one was asked by handle and stays keyed by it (no DID to confirm with).
-    suspended = [o for o in obs if o["status"] == "suspended"]
+    # The taken-down one was asked by handle and stays keyed by it (no DID to ask the relay).
+    suspended = [o for o in obs if o["status"] == "takendown"]
     assert len(suspended) == 1 and suspended[0]["account_id"] == "acct3.bsky.social"
     # Second pass asks by DID for the resolved ones.
     fake.requests.clear()

@@ -292,3 +292,42 @@ def test_token_never_reaches_logs_store_or_messages(emulator_factory: Any, tmp_p
         for f in root.rglob("*"):
             if f.is_file():
                 assert TOKEN.encode() not in f.read_bytes(), f
+
+
+def test_watch_stream_records_confirmed_events_and_resumes_from_its_cursor(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    sc = load_scenario("small")
+    doc = truth(sc)
+    start = datetime(2026, 3, 5, 14, 10, tzinfo=UTC)
+    emu = emulator_factory("small", faults=False, start=start)
+    rows = [r for r in watchlist_rows(sc) if r["platform"] == "bluesky"]
+    _write_watchlist(tmp_path / "wl.csv", rows)
+    cfg = config_from_dict({
+        "collect": {"detect": False, "status_every": "1h", "sim_clock_url": f"{emu.base_url}/_sim/clock"},
+        "watchlists": [{"name": "bsky", "file": "wl.csv"}],
+        "platforms": {"bluesky": {**_platforms(emu)["bluesky"], "stream": True}},
+    }, base_dir=tmp_path)
+    store = Store.init(tmp_path / "store")
+    takedowns = [c for c in doc["status_changes"] if c["platform"] == "bluesky" and c["watched"]
+                 and c["at"] <= "2026-03-05T15:00:00Z"]
+
+    async def run_until(n_events: int, advance: float) -> None:
+        stop = asyncio.Event()
+        collector = Collector(store, cfg)
+        task = asyncio.create_task(collector.watch(stop=stop))
+        await asyncio.sleep(1.0)  # status cycle done, stream connected
+        emu.clock.advance(minutes=advance)
+        deadline = time.monotonic() + 10
+        while store.read("status_events").num_rows < n_events and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(run_until(len(takedowns), 50))
+    events = store.read("status_events").to_pylist()
+    assert {(e["account_id"], e["status"]) for e in events} == {(c["account_id"], c["status"]) for c in takedowns}
+    assert all(e["source"] == "bluesky-jetstream" for e in events)
+    cursor = store.path / "state" / "jetstream.cursor"
+    assert cursor.exists() and int(cursor.read_text()) > 0
+    # A restart replays from the saved cursor (minus a few seconds): nothing stored twice.
+    asyncio.run(run_until(len(takedowns), 1))
+    assert store.read("status_events").num_rows == len(takedowns)

@@ -564,12 +564,16 @@ class Collector:
         assert isinstance(conn, BlueskyConnector)
         self.stream = Jetstream(conn, url=self.config.jetstream_url, watched=dids,
                                 cursor_file=CursorFile(jetstream_cursor_path(self.store.path)))
-        async for event in self.stream.events(stop):
-            self.writer.add("status_events", _events_table([event]))
-            self._commit({"collect": "stream", "account": event.account_id})
+        try:
+            async for event in self.stream.events(stop):
+                self.writer.add("status_events", _events_table([event]))
+                self._commit({"collect": "stream", "account": event.account_id})
+                self.stream.save_cursor()
+                log.info("status event", extra={"event": "status_event", "account": event.account_id,
+                                                "status": event.status, "at": event.at})
+        finally:
+            # Every event handed over so far is committed: the cursor may move past them.
             self.stream.save_cursor()
-            log.info("status event", extra={"event": "status_event", "account": event.account_id,
-                                            "status": event.status, "at": event.at})
 
 
 async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bool:

@@ -23,8 +23,13 @@ from datetime import datetime
 
 from purgewatch.collect.clock import Clock
 
-# A window's reset may come slightly late on the server's clock; wait this much past it.
+# A window's reset may come slightly late on the server's clock; wait this much past it
+# (at most 1% of the window, so short test windows are not wasted).
 RESET_MARGIN = 0.25
+
+
+def _margin(b: Budget) -> float:
+    return min(RESET_MARGIN, 0.01 * b.window) if b.window else RESET_MARGIN
 
 
 @dataclass
@@ -145,12 +150,12 @@ class HostLimiter:
         b = self.budget(bucket)
         while True:
             now = self.clock.time()
-            if b.reset_at is not None and now >= b.reset_at + RESET_MARGIN:
+            if b.reset_at is not None and now >= b.reset_at + _margin(b):
                 self._roll_window(b, now)
             if b.remaining is None or b.remaining > 0:
                 break
             if b.reset_at is not None:
-                await self.clock.sleep(b.reset_at + RESET_MARGIN - now)
+                await self.clock.sleep(b.reset_at + _margin(b) - now)
             elif b.inflight > 0:
                 # An answer in flight will tell us the reset time.
                 self._changed.clear()

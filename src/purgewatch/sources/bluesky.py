@@ -60,6 +60,12 @@ class RepoStatus:
     raw: str | None        # the server's word (or error name)
     detail: str
     ok: bool               # False when the request failed (nothing learnt)
+    response: ApiResponse | None = None
+
+    @property
+    def verdict(self) -> bool:
+        """A definite account state (takendown, suspended, deactivated, deleted)."""
+        return self.ok and self.status in _REPO_STATUS.values()
 
 
 class BlueskyConnector:
@@ -144,6 +150,19 @@ class BlueskyConnector:
         )
 
     async def _resolve_missing(self, actor: str) -> Observation:
+        """Why ``actor`` is absent from getProfiles. For a DID the relay's repo status
+        answers in one request when it names a state; otherwise (active at the relay but
+        hidden by the AppView, an unknown word, a failure) getProfile's error decides."""
+        did = actor if actor.startswith("did:") else None
+        repo = await self.repo_status(did) if did else None
+        if repo is not None and repo.verdict and repo.response is not None:
+            r = repo.response
+            return Observation(
+                platform=PLATFORM, account_id=actor, observed_at=r.retrieved_at, status=repo.status,
+                status_raw=repo.raw,
+                detail=f"absent from getProfiles; getRepoStatus: {repo.detail}",
+                source=self.source, source_ref=r.url, payload_hash=r.payload_hash,
+            )
         url = f"{self.appview}/xrpc/app.bsky.actor.getProfile"
         try:
             resp = await self.http.get(url, params={"actor": actor})
@@ -157,7 +176,6 @@ class BlueskyConnector:
             return self._profile_observation(body, resp, detail="absent from getProfiles, present in getProfile")
         err, msg = error_fields(body)
         words = f"{err}: {msg}" if msg else str(err)
-        did = actor if actor.startswith("did:") else None
         base = Observation(
             platform=PLATFORM, account_id=actor, observed_at=resp.retrieved_at,
             status=Status.UNKNOWN.value, status_raw=err, handle=None if did else actor,
@@ -166,7 +184,6 @@ class BlueskyConnector:
         if err is None or resp.status_code not in (400, 404):
             base.detail = f"getProfile answered HTTP {resp.status_code} without an XRPC error"
             return base
-        repo = await self.repo_status(did) if did else None
         repo_note = f"; getRepoStatus: {repo.detail}" if repo else ""
         if err == "AccountTakedown":
             # The AppView cannot tell takedown from suspension; the repo status can.
@@ -212,17 +229,20 @@ class BlueskyConnector:
             active = body.get("active")
             if word is None:
                 if active is True:
-                    return RepoStatus(Status.ACTIVE.value, None, "active", ok=True)
-                return RepoStatus(Status.UNKNOWN.value, None, f"no status word (active={active!r})", ok=True)
+                    return RepoStatus(Status.ACTIVE.value, None, "active", ok=True, response=resp)
+                return RepoStatus(Status.UNKNOWN.value, None, f"no status word (active={active!r})",
+                                  ok=True, response=resp)
             mapped = _REPO_STATUS.get(word.lower(), Status.UNKNOWN.value)
-            return RepoStatus(mapped, word, f"{word} (active={active!r})", ok=True)
+            return RepoStatus(mapped, word, f"{word} (active={active!r})", ok=True, response=resp)
         err, msg = error_fields(body)
         if err == "RepoNotFound":
-            return RepoStatus(Status.DELETED.value, err, f"RepoNotFound: {msg or ''}".strip(), ok=True)
+            return RepoStatus(Status.DELETED.value, err, f"RepoNotFound: {msg or ''}".strip(), ok=True,
+                              response=resp)
         if err in ("RepoTakendown", "RepoSuspended", "RepoDeactivated"):
             word = err[4:].lower()
-            return RepoStatus(_REPO_STATUS[word], err, f"{err}: {msg or ''}".strip(), ok=True)
-        return RepoStatus(Status.UNKNOWN.value, err, f"HTTP {resp.status_code} {err}: {msg}", ok=False)
+            return RepoStatus(_REPO_STATUS[word], err, f"{err}: {msg or ''}".strip(), ok=True, response=resp)
+        return RepoStatus(Status.UNKNOWN.value, err, f"HTTP {resp.status_code} {err}: {msg}", ok=False,
+                          response=resp)
 
     # ------------------------------------------------------------------ followers
     async def followers(
@@ -412,12 +432,13 @@ class Jetstream:
                             continue
                         self.received += 1
                         acct, cursor = parse_jetstream_frame(frame)
-                        if acct is not None:
-                            event = await self._confirm(acct, frame)
-                            if event is not None:
-                                yield event
+                        event = await self._confirm(acct, frame) if acct is not None else None
+                        # The consumer saves the cursor only after committing what it was
+                        # given, so advancing it before the yield cannot skip an event.
                         if cursor is not None:
                             self.cursor = max(self.cursor or 0, cursor)
+                        if event is not None:
+                            yield event
             except (TimeoutError, OSError, websockets.WebSocketException) as exc:
                 reason = f"jetstream connection failed: {type(exc).__name__}: {exc}"
                 self.errors.append(reason)
