@@ -300,3 +300,58 @@ def test_cli_human_output(store: Store, tmp_path: Path, capsys: pytest.CaptureFi
     assert run(["import", "profiles", str(good), "--store", str(store.path)]) == 0
     out = capsys.readouterr().out
     assert "stored 4 profiles" in out and "0 rejected" in out
+
+
+@pytest.mark.parametrize(("cell", "column", "needle"), [
+    ("1714564800000", "observed_at", "milliseconds"),
+    ("yesno", "verified", "not a boolean"),
+    ("2024-05-01", "observed_at", "time zone"),
+    ("May 1st", "observed_at", "not a timestamp"),
+    ("99999999999999999999", "followers_count", "not an integer"),
+])
+def test_reason_per_type(store: Store, tmp_path: Path, cell: str, column: str, needle: str) -> None:
+    row = {"platform": "x", "account_id": "1", "observed_at": "2024-05-01T12:00:00Z",
+           "status": "active", "followers_count": "1", "verified": "true"}
+    row[column] = cell
+    path = write(tmp_path, "obs.csv", ",".join(row) + "\n" + ",".join(row.values()) + "\n")
+    with pytest.raises(InputError) as info:
+        import_files(store, "observations", [path])
+    assert needle in str(info.value)
+    assert info.value.location is not None and info.value.location.column == column
+
+
+def test_bad_platform_and_empty_required(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "obs.csv", "platform,account_id,observed_at,status\n"
+                 "x,1,2024-05-01T12:00:00Z,active\nTwit ter!,2,2024-05-01T12:00:00Z,active\n")
+    with pytest.raises(InputError, match="platform token"):
+        import_files(store, "observations", [path])
+    path = write(tmp_path, "obs2.csv", "platform,account_id,observed_at,status\nx,  ,2024-05-01T12:00:00Z,active\n")
+    with pytest.raises(InputError, match="empty cell in a required column") as info:
+        import_files(store, "observations", [path])
+    assert info.value.location is not None and info.value.location.column == "account_id"
+
+
+def test_killed_import_resumes(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after the first batch keeps that batch only; re-running completes the
+    import without duplicating anything."""
+    from purgewatch.store import BatchWriter
+
+    rows = "".join(f"x,{i},2024-05-01T12:00:00Z,active,{i}\n" for i in range(30))
+    path = write(tmp_path, "obs.csv", "platform,account_id,observed_at,status,followers_count\n" + rows)
+    real_commit = BatchWriter.commit
+    calls = {"n": 0}
+
+    def dying_commit(self: BatchWriter, note: str | None = None):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the process is stopped mid-import
+        return real_commit(self, note)
+
+    monkeypatch.setattr(BatchWriter, "commit", dying_commit)
+    with pytest.raises(KeyboardInterrupt):
+        import_files(store, "observations", [path], batch_rows=10)
+    monkeypatch.setattr(BatchWriter, "commit", real_commit)
+    assert store.read("observations").num_rows == 10
+    rep = import_files(store, "observations", [path], batch_rows=10)
+    assert rep.imported == 20 and rep.duplicates == 10
+    assert sorted(map(int, store.read("observations")["account_id"].to_pylist())) == list(range(30))

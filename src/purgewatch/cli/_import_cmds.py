@@ -139,17 +139,11 @@ def datasets_list_cmd(as_json: bool) -> None:
     if as_json:
         emit_json({"datasets": rows})
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="datasets")
-    for col in ("name", "what", "rows", "into", "licence", "local copy"):
-        table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["what"], r["rows"], r["into"], r["licence"], r["local_copy"] or "-")
-    Console().print(table)
-    for r in rows:
-        click.echo(f"{r['name']}: {r['upstream']}")
+        click.echo(f"{r['name']}  ({r['rows']} rows; licence: {r['licence']}) -> {r['into']}")
+        click.echo(f"  {r['what']}")
+        click.echo(f"  upstream: {r['upstream']}")
+        click.echo(f"  local copy: {r['local_copy'] or 'not found (pass --path or set PURGEWATCH_DATASETS)'}")
 
 
 @datasets_cmd.command("import")
