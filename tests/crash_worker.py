@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -58,8 +60,18 @@ def has_snapshot(k: int) -> bool:
     return k % SNAPSHOT_EVERY == 0
 
 
-def run(store: Store, batches: int, compact_every: int, loop: bool, grace: float = 3600.0) -> None:
-    k = 0
+def resume_point(store: Store) -> int:
+    """Where a resuming writer starts: two batches before the last one committed, so the
+    re-run always re-sends some committed content (which must be skipped, not doubled)."""
+    notes = [n for n in store.read("runs", columns=["note"])["note"].to_pylist() if n]
+    done = [int(n.split()[1]) for n in notes if n.startswith("batch ")]
+    return max(0, max(done, default=-1) - 1)
+
+
+def run(
+    store: Store, batches: int, compact_every: int, loop: bool, grace: float = 3600.0, resume: bool = False
+) -> None:
+    k = resume_point(store) if resume else 0
     while k < batches or loop:
         with store.writer(command="crash-test", source="crash-worker", lock_timeout=60) as w:
             while k < batches or loop:
@@ -147,18 +159,19 @@ def verify(path: str, *, complete_plan: int | None = None) -> dict[str, int]:
 def serve(path: str) -> None:
     """Fork a fresh writer per request; the caller kills it by pid.
 
-    Protocol on stdin/stdout: ``run BATCHES COMPACT_EVERY`` -> ``pid N`` then, once the
+    Protocol on stdin/stdout: ``run BATCHES COMPACT_EVERY RESUME`` -> ``pid N`` then, once the
     writer ended, ``exit N CODE`` (CODE = -signal when killed). Forking after the imports
     makes each writer start in milliseconds, so many kills fit in a short test. Nothing
     here has started a thread before the fork (imports only), so the fork is safe."""
     for line in sys.stdin:
-        cmd, batches, compact_every = line.split()
+        cmd, batches, compact_every, resume = line.split()
         assert cmd == "run"
         pid = os.fork()
         if pid == 0:  # the writer
             code = 1
             try:
-                run(Store.open(path, create=True), int(batches), int(compact_every), loop=False)
+                store = Store.open(path, create=True)
+                run(store, int(batches), int(compact_every), loop=False, resume=resume == "1")
                 code = 0
             finally:
                 os._exit(code)
@@ -166,6 +179,41 @@ def serve(path: str) -> None:
         _, status = os.waitpid(pid, 0)
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         print(f"exit {pid} {code}", flush=True)
+
+
+class Server:
+    """Client side of :func:`serve`: start writers, kill them by pid, collect exit codes."""
+
+    def __init__(self, store: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, str(store), "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self._read() == ["ready"]
+
+    def _read(self) -> list[str]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line, self.proc.stderr.read() if self.proc.stderr else "worker died"
+        return line.split()
+
+    def start(self, batches: int, compact_every: int = 0, resume: bool = False) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"run {batches} {compact_every} {int(resume)}\n")
+        self.proc.stdin.flush()
+        word, pid = self._read()
+        assert word == "pid"
+        return int(pid)
+
+    def wait(self, pid: int) -> int:
+        word, got, code = self._read()
+        assert (word, int(got)) == ("exit", pid)
+        return int(code)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
 def main() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,58 +16,24 @@ import pytest
 
 import crash_worker
 
-WORKER = Path(__file__).with_name("crash_worker.py")
 KILLS = 24
 PLAN = 400  # more batches than a run has time for: every kill lands mid-plan
 
 
-class Server:
-    def __init__(self, store: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER), str(store), "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        assert self._read() == ["ready"]
-
-    def _read(self) -> list[str]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line, self.proc.stderr.read() if self.proc.stderr else "worker died"
-        return line.split()
-
-    def start(self, batches: int, compact_every: int = 0) -> int:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"run {batches} {compact_every}\n")
-        self.proc.stdin.flush()
-        word, pid = self._read()
-        assert word == "pid"
-        return int(pid)
-
-    def wait(self, pid: int) -> int:
-        word, got, code = self._read()
-        assert (word, int(got)) == ("exit", pid)
-        return int(code)
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path / "store")
+    srv = crash_worker.Server(tmp_path / "store")
     yield srv
     srv.close()
 
 
-def test_sigkill_at_random_moments_leaves_only_whole_batches(tmp_path: Path, server: Server) -> None:
+def test_sigkill_at_random_moments_leaves_only_whole_batches(tmp_path: Path, server: crash_worker.Server) -> None:
     store = tmp_path / "store"
     rng = random.Random(20261129)
     seen = []
     for i in range(KILLS):
         # Every third writer also compacts now and then: kills land inside compaction too.
-        pid = server.start(PLAN, compact_every=5 if i % 3 == 2 else 0)
+        pid = server.start(PLAN, compact_every=5 if i % 3 == 2 else 0, resume=True)
         time.sleep(rng.uniform(0.02, 0.4))
         os.kill(pid, signal.SIGKILL)
         assert server.wait(pid) == -signal.SIGKILL, "the writer ended before the kill"
@@ -77,16 +41,15 @@ def test_sigkill_at_random_moments_leaves_only_whole_batches(tmp_path: Path, ser
         seen.append(counts["batches"])
     assert seen[-1] > 0, "no batch was ever committed: every kill came too early"
     assert seen == sorted(seen), "a committed batch disappeared after a later kill"
-    # A clean re-run of a shorter plan completes it with no duplicate.
-    plan = 30
+    # A clean re-run from the start completes the plan with no duplicate.
+    plan = seen[-1] + 10
     pid = server.start(plan)
     assert server.wait(pid) == 0
-    counts = crash_worker.verify(str(store))
-    assert counts["batches"] == max(seen[-1], plan)
+    assert crash_worker.verify(str(store), complete_plan=plan)["batches"] == plan
     assert not any((store / "staging").iterdir()), "the clean writer left staging dirs"
 
 
-def test_rerun_after_kill_adds_exactly_the_missing_batches(tmp_path: Path, server: Server) -> None:
+def test_rerun_after_kill_adds_exactly_the_missing_batches(tmp_path: Path, server: crash_worker.Server) -> None:
     store = tmp_path / "store"
     plan = 40
     pid = server.start(plan)

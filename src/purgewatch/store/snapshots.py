@@ -19,6 +19,8 @@ or the base snapshot's order with the change applied (new followers appended).
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -96,6 +98,45 @@ class _Meta:
     row: int
 
 
+# Committed batch files never change (a batch directory name is unique), so their
+# snapshot metadata is indexed once per process; repeated load/diff calls then cost one
+# directory listing instead of re-reading every snapshots file.
+_INDEX: OrderedDict[tuple[str, int, int], tuple[pa.Table, list[_Meta]]] = OrderedDict()
+_INDEX_FILES = 4096
+_INDEX_LOCK = threading.Lock()
+
+
+def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
+    st = os.stat(f)
+    key = (f, st.st_size, st.st_mtime_ns)
+    with _INDEX_LOCK:
+        hit = _INDEX.get(key)
+        if hit is not None:
+            _INDEX.move_to_end(key)
+            return hit
+    pf = pq.ParquetFile(f)
+    table = pf.read(columns=META_COLUMNS)
+    rows = table.to_pylist()
+    metas: list[_Meta] = []
+    i = 0
+    for rg in range(pf.num_row_groups):
+        for r in range(pf.metadata.row_group(rg).num_rows):
+            d = rows[i]
+            i += 1
+            metas.append(
+                _Meta(
+                    d["snapshot_id"], d["platform"], d["account_id"], d["observed_at"],
+                    bool(d["partial"]), int(d["n_followers"]), d["base_snapshot_id"],
+                    d["encoding"], f, rg, r,
+                )
+            )
+    with _INDEX_LOCK:
+        _INDEX[key] = (table, metas)
+        while len(_INDEX) > _INDEX_FILES:
+            _INDEX.popitem(last=False)
+    return table, metas
+
+
 class _Reader:
     """Snapshot metadata of one generation, and payload access by id.
 
@@ -105,28 +146,13 @@ class _Reader:
     def __init__(self, store: Store, generation: Path | None = None) -> None:
         self.store = store
         self.gen = generation or _layout.current_generation(store.path)
-        self._files: dict[str, pq.ParquetFile] = {}
         self.meta: dict[str, _Meta] = {}
         parts: list[pa.Table] = []
         for f in store.files("snapshots", generation=self.gen):
-            pf = pq.ParquetFile(f)
-            self._files[f] = pf
-            table = pf.read(columns=META_COLUMNS)
+            table, metas = _index_file(f)
             parts.append(table)
-            rows = table.to_pylist()
-            i = 0
-            for rg in range(pf.num_row_groups):
-                for r in range(pf.metadata.row_group(rg).num_rows):
-                    d = rows[i]
-                    i += 1
-                    self.meta.setdefault(
-                        d["snapshot_id"],
-                        _Meta(
-                            d["snapshot_id"], d["platform"], d["account_id"], d["observed_at"],
-                            bool(d["partial"]), int(d["n_followers"]), d["base_snapshot_id"],
-                            d["encoding"], f, rg, r,
-                        ),
-                    )
+            for m in metas:
+                self.meta.setdefault(m.snapshot_id, m)
         schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
         self.table = (
             pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
@@ -142,7 +168,7 @@ class _Reader:
             ) from None
 
     def payload(self, m: _Meta, column: str) -> memoryview | None:
-        col = self._files[m.file].read_row_group(m.row_group, columns=[column]).column(0)
+        col = pq.ParquetFile(m.file).read_row_group(m.row_group, columns=[column]).column(0)
         value = col[m.row]
         if not value.is_valid:
             return None
