@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from purgewatch.errors import InputError, Location
-from purgewatch.model import STATUS_VALUES, TS
+from purgewatch.model import STATUS_VALUES, TS, normalize_status
 from purgewatch.sources.files._read import LINE_COL, RAW_COL, RawFile, shorten
 
 HASH_COL = "__payload_hash"
@@ -247,11 +247,13 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
             out = _by_uniques(v, token, pa.string())
             return None if out.null_count != v.null_count else {col.name: out}
         if col.type == "status":
+            # Once per distinct word, with the model's own rule (unknown words kept raw).
             def status(x: str) -> str:
-                t = x.strip().lower()
-                return t if t in STATUS_VALUES else "unknown"
+                return normalize_status(x if x.strip() else None)[0]
+
             def raw(x: str) -> str | None:
-                return None if x.strip().lower() in STATUS_VALUES or not x.strip() else x
+                return normalize_status(x if x.strip() else None)[1]
+
             st = _by_uniques(v, status, pa.string())
             st = pc.fill_null(st, "unknown")
             return {col.name: st, col.name + "_raw": _by_uniques(v, raw, pa.string())}
