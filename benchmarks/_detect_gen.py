@@ -78,7 +78,7 @@ def make_series(n_accounts: int, days: float = 365.0, *, seed: int = 0, obs_per_
             ev_rows.append((s, kind, tt, rel))
     purge_rows = []
     for pi in range(n_purges):
-        tp = rng.uniform(0.1, 0.9) * days
+        tp = (0.1 + 0.8 * (pi + rng.uniform(0.2, 0.8)) / n_purges) * days  # purges weeks apart
         members = np.flatnonzero(rng.random(n) < purge_share)
         members = members[span[members] > tp + 1]
         purge_rows.append((pi, tp, tp + 0.25, members))
@@ -145,7 +145,7 @@ def make_status_stream(n_accounts: int = 20000, days: float = 365.0, *, seed: in
     waves = []
     for w in range(n_waves):
         kind = "suspension_wave" if w % 2 == 0 else "reinstatement_wave"
-        tw = rng.uniform(0.1, 0.9) * days
+        tw = (0.05 + 0.9 * (w + rng.uniform(0.1, 0.9)) / n_waves) * days  # waves apart
         width = rng.uniform(1, 24) / 24
         size = int(rng.integers(20, 300))
         target = rng.choice(["camp_a", "camp_b", None])

@@ -31,6 +31,7 @@ class PurgeParams:
     min_share: float = 0.02  # of the accounts observed before and after the window
     min_ratio: float = 3.0
     llr_threshold: float = 15.0
+    merge_hours: float = 6.0  # windows closer than this are one event
     max_listed: int = 5000
 
 
@@ -54,7 +55,8 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
     bursts = scan_bursts(counts, np.ones(n_bins, dtype=bool), widths=widths,
                          baseline_bins=max(1, int(p.baseline_days * 24 / p.bin_hours)),
                          min_count=p.min_accounts, min_ratio=p.min_ratio,
-                         llr_threshold=p.llr_threshold)
+                         llr_threshold=p.llr_threshold,
+                         merge_bins=int(round(p.merge_hours / p.bin_hours)))
     out = []
     for bu in bursts:
         w0, w1 = t0 + bu.start_bin * width, t0 + bu.stop_bin * width

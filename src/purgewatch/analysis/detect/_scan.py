@@ -44,6 +44,7 @@ def scan_bursts(
     min_ratio: float,
     llr_threshold: float,
     max_bursts: int = 100,
+    merge_bins: int = 0,
 ) -> list[Burst]:
     """Non-overlapping windows whose count is a significant excess over the baseline."""
     counts = np.asarray(counts, dtype=np.float64)
@@ -89,4 +90,17 @@ def scan_bursts(
         out.append(Burst(s0, s0 + w, float(counts_w[wi, s0]), float(expect_w[wi, s0]), float(scores[wi, s0])))
         for wj, w2 in enumerate(widths):  # drop every window overlapping the chosen one
             scores[wj, max(0, s0 - w2 + 1): s0 + w] = 0.0
-    return out
+    # A wave longer than the window that caught it leaves significant fringes next to it:
+    # merge windows closer than ``merge_bins`` into one burst.
+    out.sort(key=lambda b: b.start_bin)
+    merged: list[Burst] = []
+    for bu in out:
+        if merged and bu.start_bin <= merged[-1].stop_bin + merge_bins:
+            m = merged[-1]
+            s0, s1 = m.start_bin, max(m.stop_bin, bu.stop_bin)
+            c = float(cc[s1] - cc[s0])
+            e = float(rate[s0] * max(cv[s1] - cv[s0], 1.0))
+            merged[-1] = Burst(s0, s1, c, e, float(_llr(np.array([c]), np.array([e]))[0]))
+        else:
+            merged.append(bu)
+    return merged

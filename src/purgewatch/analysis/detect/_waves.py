@@ -34,7 +34,8 @@ class WaveParams:
     baseline_days: float = 28.0  # trailing period the baseline rate comes from
     min_size: int = 5  # transitions needed in a window
     min_ratio: float = 3.0  # ... and at least this many times the expected count
-    llr_threshold: float = 15.0  # Kulldorff log-likelihood ratio needed
+    llr_threshold: float = 15.0
+    merge_hours: float = 6.0  # windows closer than this are one event  # Kulldorff log-likelihood ratio needed
     by_group: bool = True  # also scan each watchlist group on its own
     max_listed: int = 1000  # accounts listed in the evidence
 
@@ -112,7 +113,8 @@ def _scan_scope(tr: Transitions, idx: np.ndarray, kind: str, scope: str | None,
     widths = sorted({max(1, int(round(w / p.bin_hours))) for w in widths})
     bursts = scan_bursts(counts, covered, widths=widths,
                          baseline_bins=max(1, int(p.baseline_days * 24 / p.bin_hours)),
-                         min_count=p.min_size, min_ratio=p.min_ratio, llr_threshold=p.llr_threshold)
+                         min_count=p.min_size, min_ratio=p.min_ratio, llr_threshold=p.llr_threshold,
+                         merge_bins=int(round(p.merge_hours / p.bin_hours)))
     events = []
     plats = sorted({accounts[k][0] for k in tr.key[idx]})
     for bu in bursts:
