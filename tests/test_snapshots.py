@@ -59,6 +59,24 @@ def test_order_roundtrip(values: list[int], rnd: object) -> None:
     assert np.array_equal(_codec.apply_order(ref, perm), order)
 
 
+def test_order_split_mode_for_known_followers_among_new_ones() -> None:
+    rng = np.random.default_rng(11)
+    for n, k in ((100_000, 40_000), (500, 1), (500, 499), (300, 150)):
+        ref = np.sort(rng.choice(10 * n, n, replace=False)).astype(np.int64)
+        known_slots = np.zeros(n, dtype=bool)
+        known_slots[rng.choice(n, k, replace=False)] = True
+        order = np.empty(n, dtype=np.int64)
+        order[known_slots] = rng.permutation(ref[:k])  # older sids, their own order
+        order[~known_slots] = ref[k:]  # new to the store: ascending
+        blob = _codec.encode_order(order, ref, _codec.ORDER_REF_SORTED)
+        _, perm = _codec.decode_order(blob)
+        assert np.array_equal(_codec.apply_order(ref, perm), order)
+        if n == 100_000:
+            assert blob[5] == _codec.ORDER_SPLIT
+            # ~1 bit of interleaving per follower + the known ones' own order
+            assert 8 * len(blob) / n < 10
+
+
 def test_set_arithmetic_matches_numpy() -> None:
     rng = np.random.default_rng(3)
     for _ in range(200):
@@ -257,10 +275,17 @@ def test_documented_decoder_reads_the_store_without_purgewatch(store: Store) -> 
     rng = np.random.default_rng(10)
     other = xids(rng, 3000)
     add(store, "o", T0, other)
-    ids1 = list(rng.choice(other, 800, replace=False))
+    # Known followers (scattered sids, own order) interleaved with new ones: split mode.
+    known = list(rng.choice(other, 500, replace=False))
+    fresh = xids(rng, 700, start=3 * 10**17)
+    ids1 = [known.pop() if rng.random() < 0.4 and known else fresh.pop() for _ in range(1100)]
     s1 = add(store, "a", T0, ids1)
-    ids2 = ["777"] + ids1[:400] + ids1[410:]
+    ids2 = ["777"] + ids1[:400] + ids1[410:700] + [ids1[5]] + ids1[700:]  # ids1[5] refollowed
+    del ids2[6]
     s2 = add(store, "a", T0 + timedelta(days=1), ids2)
+    modes = {r["snapshot_id"]: r["order_payload"][5] for f in store.files("snapshots")
+             for r in pq.read_table(f, columns=["snapshot_id", "order_payload"]).to_pylist()}
+    assert modes[s1] == _codec.ORDER_SPLIT and modes[s2] in (_codec.ORDER_PERMUTATION, _codec.ORDER_SPLIT)
     ns: dict[str, object] = {}
     exec(compile(_doc_snippet(), str(DOCS), "exec"), ns)  # noqa: S102 - our own docs
     followers = ns["followers"]

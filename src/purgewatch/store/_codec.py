@@ -28,11 +28,14 @@ ORDER_REF_SORTED = 0  # reference sequence: this snapshot's sids ascending
 ORDER_REF_BASE = 1  # reference sequence: base order minus removed, then added ascending
 ORDER_IDENTITY = 0
 ORDER_PERMUTATION = 1
+ORDER_SPLIT = 2
 
 # count (u64), first value (i64), gap width in bytes (u8), compressed length (u64)
 _BLOCK = struct.Struct("<QqBQ")
 # count (u64), width (u8), compressed length (u64)
 _PERM = struct.Struct("<QBQ")
+# threshold t (u64), count n (u64), compressed bitmap length (u64)
+_SPLIT = struct.Struct("<QQQ")
 _ZSTD = pa.Codec("zstd", compression_level=3)
 
 
@@ -111,11 +114,43 @@ def decode_set_payload(payload: memoryview | bytes) -> tuple[int, list[np.ndarra
     raise StoreError(f"snapshot payload has an unknown kind {kind}")
 
 
-def encode_order(oldest_first: np.ndarray, reference: np.ndarray, ref_kind: int) -> bytes:
-    """The list order as a permutation of ``reference`` (same elements).
+def _perm_block(perm: np.ndarray) -> bytes:
+    """A permutation as zigzag(perm[i] - perm[i-1] - 1), perm[-1] = -1: runs that follow
+    the reference cost ~0 bits, a jump costs about log2 of its length."""
+    d = np.diff(perm, prepend=-1) - 1
+    zig = ((d << 1) ^ (d >> 63)).view(np.uint64)
+    width = _width(int(zig.max())) if len(zig) else 1
+    body = _shuffle_compress(zig, width) if len(zig) else b""
+    return _PERM.pack(len(perm), width, len(body)) + body
 
-    ``oldest_first[i] == reference[perm[i]]``; stored as zigzag(perm[i] - perm[i-1] - 1)
-    (perm[-1] = -1), so an order equal to the reference costs a few bytes."""
+
+def _read_perm_block(buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
+    n, width, clen = _PERM.unpack_from(buf, offset)
+    offset += _PERM.size
+    zig = _decompress_unshuffle(buf[offset : offset + clen], n, width)
+    d = (zig >> np.uint64(1)).view(np.int64) ^ -(zig & np.uint64(1)).view(np.int64)
+    return np.cumsum(d + 1) - 1, offset + clen
+
+
+def _split_threshold(perm: np.ndarray) -> int:
+    """Smallest t such that the values >= t appear in ascending order: one more than the
+    largest value preceded by a larger one (the smaller end of any inversion)."""
+    earlier_max = np.maximum.accumulate(perm)
+    earlier_max = np.concatenate([[-1], earlier_max[:-1]])
+    inverted = perm < earlier_max
+    return int(perm[inverted].max()) + 1 if inverted.any() else 0
+
+
+def encode_order(oldest_first: np.ndarray, reference: np.ndarray, ref_kind: int) -> bytes:
+    """The list order as a permutation of ``reference`` (same elements):
+    ``oldest_first[i] == reference[perm[i]]``.
+
+    Two encodings, the smaller is kept. *Permutation*: ``perm`` as a permutation block
+    (small when the order mostly follows the reference, e.g. one refollower moved to the
+    newest end). *Split*: when the reference positions >= t appear in ascending order
+    (followers new to the store got ascending sids) and only the others are shuffled
+    (followers already known from other lists), store t, a bitmap of which list
+    positions hold the ascending ones, and the permutation of the others."""
     n = len(oldest_first)
     if n != len(reference):
         raise ValueError("order and reference must hold the same elements")
@@ -127,13 +162,25 @@ def encode_order(oldest_first: np.ndarray, reference: np.ndarray, ref_kind: int)
     pos = np.full(hi - lo + 1, -1, dtype=np.int64)
     pos[reference - lo] = np.arange(n, dtype=np.int64)
     perm = pos[oldest_first - lo]
+    del pos
     if (perm < 0).any():
         raise ValueError("order holds elements missing from the reference")
-    d = np.diff(perm, prepend=-1) - 1
-    zig = ((d << 1) ^ (d >> 63)).view(np.uint64)
-    width = _width(int(zig.max()))
-    body = _shuffle_compress(zig, width)
-    return head + bytes([ORDER_PERMUTATION]) + _PERM.pack(n, width, len(body)) + body
+    best = head + bytes([ORDER_PERMUTATION]) + _perm_block(perm)
+    t = _split_threshold(perm)
+    if 0 < t < n:
+        ascending = perm >= t
+        bits = np.packbits(ascending, bitorder="little").tobytes()
+        packed = _ZSTD.compress(bits, asbytes=True)
+        split = (
+            head
+            + bytes([ORDER_SPLIT])
+            + _SPLIT.pack(t, n, len(packed))
+            + packed
+            + _perm_block(perm[~ascending])
+        )
+        if len(split) < len(best):
+            best = split
+    return best  # type: ignore[no-any-return]
 
 
 def decode_order(payload: memoryview | bytes) -> tuple[int, np.ndarray | None]:
@@ -144,12 +191,19 @@ def decode_order(payload: memoryview | bytes) -> tuple[int, np.ndarray | None]:
     ref_kind, mode = buf[4], buf[5]
     if mode == ORDER_IDENTITY:
         return ref_kind, None
-    n, width, clen = _PERM.unpack_from(buf, 6)
-    start = 6 + _PERM.size
-    zig = _decompress_unshuffle(buf[start : start + clen], n, width)
-    d = (zig >> np.uint64(1)).view(np.int64) ^ -(zig & np.uint64(1)).view(np.int64)
-    perm = np.cumsum(d + 1) - 1
-    return ref_kind, perm
+    if mode == ORDER_PERMUTATION:
+        return ref_kind, _read_perm_block(buf, 6)[0]
+    if mode == ORDER_SPLIT:
+        t, n, clen = _SPLIT.unpack_from(buf, 6)
+        start = 6 + _SPLIT.size
+        bits = _ZSTD.decompress(buf[start : start + clen], decompressed_size=(n + 7) // 8)
+        ascending = np.unpackbits(np.frombuffer(bits, np.uint8), count=n, bitorder="little").astype(bool)
+        others, _ = _read_perm_block(buf, start + clen)
+        perm = np.empty(n, dtype=np.int64)
+        perm[ascending] = np.arange(t, n, dtype=np.int64)
+        perm[~ascending] = others
+        return ref_kind, perm
+    raise StoreError(f"snapshot order payload has an unknown mode {mode}")
 
 
 def apply_order(reference: np.ndarray, perm: np.ndarray | None) -> np.ndarray:
