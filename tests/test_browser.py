@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
-from purgewatch.report import write_report
-from purgewatch.web import create_app
-from test_report_data import build_store
+from purgewatch.report import ReportFiles
+from test_report_data import fixture_full_app, fixture_full_report, fixture_full_store  # noqa: F401
 
 CHROMIUM = os.environ.get("PURGEWATCH_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -88,14 +88,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def published(full_report: ReportFiles, full_app: Starlette) -> Iterator[tuple[Path, str]]:
     """The report file, and the web UI served by uvicorn on 127.0.0.1 in a thread."""
     import uvicorn
 
-    root = tmp_path_factory.mktemp("browser")
-    store = build_store(root / "store")
-    files = write_report(store, root / "out", generated_at="2026-11-29T12:00:00Z")
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=0, log_level="warning"))
+    files = full_report
+    server = uvicorn.Server(uvicorn.Config(full_app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

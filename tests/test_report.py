@@ -17,21 +17,25 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from purgewatch.cli import cli
 from purgewatch.errors import InputError
-from purgewatch.report import gather_findings, render_html, write_report
+from purgewatch.report import ReportFiles, gather_findings, render_html, write_report
 from purgewatch.report._render import output_paths
 from purgewatch.report._safe import json_for_html, visible
 from purgewatch.store import Store
-from test_report_data import HOSTILE_NAMES, LONG_BIO, build_store
+from test_report_data import (  # noqa: F401
+    HOSTILE_NAMES,
+    LONG_BIO,
+    STAMP,
+    build_store,
+    fixture_full_report,
+    fixture_full_store,
+)
 
-STAMP_A, STAMP_B = "2026-11-29T10:00:00Z", "2027-01-01T00:00:00Z"
+STAMP_A, STAMP_B = STAMP, "2027-01-01T00:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, str]:
-    root = tmp_path_factory.mktemp("report")
-    store = build_store(root / "store")
-    files = write_report(store, root / "out", generated_at=STAMP_A)
-    return store, root, files.html.read_text("utf-8")
+def built(full_store: Store, full_report: ReportFiles) -> tuple[Store, Path, str]:
+    return full_store, full_report.html.parent.parent, full_report.html.read_text("utf-8")
 
 
 def _strip_stamp(text: str, stamp: str) -> str:

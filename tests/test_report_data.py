@@ -11,10 +11,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from starlette.applications import Starlette
 
 from purgewatch.model import TABLE_SCHEMAS
+from purgewatch.report import ReportFiles, write_report
 from purgewatch.report._findings import gather_findings
 from purgewatch.store import Store
+from purgewatch.web import create_app
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday; the wave hits on Thursday 5th
 WAVE_AT = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
@@ -186,6 +189,37 @@ def build_store(path: Path, *, snapshots: bool = True) -> Store:
                 add_snapshot(w, platform="x", account_id="1001", observed_at=t, follower_ids=ids[::-1],
                              source="x", source_ref=f"https://emulator.invalid/x/followers?id=1001&t={t:%s}")
     return store
+
+
+# ---------------------------------------------------------------- shared fixtures
+# Built once per test session and shared by the report, web and browser tests (imported
+# there by name), because gathering every finding runs every analysis.
+STAMP = "2026-11-29T10:00:00Z"
+
+
+_SHARED: dict[str, Any] = {}  # fixtures imported into several modules are separate
+                              # definitions to pytest; this makes them one object
+
+
+@pytest.fixture(scope="session", name="full_store")
+def fixture_full_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    if "store" not in _SHARED:
+        _SHARED["store"] = build_store(tmp_path_factory.mktemp("full") / "store")
+    return _SHARED["store"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session", name="full_report")
+def fixture_full_report(full_store: Store, tmp_path_factory: pytest.TempPathFactory) -> ReportFiles:
+    if "report" not in _SHARED:
+        _SHARED["report"] = write_report(full_store, tmp_path_factory.mktemp("full-report") / "out", generated_at=STAMP)
+    return _SHARED["report"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session", name="full_app")
+def fixture_full_app(full_store: Store) -> Starlette:
+    if "app" not in _SHARED:
+        _SHARED["app"] = create_app(full_store)
+    return _SHARED["app"]  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- tests

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from purgewatch.cli import cli
@@ -21,7 +22,7 @@ from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.report._findings import plain
 from purgewatch.store import Store
 from purgewatch.web import create_app, web_csp
-from test_report_data import HOSTILE_NAMES, T0, build_store
+from test_report_data import HOSTILE_NAMES, T0, build_store, fixture_full_app, fixture_full_store  # noqa: F401
 
 TOKEN = "a-long-random-test-token-0123456789"
 PAGES = ["/", "/watchlists", "/accounts", "/accounts/x/1003", "/accounts/bluesky/did:plc:opp3", "/events",
@@ -29,13 +30,13 @@ PAGES = ["/", "/watchlists", "/accounts", "/accounts/x/1003", "/accounts/bluesky
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    return build_store(tmp_path_factory.mktemp("web") / "store")
+def store(full_store: Store) -> Store:
+    return full_store
 
 
 @pytest.fixture(scope="module")
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+def client(full_app: Starlette) -> Iterator[TestClient]:
+    with TestClient(full_app, base_url="http://127.0.0.1") as c:
         yield c
 
 
