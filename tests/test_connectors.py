@@ -355,3 +355,72 @@ def test_wayback_backfill_is_paced_and_keeps_capture_urls() -> None:
     assert n == 6
     # ≤ 24 requests per minute: n requests span at least (n - 1) * 2.5 s.
     assert clock.time() - start >= (n - 1) * 60 / 24 - 1e-9
+
+
+V1 = ('{"did":"did:plc:g4ut","time_us":1779719010272410,"kind":"account","account":{"active":false,'
+      '"did":"did:plc:g4ut","seq":30340180351,"status":"takendown","time":"2026-05-25T14:23:29.950Z"}}')
+V2 = ('{"$type":"message","payload":{"$type":"network.bsky.jetstream.subscribeEvents#account","seq":7,'
+      '"did":"did:plc:g4ut","time":"2026-05-25T14:23:29.950Z","time_us":1779719010272411,'
+      '"account":{"active":false,"did":"did:plc:g4ut","status":"suspended"}}}')
+
+
+def test_jetstream_frames_v1_v2_and_noise() -> None:
+    from purgewatch.sources.bluesky import parse_jetstream_frame
+
+    acct, cursor = parse_jetstream_frame(V1)
+    assert acct is not None and acct["status"] == "takendown" and acct["did"] == "did:plc:g4ut"
+    assert cursor == 1779719010272410
+    acct, cursor = parse_jetstream_frame(V2)
+    assert acct is not None and acct["status"] == "suspended" and acct["time"].startswith("2026-05-25")
+    assert cursor == 1779719010272411
+    commit = '{"did":"did:plc:x","time_us":5,"kind":"commit","commit":{}}'
+    assert parse_jetstream_frame(commit) == (None, 5)
+    assert parse_jetstream_frame('{"$type":"error","error":"ConsumerTooSlow"}') == (None, None)
+    assert parse_jetstream_frame('{"did": "did:plc:g4ut", "kind": "acc') == (None, None)
+
+
+@pytest.mark.parametrize("repo_answer", ["takendown", "fail", "quarantined"])
+def test_jetstream_event_counts_only_when_the_relay_confirms(repo_answer: str) -> None:
+    from purgewatch.sources.bluesky import Jetstream, parse_jetstream_frame
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if repo_answer == "fail":
+            return httpx.Response(502, text="bad gateway")
+        return httpx.Response(200, json={"did": "did:plc:g4ut", "active": False, "status": repo_answer})
+
+    async def go() -> Any:
+        async with HttpClient(clock=FakeClock(), transport=httpx.MockTransport(handler), retries=1) as http:
+            conn = BlueskyConnector(http, appview_url="http://bsky.test", relay_url="http://relay.test")
+            js = Jetstream(conn, url="ws://jet.test/subscribe", watched={"did:plc:g4ut"})
+            acct, _ = parse_jetstream_frame(V1)
+            assert acct is not None
+            other = dict(acct, did="did:plc:notwatched")
+            assert await js._confirm(other, V1) is None
+            return await js._confirm(acct, V1)
+
+    ev = asyncio.run(go())
+    assert ev is not None and ev.source == "bluesky-jetstream"
+    if repo_answer == "takendown":
+        assert ev.status == "takendown" and "confirmed by getRepoStatus" in ev.source_ref
+    else:
+        assert ev.status == "unknown" and ev.status_raw == "takendown"
+        assert "unconfirmed" in ev.source_ref
+    assert ev.at.isoformat().startswith("2026-05-25T14:23:29.950")
+
+
+def test_jetstream_subscribe_url_resumes_a_few_seconds_back(tmp_path: Path) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from purgewatch.sources.bluesky import CursorFile, Jetstream
+
+    cf = CursorFile(tmp_path / "state" / "jetstream.cursor")
+    cf.save(1_779_719_010_272_410)
+    js = Jetstream(BlueskyConnector(HttpClient()), url="wss://jet.test/subscribe", watched={"did:plc:b", "did:plc:a"},
+                   cursor_file=cf, rewind_s=5)
+    q = parse_qs(urlsplit(js.subscribe_url()).query)
+    assert q["wantedDids"] == ["did:plc:a", "did:plc:b"]
+    assert int(q["cursor"][0]) == 1_779_719_010_272_410 - 5_000_000
+    v2 = Jetstream(BlueskyConnector(HttpClient()), url="wss://jet.test/xrpc/network.bsky.jetstream.subscribeEvents",
+                   watched={"did:plc:a"})
+    q = parse_qs(urlsplit(v2.subscribe_url()).query)
+    assert q["dids"] == ["did:plc:a"] and q["kinds"] == ["account"] and "cursor" not in q

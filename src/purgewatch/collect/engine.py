@@ -511,9 +511,10 @@ class Collector:
                         tasks.append(asyncio.create_task(self._loop(wl, targets, "followers", None, stop),
                                                          name=f"{wl.name}/followers"))
                 stream_task = None
-                if self.config.stream:
-                    dids = {t.account_id for _, ts in plans for t in ts
-                            if t.platform == "bluesky" and t.account_id}
+                dids = {t.account_id for _, ts in plans for t in ts if t.platform == "bluesky" and t.account_id}
+                if self.config.stream and dids:
+                    # Only with watched DIDs: an unfiltered stream would confirm every
+                    # account event of the whole network.
                     stream_task = asyncio.create_task(self._stream(dids, stop))
                 status_tasks = [t for t in tasks if t.get_name().endswith("/status")]
                 stop_task = asyncio.create_task(stop.wait())
