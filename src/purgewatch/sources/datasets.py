@@ -105,6 +105,20 @@ def _store(store: Store, v: Validated, table: str, source: str, report: ImportRe
         report.duplicates += w.duplicates.get(table, 0)
 
 
+def _ref(base: Path, path: str | Path) -> str:
+    """A dataset file as ``<dataset folder>/<file>``: provenance that does not depend on
+    where the local copy lives."""
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _line_refs(name: str, lines: pa.ChunkedArray | pa.Array) -> pa.Array:
+    out = pc.binary_join_element_wise(pa.scalar(name), pc.cast(lines, pa.string()), ":")
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
 def _need(base: Path, *parts: str) -> Path:
     p = base.joinpath(*parts)
     if not p.exists():
@@ -150,6 +164,7 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
                    observed_at=when, status="active", followers_count=t.column("followers"),
                    following_count=t.column("following"), posts_count=t.column("updates"),
                    handle=t.column("author_id"))
+    facts.ref_name = _ref(base, series)
     facts.aliases = {"account_id": "author_id", "observed_at": "harvested_date",
                      "followers_count": "followers", "following_count": "following",
                      "posts_count": "updates"}
@@ -162,7 +177,8 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
                    ["author_id", "account_category"]).table
     entries = pa.table({"platform": pa.repeat(pa.scalar("x", pa.string()), a.num_rows), "account": a.column("author_id"),
                         "account_id": a.column("author_id"), "group": a.column("account_category"),
-                        "label": pa.nulls(a.num_rows, pa.string())})
+                        "label": pa.nulls(a.num_rows, pa.string()),
+                        "source_ref": _line_refs(_ref(base, authors), a.column(LINE_COL))})
     report.files.append(authors)
     _watch(store, report, entries, "dataset:ira-follower-series")
     report.seconds = time.perf_counter() - t0
@@ -185,6 +201,7 @@ def load_cresci(store: Store, base: Path, limit: int | None, progress: Progress 
     t0 = time.perf_counter()
 
     def fix(raw: RawFile) -> RawFile:
+        raw.ref_name = _ref(base, raw.path)
         col = raw.table.column("created_at")
         fixed = pc.replace_substring_regex(col, r"^([0-9]+)[0-9]{3}L$", r"\1")
         raw.table = raw.table.set_column(raw.table.schema.get_field_index("created_at"), "created_at", fixed)
@@ -235,6 +252,7 @@ def load_voterfraud(store: Store, base: Path, limit: int | None, progress: Progr
         facts = _facts(str(f), n, t.column(LINE_COL), platform="x", account_id=t.column("user_id"),
                        observed_at=VOTERFRAUD_OBSERVED, status=status)
         facts.aliases = {"account_id": "user_id", "status": "user_active_status"}
+        facts.ref_name = _ref(base, f)
         v = validate(facts, _FACTS)
         _check(v)
         raw_word = pc.if_else(pc.equal(word, "deleted"), t.column("user_active_status"),
@@ -251,7 +269,8 @@ def load_voterfraud(store: Store, base: Path, limit: int | None, progress: Progr
         label = pc.if_else(pc.equal(comm, "0"), pa.scalar("detractor"),
                            pc.if_else(pc.equal(comm, ""), pa.scalar(None, pa.string()), pa.scalar("promoter")))
         entries = pa.table({"platform": pa.repeat(pa.scalar("x", pa.string()), n), "account": t.column("user_id"),
-                            "group": group, "label": label})
+                            "group": group, "label": label,
+                            "source_ref": _line_refs(_ref(base, f), t.column(LINE_COL))})
         _watch(store, report, entries, "dataset:voterfraud2020")
     report.seconds = time.perf_counter() - t0
     return report
@@ -287,7 +306,8 @@ def load_unsuspensions(store: Store, base: Path, limit: int | None, progress: Pr
             "at": sub.column(col),
             "status": pa.repeat(pa.scalar(status, pa.string()), sub.num_rows),
             LINE_COL: lines.filter(has),
-        }), ["account_id", "at", "status"], aliases={"account_id": "twitter_id", "at": col})
+        }), ["account_id", "at", "status"], aliases={"account_id": "twitter_id", "at": col},
+            ref_name=_ref(base, path))
         v = validate(raw, spec)
         _check(v)
         parts.append(v)
@@ -310,6 +330,7 @@ def load_nbc(store: Store, base: Path, limit: int | None, progress: Progress | N
     path = _need(base, "nbc-ira-users", "users.csv")
 
     def fix(raw: RawFile) -> RawFile:
+        raw.ref_name = _ref(base, raw.path)
         t = raw.table
         aid = pc.if_else(pc.equal(pc.utf8_trim_whitespace(t.column("account_id")), ""),
                          t.column("handle"), t.column("account_id"))
@@ -363,6 +384,7 @@ def load_wayback(store: Store, base: Path, limit: int | None, progress: Progress
                    observed_at=when, status="active", followers_count=t.column("followers"),
                    handle=t.column("account"))
     facts.aliases = {"account_id": "account", "observed_at": "memento_url", "followers_count": "followers"}
+    facts.ref_name = _ref(base, path)
     v = validate(facts, _FACTS)
     _check(v)
     report.files.append(path)
@@ -370,8 +392,7 @@ def load_wayback(store: Store, base: Path, limit: int | None, progress: Progress
     pos = pc.index_in(v.good.column(LINE_COL), value_set=t.column(LINE_COL))
     mem = pc.take(url, pos)
     ref = pc.coalesce(pc.if_else(pc.equal(mem, ""), pa.scalar(None, pa.string()), mem),
-                      pc.binary_join_element_wise(pa.scalar(path),
-                                                  pc.cast(v.good.column(LINE_COL), pa.string()), ":"))
+                      v.good.column("__source_ref"))
     _store(store, v, "observations", "web-archive", report, progress, source_ref=ref)
     report.seconds = time.perf_counter() - t0
     return report

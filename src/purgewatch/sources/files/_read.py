@@ -45,6 +45,7 @@ class RawFile:
     columns_found: list[str]
     broken: list[tuple[int, str]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # our column -> the file's name
+    ref_name: str | None = None  # the file's name in source_ref (default: path as given)
 
 
 def read_bytes(path: str | Path, max_lines: int | None = None) -> bytes:

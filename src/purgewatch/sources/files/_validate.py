@@ -313,7 +313,7 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         con.register("cells", table)
-        con.register("meta", pa.table({"path": [raw.path]}))
+        con.register("meta", pa.table({"path": [raw.ref_name or raw.path]}))
         out = con.sql(f"SELECT {', '.join(selects)} FROM cells").to_arrow_table()  # noqa: S608
     finally:
         con.close()
