@@ -155,16 +155,17 @@ def message_text(e: dict[str, Any]) -> str:
     """One plain sentence about the event (attacker-controlled parts made visible and
     clipped; escaping for each receiver is applied after)."""
     kind = _KIND_WORDS.get(str(e.get("kind")), str(e.get("kind")))
-    who = visible(e.get("account_id"), 80) if e.get("account_id") else "accounts"
+    verb = " gained " if e.get("kind") == "follower_surge" else " lost "
+    who = visible(e.get("account_id"), 80) + verb if e.get("account_id") else ""
     where = visible(e.get("platform"), 30)
     group = f" (group {visible(e.get('group'), 60)})" if e.get("group") else ""
     mag = e.get("magnitude")
     rel = e.get("relative")
-    size = f"{mag:,}" if isinstance(mag, int) else str(mag)
+    size = f"{mag:,.0f}" if isinstance(mag, int | float) and not isinstance(mag, bool) else visible(mag, 20)
     share = f" ({rel * 100:.1f}%)" if isinstance(rel, int | float) else ""
     unit = "followers" if str(e.get("kind")).startswith("follower") else "accounts"
     return _defang_mentions(
-        f"PurgeWatch: {kind} on {where}{group}: {who}, {size} {unit}{share}, "
+        f"PurgeWatch: {kind} on {where}{group}: {who}{size} {unit}{share}, "
         f"between {visible(e.get('start'), 40)} and {visible(e.get('end'), 40)} (score {e.get('score')})."
     )
 
