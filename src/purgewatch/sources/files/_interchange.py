@@ -141,11 +141,6 @@ def check_validated(v: Validated, skip_bad_rows: bool, rejects: _Rejects) -> Non
     rejects.add(v.path, v.rejects)
 
 
-def source_refs(path: str, lines: pa.Array | pa.ChunkedArray) -> pa.Array:
-    out = pc.binary_join_element_wise(pa.scalar(path), pc.cast(lines, pa.string()), ":")
-    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
-
-
 def _row_sources(kind: str, good: pa.Table) -> pa.Array:
     base = f"import:{kind}"
     n = good.num_rows
