@@ -304,30 +304,54 @@ def diff_snapshots(store: Store, old_id: str, new_id: str, *, complete: bool = F
     return SnapshotDiff(removed=removed, added=added, old_partial=old.partial, new_partial=new.partial)
 
 
-def _catalogue(store: Store, platform: str) -> tuple[pa.Array, np.ndarray]:
-    cat = store.read("accounts")
-    cat = cat.filter(pc.equal(cat["platform"], platform))
-    return cat["account_id"].combine_chunks(), cat["sid"].to_numpy()
+# The catalogue of one platform as (ids, sids, argsort of sids), for the last few file
+# sets seen: analyses map lost followers back to ids once per account and drop.
+_CATALOGUE: OrderedDict[tuple[str, tuple[str, ...]], tuple[pa.Array, np.ndarray, np.ndarray | None]] = OrderedDict()
+_CATALOGUE_LOCK = threading.Lock()
+
+
+def _catalogue(store: Store, platform: str) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
+    gen = _layout.current_generation(store.path)
+    files = tuple(store.files("accounts", generation=gen))
+    key = (platform, files)
+    with _CATALOGUE_LOCK:
+        hit = _CATALOGUE.get(key)
+        if hit is not None:
+            _CATALOGUE.move_to_end(key)
+            return hit
+    parts = [pq.read_table(f, filters=[("platform", "=", platform)], columns=["sid", "account_id"]) for f in files]
+    if parts:
+        cat = pa.concat_tables(parts)
+        ids, sids = cat["account_id"].combine_chunks(), cat["sid"].to_numpy()
+    else:
+        ids, sids = pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    # Sids are assigned and committed in increasing order, so this is usually sorted.
+    order = None if bool(np.all(sids[1:] > sids[:-1])) else np.argsort(sids, kind="stable")
+    value = (ids, sids, order)
+    with _CATALOGUE_LOCK:
+        _CATALOGUE[key] = value
+        while len(_CATALOGUE) > 2:
+            _CATALOGUE.popitem(last=False)
+    return value
 
 
 def sids_to_ids(store: Store, platform: str, sids: np.ndarray) -> pa.Array:
     """Platform ids for surrogate ids (null where the sid is not a ``platform`` account)."""
-    ids, known = _catalogue(store, platform)
+    ids, known, order = _catalogue(store, platform)
     sids = np.asarray(sids, dtype=np.int64)
     if len(known) == 0 or len(sids) == 0:
         return pa.nulls(len(sids), pa.string())
-    order = np.argsort(known, kind="stable")
-    sorted_known = known[order]
+    sorted_known = known if order is None else known[order]
     pos = np.searchsorted(sorted_known, sids)
     pos[pos == len(sorted_known)] = 0
     found = sorted_known[pos] == sids
-    idx = pa.array(order[pos], mask=~found)
-    return pc.take(ids, idx)
+    rows = pos if order is None else order[pos]
+    return pc.take(ids, pa.array(rows, mask=~found))
 
 
 def ids_to_sids(store: Store, platform: str, ids: pa.Array | Sequence[str]) -> np.ndarray:
     """Surrogate ids for platform ids, -1 where the store has never seen the id."""
-    known_ids, known = _catalogue(store, platform)
+    known_ids, known, _ = _catalogue(store, platform)
     arr = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
     idx = pc.index_in(arr.cast(pa.string()), value_set=known_ids)
     pos = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
