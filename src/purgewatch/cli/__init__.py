@@ -17,6 +17,7 @@ from purgewatch.cli._errors import run_with_error_mapping
 
 # verb -> "module:click command". Add a verb by adding a line here.
 COMMANDS: dict[str, str] = {
+    "demo": "purgewatch.cli._demo_cmd:demo_cmd",
     "init": "purgewatch.cli._store_cmds:init_cmd",
     "stats": "purgewatch.cli._store_cmds:stats_cmd",
     "compact": "purgewatch.cli._store_cmds:compact_cmd",
