@@ -123,14 +123,26 @@ class Store:
 
     def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Whole table as Arrow (empty table with the schema when nothing is stored)."""
-        files = self.files(table)
-        schema = TABLE_SCHEMAS[table]
-        if not files:
-            empty = schema.empty_table()
-            return empty.select(list(columns)) if columns else empty
-        parts = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]
-        target = pa.schema([schema.field(c) for c in columns]) if columns else schema
-        return pa.concat_tables([p.cast(target) for p in parts])
+        for attempt in range(3):
+            files = self.files(table)
+            schema = TABLE_SCHEMAS[table]
+            if not files:
+                empty = schema.empty_table()
+                return empty.select(list(columns)) if columns else empty
+            try:
+                parts = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]
+            except FileNotFoundError:
+                # Only a read slower than the compaction grace period gets here: its
+                # generation was retired and deleted. The live one has the same rows.
+                if attempt == 2:
+                    raise StoreError(
+                        f"the store at {self.path} was compacted under a read that outlived the grace period",
+                        hint="retry; or raise Store.compact(grace_seconds=...)",
+                    ) from None
+                continue
+            target = pa.schema([schema.field(c) for c in columns]) if columns else schema
+            return pa.concat_tables([p.cast(target) for p in parts])
+        raise AssertionError("unreachable")
 
     def ibis(self) -> ibis.backends.duckdb.Backend:
         """An Ibis connection (embedded DuckDB) with one view per table of the live store."""
