@@ -42,7 +42,7 @@ from purgewatch.collect.logs import register_secret
 from purgewatch.collect.simtime import ScenarioTime
 from purgewatch.collect.state import CycleState, PagingStore
 from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
-from purgewatch.model import TABLE_SCHEMAS, Observation, StatusEvent
+from purgewatch.model import TABLE_SCHEMAS, FollowerSnapshot, Observation, StatusEvent
 from purgewatch.sources.bluesky import (
     BlueskyConnector,
     CursorFile,
@@ -200,6 +200,7 @@ class Collector:
         self._connectors: dict[str, Connector] = {}
         self._writer: BatchWriter | None = None
         self.stream: Jetstream | None = None
+        self._write_lock = asyncio.Lock()
         self.scenario_time = ScenarioTime(config.sim_clock_url) if config.sim_clock_url else None
         token = config.x_token()
         if token is not None:
@@ -345,6 +346,7 @@ class Collector:
     async def _status_platform(self, wl: WatchlistConfig, platform: str, targets: list[Target], report: CycleReport) -> None:
         conn = self.connector(platform)
         size = max(1, self.config.batch)
+        writing: asyncio.Task[None] | None = None
         for i in range(0, len(targets), size):
             chunk = targets[i : i + size]
             observations = await conn.lookup([t.ref for t in chunk])
@@ -359,12 +361,28 @@ class Collector:
                 if t.account_id is None and o.account_id != t.account and o.status != "unknown":
                     t.account_id = o.account_id
                     resolved.append(t)
-            # Add and commit with no await in between: one batch = these rows.
-            self.writer.add("observations", _obs_table(observations))
-            if resolved:
-                report.resolved += self._register_resolved(resolved)
-            self._commit({"collect": "status", "watchlist": wl.name, "platform": platform, "accounts": len(chunk)})
-            self.progress.advance(f"{wl.name}/status", len(chunk))
+
+            def write(observations: list[Observation] = observations, resolved: list[Target] = resolved,
+                      n: int = len(chunk)) -> None:
+                self.writer.add("observations", _obs_table(observations))
+                if resolved:
+                    report.resolved += self._register_resolved(resolved)
+                self._commit({"collect": "status", "watchlist": wl.name, "platform": platform, "accounts": n})
+
+            # The next chunk is fetched while this one is written (one write at a time).
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(self._write(write, advance=(f"{wl.name}/status", len(chunk))))
+        if writing is not None:
+            await writing
+
+    async def _write(self, fn: Callable[[], None], *, advance: tuple[str, int] | None = None) -> None:
+        """Run store work (add rows + commit: one atomic batch) off the event loop so
+        requests keep flowing, one batch at a time."""
+        async with self._write_lock:
+            await asyncio.to_thread(fn)
+        if advance is not None:
+            self.progress.advance(*advance)
 
     def _register_resolved(self, targets: list[Target]) -> int:
         from purgewatch.watchlist import watchlist_changes
@@ -419,12 +437,15 @@ class Collector:
                 report.skipped.append(f"{t.platform}:{t.ref}: {listing.skipped}")
                 log.info("follower list skipped", extra={"account": f"{t.platform}:{t.ref}", "reason": listing.skipped})
             else:
-                add_snapshot(self.writer, platform=snap.platform, account_id=snap.account_id,
-                             observed_at=snap.observed_at, follower_ids=snap.follower_ids,
-                             partial=snap.partial, ordered=snap.ordered, source=snap.source,
-                             source_ref=snap.source_ref)
-                self._commit({"collect": "followers", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
-                              "partial": snap.partial, "error": listing.error})
+                def write(snap: FollowerSnapshot = snap) -> None:
+                    add_snapshot(self.writer, platform=snap.platform, account_id=snap.account_id,
+                                 observed_at=snap.observed_at, follower_ids=snap.follower_ids,
+                                 partial=snap.partial, ordered=snap.ordered, source=snap.source,
+                                 source_ref=snap.source_ref)
+                    self._commit({"collect": "followers", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
+                                  "partial": snap.partial, "error": listing.error})
+
+                await self._write(write)
                 report.snapshots += 1
                 if snap.partial:
                     report.partial += 1
@@ -475,14 +496,20 @@ class Collector:
             self.http = None
         self._connectors.clear()
 
+    def _check_connectors(self, plans: list[tuple[WatchlistConfig, list[Target]]]) -> None:
+        """Fail before any request when a watched platform cannot be collected (no token)."""
+        for platform in sorted({t.platform for _, ts in plans for t in ts}):
+            self.connector(platform)
+
     async def collect_once(self, *, followers: bool = False) -> list[CycleReport]:
         """One status pass over every watchlist (and one follower pass if asked)."""
         await self._open()
         try:
             with self.store.writer(command="collect", source="collect") as w:
                 self._writer = w
-                for wl in self.config.watchlists:
-                    targets = self.targets(wl)
+                plans = [(wl, self.targets(wl)) for wl in self.config.watchlists]
+                self._check_connectors(plans)
+                for wl, targets in plans:
                     prev = self.cycles.get(f"{wl.name}/status")
                     resume = prev["started"] if prev and prev.get("finished") is None else None
                     self._record(await self.status_cycle(wl, targets, resume_from=resume))
@@ -503,6 +530,7 @@ class Collector:
             with self.store.writer(command="watch", source="collect") as w:
                 self._writer = w
                 plans = [(wl, self.targets(wl)) for wl in self.config.watchlists]
+                self._check_connectors(plans)
                 tasks: list[asyncio.Task[None]] = []
                 for wl, targets in plans:
                     tasks.append(asyncio.create_task(self._loop(wl, targets, "status", cycles, stop),
@@ -567,8 +595,11 @@ class Collector:
                                 cursor_file=CursorFile(jetstream_cursor_path(self.store.path)))
         try:
             async for event in self.stream.events(stop):
-                self.writer.add("status_events", _events_table([event]))
-                self._commit({"collect": "stream", "account": event.account_id})
+                def write(event: StatusEvent = event) -> None:
+                    self.writer.add("status_events", _events_table([event]))
+                    self._commit({"collect": "stream", "account": event.account_id})
+
+                await self._write(write)
                 self.stream.save_cursor()
                 log.info("status event", extra={"event": "status_event", "account": event.account_id,
                                                 "status": event.status, "at": event.at})
