@@ -194,6 +194,35 @@ _BOOLS = {**dict.fromkeys(("true", "1", "t", "yes", "y"), True),
           **dict.fromkeys(("false", "0", "f", "no", "n"), False)}
 
 
+class _OutOfRange(Exception):
+    """Unix seconds outside 1970..2100 (milliseconds, most likely)."""
+
+
+def _unix_seconds(arr: pa.Array) -> pa.Array:
+    secs = arr.cast(pa.int64())
+    lo, hi = pc.min_max(secs).values()
+    if lo.as_py() is not None and (lo.as_py() < 0 or hi.as_py() >= _UNIX_MAX):
+        raise _OutOfRange
+    return pc.multiply(secs, 1_000_000).cast(TS)
+
+
+def _v1_time(arr: pa.Array) -> pa.Array:
+    return pc.strptime(arr, format="%a %b %d %H:%M:%S %z %Y", unit="us").cast(TS)
+
+
+def _zoned(arr: pa.Array) -> pa.Array:
+    return arr.cast(TS)  # Arrow refuses ISO strings without an offset here
+
+
+def _naive_as_utc(arr: pa.Array) -> pa.Array:
+    return arr.cast(pa.timestamp("us")).cast(TS)
+
+
+_INT_READERS: list[Callable[[pa.Array], pa.Array]] = [lambda a: a.cast(pa.int64())]
+_TS_READERS: list[Callable[[pa.Array], pa.Array]] = [_zoned, _unix_seconds, _v1_time]
+_TS_READERS_NAIVE_UTC = [_zoned, _naive_as_utc, _unix_seconds, _v1_time]
+
+
 def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = False) -> dict[str, pa.Array] | None:
     """Type a column with pyarrow kernels when every cell is clean; None sends the column
     to the DuckDB path, which finds and explains the bad cells."""
@@ -203,30 +232,32 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
         return None  # a missing JSON key: the DuckDB path reports it
     try:
         if col.type in ("int", "ts"):
-            target = pa.int64() if col.type == "int" else TS
-            naive = pa.timestamp("us")  # zone-less: only where the dataset is known to be UTC
-            # A failing Arrow cast is slow (seconds on millions of cells), so try a sample
-            # first and pick the cast that fits; any cell it rejects sends the column on.
+            # A failing Arrow cast is slow (seconds on millions of cells), so try each
+            # reading on a sample first and apply the one that fits; if it then rejects
+            # any cell, the column goes to the DuckDB path, which says which and why.
+            readers = _INT_READERS if col.type == "int" else (
+                _TS_READERS_NAIVE_UTC if naive_utc else _TS_READERS)
             sample = cells.drop_null().slice(0, 1000)
             sample = sample.filter(pc.greater(pc.utf8_length(sample), 0))
-            options = [target] + ([naive] if col.type == "ts" and naive_utc else [])
             chosen = None
-            for typ in options:
+            for reader in readers:
                 try:
-                    sample.cast(typ)
-                except pa.ArrowInvalid:
+                    reader(sample)
+                except (pa.ArrowInvalid, _OutOfRange):
                     continue
-                chosen = typ
+                chosen = reader
                 break
             if chosen is None:
                 if len(sample):
-                    return None  # the sample has bad cells: DuckDB will say which
-                chosen = options[0]
+                    return None
+                chosen = readers[0]
             v = _empty_to_null(cells) if _has_empty(cells) else cells
             if col.nonempty and v.null_count:
                 return None
-            out = v.cast(chosen)
-            return {col.name: out.cast(TS) if chosen == naive else out}
+            try:
+                return {col.name: chosen(v)}
+            except _OutOfRange:
+                return None
         v = _empty_to_null(cells)
         if col.nonempty and v.null_count:
             return None
