@@ -88,3 +88,25 @@ def test_ira_right_vs_left_troll_drops(datasets_dir: Path) -> None:
     (t,) = res["tests"]
     assert t["p_value"] > 0.05  # no detectable difference
     assert res["model"]["terms"][0]["adjusted_odds_ratio_ci"][0] < 1 < res["model"]["terms"][0]["adjusted_odds_ratio_ci"][1]
+
+
+def test_voterfraud_through_the_store_and_cli(datasets_dir: Path, tmp_path: Path) -> None:
+    """End to end: the dataset loader fills a store, `compare --by label` answers with the
+    same counts as the file (labels come from the watchlist entries the loader writes)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from purgewatch.cli import cli
+    from purgewatch.sources.datasets import import_dataset
+    from purgewatch.store import Store
+
+    store = Store.init(tmp_path / "vf")
+    import_dataset(store, "voterfraud2020", datasets_dir)
+    r = CliRunner().invoke(cli, ["compare", "--by", "label", "--outcome", "suspended", "--permutations", "0",
+                                 "--store", str(store.path), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in out["groups"]}
+    assert g == {"detractor": (3582, 7043), "promoter": (16356, 45431)}
+    assert out["model"]["covariates"] == ["age_days"]  # only snowflake ages in this file

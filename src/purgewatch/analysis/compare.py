@@ -506,11 +506,19 @@ def account_frame(
         wl["account_id"] = wl["account_id"].fillna(wl["account"])
         pop = wl[["platform", "account_id", "group"]].drop_duplicates(["platform", "account_id"])
     elif by == "label":
+        # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
+        # latest label on the account's profiles/observations (e.g. cresci classes).
         lab = facts.dropna(subset=["label"]).sort_values("observed_at")
         pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
+        wl = watchlist_frame(store)
+        if not wl.empty:
+            wl = wl.assign(account_id=wl["account_id"].fillna(wl["account"])).dropna(subset=["label"])
+            wl = wl[["platform", "account_id", "label"]].drop_duplicates(["platform", "account_id"])
+            pop = pd.concat([wl, pop], ignore_index=True).drop_duplicates(["platform", "account_id"])
         pop = pop.rename(columns={"label": "group"})
         if pop.empty:
-            raise AnalysisError("no profile or observation carries a label", hint="use --by group with a watchlist")
+            raise AnalysisError("no watchlist entry, profile or observation carries a label",
+                                hint="use --by group with a watchlist")
     else:
         raise InputError(f"--by {by!r} is not supported", hint="use --by group or --by label")
     if platform:

@@ -399,14 +399,15 @@ def bot_likeness_features(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Da
     def flag(values: pd.Series, known: pd.Series) -> pd.Series:
         return values.astype(float).where(known, np.nan)
 
+    # Exports often leave a field empty for False / no bio (cresci-2017 does), so a null
+    # counts as False/empty when some row of the column has a value; a column that is
+    # null everywhere was not collected and its feature is unknown.
     dpi = col("default_profile_image")
-    if dpi is not None:
+    if dpi is not None and dpi.notna().any():
         v = dpi.map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else bool(x))
-        # Exports often leave the field empty for False (cresci-2017 does): treat missing
-        # as False only when the column is present and some rows say True.
         out["default_profile_image"] = v.fillna(False).astype(float)
     desc = col("description")
-    if desc is not None:
+    if desc is not None and desc.notna().any():
         out["empty_description"] = desc.fillna("").astype(str).str.strip().eq("").astype(float)
     fol, fing = col("followers_count"), col("following_count")
     if fol is not None and fing is not None:
