@@ -120,16 +120,25 @@ def run_demo(
         t0 = time.monotonic()
         asyncio.run(_watch_until(collector, emu, watch_to))
         seconds["watch"] = time.monotonic() - t0
+
+        from purgewatch.analysis.detect import detect
+
+        t0 = time.monotonic()
+        events = [e.to_json() for e in detect(store)]
+        seconds["detect"] = time.monotonic() - t0
+
+        # Explaining a drop needs the fate of each lost follower: look them up live
+        # (stored as profiles evidence), as `purgewatch explain --resolve` does.
+        t0 = time.monotonic()
+        drops = [e for e in events if e["kind"] == "follower_drop"]
+        for e in drops:
+            say(f"explaining the drop of {e['platform']}:{e['account_id']} (looking up lost followers)")
+            _explain_with_lookups(store, emu, cfg, e["platform"], e["account_id"])
+        seconds["explain"] = time.monotonic() - t0
         requests = emu.stats()
 
     truth_path = out / "truth.json"
     _write_truth(scenario, truth_path)
-
-    from purgewatch.analysis.detect import detect
-
-    t0 = time.monotonic()
-    events = [e.to_json() for e in detect(store)]
-    seconds["detect"] = time.monotonic() - t0
 
     from purgewatch.report import write_report
 
@@ -167,6 +176,28 @@ async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> 
         await collector.watch(stop=stop)
     finally:
         task.cancel()
+
+
+def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, platform: str, account_id: str) -> None:
+    from purgewatch.analysis.explain import explain
+    from purgewatch.collect.http import HttpClient
+    from purgewatch.sources.bluesky import BlueskyConnector
+    from purgewatch.sources.x import XConnector
+
+    # A fresh client per call: explain runs its look-ups in an event loop of its own.
+    # Records are stamped with the emulator's scenario time, like the collector's.
+    http = HttpClient(
+        timeout=cfg.timeout, retries=cfg.retries, backoff_base=cfg.backoff_base,
+        hosts=cfg.host_policies(), stamp=lambda: emu.clock.now_us() / 1_000_000,
+    )
+    conn: Any
+    if platform == "x":
+        conn = XConnector(http, token=cfg.x_token(), base_url=cfg.x_base)
+    elif platform == "bluesky":
+        conn = BlueskyConnector(http, appview_url=cfg.bluesky_appview, relay_url=cfg.bluesky_relay)
+    else:
+        return
+    explain(store, account_id, platform=platform, resolve=True, connector=conn)
 
 
 def _write_truth(scenario: Any, path: Path) -> None:
