@@ -41,6 +41,7 @@ MAX_ACCOUNTS = 200          # accounts shown when there is no watchlist
 MAX_POINTS = 2000           # per-account series points kept (downsampled beyond)
 MAX_REFS = 200              # references listed per fact (the count says how many exist)
 MAX_EXPLAIN = 12            # follower drops explained in one report
+MAX_TRANSITIONS = 5000      # status changes listed in the findings (all are counted)
 WAVE_KINDS = ("suspension_wave", "reinstatement_wave", "purge")
 
 _OBS_COLS = [
@@ -353,7 +354,7 @@ def gather_findings(
     accounts.sort(key=lambda a: (str(a["group"]), a["platform"], a["account_id"]))
 
     # ---- status transitions (raw data behind the wave timeline)
-    transitions = _transitions(store, obs, t0, t1, group_of)
+    transitions = _Transitions(store, obs, t0, t1, group_of)
     for e in events:
         if e["kind"] in WAVE_KINDS or e.get("account_id") is None:
             e.setdefault("refs", _wave_refs(e, transitions))
@@ -405,9 +406,8 @@ def gather_findings(
         ro: Any
         for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
             appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
-    for t in transitions["rows"]:
-        if t["ref"] in facts.referenced and t["ref"] not in appendix_rows:
-            appendix_rows[t["ref"]] = t["appendix"]
+    for row in transitions.appendix(facts.referenced - set(appendix_rows)):
+        appendix_rows[row["ref"]] = row
     snap_rows = _snapshot_appendix(store, facts.referenced)
     appendix = sorted(appendix_rows.values(), key=lambda r: (r["table"], str(r["platform"]), str(r["account_id"]), str(r["at"]), r["ref"]))
 
@@ -422,8 +422,8 @@ def gather_findings(
         "events": events,
         "waves": [e["id"] for e in events if e["kind"] in WAVE_KINDS],
         "accounts": accounts,
-        "transitions": [{k: v for k, v in t.items() if k != "appendix"} for t in transitions["rows"][:5000]],
-        "timeline": transitions["daily"],
+        "transitions": transitions.rows(MAX_TRANSITIONS),
+        "timeline": transitions.daily(),
         "explain": explains,
         "compare": compare,
         "forensics": forensics,
@@ -542,22 +542,9 @@ def _event_refs(e: dict[str, Any], part: pd.DataFrame) -> list[str]:
     return sorted(set(before["ref"]) | set(inside["ref"]) | set(after["ref"]))
 
 
-def _wave_refs(e: dict[str, Any], transitions: dict[str, Any]) -> list[str]:
-    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+def _wave_refs(e: dict[str, Any], transitions: _Transitions) -> list[str]:
     want = "reinstated" if e["kind"] == "reinstatement_wave" else "suspended"
-    out = []
-    for t in transitions["rows"]:
-        if t["direction"] != want:
-            continue
-        at = parse_time(t["at"])
-        if s is not None and at is not None and at < s:
-            continue
-        if en is not None and at is not None and at > en:
-            continue
-        if e.get("platform") and t["platform"] != e.get("platform"):
-            continue
-        out.append(t["ref"])
-    return out
+    return transitions.refs(want, parse_time(e.get("start")), parse_time(e.get("end")), e.get("platform"))
 
 
 def _explain_drops(
@@ -688,79 +675,115 @@ def _thin_order(res: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-def _transitions(
-    store: Store,
-    obs: pd.DataFrame,
-    t0: pd.Timestamp | None,
-    t1: pd.Timestamp | None,
-    group_of: dict[tuple[str, str], Any],
-) -> dict[str, Any]:
-    """Status changes seen in observations, profiles and status events.
+def _iso_series(ts: pd.Series) -> pd.Series:
+    """Vectorised :func:`iso` (seconds, or microseconds when present)."""
+    if not len(ts):
+        return pd.Series([], dtype=object)
+    t = pd.to_datetime(ts, utc=True)
+    base = t.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    micro = t.dt.microsecond
+    out = base.where(micro == 0, base + "." + micro.astype(str).str.zfill(6)) + "Z"
+    return out.where(t.notna(), None)
+
+
+class _Transitions:
+    """Status changes seen in observations, profiles and status events, as one frame.
 
     ``unknown`` is never a status (a failed look-up), so it is skipped, not a change.
     """
-    frames = []
-    cols = ["platform", "account_id", "status", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
-    if len(obs):
-        o = obs[cols + ["observed_at", "followers_count"]].rename(columns={"observed_at": "at"})
-        o["table"], o["prefix"] = "observations", "o"
-        frames.append(o)
-    prof = _window(_read(store, "profiles", cols + ["observed_at", "followers_count"]), "observed_at", t0, t1)
-    if len(prof):
-        prof = prof.rename(columns={"observed_at": "at"})
-        prof["table"], prof["prefix"] = "profiles", "p"
-        frames.append(prof)
-    se = _window(_read(store, "status_events", cols + ["at"]), "at", t0, t1)
-    if len(se):
-        se["followers_count"] = np.nan
-        se["table"], se["prefix"] = "status_events", "s"
-        frames.append(se)
-    if not frames:
-        return {"rows": [], "daily": []}
-    df = pd.concat(frames, ignore_index=True)
-    df = df[df["status"] != "unknown"]
-    df["ref"] = [f"{p}-{_key_hex(k)}" for p, k in zip(df["prefix"], df["record_key"], strict=True)]
-    df = df.sort_values(["platform", "account_id", "at", "ref"], kind="stable")
-    prev = df.groupby(["platform", "account_id"], sort=False)["status"].shift()
-    df["prev_status"] = prev
-    changed = prev.notna() & (prev != df["status"])
-    first_event = prev.isna() & (df["table"] == "status_events")
-    df = df[changed | first_event]
-    rows = []
-    r: Any
-    for r in df.itertuples(index=False):
-        frm = r.prev_status
-        frm = None if not isinstance(frm, str) else frm
-        if r.status in ENFORCEMENT_STATUSES and frm not in GONE_STATUSES:
-            direction = "suspended"
-        elif r.status == "active" and frm in ENFORCEMENT_STATUSES:
-            direction = "reinstated"
-        else:
-            direction = "other"
-        rows.append(
-            {
-                "ref": r.ref,
-                "table": r.table,
-                "platform": r.platform,
-                "account_id": r.account_id,
-                "group": group_of.get((str(r.platform), str(r.account_id))),
-                "at": iso(r.at),
-                "from": frm,
-                "to": r.status,
-                "direction": direction,
-                "appendix": _appendix_row(r, r.table, r.at),
-            }
+
+    COLS = ["platform", "account_id", "status", "source", "source_ref", "retrieved_at", "tool_version",
+            "payload_hash", "batch_id", "record_key"]
+
+    def __init__(self, store: Store, obs: pd.DataFrame, t0: pd.Timestamp | None, t1: pd.Timestamp | None,
+                 group_of: dict[tuple[str, str], Any]) -> None:
+        frames = []
+        if len(obs):
+            o = obs[self.COLS + ["observed_at", "followers_count"]].rename(columns={"observed_at": "at"})
+            o["table"], o["prefix"] = "observations", "o"
+            frames.append(o)
+        prof = _window(_read(store, "profiles", self.COLS + ["observed_at", "followers_count"]), "observed_at", t0, t1)
+        if len(prof):
+            prof = prof.rename(columns={"observed_at": "at"})
+            prof["table"], prof["prefix"] = "profiles", "p"
+            frames.append(prof)
+        se = _window(_read(store, "status_events", self.COLS + ["at"]), "at", t0, t1)
+        if len(se):
+            se["followers_count"] = np.nan
+            se["table"], se["prefix"] = "status_events", "s"
+            frames.append(se)
+        if not frames:
+            self.df = pd.DataFrame(columns=["ref", "table", "platform", "account_id", "group", "at", "iso", "prev_status", "to", "direction"])
+            return
+        df = pd.concat(frames, ignore_index=True)
+        df = df[df["status"] != "unknown"]
+        df["ref"] = df["prefix"] + "-" + df["record_key"].map(_key_hex)
+        df = df.sort_values(["platform", "account_id", "at", "ref"], kind="stable")
+        prev = df.groupby(["platform", "account_id"], sort=False)["status"].shift()
+        changed = prev.notna() & (prev != df["status"])
+        first_event = prev.isna() & (df["table"] == "status_events")
+        df["prev_status"] = prev
+        df = df[changed | first_event].copy()
+        frm_gone = df["prev_status"].isin(list(GONE_STATUSES))
+        frm_enf = df["prev_status"].isin(list(ENFORCEMENT_STATUSES))
+        df["direction"] = np.where(
+            df["status"].isin(list(ENFORCEMENT_STATUSES)) & ~frm_gone, "suspended",
+            np.where((df["status"] == "active") & frm_enf, "reinstated", "other"),
         )
-    rows.sort(key=lambda t: (str(t["at"]), t["platform"], t["account_id"], t["ref"]))
-    daily: dict[tuple[str, str], dict[str, Any]] = {}
-    for t in rows:
-        if t["direction"] == "other":
-            continue
-        day = str(t["at"])[:10]
-        grp = str(t["group"]) if t["group"] is not None else "not watched"
-        d = daily.setdefault((day, grp), {"day": day, "group": grp, "suspended": 0, "reinstated": 0})
-        d[str(t["direction"])] += 1
-    return {"rows": rows, "daily": [daily[k] for k in sorted(daily)]}
+        df["to"] = df["status"]
+        keys = list(zip(df["platform"].astype(str), df["account_id"].astype(str), strict=True))
+        df["group"] = [group_of.get(k) for k in keys]
+        df["iso"] = _iso_series(df["at"])
+        self.df = df.sort_values(["at", "platform", "account_id", "ref"], kind="stable").reset_index(drop=True)
+
+    def rows(self, limit: int) -> list[dict[str, Any]]:
+        out = []
+        r: Any
+        for r in self.df.head(limit).itertuples(index=False):
+            out.append({
+                "ref": r.ref, "table": r.table, "platform": r.platform, "account_id": r.account_id,
+                "group": r.group if isinstance(r.group, str) else None, "at": r.iso, "from": r.prev_status if isinstance(r.prev_status, str) else None,
+                "to": r.to, "direction": r.direction,
+            })
+        return out
+
+    def count(self, direction: str) -> int:
+        return int((self.df["direction"] == direction).sum()) if len(self.df) else 0
+
+    def daily(self) -> list[dict[str, Any]]:
+        df = self.df[self.df["direction"] != "other"] if len(self.df) else self.df
+        if not len(df):
+            return []
+        day = df["iso"].str.slice(0, 10)
+        grp = df["group"].map(lambda g: g if isinstance(g, str) else "not watched")
+        counts = pd.crosstab([day, grp], df["direction"])
+        out = []
+        key: Any
+        for key, row in counts.sort_index().iterrows():
+            d, g = key
+            out.append({"day": d, "group": g, "suspended": int(row.get("suspended", 0)), "reinstated": int(row.get("reinstated", 0))})
+        return out
+
+    def refs(self, direction: str, start: pd.Timestamp | None, end: pd.Timestamp | None, platform: str | None) -> list[str]:
+        df = self.df
+        if not len(df):
+            return []
+        m = df["direction"] == direction
+        if start is not None:
+            m &= df["at"] >= start
+        if end is not None:
+            m &= df["at"] <= end
+        if platform:
+            m &= df["platform"] == platform
+        return df.loc[m, "ref"].tolist()
+
+    def appendix(self, wanted: set[str]) -> list[dict[str, Any]]:
+        df = self.df[self.df["ref"].isin(wanted)] if len(self.df) else self.df
+        out = []
+        r: Any
+        for r in df.itertuples(index=False):
+            out.append(_appendix_row(r, r.table, r.at))
+        return out
 
 
 def _anchor_snap(snapshot_id: str) -> str:
@@ -814,7 +837,7 @@ def _summary(
     accounts: list[dict[str, Any]],
     obs: pd.DataFrame,
     events: list[dict[str, Any]],
-    transitions: dict[str, Any],
+    transitions: _Transitions,
     explains: list[dict[str, Any]],
     compare: list[dict[str, Any]],
     facts: _Facts,
@@ -840,17 +863,24 @@ def _summary(
         return {"fact": facts.add(label, value, refs), "text": text if text is not None else _fmt(value)}
 
     n_obs = int(sum(a["n_observations"] for a in accounts))
-    sentences.append(
-        [
-            "PurgeWatch followed ",
-            num("accounts observed", len(observed), refs_all),
-            f" account{'s' if len(observed) != 1 else ''}"
-            + (f" in {len(groups)} group{'s' if len(groups) != 1 else ''} ({', '.join(groups)})" if groups else "")
-            + f" on {', '.join(platforms) or 'no platform'}, with ",
-            num("observations of these accounts", n_obs, [p["ref"] for a in accounts for p in a["series"]]),
-            " observations" + (f" from {first} to {last}." if first else "."),
-        ]
-    )
+    n_changes = transitions.count("suspended") + transitions.count("reinstated")
+    if observed:
+        sentences.append(
+            [
+                "PurgeWatch followed ",
+                num("accounts observed", len(observed), refs_all),
+                f" account{'s' if len(observed) != 1 else ''}"
+                + (f" in {len(groups)} group{'s' if len(groups) != 1 else ''} ({', '.join(groups)})" if groups else "")
+                + f" on {', '.join(platforms) or 'no platform'}, with ",
+                num("observations of these accounts", n_obs, [p["ref"] for a in accounts for p in a["series"]]),
+                " observations" + (f" from {first} to {last}." if first else "."),
+            ]
+        )
+    else:
+        sentences.append(
+            ["No watched account was observed in this scope"
+             + (f"; what follows rests on {n_changes:,} status changes recorded in profiles and status events." if n_changes else ".")]
+        )
     waves = [e for e in events if e["kind"] == "suspension_wave"]
     if waves:
         big = max(waves, key=lambda e: (e.get("magnitude") or 0, e["id"]))
@@ -965,8 +995,8 @@ def _summary(
         "last_observation": last,
         "events_by_kind": dict(sorted(by_kind.items())),
         "status_changes": {
-            "suspended": sum(1 for t in transitions["rows"] if t["direction"] == "suspended"),
-            "reinstated": sum(1 for t in transitions["rows"] if t["direction"] == "reinstated"),
+            "suspended": transitions.count("suspended"),
+            "reinstated": transitions.count("reinstated"),
         },
         "sentences": sentences,
     }

@@ -232,8 +232,21 @@ def render_html(findings: dict[str, Any], *, generated_at: str, title: str | Non
         fact_href="#",
         account_href="#",
         generated_at=generated_at,
-        findings_json=json_for_html(findings),
+        findings_json=_embedded(findings),
     )
+
+
+EMBED_LIMIT = 2_000_000  # characters of findings JSON embedded in the HTML
+
+
+def _embedded(findings: dict[str, Any]) -> Markup:
+    """The findings inside the HTML, unless they would bloat it: then a pointer to the
+    JSON bundle (which always has everything)."""
+    encoded = json_for_html(findings)
+    if len(encoded) <= EMBED_LIMIT:
+        return encoded
+    return json_for_html({"format": findings.get("format"), "version": findings.get("version"),
+                          "omitted": f"{len(encoded):,} characters of findings: see the JSON bundle written beside this file"})
 
 
 def findings_json(findings: dict[str, Any], *, generated_at: str) -> str:
