@@ -109,7 +109,7 @@ def test_long_gap_with_organic_change_is_quiet_but_a_jump_across_it_fires() -> N
     t, y = organic(seed=6, gap_at=100, gap_days=60, growth=40)
     assert events_for(t, y) == []
     y = y.copy()
-    y[100:] -= 8_000  # 40 % across the gap: more than drift could explain
+    y[100:] -= 15_000  # 70 % across two months: more than organic change could explain
     ev = events_for(t, y)
     assert [e.kind for e in ev] == ["follower_drop"]
     assert ev[0].start == pytest.approx(t[99])

@@ -25,7 +25,13 @@ import pyarrow.compute as pc
 
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._purge import find_purges
-from purgewatch.analysis.detect._run import DetectParams, make_params, series_events, wave_events
+from purgewatch.analysis.detect._run import (
+    DetectParams,
+    make_params,
+    purge_loss,
+    series_events,
+    wave_events,
+)
 from purgewatch.analysis.detect._series import Candidates, detect_arrays, prepare, suppress
 from purgewatch.analysis.detect._waves import Transitions, transitions
 from purgewatch.model import GONE_STATUSES
@@ -164,12 +170,13 @@ class Detector:
         for i, e in enumerate(series_events(ev, sid, t, y, accounts, groups, sp)):
             self._acc[accounts[int(ev.sid[i])]].events.append(
                 (int(ev.gidx[i]), float(ev.jump[i]), float(ev.score[i]), e))
+        pg_lost = purge_loss(pg)
         for i in range(len(pg)):
             j = int(pg.sid[i])
             if pg.gidx[i] < cut[j]:
                 continue
             self._acc[accounts[j]].purge.append((int(pg.gidx[i]), float(t[pg.first[i]]),
-                                                 float(t[pg.last[i]]), float(-pg.jump[i]),
+                                                 float(t[pg.last[i]]), float(pg_lost[i]),
                                                  float(pg.level[i])))
         for j, key in enumerate(keys):
             acc = self._acc[key]
@@ -245,7 +252,7 @@ class Detector:
                     sid=np.array([r[0] for r in rows]), gidx=np.array([r[1] for r in rows]),
                     first=zi, last=zi, peak=zi, run_end_gidx=zi,
                     jump=np.array([r[2] for r in rows]), level=z, score=np.array([r[3] for r in rows]),
-                    rate=z, scale=z)
+                    rate=z, scale=z, net=z)
                 keep = suppress(cand, self.params.series)
                 out += [r[4] for r, kp in zip(rows, keep, strict=True) if kp]
         if "purge" in kinds:

@@ -88,14 +88,20 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
     m = len(c)
     jump = c.jump
     level = c.level
-    mag = np.abs(jump).tolist()
+    # Followers lost (gained): the observed change, capped by the change against the
+    # drift (so an account still growing fast is not said to have lost its expected
+    # growth as well).
+    same = np.sign(c.net) == np.sign(jump)
+    mag_a = np.where(same, np.minimum(np.abs(jump), np.abs(c.net)), np.abs(jump))
+    mag = mag_a.tolist()
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(level > 0, np.abs(jump) / level, np.nan).tolist()
+        rel = np.where(level > 0, mag_a / level, np.nan).tolist()
     kind = np.where(jump < 0, "follower_drop", "follower_surge").tolist()
     start, end = t[c.first].tolist(), t[c.last].tolist()
     score = np.abs(c.score).tolist()
     lb = np.round(level, 1).tolist()
-    la = np.round(level + jump, 1).tolist()
+    la = np.round(level + c.net, 1).tolist()
+    vs_drift = np.round(jump, 1).tolist()
     rate = np.round(c.rate, 3).tolist()
     scale = np.round(c.scale, 3).tolist()
     who = c.sid.tolist()
@@ -118,12 +124,18 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
                 "peak_interval": {"start": marks[2 * m + i], "end": marks[3 * m + i]},
                 "level_before": lb[i],
                 "level_after": la[i],
+                "change_vs_drift": vs_drift[i],
                 "drift_per_day": rate[i],
                 "noise_scale": scale[i],
             },
         ))
         pos = e
     return out
+
+
+def purge_loss(pg: Candidates) -> np.ndarray:
+    """Followers a purge candidate lost: observed loss, capped by the loss vs drift."""
+    return np.where(pg.net < 0, np.minimum(-pg.jump, -pg.net), -pg.jump)
 
 
 def purge_events(pg: Candidates, t: np.ndarray, sid: np.ndarray,
@@ -139,7 +151,7 @@ def purge_events(pg: Candidates, t: np.ndarray, sid: np.ndarray,
         series_last[sid[tails]] = t[tails]
     if len(pg) == 0:
         return []
-    return find_purges(pg.sid, t[pg.first], t[pg.last], -pg.jump, pg.level,
+    return find_purges(pg.sid, t[pg.first], t[pg.last], purge_loss(pg), pg.level,
                        series_first, series_last, accounts, groups, p)
 
 

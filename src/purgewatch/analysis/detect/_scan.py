@@ -2,7 +2,8 @@
 detectors.
 
 Each candidate window [s, s+w) is scored with Kulldorff's Poisson log-likelihood ratio
-``C ln(C/E) - (C - E)`` where C is the count in the window and E the count expected from
+``C ln(C/E) - (C - E)`` (divided by the stream's overdispersion, see
+:func:`overdispersion`) where C is the count in the window and E the count expected from
 the *trailing* baseline rate (mean per covered bin over the ``baseline_bins`` before the
 window). A trailing baseline makes a wave "a departure from the recent rate": a sustained
 new rate is reported once, where it starts, not every day after. Windows are picked
@@ -25,6 +26,28 @@ class Burst:
     count: float
     expected: float
     llr: float
+    dispersion: float = 1.0  # quasi-Poisson factor the LLR was divided by
+
+
+# Mean of a chi-square(1) variable below its 99th percentile: what the trimmed mean of
+# squared Pearson residuals is when counts really are Poisson.
+_TRIMMED_CHI2_MEAN = 0.9248
+
+
+def overdispersion(counts: np.ndarray, expected: np.ndarray) -> float:
+    """Quasi-Poisson dispersion of bin counts around their expected values (>= 1).
+
+    Real status streams are burstier than Poisson (a tracker that checks accounts in
+    batches, a connector that catches up after an outage): dividing the LLR by this
+    factor keeps those batches from being reported as waves. Estimated from squared
+    Pearson residuals of bins expecting at least 2 events, top 1 % trimmed (the waves
+    themselves); with fewer than 48 such bins the stream is taken as Poisson."""
+    ok = expected >= 2.0
+    if ok.sum() < 48:
+        return 1.0
+    r2 = (counts[ok] - expected[ok]) ** 2 / expected[ok]
+    cut = np.quantile(r2, 0.99)
+    return float(max(1.0, r2[r2 <= cut].mean() / _TRIMMED_CHI2_MEAN))
 
 
 def _llr(count: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -67,6 +90,7 @@ def scan_bursts(
     with np.errstate(divide="ignore", invalid="ignore"):
         trailing = np.where(base_cov >= baseline_bins / 4, base_n / base_cov, global_rate)
     rate = np.maximum(trailing, floor)
+    phi = overdispersion(counts[covered], rate[covered])
     widths = sorted({int(w) for w in widths if 0 < int(w) <= n})
     scores = np.zeros((len(widths), n))
     counts_w = np.zeros((len(widths), n))
@@ -75,7 +99,7 @@ def scan_bursts(
         stop = np.minimum(starts + w, n)
         c = cc[stop] - cc[starts]
         e = rate * (cv[stop] - cv[starts]).clip(min=1.0)
-        s = _llr(c, e)
+        s = _llr(c, e) / phi
         ok = (c >= min_count) & (c >= min_ratio * e) & (s >= llr_threshold) & (starts + w <= n)
         scores[wi] = np.where(ok, s, 0.0)
         counts_w[wi] = c
@@ -87,7 +111,8 @@ def scan_bursts(
         if scores[wi, s0] <= 0:
             break
         w = widths[wi]
-        out.append(Burst(s0, s0 + w, float(counts_w[wi, s0]), float(expect_w[wi, s0]), float(scores[wi, s0])))
+        out.append(Burst(s0, s0 + w, float(counts_w[wi, s0]), float(expect_w[wi, s0]),
+                         float(scores[wi, s0]), phi))
         for wj, w2 in enumerate(widths):  # drop every window overlapping the chosen one
             scores[wj, max(0, s0 - w2 + 1): s0 + w] = 0.0
     # A wave longer than the window that caught it leaves significant fringes next to it:
@@ -100,7 +125,7 @@ def scan_bursts(
             s0, s1 = m.start_bin, max(m.stop_bin, bu.stop_bin)
             c = float(cc[s1] - cc[s0])
             e = float(rate[s0] * max(cv[s1] - cv[s0], 1.0))
-            merged[-1] = Burst(s0, s1, c, e, float(_llr(np.array([c]), np.array([e]))[0]))
+            merged[-1] = Burst(s0, s1, c, e, float(_llr(np.array([c]), np.array([e]))[0]) / phi, phi)
         else:
             merged.append(bu)
     return merged

@@ -50,7 +50,12 @@ class SeriesParams:
     z_threshold: float = 5.0  # score (robust z) needed to report a drop or surge
     min_relative: float = 0.005  # ... and at least this fraction of the level before
     min_magnitude: float = 10.0  # ... and at least this many followers
-    rate_uncertainty: float = 0.0005  # fraction of the level per day of gap the drift may be off
+    # How far organic change may stray from the drift: a fraction of the level per day of
+    # gap beyond the usual spacing (max(2 x the block's median gap, 1 day)) ...
+    rate_uncertainty: float = 0.001
+    # ... and a fraction of the drift itself over the window (a growth spurt or stall),
+    # phased in as the interval's gap grows to a week (daily readings track the drift).
+    drift_uncertainty: float = 0.5
     noise_floor: float = 1.0  # followers: the noise scale never goes below this
     revert_obs: int = 3  # a drop and a surge this close (in observations) cancel out
     revert_tolerance: float = 0.35  # ... when their sizes differ by less than this fraction
@@ -82,6 +87,7 @@ class Candidates:
     score: np.ndarray  # J / scale (signed)
     rate: np.ndarray  # drift (followers per day)
     scale: np.ndarray  # noise scale at the peak (followers)
+    net: np.ndarray  # largest change the raw readings show across the window (signed)
 
     def __len__(self) -> int:
         return len(self.sid)
@@ -93,7 +99,7 @@ class Candidates:
     def empty() -> Candidates:
         z = np.zeros(0)
         i = np.zeros(0, dtype=np.int64)
-        return Candidates(i, i, i, i, i, i, z, z, z, z, z)
+        return Candidates(i, i, i, i, i, i, z, z, z, z, z, z)
 
 
 def prepare(sid: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -174,6 +180,8 @@ class Scored:
     rate: np.ndarray
     scale: np.ndarray
     resid: np.ndarray  # single-interval residual z_i - z_{i-1} - r dt
+    dz: np.ndarray  # single-interval change of the filtered series, z_i - z_{i-1}
+    z: np.ndarray  # glitch-filtered readings
     series_start: np.ndarray
     series_stop: np.ndarray
 
@@ -287,12 +295,28 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     s_pool = _pool(1.4826 * s_row, s_cnt, row_sid, row_blk, square=True)
     sigma = np.full(n, p.noise_floor)
     sigma[iv] = np.maximum(s_pool[row], p.noise_floor)
-    drift_sd = p.rate_uncertainty * np.abs(mz_b) * dt
+    # Long gaps: organic change can wander away from the drift, so the scale grows with
+    # the part of the gap beyond the usual spacing and with the drift itself.
+    gap_row = _row_medians(flat, c_row, p.block, dt_iv)
+    usual = np.ones(n)
+    usual[iv] = np.maximum(2.0 * np.nan_to_num(gap_row, nan=0.5), 1.0)[row]
+    # the longest gap the two windows straddle (not only this interval's): a short
+    # interval next to a long gap must not borrow the gap's change without its doubt
+    gap = dt.copy()
+    idx = np.arange(n)
+    for o in range(1, k):
+        ok = idx - o >= start + 1
+        gap = np.where(ok, np.maximum(gap, dt[np.maximum(idx - o, 0)]), gap)
+        ok = idx + o < stop
+        gap = np.where(ok, np.maximum(gap, dt[np.minimum(idx + o, n - 1)]), gap)
+    excess = np.maximum(gap - usual, 0.0)
+    drift_sd = (p.rate_uncertainty * np.abs(mz_b) * excess
+                + p.drift_uncertainty * np.abs(r * span) * np.minimum(gap / 7.0, 1.0))
     sn = sigma * norm
     scale = np.sqrt(sn * sn + drift_sd * drift_sd)  # (np.hypot is 5x slower)
     score = np.where(valid, jump / scale, 0.0)
     resid = dz - r * dt
-    return Scored(sid, y, gidx, dt, valid, jump, mz_b, score, r, scale, resid, start, stop)
+    return Scored(sid, y, gidx, dt, valid, jump, mz_b, score, r, scale, resid, dz, z, start, stop)
 
 
 def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
@@ -347,14 +371,42 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
     return Candidates(
         sid=s.sid[peak], gidx=s.gidx[peak], first=lo - 1, last=hi, peak=peak,
         run_end_gidx=s.gidx[run_last], jump=jp, level=s.level[peak], score=s.score[peak],
-        rate=s.rate[peak], scale=s.scale[peak],
+        rate=s.rate[peak], scale=s.scale[peak], net=_visible_change(s, lo - 1, hi, jp, p.window),
     )
+
+
+def _visible_change(s: Scored, before: np.ndarray, after: np.ndarray, jump: np.ndarray,
+                    k: int) -> np.ndarray:
+    """Largest change the raw readings show across the window, in the jump's direction:
+    for a drop, the highest of the ``k`` readings up to ``before`` minus the lowest of
+    the ``k`` from ``after`` on (signed; <= 0 when the readings show no drop at all).
+    It bounds the reported size: a glitch can only loosen the bound."""
+    n = len(s.y)
+    hi_b = np.full(len(before), -np.inf)
+    lo_b = np.full(len(before), np.inf)
+    hi_a = np.full(len(before), -np.inf)
+    lo_a = np.full(len(before), np.inf)
+    for o in range(k):
+        ib = before - o
+        ok = ib >= s.series_start[before]
+        v = s.y[np.clip(ib, 0, n - 1)]
+        hi_b = np.where(ok, np.maximum(hi_b, v), hi_b)
+        lo_b = np.where(ok, np.minimum(lo_b, v), lo_b)
+        ia = after + o
+        ok = ia < s.series_stop[after]
+        v = s.y[np.clip(ia, 0, n - 1)]
+        hi_a = np.where(ok, np.maximum(hi_a, v), hi_a)
+        lo_a = np.where(ok, np.minimum(lo_a, v), lo_a)
+    return np.where(jump < 0, lo_a - hi_b, hi_a - lo_b)
 
 
 def event_mask(s: Scored, p: SeriesParams) -> np.ndarray:
     a = np.abs(s.jump)
     return (
         s.valid
+        # A drop is a reading lower than the one before (a surge, higher): growth that
+        # merely slows against the drift is not reported, however far below it ends.
+        & (np.sign(s.dz) == np.sign(s.jump))
         & (np.abs(s.score) >= p.z_threshold)
         & (a >= p.min_magnitude)
         & (a >= p.min_relative * np.abs(s.level))
@@ -366,6 +418,7 @@ def purge_mask(s: Scored, p: SeriesParams) -> np.ndarray:
     bracket = s.dt
     return (
         s.valid
+        & (s.dz < 0)
         & (s.score <= -p.purge_z)
         & (a >= p.purge_min_magnitude)
         & (a >= p.purge_min_relative * np.abs(s.level))
@@ -426,6 +479,11 @@ def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams
     for sl in chunks(sid, max_rows):
         s = score_series(sid[sl], t[sl], y[sl], offset, p)
         ev = find_runs(s, event_mask(s, p), p)
+        # The readings themselves must move by the minimum too (not only against the
+        # drift): a fast-growing account that gains a little less is not a drop.
+        net = np.abs(ev.net)
+        ev = ev.take(np.flatnonzero((np.sign(ev.net) == np.sign(ev.jump)) & (net >= p.min_magnitude)
+                                    & (net >= p.min_relative * np.abs(ev.level))))
         if suppress_events:
             ev = ev.take(np.flatnonzero(suppress(ev, p)))
         pg = find_runs(s, purge_mask(s, p), p) if want_purge else Candidates.empty()

@@ -149,6 +149,7 @@ def _scan_scope(tr: Transitions, idx: np.ndarray, kind: str, scope: str | None,
             score=bu.llr,
             evidence={
                 "expected": round(bu.expected, 3),
+                "dispersion": round(bu.dispersion, 3),
                 "baseline_per_day": round(bu.expected / max(bu.stop_bin - bu.start_bin, 1)
                                           * 24 / p.bin_hours, 3),
                 "population": population,
