@@ -152,11 +152,10 @@ def _row_sources(kind: str, good: pa.Table) -> pa.Array:
     return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
 
-def to_store_rows(kind: str, v: Validated) -> pa.Table:
-    """Typed good rows -> rows of the store table for ``kind`` (observations, profiles,
-    status_events)."""
+def to_store_rows(table: str, v: Validated) -> pa.Table:
+    """Typed good rows -> rows of store ``table`` (observations, profiles, status_events),
+    with ``source`` = ``import:<table>`` (callers importing other formats override it)."""
     good = v.good
-    table = "status_events" if kind == "status_events" else kind
     schema = TABLE_SCHEMAS[table]
     cols: dict[str, Any] = {}
     for f in schema:
@@ -167,7 +166,7 @@ def to_store_rows(kind: str, v: Validated) -> pa.Table:
             cols[f.name] = good.column("status_raw")
         elif f.name in good.column_names:
             cols[f.name] = good.column(f.name)
-    cols["source"] = _row_sources(kind, good)
+    cols["source"] = _row_sources(table, good)
     cols["source_ref"] = good.column(REF_COL)
     cols["payload_hash"] = good.column(HASH_COL)
     return pa.table(cols)
