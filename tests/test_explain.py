@@ -224,3 +224,44 @@ def test_cli_explain_json(built: Store) -> None:
     assert r2.exit_code == 0 and "platform_enforcement" in r2.output
     r3 = CliRunner().invoke(cli, ["explain", "A", "--from", "2024-05-01", "--store", str(built.path)])
     assert r3.exit_code == 2 and "time zone" in r3.output
+
+
+def test_resolve_through_the_bluesky_connector_offline(store: Store) -> None:
+    """--resolve with the real Bluesky connector over httpx.MockTransport (PLATFORMS.md
+    shapes): taken-down followers are dropped from getProfiles and named by getRepoStatus;
+    a follower whose look-up fails (HTTP 503) stays unknown."""
+    import httpx
+
+    from purgewatch.collect.config import CollectConfig
+
+    gone = [f"did:plc:s{i}" for i in range(40)]
+    left = [f"did:plc:a{i}" for i in range(10)]
+    broken = ["did:plc:x0"]
+    stay = [f"did:plc:k{i}" for i in range(50)]
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="bluesky", account_id="did:plc:target", observed_at=T0,
+                     follower_ids=gone + left + broken + stay)
+        add_snapshot(w, platform="bluesky", account_id="did:plc:target", observed_at=T1, follower_ids=stay)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("app.bsky.actor.getProfiles"):
+            actors = request.url.params.get_list("actors")
+            return httpx.Response(200, json={"profiles": [
+                {"did": a, "handle": a.split(":")[-1] + ".bsky.social"} for a in actors if a.startswith("did:plc:a")
+            ]})
+        did = request.url.params.get("did") or request.url.params.get("actor") or ""
+        if did.startswith("did:plc:s") and path.endswith("com.atproto.sync.getRepoStatus"):
+            return httpx.Response(200, json={"did": did, "active": False, "status": "takendown", "rev": "1"})
+        return httpx.Response(503, text="upstream unavailable")
+
+    cfg = CollectConfig(retries=0, backoff_base=0.0, timeout=5.0)
+    res = ex.explain(store, "did:plc:target", resolve=True, config=cfg, transport=httpx.MockTransport(handler))
+    assert res["lost"] == 51
+    b = res["lost_breakdown"]
+    assert b["takendown"] == 40 and b["unfollowed"] == 10 and b["unknown"] == 1
+    assert res["verdict"] == "platform_enforcement"
+    prof = store.read("profiles").to_pandas()
+    known = prof[prof["status"] != "unknown"]
+    assert set(prof["source"]) == {"bluesky"} and known["source_ref"].str.startswith("https://").all()
+    assert prof.loc[prof["account_id"] == "did:plc:x0", "status"].tolist() == ["unknown"]

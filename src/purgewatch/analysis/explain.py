@@ -13,8 +13,8 @@ thresholds are the module constants below, documented in docs/explain.md.
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -287,24 +287,33 @@ def _fates(
 # ---------------------------------------------------------------- live look-up
 
 
-def _default_connector(platform: str) -> Any | None:
-    """A connector from ``purgewatch.sources.<platform>`` (written by the collect work),
-    or None when that module or a usable factory is not installed."""
+@asynccontextmanager
+async def _live_connector(
+    store: Store, platform: str, config: Any | None, transport: Any | None = None
+) -> AsyncIterator[Any]:
+    """The platform's live connector from the collection engine (``purgewatch.collect``,
+    its HTTP client with rate budgets and retries), configured like ``collect``: a
+    config file when given, else defaults plus tokens from the environment."""
     try:
-        mod = importlib.import_module(f"purgewatch.sources.{platform}")
-    except ImportError:
-        return None
-    for name in ("make_connector", "connector", "default_connector"):
-        factory = getattr(mod, name, None)
-        if callable(factory):
-            return factory()
-    for value in vars(mod).values():
-        if isinstance(value, type) and getattr(value, "platform", None) == platform and hasattr(value, "lookup"):
-            try:
-                return value()
-            except TypeError:
-                return None
-    return None
+        from purgewatch.collect.config import CollectConfig, load_config
+        from purgewatch.collect.engine import Collector
+    except ImportError as exc:
+        raise SourceError(
+            f"no live connector is installed for {platform!r} ({exc})",
+            hint="run without --resolve, or import profiles/status events for the lost followers",
+        ) from exc
+    if config is None:
+        cfg = CollectConfig()
+    elif isinstance(config, CollectConfig):
+        cfg = config
+    else:
+        cfg = load_config(config)
+    col = Collector(store, cfg, transport=transport)
+    await col._open()
+    try:
+        yield col.connector(platform)
+    finally:
+        await col._close()
 
 
 def resolve_fates(
@@ -313,25 +322,26 @@ def resolve_fates(
     account_ids: Sequence[str],
     *,
     connector: Any | None = None,
+    config: Any | None = None,
+    transport: Any | None = None,
     batch: int = RESOLVE_BATCH,
     limit: int = RESOLVE_LIMIT,
 ) -> dict[str, Any]:
-    """Look ``account_ids`` up live through a connector and store the answers as
+    """Look ``account_ids`` up live through a connector (``connector``, else the one the
+    collection engine builds for ``platform`` from ``config``: a path to a collect TOML,
+    a ``CollectConfig`` or None; ``transport`` is an httpx transport for tests and the
+    emulator) and store the answers as
     ``profiles`` evidence (source = the connector's). Answers with status ``unknown``
     (transport failures, per the connector contract) are stored too - they keep the
     reason - but never count as a fate."""
-    conn = connector if connector is not None else _default_connector(platform)
-    if conn is None:
-        raise SourceError(
-            f"no connector for platform {platform!r} is available for --resolve",
-            hint="install/configure the platform connector, or run without --resolve",
-        )
     todo = list(account_ids)[:limit]
     observations: list[Observation] = []
     failures = 0
+    source = platform
 
-    async def run() -> None:
-        nonlocal failures
+    async def lookups(conn: Any) -> None:
+        nonlocal failures, source
+        source = str(getattr(conn, "source", platform))
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
             try:
@@ -341,9 +351,17 @@ def resolve_fates(
                 continue
             observations.extend(got)
 
-    asyncio.run(run())
+    async def run() -> None:
+        if connector is not None:
+            await lookups(connector)
+            return
+        async with _live_connector(store, platform, config, transport) as conn:
+            await lookups(conn)
+
+    if todo:
+        asyncio.run(run())
     if observations:
-        _store_profiles(store, observations, source=str(getattr(conn, "source", platform)))
+        _store_profiles(store, observations, source=source)
     known = sum(1 for o in observations if o.status != "unknown")
     return {
         "asked": len(todo),
@@ -351,7 +369,7 @@ def resolve_fates(
         "answered": known,
         "unknown": len(observations) - known,
         "failed": failures,
-        "source": getattr(conn, "source", platform),
+        "source": source,
     }
 
 
@@ -544,6 +562,8 @@ def explain(
     end: datetime | str | None = None,
     resolve: bool = False,
     connector: Any | None = None,
+    config: Any | None = None,
+    transport: Any | None = None,
     include_ids: bool = False,
 ) -> dict[str, Any]:
     """Explain the follower change of ``account`` (id, handle or watchlist name) over the
@@ -553,7 +573,7 @@ def explain(
     plat, acc = _targets_for(store, account, platform, meta)
     return explain_many(
         store, [(plat, acc)], start=start, end=end, resolve=resolve, connector=connector,
-        include_ids=include_ids, _meta=meta, _requested={(plat, acc): account},
+        config=config, transport=transport, include_ids=include_ids, _meta=meta, _requested={(plat, acc): account},
     )[0]
 
 
@@ -565,6 +585,8 @@ def explain_many(
     end: datetime | str | None = None,
     resolve: bool = False,
     connector: Any | None = None,
+    config: Any | None = None,
+    transport: Any | None = None,
     include_ids: bool = False,
     _meta: pd.DataFrame | None = None,
     _requested: dict[tuple[str, str], str] | None = None,
@@ -618,7 +640,9 @@ def explain_many(
         latest = _fate_table(store, plat, lost_df)
         if resolve:
             todo = latest.loc[latest["status"].isna() & latest["account_id"].notna(), "account_id"].tolist()
-            resolve_info = resolve_fates(store, plat, todo, connector=connector)
+            resolve_info = resolve_fates(
+                store, plat, todo, connector=connector, config=config, transport=transport
+            )
             latest = _fate_table(store, plat, lost_df)
         latest_by_platform[plat] = latest
 

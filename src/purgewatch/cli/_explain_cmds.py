@@ -46,12 +46,14 @@ platform_opt = click.option("--platform", help="Platform of ACCOUNT when the id 
 @window_from
 @window_to
 @click.option("--resolve", is_flag=True, help="Look up lost followers with no stored fate through the platform connector (stored as evidence).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Collect config (TOML) for --resolve: base URLs, tokens, rate limits.")
 @click.option("--ids", "include_ids", is_flag=True, help="List every lost follower with its fate, and the gained ids.")
 @store_option
 @json_option
 def explain_cmd(
     account: str, platform: str | None, start: datetime | None, end: datetime | None,
-    resolve: bool, include_ids: bool, store_path: Path | None, as_json: bool,
+    resolve: bool, config_path: Path | None, include_ids: bool, store_path: Path | None, as_json: bool,
 ) -> None:
     """Who left ACCOUNT, what became of them, and which other watched accounts lost the
     same followers; with a verdict (platform_enforcement, mass_unfollow, mixed,
@@ -67,7 +69,7 @@ def explain_cmd(
     from purgewatch.analysis.explain import explain
 
     res = _clean(explain(open_store(store_path), account, platform=platform, start=start, end=end,
-                         resolve=resolve, include_ids=include_ids))
+                         resolve=resolve, config=config_path, include_ids=include_ids))
     if as_json:
         emit_json(res)
         return
