@@ -54,7 +54,9 @@ def import_follower_rows(writer: BatchWriter, v: Validated, batch_rows: int,
         ids = pc.unique(part.column("follower_id").combine_chunks())  # first occurrence wins
         ordered = bool(has_pos and part.column("position").null_count == 0)
         partial = bool(pc.any(pc.fill_null(partial_col.slice(s, e - s), False)).as_py())
-        digest = hashlib.sha256("\n".join(hashes.slice(s, e - s).to_pylist()).encode()).hexdigest()
+        row_hashes = pc.unique(hashes.slice(s, e - s)).to_pylist()
+        # One file hash for all rows (the usual case) is the snapshot's payload hash.
+        digest = row_hashes[0] if len(row_hashes) == 1 else hashlib.sha256("\n".join(row_hashes).encode()).hexdigest()
         sid = add_snapshot(
             writer,
             platform=keys[0][s].as_py(),

@@ -7,10 +7,9 @@ commit, so a killed import loses at most the batch in flight; re-running it is s
 because the store drops rows whose content is already stored).
 
 Provenance per row: ``source`` = ``import:<kind>`` (``import:<kind>:<value>`` when the row
-has its own ``source`` cell), ``source_ref`` = ``<file>:<line>``, ``payload_hash`` =
-sha256 of the raw line for JSONL, and for CSV sha256 of the row's recognised cells (in
-the order of FORMATS.md, joined by U+001F): hashing each physical CSV line would need a
-second, per-row pass over the file.
+has its own ``source`` cell), ``source_ref`` = ``<file>:<line>``, ``payload_hash`` = sha256 of the whole file (after gunzip; see
+``_read.RawFile.file_sha256``). Together with ``source_ref`` it pins each record to its
+exact origin; a hash per row cost more than the rest of the import.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ a parser's guess. Line numbers are 1-based and count the CSV header as line 1.
 
 from __future__ import annotations
 
+import hashlib
+
 import csv
 import io
 import re
@@ -46,6 +48,9 @@ class RawFile:
     broken: list[tuple[int, str]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # our column -> the file's name
     ref_name: str | None = None  # the file's name in source_ref (default: path as given)
+    # sha256 of the file's bytes (after gunzip): the payload hash of every row it yields;
+    # with source_ref (file:line) it pins each record to its exact origin.
+    file_sha256: str | None = None
 
 
 def read_bytes(path: str | Path, max_lines: int | None = None) -> bytes:
@@ -271,6 +276,7 @@ def read_cells(path: str | Path, wanted: list[str], required: list[str], *,
         raw = read_jsonl(str(path), data, wanted, required)
     else:
         raw = read_csv(str(path), data, wanted, required)
+    raw.file_sha256 = hashlib.sha256(data).hexdigest()
     if limit is not None and raw.table.num_rows >= limit:
         raw.table = raw.table.slice(0, limit)
     if limit is not None and raw.table.num_rows:
