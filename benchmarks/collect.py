@@ -80,7 +80,7 @@ def config(tmp: Path, emu: Emulator, *, status_every: str = "1h", batch: int = 5
     return config_from_dict({
         "collect": {"detect": False, "status_every": status_every, "batch": batch,
                     "sim_clock_url": f"{emu.base_url}/_sim/clock"},
-        "http": {"timeout": 10, "concurrency": 4},
+        "http": {"timeout": 10, "concurrency": 8},
         "watchlists": [{"name": "bench", "file": "wl.csv"}],
         "platforms": {"bluesky": {"appview_url": emu.url("bluesky"), "relay_url": emu.url("bluesky")},
                       "x": {"base_url": emu.url("x"), "bearer_token": "benchmark-token"}},

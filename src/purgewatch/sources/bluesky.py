@@ -43,6 +43,9 @@ RELAY_URL = "https://bsky.network"
 JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 BATCH = 25
 FOLLOWERS_PAGE = 100
+# Rate-limit bucket: hosts can serve several platforms (a proxy, the emulator), and each
+# platform meters its own requests.
+BUCKET = "bluesky"
 
 # getRepoStatus words -> our vocabulary. Anything else (desynchronized, throttled,
 # broken, new words) is not a verdict on the account: unknown, word kept.
@@ -96,7 +99,7 @@ class BlueskyConnector:
         url = f"{self.appview}/xrpc/app.bsky.actor.getProfiles"
         params = [("actors", a) for a in actors]
         try:
-            resp = await self.http.get(url, params=params)
+            resp = await self.http.get(url, params=params, bucket=BUCKET)
             body = resp.json()
             profiles = body.get("profiles") if isinstance(body, dict) else None
         except TransportError as exc:
@@ -165,7 +168,7 @@ class BlueskyConnector:
             )
         url = f"{self.appview}/xrpc/app.bsky.actor.getProfile"
         try:
-            resp = await self.http.get(url, params={"actor": actor})
+            resp = await self.http.get(url, params={"actor": actor}, bucket=BUCKET)
             body = resp.json()
         except TransportError as exc:
             return unknown(
@@ -220,7 +223,7 @@ class BlueskyConnector:
         """Ask the relay (``relay_url``) for the repository status of ``did``."""
         url = f"{self.relay}/xrpc/com.atproto.sync.getRepoStatus"
         try:
-            resp = await self.http.get(url, params={"did": did})
+            resp = await self.http.get(url, params={"did": did}, bucket=BUCKET)
             body = resp.json()
         except TransportError as exc:
             return RepoStatus(Status.UNKNOWN.value, None, f"failed: {exc}", ok=False)
@@ -261,7 +264,7 @@ class BlueskyConnector:
             if state.cursor:
                 params["cursor"] = state.cursor
             try:
-                resp = await self.http.get(url, params=params)
+                resp = await self.http.get(url, params=params, bucket=BUCKET)
                 body = resp.json()
             except TransportError as exc:
                 return self._cut_short(state, f"getFollowers failed: {exc}")

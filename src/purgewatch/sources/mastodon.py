@@ -87,7 +87,7 @@ class MastodonConnector:
         else:
             url, params = f"{base}/api/v1/accounts/lookup", {"acct": user}
         try:
-            resp = await self.http.get(url, params=params, headers=self._headers)
+            resp = await self.http.get(url, params=params, headers=self._headers, bucket=f"mastodon:{instance}")
             body = resp.json()
         except TransportError as exc:
             return unknown(PLATFORM, ref, self.http.now(), f"account request failed: {exc}", source=self.source)
@@ -183,7 +183,7 @@ class MastodonConnector:
             try:
                 resp = await self.http.get(
                     url, params=params, headers=self._headers,
-                    bucket="paging" if state.cursor else "default",
+                    bucket=f"mastodon-paging:{instance}" if state.cursor else f"mastodon:{instance}",
                 )
                 body = resp.json()
             except TransportError as exc:

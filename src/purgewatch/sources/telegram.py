@@ -110,7 +110,7 @@ class TelegramConnector:
             if attempt:
                 await self.clock.sleep(2.0)
             try:
-                resp = await self.http.get(url, expect_json=False)
+                resp = await self.http.get(url, expect_json=False, bucket="telegram")
             except TransportError as exc:
                 return unknown(PLATFORM, name, self.http.now(), f"page request failed: {exc}",
                                source=self.source, source_ref=url)

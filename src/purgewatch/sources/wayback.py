@@ -103,7 +103,7 @@ class WaybackConnector:
             params["to"] = end
         result = BackfillResult()
         try:
-            resp = await self.http.get(f"{self.base}/cdx/search/cdx", params=params)
+            resp = await self.http.get(f"{self.base}/cdx/search/cdx", params=params, bucket="wayback")
             rows = resp.json() if resp.status_code == 200 else None
         except TransportError as exc:
             result.failures.append(f"CDX listing failed: {exc}")
@@ -123,7 +123,7 @@ class WaybackConnector:
             result.captures += 1
             url = f"{self.base}/web/{ts}id_/{original}"
             try:
-                page = await self.http.get(url, expect_json=False)
+                page = await self.http.get(url, expect_json=False, bucket="wayback")
             except TransportError as exc:
                 result.failures.append(str(exc))
                 result.observations.append(unknown(PLATFORM, aid, at, f"capture fetch failed: {exc}",

@@ -134,7 +134,7 @@ class XConnector:
         else:
             url, params = f"{self.base}/2/users/by", {"usernames": ",".join(keys), "user.fields": USER_FIELDS}
         try:
-            resp = await self.http.get(url, params=params, headers=headers)
+            resp = await self.http.get(url, params=params, headers=headers, bucket="x-lookup")
             body = resp.json()
         except TransportError as exc:
             at = self.http.now()
@@ -225,7 +225,7 @@ class XConnector:
             if state.cursor:
                 params["pagination_token"] = state.cursor
             try:
-                resp = await self.http.get(url, params=params, headers=headers)
+                resp = await self.http.get(url, params=params, headers=headers, bucket="x-followers")
                 body = resp.json()
             except TransportError as exc:
                 return self._cut_short(state, f"followers request failed: {exc}")
