@@ -4,6 +4,8 @@ forensics (creation batches, follower order, regain campaigns)."""
 from __future__ import annotations
 
 import math
+import sys
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,13 @@ from rich.table import Table
 
 from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
 from purgewatch.errors import InputError, Location
+
+
+def _working(message: str, as_json: bool) -> AbstractContextManager[Any]:
+    """A spinner on stderr while long work runs (not with --json, not without a TTY)."""
+    if as_json or not sys.stderr.isatty():
+        return nullcontext()
+    return Console(stderr=True).status(message)
 
 
 def _clean(o: Any) -> Any:
@@ -68,8 +77,9 @@ def explain_cmd(
     """
     from purgewatch.analysis.explain import explain
 
-    res = _clean(explain(open_store(store_path), account, platform=platform, start=start, end=end,
-                         resolve=resolve, config=config_path, include_ids=include_ids))
+    with _working("diffing follower lists and resolving fates…", as_json):
+        res = _clean(explain(open_store(store_path), account, platform=platform, start=start, end=end,
+                             resolve=resolve, config=config_path, include_ids=include_ids))
     if as_json:
         emit_json(res)
         return
@@ -128,8 +138,10 @@ def compare_cmd(
     """
     from purgewatch.analysis.compare import compare_store
 
-    res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
-                               platform=platform, reference=reference, permutations=permutations, seed=seed))
+    with _working("comparing groups (exact and permutation tests, adjusted model)…", as_json):
+        res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
+                                   platform=platform, reference=reference, permutations=permutations,
+                                   seed=seed))
     if as_json:
         emit_json(res)
         return
