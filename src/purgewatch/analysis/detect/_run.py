@@ -93,6 +93,7 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
     # growth as well).
     same = np.sign(c.net) == np.sign(jump)
     mag_a = np.where(same, np.minimum(np.abs(jump), np.abs(c.net)), np.abs(jump))
+    mag_a = np.where(jump < 0, np.minimum(mag_a, np.maximum(level, 0.0)), mag_a)  # can't lose more
     mag = mag_a.tolist()
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(level > 0, mag_a / level, np.nan).tolist()
