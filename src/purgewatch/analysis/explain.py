@@ -237,19 +237,35 @@ def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame
     return out[cols]
 
 
+@dataclass
+class _FateArrays:
+    """A :func:`_fate_table` as plain arrays, converted once and shared by every target."""
+
+    sid: np.ndarray
+    account_id: np.ndarray
+    status: np.ndarray
+    at: np.ndarray      # datetime64[ns], UTC, NaT when unknown
+    table: np.ndarray
+
+    @classmethod
+    def of(cls, t: pd.DataFrame) -> _FateArrays:
+        at = pd.to_datetime(t["at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        return cls(
+            t["sid"].to_numpy(dtype=np.int64), t["account_id"].to_numpy(dtype=object),
+            t["status"].to_numpy(dtype=object), at, t["table"].to_numpy(dtype=object),
+        )
+
+
 def _fates(
-    removed: np.ndarray, t_old: pd.Timestamp, table: pd.DataFrame
+    removed: np.ndarray, t_old: pd.Timestamp, fa: _FateArrays
 ) -> tuple[dict[str, int], pa.Array, np.ndarray, dict[str, int], dict[str, int]]:
     """Fate counts, platform ids, per-follower fates, raw status word counts and the
-    tables the fates came from, for one target's lost followers (``table`` from
-    :func:`_fate_table`)."""
-    sids = table["sid"].to_numpy(dtype=np.int64)
+    tables the fates came from, for one target's lost followers."""
+    sids = fa.sid
     pos = np.searchsorted(sids, removed)
     pos[pos >= len(sids)] = 0
     found = (sids[pos] == removed) if len(sids) else np.zeros(len(removed), bool)
-    id_arr = table["account_id"].to_numpy(dtype=object)
-    st_arr = table["status"].to_numpy(dtype=object)
-    at_arr = pd.to_datetime(table["at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    id_arr, st_arr, at_arr = fa.account_id, fa.status, fa.at
     none = np.full(len(removed), None, dtype=object)
     ids: np.ndarray = none.copy()
     status: np.ndarray = none.copy()
@@ -264,7 +280,7 @@ def _fates(
         valid = found & ~np.isnat(at) & (at > old)
         status[~valid] = None
         origin = none.copy()
-        origin[valid] = table["table"].to_numpy(dtype=object)[pos[valid]]
+        origin[valid] = fa.table[pos[valid]]
     else:
         origin = none.copy()
     # Count through the (few) distinct words rather than per follower.
@@ -403,6 +419,9 @@ def _count_evidence(store: Store, platform: str, account_ids: list[str]) -> pd.D
     df = t.to_pandas()
     df["observed_at"] = pd.to_datetime(df["observed_at"], utc=True)
     return df
+
+
+_NO_COUNTS = pd.DataFrame(columns=["account_id", "observed_at", "followers_count", "source_ref"])
 
 
 def _count_at(obs: pd.DataFrame, when: pd.Timestamp) -> dict[str, Any] | None:
@@ -625,7 +644,7 @@ def explain_many(
     pairs = {k: pair_for(k[0], k[1], t0, t1) for k in accounts}
 
     # Fates: one query per platform over the union of lost followers.
-    latest_by_platform: dict[str, pd.DataFrame] = {}
+    latest_by_platform: dict[str, _FateArrays] = {}
     resolve_info: dict[str, Any] | None = None
     for plat in sorted({k[0] for k in accounts}):
         keys = [k for k in accounts if k[0] == plat and pairs[k] is not None]
@@ -644,7 +663,7 @@ def explain_many(
                 store, plat, todo, connector=connector, config=config, transport=transport
             )
             latest = _fate_table(store, plat, lost_df)
-        latest_by_platform[plat] = latest
+        latest_by_platform[plat] = _FateArrays.of(latest)
 
     # Overlaps: removed sets of every watched account, bracketed like each target.
     results: list[dict[str, Any]] = []
@@ -653,9 +672,11 @@ def explain_many(
         if (p, a) in by_acc:
             others_by_platform.setdefault(p, []).append((p, a))
     indexes: dict[tuple[Any, ...], _OverlapIndex] = {}
-    counts_obs = {}
+    counts_obs: dict[tuple[str, str], pd.DataFrame] = {}
     for plat in {k[0] for k in accounts}:
-        counts_obs[plat] = _count_evidence(store, plat, [k[1] for k in accounts if k[0] == plat])
+        ev = _count_evidence(store, plat, [k[1] for k in accounts if k[0] == plat])
+        for acc_id, part in ev.groupby("account_id", sort=False):
+            counts_obs[(plat, str(acc_id))] = part
 
     for k in accounts:
         plat, acc = k
@@ -695,8 +716,7 @@ def explain_many(
                 members.append((k, pr))
             indexes[bkey] = _OverlapIndex(members, groups)
         overlap, shared_share = indexes[bkey].for_target(k, pr)
-        obs = counts_obs[plat]
-        obs = obs[obs["account_id"] == acc]
+        obs = counts_obs.get(k, _NO_COUNTS)
         c_old, c_new = _count_at(obs, t_old), _count_at(obs, t_new)
         if c_old is not None and c_new is not None:
             count_drop: int | None = c_old["followers_count"] - c_new["followers_count"]
