@@ -303,12 +303,14 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     # the longest gap the two windows straddle (not only this interval's): a short
     # interval next to a long gap must not borrow the gap's change without its doubt
     gap = dt.copy()
-    idx = np.arange(n)
-    for o in range(1, k):
-        ok = idx - o >= start + 1
-        gap = np.where(ok, np.maximum(gap, dt[np.maximum(idx - o, 0)]), gap)
-        ok = idx + o < stop
-        gap = np.where(ok, np.maximum(gap, dt[np.minimum(idx + o, n - 1)]), gap)
+    shifted = np.zeros(n)
+    for o in range(1, min(k, n)):
+        shifted[o:] = dt[:-o]
+        shifted[:o] = 0.0
+        np.maximum(gap, np.where(pos >= o + 1, shifted, 0.0), out=gap)
+        shifted[:-o] = dt[o:]
+        shifted[-o:] = 0.0
+        np.maximum(gap, np.where(left > o, shifted, 0.0), out=gap)
     excess = np.maximum(gap - usual, 0.0)
     drift_sd = (p.rate_uncertainty * np.abs(mz_b) * excess
                 + p.drift_uncertainty * np.abs(r * span) * np.minimum(gap / 7.0, 1.0))
