@@ -187,3 +187,33 @@ def test_buckets_are_separate() -> None:
         assert clock.time() >= t + 60 - 1e-9
 
     asyncio.run(go())
+
+
+def test_a_bucket_waiting_for_its_reset_does_not_block_another() -> None:
+    clock = FakeClock()
+    lim = HostLimiter(clock, concurrency=2, prior=(1, 600.0))
+    done: list[str] = []
+
+    async def req(bucket: str) -> None:
+        async with lim.slot(bucket):
+            done.append(f"{bucket}@{clock.time() - start:.0f}")
+
+    async def go() -> None:
+        await req("a")  # spends bucket a until its reset, 600 s away
+        waiting = [asyncio.create_task(req("a")) for _ in range(3)]
+        await asyncio.sleep(0)
+        await req("b")  # another platform on the same host: not stuck behind them
+        assert done[-1] == "b@0"
+        await asyncio.gather(*waiting)
+
+    start = clock.time()
+    asyncio.run(go())
+    assert done[:2] == ["a@0", "b@0"]
+    assert all(d.startswith("a@") and int(d[2:]) >= 600 for d in done[2:])
+
+
+def test_unknown_budget_admits_no_more_than_the_connection_slots() -> None:
+    clock = FakeClock(start=1_780_000_010.0)
+    server = BudgetServer(clock, limit=50, window=60, dialect="bluesky", spent_elsewhere=50)
+    _drive(clock, server, 40, 4)
+    assert server.violations <= 4, "only the first requests in flight can meet the spent budget"

@@ -346,10 +346,27 @@ class Collector:
     async def _status_platform(self, wl: WatchlistConfig, platform: str, targets: list[Target], report: CycleReport) -> None:
         conn = self.connector(platform)
         size = max(1, self.config.batch)
+        chunks = [targets[i : i + size] for i in range(0, len(targets), size)]
+        # Two chunks fetched at a time keep the host's budget busy across chunk edges;
+        # they are written in order, one commit each.
+        ahead = asyncio.Semaphore(2)
+
+        async def fetch(chunk: list[Target]) -> list[Observation]:
+            async with ahead:
+                return await conn.lookup([t.ref for t in chunk])
+
+        fetches = [asyncio.create_task(fetch(c)) for c in chunks]
+        try:
+            await self._write_in_order(wl, platform, chunks, fetches, report)
+        finally:
+            for f in fetches:
+                f.cancel()
+
+    async def _write_in_order(self, wl: WatchlistConfig, platform: str, chunks: list[list[Target]],
+                              fetches: list[asyncio.Task[list[Observation]]], report: CycleReport) -> None:
         writing: asyncio.Task[None] | None = None
-        for i in range(0, len(targets), size):
-            chunk = targets[i : i + size]
-            observations = await conn.lookup([t.ref for t in chunk])
+        for chunk, fetched in zip(chunks, fetches, strict=True):
+            observations = await fetched
             if len(observations) != len(chunk):  # the protocol promises one per account
                 raise PurgeWatchError(f"{platform} connector returned {len(observations)} observations for {len(chunk)} accounts")
             resolved = []

@@ -113,6 +113,7 @@ class HostLimiter:
         prior: tuple[int, float] | None = None,
     ) -> None:
         self.clock = clock
+        self.concurrency = max(1, concurrency)
         self.min_interval = min_interval
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self._next_slot = 0.0
@@ -137,14 +138,17 @@ class HostLimiter:
 
     @asynccontextmanager
     async def slot(self, bucket: str = "default") -> AsyncIterator[Budget]:
-        """Hold a permit for one request (concurrency + budget + spacing)."""
-        async with self._sem:
-            b = await self._take(bucket)
-            try:
+        """Hold a permit for one request: budget first (a request waiting for its
+        bucket's reset must not hold a connection slot another bucket could use), then
+        a concurrency slot, then the spacing."""
+        b = await self._take(bucket)
+        try:
+            async with self._sem:
+                await self._space()
                 yield b
-            finally:
-                b.inflight -= 1
-                self._changed.set()
+        finally:
+            b.inflight -= 1
+            self._changed.set()
 
     async def _take(self, bucket: str) -> Budget:
         b = self.budget(bucket)
@@ -152,29 +156,33 @@ class HostLimiter:
             now = self.clock.time()
             if b.reset_at is not None and now >= b.reset_at + _margin(b):
                 self._roll_window(b, now)
-            if b.remaining is None or b.remaining > 0:
+            if b.remaining is None and b.inflight < self.concurrency:
+                break  # not metered (yet): no more in flight than connection slots
+            if b.remaining is not None and b.remaining > 0:
                 break
-            if b.reset_at is not None:
+            if b.remaining is not None and b.reset_at is not None:
                 await self.clock.sleep(b.reset_at + _margin(b) - now)
             elif b.inflight > 0:
                 # An answer in flight will tell us the reset time.
                 self._changed.clear()
                 await self._changed.wait()
             else:
-                # Exhausted with no reset known (a prior budget): wait one spacing step.
-                window = b.window or 60.0
-                b.reset_at = now + window
+                # Exhausted with no reset known (a prior budget): wait one window.
+                b.reset_at = now + (b.window or 60.0)
         if b.remaining is not None:
             b.remaining -= 1
         b.inflight += 1
         b.sent += 1
+        return b
+
+    async def _space(self) -> None:
+        # Called with the concurrency slot held, so starts are at least min_interval apart.
         if self.min_interval > 0:
             now = self.clock.time()
             slot = max(self._next_slot, now)
             self._next_slot = slot + self.min_interval
             if slot > now:
                 await self.clock.sleep(slot - now)
-        return b
 
     def _roll_window(self, b: Budget, now: float) -> None:
         if b.limit is not None:
