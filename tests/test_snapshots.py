@@ -296,3 +296,78 @@ def test_documented_decoder_reads_the_store_without_purgewatch(store: Store) -> 
         assert np.array_equal(got, snap.load_followers(store, sid))
         order = newest_first(root, sid)  # type: ignore[operator]
         assert as_ids(store, order) == ids
+
+
+# ------------------------------------------------------------------ model-based
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),  # account
+            st.lists(st.integers(0, 60), max_size=40),  # follower ids, newest first
+            st.booleans(),  # partial
+            st.booleans(),  # ordered
+            st.booleans(),  # commit after this one
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_any_sequence_of_snapshots_reads_back_exactly(
+    steps: list[tuple[str, list[int], bool, bool, bool]], prefer_changes: bool
+) -> None:
+
+    saved = snap._CHANGE_MAX_RATIO
+    # Tiny lists are often cheaper in full; half the runs force changes where allowed.
+    snap._CHANGE_MAX_RATIO = 100.0 if prefer_changes else saved
+    try:
+        _check_sequence(steps)
+    finally:
+        snap._CHANGE_MAX_RATIO = saved
+
+
+def _check_sequence(steps: list[tuple[str, list[int], bool, bool, bool]]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.init(Path(tmp) / "s")
+        expected: dict[str, tuple[list[str], bool, bool]] = {}
+        w_ctx = store.writer(command="t", source="t")
+        w = w_ctx.__enter__()
+        for i, (account, followers, partial, ordered, commit) in enumerate(steps):
+            ids = [f"1{f:05d}" for f in followers]
+            sid = snap.add_snapshot(
+                w, platform="x", account_id=account, observed_at=T0 + timedelta(hours=i),
+                follower_ids=ids, partial=partial, ordered=ordered,
+            )
+            assert sid is not None
+            unique_newest_first = list(dict.fromkeys(ids))
+            expected[sid] = (unique_newest_first, partial, ordered)
+            if commit:  # a new writer session: state must be rebuilt from the store
+                w_ctx.__exit__(None, None, None)
+                w_ctx = store.writer(command="t", source="t")
+                w = w_ctx.__enter__()
+        w_ctx.__exit__(None, None, None)
+        ids_of = {k: set(v[0]) for k, v in expected.items()}
+        for sid, (ids, _partial, ordered) in expected.items():
+            assert sorted(as_ids(store, snap.load_followers(store, sid))) == sorted(ids)
+            order = snap.load_order(store, sid)
+            if ordered:
+                assert order is not None and as_ids(store, order) == ids
+            else:
+                assert order is None
+        keys = list(expected)
+        for old, new in zip(keys, keys[1:], strict=False):
+            d = snap.diff_snapshots(store, old, new)
+            assert set(as_ids(store, d.removed)) == ids_of[old] - ids_of[new]
+            assert set(as_ids(store, d.added)) == ids_of[new] - ids_of[old]
+        meta = snap.list_snapshots(store).to_pylist()
+        for m in meta:
+            if m["partial"]:
+                assert m["base_snapshot_id"] is None
+            if m["base_snapshot_id"] is not None:
+                base = next(b for b in meta if b["snapshot_id"] == m["base_snapshot_id"])
+                assert not base["partial"] and base["account_id"] == m["account_id"]
