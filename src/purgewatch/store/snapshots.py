@@ -25,7 +25,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,7 @@ _CHANGE_MAX_RATIO = 0.5
 # Sid sets a writer keeps in memory to diff the next snapshot of the same account.
 _CACHE_ELEMENTS = 40_000_000
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAYLOAD_COLUMNS = ("payload", "order_payload")
 META_COLUMNS = [f.name for f in TABLE_SCHEMAS["snapshots"] if f.name not in _PAYLOAD_COLUMNS]
 
@@ -440,7 +441,7 @@ def _snapshot_id(
     """Deterministic: the same list read at the same moment gets the same id (idempotent
     re-imports). Sids are stable within a store, so they stand for the ids."""
     h = hashlib.blake2b(digest_size=16)
-    micros = int(observed_at.timestamp() * 1_000_000)
+    micros = (observed_at - _EPOCH) // timedelta(microseconds=1)  # exact, no float
     h.update(f"{platform}\0{account_id}\0{micros}\0{int(partial)}\0{int(ordered)}\0".encode())
     h.update(np.ascontiguousarray(sids, dtype="<i8").tobytes())
     return h.hexdigest()
