@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -53,13 +56,31 @@ def report_cmd(
             except ValueError as exc:
                 raise click.BadParameter(f"{value!r} is not an ISO 8601 time ({exc})", param_hint=name) from None
     store = open_store(store_path)
-    files = write_report(
-        store, out, start=start, end=end, groups=list(groups) or None, title=title, generated_at=generated_at
-    )
+    show = not as_json and sys.stderr.isatty()
+    with _stages(show) as progress:
+        files = write_report(
+            store, out, start=start, end=end, groups=list(groups) or None, title=title,
+            generated_at=generated_at, progress=progress,
+        )
     if as_json:
         emit_json(files.to_json())
     else:
         click.echo(f"report: {files.html}\nfindings (JSON): {files.json}\ntables (CSV): {files.csv_dir}/")
+
+
+@contextlib.contextmanager
+def _stages(show: bool) -> Iterator[Callable[[str], None] | None]:
+    """A rich progress line on stderr naming the current stage (TTY only)."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("report: {task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda stage: bar.update(task, description=stage)
 
 
 @click.command("serve")

@@ -39,6 +39,7 @@ FORMAT_NAME = "purgewatch-findings"
 FORMAT_VERSION = 1
 MAX_ACCOUNTS = 200          # accounts shown when there is no watchlist
 MAX_POINTS = 2000           # per-account series points kept (downsampled beyond)
+MAX_SERIES_ACCOUNTS = 100   # accounts whose whole series is shown
 MAX_REFS = 200              # references listed per fact (the count says how many exist)
 MAX_EXPLAIN = 12            # follower drops explained in one report
 MAX_TRANSITIONS = 5000      # status changes listed in the findings (all are counted)
@@ -241,11 +242,15 @@ def gather_findings(
     end: str | datetime | None = None,
     groups: Iterable[str] | None = None,
     explain_limit: int = MAX_EXPLAIN,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """All findings for ``store`` within [start, end] and the chosen groups, as a plain dict.
 
-    Deterministic: calling it twice on the same store gives equal dicts.
+    Deterministic: calling it twice on the same store gives equal dicts. ``progress`` is
+    told the name of each stage as it starts (for a progress display).
     """
+    step = progress or (lambda _stage: None)
+    step("reading observations")
     t0, t1 = parse_time(start), parse_time(end)
     group_filter = sorted(set(groups)) if groups else None
     facts = _Facts()
@@ -277,38 +282,59 @@ def gather_findings(
     labels = {(str(w["platform"]), str(w["account_id"])): w.get("label") for w in watch}
 
     # ---- detection
+    step("detecting events")
     events, availability["detect"] = _detect(store)
     events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
     for i, e in enumerate(events, start=1):
         e["id"] = f"e-{i}"
 
     # ---- per-account series
-    mask = np.array([(str(p), str(a)) in keys for p, a in zip(obs["platform"], obs["account_id"], strict=True)], dtype=bool) if len(obs) else np.zeros(0, bool)
+    if len(obs):
+        mask = pd.MultiIndex.from_arrays([obs["platform"].astype(str), obs["account_id"].astype(str)]).isin(list(keys))
+    else:
+        mask = np.zeros(0, bool)
     watched_obs = obs[mask].sort_values(["platform", "account_id", "observed_at", "ref"], kind="stable")
+    # Full series for at most MAX_SERIES_ACCOUNTS accounts: those with events first
+    # (largest first), then in watchlist order; the others keep their latest reading.
+    ev_size: dict[tuple[str, str], float] = {}
+    events_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in events:
+        if e.get("account_id") is not None:
+            k = (str(e.get("platform")), str(e.get("account_id")))
+            ev_size[k] = max(ev_size.get(k, 0.0), abs(float(e.get("magnitude") or 0)))
+            events_of.setdefault(k, []).append(e)
+    ranked = sorted(keys, key=lambda k: (k not in ev_size, -ev_size.get(k, 0.0), str(group_of.get(k)), k))
+    with_series = set(ranked[:MAX_SERIES_ACCOUNTS])
+    if len(ranked) > MAX_SERIES_ACCOUNTS:
+        notes.append(
+            f"Follower series are shown for {MAX_SERIES_ACCOUNTS} of {len(ranked):,} accounts (those with "
+            "detected events first); the others are listed with their latest reading."
+        )
     accounts: list[dict[str, Any]] = []
     appendix_rows: dict[str, dict[str, Any]] = {}
     for (platform, account_id), part in watched_obs.groupby(["platform", "account_id"], sort=True):
         key = (str(platform), str(account_id))
-        acc_events = [e for e in events if e.get("platform") == key[0] and e.get("account_id") == key[1]]
-        ev_times = {t for e in acc_events for t in _evidence_times(e)}
-        status_change = part["status"].ne(part["status"].shift()).to_numpy()
-        in_evidence = np.array([iso(t) in ev_times for t in part["observed_at"]], dtype=bool)
-        idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
-        if len(idx) < len(part):
-            notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
-        shown = part.iloc[idx]
+        acc_events = events_of.get(key, [])
         series = []
-        r: Any
-        for r in shown.itertuples(index=False):
-            series.append(
-                {
-                    "t": iso(r.observed_at),
-                    "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
-                    "status": r.status,
-                    "ref": r.ref,
-                }
-            )
-            facts.referenced.add(r.ref)
+        if key in with_series:
+            ev_times = {t for e in acc_events for t in _evidence_times(e)}
+            status_change = part["status"].ne(part["status"].shift()).to_numpy()
+            in_evidence = _iso_series(part["observed_at"]).isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
+            idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
+            if len(idx) < len(part):
+                notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
+            shown = part.iloc[idx]
+            r: Any
+            for r, t_iso in zip(shown.itertuples(index=False), _iso_series(shown["observed_at"]), strict=True):
+                series.append(
+                    {
+                        "t": t_iso,
+                        "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+                        "status": r.status,
+                        "ref": r.ref,
+                    }
+                )
+                facts.referenced.add(r.ref)
         last = part.iloc[-1]
         latest_named = part.dropna(subset=["handle"]).tail(1)
         named = latest_named.iloc[0] if len(latest_named) else last
@@ -332,6 +358,7 @@ def gather_findings(
                 "ref": last["ref"],
             },
             "series": series,
+            "series_shown": key in with_series,
             "events": [e["id"] for e in acc_events],
         }
         acc["latest"]["fact"] = facts.add(
@@ -348,12 +375,13 @@ def gather_findings(
                     "key": f"{k[0]}:{k[1]}", "anchor": _anchor("a", f"{k[0]}:{k[1]}"),
                     "platform": k[0], "account_id": k[1], "handle": None, "display_name": None,
                     "description": None, "group": w["group"], "label": w.get("label"),
-                    "n_observations": 0, "latest": None, "series": [], "events": [],
+                    "n_observations": 0, "latest": None, "series": [], "series_shown": False, "events": [],
                 }
             )
     accounts.sort(key=lambda a: (str(a["group"]), a["platform"], a["account_id"]))
 
     # ---- status transitions (raw data behind the wave timeline)
+    step("counting status changes")
     transitions = _Transitions(store, obs, t0, t1, group_of)
     for e in events:
         if e["kind"] in WAVE_KINDS or e.get("account_id") is None:
@@ -362,6 +390,7 @@ def gather_findings(
         e["fact"] = facts.add(f"{e['kind']} magnitude ({e['id']})", e.get("magnitude"), e["refs"])
 
     # ---- explain the largest drops
+    step("explaining drops")
     explains, availability["explain"] = _explain_drops(
         store, events, explain_limit, availability["detect"] == "ok", keys
     )
@@ -372,6 +401,7 @@ def gather_findings(
             x["fact"] = facts.add(f"explain {x['platform']}:{x['account_id']}", (x["result"] or {}).get("lost"), x["refs"])
 
     # ---- compare groups
+    step("comparing groups")
     compare, availability["compare"] = _compare(store, t0, t1)
     if group_filter is not None:
         for c in compare:
@@ -387,6 +417,7 @@ def gather_findings(
         }
 
     # ---- forensics
+    step("forensics")
     forensics, availability["forensics"] = _forensics(store, explains)
 
     for fx in forensics:
@@ -401,6 +432,7 @@ def gather_findings(
     summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
 
     # ---- appendix of every referenced stored row
+    step("collecting the evidence rows")
     if len(obs):
         ref_obs = obs[obs["ref"].isin(facts.referenced)]
         ro: Any

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -165,6 +165,8 @@ def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]
         "explain": {},
     }
     for a in f["accounts"]:
+        if not a.get("series_shown", True):
+            continue
         name = a.get("handle") or a.get("account_id")
         charts["accounts"][a["key"]] = _svg.series_chart(
             a["series"], [events[i] for i in a["events"] if i in events],
@@ -394,11 +396,14 @@ def write_report(
     groups: Iterable[str] | None = None,
     title: str | None = None,
     generated_at: str | datetime | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportFiles:
     """Gather the findings of ``store`` and write the HTML report with its JSON and CSV
     bundles. Same store and options -> byte-identical files, apart from ``generated_at``."""
     html_path, json_path, csv_dir = output_paths(out)
-    findings = gather_findings(store, start=start, end=end, groups=groups)
+    findings = gather_findings(store, start=start, end=end, groups=groups, progress=progress)
+    if progress is not None:
+        progress("writing the report")
     stamp = generation_time(generated_at)
     _write(html_path, render_html(findings, generated_at=stamp, title=title))
     _write(json_path, findings_json(findings, generated_at=stamp))
