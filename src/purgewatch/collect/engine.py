@@ -22,6 +22,7 @@ and its events go to the ``on_detections`` hook (alerts).
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
 import json
 import logging
@@ -58,6 +59,7 @@ from purgewatch.store import BatchWriter, Store
 log = logging.getLogger("purgewatch.collect")
 
 PLATFORMS = ("bluesky", "mastodon", "x", "telegram")
+KEEP_REPORTS = 1000
 OBS_COLUMNS = [f.name for f in TABLE_SCHEMAS["observations"] if f.name not in ("retrieved_at", "tool_version", "batch_id", "record_key")]
 EVENT_COLUMNS = ["platform", "account_id", "at", "status", "status_raw", "source", "source_ref", "payload_hash"]
 
@@ -195,7 +197,8 @@ class Collector:
         self.on_cycle = on_cycle
         self.cycles = CycleState(store.path)
         self.paging = PagingStore(store.path)
-        self.reports: list[CycleReport] = []
+        # The latest cycles only: a watch runs for months and must not grow.
+        self.reports: collections.deque[CycleReport] = collections.deque(maxlen=KEEP_REPORTS)
         self.http: HttpClient | None = None
         self._connectors: dict[str, Connector] = {}
         self._writer: BatchWriter | None = None
@@ -537,7 +540,7 @@ class Collector:
         finally:
             self._writer = None
             await self._close()
-        return self.reports
+        return list(self.reports)
 
     async def watch(self, *, cycles: int | None = None, stop: asyncio.Event | None = None) -> list[CycleReport]:
         """Loop until ``stop`` is set (or each watchlist has run ``cycles`` status cycles)."""
@@ -581,7 +584,7 @@ class Collector:
         finally:
             self._writer = None
             await self._close()
-        return self.reports
+        return list(self.reports)
 
     async def _loop(self, wl: WatchlistConfig, targets: list[Target], kind: str, cycles: int | None, stop: asyncio.Event) -> None:
         key = f"{wl.name}/{kind}"

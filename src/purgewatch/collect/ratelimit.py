@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Budget:
     # Accounting for the benchmark: requests sent, 429s received, windows seen.
     sent: int = 0
     throttled: int = 0
-    windows: list[tuple[float, int]] = field(default_factory=list)  # (reset_at, limit)
+    windows: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=1000))  # (reset_at, limit)
 
 
 class HostLimiter:

@@ -12,6 +12,7 @@ repo status words are kept verbatim in ``status_raw`` and recorded as ``unknown`
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import logging
@@ -402,7 +403,7 @@ class Jetstream:
         self.max_filter = max_filter
         self.cursor: int | None = cursor_file.load() if cursor_file else None
         self.received = 0
-        self.errors: list[str] = []
+        self.errors: collections.deque[str] = collections.deque(maxlen=100)
 
     def subscribe_url(self) -> str:
         params: list[tuple[str, str]] = []
@@ -444,6 +445,12 @@ class Jetstream:
                             yield event
             except (TimeoutError, OSError, websockets.WebSocketException) as exc:
                 reason = f"jetstream connection failed: {type(exc).__name__}: {exc}"
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if status == 400 and self.cursor is not None:
+                    # v2 refuses a cursor older than its replay window (CursorTooOld):
+                    # resume live and say that events in between may be missing.
+                    reason += f"; cursor {self.cursor} refused, resuming live (events since then may be missed)"
+                    self.cursor = None
                 self.errors.append(reason)
                 log.warning(reason)
                 await asyncio.sleep(self.reconnect_s)
