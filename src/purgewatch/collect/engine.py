@@ -257,7 +257,7 @@ class Collector:
 
     @property
     def writer(self) -> BatchWriter:
-        assert self._writer is not None, "use inside Collector.session()"
+        assert self._writer is not None, "only inside collect_once() or watch()"
         return self._writer
 
     def _commit(self, note: dict[str, Any]) -> None:
@@ -343,7 +343,7 @@ class Collector:
         await asyncio.gather(*(self._status_platform(wl, p, ts, report) for p, ts in groups.items()))
         self.progress.finish(key)
         self.cycles.finish(key, self._now())
-        self._after_status(report)
+        await self._after_status(report)
         return report
 
     async def _status_platform(self, wl: WatchlistConfig, platform: str, targets: list[Target], report: CycleReport) -> None:
@@ -486,18 +486,21 @@ class Collector:
         self.cycles.finish(key, self._now())
         return report
 
-    def _after_status(self, report: CycleReport) -> None:
-        if self.config.detect:
-            fn = _detect_function()
-            if fn is not None:
-                try:
-                    events = list(fn(self.store))
-                except PurgeWatchError as exc:
-                    log.warning("detection failed", extra={"error": str(exc)})
-                    events = []
-                report.detections = len(events)
-                if self.on_detections is not None and events:
-                    self.on_detections(events)
+    async def _after_status(self, report: CycleReport) -> None:
+        if not self.config.detect:
+            return
+        fn = _detect_function()
+        if fn is None:
+            return
+        try:
+            # Off the event loop: the stream and other cycles keep going meanwhile.
+            events = list(await asyncio.to_thread(fn, self.store))
+        except Exception as exc:  # a detector failure must never stop evidence collection
+            log.warning("detection failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return
+        report.detections = len(events)
+        if self.on_detections is not None and events:
+            self.on_detections(events)
 
     def _record(self, report: CycleReport) -> None:
         self.reports.append(report)
