@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector
 from purgewatch.collect.http import HttpClient
@@ -331,3 +333,48 @@ def test_watch_stream_records_confirmed_events_and_resumes_from_its_cursor(emula
     # A restart replays from the saved cursor (minus a few seconds): nothing stored twice.
     asyncio.run(run_until(len(takedowns), 1))
     assert store.read("status_events").num_rows == len(takedowns)
+
+
+@pytest.mark.parametrize("faults", [False, True])
+def test_follower_lists_match_the_truth_or_say_why_not(emulator_factory: Any, tmp_path: Path, faults: bool) -> None:  # noqa: F811
+    from purgewatch.sim.testing import truth_followers_at
+    from purgewatch.store.snapshots import list_snapshots, load_followers, sids_to_ids
+
+    sc = load_scenario("small")
+    emu = emulator_factory("small", faults=faults, start=AFTER_WAVE)
+    doc = truth(sc)
+    rows = watchlist_rows(sc)
+    _write_watchlist(tmp_path / "wl.csv", rows)
+    cfg = config_from_dict({
+        "collect": {"detect": False, "sim_clock_url": f"{emu.base_url}/_sim/clock"},
+        "http": {"timeout": 1, "retries": 3, "backoff_base": 0.05},
+        "watchlists": [{"name": "e2e", "file": "wl.csv", "followers": True}],
+        "platforms": {**_platforms(emu), "x": {"base_url": emu.url("x"), "bearer_token": TOKEN}},
+    }, base_dir=tmp_path)
+    store = Store.init(tmp_path / "store")
+    reports = asyncio.run(Collector(store, cfg).collect_once())
+    followers_report = [r for r in reports if r.kind == "followers"][0]
+    snaps = list_snapshots(store).to_pylist()
+    got = {(s["platform"], s["account_id"]): s for s in snaps}
+    for r in rows:
+        key = (r["platform"], r["account"])
+        s = got.get(key)
+        if s is None:
+            assert any(why.startswith(f"{r['platform']}:{r['account']}:") for why in followers_report.skipped), key
+            continue
+        ids = set(sids_to_ids(store, r["platform"], load_followers(store, s["snapshot_id"])).to_pylist())
+        want = truth_followers_at(doc, r["platform"], r["account"], AFTER_WAVE)
+        if r["platform"] == "mastodon":
+            # A Mastodon id is only meaningful on the instance that issued it: a list read
+            # on instance A names its followers "<A's id>@A" (the emulator's truth uses
+            # their home instance; its ids are the same on every instance).
+            listed_on = r["account"].split("@", 1)[1]
+            want = {f"{w.split('@', 1)[0]}@{listed_on}" for w in want}
+        if s["partial"]:
+            assert faults and ids <= want
+        else:
+            assert ids == want, (key, len(ids), len(want))
+    if not faults:
+        # Only the suspended, the hidden and the protected accounts have no list.
+        assert len(got) == len(rows) - len(followers_report.skipped)
+        assert all(not s["partial"] for s in snaps)
