@@ -316,3 +316,18 @@ def test_iso_formatting_agrees() -> None:
     x = np.array([1.7e9, 1.7e9 + 0.5, 1.7e9 + 0.0004, 1.7e9 + 0.0006, 1666851763.123, 0.0])
     assert iso_many(x) == [iso(v) for v in x]
     assert iso(1666851763.0) == "2022-10-27T06:22:43Z"
+
+
+def test_short_flat_series_with_one_step() -> None:
+    # the noise is measured away from the step, so a clean step in a short series fires
+    t = T0 + np.arange(20) * DAY
+    y = np.r_[np.full(10, 1000.0), np.full(10, 900.0)]
+    ev = events_for(t, y)
+    assert [(e.kind, e.magnitude) for e in ev] == [("follower_drop", 100.0)]
+    assert ev[0].start == t[9] and ev[0].end == t[10]
+
+
+def test_tiny_inputs_do_not_fail() -> None:
+    for n in range(0, 6):
+        t = T0 + np.arange(n) * DAY
+        assert events_for(t, np.full(n, 100.0)) == []

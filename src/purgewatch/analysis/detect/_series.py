@@ -191,12 +191,15 @@ def _shift_sum(c: np.ndarray, k: int, pos: np.ndarray, left: np.ndarray, n: int,
     """Windowed sums from a leading-zero cumsum ``c``: the ``k`` values before i
     (``before``) or from i on, clipped to the series (``left`` = points available)."""
     out = np.empty(n)
+    # (positions the slices cannot reach are exactly the edge positions fixed below)
     if before:
-        out[k:] = c[k:n] - c[: n - k]
+        if n > k:
+            out[k:] = c[k:n] - c[: n - k]
         edge = np.flatnonzero(pos < k)
         out[edge] = c[edge] - c[edge - pos[edge]]
     else:
-        out[: n - k + 1] = c[k:] - c[: n - k + 1]
+        if n >= k:
+            out[: n - k + 1] = c[k:] - c[: n - k + 1]
         edge = np.flatnonzero(left < k)
         out[edge] = c[edge + left[edge]] - c[edge]
     return out
@@ -291,8 +294,29 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     tau[iv] = np.maximum(np.nan_to_num(tau_row, nan=1.0), 1e-6)[row]
     norm = np.sqrt(ck + np.maximum(span, 0.0) / tau)
     u = np.abs((dmz - r_own * span) / norm)
-    s_row = _row_medians(fv, s_cnt, p.block, u[iv][vm])
-    s_pool = _pool(1.4826 * s_row, s_cnt, row_sid, row_blk, square=True)
+    # A step lifts |J| on the 2k-1 intervals around it; in a short or step-rich block
+    # that inflates the noise estimate. So measure it away from large single-interval
+    # changes (> 6 robust sd; the mean |change| stands in when the median is 0), and
+    # fall back to every interval when fewer than 8 remain.
+    e_own = np.abs(dz - r_own * dt)
+    e_iv = e_own[iv]
+    e_med = _row_medians(flat, c_row, p.block, e_iv)
+    e_mean = np.bincount(row, weights=e_iv, minlength=n_rows) / np.maximum(c_row, 1)
+    e_scale = np.where(e_med > 0, 1.4826 * np.nan_to_num(e_med), e_mean)
+    big = np.zeros(n, dtype=bool)
+    big[iv] = e_iv > 6.0 * e_scale[row]
+    near = big.copy()
+    in_blk = gidx % p.block  # dilate within the block only (keeps blocks independent)
+    for o in range(1, min(k, n)):
+        near[o:] |= big[:-o] & (pos[o:] >= o) & (in_blk[o:] >= o)
+        near[:-o] |= big[o:] & (left[:-o] > o) & (in_blk[:-o] + o < p.block)
+    quiet = vm & ~near[iv]
+    q_cnt = np.bincount(row[quiet], minlength=n_rows)
+    s_all = _row_medians(fv, s_cnt, p.block, u[iv][vm])
+    s_quiet = _row_medians(flat[quiet], q_cnt, p.block, u[iv][quiet])
+    use_q = q_cnt >= 8
+    s_row = np.where(use_q, s_quiet, s_all)
+    s_pool = _pool(1.4826 * s_row, np.where(use_q, q_cnt, s_cnt), row_sid, row_blk, square=True)
     sigma = np.full(n, p.noise_floor)
     sigma[iv] = np.maximum(s_pool[row], p.noise_floor)
     # Long gaps: organic change can wander away from the drift, so the scale grows with
