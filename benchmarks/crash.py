@@ -56,6 +56,10 @@ def main() -> None:
             outcomes["killed" if code == -signal.SIGKILL else "finished_before_kill"] += 1
             if (store / "staging").exists():
                 orphans += sum(1 for _ in (store / "staging").iterdir())
+            if not (store / "STORE.json").exists():  # killed inside the first init
+                assert not any(batches_after_kill), "the store marker vanished"
+                batches_after_kill.append(0)
+                continue
             counts = crash_worker.verify(str(store))
             if batches_after_kill:
                 assert counts["batches"] >= batches_after_kill[-1], "a committed batch vanished"

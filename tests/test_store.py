@@ -74,6 +74,27 @@ def test_sids_are_stable_across_writers(store: Store) -> None:
         assert w.sids("x", ["d", "e"]).tolist() == [3, 5]
 
 
+def test_sid_lookup_paths_agree_small_and_large_queries(store: Store) -> None:
+    base = [f"u{i}" for i in range(2000)]
+    with store.writer(command="t", source="t") as w:
+        assert w.sids("x", base).tolist() == list(range(2000))
+    with store.writer(command="t", source="t") as w:
+        # small query against a large catalogue: the catalogue-scan path
+        small = w.sids("x", ["u7", "new1", "u1999", "new2", "new1", "u7"])
+        assert small.tolist() == [7, 2000, 1999, 2001, 2000, 7]
+        # large query: the hash-the-catalogue path; new ids in order of first appearance
+        big_ids = [f"u{i}" for i in range(1500, 2000)] + [f"v{i}" for i in range(3000)] + ["new2"]
+        big = w.sids("x", big_ids)
+        assert big[:500].tolist() == list(range(1500, 2000))
+        assert big[500:3500].tolist() == list(range(2002, 5002))
+        assert big[-1] == 2001
+        assert w.account_ids("x", np.array([2001, 7, 5001])).to_pylist() == ["new2", "u7", "v2999"]
+    cat = store.read("accounts")
+    assert cat.num_rows == 5002 and len(set(cat["account_id"].to_pylist())) == 5002
+    with store.writer(command="t", source="t") as w, pytest.raises(StoreError, match="null"):
+        w.sids("x", pa.array(["u1", None]))
+
+
 def test_uncommitted_writer_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.writer(command="t", source="t") as w:
         w.add("observations", obs(10))
@@ -167,6 +188,20 @@ def test_second_writer_gets_a_clear_lock_error(store: Store) -> None:
         release.set()
         holder.join(30)
     assert store.append("observations", obs(2), command="t", source="t").committed  # free again
+
+
+def test_init_killed_midway_is_finished_by_the_next_open(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    (root / "gens" / "g000001").mkdir(parents=True)
+    (root / "staging").mkdir()
+    (root / "LOCK").touch()  # killed here: no `current`, no STORE.json
+    with pytest.raises(StoreError, match="no PurgeWatch store"):
+        Store(root)
+    store = Store.open(root, create=True)
+    assert store.append("observations", obs(2), command="t", source="t").committed
+    (tmp_path / "t" / "gens" / "g000001" / "b00000001-x").mkdir(parents=True)
+    with pytest.raises(StoreError, match="not a PurgeWatch store"):  # data: never touched
+        Store.init(tmp_path / "t")
 
 
 def test_not_a_store_and_unknown_table(tmp_path: Path, store: Store) -> None:

@@ -74,13 +74,15 @@ def init_layout(root: Path) -> None:
     if marker.exists():
         read_marker(root)
         return
-    if any(p for p in root.iterdir() if not p.name.startswith(".")):
+    if any(p for p in root.iterdir() if not p.name.startswith(".")) and not _interrupted_init(root):
         raise StoreError(
             f"{root} exists and is not empty, and is not a PurgeWatch store",
             hint="choose an empty or new directory with --store",
         )
-    (root / "gens" / "g000001").mkdir(parents=True)
-    (root / "staging").mkdir()
+    # STORE.json is written last, so an init killed midway leaves only the skeleton
+    # below (no data: nothing can be committed without the marker); redo it.
+    (root / "gens" / "g000001").mkdir(parents=True, exist_ok=True)
+    (root / "staging").mkdir(exist_ok=True)
     (root / "LOCK").touch()
     _swap_symlink(root, "gens/g000001")
     tmp = root / "STORE.json.tmp"
@@ -90,6 +92,23 @@ def init_layout(root: Path) -> None:
     fsync_file(tmp)
     os.replace(tmp, marker)
     fsync_dir(root)
+
+
+_SKELETON = {"gens", "staging", "LOCK", "current", "STORE.json.tmp"}
+
+
+def _interrupted_init(root: Path) -> bool:
+    """True when ``root`` holds only what a killed :func:`init_layout` leaves behind."""
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    if not names <= _SKELETON:
+        return False
+    gens = root / "gens"
+    if gens.is_dir():
+        for g in gens.iterdir():
+            if not _GEN_RE.match(g.name) or (g.is_dir() and any(g.iterdir())):
+                return False
+    staging = root / "staging"
+    return not (staging.is_dir() and any(staging.iterdir()))
 
 
 def read_marker(root: Path) -> dict[str, object]:

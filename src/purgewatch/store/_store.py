@@ -273,6 +273,35 @@ def _check_table(table: str) -> None:
         raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLE_SCHEMAS)}")
 
 
+class _Catalogue:
+    """One platform's known ids and their sids, grown by appending chunks (no copy of
+    the whole catalogue per call; combined lazily when a large lookup needs it)."""
+
+    def __init__(self, ids: pa.Array | None = None, sids: np.ndarray | None = None) -> None:
+        self._ids: list[pa.Array] = [] if ids is None or not len(ids) else [ids]
+        self._sids: list[np.ndarray] = [] if sids is None or not len(sids) else [sids]
+        self.size = sum(len(c) for c in self._ids)
+
+    def append(self, ids: pa.Array, sids: np.ndarray) -> None:
+        self._ids.append(ids)
+        self._sids.append(sids)
+        self.size += len(ids)
+
+    @property
+    def ids(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self._ids, type=pa.string())
+
+    def ids_array(self) -> pa.Array:
+        if len(self._ids) != 1:
+            self._ids = [pa.concat_arrays(self._ids) if self._ids else pa.array([], pa.string())]
+        return self._ids[0]
+
+    def sids(self) -> np.ndarray:
+        if len(self._sids) != 1:
+            self._sids = [np.concatenate(self._sids) if self._sids else np.zeros(0, np.int64)]
+        return self._sids[0]
+
+
 class BatchWriter:
     """Collects rows for one or more tables and commits them as one atomic batch."""
 
@@ -284,7 +313,7 @@ class BatchWriter:
         self._pending: dict[str, list[pa.Table]] = {}
         self._keys: dict[str, np.ndarray] = {}
         self._catalogue: dict[str, dict[str, int]] | None = None
-        self._catalogue_arrays: dict[str, tuple[pa.Array, np.ndarray]] = {}
+        self._catalogue_arrays: dict[str, _Catalogue] = {}
         self._next_sid = 0
         self._new_accounts: list[tuple[str, pa.Array, np.ndarray]] = []
         self._started = datetime.now(UTC)
@@ -296,13 +325,11 @@ class BatchWriter:
         if self._catalogue is not None:
             return
         cat = self.store.read("accounts")
-        self._catalogue = {}
         self._next_sid = int(pc.max(cat["sid"]).as_py()) + 1 if cat.num_rows else 0
         for platform in pc.unique(cat["platform"]).to_pylist() if cat.num_rows else []:
             part = cat.filter(pc.equal(cat["platform"], platform))
-            self._catalogue_arrays[platform] = (
-                part["account_id"].combine_chunks(),
-                part["sid"].to_numpy(),
+            self._catalogue_arrays[platform] = _Catalogue(
+                part["account_id"].combine_chunks(), part["sid"].to_numpy()
             )
         self._catalogue = {}
 
@@ -314,36 +341,45 @@ class BatchWriter:
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
         ids = ids.cast(pa.string())
-        known_ids, known_sids = self._catalogue_arrays.get(
-            platform, (pa.array([], pa.string()), np.zeros(0, np.int64))
-        )
-        idx = pc.index_in(ids, value_set=known_ids)
-        found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
-        out = np.full(len(ids), -1, dtype=np.int64)
-        if found.any():
-            out[found] = known_sids[pc.fill_null(idx, 0).to_numpy()[found]]
-        if not found.all():
-            # One hash pass: the dictionary lists the new ids in order of first appearance,
-            # the indices say which one each input row is.
-            enc = pc.dictionary_encode(pc.filter(ids, pa.array(~found)))
-            new_ids = enc.dictionary
-            new_sids = np.arange(self._next_sid, self._next_sid + len(new_ids), dtype=np.int64)
-            self._next_sid += len(new_ids)
+        if ids.null_count:
+            raise StoreError(f"{ids.null_count} empty (null) {platform} account ids", hint="drop rows without an id")
+        cat = self._catalogue_arrays.setdefault(platform, _Catalogue())
+        # One hash pass over the input: its distinct ids in order of first appearance,
+        # and which of them each row is.
+        enc = pc.dictionary_encode(ids)
+        distinct = enc.dictionary
+        row_of = enc.indices.to_numpy(zero_copy_only=False)
+        sid_of = np.full(len(distinct), -1, dtype=np.int64)
+        if cat.size and len(distinct):
+            if len(distinct) * 8 < cat.size:
+                # Few ids against a large catalogue: hash the few and scan the catalogue
+                # once, instead of building a hash table of the whole catalogue per call.
+                hit = pc.index_in(cat.ids, value_set=distinct)
+                valid = pc.is_valid(hit).to_numpy(zero_copy_only=False)
+                sid_of[pc.drop_null(hit).to_numpy(zero_copy_only=False)] = cat.sids()[valid]
+            else:
+                idx = pc.index_in(distinct, value_set=cat.ids_array())
+                found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
+                sid_of[found] = cat.sids()[pc.drop_null(idx).to_numpy(zero_copy_only=False)]
+        new = sid_of < 0
+        if new.any():
+            n_new = int(new.sum())
+            new_sids = np.arange(self._next_sid, self._next_sid + n_new, dtype=np.int64)
+            self._next_sid += n_new
+            sid_of[new] = new_sids
+            new_ids = distinct.filter(pa.array(new))
             self._new_accounts.append((platform, new_ids, new_sids))
-            out[~found] = new_sids[enc.indices.to_numpy(zero_copy_only=False)]
-            self._catalogue_arrays[platform] = (
-                pa.concat_arrays([known_ids, new_ids]),
-                np.concatenate([known_sids, new_sids]),
-            )
-        return out
+            cat.append(new_ids, new_sids)
+        return sid_of[row_of]
 
     def account_ids(self, platform: str, sids: np.ndarray) -> pa.Array:
         """Inverse of :meth:`sids` for ids known to this writer."""
         self._load_catalogue()
-        known_ids, known_sids = self._catalogue_arrays[platform]
+        cat = self._catalogue_arrays[platform]
+        known_sids = cat.sids()
         order = np.argsort(known_sids)
         pos = np.searchsorted(known_sids[order], sids)
-        return pc.take(known_ids, pa.array(order[pos]))
+        return pc.take(cat.ids_array(), pa.array(order[pos]))
 
     # -- rows ---------------------------------------------------------------
     def add(self, table: str, rows: pa.Table) -> int:
