@@ -312,10 +312,16 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
         near[:-o] |= big[o:] & (left[:-o] > o) & (in_blk[:-o] + o < p.block)
     quiet = vm & ~near[iv]
     q_cnt = np.bincount(row[quiet], minlength=n_rows)
-    s_all = _row_medians(fv, s_cnt, p.block, u[iv][vm])
-    s_quiet = _row_medians(flat[quiet], q_cnt, p.block, u[iv][quiet])
+    s_row = _row_medians(flat[quiet], q_cnt, p.block, u[iv][quiet])
     use_q = q_cnt >= 8
-    s_row = np.where(use_q, s_quiet, s_all)
+    if not use_q.all():  # rows with too few quiet intervals: every valid interval
+        need = ~use_q
+        sub = vm & need[row]
+        new_id = np.cumsum(need) - 1
+        sub_rows = new_id[row[sub]]
+        s_all = _row_medians(sub_rows * p.block + (g_iv[sub] % p.block), s_cnt[need], p.block,
+                             u[iv][sub])
+        s_row[need] = s_all
     s_pool = _pool(1.4826 * s_row, np.where(use_q, q_cnt, s_cnt), row_sid, row_blk, square=True)
     sigma = np.full(n, p.noise_floor)
     sigma[iv] = np.maximum(s_pool[row], p.noise_floor)
