@@ -170,16 +170,23 @@ def part_many(root: Path, accounts: int, snapshots: int, per_account: int) -> di
     build = time.perf_counter() - t
     lo = T0 + timedelta(days=purge_day - 1, hours=12)
     hi = T0 + timedelta(days=purge_day, hours=12)
-    ex.explain_many(store, [("x", "acc0")], start=lo, end=hi)  # warm
+    ex.explain_many(store, [("x", "acc0")], start=lo, end=hi)  # warm (diffs every watched account)
     t_all, res, mem = measured(lambda: ex.explain_many(store, start=lo, end=hi))
+    repeats = [measured(lambda: ex.explain_many(store, start=lo, end=hi))[0] for _ in range(2)]
+    t_best = min([t_all, *repeats])
     verdicts: dict[str, int] = {}
     for r in res:
         verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
     per = t_all / accounts
+    # Linear extrapolation charges the fixed costs (one fate query over the union of lost
+    # followers) to every account, so it overestimates; the overlap product is the only
+    # super-linear part and is small at this density.
     return {
         "accounts": accounts, "snapshots_per_account": snapshots, "followers_per_account": per_account,
-        "build_s": round(build, 1), "explain_many_s": round(t_all, 2), "per_account_s": round(per, 4),
-        "extrapolated_1000_accounts_s": round(per * 1000, 1), "goal_s": 60.0,
+        "build_s": round(build, 1), "explain_many_s": round(t_all, 2),
+        "explain_many_best_of_3_s": round(t_best, 2), "per_account_s": round(per, 4),
+        "extrapolated_1000_accounts_s": round(per * 1000, 1),
+        "extrapolated_1000_accounts_best_s": round(t_best / accounts * 1000, 1), "goal_s": 60.0,
         "verdicts": verdicts,
         "mean_lost": round(float(np.mean([r["lost"] for r in res])), 1),
         "mean_overlap_accounts": round(float(np.mean([len(r["overlap"]) for r in res])), 1),
