@@ -469,7 +469,7 @@ def bot_likeness(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Series:
 @dataclass
 class RegainReport:
     gained: int                      # followers gained after the drop
-    baseline_gain_median: float      # median gain per interval before the drop
+    baseline_gain_median: float      # median gain per interval (per day with interval lengths) before the drop
     gain_ratio: float | None         # gained / baseline (None without a baseline)
     abnormal_gain: bool
     young_share: float | None        # share of gained created < REGAIN_YOUNG_DAYS before seen
@@ -491,6 +491,8 @@ def regain_campaign(
     gained_created: pd.Series,
     gained_seen: pd.Timestamp | pd.Series,
     earlier_gains: Sequence[int],
+    earlier_days: Sequence[float] | None = None,
+    gain_days: float | None = None,
     earlier_gained_created: pd.Series | None = None,
     earlier_gained_seen: pd.Timestamp | pd.Series | None = None,
     reference_created: pd.Series | None = None,
@@ -502,7 +504,9 @@ def regain_campaign(
 
     ``gained_created``: creation times of the followers gained after the drop, first seen
     at ``gained_seen``. ``earlier_gains``: follower gains per snapshot interval before
-    the drop (the baseline for "abnormal"). ``earlier_gained_*``: the same for followers
+    the drop (the baseline for "abnormal"); with ``earlier_days`` (each interval's length)
+    and ``gain_days`` (the regain window's) the comparison is per day, so a long regain
+    window is not mistaken for an abnormal gain. ``earlier_gained_*``: the same for followers
     gained before the drop (baseline share of young accounts). ``reference_created``:
     creation times of a baseline population for the batch detector (e.g. the followers
     that stayed). Verdict ``regain_campaign`` when the gain is abnormal (at least
@@ -513,8 +517,19 @@ def regain_campaign(
     gained = len(gained_created)
     reasons: list[str] = []
     eg = np.asarray(list(earlier_gains), dtype=float)
+    per_day = earlier_days is not None and gain_days is not None and gain_days > 0
+    if per_day and eg.size:
+        ed = np.asarray(list(earlier_days or []), dtype=float)
+        eg = eg / np.clip(ed, 1e-9, None)
     base = float(np.median(eg)) if eg.size else float("nan")
-    ratio = gained / max(base, 1.0) if eg.size else None
+    if not eg.size:
+        ratio = None
+    elif per_day:
+        assert gain_days is not None
+        # Floor: one follower per regain window, so a zero baseline is not "infinite".
+        ratio = (gained / gain_days) / max(base, 1.0 / gain_days)
+    else:
+        ratio = gained / max(base, 1.0)
     abnormal = ratio is not None and ratio >= abnormal_ratio
 
     def young(created: pd.Series, seen: Any) -> tuple[int, int]:
@@ -544,7 +559,8 @@ def regain_campaign(
         reasons.append("no gain after the drop" if gained == 0 else "no earlier gains to compare with")
     else:
         reasons.append(
-            f"gain {gained} is {ratio:.1f}x the median earlier gain ({base:g}); abnormal at >= {abnormal_ratio}x"
+            f"gain {gained} is {ratio:.1f}x the median earlier gain ({base:.3g}{' per day' if per_day else ''}); "
+            f"abnormal at >= {abnormal_ratio}x"
         )
         young_signal = p_young is not None and p_young < alpha
         batch_signal = batch_share is not None and batch_share >= 1 / 3
@@ -731,11 +747,16 @@ def regain_for_account(
     # Baseline: every consecutive pair before the drop.
     before = meta[meta["observed_at"] <= pd.Timestamp(old["observed_at"])]
     earlier_gains: list[int] = []
+    earlier_days: list[float] = []
     eg_created: list[pd.Series] = []
     eg_seen: list[pd.Series] = []
     for i in range(1, len(before)):
         dd = snap.diff_snapshots(store, before.iloc[i - 1]["snapshot_id"], before.iloc[i]["snapshot_id"], complete=True)
         earlier_gains.append(int(len(dd.added)))
+        earlier_days.append(
+            (pd.Timestamp(before.iloc[i]["observed_at"]) - pd.Timestamp(before.iloc[i - 1]["observed_at"]))
+            .total_seconds() / 86_400
+        )
         ids = snap.sids_to_ids(store, platform, dd.added)
         c = stored_creation_times(store, platform, ids).reset_index(drop=True)
         eg_created.append(c)
@@ -749,6 +770,8 @@ def regain_for_account(
         gained_created=gained_created.reset_index(drop=True),
         gained_seen=pd.Timestamp(after["observed_at"]),
         earlier_gains=earlier_gains,
+        earlier_days=earlier_days,
+        gain_days=(pd.Timestamp(after["observed_at"]) - t_new).total_seconds() / 86_400,
         earlier_gained_created=pd.concat(eg_created, ignore_index=True) if eg_created else None,
         earlier_gained_seen=pd.concat(eg_seen, ignore_index=True) if eg_seen else None,
         reference_created=ref if ref.notna().any() else None,
