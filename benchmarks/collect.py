@@ -8,8 +8,8 @@ Measures
    watched accounts) under tight emulator budgets, so the rate limiter is the bottleneck:
    requests per observed account, share of the rate budget used in the windows the run
    fully spans (target ≥ 90%), limit violations (429s served: target 0), wall time;
-2. a long accelerated `watch` (many status cycles over a smaller list): resident memory
-   at the first and last cycle (target: flat).
+2. a long accelerated `watch` (many status cycles over a smaller list, emulator in its own
+   process): the collector's resident memory at the first and last cycle (target: flat).
 
 Timing figures are inflated when the machine is shared.
 """
@@ -21,6 +21,8 @@ import asyncio
 import csv
 import json
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 
 from purgewatch.collect.config import config_from_dict
-from purgewatch.collect.engine import Collector, CycleReport
+from purgewatch.collect.engine import Collector
 from purgewatch.sim import Emulator, SimClock, load_scenario, truth, watchlist_rows
 from purgewatch.store import Store
 
@@ -139,29 +141,42 @@ def bench_collect(n: int, bsky: tuple[int, float], x: tuple[int, float]) -> dict
 
 
 def bench_watch(n: int, cycles: int) -> dict[str, Any]:
+    """The emulator runs in its own process here, so the resident memory measured is the
+    collector's alone."""
     sc = load_scenario("small")
-    start = sc.start_us
-    with tempfile.TemporaryDirectory() as d, \
-            Emulator(sc, clock=SimClock.accelerated(start, 3600.0), faults=False, limits=False) as emu:
-        tmp = Path(d)
-        rows = watchlist_rows(sc)
-        extra = followers_of_small(n - len(rows))
-        write_watchlist(tmp / "wl.csv", rows + extra)
-        store = Store.init(tmp / "store")
-        rss: list[float] = []
-
-        def on_cycle(r: CycleReport) -> None:
-            rss.append(rss_mb())
-
-        t0 = time.perf_counter()
-        collector = Collector(store, config(tmp, emu, status_every="0.3s", batch=250), on_cycle=on_cycle)
-        asyncio.run(collector.watch(cycles=cycles))
-        elapsed = time.perf_counter() - t0
-        obs = store.read("observations").num_rows
-        return {"accounts": len(rows) + len(extra), "cycles": cycles, "observations": obs,
-                "seconds": round(elapsed, 1), "rss_mb_first_cycle": round(rss[0], 1),
-                "rss_mb_last_cycle": round(rss[-1], 1),
-                "rss_mb_by_cycle": [round(r, 1) for r in rss[:: max(1, len(rss) // 10)]]}
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from purgewatch.cli import main; main()", "sim", "serve", "--scenario", "small",
+         "--port", "0", "--speed", "3600", "--no-faults", "--no-limits", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        urls = json.loads(server.stdout.readline())["urls"]
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            rows = watchlist_rows(sc)
+            extra = followers_of_small(n - len(rows))
+            write_watchlist(tmp / "wl.csv", [r for r in rows if r["platform"] != "mastodon"] + extra)
+            store = Store.init(tmp / "store")
+            rss: list[float] = []
+            cfg = config_from_dict({
+                "collect": {"detect": False, "status_every": "0.3s", "batch": 250,
+                            "sim_clock_url": f"{urls['control']}/clock"},
+                "watchlists": [{"name": "bench", "file": "wl.csv"}],
+                "platforms": {"bluesky": {"appview_url": urls["bluesky"], "relay_url": urls["bluesky"]},
+                              "x": {"base_url": urls["x"], "bearer_token": "benchmark-token"}},
+            }, base_dir=tmp)
+            t0 = time.perf_counter()
+            collector = Collector(store, cfg, on_cycle=lambda r: rss.append(rss_mb()))
+            asyncio.run(collector.watch(cycles=cycles))
+            elapsed = time.perf_counter() - t0
+            obs = store.read("observations").num_rows
+    finally:
+        server.terminate()
+        server.wait()
+    return {"accounts": obs // cycles, "cycles": cycles, "observations": obs,
+            "seconds": round(elapsed, 1), "rss_mb_first_cycle": round(rss[0], 1),
+            "rss_mb_last_cycle": round(rss[-1], 1),
+            "rss_mb_by_cycle": [round(r, 1) for r in rss[:: max(1, len(rss) // 10)]]}
 
 
 def followers_of_small(n: int) -> list[dict[str, str]]:

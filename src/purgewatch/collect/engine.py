@@ -363,11 +363,24 @@ class Collector:
             await self._write_in_order(wl, platform, chunks, fetches, report)
         finally:
             for f in fetches:
+                if f.done() and not f.cancelled():
+                    f.exception()  # retrieved: the first failure is what propagates
                 f.cancel()
 
     async def _write_in_order(self, wl: WatchlistConfig, platform: str, chunks: list[list[Target]],
                               fetches: list[asyncio.Task[list[Observation]]], report: CycleReport) -> None:
-        writing: asyncio.Task[None] | None = None
+        writing_box: list[asyncio.Task[None] | None] = [None]  # the write in progress
+        try:
+            await self._fetch_and_write(wl, platform, chunks, fetches, report, writing_box)
+        finally:
+            # Whatever happens, let the batch being written finish (it is atomic anyway).
+            pending = writing_box[0]
+            if pending is not None:
+                await asyncio.wait([pending])
+
+    async def _fetch_and_write(self, wl: WatchlistConfig, platform: str, chunks: list[list[Target]],
+                               fetches: list[asyncio.Task[list[Observation]]], report: CycleReport,
+                               writing_box: list[asyncio.Task[None] | None]) -> None:
         for chunk, fetched in zip(chunks, fetches, strict=True):
             observations = await fetched
             if len(observations) != len(chunk):  # the protocol promises one per account
@@ -390,11 +403,11 @@ class Collector:
                 self._commit({"collect": "status", "watchlist": wl.name, "platform": platform, "accounts": n})
 
             # The next chunk is fetched while this one is written (one write at a time).
-            if writing is not None:
-                await writing
-            writing = asyncio.create_task(self._write(write, advance=(f"{wl.name}/status", len(chunk))))
-        if writing is not None:
-            await writing
+            if writing_box[0] is not None:
+                await writing_box[0]
+            writing_box[0] = asyncio.create_task(self._write(write, advance=(f"{wl.name}/status", len(chunk))))
+        if writing_box[0] is not None:
+            await writing_box[0]
 
     async def _write(self, fn: Callable[[], None], *, advance: tuple[str, int] | None = None) -> None:
         """Run store work (add rows + commit: one atomic batch) off the event loop so
