@@ -208,3 +208,32 @@ def test_cli_compare_json(camps: Store) -> None:
     assert {"rate_ratio", "rate_ratio_ci", "difference", "difference_ci"} <= set(t["effect"])
     r2 = CliRunner().invoke(cli, ["compare", "--store", str(camps.path)])
     assert r2.exit_code == 0 and "cannot say" in r2.output
+
+
+def test_drop_outcome_from_detect(store: Store) -> None:
+    """--outcome drop: follower_drop events of the detect module (planted: 6 of 10
+    government accounts and 1 of 10 opposition accounts lose 40% on day 20)."""
+    rng = np.random.default_rng(4)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    wl, obs = [], []
+    for i in range(20):
+        g = "government" if i < 10 else "opposition"
+        acc = f"acc{i}"
+        wl.append({"platform": "bluesky", "account": acc, "account_id": acc, "group": g, "action": "add", "at": t0})
+        dropper = i < 6 or i == 10
+        level = 5000 + 100 * i
+        for d in range(40):
+            y = level + 5 * d + int(rng.integers(-3, 4))
+            if dropper and d >= 20:
+                y = int(0.6 * y)
+            obs.append({"platform": "bluesky", "account_id": acc, "observed_at": t0 + timedelta(days=d, hours=int(rng.integers(0, 3))),
+                        "status": "active", "followers_count": y})
+    with store.writer(command="test", source="test") as w:
+        w.add("watchlist", _tbl(wl))
+        w.add("observations", _tbl(obs))
+    fr = cmp.account_frame(store, outcome="drop")
+    got = fr.set_index("account_id")["outcome"]
+    assert got[[f"acc{i}" for i in range(6)]].eq(1).all() and got["acc10"] == 1
+    assert int(got.sum()) == 7
+    res = cmp.compare_store(store, outcome="drop", permutations=0)
+    assert {g["group"]: g["outcome_count"] for g in res["groups"]} == {"government": 6, "opposition": 1}

@@ -48,7 +48,7 @@ OUTCOMES: dict[str, str] = {
     "gone": "suspended, taken down, deactivated, deleted or not found at least once in the window",
     "deleted": "deleted or not found at least once in the window",
     "deactivated": "deactivated at least once in the window",
-    "drop": "a sustained follower drop in the window (see docs/compare.md)",
+    "drop": "a follower_drop event from `detect` in the window (fallback without it: a sustained drop, docs/compare.md)",
 }
 STANDARD_COVARIATES = ("age_days", "activity", "audience", "bot_likeness")
 # Sustained drop rule (fallback when the detect module is not installed).
@@ -434,6 +434,21 @@ def sustained_drops(
     return pd.Series(out, dtype=bool)
 
 
+def _detected_drops(
+    store: Store, platform: str | None, t0: pd.Timestamp | None, t1: pd.Timestamp | None
+) -> set[str] | None:
+    """Accounts ("platform\x1faccount_id") with a follower_drop event from the detect
+    module in the window, or None when the module is not installed."""
+    try:
+        from purgewatch.analysis.detect import detect
+    except ImportError:
+        return None
+    events = detect(store, kinds=["follower_drop"], platform=platform,
+                    start=None if t0 is None else t0.to_pydatetime(),
+                    end=None if t1 is None else t1.to_pydatetime())
+    return {f"{e.platform}\x1f{e.account_id}" for e in events if e.kind == "follower_drop"}
+
+
 def _to_utc(t: datetime | str | None) -> pd.Timestamp | None:
     if t is None:
         return None
@@ -545,8 +560,16 @@ def account_frame(
             o = o[o["observed_at"] <= t1]
         o["account_id"] = o["platform"] + "\x1f" + o["account_id"]
         drops = sustained_drops(o)
-        observed = pd.Series(drops.values, index=drops.index)
         keyed = pop["platform"] + "\x1f" + pop["account_id"]
+        detected = _detected_drops(store, platform, t0, t1)
+        if detected is not None:
+            # The detect module's follower_drop events decide; accounts with a count
+            # series in the window and no event are 0, accounts without one unknown.
+            observed = pd.Series(
+                [k in detected for k in drops.index], index=drops.index, dtype="float"
+            )
+        else:
+            observed = pd.Series(drops.values, index=drops.index, dtype="float")
         pop = pop.assign(outcome=keyed.map(observed).astype("float"))
     else:
         known = st[st["status"] != "unknown"]
