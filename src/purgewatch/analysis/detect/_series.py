@@ -57,6 +57,7 @@ class SeriesParams:
     # phased in as the interval's gap grows to a week (daily readings track the drift).
     drift_uncertainty: float = 0.5
     noise_floor: float = 1.0  # followers: the noise scale never goes below this
+    ramp_steps: int = 24  # a change spread over up to this many more intervals each side is one event
     revert_obs: int = 3  # a drop and a surge this close (in observations) cancel out
     revert_tolerance: float = 0.35  # ... when their sizes differ by less than this fraction
     # Looser per-account candidates used by the purge detector (individually weak drops).
@@ -378,7 +379,8 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
     peak = idx[best_at[take]]
     run_last = np.zeros(n_runs, dtype=np.int64)
     np.maximum.at(run_last, run, idx)
-    # 4. widen the window to neighbouring intervals carrying the same-sign change
+    # 4. widen the window to neighbouring intervals carrying the same-sign change (a ramp:
+    # a loss spread over several readings), within the peak's block
     lo = peak.copy()
     hi = peak.copy()
     jp = s.jump[peak]
@@ -387,19 +389,29 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
     go_hi = np.ones(len(peak), dtype=bool)
     start = s.series_start[peak]
     stop = s.series_stop[peak]
-    for _ in range(p.window - 1):
+    blk = s.gidx[peak] // p.block
+    last_i = len(s.y) - 1
+    for _ in range(p.ramp_steps):
+        if not (go_lo.any() or go_hi.any()):
+            break
         c = lo - 1
-        ok = go_lo & (c - 1 >= start)
-        cc = np.clip(c, 0, len(s.y) - 1)
+        cc = np.clip(c, 0, last_i)
+        ok = go_lo & (c - 1 >= start) & (s.gidx[cc] // p.block == blk)
         ok &= (np.sign(s.resid[cc]) == np.sign(jp)) & (np.abs(s.resid[cc]) >= frac)
         lo = np.where(ok, c, lo)
         go_lo &= ok
         c = hi + 1
-        ok = go_hi & (c < stop - 1)  # never the unconfirmed last reading
-        cc = np.clip(c, 0, len(s.y) - 1)
+        cc = np.clip(c, 0, last_i)
+        ok = go_hi & (c < stop - 1) & (s.gidx[cc] // p.block == blk)  # never the last reading
         ok &= (np.sign(s.resid[cc]) == np.sign(jp)) & (np.abs(s.resid[cc]) >= frac)
         hi = np.where(ok, c, hi)
         go_hi &= ok
+    # A ramp's size is the drift-corrected change over the whole window when that is
+    # larger than the window jump at its steepest point.
+    cr = np.concatenate([[0.0], np.cumsum(s.resid)])
+    ramp = cr[hi + 1] - cr[lo]
+    widened = (lo < peak) | (hi > peak)
+    jp = np.where(widened & (np.abs(ramp) > np.abs(jp)) & (np.sign(ramp) == np.sign(jp)), ramp, jp)
     return Candidates(
         sid=s.sid[peak], gidx=s.gidx[peak], first=lo - 1, last=hi, peak=peak,
         run_end_gidx=s.gidx[run_last], jump=jp, level=s.level[peak], score=s.score[peak],
