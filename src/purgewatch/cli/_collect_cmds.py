@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,10 +101,33 @@ def _config(config_path: Path | None, watchlist: Path | None, base_urls: tuple[s
 
 
 def _log_detections(events: list[Any]) -> None:
-    # The alert hook: the alerts part subscribes here; until then, detections are logged.
     for e in events:
         data = e.to_json() if hasattr(e, "to_json") else e
         log.info("detection", extra={"event": "detection", "detection": data})
+
+
+@contextmanager
+def _detection_hook(store_dir: Path) -> Iterator[Callable[[list[Any]], None]]:
+    """Detections are logged, and sent to the webhook when one is configured
+    (PURGEWATCH_WEBHOOK_URL; see docs/alerts.md): delivery runs in the background and
+    each event goes out once, even across restarts."""
+    try:
+        from purgewatch.alerts import alert_hook
+    except ImportError:
+        alerter = None
+    else:
+        alerter = alert_hook(store_dir)
+
+    def hook(events: list[Any]) -> None:
+        _log_detections(events)
+        if alerter is not None:
+            alerter(events)
+
+    try:
+        yield hook
+    finally:
+        if alerter is not None:
+            alerter.close()
 
 
 def _summary(reports: list[CycleReport]) -> None:
@@ -143,8 +166,8 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
     setup_logging(structured=quiet, level=logging.INFO if quiet else logging.WARNING)
     store = open_store(store_path or cfg.store, create=True)
     show = not quiet and not as_json and sys.stderr.isatty()
-    with _progress(show) as progress:
-        collector = Collector(store, cfg, progress=progress, on_detections=_log_detections)
+    with _progress(show) as progress, _detection_hook(store.path) as hook:
+        collector = Collector(store, cfg, progress=progress, on_detections=hook)
         reports = asyncio.run(collector.collect_once(followers=followers))
     if as_json:
         emit_json({"store": str(store.path.resolve()), "cycles": [r.to_json() for r in reports]})
@@ -173,14 +196,14 @@ def watch_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, cy
     store = open_store(store_path or cfg.store, create=True)
     show = not quiet and sys.stderr.isatty()
 
-    async def run(progress: RichProgress | None) -> list[CycleReport]:
+    async def run(progress: RichProgress | None, hook: Callable[[list[Any]], None]) -> list[CycleReport]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        collector = Collector(store, cfg, progress=progress, on_detections=_log_detections,
+        collector = Collector(store, cfg, progress=progress, on_detections=hook,
                               on_cycle=None if quiet else (lambda r: _summary([r])))
         return await collector.watch(cycles=cycles, stop=stop)
 
-    with _progress(show) as progress:
-        asyncio.run(run(progress))
+    with _progress(show) as progress, _detection_hook(store.path) as hook:
+        asyncio.run(run(progress, hook))
