@@ -424,3 +424,27 @@ def test_jetstream_subscribe_url_resumes_a_few_seconds_back(tmp_path: Path) -> N
                    watched={"did:plc:a"})
     q = parse_qs(urlsplit(v2.subscribe_url()).query)
     assert q["dids"] == ["did:plc:a"] and q["kinds"] == ["account"] and "cursor" not in q
+
+
+def test_mastodon_never_follows_a_link_to_another_host() -> None:
+    rec = Recorded("mastodon")
+    evil: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "mastodon.test":
+            evil.append(str(request.url))
+            return httpx.Response(200, json=[])
+        resp = rec(request)
+        if request.url.path.endswith("/followers"):
+            resp.headers["Link"] = '<https://evil.example/api/v1/accounts/1/followers?max_id=5>; rel="next"'
+        return resp
+
+    async def go() -> FollowerListing:
+        async with HttpClient(clock=FakeClock(), transport=httpx.MockTransport(handler)) as http:
+            conn = MastodonConnector(http, instances={"mastodon.example": rec.base})
+            return await conn.followers("1@mastodon.example")
+
+    listing = asyncio.run(go())
+    assert evil == []
+    assert listing.snapshot is not None and listing.snapshot.partial
+    assert "another host" in (listing.error or "")

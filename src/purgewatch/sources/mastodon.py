@@ -203,7 +203,9 @@ class MastodonConnector:
             )
             state.pages += 1
             pages += 1
-            state.cursor = self._next_max_id(resp, base)
+            state.cursor, problem = self._next_max_id(resp, base)
+            if problem:
+                return self._cut_short(state, problem)
             if not state.cursor:
                 break
             await call_page_callback(on_page, state)
@@ -218,20 +220,22 @@ class MastodonConnector:
         )
 
     @staticmethod
-    def _next_max_id(resp: ApiResponse, base: str) -> str | None:
-        """The ``max_id`` of the ``rel="next"`` link, only if it points at this instance
-        (we rebuild the URL ourselves rather than follow a server-given one)."""
+    def _next_max_id(resp: ApiResponse, base: str) -> tuple[str | None, str | None]:
+        """(``max_id`` of the ``rel="next"`` link, or None at the end; a problem). We
+        rebuild the next URL ourselves and never follow a link to another host."""
         link = resp.headers.get("link")
         if not link:
-            return None
+            return None, None
         m = _LINK_NEXT.search(link)
         if not m:
-            return None
+            return None, None
         target = urlsplit(m.group(1))
         if target.netloc and target.netloc.lower() != urlsplit(base).netloc.lower():
-            return None
+            return None, f"next page link points to another host ({target.netloc}): not followed"
         values = parse_qs(target.query).get("max_id")
-        return values[0] if values else None
+        if not values:
+            return None, "next page link without max_id: not followed"
+        return values[0], None
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         snap = FollowerSnapshot(
