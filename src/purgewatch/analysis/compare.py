@@ -284,6 +284,7 @@ def _adjusted_model(
             b_adj = float(adj.params[term])
             ci_adj = adj.conf_int(alpha)
             d_raw, d_adj = avg_diff(raw, X_raw, g), avg_diff(adj, X_adj, g)
+            has_gap = abs(b_raw) > 1e-12 and float(raw.pvalues[term]) < alpha
             entry.update({
                 "adjusted_odds_ratio": _exp(b_adj),
                 "adjusted_odds_ratio_ci": [_exp(ci_adj.loc[term, 0]), _exp(ci_adj.loc[term, 1])],
@@ -291,8 +292,10 @@ def _adjusted_model(
                 "adjusted_difference": _num(d_adj),
                 # 1 - adjusted/raw: the share of the raw gap the covariates account for
                 # (can exceed 1 when the gap reverses, or be negative when it widens).
-                "gap_explained_log_odds": _num(1 - b_adj / b_raw) if abs(b_raw) > 1e-12 else None,
-                "gap_explained_probability": _num(1 - d_adj / d_raw) if abs(d_raw) > 1e-12 else None,
+                # Only where there is a raw gap (raw p < alpha): a ratio to a gap
+                # indistinguishable from zero is noise.
+                "gap_explained_log_odds": _num(1 - b_adj / b_raw) if has_gap else None,
+                "gap_explained_probability": _num(1 - d_adj / d_raw) if has_gap and abs(d_raw) > 1e-12 else None,
             })
         out["terms"].append(entry)
     if adj is not None:
@@ -364,7 +367,7 @@ def _summary(
                 f"{_f2(term.get('adjusted_odds_ratio'))} adjusted for {', '.join(model['covariates'])} "
                 f"(95% CI {_f2(term['adjusted_odds_ratio_ci'][0])}–{_f2(term['adjusted_odds_ratio_ci'][1])}); "
                 + (f"the covariates account for {_pct(ge)} of the raw gap on the log-odds scale"
-                   if ge is not None else "no raw gap to explain")
+                   if ge is not None else f"no clear raw gap to explain (raw p = {_p(term['raw_p_value'])})")
                 + f" (on {model['rows']} accounts with complete covariates)."
             )
     if model.get("warning"):
