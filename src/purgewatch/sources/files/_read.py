@@ -7,9 +7,8 @@ a parser's guess. Line numbers are 1-based and count the CSV header as line 1.
 
 from __future__ import annotations
 
-import hashlib
-
 import csv
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
