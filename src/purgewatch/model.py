@@ -124,7 +124,8 @@ SNAPSHOTS_SCHEMA = pa.schema(
         pa.field("snapshot_id", pa.string(), nullable=False),
         pa.field("platform", pa.string(), nullable=False),
         pa.field("account_id", pa.string(), nullable=False),
-        pa.field("observed_at", TS, nullable=False),
+        pa.field("observed_at", TS, nullable=False),      # when reading the list began
+        pa.field("completed_at", TS),                      # when its last page was read
         pa.field("partial", pa.bool_(), nullable=False),
         pa.field("n_followers", pa.int64(), nullable=False),
         pa.field("base_snapshot_id", pa.string()),          # null = full; else delta against it
@@ -208,6 +209,10 @@ class FollowerSnapshot:
     follower_ids: list[str] = field(default_factory=list)
     partial: bool = False
     ordered: bool = True
+    # Reading a long list takes time (hours, at real rate limits): a list read across an
+    # event mixes before and after. ``completed_at`` bounds the read so explain can pick
+    # snapshots that were wholly read before (or after) a drop.
+    completed_at: datetime | None = None
     source: str | None = None
     source_ref: str | None = None
     payload_hash: str | None = None

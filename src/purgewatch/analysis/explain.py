@@ -97,6 +97,14 @@ class _Snaps:
         t = pd.to_datetime(m["observed_at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
         order = np.argsort(t, kind="stable")
         self.t = t[order]
+        # When each list was wholly read (its last page); reads of one account don't
+        # overlap, so this is sorted too. Lists imported from files only have observed_at.
+        if "completed_at" in m.columns:
+            done = pd.to_datetime(m["completed_at"], utc=True).dt.tz_localize(None)
+            done = done.fillna(pd.Series(pd.to_datetime(m["observed_at"], utc=True).dt.tz_localize(None), index=done.index))
+            self.done = np.maximum.accumulate(done.to_numpy(dtype="datetime64[ns]")[order])
+        else:
+            self.done = self.t
         self.n = m["n_followers"].to_numpy(dtype=np.int64)[order]
         self.rows = m.iloc[order]
 
@@ -113,7 +121,9 @@ class _Snaps:
             return i, i + 1
         lo = _np_time(start) if start is not None else t[0]
         hi = _np_time(end) if end is not None else t[-1]
-        k = int(np.searchsorted(t, lo, side="right")) - 1    # last <= lo
+        # old = the last list wholly read by ``lo``: a list whose reading straddled the
+        # window's start mixes before and after, and would hide part of the change.
+        k = int(np.searchsorted(self.done, lo, side="right")) - 1    # last read by lo
         if k < 0:
             k = int(np.searchsorted(t, lo, side="left"))     # first >= lo
         j = int(np.searchsorted(t, hi, side="left"))         # first >= hi

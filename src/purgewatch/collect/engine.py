@@ -466,6 +466,10 @@ class Collector:
 
             listing: FollowerListing = await conn.followers(t.account_id, resume=resume, on_page=save)
             snap = listing.snapshot
+            if snap is not None and snap.completed_at is None:
+                # The last page has just been read: a list read across an event mixes
+                # before and after, and explain needs to know when the read ended.
+                snap.completed_at = to_datetime(self._now())
             if snap is None:
                 report.skipped.append(f"{t.platform}:{t.ref}: {listing.skipped}")
                 log.info("follower list skipped", extra={"account": f"{t.platform}:{t.ref}", "reason": listing.skipped})
@@ -474,7 +478,7 @@ class Collector:
                     add_snapshot(self.writer, platform=snap.platform, account_id=snap.account_id,
                                  observed_at=snap.observed_at, follower_ids=snap.follower_ids,
                                  partial=snap.partial, ordered=snap.ordered, source=snap.source,
-                                 source_ref=snap.source_ref)
+                                 source_ref=snap.source_ref, completed_at=snap.completed_at)
                     self._commit({"collect": "followers", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
                                   "partial": snap.partial, "error": listing.error})
 

@@ -116,7 +116,12 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
             _INDEX.move_to_end(key)
             return hit
     pf = pq.ParquetFile(f)
-    table = pf.read(columns=META_COLUMNS)
+    present = set(pf.schema_arrow.names)
+    table = pf.read(columns=[c for c in META_COLUMNS if c in present])
+    for c in META_COLUMNS:  # files written before a column existed
+        if c not in present:
+            table = table.append_column(TABLE_SCHEMAS["snapshots"].field(c), pa.nulls(table.num_rows, TABLE_SCHEMAS["snapshots"].field(c).type))
+    table = table.select(META_COLUMNS)
     rows = table.to_pylist()
     metas: list[_Meta] = []
     i = 0
@@ -468,11 +473,14 @@ def add_snapshot(
     source: str | None = None,
     source_ref: str | None = None,
     payload_hash: str | None = None,
+    completed_at: datetime | None = None,
 ) -> str | None:
     """Queue one follower list for the writer's next commit.
 
-    ``follower_ids`` is in the platform's list order, newest follower first. Returns the
-    snapshot id, or None when the identical snapshot is already stored."""
+    ``follower_ids`` is in the platform's list order, newest follower first.
+    ``observed_at`` is when reading the list began, ``completed_at`` (optional) when its
+    last page was read. Returns the snapshot id, or None when the identical snapshot is
+    already stored."""
     if observed_at.tzinfo is None:
         raise InputError(
             f"observed_at {observed_at.isoformat()} of the snapshot of {platform}:{account_id} has no time zone",
@@ -534,6 +542,7 @@ def add_snapshot(
             "platform": [platform],
             "account_id": [account_id],
             "observed_at": pa.array([observed_at], TS),
+            "completed_at": pa.array([completed_at], TS),
             "partial": [bool(partial)],
             "n_followers": pa.array([len(sids)], pa.int64()),
             "base_snapshot_id": pa.array([base], pa.string()),
