@@ -59,6 +59,7 @@ BAND_IQR_QUANTILE = 0.001      # ... and below this quantile of the null IQRs
 
 # regain_campaign defaults
 REGAIN_YOUNG_DAYS = 30.0       # "young": created less than this before it was first seen
+REGAIN_HORIZON_DAYS = 14.0   # default regain window: this long after the drop
 REGAIN_ABNORMAL_RATIO = 3.0    # gain at least this many times the median earlier gain
 
 
@@ -724,7 +725,8 @@ def regain_for_account(
     until: Any = None,
 ) -> dict[str, Any]:
     """After the drop between the snapshots bracketing [start, end] (see explain), did
-    the gain up to ``until`` (default: the next complete snapshot) look like a campaign?"""
+    the gain up to ``until`` (default: the last complete snapshot within
+    ``REGAIN_HORIZON_DAYS`` of the drop, else the next one) look like a campaign?"""
     from purgewatch.analysis.explain import _utc
 
     old, new = _pair(store, platform, account_id, start, end)
@@ -740,7 +742,13 @@ def regain_for_account(
             f"no complete follower snapshot of {platform}:{account_id} after the drop ({t_new.isoformat()})",
             hint="a regain can only be judged once a later follower list is stored",
         )
-    after = later.iloc[-1] if u is not None else later.iloc[0]
+    if u is None:
+        # Campaigns to win followers back start days after a drop, not by the next list:
+        # by default judge everything gained within the horizon.
+        horizon = t_new + pd.Timedelta(days=REGAIN_HORIZON_DAYS)
+        within = later[later["observed_at"] <= horizon]
+        later = within if not within.empty else later.iloc[:1]
+    after = later.iloc[-1]
     d = snap.diff_snapshots(store, new["snapshot_id"], after["snapshot_id"], complete=True)
     gained_ids = snap.sids_to_ids(store, platform, d.added)
     gained_created = stored_creation_times(store, platform, gained_ids)
