@@ -24,6 +24,7 @@ from purgewatch.store import Store
 from test_report_data import (  # noqa: F401
     HOSTILE_NAMES,
     LONG_BIO,
+    N_REGAIN,
     STAMP,
     build_store,
     fixture_full_report,
@@ -199,10 +200,10 @@ def test_report_findings_match_the_store(built: tuple[Store, Path, str]) -> None
     assert (gov["outcome_count"], gov["accounts"]) == (2, 4)
     fx = next(fx for fx in f["forensics"] if fx["account_id"] == "1001")
     assert fx["creation"]["sets"]["lost"]["accounts"] == 200
-    assert (fx["regain"]["gained"], fx["regain"]["verdict"]) == (120, "regain_campaign")
+    assert (fx["regain"]["gained"], fx["regain"]["verdict"]) == (N_REGAIN, "regain_campaign")
     regain_sentence = next(s for s in f["summary"]["sentences"] if "regain" in json.dumps(s))
     fact = next(x for x in f["facts"] if x["id"] == next(p["fact"] for p in regain_sentence if isinstance(p, dict) and "fact" in p))
-    assert fact["value"] == 120 and all(r.startswith("n-") for r in fact["refs"]) and len(fact["refs"]) == 2
+    assert fact["value"] == N_REGAIN and all(r.startswith("n-") for r in fact["refs"]) and len(fact["refs"]) == 2
 
 
 def test_missing_analysis_is_said_not_estimated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

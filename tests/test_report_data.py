@@ -133,8 +133,8 @@ def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
 
 
 # The leader's follower lists: 600 before the wave; 200 gone after it (150 of them
-# suspended, 50 still active = unfollowed); 120 brand-new accounts three days later.
-N_FOLLOWERS, N_LOST, N_LOST_SUSPENDED, N_REGAIN = 600, 200, 150, 120
+# suspended, 50 still active = unfollowed); 400 brand-new accounts three days later.
+N_FOLLOWERS, N_LOST, N_LOST_SUSPENDED, N_REGAIN = 600, 200, 150, 400
 SNAP_TIMES = [T0 + timedelta(days=1), T0 + timedelta(days=2), WAVE_AT - timedelta(hours=3),
               WAVE_AT + timedelta(hours=4), WAVE_AT + timedelta(days=3)]
 

@@ -289,6 +289,7 @@ def gather_findings(
         e["id"] = f"e-{i}"
 
     # ---- per-account series
+    step("building account series")
     if len(obs):
         mask = pd.MultiIndex.from_arrays([obs["platform"].astype(str), obs["account_id"].astype(str)]).isin(list(keys))
     else:
@@ -561,9 +562,11 @@ def _event_refs(e: dict[str, Any], part: pd.DataFrame) -> list[str]:
     """Observations of the account an event rests on: those its evidence names, else the
     last one at/before its start and every one up to the first at/after its end."""
     times = _evidence_times(e)
-    named = [r for r, t in zip(part["ref"], part["observed_at"], strict=True) if iso(t) in times]
-    if named:
-        return sorted(set(named))
+    if times:
+        wanted = pd.to_datetime(sorted(times), utc=True, format="ISO8601")
+        named = part.loc[part["observed_at"].isin(wanted), "ref"]
+        if len(named):
+            return sorted(set(named))
     s, en = parse_time(e.get("start")), parse_time(e.get("end"))
     if s is None or en is None:
         return []
