@@ -255,3 +255,22 @@ def test_detection_runs_after_each_status_cycle_and_never_breaks_collection(
     reports = asyncio.run(Collector(store, cfg, clock=FakeClock(start=1_780_001_000.0),
                                     transport=httpx.MockTransport(fake)).collect_once())
     assert reports[0].observed == 3 and store.read("observations").num_rows == 6
+
+
+def test_archive_backfill_is_stored_with_capture_urls_and_not_twice(store: Store, tmp_path: Path) -> None:
+    from test_connectors import Recorded
+
+    rec = Recorded("wayback")
+    cfg = config_from_dict({"platforms": {"wayback": {"base_url": rec.base}}, "collect": {"detect": False}},
+                           base_dir=tmp_path)
+    # The archive's host gets the 2.5 s spacing from the config; the fake clock absorbs it.
+    clock = FakeClock()
+    for _ in range(2):
+        asyncio.run(Collector(store, cfg, clock=clock, transport=httpx.MockTransport(rec))
+                    .backfill_archive([("TEN_GOP", "4224729994")]))
+    obs = store.read("observations").to_pylist()
+    assert len(obs) == 4, "a second backfill of the same captures stores nothing new"
+    assert {o["source"] for o in obs} == {"web-archive"} and all("/web/" in o["source_ref"] for o in obs)
+    assert {o["account_id"] for o in obs} == {"4224729994"} and {o["platform"] for o in obs} == {"x"}
+    assert sorted(o["followers_count"] for o in obs) == [12345, 98700, 130000, 1200000]
+    assert min(clock.sleeps) >= 2.5 - 1e-9

@@ -150,18 +150,31 @@ def _summary(reports: list[CycleReport]) -> None:
 @click.option("--base-url", "base_urls", multiple=True, metavar="PLATFORM=URL",
               help="With --watchlist: bluesky=URL, x=URL, telegram=URL, mastodon:INSTANCE=URL.")
 @click.option("--followers", is_flag=True, help="Also read follower lists.")
+@click.option("--archive", "archive", multiple=True, metavar="HANDLE[=ID]",
+              help="Instead: backfill an X account's follower-count history from web-archive "
+                   "captures (repeatable; give the X id after = when known).")
+@click.option("--from", "date_from", metavar="YYYYMMDD", help="With --archive: first capture date.")
+@click.option("--to", "date_to", metavar="YYYYMMDD", help="With --archive: last capture date.")
 @json_option
 def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, watchlist: Path | None,
-                base_urls: tuple[str, ...], followers: bool, as_json: bool) -> None:
+                base_urls: tuple[str, ...], followers: bool, archive: tuple[str, ...],
+                date_from: str | None, date_to: str | None, as_json: bool) -> None:
     """Look every watched account up once (statuses and counts), optionally their follower
     lists, and record what was seen. A failed request is recorded as `unknown` with its
-    reason, never as a status.
+    reason, never as a status. With --archive, backfill follower counts from archived
+    profile pages instead (≤ 24 requests a minute).
 
     \b
     Example:
       purgewatch collect --watchlist watchlist.csv --store ./evidence
       purgewatch collect --config purgewatch.toml --followers --json
+      purgewatch collect --archive TEN_GOP=4224729994 --from 20160101 --to 20171231
     """
+    if archive:
+        _archive(archive, config_path, store_path, quiet, date_from, date_to, as_json)
+        return
+    if date_from or date_to:
+        raise click.UsageError("--from/--to go with --archive")
     cfg = _config(config_path, watchlist, base_urls)
     setup_logging(structured=quiet, level=logging.INFO if quiet else logging.WARNING)
     store = open_store(store_path or cfg.store, create=True)
@@ -173,6 +186,37 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
         emit_json({"store": str(store.path.resolve()), "cycles": [r.to_json() for r in reports]})
     elif not quiet:
         _summary(reports)
+
+
+def _archive(archive: tuple[str, ...], config_path: Path | None, store_path: Path | None, quiet: bool,
+             date_from: str | None, date_to: str | None, as_json: bool) -> None:
+    for d in (date_from, date_to):
+        if d is not None and not (len(d) == 8 and d.isdigit()):
+            raise click.BadParameter(f"{d!r}: write YYYYMMDD", param_hint="--from/--to")
+    accounts = []
+    for item in archive:
+        handle, _, xid = item.partition("=")
+        handle = handle.strip().lstrip("@")
+        if not handle or (xid and not xid.strip().isdigit()):
+            raise click.BadParameter(f"{item!r}: write HANDLE or HANDLE=NUMERIC_ID", param_hint="--archive")
+        accounts.append((handle, xid.strip() or None))
+    cfg = load_config(config_path) if config_path else CollectConfig()
+    setup_logging(structured=quiet, level=logging.INFO if quiet else logging.WARNING)
+    store = open_store(store_path or cfg.store, create=True)
+    show = not quiet and not as_json and sys.stderr.isatty()
+    with _progress(show) as progress:
+        results = asyncio.run(Collector(store, cfg, progress=progress).backfill_archive(
+            accounts, start=date_from, end=date_to))
+    summary: list[dict[str, Any]] = [
+        {"handle": h, "account_id": i, "captures": r.captures, "observations": len(r.observations),
+         "without_count": r.without_count, "failures": r.failures[:10]}
+        for (h, i), r in zip(accounts, results, strict=True)]
+    if as_json:
+        emit_json({"store": str(store.path.resolve()), "archive": summary})
+    elif not quiet:
+        for row in summary:
+            click.echo(f"{row['handle']}: {row['observations']} counts from {row['captures']} captures "
+                       f"({row['without_count']} without a count, {len(row['failures'])} failed)", err=True)
 
 
 @click.command("watch")

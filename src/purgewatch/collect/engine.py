@@ -53,6 +53,7 @@ from purgewatch.sources.bluesky import (
 from purgewatch.sources.mastodon import MastodonConnector
 from purgewatch.sources.protocol import Connector, FollowerListing, PagingState
 from purgewatch.sources.telegram import TelegramConnector
+from purgewatch.sources.wayback import BackfillResult, WaybackConnector
 from purgewatch.sources.x import XConnector
 from purgewatch.store import BatchWriter, Store
 
@@ -535,6 +536,42 @@ class Collector:
             await self.http.aclose()
             self.http = None
         self._connectors.clear()
+
+    async def backfill_archive(self, accounts: Sequence[tuple[str, str | None]], *, start: str | None = None,
+                               end: str | None = None) -> list[BackfillResult]:
+        """Follower-count history of X accounts from web-archive captures, stored as
+        observations (source ``web-archive``, the capture URL as ``source_ref``).
+        ``accounts``: (handle, X id or None); ``start``/``end``: ``YYYYMMDD``."""
+        await self._open()
+        results = []
+        try:
+            with self.store.writer(command="collect --archive", source="web-archive") as w:
+                self._writer = w
+                assert self.http is not None
+                conn = WaybackConnector(self.http, base_url=self.config.wayback_base)
+                key = "archive"
+                self.progress.start(key, "web archive", len(accounts))
+                for handle, account_id in accounts:
+                    result = await conn.backfill(handle, account_id=account_id, start=start, end=end)
+                    results.append(result)
+                    if result.observations:
+                        def write(result: BackfillResult = result, handle: str = handle) -> None:
+                            self.writer.add("observations", _obs_table(result.observations))
+                            self._commit({"collect": "archive", "handle": handle, "captures": result.captures,
+                                          "without_count": result.without_count})
+
+                        await self._write(write)
+                    log.info("archive backfill", extra={"event": "archive", "handle": handle,
+                                                        "captures": result.captures,
+                                                        "observations": len(result.observations),
+                                                        "without_count": result.without_count,
+                                                        "failures": len(result.failures)})
+                    self.progress.advance(key)
+                self.progress.finish(key)
+        finally:
+            self._writer = None
+            await self._close()
+        return results
 
     def _check_connectors(self, plans: list[tuple[WatchlistConfig, list[Target]]]) -> None:
         """Fail before any request when a watched platform cannot be collected (no token)."""
