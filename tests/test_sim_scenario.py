@@ -129,7 +129,7 @@ def test_demo_scenario_matches_the_story():
     # regain: brand-new accounts (created hours before following) in bursts after the wave
     e = x.edges[leader]
     regain = e.cohort == x.cohorts.index("regain:comeback")
-    assert regain.sum() == 6 * 450
+    assert regain.sum() == 6 * 800
     assert np.all(e.follow_us[regain] > thursday)
     age = e.follow_us[regain] - x.created_us[e.follower[regain]]
     assert np.all(age < 13 * 3600 * 10**6)

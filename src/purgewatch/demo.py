@@ -29,9 +29,9 @@ from purgewatch.store import Store
 # The part of the scenario the demo watches: three days of ordinary life before the
 # Thursday wave, the wave, and the regain campaign's bursts that follow.
 WATCH_FROM = datetime(2026, 5, 18, 0, 0, tzinfo=UTC)
-WATCH_TO = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
+WATCH_TO = datetime(2026, 5, 28, 12, 0, tzinfo=UTC)
 
-# Scenario seconds per wall second. 9.5 scenario days in roughly 80 wall seconds.
+# Scenario seconds per wall second: 10.5 scenario days in roughly 90 wall seconds.
 DEFAULT_SPEED = 10_000.0
 
 
