@@ -378,3 +378,24 @@ def test_follower_lists_match_the_truth_or_say_why_not(emulator_factory: Any, tm
         # Only the suspended, the hidden and the protected accounts have no list.
         assert len(got) == len(rows) - len(followers_report.skipped)
         assert all(not s["partial"] for s in snaps)
+
+
+def test_watch_stops_cleanly_on_sigterm(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    emu = emulator_factory("small", faults=False, speed=60.0)
+    config = _watch_config(tmp_path, emu, "term")
+    env = {**os.environ, "PURGEWATCH_X_BEARER_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-c", "from purgewatch.cli import main; main()", "watch",
+                             "--config", str(config), "--quiet"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    n = len(watchlist_rows(load_scenario("small")))
+    while len(_observations(config.parent / "store")) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    # Whatever was in flight was committed whole or not at all; the lock is free again.
+    store = Store(config.parent / "store")
+    with store.writer(command="test", source="test", lock_timeout=2):
+        pass
+    assert len(_observations(config.parent / "store")) >= n
