@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -226,6 +227,29 @@ def test_detect_over_store_finds_each_kind(filled: Store) -> None:
     assert all(e.kind in ("follower_drop", "purge") for e in only5)
     assert [e.group for e in detect(filled, kinds=["suspension_wave"], group="red")] == ["red"]
     assert detect(filled, start=T0 + 200 * DAY) == []
+
+
+@pytest.mark.parametrize(("camp_of", "expected_group"), [
+    (lambda a: "gov" if a % 2 == 0 else "opp", "gov"),          # the purged half is one camp
+    (lambda a: "gov" if a % 4 in (0, 1) else "opp", None),      # it hits both camps alike
+])
+def test_purge_names_a_camp_only_when_concentrated_in_it(
+    store: Store, camp_of: Callable[[int], str], expected_group: str | None
+) -> None:
+    wl = pa.table({"platform": ["x"] * 24, "account": [f"acc{a}" for a in range(24)],
+                   "account_id": [f"acc{a}" for a in range(24)],
+                   "group": [camp_of(a) for a in range(24)], "action": ["add"] * 24,
+                   "at": pa.array([datetime.fromtimestamp(T0, UTC)] * 24, TS)})
+    with store.writer(command="test", source="test") as w:
+        w.add("observations", _obs_rows(24, purge_at=70))
+        w.add("watchlist", wl)
+    purge = next(e for e in detect(store) if e.kind == "purge")
+    conc = purge.evidence["concentration"]
+    assert purge.group == expected_group
+    if expected_group == "gov":
+        assert conc["hit"] == 12 and conc["others_hit"] == 0 and conc["p_value"] < 0.001
+    else:
+        assert conc["significant"] is False
 
 
 def test_incremental_equals_batch(filled: Store) -> None:

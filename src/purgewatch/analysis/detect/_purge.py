@@ -77,6 +77,7 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
         for g in groups[cand_sid[inside]].tolist():
             name = g if g is not None else "(no group)"
             breakdown[name] = breakdown.get(name, 0) + 1
+        concentrated = _concentration(cand_sid[inside], groups, series_first, series_last, w0, w1)
         s_lo = float(np.max(t_start[inside]))
         s_hi = float(np.min(t_end[inside]))
         plats = sorted({accounts[k][0] for k in cand_sid[inside]})
@@ -96,7 +97,9 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
             kind="purge",
             platform=plats[0] if len(plats) == 1 else None,
             account_id=None,
-            group=None,
+            # A sweep that hits one camp's accounts and spares the others is not
+            # "platform-wide": name the camp (evidence.concentration has the test).
+            group=str(concentrated["group"]) if concentrated and concentrated["significant"] else None,
             # Each account's drop is bracketed by its own two readings; the sweep lies
             # where most brackets overlap (10 % of accounts may disagree).
             start=float(min(np.quantile(t_start[inside], 0.9), np.quantile(t_end[inside], 0.1))),
@@ -113,9 +116,41 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
                 "median_relative_loss": round(float(np.median(lost[inside] / np.maximum(before[inside], 1))), 6),
                 "common_window": {"start": iso(s_lo), "end": iso(s_hi)} if s_lo <= s_hi else None,
                 "by_group": breakdown,
+                "concentration": concentrated,
                 "accounts": listed,
                 "accounts_total": n_acc,
                 "observed_at": ends_txt,
             },
         ))
     return out
+
+
+def _concentration(hit_sids: np.ndarray, groups: np.ndarray, series_first: np.ndarray,
+                   series_last: np.ndarray, w0: float, w1: float,
+                   alpha: float = 0.05) -> dict[str, object] | None:
+    """Is the purge concentrated in one group? The group with the largest share of its
+    observed accounts hit, against all other observed accounts (Fisher exact, one-sided).
+    None when fewer than two groups were observed across the window."""
+    from scipy.stats import fisher_exact
+
+    observed = (series_first <= w0) & (series_last >= w1)
+    observed[hit_sids] = True
+    names = np.array(["(no group)" if g is None else str(g) for g in groups.tolist()], dtype=object)
+    present = sorted(set(names[observed].tolist()))
+    if len(present) < 2:
+        return None
+    hit = np.zeros(len(groups), dtype=bool)
+    hit[hit_sids] = True
+    best: dict[str, object] | None = None
+    for g in present:
+        in_g = observed & (names == g)
+        a, b = int((hit & in_g).sum()), int((~hit & in_g).sum())
+        c, d = int((hit & observed & ~in_g).sum()), int((~hit & observed & ~in_g).sum())
+        share = a / (a + b) if a + b else 0.0
+        if best is None or share > float(best["share_hit"]):  # type: ignore[arg-type]
+            p_value = float(fisher_exact([[a, b], [c, d]], alternative="greater")[1])
+            best = {"group": g, "hit": a, "observed": a + b, "share_hit": round(share, 6),
+                    "others_hit": c, "others_observed": c + d,
+                    "others_share_hit": round(c / (c + d), 6) if c + d else None,
+                    "p_value": p_value, "significant": p_value < alpha}
+    return best
