@@ -352,7 +352,8 @@ def test_wayback_backfill_is_paced_and_keeps_capture_urls() -> None:
     assert result.without_count == rec.data["without_count"]
     assert all(o.source == "web-archive" and "/web/" in (o.source_ref or "") for o in result.observations)
     n = len(rec.calls)
-    assert n == 6
+    assert n == 7  # CDX + 5 captures + 1 redirect hop
+    assert any("20170302000512id_" in (o.source_ref or "") for o in result.observations)
     # ≤ 24 requests per minute: n requests span at least (n - 1) * 2.5 s.
     assert clock.time() - start >= (n - 1) * 60 / 24 - 1e-9
 

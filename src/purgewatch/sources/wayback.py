@@ -15,12 +15,14 @@ for ≤ 24 requests/minute: the engine gives its host a 2.5 s spacing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from purgewatch.collect.http import HttpClient
+from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.sources.protocol import parse_count, unknown
@@ -28,6 +30,7 @@ from purgewatch.sources.protocol import parse_count, unknown
 PLATFORM = "x"
 ARCHIVE_URL = "https://web.archive.org"
 MIN_INTERVAL = 60.0 / 24
+_CAPTURE_PATH = re.compile(r"^/web/(\d{14})id_/")
 
 
 @dataclass
@@ -123,7 +126,7 @@ class WaybackConnector:
             result.captures += 1
             url = f"{self.base}/web/{ts}id_/{original}"
             try:
-                page = await self.http.get(url, expect_json=False, bucket="wayback")
+                page, url, at = await self._capture(url, at)
             except TransportError as exc:
                 result.failures.append(str(exc))
                 result.observations.append(unknown(PLATFORM, aid, at, f"capture fetch failed: {exc}",
@@ -144,3 +147,18 @@ class WaybackConnector:
                 payload_hash=page.payload_hash, detail="archived profile page",
             ))
         return result
+
+    async def _capture(self, url: str, at: datetime) -> tuple[ApiResponse, str, datetime]:
+        """Fetch a raw capture, following the archive's own redirects to the nearest
+        capture (same host, ``/web/<timestamp>id_/`` paths only, at most 3 hops); the
+        final URL and its timestamp are what the observation cites."""
+        for _hop in range(4):
+            page = await self.http.get(url, expect_json=False, bucket="wayback")
+            if page.status_code not in (301, 302, 303, 307, 308):
+                return page, url, at
+            target = urljoin(url, page.headers.get("location", ""))
+            m = _CAPTURE_PATH.match(urlsplit(target).path)
+            if urlsplit(target).netloc != urlsplit(self.base).netloc or m is None:
+                return page, url, at  # not the archive's own capture: not followed
+            url, at = target, capture_time(m.group(1)) or at
+        return page, url, at
