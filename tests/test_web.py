@@ -75,7 +75,7 @@ def test_in_page_links_resolve(client: TestClient) -> None:
     ev_ids = {n.attributes["id"] for n in HTMLParser(client.get("/evidence").text).css("[id]")}
     acc = HTMLParser(client.get("/accounts/x/1001").text)
     refs = [(a.attributes["href"] or "").split("#", 1)[1] for a in acc.css("a[href^='/evidence#']")]
-    assert len(refs) >= 40 and all(r in ev_ids for r in refs)
+    assert refs and all(r in ev_ids for r in refs)
 
 
 def test_hostile_names_are_escaped_in_pages(client: TestClient) -> None:

@@ -467,6 +467,34 @@ def gather_findings(
     }
 
 
+def account_observations(store: Store, platform: str, account_id: str, limit: int = MAX_POINTS) -> list[dict[str, Any]]:
+    """One account's observations with provenance (oldest first), for a page about it;
+    thinned to ``limit`` points keeping every status change."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    files = store.files("observations")
+    if not files:
+        return []
+    cols = ["observed_at", "status", "followers_count", "source", "source_ref", "retrieved_at", "payload_hash", "record_key"]
+    flt = (pc.field("platform") == platform) & (pc.field("account_id") == account_id)
+    tbl = pads.dataset(files, format="parquet").to_table(columns=cols, filter=flt)
+    df = tbl.to_pandas().sort_values(["observed_at", "record_key"], kind="stable")
+    if not len(df):
+        return []
+    change = df["status"].ne(df["status"].shift()).to_numpy()
+    df = df.iloc[_downsample(np.arange(len(df)), change, limit)]
+    out = []
+    r: Any
+    for r, t_iso, got in zip(df.itertuples(index=False), _iso_series(df["observed_at"]), _iso_series(df["retrieved_at"]), strict=True):
+        out.append({
+            "t": t_iso, "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+            "status": r.status, "ref": _ref("o", r.record_key), "source": _str(r.source),
+            "source_ref": _str(r.source_ref), "retrieved_at": got, "payload_hash": _str(r.payload_hash),
+        })
+    return out
+
+
 def _str(v: Any) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None

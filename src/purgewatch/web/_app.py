@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from purgewatch import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
 from purgewatch.report import _svg
-from purgewatch.report._findings import gather_findings, parse_time, plain
+from purgewatch.report._findings import account_observations, gather_findings, parse_time, plain
 from purgewatch.report._render import compare_chart, csp_hash, register_filters, stylesheet
 from purgewatch.store import Store, _layout
 
@@ -198,8 +198,9 @@ def create_app(
         if a is None:
             return page(request, "error.html.j2", status=404, message=f"{platform}:{account_id} is not a watched or observed account")
         evs = [e for e in f["events"] if e["id"] in a["events"]]
-        chart = _svg.series_chart(a["series"], evs, label=f"Followers of {a.get('handle') or account_id}", href_prefix="#")
-        return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart)
+        rows = cache.get(("observations", platform, account_id), lambda: account_observations(st, platform, account_id))
+        chart = _svg.series_chart(rows, evs, label=f"Followers of {a.get('handle') or account_id}", href_prefix="#")
+        return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart, rows=rows)
 
     def events(request: Request) -> Response:
         return page(request, "events.html.j2", f=findings())
