@@ -449,3 +449,23 @@ def test_mastodon_never_follows_a_link_to_another_host() -> None:
     assert evil == []
     assert listing.snapshot is not None and listing.snapshot.partial
     assert "another host" in (listing.error or "")
+
+
+def test_mastodon_batches_ids_and_falls_back_on_older_servers() -> None:
+    rec = Recorded("mastodon")
+    obs, _ = run_case(CASES[1], rec, FakeClock(), rec.base, rec.data)
+    paths = [r.url.path for r in rec.calls]
+    assert paths.count("/api/v1/accounts") == 1, "ids 2-7 in one request"
+    assert "/api/v1/accounts/7" in paths and "/api/v1/accounts/2" not in paths  # only the dropped id alone
+
+    old = Recorded("mastodon")
+
+    def no_batch(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/accounts":
+            old.calls.append(request)
+            return httpx.Response(404, json={"error": "Record not found"})
+        return old(request)
+
+    obs2, _ = run_case(CASES[1], no_batch, FakeClock(), old.base, old.data)
+    assert [(o.account_id, o.status) for o in obs2] == [(o.account_id, o.status) for o in obs]
+    assert "/api/v1/accounts/2" in [r.url.path for r in old.calls]
