@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 MAX_ACCOUNTS = 200          # accounts shown when there is no watchlist
 MAX_POINTS = 2000           # per-account series points kept (downsampled beyond)
 MAX_SERIES_ACCOUNTS = 100   # accounts whose whole series is shown
+MAX_EVENTS_SHOWN = 300      # events listed in the HTML with their evidence rows
 MAX_REFS = 200              # references listed per fact (the count says how many exist)
 MAX_EXPLAIN = 12            # follower drops explained in one report
 MAX_TRANSITIONS = 5000      # status changes listed in the findings (all are counted)
@@ -287,6 +288,18 @@ def gather_findings(
     events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
     for i, e in enumerate(events, start=1):
         e["id"] = f"e-{i}"
+    # A report lists at most MAX_EVENTS_SHOWN events with their evidence rows: population
+    # events first, then drops, then surges, strongest first. The JSON/CSV keep them all.
+    kind_rank = {"suspension_wave": 0, "purge": 1, "reinstatement_wave": 2, "follower_drop": 3, "follower_surge": 4}
+    ranked_ev = sorted(events, key=lambda e: (kind_rank.get(e["kind"], 9), -float(e.get("score") or 0), e["id"]))
+    shown_ids = {e["id"] for e in ranked_ev[:MAX_EVENTS_SHOWN]}
+    for e in events:
+        e["shown"] = e["id"] in shown_ids
+    if len(events) > MAX_EVENTS_SHOWN:
+        notes.append(
+            f"{len(events):,} events were detected; the {MAX_EVENTS_SHOWN} strongest (waves and purges first) are "
+            "shown with the rows behind them. All are in the JSON and CSV bundles with their evidence."
+        )
 
     # ---- per-account series
     step("building account series")
@@ -302,8 +315,9 @@ def gather_findings(
     for e in events:
         if e.get("account_id") is not None:
             k = (str(e.get("platform")), str(e.get("account_id")))
-            ev_size[k] = max(ev_size.get(k, 0.0), abs(float(e.get("magnitude") or 0)))
-            events_of.setdefault(k, []).append(e)
+            if e["shown"]:
+                ev_size[k] = max(ev_size.get(k, 0.0), abs(float(e.get("magnitude") or 0)))
+                events_of.setdefault(k, []).append(e)
     ranked = sorted(keys, key=lambda k: (k not in ev_size, -ev_size.get(k, 0.0), str(group_of.get(k)), k))
     with_series = set(ranked[:MAX_SERIES_ACCOUNTS])
     if len(ranked) > MAX_SERIES_ACCOUNTS:
@@ -385,6 +399,9 @@ def gather_findings(
     step("counting status changes")
     transitions = _Transitions(store, obs, t0, t1, group_of)
     for e in events:
+        if not e["shown"]:
+            e["refs"], e["fact"] = [], None
+            continue
         if e["kind"] in WAVE_KINDS or e.get("account_id") is None:
             e.setdefault("refs", _wave_refs(e, transitions))
         e.setdefault("refs", [])
@@ -392,8 +409,9 @@ def gather_findings(
 
     # ---- explain the largest drops
     step("explaining drops")
+    shown_events = [e for e in events if e["shown"]]
     explains, availability["explain"] = _explain_drops(
-        store, events, explain_limit, availability["detect"] == "ok", keys
+        store, shown_events, explain_limit, availability["detect"] == "ok", keys
     )
     for x in explains:
         if x.get("result") is not None:
@@ -946,7 +964,7 @@ def _summary(
         )
     waves = [e for e in events if e["kind"] == "suspension_wave"]
     if waves:
-        big = max(waves, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        big = max([e for e in waves if e["shown"]] or waves, key=lambda e: (e.get("magnitude") or 0, e["id"]))
         sentences.append(
             [
                 f"Detection found {len(waves)} suspension wave{'s' if len(waves) != 1 else ''}; the largest suspended ",
@@ -957,7 +975,7 @@ def _summary(
         )
     reinst = [e for e in events if e["kind"] == "reinstatement_wave"]
     if reinst:
-        big = max(reinst, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        big = max([e for e in reinst if e["shown"]] or reinst, key=lambda e: (e.get("magnitude") or 0, e["id"]))
         sentences.append(
             [
                 f"{len(reinst)} reinstatement wave{'s' if len(reinst) != 1 else ''}; the largest reinstated ",
@@ -967,7 +985,7 @@ def _summary(
         )
     drops = [e for e in events if e["kind"] == "follower_drop"]
     if drops:
-        big = max(drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        big = max([e for e in drops if e["shown"]] or drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))
         acc = next((a for a in accounts if a["platform"] == big["platform"] and a["account_id"] == big["account_id"]), None)
         who = (acc or {}).get("handle") or big["account_id"]
         rel = big.get("relative")
@@ -984,7 +1002,7 @@ def _summary(
         )
     for x in explains:
         res = x.get("result") or {}
-        if res.get("verdict") and x["event"] == (drops and max(drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))["id"]):
+        if res.get("verdict") and x["event"] == (drops and max([e for e in drops if e["shown"]] or drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))["id"]):
             sentences.append(
                 [
                     "For that drop, the follower-list diff finds ",
@@ -1014,7 +1032,7 @@ def _summary(
         sentences.append([f"{len(surges)} follower surge{'s' if len(surges) != 1 else ''} detected (possible regain campaigns; see forensics)."])
     purges = [e for e in events if e["kind"] == "purge"]
     if purges:
-        big = max(purges, key=lambda e: (e.get("magnitude") or 0, e["id"]))
+        big = max([e for e in purges if e["shown"]] or purges, key=lambda e: (e.get("magnitude") or 0, e["id"]))
         sentences.append(
             [
                 "A platform-wide purge signature: ",

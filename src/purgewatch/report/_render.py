@@ -157,7 +157,7 @@ def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]
     events = {e["id"]: e for e in f["events"]}
     charts: dict[str, Any] = {
         "timeline": _svg.timeline_chart(
-            f["timeline"], [e for e in f["events"] if e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
+            f["timeline"], [e for e in f["events"] if e.get("shown", True) and e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
             label="Status changes per day and detected waves", href_prefix=href_prefix,
             span=(f["summary"].get("first_observation"), f["summary"].get("last_observation")),
         ),

@@ -175,7 +175,7 @@ def create_app(
     def overview(request: Request) -> Response:
         f = findings()
         timeline = _svg.timeline_chart(
-            f["timeline"], [e for e in f["events"] if e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
+            f["timeline"], [e for e in f["events"] if e.get("shown", True) and e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
             label="Status changes per day and detected waves", href_prefix="/events#",
             span=(f["summary"].get("first_observation"), f["summary"].get("last_observation")),
         )
