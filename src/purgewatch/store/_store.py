@@ -264,6 +264,33 @@ def write_parquet(data: pa.Table, path: Path) -> None:
             out.write_table(data.slice(start), row_group_size=data.num_rows - start)
 
 
+class _KeySet:
+    """Content keys already stored, for de-duplication: one big sorted array plus a few
+    small sorted runs, merged when they grow (so a long-running writer that commits many
+    small batches does not re-sort everything on every batch)."""
+
+    def __init__(self, base: np.ndarray) -> None:
+        self.runs: list[np.ndarray] = [np.sort(base)]
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            if len(run):
+                pos = np.searchsorted(run, keys)
+                pos[pos >= len(run)] = 0
+                found |= run[pos] == keys
+        return found
+
+    def add(self, keys: np.ndarray) -> None:
+        if not len(keys):
+            return
+        self.runs.append(np.sort(keys))
+        # Merge the newest runs while a run is not much bigger than the next: O(log n) runs.
+        while len(self.runs) > 1 and len(self.runs[-2]) <= 4 * len(self.runs[-1]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+
+
 def _last_seq(batches: list[Path]) -> int:
     return int(batches[-1].name[1:9])
 
@@ -311,7 +338,7 @@ class BatchWriter:
         self.source = source
         self.source_ref = source_ref
         self._pending: dict[str, list[pa.Table]] = {}
-        self._keys: dict[str, np.ndarray] = {}
+        self._keys: dict[str, _KeySet] = {}
         self._catalogue: dict[str, dict[str, int]] | None = None
         self._catalogue_arrays: dict[str, _Catalogue] = {}
         self._next_sid = 0
@@ -392,19 +419,13 @@ class BatchWriter:
         if table in KEYED_TABLES:
             keys = record_keys(rows, content_columns(table))
             if table not in self._keys:
-                self._keys[table] = self.store.existing_keys(table)
+                self._keys[table] = _KeySet(self.store.existing_keys(table))
             seen = self._keys[table]
             # Drop rows already stored, and repeats inside this input.
             _, first = np.unique(keys, return_index=True)
             first_mask = np.zeros(len(keys), dtype=bool)
             first_mask[first] = True
-            if len(seen):
-                pos = np.searchsorted(seen, keys)
-                pos[pos >= len(seen)] = 0
-                stored = seen[pos] == keys
-            else:
-                stored = np.zeros(len(keys), dtype=bool)
-            keep = first_mask & ~stored
+            keep = first_mask & ~seen.contains(keys)
             dropped = int(len(keys) - keep.sum())
             self.duplicates[table] = self.duplicates.get(table, 0) + dropped
             if not keep.all():
@@ -413,7 +434,7 @@ class BatchWriter:
             rows = rows.set_column(
                 rows.schema.get_field_index("record_key"), "record_key", pa.array(keys, pa.uint64())
             )
-            self._keys[table] = np.sort(np.concatenate([seen, keys]))
+            seen.add(keys)
         self._pending.setdefault(table, []).append(rows)
         return rows.num_rows
 
