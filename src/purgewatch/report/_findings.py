@@ -38,8 +38,8 @@ from purgewatch.store import Store
 FORMAT_NAME = "purgewatch-findings"
 FORMAT_VERSION = 1
 MAX_ACCOUNTS = 200          # accounts shown when there is no watchlist
-MAX_POINTS = 2000           # per-account series points kept (downsampled beyond)
-MAX_SERIES_ACCOUNTS = 100   # accounts whose whole series is shown
+MAX_POINTS = 600            # per-account series points kept (thinned beyond; a chart is 720 px wide)
+MAX_SERIES_ACCOUNTS = 60    # accounts whose series is charted
 MAX_EVENTS_SHOWN = 300      # events listed in the HTML with their evidence rows
 MAX_REFS = 200              # references listed per fact (the count says how many exist)
 MAX_EXPLAIN = 12            # follower drops explained in one report

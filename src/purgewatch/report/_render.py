@@ -73,6 +73,8 @@ def _pct(v: Any) -> str:
 
 
 def _cell(v: Any) -> str:
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) or x is None for x in v):
+        return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
     if isinstance(v, list):
         return visible(", ".join(_fmt(x) for x in v[:20]) + (f" … ({len(v)} items)" if len(v) > 20 else ""), 400)
     if isinstance(v, dict):
@@ -84,7 +86,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v and all(not isinstance(x, dict | list) for x in v.values()):
+        if isinstance(v, dict) and v:
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v

@@ -160,7 +160,7 @@ def series_chart(
     if len(counted) > 1:
         path = " ".join(f"{'M' if i == 0 else 'L'}{_f(x(t))},{_f(y(float(p['followers'])))}" for i, (t, p) in enumerate(counted))
         out.append(f'<path d="{path}" fill="none" stroke="#0072B2" stroke-width="1.6"/>')
-    dense = len(pts) > 300
+    dense = len(pts) > 800
     for t, p in pts:
         ref = html_text(p.get("ref"))
         tip = html_text(f"{p['t']}: {p.get('followers') if p.get('followers') is not None else 'no count'} ({p.get('status')})")
