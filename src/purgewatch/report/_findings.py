@@ -631,15 +631,15 @@ def _wave_refs(e: dict[str, Any], transitions: _Transitions) -> list[str]:
 def _explain_drops(
     store: Store, events: list[dict[str, Any]], limit: int, detect_ok: bool, keys: set[tuple[str, str]]
 ) -> tuple[list[dict[str, Any]], str]:
-    """Explain the largest detected follower drops. Without detection, explain each
-    watched account's largest fall between consecutive follower snapshots (explain's
-    own default), so the section still rests on real diffs."""
+    """Explain the largest detected follower drops. Without detection (or without any
+    detected drop), explain each watched account's largest fall between consecutive
+    follower snapshots (explain's own default), so the section still rests on real diffs."""
     fn, why = _optional("purgewatch.analysis.explain", "explain")
     if fn is None:
         return [], why
     targets: list[dict[str, Any]] = []
-    if detect_ok:
-        drops = [e for e in events if e["kind"] == "follower_drop"]
+    drops = [e for e in events if e["kind"] == "follower_drop"]
+    if detect_ok and drops:
         drops.sort(key=lambda e: (-(e.get("magnitude") or 0), e["id"]))
         targets = [
             {"event": e["id"], "platform": e["platform"], "account_id": e["account_id"], "group": e.get("group"),
@@ -673,7 +673,9 @@ def _explain_drops(
             item["start"], item["end"] = snaps[0].get("observed_at"), snaps[1].get("observed_at")
         item["group"] = item["group"] or res.get("group")
         out.append(item)
-    note = "ok" if detect_ok else "ok (no detection: each watched account's largest fall between follower snapshots)"
+    note = "ok" if detect_ok and drops else (
+        "ok (no detected follower drop: each watched account's largest fall between follower snapshots)"
+    )
     return out, note
 
 
