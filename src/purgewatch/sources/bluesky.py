@@ -26,13 +26,14 @@ from urllib.parse import urlencode
 from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
-from purgewatch.model import FollowerSnapshot, Observation, Status, StatusEvent
+from purgewatch.model import Observation, Status, StatusEvent
 from purgewatch.sources._common import as_int, as_str, chunks, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
     PagingState,
     call_page_callback,
+    listing_from,
     unknown,
 )
 
@@ -291,26 +292,10 @@ class BlueskyConnector:
             await call_page_callback(on_page, state)
             if max_pages is not None and pages >= max_pages:
                 return self._cut_short(state, f"stopped after {pages} pages (max_pages)")
-        return FollowerListing(
-            FollowerSnapshot(
-                platform=PLATFORM, account_id=account_id, observed_at=state.started_at,
-                follower_ids=_dedupe(state.follower_ids), partial=False, ordered=True,
-                source=self.source, source_ref=state.source_ref,
-            )
-        )
+        return listing_from(state, source=self.source)
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
-        snap = FollowerSnapshot(
-            platform=state.platform, account_id=state.account_id, observed_at=state.started_at,
-            follower_ids=_dedupe(state.follower_ids), partial=True, ordered=True,
-            source=self.source, source_ref=state.source_ref,
-        )
-        return FollowerListing(snap, error=reason)
-
-
-def _dedupe(ids: list[str]) -> list[str]:
-    # Cursor paging can repeat an entry when the list moves under us; keep first sight.
-    return list(dict.fromkeys(ids))
+        return listing_from(state, source=self.source, partial=True, error=reason)
 
 
 # ---------------------------------------------------------------------- Jetstream

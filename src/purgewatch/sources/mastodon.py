@@ -27,13 +27,14 @@ from urllib.parse import parse_qs, urlsplit
 from purgewatch.collect.clock import Clock
 from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
-from purgewatch.model import FollowerSnapshot, Observation, Status
+from purgewatch.model import Observation, Status
 from purgewatch.sources._common import as_int, as_str, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
     PagingState,
     call_page_callback,
+    listing_from,
     unknown,
 )
 
@@ -273,13 +274,7 @@ class MastodonConnector:
             await call_page_callback(on_page, state)
             if max_pages is not None and pages >= max_pages:
                 return self._cut_short(state, f"stopped after {pages} pages (max_pages)")
-        return FollowerListing(
-            FollowerSnapshot(
-                platform=PLATFORM, account_id=account_id, observed_at=state.started_at,
-                follower_ids=list(dict.fromkeys(state.follower_ids)), partial=False,
-                source=self.source, source_ref=state.source_ref,
-            )
-        )
+        return listing_from(state, source=self.source)
 
     @staticmethod
     def _next_max_id(resp: ApiResponse, base: str) -> tuple[str | None, str | None]:
@@ -300,9 +295,4 @@ class MastodonConnector:
         return values[0], None
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
-        snap = FollowerSnapshot(
-            platform=PLATFORM, account_id=state.account_id, observed_at=state.started_at,
-            follower_ids=list(dict.fromkeys(state.follower_ids)), partial=True,
-            source=self.source, source_ref=state.source_ref,
-        )
-        return FollowerListing(snap, error=reason)
+        return listing_from(state, source=self.source, partial=True, error=reason)

@@ -78,6 +78,19 @@ class FollowerListing:
     error: str | None = None
 
 
+def listing_from(
+    state: PagingState, *, source: str, partial: bool = False, error: str | None = None
+) -> FollowerListing:
+    """The listing a connector returns once paging ends (``partial`` when cut short).
+    Paging can repeat an entry when the list moves under us: keep its first sight."""
+    snap = FollowerSnapshot(
+        platform=state.platform, account_id=state.account_id, observed_at=state.started_at,
+        follower_ids=list(dict.fromkeys(state.follower_ids)), partial=partial, ordered=True,
+        source=source, source_ref=state.source_ref,
+    )
+    return FollowerListing(snap, error=error)
+
+
 PageCallback = Callable[[PagingState], Awaitable[None] | None]
 
 
