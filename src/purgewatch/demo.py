@@ -133,7 +133,7 @@ def run_demo(
         drops = [e for e in events if e["kind"] == "follower_drop"]
         for e in drops:
             say(f"explaining the drop of {e['platform']}:{e['account_id']} (looking up lost followers)")
-            _explain_with_lookups(store, emu, cfg, e["platform"], e["account_id"])
+            _explain_with_lookups(store, emu, cfg, e)
         seconds["explain"] = time.monotonic() - t0
         requests = emu.stats()
 
@@ -178,7 +178,7 @@ async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> 
         task.cancel()
 
 
-def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, platform: str, account_id: str) -> None:
+def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, event: dict[str, Any]) -> None:
     from purgewatch.analysis.explain import explain
     from purgewatch.collect.http import HttpClient
     from purgewatch.sources.bluesky import BlueskyConnector
@@ -190,6 +190,7 @@ def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, platform: str, 
         timeout=cfg.timeout, retries=cfg.retries, backoff_base=cfg.backoff_base,
         hosts=cfg.host_policies(), stamp=lambda: emu.clock.now_us() / 1_000_000,
     )
+    platform = event["platform"]
     conn: Any
     if platform == "x":
         conn = XConnector(http, token=cfg.x_token(), base_url=cfg.x_base)
@@ -197,7 +198,10 @@ def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, platform: str, 
         conn = BlueskyConnector(http, appview_url=cfg.bluesky_appview, relay_url=cfg.bluesky_relay)
     else:
         return
-    explain(store, account_id, platform=platform, resolve=True, connector=conn)
+    # The drop's own window, as the report will explain it: the lists wholly read before
+    # it and the first read after it.
+    explain(store, event["account_id"], platform=platform, start=event["start"], end=event["end"],
+            resolve=True, connector=conn)
 
 
 def _write_truth(scenario: Any, path: Path) -> None:

@@ -13,7 +13,12 @@ from purgewatch.cli import COMMANDS, cli
 
 
 def _help(cmd: click.Command, path: list[str]) -> str:
-    ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+    # Under the root's context, as when run: help option names and widths are inherited
+    # (click caches a command's help option, so a parentless context would make the
+    # output depend on which commands ran before).
+    root = click.Context(cli, info_name="purgewatch", terminal_width=100, max_content_width=100,
+                         **cli.context_settings)
+    ctx = click.Context(cmd, info_name=" ".join(path[1:]), parent=root)
     return cmd.get_help(ctx)
 
 
