@@ -98,8 +98,8 @@ def main() -> int:
         print(f"  ratio import / pandas read       : {t_imp / t_pd:6.2f}x the time")
         print(f"re-import (all duplicates)        : {t_re:6.2f} s  ({rep2.imported} new rows)")
         print(f"store size {size / 1e6:.1f} MB vs gzip CSV {gz_path.stat().st_size / 1e6:.1f} MB "
-              f"(ratio {size / gz_path.stat().st_size:.2f}; per-row sha256 payload hashes and "
-              f"file:line refs included)")
+              f"(ratio {size / gz_path.stat().st_size:.2f}; provenance (file hash, file:line, "
+              f"content key) on every row)")
 
         ira = Path(args.datasets) / "ira-follower-series" / "follower_series.csv.gz"
         if not ira.exists():

@@ -12,6 +12,7 @@ variable ``PURGEWATCH_DATASETS``. See docs/datasets.md for what each one maps to
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -72,8 +73,10 @@ def datasets_dir(path: str | Path | None, *, required: bool = True) -> Path | No
 
 
 # --------------------------------------------------------------------------- helpers
-def _facts(path: str, n: int, lines: pa.Array, **cols: pa.Array | str | None) -> RawFile:
-    """Cells for the account-fact columns; a str value is repeated on every row."""
+def _facts(path: str, n: int, lines: pa.Array, *, file_sha256: str | None,
+           **cols: pa.Array | str | None) -> RawFile:
+    """Cells for the account-fact columns; a str value is repeated on every row.
+    ``file_sha256`` (of the source file) is every row's payload hash."""
     table: dict[str, pa.Array] = {}
     for name, value in cols.items():
         if isinstance(value, str):
@@ -83,7 +86,7 @@ def _facts(path: str, n: int, lines: pa.Array, **cols: pa.Array | str | None) ->
         else:
             table[name] = pc.cast(value, pa.string())
     table[LINE_COL] = lines
-    return RawFile(path, "csv", pa.table(table), list(cols))
+    return RawFile(path, "csv", pa.table(table), list(cols), file_sha256=file_sha256)
 
 
 def _check(v: Validated) -> None:
@@ -160,7 +163,7 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
     n = t.num_rows
     when = pc.if_else(pc.equal(t.column("harvested_date"), ""), t.column("publish_date"),
                       t.column("harvested_date"))
-    facts = _facts(series, n, t.column(LINE_COL), platform="x", account_id=t.column("author_id"),
+    facts = _facts(series, n, t.column(LINE_COL), file_sha256=raw.file_sha256, platform="x", account_id=t.column("author_id"),
                    observed_at=when, status="active", followers_count=t.column("followers"),
                    following_count=t.column("following"), posts_count=t.column("updates"),
                    handle=t.column("author_id"))
@@ -249,7 +252,7 @@ def load_voterfraud(store: Store, base: Path, limit: int | None, progress: Progr
         n = t.num_rows
         word = pc.utf8_lower(pc.utf8_trim_whitespace(t.column("user_active_status")))
         status = pc.if_else(pc.equal(word, "deleted"), pa.scalar("not_found"), t.column("user_active_status"))
-        facts = _facts(str(f), n, t.column(LINE_COL), platform="x", account_id=t.column("user_id"),
+        facts = _facts(str(f), n, t.column(LINE_COL), file_sha256=raw.file_sha256, platform="x", account_id=t.column("user_id"),
                        observed_at=VOTERFRAUD_OBSERVED, status=status)
         facts.aliases = {"account_id": "user_id", "status": "user_active_status"}
         facts.ref_name = _ref(base, f)
@@ -285,6 +288,7 @@ def load_unsuspensions(store: Store, base: Path, limit: int | None, progress: Pr
     path = str(_need(base, "unsuspensions-2022", "timestamps.csv"))
     t0 = time.perf_counter()
     data = read_bytes(path)
+    file_hash = hashlib.sha256(data).hexdigest()
     names = ["twitter_id", "suspension_observed_epoch", "reversal_observed_epoch"]
     t = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=names),
                        convert_options=pacsv.ConvertOptions(
@@ -307,7 +311,7 @@ def load_unsuspensions(store: Store, base: Path, limit: int | None, progress: Pr
             "status": pa.repeat(pa.scalar(status, pa.string()), sub.num_rows),
             LINE_COL: lines.filter(has),
         }), ["account_id", "at", "status"], aliases={"account_id": "twitter_id", "at": col},
-            ref_name=_ref(base, path))
+            ref_name=_ref(base, path), file_sha256=file_hash)
         v = validate(raw, spec)
         _check(v)
         parts.append(v)
@@ -380,7 +384,7 @@ def load_wayback(store: Store, base: Path, limit: int | None, progress: Progress
         pc.utf8_slice_codeunits(digits, 8, 10), pa.scalar(":"), pc.utf8_slice_codeunits(digits, 10, 12),
         pa.scalar(":"), pc.utf8_slice_codeunits(digits, 12, 14), pa.scalar("Z"), "")
     when = pc.coalesce(iso, pc.binary_join_element_wise(t.column("date"), pa.scalar("T00:00:00Z"), ""))
-    facts = _facts(path, n, t.column(LINE_COL), platform="x", account_id=t.column("account"),
+    facts = _facts(path, n, t.column(LINE_COL), file_sha256=raw.file_sha256, platform="x", account_id=t.column("account"),
                    observed_at=when, status="active", followers_count=t.column("followers"),
                    handle=t.column("account"))
     facts.aliases = {"account_id": "account", "observed_at": "memento_url", "followers_count": "followers"}

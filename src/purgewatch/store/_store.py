@@ -47,7 +47,10 @@ _PROVENANCE = {
     "record_key",
 }
 KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist")
-_PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 3}
+# zstd level 1: as small as level 3 on these tables and ~40% faster to write (measured
+# on the IRA series). Columns unique per row gain nothing from dictionary encoding.
+_PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
+_NO_DICTIONARY = frozenset({"record_key", "source_ref", "observed_at", "at"})
 # Columns holding already-compressed blobs (follower snapshots): written as-is, and kept
 # in row groups of bounded size so one snapshot is read without its neighbours.
 _BLOB_COLUMNS = ("payload", "order_payload")
@@ -241,7 +244,10 @@ def write_parquet(data: pa.Table, path: Path) -> None:
     """Write one table file of a batch (the only place store files are written)."""
     blobs = [c for c in _BLOB_COLUMNS if c in data.column_names]
     if not blobs:
-        pq.write_table(data, path, **_PARQUET_OPTS)
+        pq.write_table(
+            data, path, use_dictionary=[c for c in data.column_names if c not in _NO_DICTIONARY],
+            **_PARQUET_OPTS,
+        )
         return
     others = [c for c in data.column_names if c not in blobs]
     sizes = np.zeros(data.num_rows, dtype=np.int64)
@@ -251,8 +257,8 @@ def write_parquet(data: pa.Table, path: Path) -> None:
         path,
         data.schema,
         compression={c: ("none" if c in blobs else "zstd") for c in data.column_names},
-        compression_level={c: 3 for c in others},
-        use_dictionary=others,
+        compression_level={c: _PARQUET_OPTS["compression_level"] for c in others},
+        use_dictionary=[c for c in others if c not in _NO_DICTIONARY],
     ) as out:
         start, acc = 0, 0
         for i, size in enumerate(sizes.tolist()):
@@ -270,7 +276,7 @@ class _KeySet:
     small batches does not re-sort everything on every batch)."""
 
     def __init__(self, base: np.ndarray) -> None:
-        self.runs: list[np.ndarray] = [np.sort(base)]
+        self.runs: list[np.ndarray] = [np.sort(base, kind="stable")]
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         found = np.zeros(len(keys), dtype=bool)
@@ -285,10 +291,12 @@ class _KeySet:
         if not len(keys):
             return
         self.runs.append(np.sort(keys))
-        # Merge the newest runs while a run is not much bigger than the next: O(log n) runs.
-        while len(self.runs) > 1 and len(self.runs[-2]) <= 4 * len(self.runs[-1]):
+        # Merge while the newer run is as big as the older (a binary counter: O(log n)
+        # runs, each key merged O(log n) times). A stable sort of two sorted runs is a
+        # linear merge (timsort finds the runs).
+        while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
             last = self.runs.pop()
-            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
 
 
 def _last_seq(batches: list[Path]) -> int:

@@ -276,7 +276,7 @@ def parse_v1_csv(path: str, data: bytes, observed_at: str | None) -> RawFile:
     table = pa.table({**out, LINE_COL: t.column(LINE_COL)})
     header_map = {v: k for k, v in _V1_FIELDS.items()} | {"account_id": "id"}
     found = [header_map.get(c, c) for c in raw.columns_found]
-    return RawFile(path, "csv", table, found, raw.broken, aliases)
+    return RawFile(path, "csv", table, found, raw.broken, aliases, file_sha256=raw.file_sha256)
 
 
 # --------------------------------------------------------------------------- compliance
