@@ -355,3 +355,22 @@ def test_tiny_inputs_do_not_fail() -> None:
     for n in range(0, 6):
         t = T0 + np.arange(n) * DAY
         assert events_for(t, np.full(n, 100.0)) == []
+
+
+def test_threaded_chunks_give_the_serial_answer() -> None:
+    from purgewatch.analysis.detect import DetectParams
+    from purgewatch.analysis.detect._series import detect_arrays, prepare
+
+    obs = _obs_rows(40, purge_at=70, drop=(5, 30, 0.1))
+    ids = obs["account_id"].to_numpy(zero_copy_only=False)
+    sid = np.unique(ids, return_inverse=True)[1].astype(np.int64)
+    t = obs["observed_at"].cast(pa.int64()).to_numpy() / 1e6
+    y = obs["followers_count"].to_numpy().astype(np.float64)
+    s2, t2, y2 = prepare(sid, t, y)
+    p = DetectParams().series
+    one = detect_arrays(s2, t2, y2, p, max_rows=500, threads=1)
+    two = detect_arrays(s2, t2, y2, p, max_rows=500, threads=2)
+    for a, b in zip(one, two, strict=True):
+        assert len(a.first) > 0 or a is one[1]
+        for k in a.__dict__:
+            assert np.array_equal(getattr(a, k), getattr(b, k)), k
