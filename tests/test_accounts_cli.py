@@ -91,3 +91,13 @@ def test_history_errors_are_clear(store: Store, args: list[str], message: str) -
     with pytest.raises(SystemExit) as exc:
         main([*args, "--store", str(store.path)])
     assert exc.value.code == 2
+
+
+def test_stats_counts_accounts_and_rows(store: Store) -> None:
+    _seed(store)
+    res = CliRunner().invoke(cli, ["stats", "--store", str(store.path), "--json"])
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output)
+    assert body["accounts"] == {"observed": 2, "watched": 2, "catalogue": 0}
+    assert body["tables"]["observations"]["rows"] == 6
+    assert body["tables"]["observations"]["bytes"] > 0

@@ -33,7 +33,7 @@ def init_cmd(store_path: Path | None, as_json: bool) -> None:
 @store_option
 @json_option
 def stats_cmd(store_path: Path | None, as_json: bool) -> None:
-    """Rows, files and bytes per table of the store.
+    """Accounts observed and watched; rows, files and bytes per table of the store.
 
     \b
     Example:
@@ -41,9 +41,14 @@ def stats_cmd(store_path: Path | None, as_json: bool) -> None:
     """
     store = open_store(store_path)
     stats = store.stats()
+    accounts = _account_counts(store)
     if as_json:
-        emit_json({"store": str(store.path.resolve()), "tables": stats})
+        emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats})
         return
+    click.echo(
+        f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
+        f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
+    )
     table = Table(title=f"store {store.path}")
     for col in ("table", "rows", "files", "bytes"):
         table.add_column(col, justify="right" if col != "table" else "left")
@@ -70,3 +75,16 @@ def compact_cmd(store_path: Path | None, as_json: bool) -> None:
         emit_json(result)
     else:
         click.echo(f"compacted {result['batches_before']} batches into {result['batches_after']}")
+
+
+def _account_counts(store: Store) -> dict[str, int]:
+    from purgewatch.watchlist import current_watchlist
+
+    con = store.ibis()
+    obs = con.table("observations")
+    observed = obs.select("platform", "account_id").distinct().count().execute()
+    return {
+        "observed": int(observed),
+        "watched": current_watchlist(store).num_rows,
+        "catalogue": store.stats()["accounts"]["rows"],
+    }
