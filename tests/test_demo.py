@@ -87,6 +87,9 @@ def test_only_the_government_camp_is_hit(demo: tuple[DemoResult, dict[str, Any],
     for e in result.events:
         if e["kind"] == "follower_drop":
             assert group[(e["platform"], e["account_id"])] == "government", e
+    # the sweep of followers is named as concentrated on the government camp
+    purges = [e for e in result.events if e["kind"] == "purge"]
+    assert purges and all(e["group"] == "government" for e in purges), purges
     waves = [e for e in result.events if e["kind"] == "suspension_wave"]
     assert waves, "no suspension wave detected"
     assert all(e["group"] in (None, "government") for e in waves)

@@ -1035,13 +1035,28 @@ def _summary(
     purges = [e for e in events if e["kind"] == "purge"]
     if purges:
         big = max([e for e in purges if e["shown"]] or purges, key=lambda e: (e.get("magnitude") or 0, e["id"]))
-        sentences.append(
-            [
-                "A platform-wide purge signature: ",
-                {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
-                f" unrelated accounts lost followers between {big.get('start')} and {big.get('end')}.",
-            ]
-        )
+        conc = (big.get("evidence") or {}).get("concentration") or {}
+        if big.get("group") and conc.get("significant"):
+            # Concentrated in one camp (detect's Fisher test): not a platform-wide sweep.
+            others = conc.get("others_observed")
+            sentences.append(
+                [
+                    "Followers were lost in the same window by ",
+                    {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                    f" watched accounts between {big.get('start')} and {big.get('end')}, "
+                    f"{conc.get('hit')} of the {conc.get('observed')} {big['group']} accounts and "
+                    f"{conc.get('others_hit')} of the {others} others (Fisher exact p = {_fmt_p(conc.get('p_value'))}): "
+                    f"a sweep concentrated on the {big['group']} camp's audience, not the signature of a platform-wide purge.",
+                ]
+            )
+        else:
+            sentences.append(
+                [
+                    "A platform-wide purge signature: ",
+                    {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
+                    f" unrelated accounts lost followers between {big.get('start')} and {big.get('end')}.",
+                ]
+            )
     for c in compare:
         parts: list[Any] = [f"Camps compared on “{c.get('outcome')}”: "]
         for i, g in enumerate(c.get("groups") or []):
@@ -1083,6 +1098,12 @@ def _summary(
         },
         "sentences": sentences,
     }
+
+
+def _fmt_p(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "n/a"
+    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
 
 
 def _fmt(value: Any) -> str:
