@@ -264,8 +264,12 @@ def test_watch_killed_mid_cycle_resumes_like_an_uninterrupted_run(emulator_facto
     assert set(per_calm.values()) == {2} and len(per_calm) == n_accounts
     assert b'"cycle"' in err and b"resumed_skip" in err  # structured logs of the restart
     assert TOKEN.encode() not in err and TOKEN.encode() not in out
-    for e in (emu, emu_calm):
-        assert all(e.stats()[p]["rate_limited"] == 0 for p in ("bluesky", "mastodon", "x")), e.stats()
+    # The uninterrupted run never meets a 429. The restarted one cannot know how much of
+    # the current window its killed predecessor spent: it probes each bucket with a single
+    # request, so at most one 429 per bucket (X and Mastodon have two each), then waits.
+    assert all(emu_calm.stats()[p]["rate_limited"] == 0 for p in ("bluesky", "mastodon", "x")), emu_calm.stats()
+    limits = {"bluesky": 1, "mastodon": 2, "x": 2}
+    assert all(emu.stats()[p]["rate_limited"] <= n for p, n in limits.items()), emu.stats()
 
 
 def test_token_never_reaches_logs_store_or_messages(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811

@@ -374,3 +374,16 @@ def test_threaded_chunks_give_the_serial_answer() -> None:
         assert len(a.first) > 0 or a is one[1]
         for k in a.__dict__:
             assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_a_burst_at_the_start_of_the_data_does_not_mask_itself() -> None:
+    # Three days of history (too short for the trailing baseline) with 5 transitions in
+    # three hours and none elsewhere: the fallback rate must not include the burst.
+    from purgewatch.analysis.detect._scan import scan_bursts
+
+    counts = np.zeros(72)
+    np.add.at(counts, [38, 39, 39, 40, 41], 1)
+    bursts = scan_bursts(counts, np.ones(72, dtype=bool), widths=[1, 2, 3, 6], baseline_bins=28 * 24,
+                         min_count=5, min_ratio=3.0, llr_threshold=15.0)
+    assert len(bursts) == 1
+    assert bursts[0].start_bin <= 38 and bursts[0].stop_bin >= 42

@@ -96,6 +96,9 @@ class Budget:
     reset_at: float | None = None
     window: float | None = None
     inflight: int = 0
+    # Until a first answer arrives we don't know what is left of the current window (a
+    # restarted collector may find it spent by its previous run): probe with one request.
+    answered: bool = False
     # Accounting for the benchmark: requests sent, 429s received, windows seen.
     sent: int = 0
     throttled: int = 0
@@ -157,8 +160,8 @@ class HostLimiter:
             now = self.clock.time()
             if b.reset_at is not None and now >= b.reset_at + _margin(b):
                 self._roll_window(b, now)
-            if b.remaining is None and b.inflight < self.concurrency:
-                break  # not metered (yet): no more in flight than connection slots
+            if b.remaining is None and b.inflight < (self.concurrency if b.answered else 1):
+                break  # not metered (yet): one probe, then no more than the connection slots
             if b.remaining is not None and b.remaining > 0:
                 break
             if b.remaining is not None and b.reset_at is not None:
@@ -195,6 +198,7 @@ class HostLimiter:
     def observe(self, bucket: str, headers: Mapping[str, str], status_code: int) -> None:
         """Update the bucket from one answer's headers (call while holding the slot)."""
         b = self.budget(bucket)
+        b.answered = True
         now = self.clock.time()
         h = parse_rate_headers(headers, now)
         others = max(b.inflight - 1, 0)
@@ -217,14 +221,17 @@ class HostLimiter:
             b.limit = h.limit
         if h.reset_at is not None and h.reset_at <= now:
             return  # an answer from a window that has already ended: says nothing now
-        if h.reset_at is not None and (b.reset_at is None or h.reset_at > b.reset_at + 1):
+        # Resets within this of ours are the same window (clock skew, rounding); on short
+        # windows a full second would merge two windows and overspend the next one.
+        same = min(1.0, 0.5 * b.window) if b.window else 1.0
+        if h.reset_at is not None and (b.reset_at is None or h.reset_at > b.reset_at + same):
             # The server has started a window we were not counting yet.
             b.reset_at = h.reset_at
             b.windows.append((h.reset_at, b.limit or 0))
             if h.remaining is not None:
                 b.remaining = h.remaining - others
         else:
-            if h.reset_at is not None and b.reset_at is not None and h.reset_at < b.reset_at - 1:
+            if h.reset_at is not None and b.reset_at is not None and h.reset_at < b.reset_at - same:
                 b.reset_at = h.reset_at  # our guessed reset was later than the server's
             if h.remaining is not None:
                 server = h.remaining - others

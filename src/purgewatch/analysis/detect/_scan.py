@@ -87,8 +87,9 @@ def scan_bursts(
     # never let the rate fall below half an event per baseline period (a zero rate would
     # make any single event infinitely surprising).
     floor = 0.5 / max(baseline_bins, 1)
+    short = base_cov < baseline_bins / 4
     with np.errstate(divide="ignore", invalid="ignore"):
-        trailing = np.where(base_cov >= baseline_bins / 4, base_n / base_cov, global_rate)
+        trailing = np.where(short, global_rate, base_n / base_cov)
     rate = np.maximum(trailing, floor)
     phi = overdispersion(counts[covered], rate[covered])
     widths = sorted({int(w) for w in widths if 0 < int(w) <= n})
@@ -98,7 +99,11 @@ def scan_bursts(
     for wi, w in enumerate(widths):
         stop = np.minimum(starts + w, n)
         c = cc[stop] - cc[starts]
-        e = rate * (cv[stop] - cv[starts]).clip(min=1.0)
+        cov_w = (cv[stop] - cv[starts]).clip(min=1.0)
+        # Where the fallback (overall) rate is used, a window's own events are not its
+        # baseline: with a short history a single burst would otherwise mask itself.
+        outside = np.maximum(cc[-1] - c, 0.0) / np.maximum(cv[-1] - cov_w, 1.0)
+        e = np.where(short, np.maximum(outside, floor), rate) * cov_w
         s = _llr(c, e) / phi
         ok = (c >= min_count) & (c >= min_ratio * e) & (s >= llr_threshold) & (starts + w <= n)
         scores[wi] = np.where(ok, s, 0.0)
