@@ -48,12 +48,14 @@ class DemoResult:
     requests: dict[str, Any] = field(default_factory=dict)
 
 
-def _accelerated_budgets(speed: float) -> dict[str, tuple[int, float]]:
-    """The platforms' budgets with their windows shrunk by the clock's acceleration, so
-    the collector faces the same budget per scenario hour as it would in real life."""
-    from purgewatch.sim._scenario import DEFAULT_LIMITS
+def _accelerated_budgets(limits: dict[str, tuple[int, float]], speed: float) -> dict[str, tuple[int, float]]:
+    """The scenario's budgets on windows short enough for an accelerated clock.
 
-    return {k: (n, max(window * 60.0 / speed, 1.0)) for k, (n, window) in DEFAULT_LIMITS.items()}
+    Scaling a window exactly by ``speed`` (a 15-minute window at 10,000x is 0.09 wall s)
+    is below what wall-clock rate limiting resolves, so windows are shrunk by
+    ``speed / 60`` (at least 1 s): the same request counts per window, which at 10,000x is
+    1/60 of the real budget per scenario hour. The collector still has to budget."""
+    return {k: (n, max(window * 60.0 / speed, 1.0)) for k, (n, window) in limits.items()}
 
 
 def _config(emu: Emulator, out: Path, watchlist: Path, speed: float) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def run_demo(
     origin_us = int(watch_from.timestamp() * 1_000_000)
     clock = SimClock.accelerated(origin_us, speed)
     emu = Emulator(
-        scenario, clock=clock, faults=faults, limits=True, budgets=_accelerated_budgets(speed)
+        scenario, clock=clock, faults=faults, limits=True, budgets=_accelerated_budgets(scenario.limits, speed)
     )
     with emu:
         say(f"emulator on {emu.base_url} (scenario clock x{speed:,.0f}, faults {'on' if faults else 'off'})")
@@ -133,7 +135,7 @@ def run_demo(
         drops = [e for e in events if e["kind"] == "follower_drop"]
         for e in drops:
             say(f"explaining the drop of {e['platform']}:{e['account_id']} (looking up lost followers)")
-            _explain_with_lookups(store, emu, cfg, e)
+            _explain_with_lookups(store, cfg, e)
         seconds["explain"] = time.monotonic() - t0
         requests = emu.stats()
 
@@ -178,30 +180,14 @@ async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> 
         task.cancel()
 
 
-def _explain_with_lookups(store: Store, emu: Emulator, cfg: Any, event: dict[str, Any]) -> None:
+def _explain_with_lookups(store: Store, cfg: Any, event: dict[str, Any]) -> None:
     from purgewatch.analysis.explain import explain
-    from purgewatch.collect.http import HttpClient
-    from purgewatch.sources.bluesky import BlueskyConnector
-    from purgewatch.sources.x import XConnector
 
-    # A fresh client per call: explain runs its look-ups in an event loop of its own.
-    # Records are stamped with the emulator's scenario time, like the collector's.
-    http = HttpClient(
-        timeout=cfg.timeout, retries=cfg.retries, backoff_base=cfg.backoff_base,
-        hosts=cfg.host_policies(), stamp=lambda: emu.clock.now_us() / 1_000_000,
-    )
-    platform = event["platform"]
-    conn: Any
-    if platform == "x":
-        conn = XConnector(http, token=cfg.x_token(), base_url=cfg.x_base)
-    elif platform == "bluesky":
-        conn = BlueskyConnector(http, appview_url=cfg.bluesky_appview, relay_url=cfg.bluesky_relay)
-    else:
-        return
-    # The drop's own window, as the report will explain it: the lists wholly read before
-    # it and the first read after it.
-    explain(store, event["account_id"], platform=platform, start=event["start"], end=event["end"],
-            resolve=True, connector=conn)
+    # The drop's own window, as the report will explain it (the lists wholly read before
+    # it and the first read after it); look-ups go through the collector's connector, so
+    # they share its rate budgets and are stamped with the emulator's scenario time.
+    explain(store, event["account_id"], platform=event["platform"], start=event["start"],
+            end=event["end"], resolve=True, config=cfg)
 
 
 def _write_truth(scenario: Any, path: Path) -> None:

@@ -334,12 +334,8 @@ async def _live_connector(
         cfg = config
     else:
         cfg = load_config(config)
-    col = Collector(store, cfg, transport=transport)
-    await col._open()
-    try:
+    async with Collector(store, cfg, transport=transport).session() as col:
         yield col.connector(platform)
-    finally:
-        await col._close()
 
 
 def resolve_fates(

@@ -15,7 +15,6 @@ from purgewatch.cli._common import (
     json_option,
     open_store,
     store_option,
-    table_rows_json,
 )
 from purgewatch.queries import account_history, latest_accounts
 
@@ -45,7 +44,7 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
     """
     table = latest_accounts(open_store(store_path), platform=platform, group=group)
     if as_json:
-        emit_json({"accounts": table_rows_json(table)})
+        emit_json({"accounts": table.to_pylist()})
         return
     out = Table(title=f"{table.num_rows:,} accounts")
     cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed", "n_observations"]
@@ -82,7 +81,7 @@ def history_cmd(
         open_store(store_path), account, platform=platform, since=since, until=until
     )
     if as_json:
-        emit_json({"platform": plat, "account_id": account_id, "observations": table_rows_json(table)})
+        emit_json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
         return
     out = Table(title=f"{plat}:{account_id} — {table.num_rows:,} observations")
     cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]

@@ -80,7 +80,3 @@ class TimestampType(click.ParamType):
 
 TIMESTAMP = TimestampType()
 
-
-def table_rows_json(table: Any) -> list[dict[str, Any]]:
-    """Arrow table -> JSON-ready rows (timestamps as ISO 8601 UTC)."""
-    return [dict(row) for row in table.to_pylist()]

@@ -41,7 +41,7 @@ def stats_cmd(store_path: Path | None, as_json: bool) -> None:
     """
     store = open_store(store_path)
     stats = store.stats()
-    accounts = _account_counts(store)
+    accounts = _account_counts(store, stats)
     if as_json:
         emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats})
         return
@@ -77,7 +77,7 @@ def compact_cmd(store_path: Path | None, as_json: bool) -> None:
         click.echo(f"compacted {result['batches_before']} batches into {result['batches_after']}")
 
 
-def _account_counts(store: Store) -> dict[str, int]:
+def _account_counts(store: Store, stats: dict[str, dict[str, int]]) -> dict[str, int]:
     from purgewatch.watchlist import current_watchlist
 
     con = store.ibis()
@@ -86,5 +86,5 @@ def _account_counts(store: Store) -> dict[str, int]:
     return {
         "observed": int(observed),
         "watched": current_watchlist(store).num_rows,
-        "catalogue": store.stats()["accounts"]["rows"],
+        "catalogue": stats["accounts"]["rows"],
     }

@@ -26,7 +26,8 @@ import collections
 import csv
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -527,6 +528,16 @@ class Collector:
             self.on_cycle(report)
 
     # ------------------------------------------------------------------ runs
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Collector]:
+        """The HTTP client (rate budgets, retries, scenario time when configured) open for
+        ad-hoc use of :meth:`connector`, e.g. to look up lost followers."""
+        await self._open()
+        try:
+            yield self
+        finally:
+            await self._close()
+
     async def _open(self) -> None:
         self.http = self._make_http()
         await self._sync_time()

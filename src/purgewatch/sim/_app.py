@@ -269,29 +269,34 @@ def build_app(state: EmulatorState) -> Starlette:
                                  "detail": "Unauthorized"}, 401)
         return None
 
-    async def x_users(request: Request) -> Any:
+    def x_world(request: Request) -> tuple[Any, Response | None]:
+        """The X world, or the answer refusing the request (no token, or no X here)."""
         w = plat("x")
         denied = x_auth(request)
         if denied is not None or w is None:
-            return denied or JSONResponse({"title": "Not Found"}, 404)
+            return None, denied or JSONResponse({"title": "Not Found"}, 404)
+        return w, None
+
+    async def x_users(request: Request) -> Any:
+        w, refused = x_world(request)
+        if refused is not None:
+            return refused
         q = request.query_params
         return await _serve(state, "x", ["x_lookup"],
                             lambda t, n: P.x_lookup(w, t, "ids", q.get("ids"), q.get("user.fields")))
 
     async def x_users_by(request: Request) -> Any:
-        w = plat("x")
-        denied = x_auth(request)
-        if denied is not None or w is None:
-            return denied or JSONResponse({"title": "Not Found"}, 404)
+        w, refused = x_world(request)
+        if refused is not None:
+            return refused
         q = request.query_params
         return await _serve(state, "x", ["x_lookup"],
                             lambda t, n: P.x_lookup(w, t, "usernames", q.get("usernames"), q.get("user.fields")))
 
     async def x_followers(request: Request) -> Any:
-        w = plat("x")
-        denied = x_auth(request)
-        if denied is not None or w is None:
-            return denied or JSONResponse({"title": "Not Found"}, 404)
+        w, refused = x_world(request)
+        if refused is not None:
+            return refused
         q = request.query_params
         uid = request.path_params["uid"]
         return await _serve(state, "x", ["x_followers"],

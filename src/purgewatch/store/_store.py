@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,9 +172,6 @@ class Store:
         keys = [pq.read_table(f, columns=["record_key"]).column(0) for f in files]
         arr = pa.chunked_array([c for k in keys for c in k.chunks], type=pa.uint64())
         return np.sort(arr.to_numpy())
-
-    def catalogue(self) -> pa.Table:
-        return self.read("accounts")
 
     # ------------------------------------------------------------------ writing
     @contextmanager
@@ -353,7 +349,7 @@ class BatchWriter:
         self.source_ref = source_ref
         self._pending: dict[str, list[pa.Table]] = {}
         self._keys: dict[str, _KeySet] = {}
-        self._catalogue: dict[str, dict[str, int]] | None = None
+        self._catalogue_loaded = False
         self._catalogue_arrays: dict[str, _Catalogue] = {}
         self._next_sid = 0
         self._new_accounts: list[tuple[str, pa.Array, np.ndarray]] = []
@@ -363,7 +359,7 @@ class BatchWriter:
 
     # -- surrogate ids ------------------------------------------------------
     def _load_catalogue(self) -> None:
-        if self._catalogue is not None:
+        if self._catalogue_loaded:
             return
         cat = self.store.read("accounts")
         self._next_sid = int(pc.max(cat["sid"]).as_py()) + 1 if cat.num_rows else 0
@@ -372,7 +368,7 @@ class BatchWriter:
             self._catalogue_arrays[platform] = _Catalogue(
                 part["account_id"].combine_chunks(), part["sid"].to_numpy()
             )
-        self._catalogue = {}
+        self._catalogue_loaded = True
 
     def sids(self, platform: str, account_ids: pa.Array | Sequence[str]) -> np.ndarray:
         """Dense surrogate ids for ``account_ids``, assigning new ones in order of first
@@ -553,11 +549,3 @@ def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.T
         )
     return data
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def iter_chunks(table: pa.Table, size: int) -> Iterable[pa.Table]:
-    for start in range(0, table.num_rows, size):
-        yield table.slice(start, size)
