@@ -7,6 +7,17 @@ all second bytes, ...) and compressed as one standard zstd frame. The transposit
 (the HDF5/Blosc "shuffle" filter) puts the mostly-zero high bytes together, so zstd's
 entropy coder spends close to nothing on them; no hand-made compressor is involved.
 
+A change (``sidset-change-v2``, kind 2) codes its removals as *ranks*: positions in the
+sorted sid set of its chain's full snapshot. Followers leave at random places of a large
+set, so in sid space each removal costs about log2 of the sid gap (~10 bits for 1%
+churn over a catalogue three times the list); as a rank it costs about
+log2(C(n, r))/r bits (~8.1 bits for 1%), the information-theoretic bound. The rank gaps
+are Rice coded: quotients in unary as a bitmap, k-bit remainders as k bit planes, both
+``numpy.packbits`` output, so a decoder needs no bit-level loop. Removed sids absent
+from the full set (they arrived within the chain and left again) and the added sids stay
+sorted blocks. Kind 1 (``sidset-change-v1``: removed and added as two sorted blocks) is
+still decoded.
+
 Everything is little-endian. A decoder needs only numpy and any zstd implementation
 (``zstandard``, ``pyarrow``, the ``zstd`` command line).
 """
@@ -23,7 +34,10 @@ from purgewatch.errors import StoreError
 SET_MAGIC = b"PWS1"
 ORDER_MAGIC = b"PWO1"
 KIND_FULL = 0
-KIND_CHANGE = 1
+KIND_CHANGE = 1  # sidset-change-v1: removed sids, added sids
+KIND_CHANGE_RANKS = 2  # sidset-change-v2: removed ranks in the chain's full set, other removed sids, added sids
+RANKS_RICE = 0  # rank block mode: Rice-coded gaps
+RANKS_SORTED = 1  # rank block mode: the ranks as a sorted block
 ORDER_REF_SORTED = 0  # reference sequence: this snapshot's sids ascending
 ORDER_REF_BASE = 1  # reference sequence: base order minus removed, then added ascending
 ORDER_IDENTITY = 0
@@ -36,6 +50,8 @@ _BLOCK = struct.Struct("<QqBQ")
 _PERM = struct.Struct("<QBQ")
 # threshold t (u64), count n (u64), compressed bitmap length (u64)
 _SPLIT = struct.Struct("<QQQ")
+# count n (u64), Rice parameter k (u8), unary part length in bytes (u64)
+_RICE = struct.Struct("<QBQ")
 _ZSTD = pa.Codec("zstd", compression_level=3)
 
 
@@ -99,19 +115,131 @@ def encode_change(removed: np.ndarray, added: np.ndarray) -> bytes:
     return SET_MAGIC + bytes([KIND_CHANGE]) + encode_sorted(removed) + encode_sorted(added)
 
 
+def encode_change_ranks(ranks: np.ndarray, other_removed: np.ndarray, added: np.ndarray) -> bytes:
+    """A v2 change: removed followers as ``ranks`` (ascending positions in the sorted sid
+    set of the chain's full snapshot) plus ``other_removed`` sids (not in that set), and
+    the ``added`` sids."""
+    return (
+        SET_MAGIC
+        + bytes([KIND_CHANGE_RANKS])
+        + encode_ranks(ranks)
+        + encode_sorted(other_removed)
+        + encode_sorted(added)
+    )
+
+
 def decode_set_payload(payload: memoryview | bytes) -> tuple[int, list[np.ndarray]]:
-    """Returns (kind, [sids]) for a full set or (kind, [removed, added]) for a change."""
+    """Returns (kind, [sids]) for a full set, (kind, [removed, added]) for a v1 change,
+    (kind, [removed ranks, other removed sids, added]) for a v2 change."""
     buf = memoryview(payload)
-    if bytes(buf[:4]) != SET_MAGIC:
+    if len(buf) < 5 or bytes(buf[:4]) != SET_MAGIC:
         raise StoreError("snapshot payload has an unknown format (bad magic)")
     kind = buf[4]
-    first, off = decode_sorted(buf, 5)
-    if kind == KIND_FULL:
-        return kind, [first]
-    if kind == KIND_CHANGE:
-        second, _ = decode_sorted(buf, off)
-        return kind, [first, second]
+    try:
+        if kind == KIND_FULL:
+            return kind, [decode_sorted(buf, 5)[0]]
+        if kind == KIND_CHANGE:
+            first, off = decode_sorted(buf, 5)
+            return kind, [first, decode_sorted(buf, off)[0]]
+        if kind == KIND_CHANGE_RANKS:
+            ranks, off = decode_ranks(buf, 5)
+            other, off = decode_sorted(buf, off)
+            return kind, [ranks, other, decode_sorted(buf, off)[0]]
+    except (struct.error, ValueError, pa.ArrowException) as e:
+        raise StoreError(f"snapshot payload is damaged ({e})") from e
     raise StoreError(f"snapshot payload has an unknown kind {kind}")
+
+
+# -- Rice-coded rank blocks --------------------------------------------------------------
+
+
+def rice_size(values: np.ndarray, k: int) -> int:
+    """Bytes of the Rice body of ``values`` with parameter ``k`` (header excluded)."""
+    n = len(values)
+    return (n + int((values >> k).sum()) + 7) // 8 + k * ((n + 7) // 8)
+
+
+def rice_k(values: np.ndarray) -> int:
+    """The Rice parameter giving the smallest body: the geometric-source estimate
+    floor(log2(mean * ln 2)) and its neighbours are tried."""
+    if len(values) == 0:
+        return 0
+    m = float(values.mean()) * np.log(2)
+    k0 = int(np.floor(np.log2(m))) if m >= 1 else 0
+    ks = range(max(0, k0 - 1), min(62, k0 + 1) + 1)
+    return min(ks, key=lambda k: (rice_size(values, k), k))
+
+
+def encode_rice(values: np.ndarray, k: int | None = None) -> bytes:
+    """Non-negative int64 ``values`` as n (u64), k (u8), u (u64), then ``u`` bytes of
+    unary quotients (value i: ``values[i] >> k`` zero bits, then a one bit; the bit string
+    packed least significant bit first) and ``k`` bit planes of ``ceil(n/8)`` bytes each
+    (plane j: bit j of every value, packed the same way)."""
+    v = np.asarray(values, dtype=np.int64)
+    n = len(v)
+    if n and int(v.min()) < 0:
+        raise ValueError("Rice coding needs non-negative values")
+    if k is None:
+        k = rice_k(v)
+    if not 0 <= k <= 62:
+        raise ValueError(f"Rice parameter k={k} out of range 0..62")
+    q = v >> k
+    limit = 64 * n + (1 << 24)  # unary bits; the writer's k keeps them near 2n
+    if n and (int(q.max()) > limit or n + float(q.sum(dtype=np.float64)) > limit):
+        raise ValueError(f"Rice parameter k={k} is far too small for these values")
+    bits = np.zeros(n + int(q.sum()), dtype=np.uint8)
+    bits[np.cumsum(q + 1) - 1] = 1
+    unary = np.packbits(bits, bitorder="little").tobytes()
+    planes = b"".join(
+        np.packbits(((v >> j) & 1).astype(np.uint8), bitorder="little").tobytes() for j in range(k)
+    )
+    return _RICE.pack(n, k, len(unary)) + unary + planes
+
+
+def decode_rice(buf: memoryview, offset: int = 0) -> tuple[np.ndarray, int]:
+    """Decode the Rice body at ``offset``; returns (values, offset after it)."""
+    n, k, u = _RICE.unpack_from(buf, offset)
+    offset += _RICE.size
+    plane = (n + 7) // 8
+    if k > 62 or offset + u + k * plane > len(buf):
+        raise ValueError("Rice block runs past the end of the payload")
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8, count=u, offset=offset), bitorder="little")
+    ends = np.flatnonzero(bits)[:n]
+    if len(ends) < n:
+        raise ValueError("Rice block has fewer values than it announces")
+    v = (np.diff(ends, prepend=-1) - 1).astype(np.int64) << k
+    offset += u
+    for j in range(k):
+        b = np.unpackbits(np.frombuffer(buf, np.uint8, count=plane, offset=offset), count=n, bitorder="little")
+        v |= b.astype(np.int64) << j
+        offset += plane
+    return v, offset
+
+
+def encode_ranks(ranks: np.ndarray, k: int | None = None) -> bytes:
+    """A rank block for strictly increasing non-negative ``ranks``: a mode byte, then
+    mode 0: the gaps ``ranks[i] - ranks[i-1] - 1`` (``ranks[-1] = -1``) Rice coded; mode 1:
+    a sorted block of the ranks. With ``k`` None the smaller of the two is kept."""
+    r = np.asarray(ranks, dtype=np.int64)
+    gaps = np.diff(r, prepend=-1) - 1
+    if len(gaps) and int(gaps.min()) < 0:
+        raise ValueError("encode_ranks needs strictly increasing non-negative values")
+    rice = bytes([RANKS_RICE]) + encode_rice(gaps, k)
+    if k is None and len(r):
+        alt = bytes([RANKS_SORTED]) + encode_sorted(r)
+        if len(alt) < len(rice):
+            return alt
+    return rice
+
+
+def decode_ranks(buf: memoryview, offset: int = 0) -> tuple[np.ndarray, int]:
+    mode = buf[offset]
+    if mode == RANKS_RICE:
+        gaps, end = decode_rice(buf, offset + 1)
+        return np.cumsum(gaps + 1) - 1, end
+    if mode == RANKS_SORTED:
+        return decode_sorted(buf, offset + 1)
+    raise ValueError(f"unknown rank block mode {mode}")
 
 
 def _perm_block(perm: np.ndarray) -> bytes:

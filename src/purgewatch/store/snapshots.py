@@ -7,6 +7,13 @@ that is smaller, so storage grows with churn, not audience size. Every
 ``MAX_CHAIN + 1``-th snapshot in a chain is stored in full again, so reading any snapshot
 decodes at most one full set and ``MAX_CHAIN`` small changes.
 
+A change (``sidset-change-v2``) codes a removed follower as its rank in the sorted set of
+the chain's *full* snapshot (about log2(C(n, removed)) bits in all, the bound for random
+removals), or as a sid when it is not in that set (it arrived within the chain). Decoding
+a change therefore decodes the chain's full set once; a reader caches it, so a chain is
+decoded once per reader. Changes written as ``sidset-change-v1`` (removed and added sids)
+are still read.
+
 Partial snapshots (list not read to the end) are always stored in full, flagged, never
 used as a base, and :func:`diff_snapshots` refuses them when asked for a complete diff.
 
@@ -40,6 +47,7 @@ from purgewatch.store._store import BatchWriter, Store
 
 __all__ = [
     "ENCODING_CHANGE",
+    "ENCODING_CHANGE_V1",
     "ENCODING_FULL",
     "MAX_CHAIN",
     "SnapshotDiff",
@@ -53,13 +61,16 @@ __all__ = [
 ]
 
 ENCODING_FULL = "sidset-full-v1"
-ENCODING_CHANGE = "sidset-change-v1"
+ENCODING_CHANGE = "sidset-change-v2"
+ENCODING_CHANGE_V1 = "sidset-change-v1"  # still read; no longer written
 # Longest run of changes after a full snapshot (a full one is stored every 30th).
 MAX_CHAIN = 29
 # A change is kept only when it is smaller than this fraction of the full encoding.
 _CHANGE_MAX_RATIO = 0.5
 # Sid sets a writer keeps in memory to diff the next snapshot of the same account.
 _CACHE_ELEMENTS = 40_000_000
+# Decoded full sets (chain roots) a reader keeps: v2 changes are ranks into them.
+_FULL_CACHE_ELEMENTS = 20_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAYLOAD_COLUMNS = ("payload", "order_payload")
@@ -163,6 +174,7 @@ class _Reader:
         self.table = (
             pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
         )
+        self._full: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def get(self, snapshot_id: str) -> _Meta:
         try:
@@ -189,28 +201,54 @@ class _Reader:
             out.append(self.get(out[-1].base_snapshot_id))
         return out[::-1]
 
-    def change(self, m: _Meta) -> tuple[np.ndarray, np.ndarray]:
+    def full_set(self, m: _Meta) -> np.ndarray:
+        """The sids of a snapshot stored in full (decoded once per reader, then cached)."""
+        hit = self._full.get(m.snapshot_id)
+        if hit is not None:
+            self._full.move_to_end(m.snapshot_id)
+            return hit
         data = self.payload(m, "payload")
         assert data is not None
         kind, arrays = _codec.decode_set_payload(data)
-        if kind != _codec.KIND_CHANGE:
+        if kind != _codec.KIND_FULL:
+            raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
+        sids = arrays[0]
+        self._full[m.snapshot_id] = sids
+        total = sum(len(s) for s in self._full.values())
+        while total > _FULL_CACHE_ELEMENTS and len(self._full) > 1:
+            _, old = self._full.popitem(last=False)
+            total -= len(old)
+        return sids
+
+    def change(self, m: _Meta) -> tuple[np.ndarray, np.ndarray]:
+        """(removed, added) sids of a snapshot stored as a change."""
+        data = self.payload(m, "payload")
+        assert data is not None
+        kind, arrays = _codec.decode_set_payload(data)
+        if kind == _codec.KIND_CHANGE:
+            return arrays[0], arrays[1]
+        if kind != _codec.KIND_CHANGE_RANKS:
             raise StoreError(f"snapshot {m.snapshot_id!r} names a base but stores a full set")
-        return arrays[0], arrays[1]
+        ranks, other, added = arrays
+        if len(ranks) == 0:
+            return other, added
+        full = self.full_set(self.chain(m.snapshot_id)[0])
+        if int(ranks[-1]) >= len(full):
+            raise StoreError(
+                f"snapshot {m.snapshot_id!r} removes follower #{int(ranks[-1])} of a full set of {len(full)}"
+            )
+        return _codec.union(full[ranks], other), added
 
     def followers(self, snapshot_id: str) -> np.ndarray:
         chain = self.chain(snapshot_id)
-        data = self.payload(chain[0], "payload")
-        assert data is not None
-        kind, arrays = _codec.decode_set_payload(data)
-        if kind != _codec.KIND_FULL:
-            raise StoreError(f"snapshot {chain[0].snapshot_id!r} has no base but stores a change")
+        full = self.full_set(chain[0])
         if len(chain) == 1:
-            return arrays[0]
+            return full
         # Compose the (small) changes first, then touch the large set once.
         net = self.change(chain[1])
         for m in chain[2:]:
             net = _codec.compose(net, self.change(m))
-        return _codec.apply_change(arrays[0], *net)
+        return _codec.apply_change(full, *net)
 
     def order_oldest_first(self, snapshot_id: str) -> np.ndarray | None:
         m = self.get(snapshot_id)
@@ -376,6 +414,7 @@ class _Known:
     observed_at: datetime
     partial: bool
     depth: int  # changes between this snapshot and its full base (0 = full)
+    root: str  # the full snapshot its chain starts from (itself when depth = 0)
 
 
 @dataclass
@@ -404,26 +443,29 @@ def _state(writer: BatchWriter) -> _WriterState:
         # The writer holds the store lock: only this writer can add snapshots from now on.
         reader = _Reader(writer.store)
         st = _WriterState(reader=reader)
-        depth: dict[str, int] = {}
+        placed: dict[str, tuple[int, str]] = {}  # snapshot_id -> (depth, root)
 
-        def depth_of(sid: str) -> int:
+        def place(sid: str) -> tuple[int, str]:
             seen = []
             cur: str | None = sid
-            while cur is not None and cur not in depth and cur in reader.meta:
+            while cur is not None and cur not in placed and cur in reader.meta:
                 seen.append(cur)
                 cur = reader.meta[cur].base_snapshot_id
                 if len(seen) > 10_000:
                     break
-            d = depth.get(cur, -1) if cur is not None else -1
+            if cur is not None and cur in placed:
+                d, root = placed[cur]
+            else:  # seen ends at a full snapshot (or a dangling base)
+                d, root = -1, seen[-1]
             for s in reversed(seen):
                 d += 1
-                depth[s] = d
-            return depth[sid]
+                placed[s] = (d, root)
+            return placed[sid]
 
         for m in reader.meta.values():
             st.ids.add(m.snapshot_id)
             st.accounts.setdefault((m.platform, m.account_id), []).append(
-                _Known(m.snapshot_id, m.observed_at, m.partial, depth_of(m.snapshot_id))
+                _Known(m.snapshot_id, m.observed_at, m.partial, *place(m.snapshot_id))
             )
         _STATES[writer] = st
     return st
@@ -459,6 +501,28 @@ def _pick_base(candidates: list[_Known], observed_at: datetime) -> _Known | None
         return max(before, key=lambda k: k.observed_at)
     after = [k for k in complete if k.observed_at > observed_at]
     return min(after, key=lambda k: k.observed_at) if after else None
+
+
+def _root_sids(st: _WriterState, root: str) -> np.ndarray | None:
+    """The sids of a chain's full snapshot: from the writer's cache (kept fresh there, as
+    every change of the chain needs it) or decoded once by the reader; None when it was
+    queued in this writer and has been evicted since."""
+    cached = st.cache.get(root)
+    if cached is not None:
+        st.cache.move_to_end(root)
+        return cached[0]
+    if root in st.reader.meta:
+        return st.reader.full_set(st.reader.meta[root])
+    return None
+
+
+def _ranks(root_sids: np.ndarray | None, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Removed sids split into (ranks in the chain's full set, sids not in it)."""
+    if root_sids is None or len(root_sids) == 0 or len(removed) == 0:
+        return np.zeros(0, dtype=np.int64), removed
+    pos = np.searchsorted(root_sids, removed)
+    hit = root_sids[np.minimum(pos, len(root_sids) - 1)] == removed
+    return pos[hit].astype(np.int64), removed[~hit]
 
 
 def add_snapshot(
@@ -507,7 +571,7 @@ def add_snapshot(
     key = (platform, account_id)
     known = st.accounts.setdefault(key, [])
     full = _codec.encode_full(sids)
-    payload, base, depth = full, None, 0
+    payload, base, depth, root = full, None, 0, snapshot_id
     base_order: np.ndarray | None = None
     removed = added = np.zeros(0, dtype=np.int64)
     candidate = None if partial else _pick_base(known, observed_at)
@@ -523,9 +587,11 @@ def add_snapshot(
         if cached is not None:  # else: queued earlier and evicted; store in full
             base_sids, base_order = cached
             removed, added = _codec.minus(base_sids, sids), _codec.minus(sids, base_sids)
-            change = _codec.encode_change(removed, added)
+            root_sids = base_sids if candidate.depth == 0 else _root_sids(st, candidate.root)
+            change = _codec.encode_change_ranks(*_ranks(root_sids, removed), added)
             if len(change) < _CHANGE_MAX_RATIO * len(full):
-                payload, base, depth = change, candidate.snapshot_id, candidate.depth + 1
+                payload, base = change, candidate.snapshot_id
+                depth, root = candidate.depth + 1, candidate.root
 
     order_payload: bytes | None = None
     if order is not None:
@@ -556,7 +622,7 @@ def add_snapshot(
     )
     writer.add("snapshots", row)
     st.ids.add(snapshot_id)
-    known.append(_Known(snapshot_id, observed_at, bool(partial), depth))
+    known.append(_Known(snapshot_id, observed_at, bool(partial), depth, root))
     if not partial:
         st.remember(snapshot_id, sids, order)
     return snapshot_id
