@@ -338,19 +338,19 @@ def test_killed_import_resumes(store: Store, tmp_path: Path, monkeypatch: pytest
 
     rows = "".join(f"x,{i},2024-05-01T12:00:00Z,active,{i}\n" for i in range(30))
     path = write(tmp_path, "obs.csv", "platform,account_id,observed_at,status,followers_count\n" + rows)
-    real_commit = BatchWriter.commit
+    real_write = BatchWriter._write
     calls = {"n": 0}
 
-    def dying_commit(self: BatchWriter, note: str | None = None):  # type: ignore[no-untyped-def]
+    def dying_write(self: BatchWriter, job):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
-            raise KeyboardInterrupt  # the process is stopped mid-import
-        return real_commit(self, note)
+            raise KeyboardInterrupt  # the process is stopped while writing batch 2
+        return real_write(self, job)
 
-    monkeypatch.setattr(BatchWriter, "commit", dying_commit)
+    monkeypatch.setattr(BatchWriter, "_write", dying_write)
     with pytest.raises(KeyboardInterrupt):
         import_files(store, "observations", [path], batch_rows=10)
-    monkeypatch.setattr(BatchWriter, "commit", real_commit)
+    monkeypatch.setattr(BatchWriter, "_write", real_write)
     assert store.read("observations").num_rows == 10
     rep = import_files(store, "observations", [path], batch_rows=10)
     assert rep.imported == 20 and rep.duplicates == 10

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -188,8 +189,12 @@ class Store:
         with _layout.writer_lock(self.path, timeout=lock_timeout):
             _layout.sweep_staging(self.path)
             bw = BatchWriter(self, command=command, source=source, source_ref=source_ref)
-            yield bw
-            bw.commit()
+            try:
+                yield bw
+                bw.commit()
+            finally:
+                # Never release the lock while a batch is still being written.
+                bw.close()
 
     def append(self, table: str, rows: pa.Table, *, command: str, source: str) -> CommitResult:
         with self.writer(command=command, source=source) as w:
@@ -274,25 +279,23 @@ class _KeySet:
     def __init__(self, base: np.ndarray) -> None:
         self.runs: list[np.ndarray] = [np.sort(base, kind="stable")]
 
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        # Sorted needles make the binary searches walk memory in order (4x faster on
-        # 500k keys against 1.5M than searching them in arrival order).
-        order = np.argsort(keys, kind="stable")
-        needles = keys[order]
-        found_sorted = np.zeros(len(keys), dtype=bool)
+    def contains_sorted(self, needles: np.ndarray) -> np.ndarray:
+        """Which of the ascending ``needles`` are stored. Sorted needles make the binary
+        searches walk memory in order (4x faster on 500k keys against 1.5M than
+        searching them in arrival order)."""
+        found = np.zeros(len(needles), dtype=bool)
         for run in self.runs:
             if len(run):
                 pos = np.searchsorted(run, needles)
                 pos[pos >= len(run)] = 0
-                found_sorted |= run[pos] == needles
-        found = np.empty(len(keys), dtype=bool)
-        found[order] = found_sorted
+                found |= run[pos] == needles
         return found
 
-    def add(self, keys: np.ndarray) -> None:
+    def add_sorted(self, keys: np.ndarray) -> None:
+        """Remember ascending ``keys``."""
         if not len(keys):
             return
-        self.runs.append(np.sort(keys))
+        self.runs.append(keys)
         # Merge while the newer run is as big as the older (a binary counter: O(log n)
         # runs, each key merged O(log n) times). A stable sort of two sorted runs is a
         # linear merge (timsort finds the runs).
@@ -356,6 +359,10 @@ class BatchWriter:
         self._started = datetime.now(UTC)
         self.totals: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
+        # At most one batch is written in the background while the caller prepares the
+        # next (Parquet encoding releases the GIL): see commit_in_background.
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: Future[CommitResult] | None = None
 
     # -- surrogate ids ------------------------------------------------------
     def _load_catalogue(self) -> None:
@@ -431,20 +438,24 @@ class BatchWriter:
             if table not in self._keys:
                 self._keys[table] = _KeySet(self.store.existing_keys(table))
             seen = self._keys[table]
-            # Drop rows already stored, and repeats inside this input.
-            _, first = np.unique(keys, return_index=True)
-            first_mask = np.zeros(len(keys), dtype=bool)
-            first_mask[first] = True
-            keep = first_mask & ~seen.contains(keys)
-            dropped = int(len(keys) - keep.sum())
+            # One sort serves both checks: repeats inside this input (keep each key's
+            # first row) and keys already stored.
+            order = np.argsort(keys, kind="stable")
+            sorted_keys = keys[order]
+            first_sorted = np.ones(len(keys), dtype=bool)
+            first_sorted[1:] = sorted_keys[1:] != sorted_keys[:-1]
+            keep_sorted = first_sorted & ~seen.contains_sorted(sorted_keys)
+            keep = np.empty(len(keys), dtype=bool)
+            keep[order] = keep_sorted
+            dropped = int(len(keys) - keep_sorted.sum())
             self.duplicates[table] = self.duplicates.get(table, 0) + dropped
-            if not keep.all():
+            if dropped:
                 rows = rows.filter(pa.array(keep))
                 keys = keys[keep]
             rows = rows.set_column(
                 rows.schema.get_field_index("record_key"), "record_key", pa.array(keys, pa.uint64())
             )
-            seen.add(keys)
+            seen.add_sorted(sorted_keys[keep_sorted])
         self._pending.setdefault(table, []).append(rows)
         return rows.num_rows
 
@@ -453,61 +464,119 @@ class BatchWriter:
 
     def commit(self, note: str | None = None) -> CommitResult:
         """Write the queued rows as one batch and make it visible atomically."""
+        self.wait()
+        job = self._take(note)
+        return job.result if job.staging is None else self._write(job)
+
+    def commit_in_background(self, note: str | None = None) -> Future[CommitResult]:
+        """Like :meth:`commit`, but the batch is written by a background thread while
+        the caller prepares the next one. Batches still become visible one by one, in
+        order: this first waits for the previous background batch (raising its error).
+        A process killed meanwhile loses at most the batch being written and the one
+        being prepared; re-running the import restores both (content keys)."""
+        self.wait()
+        job = self._take(note)
+        future: Future[CommitResult] = Future()
+        if job.staging is None:
+            future.set_result(job.result)
+            return future
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="purgewatch-commit")
+        self._in_flight = self._pool.submit(self._write, job)
+        return self._in_flight
+
+    def wait(self) -> None:
+        """Wait for the batch being written in the background, if any."""
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            future.result()
+
+    def close(self) -> None:
+        """Wait for background work and stop its thread (the store's writer() does this)."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _take(self, note: str | None) -> _Job:
+        """Move the queued rows into a job (and reset the queue)."""
         rows_by_table = {t: sum(p.num_rows for p in parts) for t, parts in self._pending.items()}
         if not any(rows_by_table.values()) and not self._new_accounts:
-            dup = dict(self.duplicates)
             self._pending.clear()
-            return CommitResult(None, {}, dup)
+            return _Job(None, {}, [], self._started, note, CommitResult(None, {}, dict(self.duplicates)))
+        staging = _layout.new_staging_dir(self.store.path)
+        pending = dict(self._pending)
+        new_accounts = list(self._new_accounts)
+        if new_accounts:
+            rows_by_table["accounts"] = sum(len(sids) for _, _, sids in new_accounts)
+        for t, n in rows_by_table.items():
+            self.totals[t] = self.totals.get(t, 0) + n
+        job = _Job(staging, pending, new_accounts, self._started, note,
+                   CommitResult(staging.name, rows_by_table, dict(self.duplicates)))
+        self._pending = {}
+        self._new_accounts = []
+        self._started = datetime.now(UTC)
+        return job
+
+    def _write(self, job: _Job) -> CommitResult:
+        assert job.staging is not None
         root = self.store.path
         gen = _layout.current_generation(root)
-        staging = _layout.new_staging_dir(root)
+        staging = job.staging
         batch_id = staging.name
         now = datetime.now(UTC)
-        for table, parts in self._pending.items():
+        for table, parts in job.pending.items():
             data = pa.concat_tables(parts)
             if data.num_rows == 0:
                 continue
             data = _stamp(data, batch_id=batch_id, now=now, source=self.source)
             write_parquet(data, staging / f"{table}.parquet")
-        if self._new_accounts:
+        if job.new_accounts:
             acc = pa.concat_tables(
                 [
                     pa.table(
                         {
                             "sid": pa.array(sids, pa.int64()),
-                            "platform": pa.array([plat] * len(sids), pa.string()),
+                            "platform": pa.repeat(pa.scalar(plat, pa.string()), len(sids)),
                             "account_id": aids,
                         },
                         schema=TABLE_SCHEMAS["accounts"],
                     )
-                    for plat, aids, sids in self._new_accounts
+                    for plat, aids, sids in job.new_accounts
                 ]
             )
             write_parquet(acc, staging / "accounts.parquet")
-            rows_by_table["accounts"] = acc.num_rows
         run = pa.table(
             {
                 "batch_id": [batch_id],
-                "started_at": [self._started],
+                "started_at": [job.started],
                 "committed_at": [now],
                 "command": [self.command],
                 "source": [self.source],
                 "source_ref": [self.source_ref],
                 "tool_version": [TOOL_VERSION],
-                "rows": [json.dumps(rows_by_table, sort_keys=True)],
-                "note": [note],
+                "rows": [json.dumps(job.result.rows, sort_keys=True)],
+                "note": [job.note],
             },
             schema=TABLE_SCHEMAS["runs"],
         )
         write_parquet(run, staging / "runs.parquet")
         _layout.publish_batch(root, gen, staging, _layout.next_batch_seq(gen))
-        for t, n in rows_by_table.items():
-            self.totals[t] = self.totals.get(t, 0) + n
-        result = CommitResult(batch_id, rows_by_table, dict(self.duplicates))
-        self._pending.clear()
-        self._new_accounts.clear()
-        self._started = datetime.now(UTC)
-        return result
+        return job.result
+
+
+@dataclass
+class _Job:
+    """One batch handed from the queue to the writing step."""
+
+    staging: Path | None  # None: nothing to write
+    pending: dict[str, list[pa.Table]]
+    new_accounts: list[tuple[str, pa.Array, np.ndarray]]
+    started: datetime
+    note: str | None
+    result: CommitResult
 
 
 def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -545,7 +614,7 @@ def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.T
     fill("source", source, pa.string())
     if "batch_id" in data.column_names:
         data = data.set_column(
-            data.schema.get_field_index("batch_id"), "batch_id", pa.array([batch_id] * n, pa.string())
+            data.schema.get_field_index("batch_id"), "batch_id", pa.repeat(pa.scalar(batch_id, pa.string()), n)
         )
     return data
 

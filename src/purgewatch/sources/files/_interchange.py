@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from purgewatch.errors import InputError
 from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.sources.files._read import read_cells
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Column, Validated, validate
-from purgewatch.store import BatchWriter, Store
+from purgewatch.store import BatchWriter, CommitResult, Store
 
 DEFAULT_BATCH_ROWS = 500_000
 
@@ -173,18 +174,24 @@ def to_store_rows(table: str, v: Validated) -> pa.Table:
 
 def write_batches(writer: BatchWriter, table_name: str, rows: pa.Table, batch_rows: int,
                   report: ImportReport, progress: Progress | None = None) -> None:
+    # Each batch is written in the background while the next one is keyed and checked
+    # against the store; they still become visible one at a time, in order.
+    done: list[Future[CommitResult]] = []
     for start in range(0, max(rows.num_rows, 1), batch_rows):
         chunk = rows.slice(start, batch_rows)
         if chunk.num_rows == 0:
             break
         report.imported += writer.add(table_name, chunk)
-        res = writer.commit(note=f"rows {start}..{start + chunk.num_rows - 1}")
+        done.append(writer.commit_in_background(note=f"rows {start}..{start + chunk.num_rows - 1}"))
+        if progress:
+            progress(chunk.num_rows)
+    writer.wait()
+    for future in done:
+        res = future.result()
         if res.committed:
             report.batches += 1
             for t, n in res.rows.items():
                 report.tables[t] = report.tables.get(t, 0) + n
-        if progress:
-            progress(chunk.num_rows)
 
 
 def import_interchange(
