@@ -106,6 +106,17 @@ def test_rank_block_roundtrip_both_modes(values: list[int]) -> None:
         assert end == len(blob) and np.array_equal(out, ranks)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), unique=True, max_size=200), st.randoms())
+def test_sorted_block_lookup_at_positions(values: list[int], rnd: object) -> None:
+    arr = np.array(sorted(values), dtype=np.int64)
+    blob = memoryview(b"xx" + _codec.encode_sorted(arr))
+    pos = np.array(sorted(rnd.sample(range(len(arr)), rnd.randint(0, len(arr)))), dtype=np.int64)  # type: ignore[attr-defined]
+    assert np.array_equal(_codec.decode_sorted_at(blob, 2, pos), arr[pos])
+    with pytest.raises(ValueError, match="outside"):
+        _codec.decode_sorted_at(blob, 2, np.array([len(arr)]))
+
+
 def test_v2_payload_roundtrip_and_damage() -> None:
     ranks, other, added = np.array([0, 5, 6]), np.array([100, 200]), np.array([300])
     blob = _codec.encode_change_ranks(ranks, other, added)

@@ -69,13 +69,15 @@ def _shuffle_compress(values: np.ndarray, width: int) -> bytes:
     return _ZSTD.compress(planes.tobytes(), asbytes=True)  # type: ignore[no-any-return]
 
 
-def _decompress_unshuffle(data: memoryview | bytes, count: int, width: int) -> np.ndarray:
+def _decompress_unshuffle(data: memoryview | bytes, count: int, width: int, *, widen: bool = True) -> np.ndarray:
+    """Inverse of _shuffle_compress: uint64 values, or ``width``-byte ones unless ``widen``."""
     size = count * width
     if size == 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64 if widen else f"<u{width}")
     raw = _ZSTD.decompress(data, decompressed_size=size)
     planes = np.frombuffer(raw, dtype=np.uint8).reshape(width, count)
-    return np.ascontiguousarray(planes.T).view(f"<u{width}").reshape(count).astype(np.uint64)
+    values = np.ascontiguousarray(planes.T).view(f"<u{width}").reshape(count)
+    return values.astype(np.uint64) if widen else values
 
 
 def encode_sorted(values: np.ndarray) -> bytes:
@@ -105,6 +107,31 @@ def decode_sorted(buf: memoryview, offset: int = 0) -> tuple[np.ndarray, int]:
         np.cumsum(gaps + 1, out=out[1:])
         out[1:] += first
     return out, offset + clen
+
+
+def decode_sorted_at(buf: memoryview, offset: int, positions: np.ndarray) -> np.ndarray:
+    """``values[positions]`` of the sorted block at ``offset`` (``positions`` strictly
+    increasing) without materialising the block: the gaps stay in their stored width and
+    are summed between consecutive positions, so a few lookups into a large set cost one
+    pass over narrow integers instead of a full int64 decode."""
+    n, first, width, clen = _BLOCK.unpack_from(buf, offset)
+    pos = np.asarray(positions, dtype=np.int64)
+    if len(pos) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if int(pos[0]) < 0 or int(pos[-1]) >= n:
+        raise ValueError(f"position {int(pos[-1])} outside a block of {n} values")
+    inner = pos[pos > 0]
+    prefix = np.zeros(len(pos), dtype=np.int64)  # sum of gaps[0 : pos[i]]
+    if len(inner):
+        offset += _BLOCK.size
+        gaps = _decompress_unshuffle(buf[offset : offset + clen], n - 1, width, widen=False)
+        starts = np.concatenate([[0], inner])
+        if starts[-1] == len(gaps):  # the last segment ends at the end of the gaps
+            seg = np.add.reduceat(gaps, starts[:-1], dtype=np.uint64)
+        else:
+            seg = np.add.reduceat(gaps, starts, dtype=np.uint64)[:-1]
+        prefix[len(pos) - len(inner) :] = np.cumsum(seg).view(np.int64)
+    return first + pos + prefix
 
 
 def encode_full(sids: np.ndarray) -> bytes:

@@ -232,12 +232,27 @@ class _Reader:
         ranks, other, added = arrays
         if len(ranks) == 0:
             return other, added
-        full = self.full_set(self.chain(m.snapshot_id)[0])
-        if int(ranks[-1]) >= len(full):
+        root = self.chain(m.snapshot_id)[0]
+        if int(ranks[-1]) >= root.n_followers:
             raise StoreError(
-                f"snapshot {m.snapshot_id!r} removes follower #{int(ranks[-1])} of a full set of {len(full)}"
+                f"snapshot {m.snapshot_id!r} removes follower #{int(ranks[-1])} of a full set of {root.n_followers}"
             )
-        return _codec.union(full[ranks], other), added
+        return _codec.union(self.full_at(root, ranks), other), added
+
+    def full_at(self, m: _Meta, ranks: np.ndarray) -> np.ndarray:
+        """``full_set(m)[ranks]``, without decoding the whole set when it is not cached
+        (a diff between adjacent snapshots needs only the removed followers)."""
+        hit = self._full.get(m.snapshot_id)
+        if hit is not None:
+            return hit[ranks]
+        data = self.payload(m, "payload")
+        assert data is not None
+        if len(data) < 5 or data[4] != _codec.KIND_FULL:
+            raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
+        try:
+            return _codec.decode_sorted_at(data, 5, ranks)
+        except (ValueError, pa.ArrowException) as e:
+            raise StoreError(f"snapshot {m.snapshot_id!r}: payload is damaged ({e})") from e
 
     def followers(self, snapshot_id: str) -> np.ndarray:
         chain = self.chain(snapshot_id)
