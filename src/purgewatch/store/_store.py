@@ -60,6 +60,15 @@ _ROW_GROUP_BLOB_BYTES = 4 << 20
 GENERATION_GRACE_SECONDS = 3600.0
 
 
+def constant_strings(value: str | None, n: int) -> pa.Array:
+    """``n`` copies of one string as a dictionary array: no per-row bytes to build, hash
+    or encode (a 64-hex file hash repeated 2M times is 128 MB as a plain column). Store
+    files are written without the Arrow schema, so readers see a plain string column."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
+    )
+
+
 def default_store_path() -> Path:
     return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
 
@@ -245,11 +254,17 @@ def write_parquet(data: pa.Table, path: Path) -> None:
     """Write one table file of a batch (the only place store files are written)."""
     blobs = [c for c in _BLOB_COLUMNS if c in data.column_names]
     if not blobs:
+        # Without the Arrow schema: columns handed over dictionary-encoded (constant
+        # provenance) read back as the plain strings the table schema declares.
         pq.write_table(
             data, path, use_dictionary=[c for c in data.column_names if c not in _NO_DICTIONARY],
-            **_PARQUET_OPTS,
+            store_schema=False, **_PARQUET_OPTS,
         )
         return
+    # Few rows (one per snapshot): decode constant columns, keep the Arrow schema exact.
+    data = data.cast(pa.schema([
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema
+    ]))
     others = [c for c in data.column_names if c not in blobs]
     sizes = np.zeros(data.num_rows, dtype=np.int64)
     for c in blobs:
@@ -588,12 +603,18 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     for field in schema:
         if field.name in rows.column_names:
             col = rows.column(field.name)
-            if col.type != field.type:
+            if col.type != field.type and not _is_dictionary_of(col.type, field.type):
                 col = col.cast(field.type)
             cols.append(col)
         else:
             cols.append(pa.nulls(rows.num_rows, field.type))
-    return pa.Table.from_arrays(cols, schema=schema.remove_metadata()).cast(schema)
+    fields = [f.with_type(c.type) for f, c in zip(schema, cols, strict=True)]
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def _is_dictionary_of(typ: pa.DataType, value_type: pa.DataType) -> bool:
+    """Dictionary-encoded strings stay encoded until written (see constant_strings)."""
+    return pa.types.is_dictionary(typ) and typ.value_type == value_type
 
 
 def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.Table:
@@ -606,15 +627,18 @@ def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.T
             return
         idx = data.schema.get_field_index(name)
         col = data.column(name)
-        filled = pc.fill_null(col, pa.scalar(value, typ)) if col.null_count else col
+        if col.null_count == len(col) and typ == pa.string():
+            filled = constant_strings(value, n)
+        elif col.null_count:
+            filled = pc.fill_null(col, pa.scalar(value, typ))
+        else:
+            filled = col
         data = data.set_column(idx, name, filled)
 
     fill("retrieved_at", now, pa.timestamp("us", tz="UTC"))
     fill("tool_version", TOOL_VERSION, pa.string())
     fill("source", source, pa.string())
     if "batch_id" in data.column_names:
-        data = data.set_column(
-            data.schema.get_field_index("batch_id"), "batch_id", pa.repeat(pa.scalar(batch_id, pa.string()), n)
-        )
+        data = data.set_column(data.schema.get_field_index("batch_id"), "batch_id", constant_strings(batch_id, n))
     return data
 

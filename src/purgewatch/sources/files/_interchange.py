@@ -31,6 +31,7 @@ from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.sources.files._read import read_cells
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Column, Validated, validate
 from purgewatch.store import BatchWriter, CommitResult, Store
+from purgewatch.store._store import constant_strings
 
 DEFAULT_BATCH_ROWS = 500_000
 
@@ -145,7 +146,7 @@ def _row_sources(kind: str, good: pa.Table) -> pa.Array:
     base = f"import:{kind}"
     n = good.num_rows
     if "source" not in good.column_names or good.column("source").null_count == n:
-        return pa.repeat(pa.scalar(base, pa.string()), n)
+        return constant_strings(base, n)
     own = good.column("source")
     joined = pc.binary_join_element_wise(pa.scalar(base), own, ":")
     out = pc.if_else(pc.is_null(own), pa.scalar(base), joined)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from purgewatch.errors import InputError, Location
 from purgewatch.model import STATUS_VALUES, TS, normalize_status
 from purgewatch.sources.files._read import LINE_COL, RAW_COL, RawFile, shorten
+from purgewatch.store._store import constant_strings
 
 HASH_COL = "__payload_hash"
 REF_COL = "__source_ref"
@@ -332,7 +333,7 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
     if raw.file_sha256 is not None:
         # One hash per file, not per row: hashing every row cost more than the rest of the
         # import, and file hash + file:line traces a record just as exactly.
-        hash_sql = "(SELECT file_hash FROM meta)"
+        hash_sql = None
     elif RAW_COL in table.column_names:
         hash_sql = f"sha256({RAW_COL})"
     elif present:
@@ -340,7 +341,8 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
             f"coalesce({_q(c.name)}, '')" for c in present) + "))"
     else:
         hash_sql = "sha256('')"
-    selects.append(f"{hash_sql} AS {HASH_COL}")
+    if hash_sql is not None:
+        selects.append(f"{hash_sql} AS {HASH_COL}")
     # source_ref = "<file>:<line>"; the path travels as data (a one-row table), not as SQL.
     selects.append(f"concat((SELECT path FROM meta), ':', {LINE_COL}) AS {REF_COL}")  # noqa: S608
     con = duckdb.connect()
@@ -357,6 +359,8 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
         if not name.startswith("__r"):
             typed[name] = out.column(name)
     typed[LINE_COL] = table.column(LINE_COL)
+    if hash_sql is None:
+        typed[HASH_COL] = constant_strings(raw.file_sha256, table.num_rows)
     names = [n for c in spec for n in ((c.name, c.name + "_raw") if c.type == "status" else (c.name,))]
     full = pa.table({n: typed[n] for n in names + [HASH_COL, REF_COL, LINE_COL]})
     rcols = [f"__r{i}" for i in range(len(reasons))]
