@@ -45,7 +45,7 @@ from pathlib import Path
 from purgewatch.errors import StoreError
 
 FORMAT_NAME = "purgewatch-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content keys of version 2 (_store.record_keys); 1 still read and written
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
 _GEN_RE = re.compile(r"^g(\d{6})$")
 RETIRED = "RETIRED"  # in a generation replaced by compaction: when it was replaced

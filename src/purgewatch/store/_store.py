@@ -77,10 +77,19 @@ def content_columns(table: str) -> list[str]:
     return [f.name for f in TABLE_SCHEMAS[table] if f.name not in _PROVENANCE]
 
 
-def record_keys(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
-    """64-bit content hash per row (pandas' documented, seeded SipHash: stable across runs)."""
+def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) -> np.ndarray:
+    """64-bit content key per row over ``columns`` (the table's content columns, in
+    schema order). ``version`` is the store's key function (STORE.json ``version``):
+    stores made before 0.2 keep version 1 so their re-imports still de-duplicate."""
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.uint64)
+    if version == 1:
+        return _record_keys_v1(table, columns)
+    return _record_keys_v2(table, columns)
+
+
+def _record_keys_v1(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """pandas' documented, seeded SipHash of the row (``hash_pandas_object``)."""
     frame = table.select(list(columns)).to_pandas(
         types_mapper={pa.timestamp("us", tz="UTC"): pd.ArrowDtype(pa.int64())}.get
     )
@@ -89,6 +98,72 @@ def record_keys(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
             frame[col] = frame[col].astype("int64")
     hashed = pd.util.hash_pandas_object(frame, index=False, categorize=True)
     return hashed.to_numpy(dtype=np.uint64)
+
+
+# Key function version 2 (docs/store.md, "Content keys"). Per column i (1-based) a value
+# hash v: strings and bytes -> pandas.util.hash_array (SipHash-2-4, key
+# "0123456789123456", UTF-8), computed once per distinct value; integers, booleans (0/1)
+# and timestamps (microseconds) -> fmix64 of the 64-bit two's complement; null -> _NULL.
+# key = fmix64(sum_i m_i * v_i mod 2**64), m_i = fmix64(i) | 1. Being a sum, a column that
+# is constant in a batch (all null, one platform) costs one scalar, not a pass over rows;
+# everything else is whole-array numpy, which runs beside the background Parquet writer.
+_FMIX_C1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX_C2 = np.uint64(0xC4CEB9FE1A85EC53)
+_FMIX_SHIFT = np.uint64(33)
+_NULL = np.uint64(0x9E3779B97F4A7C15)
+
+
+def fmix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection that mixes every bit), on a copy."""
+    x = np.array(x, dtype=np.uint64)
+    x ^= x >> _FMIX_SHIFT
+    x *= _FMIX_C1
+    x ^= x >> _FMIX_SHIFT
+    x *= _FMIX_C2
+    x ^= x >> _FMIX_SHIFT
+    return x
+
+
+def _value_hashes(col: pa.Array | pa.ChunkedArray) -> np.ndarray | np.uint64:
+    """Per-row value hashes of one column, or one scalar when the column is constant."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    n = len(col)
+    if col.null_count == n:
+        return _NULL
+    typ = col.type
+    nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
+    if pa.types.is_dictionary(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ) \
+            or pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+        enc = col if pa.types.is_dictionary(typ) else pc.dictionary_encode(col)
+        distinct = pd.util.hash_array(enc.dictionary.to_numpy(zero_copy_only=False), categorize=False)
+        indices = enc.indices
+        if nulls is None and len(distinct) == 1:
+            return np.uint64(distinct[0])
+        out = distinct[indices.fill_null(0).to_numpy()]
+    else:
+        if pa.types.is_timestamp(typ) or pa.types.is_boolean(typ):
+            col = col.cast(pa.int64())
+        values = col.fill_null(0) if nulls is not None else col
+        out = fmix64(values.to_numpy().astype(np.int64, copy=False).view(np.uint64))
+    if nulls is not None:
+        out[nulls] = _NULL
+    return out
+
+
+def _record_keys_v2(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    acc = np.zeros(table.num_rows, dtype=np.uint64)
+    constant = np.zeros(1, dtype=np.uint64)
+    for i, name in enumerate(columns, start=1):
+        weight = fmix64(np.array([i], dtype=np.uint64)) | np.uint64(1)
+        v = _value_hashes(table.column(name))
+        if isinstance(v, np.ndarray):
+            v *= weight
+            acc += v
+        else:
+            constant += weight * v
+    acc += constant
+    return fmix64(acc)
 
 
 @dataclass
@@ -107,7 +182,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        _layout.read_marker(self.path)
+        marker = _layout.read_marker(self.path)
+        # Format 1 stores keep content keys of version 1 (see record_keys).
+        self.key_version = 1 if int(str(marker.get("version", 1))) < 2 else 2
 
     @classmethod
     def init(cls, path: str | os.PathLike[str]) -> Store:
@@ -449,7 +526,7 @@ class BatchWriter:
         if rows.num_rows == 0:
             return 0
         if table in KEYED_TABLES:
-            keys = record_keys(rows, content_columns(table))
+            keys = record_keys(rows, content_columns(table), version=self.store.key_version)
             if table not in self._keys:
                 self._keys[table] = _KeySet(self.store.existing_keys(table))
             seen = self._keys[table]
