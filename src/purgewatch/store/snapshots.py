@@ -175,6 +175,7 @@ class _Reader:
             pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
         )
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
 
     def get(self, snapshot_id: str) -> _Meta:
         try:
@@ -245,6 +246,9 @@ class _Reader:
         hit = self._full.get(m.snapshot_id)
         if hit is not None:
             return hit[ranks]
+        self._lookups[m.snapshot_id] = self._lookups.get(m.snapshot_id, 0) + 1
+        if self._lookups[m.snapshot_id] > 1:  # several changes of the chain: decode it once
+            return self.full_set(m)[ranks]
         data = self.payload(m, "payload")
         assert data is not None
         if len(data) < 5 or data[4] != _codec.KIND_FULL:
