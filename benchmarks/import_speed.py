@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +102,24 @@ def main() -> int:
         print(f"store size {size / 1e6:.1f} MB vs gzip CSV {gz_path.stat().st_size / 1e6:.1f} MB "
               f"(ratio {size / gz_path.stat().st_size:.2f}; provenance (file hash, file:line, "
               f"content key) on every row)")
+
+        # What a user meets: the CLI in a new process (interpreter start, module imports,
+        # and memory the process has never touched: on a VM, first-touch page faults can
+        # cost ~10x a reused page, so this is slower than the in-process best).
+        cli_times, cli_import = [], []
+        for i in range(args.repeat):
+            target = work / f"store-cli{i}"
+            subprocess.run([sys.executable, "-m", "purgewatch", "init", "--store", str(target)],
+                           check=True, capture_output=True)
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "purgewatch", "import", "observations",
+                                  str(csv_path), "--store", str(target), "--json"],
+                                 check=True, capture_output=True, text=True).stdout
+            cli_times.append(time.perf_counter() - t0)
+            cli_import.append(json.loads(out)["seconds"])
+        print(f"CLI, new process each run         : {min(cli_times):6.2f}-{max(cli_times):.2f} s wall; "
+              f"import itself {min(cli_import):.2f}-{max(cli_import):.2f} s = "
+              f"{args.rows / max(cli_import):,.0f}-{args.rows / min(cli_import):,.0f} rows/s ({args.repeat} runs)")
 
         ira = Path(args.datasets) / "ira-follower-series" / "follower_series.csv.gz"
         if not ira.exists():

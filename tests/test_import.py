@@ -355,3 +355,14 @@ def test_killed_import_resumes(store: Store, tmp_path: Path, monkeypatch: pytest
     rep = import_files(store, "observations", [path], batch_rows=10)
     assert rep.imported == 20 and rep.duplicates == 10
     assert sorted(map(int, store.read("observations")["account_id"].to_pylist())) == list(range(30))
+
+
+def test_a_row_repeated_inside_one_file_is_stored_once_from_its_first_line(store: Store, tmp_path: Path) -> None:
+    head = "platform,account_id,observed_at,status,followers_count\n"
+    rows = ["x,1,2024-05-01T12:00:00Z,active,10\n", "x,2,2024-05-01T12:00:00Z,active,20\n"]
+    path = write(tmp_path, "obs.csv", head + rows[0] + rows[1] + rows[0] + rows[1] + rows[0])
+    rep = import_files(store, "observations", [path], batch_rows=4)
+    assert (rep.imported, rep.duplicates) == (2, 3)
+    stored = store.read("observations")
+    refs = sorted(r.rsplit(":", 1)[1] for r in stored["source_ref"].to_pylist())
+    assert refs == ["2", "3"]  # the first physical lines of each content

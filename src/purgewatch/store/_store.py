@@ -531,17 +531,18 @@ class BatchWriter:
                 self._keys[table] = _KeySet(self.store.existing_keys(table))
             seen = self._keys[table]
             # One sort serves both checks: repeats inside this input (keep each key's
-            # first row) and keys already stored.
-            order = np.argsort(keys, kind="stable")
-            sorted_keys = keys[order]
+            # first row) and keys already stored. Usually there are neither, and the
+            # plain sort suffices; otherwise a stable argsort says which rows to keep.
+            sorted_keys = np.sort(keys)
             first_sorted = np.ones(len(keys), dtype=bool)
             first_sorted[1:] = sorted_keys[1:] != sorted_keys[:-1]
             keep_sorted = first_sorted & ~seen.contains_sorted(sorted_keys)
-            keep = np.empty(len(keys), dtype=bool)
-            keep[order] = keep_sorted
             dropped = int(len(keys) - keep_sorted.sum())
             self.duplicates[table] = self.duplicates.get(table, 0) + dropped
             if dropped:
+                order = np.argsort(keys, kind="stable")
+                keep = np.empty(len(keys), dtype=bool)
+                keep[order] = keep_sorted  # equal keys: the stable order's first is the input's first
                 rows = rows.filter(pa.array(keep))
                 keys = keys[keep]
             rows = rows.set_column(
