@@ -174,6 +174,8 @@ def _empty_to_null(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     if arr.null_count == len(arr):
         return arr.cast(pa.string())
     empty = pc.equal(pc.utf8_length(arr), 0)
+    if not pc.any(empty).as_py():
+        return arr  # the usual case: no copy of every cell
     return pc.if_else(empty, pa.scalar(None, pa.string()), arr)
 
 
@@ -185,7 +187,7 @@ def _has_empty(arr: pa.Array) -> bool:
 
 def _by_uniques(arr: pa.Array, fn: Callable[[str], object], typ: pa.DataType) -> pa.Array:
     """Apply ``fn`` once per distinct value (platform, status and flags repeat a lot)."""
-    enc = arr.dictionary_encode()
+    enc = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
     mapped = pa.array([fn(x) for x in enc.dictionary.to_pylist()], typ)
     return pc.take(mapped, enc.indices)
 
@@ -286,9 +288,9 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
             def raw(x: str) -> str | None:
                 return normalize_status(x if x.strip() else None)[1]
 
-            st = _by_uniques(v, status, pa.string())
-            st = pc.fill_null(st, "unknown")
-            return {col.name: st, col.name + "_raw": _by_uniques(v, raw, pa.string())}
+            enc = v.dictionary_encode()  # once for both mappings
+            st = pc.fill_null(_by_uniques(enc, status, pa.string()), "unknown")
+            return {col.name: st, col.name + "_raw": _by_uniques(enc, raw, pa.string())}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     raise AssertionError(col.type)
