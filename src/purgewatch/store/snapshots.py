@@ -10,9 +10,10 @@ decodes at most one full set and ``MAX_CHAIN`` small changes.
 A change (``sidset-change-v2``) codes a removed follower as its rank in the sorted set of
 the chain's *full* snapshot (about log2(C(n, removed)) bits in all, the bound for random
 removals), or as a sid when it is not in that set (it arrived within the chain). Decoding
-a change therefore decodes the chain's full set once; a reader caches it, so a chain is
-decoded once per reader. Changes written as ``sidset-change-v1`` (removed and added sids)
-are still read.
+a change therefore reads the chain's full set: a lone change (the adjacent diff) sums the
+full set's stored gaps up to the removed ranks without decoding it; otherwise the reader
+decodes the full set once and caches it. Changes written as ``sidset-change-v1``
+(removed and added sids) are still read.
 
 Partial snapshots (list not read to the end) are always stored in full, flagged, never
 used as a base, and :func:`diff_snapshots` refuses them when asked for a complete diff.
