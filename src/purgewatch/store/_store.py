@@ -50,7 +50,11 @@ KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watch
 # zstd level 1: as small as level 3 on these tables and ~40% faster to write (measured
 # on the IRA series). Columns unique per row gain nothing from dictionary encoding.
 _PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
-_NO_DICTIONARY = frozenset({"record_key", "source_ref", "observed_at", "at"})
+_NO_DICTIONARY = frozenset({
+    "record_key", "source_ref", "observed_at", "at",
+    # counts: as fast without, and 6% smaller on the IRA series (dictionaries overflow)
+    "followers_count", "following_count", "posts_count",
+})
 # Columns holding already-compressed blobs (follower snapshots): written as-is, and kept
 # in row groups of bounded size so one snapshot is read without its neighbours.
 _BLOB_COLUMNS = ("payload", "order_payload")
