@@ -85,7 +85,12 @@ def run(
                         follower_ids=followers(k),
                         source_ref=f"crash:{k}",
                     )
-                w.commit(note=f"batch {k}")
+                # Odd batches are written on the background thread (as file imports do),
+                # so kills also land while one batch is written and the next prepared.
+                if k % 2:
+                    w.commit_in_background(note=f"batch {k}")
+                else:
+                    w.commit(note=f"batch {k}")
                 k += 1
                 if compact_every and k % compact_every == 0:
                     break
