@@ -186,6 +186,24 @@ def test_watch_runs_status_and_follower_cycles_on_their_cadence(store: Store, tm
     assert clock.time() - before >= 59
 
 
+def test_a_long_watch_compacts_its_small_batches_as_it_goes(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from purgewatch.collect.engine import Collector
+    from purgewatch.store import _layout
+
+    monkeypatch.setattr(Collector, "COMPACT_EVERY", 5)
+    fake = FakeBluesky(n=4, followers=5)
+    cfg = _config(tmp_path, fake, followers=True, status_every="60s")
+    asyncio.run(_collector(store, cfg, fake, FakeClock()).watch(cycles=6))
+    runs = store.read("runs")
+    batches = _layout.committed_batches(_layout.current_generation(store.path))
+    assert runs.num_rows >= 12  # every commit keeps its run record ...
+    assert len(batches) < runs.num_rows / 3  # ... but not its own directory
+    assert len(store.read("observations")) == 6 * 4
+    assert len({k for k in store.read("observations")["record_key"].to_pylist()}) == 24
+
+
 def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "c.toml"
     bad.write_text('[collect]\nstatus_evry = "5m"\n')

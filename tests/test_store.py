@@ -136,6 +136,34 @@ def test_compaction_keeps_rows_and_runs(store: Store) -> None:
     assert store.read("observations").num_rows == 93
 
 
+def test_compaction_merges_runs_of_small_batches_and_links_big_ones(store: Store) -> None:
+    """What a long watch leaves: many small batches around an occasional big one. Only
+    the small ones are rewritten (in order), the big one is hard-linked unchanged, and a
+    second compaction with nothing new does nothing."""
+    sizes = [5, 5, 5, 2000, 5, 5]
+    for k, n in enumerate(sizes):
+        store.append("observations", obs(n, start=10_000 * k), command=f"t{k}", source="t")
+    gen = _layout.current_generation(store.path)
+    batches = _layout.committed_batches(gen)
+    big = batches[3] / "observations.parquet"
+    target = 2 * big.stat().st_size - 1  # the big batch is just above half the target
+    before = store.read("observations")
+    result = store.compact(target_bytes=target)
+    assert (result["batches_before"], result["batches_after"], result["batches_rewritten"]) == (6, 3, 5)
+    after_batches = _layout.committed_batches(_layout.current_generation(store.path))
+    assert [b.name[:9] for b in after_batches] == [batches[2].name[:9], batches[3].name[:9], batches[5].name[:9]]
+    linked = after_batches[1] / "observations.parquet"
+    assert linked.stat().st_ino == big.stat().st_ino  # not rewritten
+    after = store.read("observations")
+    assert sorted_rows(after) == sorted_rows(before)
+    # commit order is kept: the rows come back in the order they were committed
+    assert after["account_id"].to_pylist() == before["account_id"].to_pylist()
+    assert len(store.read("runs")) == 6
+    again = store.compact(target_bytes=target)
+    assert (again["batches_before"], again["batches_after"], again["batches_rewritten"]) == (3, 3, 0)
+    assert _layout.current_generation(store.path) == after_batches[0].parent
+
+
 def test_replaced_generations_outlive_their_grace_period_only(store: Store) -> None:
     for k in range(3):
         store.append("observations", obs(4, start=10 * k), command="t", source="t")

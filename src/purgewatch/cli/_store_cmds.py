@@ -61,8 +61,10 @@ def stats_cmd(store_path: Path | None, as_json: bool) -> None:
 @store_option
 @json_option
 def compact_cmd(store_path: Path | None, as_json: bool) -> None:
-    """Merge the store's many small batches into one file per table.
+    """Merge runs of small batches into batches of up to 64 MB.
 
+    Batches already that big are kept as they are (hard-linked), so compacting a large
+    store costs about as much as its small batches. `watch` also compacts as it goes.
     Readers running meanwhile keep a consistent view: they never see a record twice
     or miss one.
 
@@ -74,7 +76,8 @@ def compact_cmd(store_path: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"compacted {result['batches_before']} batches into {result['batches_after']}")
+        click.echo(f"compacted {result['batches_before']} batches into {result['batches_after']} "
+                   f"({result['batches_rewritten']} rewritten)")
 
 
 def _account_counts(store: Store, stats: dict[str, dict[str, int]]) -> dict[str, int]:

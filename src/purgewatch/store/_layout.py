@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import re
@@ -155,6 +156,26 @@ def committed_batches(gen: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     return [gen / n for n in names]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def batch_files(batch: Path) -> frozenset[str]:
+    """File names in a committed batch directory. A batch never changes once published
+    (its name carries a fresh uuid), so one listing per process is enough: a store read
+    by many queries then costs one directory listing per query, not a stat per batch and
+    table."""
+    try:
+        return frozenset(os.listdir(batch))
+    except FileNotFoundError:  # its retired generation was deleted: it stays empty
+        return frozenset()
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` as ``dst`` (same store, so same file system), else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def next_batch_seq(gen: Path) -> int:

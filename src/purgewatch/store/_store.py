@@ -62,6 +62,9 @@ _ROW_GROUP_BLOB_BYTES = 4 << 20
 # How long a generation replaced by compaction stays on disk for readers that resolved
 # it before the swap (see _layout.drop_old_generations).
 GENERATION_GRACE_SECONDS = 3600.0
+# Compaction merges small batches into batches of about this size on disk (a merged
+# group is decoded in memory, several times this).
+COMPACT_TARGET_BYTES = 64 << 20
 
 
 def constant_strings(value: str | None, n: int) -> pa.Array:
@@ -207,12 +210,8 @@ class Store:
         """Committed Parquet files of ``table`` in the live generation, commit order."""
         _check_table(table)
         gen = generation or _layout.current_generation(self.path)
-        out = []
-        for batch in _layout.committed_batches(gen):
-            f = batch / f"{table}.parquet"
-            if f.exists():
-                out.append(str(f))
-        return out
+        name = f"{table}.parquet"
+        return [str(batch / name) for batch in _layout.committed_batches(gen) if name in _layout.batch_files(batch)]
 
     def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Whole table as Arrow (empty table with the schema when nothing is stored)."""
@@ -292,34 +291,16 @@ class Store:
             return w.commit()
 
     def compact(
-        self, *, grace_seconds: float = GENERATION_GRACE_SECONDS, lock_timeout: float = 30.0
+        self,
+        *,
+        grace_seconds: float = GENERATION_GRACE_SECONDS,
+        lock_timeout: float = 30.0,
+        target_bytes: int = COMPACT_TARGET_BYTES,
     ) -> dict[str, int]:
-        """Merge every batch into one per table without exposing partial states.
-
-        Readers that resolved the previous generation keep reading it: a replaced
-        generation is deleted only by a later compaction, ``grace_seconds`` after it was
-        replaced. A reader (or an Ibis connection) older than that must re-open."""
+        """Merge runs of small batches into batches of up to ``target_bytes`` (on disk)
+        without exposing partial states; see :func:`compact_locked`."""
         with _layout.writer_lock(self.path, timeout=lock_timeout):
-            _layout.sweep_staging(self.path)
-            cur = _layout.current_generation(self.path)
-            batches = _layout.committed_batches(cur)
-            if len(batches) <= 1:
-                return {"batches_before": len(batches), "batches_after": len(batches)}
-            gen = _layout.new_generation(self.path, cur)
-            staging = _layout.new_staging_dir(self.path)
-            for table, schema in TABLE_SCHEMAS.items():
-                files = self.files(table, generation=cur)
-                if not files:
-                    continue
-                data = pa.concat_tables(
-                    [pq.read_table(f).cast(schema) for f in files]
-                )
-                write_parquet(data, staging / f"{table}.parquet")
-            _layout.publish_batch(self.path, gen, staging, _last_seq(batches))
-            _layout.switch_generation(self.path, gen)
-            _layout.retire_generation(cur)
-            dropped = _layout.drop_old_generations(self.path, keep={gen}, grace_seconds=grace_seconds)
-            return {"batches_before": len(batches), "batches_after": 1, "generations_dropped": dropped}
+            return compact_locked(self, grace_seconds=grace_seconds, target_bytes=target_bytes)
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -329,6 +310,70 @@ class Store:
             size = sum(os.path.getsize(f) for f in files)
             out[table] = {"rows": rows, "bytes": size, "files": len(files)}
         return out
+
+
+def compact_locked(store: Store, *, grace_seconds: float, target_bytes: int) -> dict[str, int]:
+    """Compaction, for a caller holding the writer lock.
+
+    Batches are taken in commit order; consecutive ones smaller than half of
+    ``target_bytes`` are merged, in order, into batches of at most ``target_bytes``; a
+    larger batch (or a small one with nothing to merge with) is hard-linked into the new
+    generation unchanged. So the cost and memory follow the small batches (what a long
+    ``watch`` leaves behind), not the store, and a repeat compaction with nothing new is
+    a no-op. Rows keep their ``batch_id``; each merged batch holds its members' ``runs``
+    rows. Readers that resolved the previous generation keep reading it: a replaced
+    generation is deleted only by a later compaction, ``grace_seconds`` after it was
+    replaced. A reader (or an Ibis connection) older than that must re-open."""
+    root = store.path
+    _layout.sweep_staging(root)
+    cur = _layout.current_generation(root)
+    batches = _layout.committed_batches(cur)
+    groups = _compaction_groups(batches, target_bytes)
+    result = {"batches_before": len(batches), "batches_after": len(groups),
+              "batches_rewritten": sum(len(g) for g in groups if len(g) > 1)}
+    if len(groups) == len(batches):  # nothing to merge
+        result["generations_dropped"] = _layout.drop_old_generations(root, keep=set(), grace_seconds=grace_seconds)
+        return result
+    gen = _layout.new_generation(root, cur)
+    for group in groups:
+        staging = _layout.new_staging_dir(root)
+        if len(group) == 1:
+            for name in _layout.batch_files(group[0]):
+                _layout.link_or_copy(group[0] / name, staging / name)
+        else:
+            for table, schema in TABLE_SCHEMAS.items():
+                name = f"{table}.parquet"
+                parts = [pq.read_table(b / name).cast(schema) for b in group if name in _layout.batch_files(b)]
+                if parts:
+                    write_parquet(pa.concat_tables(parts), staging / name)
+        _layout.publish_batch(root, gen, staging, _last_seq(group))
+    _layout.switch_generation(root, gen)
+    _layout.retire_generation(cur)
+    result["generations_dropped"] = _layout.drop_old_generations(root, keep={gen}, grace_seconds=grace_seconds)
+    return result
+
+
+def _compaction_groups(batches: list[Path], target_bytes: int) -> list[list[Path]]:
+    """Consecutive batches to merge (groups of one are kept as they are)."""
+    groups: list[list[Path]] = []
+    run: list[Path] = []
+    run_bytes = 0
+    for batch in batches:
+        size = sum(os.path.getsize(batch / n) for n in _layout.batch_files(batch))
+        if size >= target_bytes // 2:
+            if run:
+                groups.append(run)
+            groups.append([batch])
+            run, run_bytes = [], 0
+            continue
+        if run and run_bytes + size > target_bytes:
+            groups.append(run)
+            run, run_bytes = [], 0
+        run.append(batch)
+        run_bytes += size
+    if run:
+        groups.append(run)
+    return groups
 
 
 def write_parquet(data: pa.Table, path: Path) -> None:
@@ -596,6 +641,16 @@ class BatchWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+
+    def compact(
+        self, *, grace_seconds: float = GENERATION_GRACE_SECONDS, target_bytes: int = COMPACT_TARGET_BYTES
+    ) -> dict[str, int]:
+        """Compact the store under this writer's lock (a long ``watch`` calls this
+        between commits; see :func:`compact_locked`). Commit queued rows first."""
+        self.wait()
+        if self.pending_rows() or self._new_accounts:
+            raise StoreError("compact() with rows still queued", hint="commit() first")
+        return compact_locked(self.store, grace_seconds=grace_seconds, target_bytes=target_bytes)
 
     def _take(self, note: str | None) -> _Job:
         """Move the queued rows into a job (and reset the queue)."""
