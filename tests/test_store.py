@@ -258,3 +258,25 @@ def test_plain_duckdb_reads_the_same_rows(store: Store) -> None:
     theirs = theirs.select(ours.column_names).cast(ours.schema)
     assert sorted_rows(theirs) == sorted_rows(ours)
     assert sorted(theirs["batch_id"].to_pylist()) == sorted(ours["batch_id"].to_pylist())
+
+
+def test_background_write_errors_surface_and_never_hide_the_callers_own(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from purgewatch.store import BatchWriter
+
+    def disk_full(self: BatchWriter, job: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(BatchWriter, "_write", disk_full)
+    with pytest.raises(OSError, match="No space"), store.writer(command="t", source="t") as w:
+        w.add("observations", obs(3))
+        w.commit_in_background()
+    with pytest.raises(RuntimeError, match="boom"), store.writer(command="t", source="t") as w:
+        w.add("observations", obs(3))
+        w.commit_in_background()
+        raise RuntimeError("boom")
+    monkeypatch.undo()
+    # the lock was released both times and nothing half-written is visible
+    assert store.read("observations").num_rows == 0
+    assert store.append("observations", obs(3), command="t", source="t").committed

@@ -8,6 +8,7 @@ re-packs the same rows into fewer files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -278,12 +279,15 @@ class Store:
         with _layout.writer_lock(self.path, timeout=lock_timeout):
             _layout.sweep_staging(self.path)
             bw = BatchWriter(self, command=command, source=source, source_ref=source_ref)
+            # Never release the lock while a batch is still being written.
             try:
                 yield bw
                 bw.commit()
-            finally:
-                # Never release the lock while a batch is still being written.
-                bw.close()
+            except BaseException:
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    bw.close()
+                raise
+            bw.close()
 
     def append(self, table: str, rows: pa.Table, *, command: str, source: str) -> CommitResult:
         with self.writer(command=command, source=source) as w:
