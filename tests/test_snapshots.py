@@ -371,3 +371,20 @@ def _check_sequence(steps: list[tuple[str, list[int], bool, bool, bool]]) -> Non
             if m["base_snapshot_id"] is not None:
                 base = next(b for b in meta if b["snapshot_id"] == m["base_snapshot_id"])
                 assert not base["partial"] and base["account_id"] == m["account_id"]
+
+
+def test_a_writer_keeps_adding_snapshots_after_compacting_under_itself(store: Store) -> None:
+    """Review finding: watch compacts with its writer open; once the old generation is
+    deleted, the writer must read earlier snapshots from the new files."""
+    rng = np.random.default_rng(11)
+    ids = xids(rng, 400)
+    first = add(store, "a", T0, ids)  # stored before the watch's writer exists
+    with store.writer(command="watch", source="t") as w:
+        snap.add_snapshot(w, platform="x", account_id="b", observed_at=T0, follower_ids=ids[:20])
+        w.commit()
+        assert w.compact(grace_seconds=0)["generations_dropped"] == 1  # the first one, gone
+        later = snap.add_snapshot(w, platform="x", account_id="a", observed_at=T0 + timedelta(days=1),
+                                  follower_ids=ids[5:])
+    assert later is not None
+    d = snap.diff_snapshots(store, first, later, complete=True)  # type: ignore[arg-type]
+    assert sorted(as_ids(store, d.removed)) == sorted(ids[:5]) and len(d.added) == 0

@@ -280,3 +280,31 @@ def test_background_write_errors_surface_and_never_hide_the_callers_own(
     # the lock was released both times and nothing half-written is visible
     assert store.read("observations").num_rows == 0
     assert store.append("observations", obs(3), command="t", source="t").committed
+
+
+def test_rows_added_with_and_without_dictionary_columns_commit_together(store: Store) -> None:
+    """Review finding: one part with constant (dictionary) provenance, one plain."""
+    from purgewatch.store._store import constant_strings
+
+    def events(n: int, start: int, source: pa.Array) -> pa.Table:
+        return pa.table({
+            "platform": ["x"] * n, "account_id": [str(start + i) for i in range(n)],
+            "at": pa.array([datetime(2024, 5, 1, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")),
+            "status": ["suspended"] * n, "source": source,
+        })
+
+    with store.writer(command="t", source="t") as w:
+        w.add("status_events", events(3, 0, constant_strings("stream", 3)))
+        w.add("status_events", events(2, 10, pa.array(["feed", "feed"])))
+    got = store.read("status_events")
+    assert got.num_rows == 5 and sorted(got["source"].to_pylist()) == ["feed", "feed", "stream", "stream", "stream"]
+
+
+def test_a_null_where_every_row_needs_a_value_is_refused_when_added(store: Store) -> None:
+    """Review finding: refused at add(), not at commit (which would take the batch down)."""
+    bad = obs(2).set_column(1, "account_id", pa.array(["1", None]))
+    with store.writer(command="t", source="t") as w:
+        w.add("observations", obs(3))
+        with pytest.raises(StoreError, match="account_id"):
+            w.add("observations", bad)
+    assert store.read("observations").num_rows == 3

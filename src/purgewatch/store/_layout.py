@@ -46,7 +46,10 @@ from pathlib import Path
 from purgewatch.errors import StoreError
 
 FORMAT_NAME = "purgewatch-store"
-FORMAT_VERSION = 2  # 2: content keys of version 2 (_store.record_keys); 1 still read and written
+# 2: snapshot changes may be sidset-change-v2, files carry no Arrow schema, and STORE.json
+# names its content-key function ("keys"; absent in format 1, which used keys 1).
+FORMAT_VERSION = 2
+KEY_VERSION = 2
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
 _GEN_RE = re.compile(r"^g(\d{6})$")
 RETIRED = "RETIRED"  # in a generation replaced by compaction: when it was replaced
@@ -86,13 +89,29 @@ def init_layout(root: Path) -> None:
     (root / "staging").mkdir(exist_ok=True)
     (root / "LOCK").touch()
     _swap_symlink(root, "gens/g000001")
+    _write_marker(root, {"format": FORMAT_NAME, "version": FORMAT_VERSION, "keys": KEY_VERSION})
+
+
+def _write_marker(root: Path, data: dict[str, object]) -> None:
     tmp = root / "STORE.json.tmp"
-    tmp.write_text(
-        json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}, indent=2) + "\n"
-    )
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
     fsync_file(tmp)
-    os.replace(tmp, marker)
+    os.replace(tmp, root / "STORE.json")
     fsync_dir(root)
+
+
+def key_version(marker: dict[str, object]) -> int:
+    """The content-key function of a store (see _store.record_keys)."""
+    return int(str(marker.get("keys", 1)))
+
+
+def upgrade_marker(root: Path) -> None:
+    """Before a writer adds anything to a format-1 store: mark it format 2 (so PurgeWatch
+    0.1, which cannot decode the newer snapshot payloads, refuses it instead of failing
+    midway) while keeping its content-key function. Call with the lock held."""
+    data = read_marker(root)
+    if int(str(data.get("version", 1))) < FORMAT_VERSION:
+        _write_marker(root, {**data, "version": FORMAT_VERSION, "keys": key_version(data)})
 
 
 _SKELETON = {"gens", "staging", "LOCK", "current", "STORE.json.tmp"}
@@ -236,7 +255,7 @@ def switch_generation(root: Path, gen: Path) -> None:
 def retire_generation(gen: Path) -> None:
     """Stamp a generation that just stopped being current (starts its grace period)."""
     marker = gen / RETIRED
-    marker.write_text(f"{time.time():.3f}\n")
+    marker.write_text(f"{time.time()!r}\n")  # exact: a rounded-up stamp would lie in the future
     fsync_dir(gen)
 
 

@@ -98,7 +98,10 @@ def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) ->
 
 def _record_keys_v1(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """pandas' documented, seeded SipHash of the row (``hash_pandas_object``)."""
-    frame = table.select(list(columns)).to_pandas(
+    table = table.select(list(columns))
+    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                       for f in table.schema])
+    frame = table.cast(plain).to_pandas(
         types_mapper={pa.timestamp("us", tz="UTC"): pd.ArrowDtype(pa.int64())}.get
     )
     for col in frame.columns:
@@ -139,6 +142,12 @@ def _value_hashes(col: pa.Array | pa.ChunkedArray) -> np.ndarray | np.uint64:
     n = len(col)
     if col.null_count == n:
         return _NULL
+    if pa.types.is_dictionary(col.type) and (
+        not _is_text(col.type.value_type) or col.dictionary.null_count
+    ):
+        col = col.cast(col.type.value_type)  # key the values, not their encoding
+        if col.null_count == n:
+            return _NULL
     typ = col.type
     nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
     if pa.types.is_dictionary(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ) \
@@ -190,9 +199,8 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        marker = _layout.read_marker(self.path)
-        # Format 1 stores keep content keys of version 1 (see record_keys).
-        self.key_version = 1 if int(str(marker.get("version", 1))) < 2 else 2
+        # Stores made before 0.2 keep content keys of version 1 (see record_keys).
+        self.key_version = _layout.key_version(_layout.read_marker(self.path))
 
     @classmethod
     def init(cls, path: str | os.PathLike[str]) -> Store:
@@ -278,6 +286,7 @@ class Store:
         become visible one by one. Uncommitted rows are dropped on error."""
         with _layout.writer_lock(self.path, timeout=lock_timeout):
             _layout.sweep_staging(self.path)
+            _layout.upgrade_marker(self.path)
             bw = BatchWriter(self, command=command, source=source, source_ref=source_ref)
             # Never release the lock while a batch is still being written.
             try:
@@ -684,6 +693,9 @@ class BatchWriter:
         batch_id = staging.name
         now = datetime.now(UTC)
         for table, parts in job.pending.items():
+            if any(p.schema != parts[0].schema for p in parts[1:]):
+                # Parts added with and without dictionary-encoded columns: decode them.
+                parts = [p.cast(TABLE_SCHEMAS[table]) for p in parts]
             data = pa.concat_tables(parts)
             if data.num_rows == 0:
                 continue
@@ -746,6 +758,9 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
             col = rows.column(field.name)
             if col.type != field.type and not _is_dictionary_of(col.type, field.type):
                 col = col.cast(field.type)
+            if not field.nullable and col.null_count:
+                raise StoreError(f"{col.null_count} empty (null) values in {field.name!r}, which every row needs",
+                                 hint=f"drop rows without {field.name}")
             cols.append(col)
         else:
             cols.append(pa.nulls(rows.num_rows, field.type))
@@ -755,7 +770,11 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _is_dictionary_of(typ: pa.DataType, value_type: pa.DataType) -> bool:
     """Dictionary-encoded strings stay encoded until written (see constant_strings)."""
-    return pa.types.is_dictionary(typ) and typ.value_type == value_type
+    return pa.types.is_dictionary(typ) and typ.value_type == value_type and _is_text(value_type)
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
 
 
 def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.Table:

@@ -459,6 +459,10 @@ _STATES: weakref.WeakKeyDictionary[BatchWriter, _WriterState] = weakref.WeakKeyD
 
 def _state(writer: BatchWriter) -> _WriterState:
     st = _STATES.get(writer)
+    if st is not None and st.reader.gen != _layout.current_generation(writer.store.path):
+        # Compacted under this writer (watch does): the same snapshots in new files; the
+        # old generation may be deleted once its grace period is over.
+        st.reader = _Reader(writer.store)
     if st is None:
         # The writer holds the store lock: only this writer can add snapshots from now on.
         reader = _Reader(writer.store)
