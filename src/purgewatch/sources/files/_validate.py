@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,6 +302,9 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
     import duckdb
 
     table = raw.table
+    # source_ref = "<file>:<line>" for every row, built by DuckDB (two threads, GIL
+    # released) while the columns are typed here.
+    refs = _BESIDE.submit(_source_refs, raw.ref_name or raw.path, table.column(LINE_COL))
     present = [c for c in spec if c.name in table.column_names]
     typed: dict[str, pa.Array] = {}
     slow: list[Column] = []
@@ -345,22 +349,22 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
         hash_sql = "sha256('')"
     if hash_sql is not None:
         selects.append(f"{hash_sql} AS {HASH_COL}")
-    # source_ref = "<file>:<line>"; the path travels as data (a one-row table), not as SQL.
-    selects.append(f"concat((SELECT path FROM meta), ':', {LINE_COL}) AS {REF_COL}")  # noqa: S608
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
-        con.register("cells", table)
-        con.register("meta", pa.table({"path": [raw.ref_name or raw.path],
-                                       "file_hash": pa.array([raw.file_sha256], pa.string())}))
-        out = con.sql(f"SELECT {', '.join(selects)} FROM cells").to_arrow_table()  # noqa: S608
-    finally:
-        con.close()
+    if selects:
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
+            con.register("cells", table)
+            out = con.sql(f"SELECT {', '.join(selects)} FROM cells").to_arrow_table()  # noqa: S608
+        finally:
+            con.close()
+    else:  # every column typed by the fast path: nothing to explain
+        out = table.select([LINE_COL]).drop_columns([LINE_COL])
     for name in out.column_names:
         if not name.startswith("__r"):
             typed[name] = out.column(name)
     typed[LINE_COL] = table.column(LINE_COL)
+    typed[REF_COL] = refs.result()
     if hash_sql is None:
         typed[HASH_COL] = constant_strings(raw.file_sha256, table.num_rows)
     names = [n for c in spec for n in ((c.name, c.name + "_raw") if c.type == "status" else (c.name,))]
@@ -376,6 +380,23 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
             idx = good.schema.get_field_index(col.name)
             good = good.set_column(idx, col.name, good.column(col.name).cast(TS))
     return Validated(raw.path, good, rejects, raw.columns_found, raw.aliases)
+
+
+_BESIDE = ThreadPoolExecutor(1, thread_name_prefix="purgewatch-validate")
+
+
+def _source_refs(path: str, lines: pa.ChunkedArray) -> pa.ChunkedArray:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("lines", pa.table({"line": lines}))
+        con.register("meta", pa.table({"path": [path]}))  # the path travels as data, not SQL
+        refs = con.sql("SELECT concat((SELECT path FROM meta), ':', line) AS ref FROM lines").to_arrow_table()
+        return refs.column(0)
+    finally:
+        con.close()
 
 
 _REJECT_SCHEMA = pa.schema([
