@@ -24,6 +24,7 @@ def test_keyset_answers_like_a_python_set(base: list[int], batches: list[list[in
     for b in batches:
         ks.add_sorted(np.unique(np.array(b, dtype=np.uint64)))
         model |= set(b)
+        ks.contains_sorted(np.zeros(0, dtype=np.uint64))  # a lookup merges the runs
         # runs stay few: each is bigger than the next newer one (so O(log n) of them)
         assert all(len(a) > len(b_) for a, b_ in zip(ks.runs[:-1], ks.runs[1:], strict=True))
     q = np.sort(np.array(probe + sorted(model)[:10], dtype=np.uint64))

@@ -438,6 +438,7 @@ class _KeySet:
         """Which of the ascending ``needles`` are stored. Sorted needles make the binary
         searches walk memory in order (4x faster on 500k keys against 1.5M than
         searching them in arrival order)."""
+        self._merge()
         found = np.zeros(len(needles), dtype=bool)
         for run in self.runs:
             if len(run):
@@ -451,9 +452,12 @@ class _KeySet:
         if not len(keys):
             return
         self.runs.append(keys)
+
+    def _merge(self) -> None:
         # Merge while the newer run is as big as the older (a binary counter: O(log n)
         # runs, each key merged O(log n) times). A stable sort of two sorted runs is a
-        # linear merge (timsort finds the runs).
+        # linear merge (timsort finds the runs). Done before a lookup, not after an add,
+        # so the keys of an import's last batch are never merged for nothing.
         while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
             last = self.runs.pop()
             self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")

@@ -222,6 +222,7 @@ def import_interchange(
         v = validate(raw, spec)
         report.files.append(p)
         report.rows_read += raw.table.num_rows + len(raw.broken)
+        del raw  # the text cells: their memory is reused by what follows
         check_validated(v, skip_bad_rows, rejects)
         if kind == "watchlist":
             _import_watchlist_rows(store, v, report)
