@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from purgewatch.cli import main
+from _cli import run
 from purgewatch.errors import ConfigError, InputError
 from purgewatch.sources.datasets import DATASETS, import_dataset
 from purgewatch.store import Store
@@ -114,14 +114,6 @@ def test_nbc_and_wayback(store: Store, datasets_dir: Path) -> None:
     first = min(ten, key=lambda r: r["observed_at"])
     assert first["observed_at"] == datetime(2016, 8, 3, 18, 9, 59, tzinfo=UTC)
     assert first["source_ref"] == "http://web.archive.org/web/20160803180959/https://twitter.com/TEN_GOP"
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_datasets(store: Store, datasets_dir: Path, capsys: pytest.CaptureFixture[str],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from purgewatch.cli import main
+from _cli import run
 from purgewatch.errors import InputError, SchemaError
 from purgewatch.sources.files import import_files
 from purgewatch.store import Store
@@ -262,14 +262,6 @@ def test_watchlist_kind(store: Store, tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- CLI
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def test_cli_import_json_and_exit_codes(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = write(tmp_path, "obs.csv", OBS_CSV)
     assert run(["import", "observations", str(good), "--store", str(store.path), "--json"]) == 0

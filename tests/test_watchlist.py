@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from purgewatch.cli import main
+from _cli import run
 from purgewatch.errors import InputError
 from purgewatch.store import Store
 from purgewatch.watchlist import (
@@ -61,14 +61,6 @@ def test_import_last_entry_wins(store: Store) -> None:
     assert change.added == 2
     rows = {r["account"]: r for r in current_watchlist(store).to_pylist()}
     assert rows["1"]["group"] == "c" and rows["1"]["label"] == "one"
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_watchlist(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
