@@ -87,7 +87,7 @@ def content_columns(table: str) -> list[str]:
 
 def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) -> np.ndarray:
     """64-bit content key per row over ``columns`` (the table's content columns, in
-    schema order). ``version`` is the store's key function (STORE.json ``version``):
+    schema order). ``version`` is the store's key function (STORE.json ``"keys"``):
     stores made before 0.2 keep version 1 so their re-imports still de-duplicate."""
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -99,9 +99,7 @@ def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) ->
 def _record_keys_v1(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """pandas' documented, seeded SipHash of the row (``hash_pandas_object``)."""
     table = table.select(list(columns))
-    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-                       for f in table.schema])
-    frame = table.cast(plain).to_pandas(
+    frame = table.cast(_decoded(table.schema)).to_pandas(
         types_mapper={pa.timestamp("us", tz="UTC"): pd.ArrowDtype(pa.int64())}.get
     )
     for col in frame.columns:
@@ -150,8 +148,7 @@ def _value_hashes(col: pa.Array | pa.ChunkedArray) -> np.ndarray | np.uint64:
             return _NULL
     typ = col.type
     nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
-    if pa.types.is_dictionary(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ) \
-            or pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+    if pa.types.is_dictionary(typ) or _is_text(typ) or pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
         enc = col if pa.types.is_dictionary(typ) else pc.dictionary_encode(col)
         distinct = pd.util.hash_array(enc.dictionary.to_numpy(zero_copy_only=False), categorize=False)
         indices = enc.indices
@@ -402,9 +399,7 @@ def write_parquet(data: pa.Table, path: Path) -> None:
         )
         return
     # Few rows (one per snapshot): decode constant columns, keep the Arrow schema exact.
-    data = data.cast(pa.schema([
-        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema
-    ]))
+    data = data.cast(_decoded(data.schema))
     others = [c for c in data.column_names if c not in blobs]
     sizes = np.zeros(data.num_rows, dtype=np.int64)
     for c in blobs:
@@ -780,6 +775,11 @@ def _is_dictionary_of(typ: pa.DataType, value_type: pa.DataType) -> bool:
 
 def _is_text(typ: pa.DataType) -> bool:
     return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+def _decoded(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every dictionary column as its value type."""
+    return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema])
 
 
 def _stamp(data: pa.Table, *, batch_id: str, now: datetime, source: str) -> pa.Table:
