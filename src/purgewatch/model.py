@@ -136,6 +136,53 @@ SNAPSHOTS_SCHEMA = pa.schema(
     + PROVENANCE_FIELDS
 )
 
+# What an account published, one row per version of a post: a re-read that finds the
+# same text adds nothing (the content key leaves ``observed_at`` out, see
+# store._store.content_columns), an edit adds a row. ``observed_at`` is when that version
+# was first read; when it was last seen comes from ``post_reads``.
+POSTS_SCHEMA = pa.schema(
+    [
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("created_at", TS),
+        pa.field("observed_at", TS, nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("text_sha256", pa.string()),     # of the text as published (UTF-8)
+        pa.field("url", pa.string()),
+        pa.field("lang", pa.string()),
+        pa.field("reply_to", pa.string()),
+        pa.field("repost_of", pa.string()),
+        pa.field("quote_of", pa.string()),
+        pa.field("links", pa.string()),           # JSON array, as the platform gives them
+        pa.field("hashtags", pa.string()),        # JSON array, lowercased, without '#'
+        pa.field("mentions", pa.string()),        # JSON array
+    ]
+    + PROVENANCE_FIELDS
+)
+
+# Every read of an account's posts, whether it found anything or not: the evidence that
+# a post was still there (``post_ids``) or gone, and whether an account was read at all
+# in a window. ``complete``: the whole window was listed (a read cut short by paging or a
+# limit is never evidence that a post is missing). ``answer``: ``ok`` (a listing),
+# ``not_found`` (the platform said this post, ``post_id``, does not exist), or the reason
+# nothing could be read (``account_unavailable``, ``error``) -- the last two are never
+# evidence about posts.
+POST_READS_SCHEMA = pa.schema(
+    [
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("read_at", TS, nullable=False),
+        pa.field("window_start", TS),
+        pa.field("window_end", TS),
+        pa.field("complete", pa.bool_(), nullable=False),
+        pa.field("answer", pa.string(), nullable=False),
+        pa.field("post_id", pa.string()),                   # the post asked about directly
+        pa.field("post_ids", pa.list_(pa.string())),        # the posts the listing held
+    ]
+    + PROVENANCE_FIELDS
+)
+
 RUNS_SCHEMA = pa.schema(
     [
         pa.field("batch_id", pa.string(), nullable=False),
@@ -157,6 +204,8 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "watchlist": WATCHLIST_SCHEMA,
     "accounts": ACCOUNTS_SCHEMA,
     "snapshots": SNAPSHOTS_SCHEMA,
+    "posts": POSTS_SCHEMA,
+    "post_reads": POST_READS_SCHEMA,
     "runs": RUNS_SCHEMA,
 }
 

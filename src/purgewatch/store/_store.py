@@ -47,7 +47,15 @@ _PROVENANCE = {
     "batch_id",
     "record_key",
 }
-KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist")
+KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist", "posts",
+                "post_reads")
+# Content columns left out of a table's key. A post re-read unchanged is the same
+# version whenever it was read (its reads are logged in post_reads); a read is identified
+# by who, when and what window, so its list of post ids need not be hashed.
+_NOT_KEYED: dict[str, frozenset[str]] = {
+    "posts": frozenset({"observed_at"}),
+    "post_reads": frozenset({"post_ids"}),
+}
 # zstd level 1: as small as level 3 on these tables and ~40% faster to write (measured
 # on the IRA series). Columns unique per row gain nothing from dictionary encoding.
 _PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
@@ -82,7 +90,8 @@ def default_store_path() -> Path:
 
 
 def content_columns(table: str) -> list[str]:
-    return [f.name for f in TABLE_SCHEMAS[table] if f.name not in _PROVENANCE]
+    skip = _PROVENANCE | _NOT_KEYED.get(table, frozenset())
+    return [f.name for f in TABLE_SCHEMAS[table] if f.name not in skip]
 
 
 def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) -> np.ndarray:

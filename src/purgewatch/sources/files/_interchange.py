@@ -78,6 +78,23 @@ SPECS: dict[str, list[Column]] = {
         Column("status", "status", required=True, nonempty=True),
         Column("source", "id"),
     ],
+    "posts": [
+        Column("platform", "token", required=True, nonempty=True),
+        Column("account_id", "id", required=True, nonempty=True),
+        Column("post_id", "id", required=True, nonempty=True),
+        Column("created_at", "ts", required=True),
+        Column("observed_at", "ts", required=True, nonempty=True),
+        Column("text", "text", required=True),
+        Column("url", "id"),
+        Column("lang", "id"),
+        Column("reply_to", "id"),
+        Column("repost_of", "id"),
+        Column("quote_of", "id"),
+        Column("links", "text"),
+        Column("hashtags", "text"),
+        Column("mentions", "text"),
+        Column("source", "id"),
+    ],
 }
 
 
@@ -226,6 +243,17 @@ def import_interchange(
         check_validated(v, skip_bad_rows, rejects)
         if kind == "watchlist":
             _import_watchlist_rows(store, v, report)
+        elif kind == "posts":
+            from purgewatch.sources.files._posts import write_posts
+
+            with store.writer(command="import posts", source="import:posts", source_ref=p) as w:
+                added, _ = write_posts(w, v)
+                report.imported += added
+                report.duplicates += w.duplicates.get("posts", 0)
+            report.batches += 1
+            report.tables["posts"] = report.tables.get("posts", 0) + added
+            if progress:
+                progress(v.good.num_rows)
         elif kind == "followers":
             from purgewatch.sources.files._followers import import_follower_rows
 

@@ -1,0 +1,184 @@
+"""Posts: import (versions, reads), search by camp (spoke / silent / unread), deletions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from purgewatch.analysis.posts import deleted_posts, parse_query, search_posts
+from purgewatch.cli import cli
+from purgewatch.errors import InputError
+from purgewatch.sources.files import import_files
+from purgewatch.store import Store
+
+HEADER = "platform,account_id,post_id,created_at,observed_at,text,url,lang,hashtags\n"
+ROWS = [
+    'x,100,1,2026-03-05T10:00:00Z,2026-03-06T00:00:00Z,"This is a targeted attack on our movement",https://x.com/l/status/1,en,"[""#Attack""]"',
+    'x,100,2,2026-03-05T12:00:00Z,2026-03-06T00:00:00Z,"Double the followers we lost! #FollowBack",,en,',
+    'x,101,3,2026-03-05T13:00:00Z,2026-03-06T00:00:00Z,"An ATTACK on democracy, no less.",,en,',
+    'x,200,4,2026-03-04T09:00:00Z,2026-03-06T00:00:00Z,"Lunch with the attackers of boredom",,en,',
+    'x,200,5,2026-03-05T09:00:00Z,2026-03-06T00:00:00Z,"Un ataque contra nosotros",,es,',
+]
+WATCHLIST = "platform,account,group,label\nx,100,government,Leader\nx,101,government,Minister\nx,200,opposition,Rival\nx,300,opposition,Quiet\n"
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture
+def posts_store(store: Store, tmp_path: Path) -> Store:
+    import_files(store, "watchlist", [_write(tmp_path, "wl.csv", WATCHLIST)])
+    import_files(store, "posts", [_write(tmp_path, "posts.csv", HEADER + "\n".join(ROWS) + "\n")])
+    return store
+
+
+def test_import_stores_each_version_once_with_its_text_hash(posts_store: Store, tmp_path: Path) -> None:
+    posts = posts_store.read("posts")
+    assert posts.num_rows == 5
+    import hashlib
+
+    row = [r for r in posts.to_pylist() if r["post_id"] == "1"][0]
+    assert row["text_sha256"] == hashlib.sha256(row["text"].encode()).hexdigest()
+    assert json.loads(row["hashtags"]) == ["attack"]
+    # The same posts read again a day later: nothing new is stored, but the read is logged.
+    again = (HEADER + "\n".join(ROWS) + "\n").replace("2026-03-06T00:00:00Z", "2026-03-07T00:00:00Z")
+    rep = import_files(posts_store, "posts", [_write(tmp_path, "again.csv", again)])
+    assert rep.imported == 0 and rep.duplicates == 5
+    assert posts_store.read("posts").num_rows == 5
+    reads = posts_store.read("post_reads").to_pylist()
+    assert len(reads) == 6  # accounts 100, 101, 200 on two days
+    assert all(r["complete"] is False for r in reads)  # a file never says it listed everything
+    # An edit is a new version.
+    edited = HEADER + ROWS[0].replace("2026-03-06T00:00:00Z", "2026-03-08T00:00:00Z").replace(
+        "targeted attack", "coordinated attack") + "\n"
+    rep = import_files(posts_store, "posts", [_write(tmp_path, "edit.csv", edited)])
+    assert rep.imported == 1
+    versions = [r["text"] for r in posts_store.read("posts").to_pylist() if r["post_id"] == "1"]
+    assert sorted(versions) == ["This is a coordinated attack on our movement",
+                                "This is a targeted attack on our movement"]
+
+
+def test_a_list_cell_that_is_not_a_json_array_is_refused_with_its_line(store: Store, tmp_path: Path) -> None:
+    bad = HEADER + ROWS[0] + "\n" + ROWS[1].replace(",en,", ",en,#notjson") + "\n"
+    with pytest.raises(InputError) as err:
+        import_files(store, "posts", [_write(tmp_path, "bad.csv", bad)])
+    assert "hashtags" in str(err.value) and ":3" in str(err.value)
+    assert store.read("posts").num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("attack", {"1", "3"}),                    # whole words, any case; not "attackers"
+        ("attack democracy", {"3"}),               # AND
+        ("democracy OR lunch", {"3", "4"}),        # OR
+        ('"targeted attack"', {"1"}),              # phrase
+        ('"attack targeted"', set()),              # phrase order matters
+        ("#followback", {"2"}),                    # hashtag from the text
+        ("#attack", {"1"}),                        # hashtag from the platform's list
+        ("attack -democracy", {"1"}),              # exclusion
+        ("ataque lang:es", {"5"}),                 # language
+        ("'); DROP TABLE posts; --", set()),       # text is data, never SQL
+    ],
+)
+def test_query_syntax(posts_store: Store, query: str, expected: set[str]) -> None:
+    answer = search_posts(posts_store, query)
+    assert {p["post_id"] for p in answer["posts"]} == expected
+    assert posts_store.read("posts").num_rows == 5
+
+
+def test_spoke_silent_and_unread_per_camp(posts_store: Store) -> None:
+    answer = search_posts(posts_store, "attack",
+                          start=datetime(2026, 3, 5, tzinfo=UTC), end=datetime(2026, 3, 6, tzinfo=UTC))
+    groups = {g["group"]: g for g in answer["groups"]}
+    gov, opp = groups["government"], groups["opposition"]
+    assert (gov["accounts"], gov["spoke"], gov["silent"], gov["unread"]) == (2, 2, 0, 0)
+    # Rival (200) was read over the window (its oldest post in the read is before it) and
+    # did not mention it; Quiet (300) was never read: unread, not silent.
+    assert (opp["accounts"], opp["spoke"], opp["silent"], opp["unread"]) == (2, 0, 1, 1)
+    assert opp["share_spoke"] == 0.0 and gov["share_spoke"] == 1.0
+    assert len(answer["tests"]) == 1 and answer["tests"][0]["groups"] == ["government", "opposition"]
+    assert any("not read" in w for w in answer["warnings"])
+    assert {p["label"] for p in answer["posts"]} == {"Leader", "Minister"}
+    assert all(p["group"] == "government" for p in answer["posts"])
+
+
+def test_query_errors_are_clear() -> None:
+    with pytest.raises(InputError, match="empty query"):
+        parse_query("   ")
+    with pytest.raises(InputError, match="OR needs a term"):
+        parse_query("attack OR")
+    with pytest.raises(InputError, match="nothing to look for"):
+        parse_query("-attack lang:en")
+
+
+def _read(store: Store, account: str, at: str, ids: list[str], *, complete: bool = True,
+          answer: str = "ok", post_id: str | None = None, start: str = "2026-03-01T00:00:00Z") -> None:
+    ts = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    row = {
+        "platform": ["x"], "account_id": [account], "read_at": [ts],
+        "window_start": [datetime.fromisoformat(start.replace("Z", "+00:00"))], "window_end": [ts],
+        "complete": [complete], "answer": [answer], "post_id": [post_id],
+        "post_ids": pa.array([ids], pa.list_(pa.string())), "source": ["test"],
+        "source_ref": [f"read {account} {at}"],
+    }
+    store.append("post_reads", pa.table(row), command="test", source="test")
+
+
+def test_deleted_needs_a_later_complete_listing_that_covers_the_post(posts_store: Store) -> None:
+    assert deleted_posts(posts_store)["deleted"] == []
+    # Incomplete, empty and failed reads are never evidence.
+    _read(posts_store, "100", "2026-03-07T00:00:00Z", ["2"], complete=False)
+    _read(posts_store, "100", "2026-03-07T06:00:00Z", [])
+    _read(posts_store, "100", "2026-03-07T07:00:00Z", [], answer="account_unavailable")
+    assert deleted_posts(posts_store)["deleted"] == []
+    # A complete listing that holds post 2 but not post 1: post 1 is gone.
+    _read(posts_store, "100", "2026-03-08T00:00:00Z", ["2"])
+    gone = deleted_posts(posts_store)["deleted"]
+    assert [d["post_id"] for d in gone] == ["1"]
+    assert gone[0]["first_missing"] == "2026-03-08T00:00:00Z"
+    assert gone[0]["last_seen"] == "2026-03-06T00:00:00Z"
+    assert gone[0]["text"] == "This is a targeted attack on our movement"
+    assert search_posts(posts_store, '"targeted attack"')["posts"][0]["deleted"] is True
+
+
+def test_a_post_listed_again_was_not_deleted_and_not_found_is_evidence(posts_store: Store) -> None:
+    _read(posts_store, "200", "2026-03-07T00:00:00Z", ["5"])          # 4 missing...
+    _read(posts_store, "200", "2026-03-08T00:00:00Z", ["4", "5"])     # ...but back: flaky
+    assert deleted_posts(posts_store)["deleted"] == []
+    # Asked for directly and answered "not found".
+    _read(posts_store, "101", "2026-03-09T00:00:00Z", [], answer="not_found", post_id="3")
+    gone = deleted_posts(posts_store)["deleted"]
+    assert [(d["account_id"], d["post_id"]) for d in gone] == [("101", "3")]
+
+
+def test_a_listing_whose_window_does_not_cover_the_post_says_nothing(posts_store: Store) -> None:
+    _read(posts_store, "200", "2026-03-07T00:00:00Z", ["5"], start="2026-03-05T00:00:00Z")
+    assert deleted_posts(posts_store)["deleted"] == []   # post 4 (Mar 4) is outside the window
+
+
+def test_cli_posts_search_and_deleted(posts_store: Store) -> None:
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path), "--json"])
+    assert res.exit_code == 0, res.output
+    answer = json.loads(res.output)
+    assert {"query", "window", "groups", "tests", "warnings", "posts"} <= set(answer)
+    assert {"platform", "account_id", "handle", "label", "group", "post_id", "created_at", "text", "url",
+            "deleted"} <= set(answer["posts"][0])
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path)])
+    assert res.exit_code == 0 and "government" in res.output
+    res = CliRunner().invoke(cli, ["posts", "deleted", "--store", str(posts_store.path), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == {"deleted": []}
+
+
+def test_a_store_without_posts_answers_empty(store: Store) -> None:
+    answer = search_posts(store, "attack")
+    assert answer["posts"] == [] and answer["groups"] == []
+    assert deleted_posts(store) == {"deleted": []}
