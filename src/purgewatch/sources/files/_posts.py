@@ -9,9 +9,6 @@ evidence that a post existed and that an account was read, never that a post is 
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,59 +16,69 @@ import pyarrow.compute as pc
 from purgewatch.errors import InputError, Location
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Validated
 from purgewatch.store import BatchWriter
+from purgewatch.store._store import constant_strings
 
 _LIST_COLUMNS = ("links", "hashtags", "mentions")
 
-
-def _text_hashes(text: pa.Array) -> pa.Array:
-    return pa.array(
-        [None if t is None else hashlib.sha256(t.encode("utf-8")).hexdigest() for t in text.to_pylist()],
-        pa.string(),
-    )
-
-
-def _json_lists(v: Validated, name: str, *, lower: bool = False) -> pa.Array:
-    """A list column (a JSON array in CSV cells and JSONL alike) re-serialised canonically;
-    a cell that is not a JSON array of strings refuses the file with its line."""
-    col = v.good.column(name).combine_chunks() if name in v.good.column_names else None
-    if col is None or col.null_count == len(col):
-        return pa.nulls(v.good.num_rows, pa.string())
-    out: list[str | None] = []
-    refs = v.good.column(REF_COL).to_pylist()
-    for cell, ref in zip(col.to_pylist(), refs, strict=True):
-        if cell is None or cell.strip() == "":
-            out.append(None)
-            continue
-        try:
-            items = json.loads(cell)
-        except json.JSONDecodeError:
-            items = None
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            file, _, line = str(ref).rpartition(":")
-            raise InputError(
-                f"{name}: not a JSON array of strings: {cell[:80]!r}",
-                location=Location(file or v.path, int(line) if line.isdigit() else None, name),
-                hint='write lists as JSON arrays, e.g. ["#tag1", "#tag2"] (an empty cell for none)',
-            )
-        if lower:
-            items = [i.lstrip("#").lower() for i in items]
-        out.append(json.dumps(items, ensure_ascii=False))
-    return pa.array(out, pa.string())
+# One DuckDB pass over the validated cells: the text hash, and each list column checked
+# to be a JSON array of strings and re-serialised canonically (hashtags lowercased,
+# without '#'). Only this module's constants reach the SQL; the cells are data.
+_ROWS_SQL = """
+SELECT *,
+  CASE WHEN text IS NOT NULL THEN sha256(text) END AS text_sha256,
+  {lists}
+FROM cells
+"""
+# ``{j}`` is the cell when it is valid JSON, else NULL: DuckDB evaluates CASE branches
+# over whole vectors, so every JSON function must see only valid JSON.
+_LIST_SQL = """
+  CASE WHEN {ok} THEN to_json({items})::VARCHAR END AS {c}__list,
+  nullif(trim({c}), '') IS NOT NULL AND NOT coalesce({ok}, false) AS {c}__bad"""
+_LIST_OK = ("(json_type({j}) = 'ARRAY' AND "
+            "list_bool_and([t = 'VARCHAR' FOR t IN json_type({j}, '$[*]')]) IS NOT FALSE)")
 
 
 def post_rows(v: Validated) -> pa.Table:
-    """Validated ``posts`` cells -> rows of the store's ``posts`` table."""
+    """Validated ``posts`` cells -> rows of the store's ``posts`` table. A list cell that
+    is not a JSON array of strings refuses the file, naming its line."""
+    import duckdb
+
     good = v.good
-    text = good.column("text").combine_chunks()
+    cells = pa.table({name: good.column(name) if name in good.column_names else pa.nulls(good.num_rows, pa.string())
+                      for name in ("text", *_LIST_COLUMNS)}).append_column(
+        "__ref", good.column(REF_COL).cast(pa.string()))
+    parts = []
+    for c in _LIST_COLUMNS:
+        j = f"(CASE WHEN json_valid({c}) THEN {c} END)"
+        ok = _LIST_OK.format(j=j)
+        items = f"CAST(CASE WHEN {ok} THEN {j} END::JSON AS VARCHAR[])"
+        if c == "hashtags":
+            items = f"[lower(ltrim(x, '#')) FOR x IN {items}]"
+        parts.append(_LIST_SQL.format(c=c, ok=ok, items=items))
+    lists = ",".join(parts)
+    con = duckdb.connect()
+    con.register("cells", cells)
+    typed = con.sql(_ROWS_SQL.format(lists=lists)).fetch_arrow_table()  # noqa: S608 -- constants only
+    for c in _LIST_COLUMNS:
+        bad = typed.column(f"{c}__bad")
+        if pc.any(bad).as_py():
+            i = pc.index(bad, True).as_py()
+            ref = str(typed.column("__ref")[i].as_py())
+            file, _, line = ref.rpartition(":")
+            cell = typed.column(c)[i].as_py() or ""
+            raise InputError(
+                f"{c}: not a JSON array of strings: {cell[:80]!r}",
+                location=Location(file or v.path, int(line) if line.isdigit() else None, c),
+                hint='write lists as JSON arrays, e.g. ["#tag1", "#tag2"] (an empty cell for none)',
+            )
     cols: dict[str, pa.Array | pa.ChunkedArray] = {
         name: good.column(name)
         for name in ("platform", "account_id", "post_id", "created_at", "observed_at", "text",
                      "url", "lang", "reply_to", "repost_of", "quote_of")
     }
-    cols["text_sha256"] = _text_hashes(text)
-    cols["links"] = _json_lists(v, "links")
-    cols["hashtags"] = _json_lists(v, "hashtags", lower=True)
-    cols["mentions"] = _json_lists(v, "mentions")
+    cols["text_sha256"] = typed.column("text_sha256")
+    for c in _LIST_COLUMNS:
+        cols[c] = typed.column(f"{c}__list")
     cols["source"] = pc.if_else(pc.is_null(good.column("source")), pa.scalar("import:posts"),
                                 pc.binary_join_element_wise(pa.scalar("import:posts"),
                                                             good.column("source"), ":"))
@@ -80,33 +87,42 @@ def post_rows(v: Validated) -> pa.Table:
     return pa.table(cols)
 
 
+_READS_SQL = """
+SELECT platform, account_id, observed_at AS read_at, min(created_at) AS window_start,
+       observed_at AS window_end, list(post_id) AS post_ids,
+       min(source_ref) AS source_ref, min(payload_hash) AS payload_hash
+FROM posts GROUP BY platform, account_id, observed_at
+ORDER BY platform, account_id, observed_at
+"""
+
+
 def read_rows(posts: pa.Table) -> pa.Table:
     """One incomplete read per (platform, account, observed_at) of the file: the window
     it covers runs from its oldest post to the moment of reading."""
-    if posts.num_rows == 0:
-        return pa.table({})
+    import duckdb
+
     keyed = posts.select(["platform", "account_id", "observed_at", "created_at", "post_id",
                           "source_ref", "payload_hash"])
-    # The file hash arrives dictionary-encoded (one value per file); group-by kernels
-    # want plain strings.
+    # The file hash arrives dictionary-encoded (one value per file): plain strings here.
     keyed = keyed.set_column(6, "payload_hash", keyed.column("payload_hash").cast(pa.string()))
-    grouped = keyed.group_by(["platform", "account_id", "observed_at"], use_threads=False).aggregate([
-        ("created_at", "min"), ("post_id", "list"), ("source_ref", "min"), ("payload_hash", "min"),
-    ])
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("posts", keyed)
+    grouped = con.sql(_READS_SQL).fetch_arrow_table()
     n = grouped.num_rows
     return pa.table({
         "platform": grouped.column("platform"),
         "account_id": grouped.column("account_id"),
-        "read_at": grouped.column("observed_at"),
-        "window_start": grouped.column("created_at_min"),
-        "window_end": grouped.column("observed_at"),
+        "read_at": grouped.column("read_at"),
+        "window_start": grouped.column("window_start"),
+        "window_end": grouped.column("window_end"),
         "complete": pa.array(np.zeros(n, dtype=bool)),
-        "answer": pa.array(["ok"] * n, pa.string()),
+        "answer": constant_strings("ok", n),
         "post_id": pa.nulls(n, pa.string()),
-        "post_ids": grouped.column("post_id_list"),
-        "source": pa.array(["import:posts"] * n, pa.string()),
-        "source_ref": grouped.column("source_ref_min"),
-        "payload_hash": grouped.column("payload_hash_min"),
+        "post_ids": grouped.column("post_ids"),
+        "source": constant_strings("import:posts", n),
+        "source_ref": grouped.column("source_ref"),
+        "payload_hash": grouped.column("payload_hash"),
     })
 
 
@@ -114,6 +130,6 @@ def write_posts(writer: BatchWriter, v: Validated) -> tuple[int, int]:
     """Queue the file's posts and its reads; returns (new post versions, new reads)."""
     rows = post_rows(v)
     added = writer.add("posts", rows)
-    reads = read_rows(rows)
-    logged = writer.add("post_reads", reads) if reads.num_rows else 0
+    reads = read_rows(rows) if rows.num_rows else None
+    logged = writer.add("post_reads", reads) if reads is not None else 0
     return added, logged
