@@ -14,10 +14,10 @@ import httpx
 import pyarrow.compute as pc
 import pytest
 
-from purgewatch.collect.clock import FakeClock
 from purgewatch.collect.config import config_from_dict, load_config, parse_duration
 from purgewatch.collect.engine import Collector, read_watchlist_csv
 from purgewatch.errors import ConfigError, InputError
+from purgewatch.net.clock import FakeClock
 from purgewatch.store import Store
 
 
@@ -249,7 +249,6 @@ def test_x_without_token_fails_before_any_request(store: Store, tmp_path: Path, 
 def test_detection_runs_after_each_status_cycle_and_never_breaks_collection(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import purgewatch.collect.engine as engine
 
     fake = FakeBluesky(n=3)
     cfg = _config(tmp_path, fake)
@@ -260,18 +259,17 @@ def test_detection_runs_after_each_status_cycle_and_never_breaks_collection(
         seen_rows.append(s.read("observations").num_rows)  # runs after the cycle's commits
         return ["wave!"]
 
-    monkeypatch.setattr(engine, "_detect_function", lambda: detector)
     alerts: list[list[Any]] = []
-    c = Collector(store, cfg, clock=FakeClock(), transport=httpx.MockTransport(fake), on_detections=alerts.append)
+    c = Collector(store, cfg, clock=FakeClock(), transport=httpx.MockTransport(fake), detect=detector,
+                  on_detections=alerts.append)
     reports = asyncio.run(c.collect_once())
     assert seen_rows == [3] and alerts == [["wave!"]] and reports[0].detections == 1
 
     def broken(s: Store) -> list[str]:
         raise RuntimeError("detector bug")
 
-    monkeypatch.setattr(engine, "_detect_function", lambda: broken)
     reports = asyncio.run(Collector(store, cfg, clock=FakeClock(start=1_780_001_000.0),
-                                    transport=httpx.MockTransport(fake)).collect_once())
+                                    transport=httpx.MockTransport(fake), detect=broken).collect_once())
     assert reports[0].observed == 3 and store.read("observations").num_rows == 6
 
 

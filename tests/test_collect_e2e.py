@@ -20,7 +20,7 @@ import pytest
 
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector
-from purgewatch.collect.http import HttpClient
+from purgewatch.net.http import HttpClient
 from purgewatch.sim import load_scenario, truth, watchlist_rows
 from purgewatch.sim.testing import emulator_factory, truth_status_at  # noqa: F401  (fixture)
 from purgewatch.sources.bluesky import BlueskyConnector, Jetstream

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from purgewatch.collect.clock import FakeClock
-from purgewatch.collect.http import HostPolicy, HttpClient
-from purgewatch.collect.ratelimit import HostLimiter, parse_rate_headers, parse_reset
 from purgewatch.errors import RateLimited, TransportError
+from purgewatch.net.clock import FakeClock
+from purgewatch.net.http import HostPolicy, HttpClient
+from purgewatch.net.ratelimit import HostLimiter, parse_rate_headers, parse_reset
 
 
 class BudgetServer:

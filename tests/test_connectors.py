@@ -23,9 +23,9 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from purgewatch.collect.clock import FakeClock
-from purgewatch.collect.http import HttpClient
 from purgewatch.model import FollowerSnapshot, Observation
+from purgewatch.net.clock import FakeClock
+from purgewatch.net.http import HttpClient
 from purgewatch.sources.bluesky import BlueskyConnector
 from purgewatch.sources.mastodon import MastodonConnector
 from purgewatch.sources.protocol import Connector, FollowerListing
@@ -339,7 +339,7 @@ def test_x_usage_cap_is_a_failure_not_a_wait() -> None:
 def test_wayback_backfill_is_paced_and_keeps_capture_urls() -> None:
     rec = Recorded("wayback")
     clock = FakeClock()
-    from purgewatch.collect.http import HostPolicy
+    from purgewatch.net.http import HostPolicy
     from purgewatch.sources.wayback import MIN_INTERVAL
 
     async def go() -> Any:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from purgewatch.analysis import explain as ex
+from purgewatch.collect.resolve import fate_resolver
 from purgewatch.errors import AnalysisError, InputError, TransportError
 from purgewatch.model import Observation
 from purgewatch.store import Store
@@ -197,7 +198,7 @@ class FakeConnector:
 
 def test_resolve_stores_evidence_and_never_counts_failures(built: Store) -> None:
     conn = FakeConnector()
-    res = ex.explain(built, "A", resolve=True, connector=conn)
+    res = ex.explain(built, "A", resolve=fate_resolver(built, connector=conn))
     # Only the 10 unknown lost followers were asked, in one batch.
     assert sorted(sum(conn.asked, [])) == sorted(f"f{i}" for i in range(190, 200))
     assert res["lost_breakdown"]["suspended"] == 109 and res["lost_breakdown"]["unknown"] == 1
@@ -207,7 +208,7 @@ def test_resolve_stores_evidence_and_never_counts_failures(built: Store) -> None
     assert len(stored) == 10 and set(stored[stored["account_id"] == "f191"]["status"]) == {"unknown"}
     # A connector that fails outright leaves the fates unknown and stores nothing.
     failing = FakeConnector(fail=True)
-    res2 = ex.explain(built, "C", resolve=True, connector=failing)
+    res2 = ex.explain(built, "C", resolve=fate_resolver(built, connector=failing))
     assert res2["lost_breakdown"]["unknown"] == 10 and res2["evidence"]["resolve"]["failed"] == 10
 
 
@@ -256,7 +257,7 @@ def test_resolve_through_the_bluesky_connector_offline(store: Store) -> None:
         return httpx.Response(503, text="upstream unavailable")
 
     cfg = CollectConfig(retries=0, backoff_base=0.0, timeout=5.0)
-    res = ex.explain(store, "did:plc:target", resolve=True, config=cfg, transport=httpx.MockTransport(handler))
+    res = ex.explain(store, "did:plc:target", resolve=fate_resolver(store, config=cfg, transport=httpx.MockTransport(handler)))
     assert res["lost"] == 51
     b = res["lost_breakdown"]
     assert b["takendown"] == 40 and b["unfollowed"] == 10 and b["unknown"] == 1

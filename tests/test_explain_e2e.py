@@ -13,6 +13,7 @@ from typing import Any
 from purgewatch.analysis import explain as ex
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector
+from purgewatch.collect.resolve import fate_resolver
 from purgewatch.sim import load_scenario, truth, watchlist_rows
 from purgewatch.sim.testing import emulator_factory, truth_followers_at, truth_status_at  # noqa: F401
 from purgewatch.store import Store
@@ -44,7 +45,7 @@ def test_explain_the_x_spam_purge(emulator_factory: Any, tmp_path: Path) -> None
     after = emu.clock.advance(hours=6)
     asyncio.run(Collector(store, cfg).collect_once(followers=True))
 
-    res = ex.explain(store, "leader_x", platform="x", resolve=True, config=cfg, include_ids=True)
+    res = ex.explain(store, "leader_x", platform="x", resolve=fate_resolver(store, config=cfg), include_ids=True)
     doc = truth(load_scenario("small"))
     acc = res["account_id"]
     lost_truth = truth_followers_at(doc, "x", acc, BEFORE) - truth_followers_at(doc, "x", acc, after)

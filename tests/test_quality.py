@@ -24,3 +24,10 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     proc = _run("mypy")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_layer_contract_kept() -> None:
+    """The import-linter contract in pyproject.toml: data moves one way, no cycles."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

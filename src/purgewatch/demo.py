@@ -182,12 +182,13 @@ async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> 
 
 def _explain_with_lookups(store: Store, cfg: Any, event: dict[str, Any]) -> None:
     from purgewatch.analysis.explain import explain
+    from purgewatch.collect.resolve import fate_resolver
 
     # The drop's own window, as the report will explain it (the lists wholly read before
     # it and the first read after it); look-ups go through the collector's connector, so
     # they share its rate budgets and are stamped with the emulator's scenario time.
     explain(store, event["account_id"], platform=event["platform"], start=event["start"],
-            end=event["end"], resolve=True, config=cfg)
+            end=event["end"], resolve=fate_resolver(store, config=cfg))
 
 
 def _write_truth(scenario: Any, path: Path) -> None:

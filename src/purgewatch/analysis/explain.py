@@ -12,9 +12,7 @@ thresholds are the module constants below, documented in docs/explain.md.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +25,7 @@ import pyarrow.dataset as ds
 from scipy import sparse
 from statsmodels.stats.proportion import proportion_confint
 
-from purgewatch.errors import AnalysisError, InputError, SourceError
-from purgewatch.model import TABLE_SCHEMAS, Observation
+from purgewatch.errors import AnalysisError, InputError
 from purgewatch.store import Store
 from purgewatch.store import snapshots as snap
 
@@ -38,8 +35,6 @@ MIN_RESOLVED_SHARE = 0.5   # fates known for fewer than half the lost: insuffici
 MAJORITY = 0.6             # a cause must explain >= 60% of the resolved lost followers ...
 MAJORITY_LOWER = 0.5       # ... and the Wilson 95% lower bound of that share must be >= 50%
 LOW_COVERAGE = 0.5         # diff explains < 50% of the count drop: caveat
-RESOLVE_BATCH = 100        # ids per connector look-up call
-RESOLVE_LIMIT = 10_000     # at most this many live look-ups per explain
 
 FATES = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "unknown")
 # Stored status word -> fate of a lost follower.
@@ -312,98 +307,11 @@ def _fates(
 
 # ---------------------------------------------------------------- live look-up
 
-
-@asynccontextmanager
-async def _live_connector(
-    store: Store, platform: str, config: Any | None, transport: Any | None = None
-) -> AsyncIterator[Any]:
-    """The platform's live connector from the collection engine (``purgewatch.collect``,
-    its HTTP client with rate budgets and retries), configured like ``collect``: a
-    config file when given, else defaults plus tokens from the environment."""
-    try:
-        from purgewatch.collect.config import CollectConfig, load_config
-        from purgewatch.collect.engine import Collector
-    except ImportError as exc:
-        raise SourceError(
-            f"no live connector is installed for {platform!r} ({exc})",
-            hint="run without --resolve, or import profiles/status events for the lost followers",
-        ) from exc
-    if config is None:
-        cfg = CollectConfig()
-    elif isinstance(config, CollectConfig):
-        cfg = config
-    else:
-        cfg = load_config(config)
-    async with Collector(store, cfg, transport=transport).session() as col:
-        yield col.connector(platform)
-
-
-def resolve_fates(
-    store: Store,
-    platform: str,
-    account_ids: Sequence[str],
-    *,
-    connector: Any | None = None,
-    config: Any | None = None,
-    transport: Any | None = None,
-    batch: int = RESOLVE_BATCH,
-    limit: int = RESOLVE_LIMIT,
-) -> dict[str, Any]:
-    """Look ``account_ids`` up live through a connector (``connector``, else the one the
-    collection engine builds for ``platform`` from ``config``: a path to a collect TOML,
-    a ``CollectConfig`` or None; ``transport`` is an httpx transport for tests and the
-    emulator) and store the answers as
-    ``profiles`` evidence (source = the connector's). Answers with status ``unknown``
-    (transport failures, per the connector contract) are stored too - they keep the
-    reason - but never count as a fate."""
-    todo = list(account_ids)[:limit]
-    observations: list[Observation] = []
-    failures = 0
-    source = platform
-
-    async def lookups(conn: Any) -> None:
-        nonlocal failures, source
-        source = str(getattr(conn, "source", platform))
-        for i in range(0, len(todo), batch):
-            chunk = todo[i : i + batch]
-            try:
-                got = await conn.lookup(chunk)
-            except SourceError:
-                failures += len(chunk)  # transport failure: nothing learnt, nothing stored
-                continue
-            observations.extend(got)
-
-    async def run() -> None:
-        if connector is not None:
-            await lookups(connector)
-            return
-        async with _live_connector(store, platform, config, transport) as conn:
-            await lookups(conn)
-
-    if todo:
-        asyncio.run(run())
-    if observations:
-        _store_profiles(store, observations, source=source)
-    known = sum(1 for o in observations if o.status != "unknown")
-    return {
-        "asked": len(todo),
-        "skipped_over_limit": max(len(account_ids) - limit, 0),
-        "answered": known,
-        "unknown": len(observations) - known,
-        "failed": failures,
-        "source": source,
-    }
-
-
-def _store_profiles(store: Store, observations: Iterable[Observation], *, source: str) -> None:
-    schema = TABLE_SCHEMAS["profiles"]
-    names = [f.name for f in schema if f.name not in ("retrieved_at", "tool_version", "batch_id", "record_key")]
-    rows = [{k: getattr(o, k, None) for k in names} for o in observations]
-    for r in rows:
-        r["source"] = r["source"] or source
-    table = pa.Table.from_pylist(rows, schema=pa.schema([schema.field(n) for n in names]))
-    with store.writer(command="explain --resolve", source=source) as w:
-        w.add("profiles", table)
+# Looks lost followers up (platform, account ids) and records the answers as evidence,
+# then says what it did ({"asked", "answered", "unknown", "failed", ...}). The caller
+# builds it (purgewatch.collect.resolve.fate_resolver): an analysis never reaches the
+# network or writes evidence itself.
+FateResolver = Callable[[str, Sequence[str]], dict[str, Any]]
 
 
 # ---------------------------------------------------------------- counts
@@ -585,20 +493,18 @@ def explain(
     platform: str | None = None,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
-    resolve: bool = False,
-    connector: Any | None = None,
-    config: Any | None = None,
-    transport: Any | None = None,
+    resolve: FateResolver | None = None,
     include_ids: bool = False,
 ) -> dict[str, Any]:
     """Explain the follower change of ``account`` (id, handle or watchlist name) over the
     window ``[start, end]`` (or, without one, the largest drop between consecutive
-    complete snapshots). See docs/explain.md for every key of the answer."""
+    complete snapshots). ``resolve``: looks up lost followers whose fate the store does
+    not know (see :data:`FateResolver`). See docs/explain.md for every key of the answer."""
     meta = _snapshot_meta(store, platform)
     plat, acc = _targets_for(store, account, platform, meta)
     return explain_many(
-        store, [(plat, acc)], start=start, end=end, resolve=resolve, connector=connector,
-        config=config, transport=transport, include_ids=include_ids, _meta=meta, _requested={(plat, acc): account},
+        store, [(plat, acc)], start=start, end=end, resolve=resolve,
+        include_ids=include_ids, _meta=meta, _requested={(plat, acc): account},
     )[0]
 
 
@@ -608,10 +514,7 @@ def explain_many(
     *,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
-    resolve: bool = False,
-    connector: Any | None = None,
-    config: Any | None = None,
-    transport: Any | None = None,
+    resolve: FateResolver | None = None,
     include_ids: bool = False,
     _meta: pd.DataFrame | None = None,
     _requested: dict[tuple[str, str], str] | None = None,
@@ -663,11 +566,9 @@ def explain_many(
             frames.append(pd.DataFrame({"sid": pr.removed, "since": pd.Timestamp(pr.old["observed_at"])}))
         lost_df = pd.concat(frames, ignore_index=True).groupby("sid")["since"].min().reset_index()
         latest = _fate_table(store, plat, lost_df)
-        if resolve:
+        if resolve is not None:
             todo = latest.loc[latest["status"].isna() & latest["account_id"].notna(), "account_id"].tolist()
-            resolve_info = resolve_fates(
-                store, plat, todo, connector=connector, config=config, transport=transport
-            )
+            resolve_info = resolve(plat, todo)
             latest = _fate_table(store, plat, lost_df)
         latest_by_platform[plat] = _FateArrays.of(latest)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from purgewatch.analysis.detect import detect
 from purgewatch.cli._common import emit_json, json_option, open_store
 from purgewatch.collect.config import CollectConfig, load_config
 from purgewatch.collect.engine import Collector, CycleReport, default_config_for
@@ -180,7 +181,7 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
     store = open_store(store_path or cfg.store, create=True)
     show = not quiet and not as_json and sys.stderr.isatty()
     with _progress(show) as progress, _detection_hook(store.path) as hook:
-        collector = Collector(store, cfg, progress=progress, on_detections=hook)
+        collector = Collector(store, cfg, progress=progress, detect=detect, on_detections=hook)
         reports = asyncio.run(collector.collect_once(followers=followers))
     if as_json:
         emit_json({"store": str(store.path.resolve()), "cycles": [r.to_json() for r in reports]})
@@ -245,7 +246,7 @@ def watch_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, cy
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        collector = Collector(store, cfg, progress=progress, on_detections=hook,
+        collector = Collector(store, cfg, progress=progress, detect=detect, on_detections=hook,
                               on_cycle=None if quiet else (lambda r: _summary([r])))
         return await collector.watch(cycles=cycles, stop=stop)
 

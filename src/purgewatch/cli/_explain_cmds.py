@@ -76,10 +76,13 @@ def explain_cmd(
       purgewatch explain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-03T00:00:00Z --json
     """
     from purgewatch.analysis.explain import explain
+    from purgewatch.collect.resolve import fate_resolver
 
+    store = open_store(store_path)
+    lookup = fate_resolver(store, config=config_path) if resolve else None
     with _working("diffing follower lists and resolving fates…", as_json):
-        res = _clean(explain(open_store(store_path), account, platform=platform, start=start, end=end,
-                             resolve=resolve, config=config_path, include_ids=include_ids))
+        res = _clean(explain(store, account, platform=platform, start=start, end=end,
+                             resolve=lookup, include_ids=include_ids))
     if as_json:
         emit_json(res)
         return

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from purgewatch.collect.http import HostPolicy
 from purgewatch.errors import ConfigError
+from purgewatch.net.http import HostPolicy
 from purgewatch.sources import bluesky, telegram, wayback, x
 from purgewatch.sources.x import Secret
 

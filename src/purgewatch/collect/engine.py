@@ -15,8 +15,10 @@ between a commit and a state write cannot duplicate or skip an account). Followe
 resume from their saved cursor. A finished cycle's next run is due at start + interval;
 cycles missed during downtime are not invented.
 
-After each status cycle, detection runs if ``purgewatch.analysis.detect`` is installed,
-and its events go to the ``on_detections`` hook (alerts).
+After each status cycle, the ``detect`` callable the caller passes (the CLI passes
+``purgewatch.analysis.detect.detect``) runs off the event loop, and its events go to the
+``on_detections`` hook (alerts). The engine itself never imports an analysis: data moves
+one way, and collection works without them.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from purgewatch.collect.clock import Clock, SystemClock, to_datetime
 from purgewatch.collect.config import CollectConfig, WatchlistConfig
-from purgewatch.collect.http import HostPolicy, HttpClient
 from purgewatch.collect.logs import register_secret
-from purgewatch.collect.simtime import ScenarioTime
 from purgewatch.collect.state import CycleState, PagingStore
 from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
 from purgewatch.model import TABLE_SCHEMAS, FollowerSnapshot, Observation, StatusEvent
+from purgewatch.net.clock import Clock, SystemClock, to_datetime
+from purgewatch.net.http import HostPolicy, HttpClient
+from purgewatch.net.simtime import ScenarioTime
 from purgewatch.sources.bluesky import (
     BlueskyConnector,
     CursorFile,
@@ -166,16 +168,6 @@ def _events_table(events: Sequence[StatusEvent]) -> pa.Table:
     return pa.table({c: [getattr(e, c) for e in events] for c in EVENT_COLUMNS}, schema=schema)
 
 
-def _detect_function() -> Callable[..., Any] | None:
-    """The detect entry point if that part is installed (it is developed separately)."""
-    try:
-        from purgewatch.analysis import detect as detect_mod
-    except ImportError:
-        return None
-    fn = getattr(detect_mod, "detect", None)
-    return fn if callable(fn) else None
-
-
 class Collector:
     """Runs collection against one store with one config."""
 
@@ -187,6 +179,7 @@ class Collector:
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         progress: Progress | None = None,
+        detect: Callable[[Store], Sequence[Any]] | None = None,
         on_detections: Callable[[list[Any]], None] | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
     ) -> None:
@@ -195,6 +188,7 @@ class Collector:
         self.clock: Clock = clock or SystemClock()
         self.transport = transport
         self.progress: Progress = progress or NoProgress()
+        self.detect = detect
         self.on_detections = on_detections
         self.on_cycle = on_cycle
         self.cycles = CycleState(store.path)
@@ -520,10 +514,8 @@ class Collector:
         return report
 
     async def _after_status(self, report: CycleReport) -> None:
-        if not self.config.detect:
-            return
-        fn = _detect_function()
-        if fn is None:
+        fn = self.detect
+        if not self.config.detect or fn is None:
             return
         try:
             # Off the event loop: the stream and other cycles keep going meanwhile.

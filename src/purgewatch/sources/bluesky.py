@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from purgewatch.collect.clock import Clock
-from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status, StatusEvent
+from purgewatch.net.clock import Clock
+from purgewatch.net.http import ApiResponse, HttpClient
 from purgewatch.sources._common import as_int, as_str, chunks, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,

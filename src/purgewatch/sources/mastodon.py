@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from purgewatch.collect.clock import Clock
-from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
+from purgewatch.net.clock import Clock
+from purgewatch.net.http import ApiResponse, HttpClient
 from purgewatch.sources._common import as_int, as_str, error_fields, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,

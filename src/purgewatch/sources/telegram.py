@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from purgewatch.collect.clock import Clock
-from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
+from purgewatch.net.clock import Clock
+from purgewatch.net.http import ApiResponse, HttpClient
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,

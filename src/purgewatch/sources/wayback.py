@@ -22,9 +22,9 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
+from purgewatch.net.http import ApiResponse, HttpClient
 from purgewatch.sources.protocol import parse_count, unknown
 
 PLATFORM = "x"

@@ -18,10 +18,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from purgewatch.collect.clock import Clock
-from purgewatch.collect.http import ApiResponse, HttpClient
 from purgewatch.errors import ConfigError, TransportError
 from purgewatch.model import Observation, Status
+from purgewatch.net.clock import Clock
+from purgewatch.net.http import ApiResponse, HttpClient
 from purgewatch.sources._common import as_int, as_str, chunks, parse_time
 from purgewatch.sources.protocol import (
     FollowerListing,

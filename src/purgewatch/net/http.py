@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from purgewatch import __version__
-from purgewatch.collect.clock import Clock, SystemClock, to_datetime
-from purgewatch.collect.ratelimit import HostLimiter
 from purgewatch.errors import RateLimited, TransportError
+from purgewatch.net.clock import Clock, SystemClock, to_datetime
+from purgewatch.net.ratelimit import HostLimiter
 
 USER_AGENT = f"purgewatch/{__version__} (+research; evidence of account suspensions)"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
-from purgewatch.collect.http import HttpClient
 from purgewatch.errors import ConfigError, TransportError
+from purgewatch.net.http import HttpClient
 
 
 class ScenarioTime:

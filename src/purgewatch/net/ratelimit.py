@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from purgewatch.collect.clock import Clock
+from purgewatch.net.clock import Clock
 
 # A window's reset may come slightly late on the server's clock; wait this much past it
 # (at most 1% of the window, so short test windows are not wasted).
