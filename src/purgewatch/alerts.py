@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 from markupsafe import escape
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 from purgewatch.errors import ConfigError
 from purgewatch.report._safe import visible
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 
 
 class Status(enum.StrEnum):

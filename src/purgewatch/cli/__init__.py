@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 from purgewatch.cli._errors import run_with_error_mapping
 
 # verb -> "module:click command". Add a verb by adding a line here.

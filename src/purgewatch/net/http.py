@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 from purgewatch.errors import RateLimited, TransportError
 from purgewatch.net.clock import Clock, SystemClock, to_datetime
 from purgewatch.net.ratelimit import HostLimiter

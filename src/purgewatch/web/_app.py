@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
 from purgewatch.report import _svg
 from purgewatch.report._findings import account_observations, gather_findings, parse_time, plain

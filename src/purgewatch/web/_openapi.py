@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone (e.g. 2026-03-05T14:00:00Z)"}
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
