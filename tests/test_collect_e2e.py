@@ -30,10 +30,11 @@ AFTER_WAVE = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
 TOKEN = "e2e-Bearer-Token-0123456789-never-print-me"
 
 # What a platform can show of a true status (PLATFORMS.md): X cannot tell deactivated or
-# deleted from not found; Mastodon shows a self-deleted account as suspended.
+# deleted from not found; Mastodon shows a self-deleted account as suspended with every
+# count zero, which the connector records as suspended_or_deleted (not enforcement).
 VISIBLE = {
     "x": {"deactivated": "not_found", "deleted": "not_found"},
-    "mastodon": {"deleted": "suspended", "deactivated": "suspended"},
+    "mastodon": {"deleted": "suspended_or_deleted", "deactivated": "suspended_or_deleted"},
     "bluesky": {},
 }
 

@@ -179,8 +179,15 @@ def check_contract(case: Case, data: dict[str, Any], obs: list[Observation], *, 
             assert o.followers_count is None, "a failed request carries no counts"
             continue
         if expected_status:
-            assert o.status == expected_status[k], f"{k}: {o.status} != {expected_status[k]} ({o.detail})"
-        if k in expected_counts:
+            want = expected_status[k]
+            if not exact and want == "suspended" and "not distinguished" in (o.detail or ""):
+                # The AppView names every enforcement AccountTakedown; when the relay
+                # (which tells takedown from suspension) failed, that is all it said.
+                want = "takendown"
+            assert o.status == want, f"{k}: {o.status} != {want} ({o.detail})"
+        if k in expected_counts and (exact or o.followers_count is not None):
+            # Under faults a count may be missing (Telegram's exact figure is on a second
+            # page), never different.
             assert o.followers_count == expected_counts[k], f"{k}: count {o.followers_count}"
         assert o.source_ref and o.source_ref.startswith("http"), "provenance: the request URL"
         assert o.payload_hash and len(o.payload_hash) == 64
@@ -280,12 +287,12 @@ def test_bluesky_missing_actor_details_keep_platform_words() -> None:
     obs, _ = run_case(CASES[0], rec, FakeClock(), rec.base, rec.data)
     by = {o.account_id: o for o in obs}
     # One request settles a DID the relay names a state for; the AppView decides otherwise.
-    assert "getRepoStatus: takendown" in (by["did:plc:takedown1"].detail or "")
-    assert "AccountTakedown" in (by["did:plc:gone1"].detail or "")
-    assert "takedown vs suspension not distinguished" in (by["did:plc:gone1"].detail or "")
-    assert by["did:plc:weird1"].status_raw == "quarantined"
-    assert by["did:plc:alice1"].handle == "alice.bsky.social"
-    assert by["did:plc:active1"].followers_count == 12034
+    assert "getRepoStatus: takendown" in (by["did:plc:takedownzzzzzzzzzzzzzzzz"].detail or "")
+    assert "AccountTakedown" in (by["did:plc:gonezzzzzzzzzzzzzzzzzzzz"].detail or "")
+    assert "takedown vs suspension not distinguished" in (by["did:plc:gonezzzzzzzzzzzzzzzzzzzz"].detail or "")
+    assert by["did:plc:weirdzzzzzzzzzzzzzzzzzzz"].status_raw == "quarantined"
+    assert by["did:plc:alicezzzzzzzzzzzzzzzzzzz"].handle == "alice.bsky.social"
+    assert by["did:plc:activezzzzzzzzzzzzzzzzzz"].followers_count == 12034
 
 
 def test_mastodon_blanked_counts_are_not_measurements() -> None:
@@ -352,32 +359,43 @@ def test_wayback_backfill_is_paced_and_keeps_capture_urls() -> None:
     assert result.without_count == rec.data["without_count"]
     assert all(o.source == "web-archive" and "/web/" in (o.source_ref or "") for o in result.observations)
     n = len(rec.calls)
-    assert n == 7  # CDX + 5 captures + 1 redirect hop
+    assert n == 13  # CDX + 9 captures + 3 redirect hops
+    # The archive's replay of a 429 is the archived page's status: no wait, no retry.
+    assert not [r for r in rec.calls if "20170901000000" in str(r.url)][1:]
+    assert len(result.not_profile) == rec.data["not_profile"]
+    assert any("i/flow/login" in why for why in result.not_profile)
+    assert not any(o.followers_count == 5_000_000 for o in result.observations), "another page's count"
+    by = {o.observed_at.isoformat(): o for o in result.observations}
+    assert by["2017-11-01T00:00:01+00:00"].status == "suspended"
+    assert "rounded: 1.2M" in (by["2012-01-05T10:00:00+00:00"].detail or "")
     assert any("20170302000512id_" in (o.source_ref or "") for o in result.observations)
     # ≤ 24 requests per minute: n requests span at least (n - 1) * 2.5 s.
     assert clock.time() - start >= (n - 1) * 60 / 24 - 1e-9
 
 
-V1 = ('{"did":"did:plc:g4ut","time_us":1779719010272410,"kind":"account","account":{"active":false,'
-      '"did":"did:plc:g4ut","seq":30340180351,"status":"takendown","time":"2026-05-25T14:23:29.950Z"}}')
+V1 = ('{"did":"did:plc:g4utmyfy2ysomrhfmfkwqgcw","time_us":1779719010272410,"kind":"account","account":{"active":false,'
+      '"did":"did:plc:g4utmyfy2ysomrhfmfkwqgcw","seq":30340180351,"status":"takendown","time":"2026-05-25T14:23:29.950Z"}}')
 V2 = ('{"$type":"message","payload":{"$type":"network.bsky.jetstream.subscribeEvents#account","seq":7,'
-      '"did":"did:plc:g4ut","time":"2026-05-25T14:23:29.950Z","time_us":1779719010272411,'
-      '"account":{"active":false,"did":"did:plc:g4ut","status":"suspended"}}}')
+      '"did":"did:plc:g4utmyfy2ysomrhfmfkwqgcw","time":"2026-05-25T14:23:29.950123Z",'
+      '"account":{"active":false,"did":"did:plc:g4utmyfy2ysomrhfmfkwqgcw","seq":30340180352,'
+      '"status":"suspended","time":"2026-05-25T14:23:29.900Z"}}}')
 
 
 def test_jetstream_frames_v1_v2_and_noise() -> None:
     from purgewatch.sources.bluesky import parse_jetstream_frame
 
     acct, cursor = parse_jetstream_frame(V1)
-    assert acct is not None and acct["status"] == "takendown" and acct["did"] == "did:plc:g4ut"
+    assert acct is not None and acct["status"] == "takendown" and acct["did"] == "did:plc:g4utmyfy2ysomrhfmfkwqgcw"
     assert cursor == 1779719010272410
+    # v2: no time_us; Jetstream's RFC 3339 ``time`` (µs) is the cursor, which v2 accepts.
     acct, cursor = parse_jetstream_frame(V2)
     assert acct is not None and acct["status"] == "suspended" and acct["time"].startswith("2026-05-25")
-    assert cursor == 1779719010272411
-    commit = '{"did":"did:plc:x","time_us":5,"kind":"commit","commit":{}}'
+    assert cursor == 1779719009950123
+    assert acct["jetstream_seq"] == 7 and acct["seq"] == 30340180352  # the relay's own seq kept
+    commit = '{"did":"did:plc:xxxxxxxxxxxxxxxxxxxxxxxx","time_us":5,"kind":"commit","commit":{}}'
     assert parse_jetstream_frame(commit) == (None, 5)
     assert parse_jetstream_frame('{"$type":"error","error":"ConsumerTooSlow"}') == (None, None)
-    assert parse_jetstream_frame('{"did": "did:plc:g4ut", "kind": "acc') == (None, None)
+    assert parse_jetstream_frame('{"did": "did:plc:g4utmyfy2ysomrhfmfkwqgcw", "kind": "acc') == (None, None)
 
 
 @pytest.mark.parametrize("repo_answer", ["takendown", "fail", "quarantined"])
@@ -387,15 +405,15 @@ def test_jetstream_event_counts_only_when_the_relay_confirms(repo_answer: str) -
     def handler(request: httpx.Request) -> httpx.Response:
         if repo_answer == "fail":
             return httpx.Response(502, text="bad gateway")
-        return httpx.Response(200, json={"did": "did:plc:g4ut", "active": False, "status": repo_answer})
+        return httpx.Response(200, json={"did": "did:plc:g4utmyfy2ysomrhfmfkwqgcw", "active": False, "status": repo_answer})
 
     async def go() -> Any:
         async with HttpClient(clock=FakeClock(), transport=httpx.MockTransport(handler), retries=1) as http:
             conn = BlueskyConnector(http, appview_url="http://bsky.test", relay_url="http://relay.test")
-            js = Jetstream(conn, url="ws://jet.test/subscribe", watched={"did:plc:g4ut"})
+            js = Jetstream(conn, url="ws://jet.test/subscribe", watched={"did:plc:g4utmyfy2ysomrhfmfkwqgcw"})
             acct, _ = parse_jetstream_frame(V1)
             assert acct is not None
-            other = dict(acct, did="did:plc:notwatched")
+            other = dict(acct, did="did:plc:notwatchedzzzzzzzzzzzzzz")
             assert await js._confirm(other, V1) is None
             return await js._confirm(acct, V1)
 
@@ -416,15 +434,15 @@ def test_jetstream_subscribe_url_resumes_a_few_seconds_back(tmp_path: Path) -> N
 
     cf = CursorFile(tmp_path / "state" / "jetstream.cursor")
     cf.save(1_779_719_010_272_410)
-    js = Jetstream(BlueskyConnector(HttpClient()), url="wss://jet.test/subscribe", watched={"did:plc:b", "did:plc:a"},
+    js = Jetstream(BlueskyConnector(HttpClient()), url="wss://jet.test/subscribe", watched={"did:plc:bbbbbbbbbbbbbbbbbbbbbbbb", "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"},
                    cursor_file=cf, rewind_s=5)
     q = parse_qs(urlsplit(js.subscribe_url()).query)
-    assert q["wantedDids"] == ["did:plc:a", "did:plc:b"]
+    assert q["wantedDids"] == ["did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"]
     assert int(q["cursor"][0]) == 1_779_719_010_272_410 - 5_000_000
     v2 = Jetstream(BlueskyConnector(HttpClient()), url="wss://jet.test/xrpc/network.bsky.jetstream.subscribeEvents",
-                   watched={"did:plc:a"})
+                   watched={"did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"})
     q = parse_qs(urlsplit(v2.subscribe_url()).query)
-    assert q["dids"] == ["did:plc:a"] and q["kinds"] == ["account"] and "cursor" not in q
+    assert q["dids"] == ["did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"] and q["kinds"] == ["account"] and "cursor" not in q
 
 
 def test_mastodon_never_follows_a_link_to_another_host() -> None:
@@ -455,7 +473,7 @@ def test_mastodon_batches_ids_and_falls_back_on_older_servers() -> None:
     rec = Recorded("mastodon")
     obs, _ = run_case(CASES[1], rec, FakeClock(), rec.base, rec.data)
     paths = [r.url.path for r in rec.calls]
-    assert paths.count("/api/v1/accounts") == 1, "ids 2-7 in one request"
+    assert paths.count("/api/v1/accounts") == 1, "ids 2-9 in one request"
     assert "/api/v1/accounts/7" in paths and "/api/v1/accounts/2" not in paths  # only the dropped id alone
 
     old = Recorded("mastodon")

@@ -41,7 +41,7 @@ def _build(store: Store) -> None:
     """A (gov): 1000 followers; by T1 lost f0..f199 and gained g0..g49; by T2 gained 30 more.
     Fates of A's lost followers (known answer):
       f0..f99 suspended (profiles), f100..f119 takendown (status_events),
-      f120..f139 deleted (observations), f140..f149 not_found (-> deleted),
+      f120..f139 deleted (observations), f140..f149 not_found (its own key),
       f150..f159 deactivated, f160..f189 active (-> unfollowed), f190..f199 unknown.
     B (opp) lost f0..f49 and its own o0..o49; C (media) lost only its own; D is not watched
     but lost f0..f199 too (must not appear in the overlap)."""
@@ -95,7 +95,8 @@ def test_lost_gained_fates_and_overlap(built: Store) -> None:
     res = ex.explain(built, "A", include_ids=True)
     assert res["lost"] == 200 and res["gained"] == 50
     assert res["lost_breakdown"] == {
-        "suspended": 100, "takendown": 20, "deleted": 30, "deactivated": 10, "unfollowed": 30, "unknown": 10,
+        "suspended": 100, "takendown": 20, "deleted": 20, "deactivated": 10, "unfollowed": 30,
+        "suspended_or_deleted": 0, "not_found": 10, "unknown": 10,
     }
     fates = {d["account_id"]: d["fate"] for d in res["lost_followers"]}
     assert set(fates) == {f"f{i}" for i in range(200)}
@@ -118,6 +119,43 @@ def test_lost_gained_fates_and_overlap(built: Store) -> None:
     assert n["enforcement_share"] == pytest.approx(120 / 190, abs=1e-6)
     assert res["verdict"] == "platform_enforcement"
     assert res["group"] == "government"
+
+
+def _drop_of_ambiguous_accounts(store: Store, n_ambiguous: int, n_seen_suspended: int, n_active: int) -> None:
+    """M lost followers m0..: the first ``n_seen_suspended`` were read ``suspended`` (counts
+    kept) and later ``suspended_or_deleted``; the next ``n_ambiguous`` only
+    ``suspended_or_deleted``; the rest still active."""
+    n = n_ambiguous + n_seen_suspended + n_active
+    lost = [f"m{i}" for i in range(n)]
+    keep = [f"k{i}" for i in range(200)]
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="M", observed_at=T0, follower_ids=lost + keep)
+        add_snapshot(w, platform="x", account_id="M", observed_at=T1, follower_ids=keep)
+        rows = [_fact("profiles", f"m{i}", T0 + 2 * H, "suspended") for i in range(n_seen_suspended)]
+        rows += [_fact("profiles", f"m{i}", T1 + H, "suspended_or_deleted")
+                 for i in range(n_seen_suspended + n_ambiguous)]
+        rows += [_fact("profiles", f"m{i}", T1 + H, "active") for i in range(n_seen_suspended + n_ambiguous, n)]
+        w.add("profiles", _tbl(rows))
+
+
+def test_a_drop_of_suspended_or_deleted_accounts_is_no_enforcement_verdict(store: Store) -> None:
+    _drop_of_ambiguous_accounts(store, n_ambiguous=70, n_seen_suspended=20, n_active=10)
+    res = ex.explain(store, "M", platform="x")
+    b = res["lost_breakdown"]
+    # Seen suspended with counts, later suspended_or_deleted: still a suspension.
+    assert b["suspended"] == 20 and b["suspended_or_deleted"] == 70 and b["unfollowed"] == 10
+    assert res["verdict"] == "insufficient_data"
+    assert res["verdict_numbers"]["enforcement_bounds"] == [20, 90]
+    assert any("at least 20, at most 90" in r for r in res["evidence"]["reasons"])
+
+
+def test_ambiguous_accounts_can_tip_no_drop_into_enforcement(store: Store) -> None:
+    # 50 confirmed + 40 ambiguous of 100: enforcement would need the ambiguous ones.
+    _drop_of_ambiguous_accounts(store, n_ambiguous=40, n_seen_suspended=50, n_active=10)
+    res = ex.explain(store, "M", platform="x")
+    assert res["lost_breakdown"]["suspended"] == 50
+    assert res["verdict"] == "mixed"
+    assert any("at least 50, at most 90" in r for r in res["evidence"]["reasons"])
 
 
 def test_window_selects_bracketing_snapshots(built: Store) -> None:

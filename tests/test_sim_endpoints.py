@@ -150,7 +150,8 @@ def test_bluesky_repo_status(emulator, client, ids):
     assert (body["did"], body["active"], body["status"]) == (did, False, "takendown")
     assert re.fullmatch(r"[2-7a-z]{13}", body["rev"])
     r = client.get(f"{b}/xrpc/com.atproto.sync.getRepoStatus", params={"did": "did:plc:" + "c" * 24})
-    assert r.status_code == 400 and r.json()["error"] == "RepoNotFound"
+    # indigo relay: 404 RepoNotFound "account not found" for a DID it has never seen
+    assert r.status_code == 404 and r.json() == {"error": "RepoNotFound", "message": "account not found"}
     r = client.get(f"{b}/xrpc/app.bsky.feed.getTimeline")
     assert r.status_code == 501
 
@@ -219,7 +220,13 @@ def test_mastodon_lookup_account_and_suspension(emulator, client, ids):
     r = client.get(f"{m}/api/v1/accounts/{a['id']}/followers")
     assert (r.status_code, r.json()) == (200, [])  # an empty list is not zero followers
     at(emulator, AFTER_WAVE + timedelta(days=31))
-    assert client.get(f"{m}/api/v1/accounts/{a['id']}").status_code == 404  # purged
+    # 30 days on the data is deleted but the record stays: suspended, every count zero
+    purged = client.get(f"{m}/api/v1/accounts/{a['id']}")
+    assert purged.status_code == 200 and purged.json()["suspended"] is True
+    assert (purged.json()["followers_count"], purged.json()["following_count"], purged.json()["statuses_count"]) == (0, 0, 0)
+    # a route the server does not have: Mastodon's own 404, not "Record not found"
+    r = client.get(f"{m}/api/v1/acounts/{a['id']}")
+    assert (r.status_code, r.json()) == (404, {"error": "Not Found"})
     q = emulator.url("mastodon", "mastodon.social")
     quiet = ids["mastodon:quiet@mastodon.social"].split("@")[0]
     r = client.get(f"{q}/api/v1/accounts/{quiet}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from purgewatch._version import __version__
@@ -25,6 +27,9 @@ class Status(enum.StrEnum):
     TAKENDOWN = "takendown"
     DEACTIVATED = "deactivated"
     DELETED = "deleted"
+    # Gone, but the answer cannot tell enforcement from the owner's deletion (a Mastodon
+    # record with ``suspended: true`` and every count zero). Never counted as enforcement.
+    SUSPENDED_OR_DELETED = "suspended_or_deleted"
     PROTECTED = "protected"
     LIMITED = "limited"
     NOT_FOUND = "not_found"
@@ -35,8 +40,40 @@ STATUS_VALUES: frozenset[str] = frozenset(s.value for s in Status)
 # Statuses that mean "the platform acted against the account".
 ENFORCEMENT_STATUSES: frozenset[str] = frozenset({"suspended", "takendown"})
 GONE_STATUSES: frozenset[str] = frozenset(
-    {"suspended", "takendown", "deactivated", "deleted", "not_found"}
+    {"suspended", "takendown", "deactivated", "deleted", "suspended_or_deleted", "not_found"}
 )
+# Gone without saying why: an earlier enforcement reading of the same account decides.
+AMBIGUOUS_GONE = "suspended_or_deleted"
+
+
+def carry_enforcement(key: Any, status: Any) -> Any:
+    """Effective statuses of readings sorted by (account, time): a ``suspended_or_deleted``
+    reading whose latest earlier definite reading of the same account (skipping
+    ``unknown`` and other ``suspended_or_deleted`` readings) is an enforcement status
+    takes that status. A Mastodon account seen ``suspended`` with its counts and later
+    with every count zeroed was purged after its suspension: the earlier reading is the
+    evidence (docs/collecting.md, "Status words"). Otherwise the reading is unchanged.
+
+    ``key`` and ``status`` are equal-length numpy arrays; returns a new object array."""
+    status = np.asarray(status, dtype=object)
+    key = np.asarray(key)
+    n = len(status)
+    out = status.copy()
+    if n == 0:
+        return out
+    hole = (status == AMBIGUOUS_GONE) | (status == "unknown") | np.array([s is None for s in status], bool)
+    if not hole.any() or not (status == AMBIGUOUS_GONE).any():
+        return out
+    pos = np.where(hole, -1, np.arange(n))
+    last = np.maximum.accumulate(pos)            # latest definite reading at or before i
+    ok = last >= 0
+    src = np.where(ok, last, 0)
+    same = ok & (key[src] == key)
+    prev = status[src]
+    enforced = same & np.isin(prev.astype(str), sorted(ENFORCEMENT_STATUSES))
+    take = (status == AMBIGUOUS_GONE) & enforced
+    out[take] = prev[take]
+    return out
 
 
 def normalize_status(raw: str | None) -> tuple[str, str | None]:

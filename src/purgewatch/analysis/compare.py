@@ -44,8 +44,10 @@ SMALL_COUNT = 5           # fewer outcome events than this: likewise
 DEFAULT_PERMUTATIONS = 9999
 # Outcomes that compare_store can derive from the store.
 OUTCOMES: dict[str, str] = {
-    "suspended": "suspended or taken down (platform enforcement) at least once in the window",
-    "gone": "suspended, taken down, deactivated, deleted or not found at least once in the window",
+    "suspended": "suspended or taken down (platform enforcement) at least once in the window "
+                 "(suspended_or_deleted, which cannot tell enforcement from deletion, does not count)",
+    "gone": "suspended, taken down, deactivated, deleted, suspended_or_deleted or not found at least once "
+            "in the window",
     "deleted": "deleted or not found at least once in the window",
     "deactivated": "deactivated at least once in the window",
     "drop": "a follower_drop event from `detect` in the window (fallback without it: a sustained drop, docs/compare.md)",

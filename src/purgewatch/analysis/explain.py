@@ -26,6 +26,7 @@ from scipy import sparse
 from statsmodels.stats.proportion import proportion_confint
 
 from purgewatch.errors import AnalysisError, InputError
+from purgewatch.model import carry_enforcement
 from purgewatch.store import Store
 from purgewatch.store import snapshots as snap
 
@@ -36,13 +37,17 @@ MAJORITY = 0.6             # a cause must explain >= 60% of the resolved lost fo
 MAJORITY_LOWER = 0.5       # ... and the Wilson 95% lower bound of that share must be >= 50%
 LOW_COVERAGE = 0.5         # diff explains < 50% of the count drop: caveat
 
-FATES = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "unknown")
-# Stored status word -> fate of a lost follower.
+FATES = ("suspended", "takendown", "deleted", "deactivated", "unfollowed",
+         "suspended_or_deleted", "not_found", "unknown")
+# Stored status word -> fate of a lost follower. Each word keeps its own key: no platform
+# said "deleted" of a ``not_found`` account, nor "suspended" of a ``suspended_or_deleted``
+# one (docs/explain.md, "Fates").
 STATUS_TO_FATE: dict[str, str] = {
     "suspended": "suspended",
     "takendown": "takendown",
     "deleted": "deleted",
-    "not_found": "deleted",      # X and Bluesky cannot tell deleted from not found
+    "not_found": "not_found",
+    "suspended_or_deleted": "suspended_or_deleted",
     "deactivated": "deactivated",
     "active": "unfollowed",      # still there: it left by its own (or its owner's) choice
     "protected": "unfollowed",
@@ -234,6 +239,10 @@ def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame
         return out[cols]
     facts = pd.concat(parts, ignore_index=True)
     facts["at"] = pd.to_datetime(facts["at"], utc=True)
+    # A suspended_or_deleted reading after an enforcement reading stays enforcement
+    # (model.carry_enforcement): the earlier reading, counts and all, is the evidence.
+    facts = facts.sort_values(["account_id", "at", "_rank"], ascending=[True, True, False], kind="stable")
+    facts["status"] = carry_enforcement(facts["account_id"].to_numpy(dtype=object), facts["status"].to_numpy(dtype=object))
     j = facts.merge(base[["account_id", "since"]], on="account_id")
     j = j[j["at"] > j["since"]]
     j = j.sort_values(["account_id", "at", "_rank"], ascending=[True, False, True], kind="stable")
@@ -367,11 +376,18 @@ def _verdict(
     enforcement = breakdown["suspended"] + breakdown["takendown"]
     unfollowed = breakdown["unfollowed"]
     gone = breakdown["deleted"] + breakdown["deactivated"]
+    # Gone, enforcement or the owner's deletion: the platform's answer cannot tell.
+    ambiguous = breakdown.get("suspended_or_deleted", 0)
     numbers: dict[str, Any] = {
         "lost": lost,
         "resolved": resolved,
         "resolved_share": round(resolved / lost, 6) if lost else None,
         "enforcement": enforcement,
+        # Confirmed enforcement is at least the first, at most the second.
+        "enforcement_bounds": [enforcement, enforcement + ambiguous],
+        "suspended_or_deleted": ambiguous,
+        "suspended_or_deleted_share": round(ambiguous / resolved, 6) if resolved else None,
+        "not_found": breakdown.get("not_found", 0),
         "enforcement_share": round(enforcement / resolved, 6) if resolved else None,
         "enforcement_share_ci": _wilson(enforcement, resolved),
         "unfollowed_share": round(unfollowed / resolved, 6) if resolved else None,
@@ -406,6 +422,12 @@ def _verdict(
         return "insufficient_data", numbers, reasons, caveats
     e_lo = numbers["enforcement_share_ci"][0]
     u_lo = numbers["unfollowed_share_ci"][0]
+    bounds = (f"confirmed enforcement at least {enforcement}, at most {enforcement + ambiguous} "
+              f"({ambiguous} lost followers are suspended_or_deleted: gone, by a moderator's "
+              "suspension or their owner's deletion, which the platform's answer does not tell apart)")
+    if ambiguous / resolved >= MAJORITY:
+        reasons.append(f"{ambiguous} of {resolved} resolved lost followers are suspended_or_deleted; {bounds}")
+        return "insufficient_data", numbers, reasons, caveats
     if enforcement / resolved >= MAJORITY and e_lo is not None and e_lo >= MAJORITY_LOWER:
         reasons.append(
             f"{enforcement} of {resolved} resolved lost followers were suspended or taken down "
@@ -421,8 +443,11 @@ def _verdict(
     else:
         reasons.append(
             f"no single cause covers {MAJORITY:.0%} of the resolved lost followers: "
-            f"enforcement {enforcement}, unfollowed {unfollowed}, deleted/deactivated {gone}"
+            f"enforcement {enforcement}, unfollowed {unfollowed}, deleted/deactivated {gone}, "
+            f"not found {numbers['not_found']}, suspended or deleted {ambiguous}"
         )
+        if ambiguous:
+            reasons.append(bounds)
         verdict = "mixed"
     if overlap and shared_share is not None:
         reasons.append(

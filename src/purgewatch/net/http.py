@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -163,12 +163,18 @@ class HttpClient:
         params: Params = None,
         headers: Mapping[str, str] | None = None,
         bucket: str = "default",
-        expect_json: bool = True,
+        expect_json: bool | Literal["2xx"] = True,
+        replay_header: str | None = None,
     ) -> ApiResponse:
         """GET ``url``; retries transport failures, raises TransportError when they persist.
 
         ``expect_json``: a 2xx/4xx body that does not parse counts as a failed attempt
-        (truncated and malformed answers are usually transient)."""
+        (truncated and malformed answers are usually transient); ``"2xx"`` checks only
+        successful answers (a host whose refusals are HTML pages, like a web archive).
+        ``replay_header``: an answer carrying this header is a replayed archived
+        response (a web archive's ``Memento-Datetime``): its status, 429 and 5xx
+        included, is the archived page's own and is returned as is, never taken as the
+        archive throttling or failing."""
         host = _host(url)
         limiter = self.limiter(host)
         stats = self.stats.setdefault(host, HostStats())
@@ -194,6 +200,8 @@ class HttpClient:
             if resp is not None:
                 shown = _safe_url(str(resp.url))
                 code = resp.status_code
+                if replay_header is not None and replay_header in resp.headers:
+                    return self._answer(shown, resp, body)
                 if code == 429:
                     throttled += 1
                     cap = _usage_cap(body)
@@ -214,27 +222,30 @@ class HttpClient:
                     reason = f"HTTP {code} server error"
                 else:
                     ok = True
-                    if expect_json:
+                    if expect_json is True or (expect_json == "2xx" and 200 <= code < 300):
                         try:
                             json.loads(body)
                         except ValueError as exc:
                             ok = False
                             reason = f"unparseable JSON (HTTP {code}, {len(body)} bytes): {exc}"
                     if ok:
-                        return ApiResponse(
-                            url=shown,
-                            status_code=code,
-                            headers=resp.headers,
-                            body=body,
-                            retrieved_at=self.now(),
-                            payload_hash=hashlib.sha256(body).hexdigest(),
-                        )
+                        return self._answer(shown, resp, body)
             if attempt >= self.retries:
                 stats.failures += 1
                 raise TransportError(f"{reason} after {attempt + 1} attempts: GET {shown}")
             stats.retries += 1
             await self.clock.sleep(self._backoff(attempt))
             attempt += 1
+
+    def _answer(self, shown: str, resp: httpx.Response, body: bytes) -> ApiResponse:
+        return ApiResponse(
+            url=shown,
+            status_code=resp.status_code,
+            headers=resp.headers,
+            body=body,
+            retrieved_at=self.now(),
+            payload_hash=hashlib.sha256(body).hexdigest(),
+        )
 
 
 def _usage_cap(body: bytes) -> str | None:

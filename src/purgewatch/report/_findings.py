@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from purgewatch.errors import PurgeWatchError
-from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION
+from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION, carry_enforcement
 from purgewatch.store import Store
 
 FORMAT_NAME = "purgewatch-findings"
@@ -802,6 +802,9 @@ class _Transitions:
         df = df[df["status"] != "unknown"]
         df["ref"] = df["prefix"] + "-" + df["record_key"].map(_key_hex)
         df = df.sort_values(["platform", "account_id", "at", "ref"], kind="stable")
+        # suspended_or_deleted after an enforcement reading is the same suspension (model.carry_enforcement).
+        acct = df.groupby(["platform", "account_id"], sort=False).ngroup().to_numpy()
+        df["status"] = carry_enforcement(acct, df["status"].to_numpy(dtype=object))
         prev = df.groupby(["platform", "account_id"], sort=False)["status"].shift()
         changed = prev.notna() & (prev != df["status"])
         first_event = prev.isna() & (df["table"] == "status_events")

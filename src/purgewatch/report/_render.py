@@ -30,7 +30,8 @@ from purgewatch.report._findings import gather_findings, iso
 from purgewatch.report._safe import csv_cell, json_for_html, visible
 from purgewatch.store import Store
 
-BREAKDOWN_ORDER = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "unknown")
+BREAKDOWN_ORDER = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "suspended_or_deleted",
+                   "not_found", "unknown")
 
 
 # --------------------------------------------------------------------------- jinja

@@ -29,7 +29,8 @@ from purgewatch.sim._scenario import Scenario
 from purgewatch.sim._world import World
 
 JETSTREAM_REPLAY_US = 36 * 3600 * US
-JETSTREAM_SEQ0 = 30_000_000_000
+JETSTREAM_SEQ0 = 30_000_000_000  # the relay's seq of an #account event
+V2_SEQ0 = 1_000_000  # Jetstream v2's own seq of the first event
 MAX_WANTED_DIDS = 10_000
 MALFORMED_BODY = (b"<html><head><title>Just a moment...</title></head>"
                   b"<body>Checking your browser before accessing the site.</body></html>")
@@ -212,6 +213,9 @@ def build_app(state: EmulatorState) -> Starlette:
         await _jetstream(state, ws, v2=True)
 
     # ------------------------------------------------------------ Mastodon
+    async def masto_no_route(request: Request) -> Any:
+        return JSONResponse({"error": "Not Found"}, 404)
+
     def masto_world(request: Request) -> tuple[Any, str]:
         inst = request.path_params["instance"]
         w = plat("mastodon")
@@ -339,6 +343,8 @@ def build_app(state: EmulatorState) -> Starlette:
         Route("/mastodon/{instance}/api/v1/accounts", masto_accounts),
         Route("/mastodon/{instance}/api/v1/accounts/{acct_id}", masto_account),
         Route("/mastodon/{instance}/api/v1/accounts/{acct_id}/followers", masto_followers),
+        # Any other path under an instance: Mastodon's own 404 for a route it does not have.
+        Route("/mastodon/{instance}/{rest:path}", masto_no_route),
         Route("/x/2/users", x_users),
         Route("/x/2/users/by", x_users_by),
         Route("/x/2/users/{uid}/followers", x_followers),
@@ -368,7 +374,14 @@ async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
     now = state.clock.now_us()
     cursor_s = q.get("cursor")
     cursor = int(cursor_s) if cursor_s and cursor_s.lstrip("-").isdigit() else None
-    if v2 and cursor is not None and cursor < now - JETSTREAM_REPLAY_US:
+    too_old = False
+    if v2 and cursor is not None:
+        if cursor >= 10**15:  # a time (µs)
+            too_old = cursor < now - JETSTREAM_REPLAY_US
+        else:  # Jetstream's own seq: older than the first event still in the window
+            all_times = _events(state)[0]
+            too_old = cursor - V2_SEQ0 < int(np.searchsorted(all_times, now - JETSTREAM_REPLAY_US, side="left"))
+    if too_old:
         await ws.send_denial_response(JSONResponse(
             {"error": "CursorTooOld", "message": "cursor is older than the replay window"}, 400))
         return
@@ -382,13 +395,17 @@ async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
     kinds = q.getlist("kinds")
     times, idx, codes = _events(state)
     seqs = JETSTREAM_SEQ0 + np.arange(len(times), dtype=np.int64)
+    order = np.arange(len(times), dtype=np.int64)  # Jetstream v2's own seq, before filtering
     if wanted or (v2 and kinds and "account" not in kinds):
         want = {k for k in (w.index_of_id(d) for d in wanted) if k is not None}
         if v2 and kinds and "account" not in kinds:
             want = set()
         keep = np.isin(idx, np.fromiter(want, np.int64, len(want)))
-        times, idx, codes, seqs = times[keep], idx[keep], codes[keep], seqs[keep]
-    if cursor is not None:
+        times, idx, codes, seqs, order = times[keep], idx[keep], codes[keep], seqs[keep], order[keep]
+    if v2 and cursor is not None and cursor < 10**15:
+        # v2 reads a cursor below 1e15 as its own seq, at or above as a time (µs)
+        pos = int(np.searchsorted(order, cursor - V2_SEQ0, side="left"))
+    elif cursor is not None:
         start = max(cursor, now - JETSTREAM_REPLAY_US)  # v1: too old is clamped silently
         pos = int(np.searchsorted(times, start, side="left"))
     else:
@@ -408,7 +425,7 @@ async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
                     state.count_fault("bluesky", "unknown_status")
                 frame = P.jetstream_frame(w, k, t, int(codes[pos]), n, odd)
                 if v2:
-                    frame = P.jetstream_v2_frame(frame)
+                    frame = P.jetstream_v2_frame(frame, V2_SEQ0 + int(order[pos]))
                 await ws.send_text(json.dumps(frame, separators=(",", ":")))
                 pos += 1
                 sent += 1

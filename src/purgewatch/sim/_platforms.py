@@ -21,7 +21,11 @@ from purgewatch.sim._world import (
     PlatformWorld,
 )
 
-MASTODON_PURGE_US = 30 * DAY_US  # a moderator-suspended record is purged after ~30 days
+# A moderator-suspended account's data is deleted ~30 days later; its record stays, with
+# ``suspended: true`` and every count zero, like a self-deleted account's (PLATFORMS.md,
+# "Facts checked"; mastodon/mastodon app/services/suspend_account_service.rb and
+# delete_account_service.rb keep the account row).
+MASTODON_PURGE_US = 30 * DAY_US
 X_PROBLEMS = "https://api.twitter.com/2/problems/"
 
 
@@ -140,7 +144,8 @@ def bsky_repo_status(w: PlatformWorld, t: int, did: str | None, unknown_word: bo
         return xrpc_error("InvalidRequest", 'Error: Params must have the property "did"')
     k = w.index_of_id(did) if did.startswith("did:") else None
     if k is None or not w.exists(k, t):
-        return xrpc_error("RepoNotFound", f"Could not find repo for DID: {did}")
+        # indigo's relay (cmd/relay/handlers.go): 404 for any DID it has not seen.
+        return xrpc_error("RepoNotFound", "account not found", 404)
     st = w.status(k, t)
     body: dict[str, Any] = {"did": did, "active": st == ACTIVE}
     if st != ACTIVE:
@@ -163,12 +168,19 @@ def jetstream_frame(w: PlatformWorld, k: int, t: int, code: int, seq: int, unkno
     return {"did": did, "time_us": t, "kind": "account", "account": account}
 
 
-def jetstream_v2_frame(v1: dict[str, Any]) -> dict[str, Any]:
-    """The same event as Jetstream v2 (``subscribeEvents``) frames it."""
-    acct = v1["account"]
+def iso_us(us: int) -> str:
+    """RFC 3339 with microseconds, as Jetstream v2 writes the time it saw an event."""
+    return from_us(us).strftime("%Y-%m-%dT%H:%M:%S.") + f"{us % US:06d}Z"
+
+
+def jetstream_v2_frame(v1: dict[str, Any], seq: int) -> dict[str, Any]:
+    """The same event as Jetstream v2 (``subscribeEvents``) frames it
+    (bluesky-social/jetstream api/jetstream/jetstreamsubscribeevents.go): Jetstream's own
+    ``seq`` (the cursor) and ``time`` (µs), no ``time_us``, and the relay's ``#account``
+    event verbatim (with the relay's own ``seq`` and ``time``)."""
     return {"$type": "message", "payload": {
-        "$type": "network.bsky.jetstream.subscribeEvents#account", "seq": acct["seq"], "did": v1["did"],
-        "time": acct["time"], "time_us": v1["time_us"], "account": acct}}
+        "$type": "network.bsky.jetstream.subscribeEvents#account", "seq": seq, "did": v1["did"],
+        "time": iso_us(v1["time_us"]), "account": v1["account"]}}
 
 
 # ============================================================== Mastodon
@@ -177,11 +189,9 @@ def masto_not_found() -> Reply:
 
 
 def _masto_visible(w: PlatformWorld, k: int, t: int) -> bool:
-    """Whether the instance still has a record (purged suspensions answer 404)."""
-    if not w.exists(k, t):
-        return False
-    st = w.status(k, t)
-    return not (st in (SUSPENDED, TAKENDOWN) and t >= int(w.down_us[k]) + MASTODON_PURGE_US)
+    """Whether the instance has a record: every account that exists, suspended and
+    deleted ones included (the record is kept, only its data goes)."""
+    return w.exists(k, t)
 
 
 def masto_account(w: PlatformWorld, k: int, t: int, viewer: str) -> dict[str, Any]:
@@ -231,7 +241,10 @@ def masto_account(w: PlatformWorld, k: int, t: int, viewer: str) -> dict[str, An
         a.update(suspended=True, display_name="", note="", fields=[],
                  avatar=f"https://{inst}/avatars/original/missing.png",
                  avatar_static=f"https://{inst}/avatars/original/missing.png")
-        if st in (DELETED, DEACTIVATED):  # self-deletion keeps a record with zeroed counts
+        purged = st in (SUSPENDED, TAKENDOWN) and t >= int(w.down_us[k]) + MASTODON_PURGE_US
+        if st in (DELETED, DEACTIVATED) or purged:
+            # self-deletion, and a suspension whose data was deleted, keep the record
+            # with every count zero: the two answers are the same
             a.update(followers_count=0, following_count=0, statuses_count=0)
     return a
 

@@ -1,12 +1,16 @@
 """Bluesky / AT Protocol connector (public reads, no credentials) and the Jetstream
 stream of account status events.
 
-Status resolution (PLATFORMS.md): ``getProfiles`` silently drops taken-down,
-deactivated and unknown actors, so a missing entry is only a signal. Each missing actor
-is asked again with ``getProfile``; its error name says "taken down or suspended",
-"deactivated" or "not found", and when the DID is known ``getRepoStatus`` (on the relay)
-says which: ``takendown`` vs ``suspended`` vs ``deactivated`` vs ``deleted``. Unknown
-repo status words are kept verbatim in ``status_raw`` and recorded as ``unknown``.
+Status resolution (docs/collecting.md, "Status words", names the document behind each
+row): ``getProfiles`` silently drops taken-down, deactivated and unknown actors, so a
+missing entry is only a signal. For a missing DID the relay's ``getRepoStatus`` is asked
+first: a status word it names (``takendown``, ``suspended``, ``deactivated``, ``deleted``)
+settles it in one request. Anything else -- ``active``, an unknown word, a failure, or
+``RepoNotFound`` (the relay answers it for every DID it has never seen, so it says
+nothing about the account) -- sends the actor to the AppView's ``getProfile``, whose error
+name decides: ``AccountTakedown`` (takedown or suspension), ``AccountDeactivated``,
+"Profile not found". Unknown repo status words are kept verbatim in ``status_raw`` and
+recorded as ``unknown``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -48,6 +53,7 @@ FOLLOWERS_PAGE = 100
 # Rate-limit bucket: hosts can serve several platforms (a proxy, the emulator), and each
 # platform meters its own requests.
 BUCKET = "bluesky"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # getRepoStatus words -> our vocabulary. Anything else (desynchronized, throttled,
 # broken, new words) is not a verdict on the account: unknown, word kept.
@@ -209,12 +215,17 @@ class BlueskyConnector:
             if did is None:
                 base.status = Status.NOT_FOUND.value
                 base.detail = f"AppView {words} (handle does not resolve)"
-            elif repo and repo.ok:
+            elif repo and repo.ok and repo.verdict:
                 base.status, base.status_raw = repo.status, repo.raw or err
-                if repo.status == Status.ACTIVE.value:
-                    # Active at the relay but no profile at the AppView: no verdict.
-                    base.status = Status.UNKNOWN.value
                 base.detail = f"AppView {words}{repo_note}"
+            elif repo and repo.ok and repo.raw == "RepoNotFound":
+                # Neither the AppView nor the relay has the account: the platform says so.
+                base.status = Status.NOT_FOUND.value
+                base.detail = f"AppView {words}{repo_note}"
+            elif repo and repo.ok:
+                # Active (or an unknown word) at the relay but no profile: no verdict.
+                base.status_raw = repo.raw or err
+                base.detail = f"AppView {words}{repo_note}; no verdict"
             else:
                 base.detail = f"AppView {words}{repo_note}; repo status unavailable, no verdict"
         else:
@@ -241,11 +252,11 @@ class BlueskyConnector:
             return RepoStatus(mapped, word, f"{word} (active={active!r})", ok=True, response=resp)
         err, msg = error_fields(body)
         if err == "RepoNotFound":
-            return RepoStatus(Status.DELETED.value, err, f"RepoNotFound: {msg or ''}".strip(), ok=True,
-                              response=resp)
-        if err in ("RepoTakendown", "RepoSuspended", "RepoDeactivated"):
-            word = err[4:].lower()
-            return RepoStatus(_REPO_STATUS[word], err, f"{err}: {msg or ''}".strip(), ok=True, response=resp)
+            # indigo's relay answers 404 RepoNotFound "account not found" for any DID it
+            # has not seen (cmd/relay/handlers.go): no verdict on the account.
+            return RepoStatus(Status.UNKNOWN.value, err,
+                              f"RepoNotFound {msg or ''!r}: the relay does not know this DID",
+                              ok=True, response=resp)
         return RepoStatus(Status.UNKNOWN.value, err, f"HTTP {resp.status_code} {err}: {msg}", ok=False,
                           response=resp)
 
@@ -300,10 +311,25 @@ class BlueskyConnector:
 
 # ---------------------------------------------------------------------- Jetstream
 
+def _time_us(value: Any) -> int | None:
+    """An RFC 3339 stamp (Jetstream v2 ``time``, microsecond precision) -> unix µs."""
+    dt = parse_time(value)
+    if dt is None:
+        return None
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
 def parse_jetstream_frame(text: str | bytes) -> tuple[dict[str, Any] | None, int | None]:
     """One Jetstream frame (v1 or v2) -> (the ``account`` object with ``did``, ``time``,
-    ``active``, ``status``; the frame's ``time_us`` cursor). Non-account frames give
-    (None, time_us); unreadable frames (None, None)."""
+    ``active``, ``status``; the frame's cursor as unix µs). Non-account frames give
+    (None, cursor); unreadable frames (None, None).
+
+    v1 frames carry ``time_us``, the cursor. v2 frames (``subscribeEvents``) carry
+    Jetstream's own ``seq`` and an RFC 3339 ``time`` (when Jetstream saw the event) and
+    no ``time_us``: the cursor is that ``time`` in µs, which v2 accepts as a cursor too
+    (a cursor ≥ 1e15 is read as a timestamp), so one saved number resumes either
+    version and the usual rewind applies. The inner ``account`` object is the relay's
+    ``#account`` event verbatim (its own ``seq`` and ``time`` are the relay's)."""
     try:
         frame = json.loads(text)
     except ValueError:
@@ -314,7 +340,7 @@ def parse_jetstream_frame(text: str | bytes) -> tuple[dict[str, Any] | None, int
         return None, None
     if frame.get("$type") == "message" and isinstance(frame.get("payload"), dict):  # v2
         payload = frame["payload"]
-        cursor = as_int(payload.get("time_us")) or as_int(frame.get("time_us"))
+        cursor = as_int(payload.get("time_us")) or _time_us(payload.get("time"))
         kind = str(payload.get("$type", ""))
         if not kind.endswith("#account"):
             return None, cursor
@@ -323,6 +349,7 @@ def parse_jetstream_frame(text: str | bytes) -> tuple[dict[str, Any] | None, int
         acct.setdefault("did", payload.get("did"))
         acct.setdefault("time", payload.get("time"))
         acct.setdefault("seq", payload.get("seq"))
+        acct["jetstream_seq"] = payload.get("seq")
         return acct, cursor
     cursor = as_int(frame.get("time_us"))
     if frame.get("kind") != "account" or not isinstance(frame.get("account"), dict):
@@ -452,9 +479,16 @@ class Jetstream:
         at = parse_time(acct.get("time")) or self.connector.http.now()
         word = as_str(acct.get("status"))
         if word is None:
-            word = "active" if acct.get("active") is True else None
-        if word is None:
-            return None
+            # The lexicon (com.atproto.sync.subscribeRepos#account) makes ``status``
+            # optional: ``active: false`` alone says the account is not active without
+            # saying why. It is a prompt like any other: the relay's answer decides.
+            active = acct.get("active")
+            if active is True:
+                word = "active"
+            elif active is False:
+                word = "inactive"
+            else:
+                return None
         seq = acct.get("seq")
         ref = f"{self.url}#seq={seq}"
         digest = hashlib.sha256(frame if isinstance(frame, bytes) else frame.encode()).hexdigest()

@@ -5,10 +5,16 @@ Accounts are written ``user@instance`` (a handle, resolved with ``accounts/looku
 Mastodon ids are only unique within one instance. Each instance's base URL is
 configurable (``instances``), defaulting to ``https://<instance>``.
 
-Status words: ``suspended: true`` -> suspended (HTTP 410 from 2.4–3.3 servers too),
-``limited`` -> limited, ``moved`` -> deactivated (status_raw ``moved``, the new account
-in ``detail``), ``memorial`` -> deactivated (status_raw ``memorial``); 404 -> not_found.
-A suspended record with every count at zero carries no counts (blanked, not measured).
+Status words (docs/collecting.md, "Status words", names the server source of each):
+``suspended: true`` with counts -> suspended (a moderator suspension keeps them);
+``suspended: true`` with every count zero -> suspended_or_deleted (a self-deleted account
+and a suspension whose data was purged leave the same record); HTTP 410 (2.4–3.3
+servers, which answered it for both) -> suspended_or_deleted; ``limited`` -> limited;
+``moved`` -> deactivated (status_raw ``moved``, the new account in ``detail``);
+``memorial`` -> deactivated (status_raw ``memorial``); 404 ``{"error":"Record not found"}``
+-> not_found; any other 404 (a wrong route answers ``{"error":"Not Found"}``) -> unknown.
+Blanked zero counts are not measurements, nor is ``followers_count: -1`` (the owner or
+the instance hides it).
 
 Followers are paged through the ``Link`` header only, and only to the same instance.
 Paging requests are metered in their own bucket ("paging": 300 / 15 min per IP
@@ -41,6 +47,7 @@ from purgewatch.sources.protocol import (
 PLATFORM = "mastodon"
 FOLLOWERS_PAGE = 80
 BATCH = 40
+RECORD_NOT_FOUND = "Record not found"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -166,12 +173,18 @@ class MastodonConnector:
         if code == 200 and isinstance(body, dict) and as_str(body.get("id")):
             return self._account(body, instance, obs)
         err, _ = error_fields(body)
-        if code == 404:
+        if code == 404 and err == RECORD_NOT_FOUND:
+            # The accounts API's own answer (Api::BaseController rescues RecordNotFound).
             obs.status, obs.status_raw = Status.NOT_FOUND.value, err
-            obs.detail = f"HTTP 404: {err or 'not found'}"
+            obs.detail = f"HTTP 404: {err}"
+        elif code == 404:
+            # A wrong route or instance URL answers {"error":"Not Found"}: not about the account.
+            obs.status_raw = err
+            obs.detail = f"HTTP 404 {err or 'without an error word'}: not the accounts API's answer, no verdict"
         elif code == 410:
-            obs.status, obs.status_raw = Status.SUSPENDED.value, "gone"
-            obs.detail = f"HTTP 410 (suspended, pre-3.3 server): {err or ''}".strip()
+            # 2.4–3.3 answered 410 for every suspended record, self-deletions included.
+            obs.status, obs.status_raw = Status.SUSPENDED_OR_DELETED.value, "gone"
+            obs.detail = f"HTTP 410 (suspended or deleted, pre-3.3 server): {err or ''}".strip()
         else:
             obs.status_raw = err
             obs.detail = f"HTTP {code}: {err or 'unexpected answer'}"
@@ -186,18 +199,24 @@ class MastodonConnector:
         obs.description = as_str(a.get("note")) or None
         obs.created_at = parse_time(a.get("created_at"))
         obs.followers_count = as_int(a.get("followers_count"))
+        hidden = a.get("followers_count") == -1
+        if hidden:
+            obs.followers_count = None  # -1: the owner or the instance hides the count
         obs.following_count = as_int(a.get("following_count"))
         obs.posts_count = as_int(a.get("statuses_count"))
         avatar = as_str(a.get("avatar")) or ""
         obs.default_profile_image = avatar.endswith("/missing.png") if avatar else None
         if a.get("suspended") is True:
-            obs.status, obs.status_raw = Status.SUSPENDED.value, "suspended"
             counts = (obs.followers_count, obs.following_count, obs.posts_count)
             if all(c in (0, None) for c in counts):
+                # Self-deletion and a purged suspension both leave this record.
+                obs.status, obs.status_raw = Status.SUSPENDED_OR_DELETED.value, "suspended"
                 obs.followers_count = obs.following_count = obs.posts_count = None
-                obs.detail = "suspended; counts blanked to zero by the server (not measured)"
+                obs.detail = ("suspended: true with every count zero: deleted by its owner or "
+                              "suspended and purged (the answer cannot tell); counts not measured")
             else:
-                obs.detail = "suspended"
+                obs.status, obs.status_raw = Status.SUSPENDED.value, "suspended"
+                obs.detail = "suspended (counts kept: a moderator suspension)"
         elif isinstance(a.get("moved"), dict):
             obs.status, obs.status_raw = Status.DEACTIVATED.value, "moved"
             obs.detail = f"moved to {as_str(a['moved'].get('acct')) or '?'}"
@@ -209,6 +228,9 @@ class MastodonConnector:
             obs.detail = "limited (silenced) by the instance"
         else:
             obs.status = Status.ACTIVE.value
+        if hidden:
+            note = "followers_count -1: hidden by the owner or the instance"
+            obs.detail = f"{obs.detail}; {note}" if obs.detail else note
         return obs
 
     async def followers(
@@ -230,7 +252,8 @@ class MastodonConnector:
             acct = await self._lookup_one(account_id)
             if acct.status == Status.UNKNOWN.value:
                 return FollowerListing(None, skipped=f"account status unknown: {acct.detail}")
-            if acct.status in (Status.SUSPENDED.value, Status.NOT_FOUND.value):
+            if acct.status in (Status.SUSPENDED.value, Status.SUSPENDED_OR_DELETED.value,
+                               Status.NOT_FOUND.value):
                 return FollowerListing(None, skipped=f"account is {acct.status}: its list is not served")
             state = PagingState(PLATFORM, account_id, acct.observed_at)
             state.source_ref = f"{base}/api/v1/accounts/{local_id}/followers"

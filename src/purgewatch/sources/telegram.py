@@ -1,11 +1,19 @@
-"""Telegram public channels: subscriber counts from the ``t.me/s/<name>`` preview page.
+"""Telegram public channels: subscriber counts from the channel pages.
 
-The count is the first ``.tgme_channel_info_counter`` whose ``.counter_type`` says
-"subscribers" ("12.3K" style); pages without a preview fall back to ``t.me/<name>`` and
-its ``.tgme_page_extra`` ("12 345 subscribers"). A channel banned for breaking the
-Terms of Service is recorded as ``suspended`` with status_raw ``banned`` and the
-platform's sentence in ``detail``. Channel names are the account ids (lowercased).
-Telegram has no follower lists for channels: ``followers`` answers with a skip.
+``t.me/s/<name>`` (the preview) shows the counter rounded ("12.3K", "10.1M") and the
+channel's posts; ``t.me/<name>`` shows the exact figure in ``.tgme_page_extra``
+("11 005 186 subscribers", "no subscribers" = 0). A count is stored only when it is
+exact: an unrounded preview counter ("771") or the plain page's figure. When only a
+rounded display value can be read it is kept in ``detail`` (``subscribers shown rounded:
+10.1M``) and ``followers_count`` stays empty.
+
+A channel banned for breaking the Terms of Service is recorded as ``suspended`` with
+status_raw ``banned`` and the platform's sentence in ``detail`` -- only when the sentence
+is the page's own description of the channel (``.tgme_page_description`` /
+``.tgme_channel_info_description``) on a page that shows no subscriber figure: posts are
+on the same page, and a post or a channel's own description can quote the sentence.
+Channel names are the account ids (lowercased). Telegram has no follower lists for
+channels: ``followers`` answers with a skip.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -32,6 +41,10 @@ PLATFORM = "telegram"
 BASE_URL = "https://t.me"
 BANNED_MARK = "violated Telegram's Terms of Service"
 _NAME = re.compile(r"^[A-Za-z0-9_]{3,64}$")
+_ROUNDED = re.compile(r"\d[.,]?\d*\s*[KMB]\b", re.IGNORECASE)
+# Posts (and their embeds) share the preview page with the channel's own header.
+_POSTS = ".tgme_widget_message_wrap, .tgme_widget_message, .tgme_channel_history"
+_DESCRIPTIONS = ".tgme_page_description, .tgme_channel_info_description"
 
 
 def channel_name(ref: str) -> str | None:
@@ -43,33 +56,60 @@ def channel_name(ref: str) -> str | None:
     return name.lower() if _NAME.match(name) else None
 
 
-def parse_channel_page(html: str) -> tuple[str, int | None, str | None, str | None]:
-    """-> (status, subscribers, title, detail)."""
+@dataclass
+class PageReading:
+    """What one channel page says."""
+
+    status: str                 # active, suspended (banned) or unknown (nothing read)
+    count: int | None = None    # exact subscribers, when the page shows the full figure
+    shown: str | None = None    # the counter as displayed when it is rounded ("10.1M")
+    title: str | None = None
+    detail: str | None = None
+
+
+def _banned_sentence(tree: HTMLParser) -> str | None:
+    for node in tree.css(_DESCRIPTIONS):
+        text = " ".join(node.text(separator=" ").split())
+        if BANNED_MARK in text.replace("\u2019", "'"):
+            return text
+    return None
+
+
+def parse_channel_page(html: str) -> PageReading:
+    """Status, exact count or rounded display value, and title of a t.me page."""
     tree = HTMLParser(html)
-    text = tree.text(separator=" ") if tree.body is not None else html
-    if BANNED_MARK in text or BANNED_MARK.replace("'", "\u2019") in text:
-        sentence = next(
-            (s.strip() for s in re.split(r"(?<=[.!])\s+", " ".join(text.split())) if "Terms of Service" in s),
-            BANNED_MARK,
-        )
-        return Status.SUSPENDED.value, None, None, sentence
+    for post in tree.css(_POSTS):
+        post.decompose()
     title_node = tree.css_first(".tgme_channel_info_header_title") or tree.css_first(".tgme_page_title")
     title = title_node.text(strip=True) if title_node else None
+    reading = PageReading(Status.UNKNOWN.value, title=title)
     for counter in tree.css(".tgme_channel_info_counter"):
         kind = counter.css_first(".counter_type")
         value = counter.css_first(".counter_value")
         if kind and value and "subscriber" in kind.text().lower():
-            n = parse_count(value.text(strip=True))
+            shown = value.text(strip=True)
+            n = parse_count(shown)
             if n is not None:
-                return Status.ACTIVE.value, n, title, None
+                reading.status = Status.ACTIVE.value
+                if _ROUNDED.search(shown):
+                    reading.shown = shown
+                else:
+                    reading.count = n
+                break
     extra = tree.css_first(".tgme_page_extra")
-    if extra is not None:
-        words = extra.text(strip=True)
-        if "subscriber" in words.lower() or "member" in words.lower():
-            n = parse_count(words)
-            if n is not None:
-                return Status.ACTIVE.value, n, title, None
-    return Status.UNKNOWN.value, None, title, "no subscriber counter on the page"
+    if extra is not None and reading.count is None:
+        words = " ".join(extra.text(separator=" ").split())
+        low = words.lower()
+        if "subscriber" in low or "member" in low:
+            n = 0 if low.startswith(("no subscribers", "no members")) else parse_count(words)
+            if n is not None and not _ROUNDED.search(words):
+                reading.status, reading.count = Status.ACTIVE.value, n
+    if reading.status == Status.UNKNOWN.value:
+        sentence = _banned_sentence(tree)
+        if sentence is not None:
+            return PageReading(Status.SUSPENDED.value, title=None, detail=sentence)
+        reading.detail = "no subscriber counter on the page"
+    return reading
 
 
 class TelegramConnector:
@@ -92,18 +132,30 @@ class TelegramConnector:
         if name is None:
             return unknown(PLATFORM, ref, self.http.now(), "not a public channel name", source=self.source)
         plain = f"{self.base}/{name}"
-        last = ""
-        for url in (f"{self.base}/s/{name}", plain):
-            got = await self._page(name, url, final=url == plain)
-            if isinstance(got, Observation):
-                return got
-            last = got
-            # /s/ redirected or had nothing: the channel has no preview, try the plain page.
+        got = await self._page(name, f"{self.base}/s/{name}", final=False)
+        rounded: tuple[ApiResponse, PageReading] | None = None
+        if isinstance(got, Observation):
+            return got
+        if isinstance(got, tuple):
+            rounded = got  # active, but the preview rounds its counter: ask the plain page
+        # /s/ redirected, had nothing, or rounded: the plain page has the exact figure.
+        got2 = await self._page(name, plain, final=rounded is None)
+        if isinstance(got2, Observation):
+            return got2
+        if rounded is not None:
+            resp, reading = rounded
+            why = got2 if isinstance(got2, str) else "no exact figure on it"
+            reading.detail = (f"subscribers shown rounded: {reading.shown} (t.me/s/); the plain page "
+                              f"gave no exact figure ({why}): not stored as a count")
+            return self._obs(name, resp, reading)
+        last = got2 if isinstance(got2, str) else (got if isinstance(got, str) else "no exact figure")
         return unknown(PLATFORM, name, self.http.now(), f"{last}: no channel page",
                        source=self.source, source_ref=plain)
 
-    async def _page(self, name: str, url: str, *, final: bool) -> Observation | str:
-        """An observation, or why this URL told nothing (caller tries the next one)."""
+    async def _page(self, name: str, url: str, *,
+                    final: bool) -> Observation | tuple[ApiResponse, PageReading] | str:
+        """An observation; (response, reading) when the page shows only a rounded count;
+        or why this URL told nothing (the caller tries the next one)."""
         for attempt in range(2):
             # A 200 page with neither a counter nor the ban sentence may be a proxy's
             # error page: ask once more before concluding anything.
@@ -119,17 +171,18 @@ class TelegramConnector:
             if resp.status_code != 200:
                 return unknown(PLATFORM, name, resp.retrieved_at, f"HTTP {resp.status_code}",
                                source=self.source, source_ref=resp.url)
-            status, count, title, detail = parse_channel_page(resp.text)
-            if status != Status.UNKNOWN.value or (final and attempt == 1):
-                return self._obs(name, resp, status, count, title, detail)
+            reading = parse_channel_page(resp.text)
+            if reading.status == Status.ACTIVE.value and reading.count is None:
+                return resp, reading
+            if reading.status != Status.UNKNOWN.value or (final and attempt == 1):
+                return self._obs(name, resp, reading)
         return "no subscriber counter on the page"
 
-    def _obs(self, name: str, resp: ApiResponse, status: str, count: int | None,
-             title: str | None, detail: str | None) -> Observation:
+    def _obs(self, name: str, resp: ApiResponse, reading: PageReading) -> Observation:
         return Observation(
-            platform=PLATFORM, account_id=name, observed_at=resp.retrieved_at, status=status,
-            status_raw="banned" if status == Status.SUSPENDED.value else None,
-            followers_count=count, handle=name, display_name=title, detail=detail,
+            platform=PLATFORM, account_id=name, observed_at=resp.retrieved_at, status=reading.status,
+            status_raw="banned" if reading.status == Status.SUSPENDED.value else None,
+            followers_count=reading.count, handle=name, display_name=reading.title, detail=reading.detail,
             source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash,
         )
 

@@ -2,15 +2,23 @@
 profile pages (server-rendered HTML, roughly before 2019–2020).
 
 1. CDX listing (``/cdx/search/cdx?url=twitter.com/<handle>&output=json&...``), one
-   capture per day, status 200 only;
+   capture per day, archived status 2xx or 3xx (a suspended profile redirected to
+   ``/account/suspended``);
 2. each raw capture (``/web/<timestamp>id_/twitter.com/<handle>``) parsed with the
-   documented selectors, K/M/B suffixes scaled.
+   documented selectors. Exact figures (``data-count``, "12,345 Followers") are counts;
+   a rounded display value ("1.2M", "130K") is kept in ``detail`` only.
 
 Observations: platform ``x``, source ``web-archive``, ``observed_at`` = capture time,
-``source_ref`` = the capture URL, status ``active`` (the page was served). A capture that
-could not be fetched is recorded as ``unknown`` with the reason; a capture without a
-follower count (modern JS pages, login walls) is skipped and counted. The archive asks
-for ≤ 24 requests/minute: the engine gives its host a 2.5 s spacing.
+``source_ref`` = the capture URL, status ``active`` (the profile page was served) or
+``suspended`` (the capture is the platform's "Account suspended" page, reached from the
+profile URL). The archive's redirects are followed only to captures of the same profile
+or of ``/account/suspended``: a redirect to any other page is not the account's. A
+replayed capture (``Memento-Datetime`` header) answers with the archived page's own
+status: a replayed 429 or 403 is an archived error page, not the archive throttling or
+refusing, and says nothing about the account. A capture that could not be fetched is
+recorded as ``unknown`` with the reason; a capture without a follower count (modern JS
+pages, login walls) is skipped and counted. The archive asks for ≤ 24 requests/minute:
+the engine gives its host a 2.5 s spacing.
 """
 
 from __future__ import annotations
@@ -30,7 +38,11 @@ from purgewatch.sources.protocol import parse_count, unknown
 PLATFORM = "x"
 ARCHIVE_URL = "https://web.archive.org"
 MIN_INTERVAL = 60.0 / 24
-_CAPTURE_PATH = re.compile(r"^/web/(\d{14})id_/")
+_CAPTURE_PATH = re.compile(r"^/web/(\d{14})id_/(.*)$")
+_ROUNDED = re.compile(r"\d\s*[KMB]\b", re.IGNORECASE)
+REPLAY_HEADER = "Memento-Datetime"
+_PROFILE_HOSTS = {"twitter.com", "www.twitter.com", "mobile.twitter.com", "x.com", "www.x.com"}
+SUSPENDED_PATH = "/account/suspended"
 
 
 @dataclass
@@ -39,31 +51,62 @@ class BackfillResult:
     captures: int = 0
     without_count: int = 0
     failures: list[str] = field(default_factory=list)
+    # Captures that were not the profile: archived error pages, redirects elsewhere.
+    not_profile: list[str] = field(default_factory=list)
 
 
 def parse_profile_followers(html: str) -> int | None:
-    """Followers in a server-rendered Twitter profile page, or None."""
+    """Exact followers in a server-rendered Twitter profile page, or None."""
+    n, _shown = read_profile_followers(html)
+    return n
+
+
+def read_profile_followers(html: str) -> tuple[int | None, str | None]:
+    """(exact followers, the value as shown when it is rounded) of a profile page."""
     tree = HTMLParser(html)
     node = tree.css_first("li.ProfileNav-item--followers span.ProfileNav-value[data-count]")
     if node is not None:
         n = parse_count(node.attributes.get("data-count"))
         if n is not None:
-            return n
+            return n, None
     for a in tree.css("a.ProfileNav-stat[title]"):
         nav = (a.attributes.get("data-nav") or "").lower()
         title = a.attributes.get("title") or ""
         if nav == "followers" or "follower" in title.lower():
             n = parse_count(title)
             if n is not None:
-                return n
+                return (None, title) if _ROUNDED.search(title) else (n, None)
     for sel in ("ul.user-stats a.user-stats-followers", "a#follower_count_link"):
         node = tree.css_first(sel)
         if node is not None:
             strong = node.css_first("strong") or node.css_first(".user-stats-count")
-            n = parse_count((strong or node).text(strip=True))
+            text = (strong or node).text(strip=True)
+            n = parse_count(text)
             if n is not None:
-                return n
-    return None
+                return (None, text) if _ROUNDED.search(text) else (n, None)
+    return None, None
+
+
+def is_suspended_page(html: str) -> bool:
+    """The platform's own "Account suspended" page (its heading or title)."""
+    tree = HTMLParser(html)
+    for sel in ("h1", "title"):
+        for node in tree.css(sel):
+            if "account suspended" in " ".join(node.text().split()).lower():
+                return True
+    return False
+
+
+def _original_path(capture_url: str) -> tuple[str, str] | None:
+    """(host, path) of the original URL inside a ``/web/<ts>id_/<original>`` URL."""
+    m = _CAPTURE_PATH.match(urlsplit(capture_url).path)
+    if m is None:
+        return None
+    original = m.group(2)
+    if "://" not in original:
+        original = "http://" + original
+    parts = urlsplit(original)
+    return (parts.hostname or "").lower(), parts.path.rstrip("/").lower()
 
 
 def capture_time(ts: str) -> datetime | None:
@@ -98,7 +141,7 @@ class WaybackConnector:
         original = f"twitter.com/{handle}"
         params: dict[str, str] = {
             "url": original, "output": "json", "fl": "timestamp,statuscode,digest",
-            "collapse": "timestamp:8", "filter": "statuscode:200",
+            "collapse": "timestamp:8", "filter": "statuscode:[23]..",
         }
         if start:
             params["from"] = start
@@ -106,7 +149,10 @@ class WaybackConnector:
             params["to"] = end
         result = BackfillResult()
         try:
-            resp = await self.http.get(f"{self.base}/cdx/search/cdx", params=params, bucket="wayback")
+            # Only a 200 must be JSON: the archive refuses (403, 404) with HTML pages,
+            # which are answers, not garbled JSON to retry.
+            resp = await self.http.get(f"{self.base}/cdx/search/cdx", params=params, bucket="wayback",
+                                       expect_json="2xx")
             rows = resp.json() if resp.status_code == 200 else None
         except TransportError as exc:
             result.failures.append(f"CDX listing failed: {exc}")
@@ -119,6 +165,7 @@ class WaybackConnector:
         stamps = [r[0] for r in rows[1:] if isinstance(r, list) and r and isinstance(r[0], str)]
         if max_captures is not None:
             stamps = stamps[:max_captures]
+        want = f"/{handle.lower()}"
         for ts in stamps:
             at = capture_time(ts)
             if at is None:
@@ -132,28 +179,51 @@ class WaybackConnector:
                 result.observations.append(unknown(PLATFORM, aid, at, f"capture fetch failed: {exc}",
                                                    source=self.source, source_ref=url))
                 continue
+            replayed = REPLAY_HEADER in page.headers
+            where = _original_path(url)
+            if where is not None and (where[0] not in _PROFILE_HOSTS or where[1] not in (want, SUSPENDED_PATH)):
+                result.not_profile.append(f"redirects to another page ({where[0]}{where[1]}): {url}")
+                continue
+            if page.status_code in (301, 302, 303, 307, 308):
+                result.not_profile.append(f"archived redirect not followed (HTTP {page.status_code}): {url}")
+                continue
+            if page.status_code != 200 and replayed:
+                # The archived page's own status (a 429 or 403 the platform gave the crawler).
+                result.not_profile.append(f"archived error page (HTTP {page.status_code}): {url}")
+                continue
             if page.status_code != 200:
                 result.failures.append(f"HTTP {page.status_code}: {url}")
                 result.observations.append(unknown(PLATFORM, aid, at, f"capture answered HTTP {page.status_code}",
                                                    source=self.source, source_ref=url))
                 continue
-            n = parse_profile_followers(page.text)
-            if n is None:
+            if (where is not None and where[1] == SUSPENDED_PATH) or is_suspended_page(page.text):
+                result.observations.append(Observation(
+                    platform=PLATFORM, account_id=aid, observed_at=at, status=Status.SUSPENDED.value,
+                    status_raw="account-suspended-page", handle=handle, source=self.source, source_ref=url,
+                    payload_hash=page.payload_hash,
+                    detail="archived capture of the platform's 'Account suspended' page for the profile URL",
+                ))
+                continue
+            n, shown = read_profile_followers(page.text)
+            if n is None and shown is None:
                 result.without_count += 1
                 continue
             result.observations.append(Observation(
                 platform=PLATFORM, account_id=aid, observed_at=at, status=Status.ACTIVE.value,
                 followers_count=n, handle=handle, source=self.source, source_ref=url,
-                payload_hash=page.payload_hash, detail="archived profile page",
+                payload_hash=page.payload_hash,
+                detail="archived profile page" if shown is None else
+                f"archived profile page; followers shown rounded: {shown} (not stored as a count)",
             ))
         return result
 
     async def _capture(self, url: str, at: datetime) -> tuple[ApiResponse, str, datetime]:
         """Fetch a raw capture, following the archive's own redirects to the nearest
         capture (same host, ``/web/<timestamp>id_/`` paths only, at most 3 hops); the
-        final URL and its timestamp are what the observation cites."""
+        final URL and its timestamp are what the observation cites. Whether the final
+        capture is still the profile is the caller's check."""
         for _hop in range(4):
-            page = await self.http.get(url, expect_json=False, bucket="wayback")
+            page = await self.http.get(url, expect_json=False, bucket="wayback", replay_header=REPLAY_HEADER)
             if page.status_code not in (301, 302, 303, 307, 308):
                 return page, url, at
             target = urljoin(url, page.headers.get("location", ""))

@@ -89,6 +89,27 @@ def classify_error(err: dict[str, Any]) -> tuple[str, str]:
     return Status.UNKNOWN.value, title or typ or "error"
 
 
+# Batch compliance (``POST /2/compliance/jobs``, type ``users``) rows say why a user id
+# must be removed: ``reason`` is the platform's own word for it.
+_COMPLIANCE_REASONS = {
+    "suspended": Status.SUSPENDED.value,
+    "deleted": Status.DELETED.value,
+    "deactivated": Status.DEACTIVATED.value,
+    "protected": Status.PROTECTED.value,
+}
+
+
+def classify_compliance(row: dict[str, Any]) -> tuple[str, str | None]:
+    """A batch-compliance JSONL row -> (status, status_raw). ``action: delete`` with a
+    known ``reason`` is that status; anything else (``scrub_geo``, a new reason, no
+    reason) says nothing about the account and is ``unknown`` with the words kept."""
+    action = as_str(row.get("action")) or ""
+    reason = as_str(row.get("reason"))
+    if action == "delete" and reason is not None and reason.lower() in _COMPLIANCE_REASONS:
+        return _COMPLIANCE_REASONS[reason.lower()], reason
+    return Status.UNKNOWN.value, reason or action or None
+
+
 class XConnector:
     platform = PLATFORM
     source = "x"

@@ -107,7 +107,8 @@ def openapi_document(*, writable: bool) -> dict[str, Any]:
         "Explain": {"type": "object", "required": ["lost", "gained", "lost_breakdown", "overlap", "verdict"],
                     "properties": {"lost": {"type": "integer"}, "gained": {"type": "integer"},
                                    "lost_breakdown": {"type": "object", "properties": {k: {"type": "integer"} for k in
-                                                      ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "unknown")}},
+                                                      ("suspended", "takendown", "deleted", "deactivated", "unfollowed",
+                                                       "suspended_or_deleted", "not_found", "unknown")}},
                                    "overlap": {"type": "array", "items": obj},
                                    "verdict": {"type": "string", "enum": ["platform_enforcement", "mass_unfollow", "mixed", "insufficient_data"]}}},
         "Compare": {"type": "object", "required": ["groups", "tests"],

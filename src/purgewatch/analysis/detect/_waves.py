@@ -5,8 +5,10 @@ stream or compliance feed), and the status readings in ``observations`` and ``pr
 (a change is two consecutive readings of one account that differ). ``unknown`` readings are
 ignored: a transport failure is never a status, so it cannot start or end a suspension.
 
-A suspension is a move into an enforcement status (``suspended``, ``takendown``); a
-reinstatement is a move from one back to ``active`` (for a stream event with no earlier
+A suspension is a move into an enforcement status (``suspended``, ``takendown``), never
+into ``suspended_or_deleted`` (gone, but the platform's answer cannot tell a suspension from
+the owner's deletion), which stays what the account's latest earlier reading was when that
+was enforcement (``model.carry_enforcement``); a reinstatement is a move from one back to ``active`` (for a stream event with no earlier
 reading, the event itself says the account became active again). The transitions of each
 kind are binned and scanned for bursts against the trailing baseline (``_scan.py``), once
 over the whole population and once per watchlist group.
@@ -20,7 +22,7 @@ import numpy as np
 
 from purgewatch.analysis.detect._event import Event, iso
 from purgewatch.analysis.detect._scan import scan_bursts
-from purgewatch.model import ENFORCEMENT_STATUSES
+from purgewatch.model import ENFORCEMENT_STATUSES, carry_enforcement
 
 HOUR = 3600.0
 
@@ -55,6 +57,9 @@ def transitions(key: np.ndarray, time: np.ndarray, status: np.ndarray, is_event:
     """Transitions from status readings sorted by (key, time)."""
     keep = status != "unknown"
     key, time, status, is_event = key[keep], time[keep], status[keep], is_event[keep]
+    # ``suspended_or_deleted`` is never enforcement by itself (a self-deleted Mastodon
+    # account reads so), but after an enforcement reading it is the same suspension purged.
+    status = carry_enforcement(key, status)
     n = len(key)
     has_prev = np.zeros(n, dtype=bool)
     has_prev[1:] = key[1:] == key[:-1]
