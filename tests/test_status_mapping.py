@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from purgewatch.collect.clock import FakeClock
-from purgewatch.collect.http import HttpClient
 
 from purgewatch.model import STATUS_VALUES, Observation
+from purgewatch.net.clock import FakeClock
+from purgewatch.net.http import HttpClient
 from purgewatch.sources.bluesky import BlueskyConnector, Jetstream, parse_jetstream_frame
 from purgewatch.sources.mastodon import MastodonConnector
 from purgewatch.sources.telegram import TelegramConnector
