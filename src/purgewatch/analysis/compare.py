@@ -137,12 +137,14 @@ def _perm_p(ka: int, na: int, kb: int, nb: int, resamples: int, seed: int) -> tu
     rises with it), so when resampling would be costly (accounts x resamples above
     :data:`PERMUTATION_BUDGET`) the p-value is the exact one that resampling approximates:
     2 * min(P(X <= ka), P(X >= ka)), capped at 1, as ``scipy.stats.permutation_test``
-    defines it. Otherwise ``permutation_test`` resamples in batches of bounded memory.
+    defines it; likewise for a group of one account. Otherwise ``permutation_test``
+    resamples in batches of bounded memory.
     """
     if resamples <= 0:
         return None, None
     n, k = na + nb, ka + kb
-    if n * resamples > PERMUTATION_BUDGET:
+    # scipy refuses a sample of one account; the exact distribution does not need samples.
+    if n * resamples > PERMUTATION_BUDGET or min(na, nb) < 2:
         less = stats.hypergeom.cdf(ka, n, k, na)
         greater = stats.hypergeom.sf(ka - 1, n, k, na)
         return float(min(1.0, 2 * min(less, greater))), "exact (hypergeometric: every relabelling)"
@@ -514,7 +516,7 @@ def _adjusted_model(
                 "adjusted_odds_ratio_ci": [_exp(ci_adj.loc[term, 0]), _exp(ci_adj.loc[term, 1])],
                 "adjusted_p_value": p_value(adj.pvalues[term]),
                 "adjusted_difference": _num(d_adj),
-                **_gap(b_raw, b_adj, share_lo, share_p, has_gap),
+                **_gap(b_raw, b_adj, share_lo, share_p, has_gap, float(adj.pvalues[term]) < alpha),
             })
         out["terms"].append(entry)
     if adj is not None:
@@ -532,14 +534,19 @@ def _adjusted_model(
     return out
 
 
-def _gap(b_raw: float, b_adj: float, share_lo: float | None, share_p: float | None, has_gap: bool) -> dict[str, Any]:
+def _gap(
+    b_raw: float, b_adj: float, share_lo: float | None, share_p: float | None, has_gap: bool, adj_significant: bool,
+) -> dict[str, Any]:
     """How adjustment changed the raw gap. "Share of the gap the covariates account for"
     is only a share between 0 and 1; outside it the decomposition is named for what it is
-    (the gap widened, or reversed) and no share is given."""
+    (all of it explained, the gap widened, or reversed) and no share is given."""
     if not has_gap:
         return {"gap_decomposition": "no_raw_gap", "gap_explained_log_odds": None, "gap_explained_probability": None,
                 "gap_meaning": "no clear raw gap (raw p >= alpha): a share of it would be noise"}
-    if b_adj * b_raw < 0:
+    if b_adj * b_raw < 0 and not adj_significant:
+        kind, meaning = "all_explained", ("the covariates account for all of the raw gap: the adjusted group effect "
+                                          "is indistinguishable from zero")
+    elif b_adj * b_raw < 0:
         kind, meaning = "reversed", ("the gap reverses direction once the covariates are held equal: they more than "
                                      "account for it, and the adjusted effect points the other way")
     elif abs(b_adj) > abs(b_raw):
@@ -671,7 +678,7 @@ def _gap_sentence(term: dict[str, Any]) -> str:
     kind = term.get("gap_decomposition")
     if kind == "share" and term.get("gap_explained_log_odds") is not None:
         return f"the covariates account for {_pct(term['gap_explained_log_odds'])} of the raw gap on the log-odds scale"
-    if kind in ("widened", "reversed"):
+    if kind in ("widened", "reversed", "all_explained"):
         return str(term["gap_meaning"])
     return f"no clear raw gap to explain (raw p = {p_text(term['raw_p_value'])})"
 
