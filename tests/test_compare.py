@@ -5,6 +5,7 @@ known outcomes."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -387,12 +388,13 @@ def gone_only(store: Store) -> Store:
     found), never seen active; group "solo" has a single account."""
     t0 = datetime(2021, 1, 10, tzinfo=UTC)
     wl, prof = [], []
-    for i in range(61):
-        g = "solo" if i == 60 else ("camp_a" if i < 30 else "camp_b")
+    suspended = {"alpha": 15, "beta": 14, "gamma": 2, "solo": 0}
+    for i in range(91):
+        g = "solo" if i == 90 else ["alpha", "beta", "gamma"][i // 30]
         acc = str(2_000_000 + i)
         wl.append({"platform": "x", "account": acc, "account_id": acc, "group": g, "action": "add", "at": t0})
         prof.append({"platform": "x", "account_id": acc, "observed_at": t0,
-                     "status": "suspended" if (i < 20 or 30 <= i < 36) else "not_found"})
+                     "status": "suspended" if i % 30 < suspended[g] else "not_found"})
     with store.writer(command="test", source="test") as w:
         w.add("watchlist", _tbl(wl))
         w.add("profiles", _tbl(prof))
@@ -402,10 +404,24 @@ def gone_only(store: Store) -> Store:
 def test_population_selected_on_the_outcome_is_said(gone_only: Store) -> None:
     res = cmp.compare_store(gone_only, outcome="suspended", permutations=99)
     g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in res["groups"]}
-    assert g == {"camp_a": (20, 30), "camp_b": (6, 30), "solo": (0, 1)}
+    assert g == {"alpha": (15, 30), "beta": (14, 30), "gamma": (2, 30), "solo": (0, 1)}
     assert any("selected on the outcome" in w and "share among accounts that disappeared" in w for w in res["warnings"])
     assert any(w.startswith("Group solo (1 account") for w in res["warnings"])
-    assert res["most_informative"]["groups"] == ["camp_a", "camp_b"]
+    # Not the alphabetically first pair (alpha vs beta, no difference): the smallest adjusted p.
+    assert res["most_informative"]["groups"] == ["alpha", "gamma"]
+
+
+def test_report_quotes_the_most_informative_comparison(gone_only: Store) -> None:
+    from purgewatch.report._findings import gather_findings
+
+    f = gather_findings(gone_only)
+    suspended = next(c for c in f["compare"] if c["outcome"] == "suspended")
+    sentence = next(" ".join(p if isinstance(p, str) else p["text"] for p in s)
+                    for s in f["summary"]["sentences"] if "Camps compared on “suspended”" in str(s))
+    assert "most informative comparison, alpha vs gamma" in sentence and "alpha vs beta" not in sentence
+    best = suspended["tests"][suspended["most_informative"]["index"]]
+    assert f"p = {best['p_value_adjusted_text']}" in sentence and not re.search(r"p = 0(?![.\d])", sentence)
+    assert "selected on the outcome" in sentence
 
 
 def test_cli_and_web_answer_degenerate_comparisons(gone_only: Store) -> None:

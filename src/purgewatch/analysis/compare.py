@@ -907,8 +907,10 @@ def compare_store(
     res = compare_groups(
         frame, group="group", outcome="outcome", covariates=covs, reference=reference,
         outcome_name=outcome, permutations=permutations, seed=seed, notes=notes,
-        warnings_in=_population_warnings(frame, outcome),
+        warnings_in=(population := _population_warnings(frame, outcome)),
     )
+    # The warnings that change what every rate means (quoted by the report's summary).
+    res["population_warnings"] = population
     res["by"] = by
     res["window"] = {"from": _to_utc(start), "to": _to_utc(end)}
     return res
