@@ -5,6 +5,7 @@ known outcomes."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,10 +50,16 @@ def test_rates_intervals_tests_against_references() -> None:
         fisher = stats.fisher_exact([[ka, na - ka], [kb, nb - kb]])
         raw_p.append(fisher.pvalue)
         assert t["p_value"] == pytest.approx(fisher.pvalue, rel=1e-6)
-        rr = confint_proportions_2indep(ka, na, kb, nb, method="log-adjusted", compare="ratio")
         dd = confint_proportions_2indep(ka, na, kb, nb, method="newcomb", compare="diff")
-        assert t["effect"]["rate_ratio"] == pytest.approx((ka / na) / (kb / nb), abs=1e-6)
-        assert t["effect"]["rate_ratio_ci"] == pytest.approx(list(rr), abs=1e-6)
+        # No zero cell: Katz's log interval around the observed ratio, written out here.
+        rr = (ka / na) / (kb / nb)
+        half = 1.959963984540054 * np.sqrt(1 / ka - 1 / na + 1 / kb - 1 / nb)
+        assert t["effect"]["rate_ratio"] == pytest.approx(rr, abs=1e-6)
+        assert t["effect"]["rate_ratio_ci"] == pytest.approx([rr * np.exp(-half), rr * np.exp(half)], abs=1e-6)
+        assert t["effect"]["rate_ratio_estimator"] == "observed counts"
+        sample_or = (ka / (na - ka)) / (kb / (nb - kb))
+        assert t["effect"]["odds_ratio"] == pytest.approx(sample_or, rel=1e-5)
+        assert t["effect"]["odds_ratio_ci"][0] < sample_or < t["effect"]["odds_ratio_ci"][1]
         assert t["effect"]["difference"] == pytest.approx(ka / na - kb / nb, abs=1e-6)
         assert t["effect"]["difference_ci"] == pytest.approx(list(dd), abs=1e-6)
         xa = np.r_[np.ones(ka), np.zeros(na - ka)]
@@ -61,18 +68,35 @@ def test_rates_intervals_tests_against_references() -> None:
             (xa, xb), lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
             vectorized=True, n_resamples=999, rng=np.random.default_rng(3),
         )
-        assert t["p_value_permutation"] == pytest.approx(perm.pvalue, abs=1e-9)
+        assert t["p_value_permutation"] == pytest.approx(perm.pvalue, abs=0.02)  # same test, batched draws
+        assert t["permutation_method"] == "monte carlo (999 resamples)"
     holm = multipletests(raw_p, method="holm")[1]
     assert [t["p_value_adjusted"] for t in res["tests"]] == pytest.approx(list(holm), rel=1e-6)
-    chi2 = stats.chi2_contingency(np.array([[n - k, k] for k, n in COUNTS.values()]))
-    assert res["global_test"]["p_value"] == pytest.approx(chi2.pvalue, rel=1e-6)
+    # Group c expects 25 * 46 / 245 = 4.7 < 5 outcomes: the chi-square approximation is
+    # replaced by the exact Fisher–Freeman–Halton test (Monte Carlo over tables), and said.
+    table = np.array([[n - k, k] for k, n in COUNTS.values()])
+    ffh = stats.fisher_exact(table, method=stats.MonteCarloMethod(n_resamples=9999, rng=np.random.default_rng(3)))
+    assert res["global_test"]["test"] == "fisher_freeman_halton_monte_carlo"
+    assert res["global_test"]["p_value"] == ffh.pvalue
+    assert any("replaced by an exact one" in w for w in res["warnings"])
     # The raw model's odds ratios are the sample odds ratios against the largest group (b).
     terms = {t["group"]: t for t in res["model"]["terms"]}
     assert res["model"]["reference_group"] == "b"
     ref = smf.logit("outcome ~ C(group, Treatment('b'))", data=_frame(COUNTS)).fit(disp=0)
     assert terms["a"]["raw_odds_ratio"] == pytest.approx(np.exp(ref.params["C(group, Treatment('b'))[T.a]"]), rel=1e-5)
     assert terms["a"]["raw_odds_ratio"] == pytest.approx((30 / 70) / (12 / 108), rel=1e-5)
-    assert any("a: 30 of 100" in s for s in res["summary"])
+    # The summary quotes the pair with the smallest adjusted p, not the first pair.
+    best = min(range(3), key=lambda i: holm[i])
+    assert res["most_informative"]["index"] == best and res["most_informative"]["groups"] == res["tests"][best]["groups"]
+    assert any(s.startswith("Most informative comparison: " + " vs ".join(res["tests"][best]["groups"]))
+               for s in res["summary"])
+    # Large enough groups keep the chi-square test, with no warning.
+    big = {g: (10 * k, 10 * n) for g, (k, n) in COUNTS.items()}
+    res_big = cmp.compare_groups(_frame(big), permutations=0)
+    chi2 = stats.chi2_contingency(np.array([[n - k, k] for k, n in big.values()]))
+    assert res_big["global_test"]["test"] == "chi2_independence"
+    assert res_big["global_test"]["p_value"] == chi2.pvalue
+    assert res_big["warnings"] == []
     assert any("Small groups (c" in s for s in res["cannot_say"])
 
 
@@ -106,16 +130,134 @@ def test_adjusted_model_matches_statsmodels_and_explains_gap() -> None:
     assert term["adjusted_odds_ratio"] == pytest.approx(np.exp(b), rel=1e-4)
     lo, hi = ref.conf_int().loc["C(group, Treatment('l'))[T.r]"]
     assert term["adjusted_odds_ratio_ci"] == pytest.approx([np.exp(lo), np.exp(hi)], rel=1e-4)
-    # Activity explains nearly all of a large raw gap.
-    assert term["raw_odds_ratio"] > 3
-    assert term["gap_explained_log_odds"] > 0.85
-    assert term["gap_explained_probability"] > 0.85
+    # Activity explains all of a large raw gap: the adjusted effect (0.88, CI across 1) is
+    # noise around zero with the other sign, so 1 - b_adj/b_raw = 106% is not a share;
+    # it is named for what it is.
+    assert term["raw_odds_ratio"] > 3 and term["adjusted_odds_ratio_ci"][0] < 1 < term["adjusted_odds_ratio_ci"][1]
+    assert term["gap_decomposition"] == "all_explained"
+    assert term["gap_explained_log_odds"] is None and term["gap_explained_probability"] is None
+    assert any("account for all of the raw gap" in s for s in res["summary"])
+    assert not any("% of the raw gap" in s for s in res["summary"])
     # With a real direct effect and an irrelevant covariate, the gap is not explained away.
     df2 = _confounded(4000, 1.0, seed=2)
     res2 = cmp.compare_groups(df2, group="group", outcome="outcome", covariates=["noise"], reference="l", permutations=0)
     (t2,) = res2["model"]["terms"]
-    assert abs(t2["gap_explained_log_odds"]) < 0.1
+    assert t2["gap_decomposition"] == "share" and 0 <= t2["gap_explained_log_odds"] < 0.1
     assert any("Covariates not available" in s for s in res2["cannot_say"])
+
+
+def _suppressed(slope: float, direct: float) -> pd.DataFrame:
+    """Group r posts less, posting drives the outcome, and r has a direct effect."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    g = rng.random(n) < 0.5
+    activity = rng.normal(loc=np.where(g, -1.0, 1.0))
+    y = rng.random(n) < 1 / (1 + np.exp(-(-1.0 + slope * activity + direct * g)))
+    return pd.DataFrame({"group": np.where(g, "r", "l"), "outcome": y.astype(int), "activity": activity})
+
+
+def test_gap_that_widens_or_reverses_is_not_a_share() -> None:
+    """Holding activity equal widens the gap (1 - b_adj/b_raw < 0) or reverses it: named
+    for what it is, never "covariates account for -134.7% of the gap"."""
+    res = cmp.compare_groups(_suppressed(0.5, 2.0), covariates=["activity"], reference="l", permutations=0)
+    (term,) = res["model"]["terms"]
+    assert term["raw_p_value"] < 0.05 and term["adjusted_odds_ratio"] > term["raw_odds_ratio"] > 1
+    assert term["gap_decomposition"] == "widened" and term["gap_explained_log_odds"] is None
+    assert any("the gap widens" in s for s in res["summary"])
+    rev = cmp.compare_groups(_suppressed(1.0, 1.5), covariates=["activity"], reference="l", permutations=0)
+    (term,) = rev["model"]["terms"]
+    assert term["raw_odds_ratio_ci"][1] < 1 < term["adjusted_odds_ratio_ci"][0]
+    assert term["gap_decomposition"] == "reversed" and term["gap_explained_probability"] is None
+    for r in (res, rev):
+        assert not any("% of the raw gap" in s for s in r["summary"])
+
+
+def test_zero_outcome_single_account_groups_never_crash() -> None:
+    """The degenerate tables of the real data (cresci --by label: no account suspended;
+    IRA --by group: a group of one account) answer, with the reason in warnings."""
+    none = cmp.compare_groups(_frame({"a": (0, 40), "b": (0, 12), "c": (0, 1)}), permutations=99)
+    assert any("No account in any group has the outcome" in w for w in none["warnings"])
+    assert none["global_test"]["p_value"] is None and none["global_test"]["cannot_test"]
+    assert all(t["p_value"] is None and "cannot differ" in t["cannot_test"] for t in none["tests"])
+    assert all(t["effect"]["rate_ratio"] is None and t["effect"]["difference"] == 0 for t in none["tests"])
+    assert none["most_informative"] is None and "error" in none["model"]
+    assert any("None of the 3 pairs could be tested" in s for s in none["summary"])
+
+    solo = cmp.compare_groups(_frame({"a": (5, 50), "b": (20, 40), "solo": (1, 1)}), permutations=99)
+    by = {tuple(t["groups"]): t for t in solo["tests"]}
+    for (a, b), t in by.items():
+        (ka, na), (kb, nb) = {"a": (5, 50), "b": (20, 40), "solo": (1, 1)}[a], {"a": (5, 50), "b": (20, 40), "solo": (1, 1)}[b]
+        assert t["p_value"] == stats.fisher_exact([[ka, na - ka], [kb, nb - kb]]).pvalue
+    # One account: the most extreme table against a (6 outcomes in 51) has p = 6/51.
+    assert by[("a", "solo")]["min_attainable_p"] == pytest.approx(6 / 51)
+    assert by[("a", "solo")]["testable"] is False and "too small to test" in by[("a", "solo")]["cannot_test"]
+    assert by[("a", "b")]["testable"] is True and "cannot_test" not in by[("a", "b")]
+    assert any(w.startswith("Group solo (1 account, 1 with the outcome) is too small to test against a, b")
+               for w in solo["warnings"])
+    assert solo["global_test"]["test"] == "fisher_freeman_halton_monte_carlo"
+    assert solo["most_informative"]["groups"] == ["a", "b"]
+
+
+def test_zero_cell_effects_contain_their_estimates() -> None:
+    """0 of 30 vs 10 of 30: the ratio and its interval both come from the table with 0.5
+    added to every cell (Haldane–Anscombe), so the interval holds the estimate (the
+    issue's "rate ratio 0.00 (95% CI 0.03–6.06)" cannot recur)."""
+    res = cmp.compare_groups(_frame({"a": (0, 30), "b": (10, 30)}), permutations=0)
+    (t,) = res["tests"]
+    e = t["effect"]
+    assert e["rate_ratio"] == pytest.approx((0.5 / 31) / (10.5 / 31), abs=1e-6)
+    assert e["rate_ratio_estimator"].startswith("haldane-anscombe")
+    assert e["odds_ratio"] == pytest.approx((0.5 * 20.5) / (30.5 * 10.5), abs=1e-6)
+    for est, (lo, hi) in ((e["rate_ratio"], e["rate_ratio_ci"]), (e["odds_ratio"], e["odds_ratio_ci"]),
+                          (e["difference"], e["difference_ci"])):
+        assert lo <= est <= hi
+    assert t["p_value"] == stats.fisher_exact([[0, 30], [10, 20]]).pvalue
+    assert any("0.5 added to every cell" in s for s in res["summary"])
+
+
+def test_p_values_are_scipys_and_never_zero() -> None:
+    # 2.2e-14-sized p-values are kept as scipy computes them (no rounding to 0).
+    res = cmp.compare_groups(_frame({"a": (60, 200), "b": (10, 200)}), permutations=0)
+    (t,) = res["tests"]
+    fisher = stats.fisher_exact([[60, 140], [10, 190]]).pvalue
+    assert 0 < fisher < 1e-9 and t["p_value"] == fisher and t["p_value_text"] == f"{fisher:.2g}"
+    assert f"Fisher exact p = {fisher:.2g}" in " ".join(res["summary"])
+    # Where scipy underflows to 0, the floor is the smallest normal double, printed "< 1e-300".
+    big = cmp.compare_groups(_frame({"a": (0, 3000), "b": (3000, 3000)}), permutations=0)
+    (u,) = big["tests"]
+    assert stats.fisher_exact([[0, 3000], [3000, 0]]).pvalue == 0.0
+    assert u["p_value"] == cmp.P_FLOOR > 0 and u["p_value_text"] == "< 1e-300"
+    text = " ".join(big["summary"])
+    assert "p < 1e-300" in text and "p = 0" not in text and "= < " not in text
+
+
+def test_exact_permutation_p_is_scipys_exact_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the resampling budget the permutation p-value comes from the hypergeometric
+    distribution; it equals scipy's own answer where scipy enumerates every relabelling."""
+    ka, na, kb, nb = 5, 7, 1, 6  # C(13, 7) = 1716 relabellings
+    xa, xb = np.r_[np.ones(ka), np.zeros(na - ka)], np.r_[np.ones(kb), np.zeros(nb - kb)]
+    ref = stats.permutation_test((xa, xb), lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+                                 vectorized=True, n_resamples=5000, rng=np.random.default_rng(0)).pvalue
+    monkeypatch.setattr(cmp, "PERMUTATION_BUDGET", 0)
+    p, how = cmp._perm_p(ka, na, kb, nb, 5000, seed=0)
+    assert how is not None and how.startswith("exact (hypergeometric") and p == pytest.approx(ref, rel=1e-12)
+    monkeypatch.undo()
+    p2, how2 = cmp._perm_p(ka, na, kb, nb, 5000, seed=0)
+    assert how2 == "exact (every relabelling)" and p2 == pytest.approx(ref, rel=1e-12)
+
+
+def test_permutation_on_large_groups_is_fast_and_bounded() -> None:
+    """52,000 accounts x 9,999 resamples once needed ~10 GB; the exact distribution needs none."""
+    import resource
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    res = cmp.compare_groups(_frame({"a": (3582, 7043), "b": (16356, 45431)}), permutations=9999)
+    assert time.perf_counter() - t0 < 20
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB
+    (t,) = res["tests"]
+    assert t["permutation_method"].startswith("exact (hypergeometric") and t["p_value_permutation"] >= cmp.P_FLOOR
 
 
 def test_errors_and_degenerate_models() -> None:
@@ -190,6 +332,7 @@ def test_account_frame_and_compare_store(camps: Store) -> None:
     g = {x["group"]: x for x in res["groups"]}
     assert g["opposition"]["outcome_count"] == 18 and g["opposition"]["accounts"] == 59
     assert any("never observed" in s for s in res["cannot_say"])
+    assert not any("selected on the outcome" in w for w in res["warnings"])  # accounts seen active
     assert set(res["model"]["covariates"]) <= set(cmp.STANDARD_COVARIATES)
     with pytest.raises(InputError):
         cmp.account_frame(camps, outcome="vanished")
@@ -237,3 +380,63 @@ def test_drop_outcome_from_detect(store: Store) -> None:
     assert int(got.sum()) == 7
     res = cmp.compare_store(store, outcome="drop", permutations=0)
     assert {g["group"]: g["outcome_count"] for g in res["groups"]} == {"government": 6, "opposition": 1}
+
+
+@pytest.fixture
+def gone_only(store: Store) -> Store:
+    """Like voterfraud2020: profiles of accounts that are all gone (suspended or not
+    found), never seen active; group "solo" has a single account."""
+    t0 = datetime(2021, 1, 10, tzinfo=UTC)
+    wl, prof = [], []
+    suspended = {"alpha": 15, "beta": 14, "gamma": 2, "solo": 0}
+    for i in range(91):
+        g = "solo" if i == 90 else ["alpha", "beta", "gamma"][i // 30]
+        acc = str(2_000_000 + i)
+        wl.append({"platform": "x", "account": acc, "account_id": acc, "group": g, "action": "add", "at": t0})
+        prof.append({"platform": "x", "account_id": acc, "observed_at": t0,
+                     "status": "suspended" if i % 30 < suspended[g] else "not_found"})
+    with store.writer(command="test", source="test") as w:
+        w.add("watchlist", _tbl(wl))
+        w.add("profiles", _tbl(prof))
+    return store
+
+
+def test_population_selected_on_the_outcome_is_said(gone_only: Store) -> None:
+    res = cmp.compare_store(gone_only, outcome="suspended", permutations=99)
+    g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in res["groups"]}
+    assert g == {"alpha": (15, 30), "beta": (14, 30), "gamma": (2, 30), "solo": (0, 1)}
+    assert any("selected on the outcome" in w and "share among accounts that disappeared" in w for w in res["warnings"])
+    assert any(w.startswith("Group solo (1 account") for w in res["warnings"])
+    # Not the alphabetically first pair (alpha vs beta, no difference): the smallest adjusted p.
+    assert res["most_informative"]["groups"] == ["alpha", "gamma"]
+
+
+def test_report_quotes_the_most_informative_comparison(gone_only: Store) -> None:
+    from purgewatch.report._findings import gather_findings
+
+    f = gather_findings(gone_only)
+    suspended = next(c for c in f["compare"] if c["outcome"] == "suspended")
+    sentence = next(" ".join(p if isinstance(p, str) else p["text"] for p in s)
+                    for s in f["summary"]["sentences"] if "Camps compared on “suspended”" in str(s))
+    assert "most informative comparison, alpha vs gamma" in sentence and "alpha vs beta" not in sentence
+    best = suspended["tests"][suspended["most_informative"]["index"]]
+    assert f"p = {best['p_value_adjusted_text']}" in sentence and not re.search(r"p = 0(?![.\d])", sentence)
+    assert "selected on the outcome" in sentence
+
+
+def test_cli_and_web_answer_degenerate_comparisons(gone_only: Store) -> None:
+    from starlette.testclient import TestClient
+
+    from purgewatch.cli import cli
+    from purgewatch.web import create_app
+
+    r = CliRunner().invoke(cli, ["compare", "--outcome", "deactivated", "--store", str(gone_only.path)])
+    assert r.exit_code == 0, r.output
+    assert "cannot test" in r.output and "No account in any group has the outcome" in r.output
+    r2 = CliRunner().invoke(cli, ["compare", "--store", str(gone_only.path), "--json"])
+    out = json.loads(r2.output)
+    assert r2.exit_code == 0 and out["warnings"] and out["most_informative"]["index"] is not None
+    with TestClient(create_app(gone_only), base_url="http://127.0.0.1") as c:
+        page = c.get("/compare", params={"outcome": "deactivated"})
+        assert page.status_code == 200 and "No account in any group has the outcome" in page.text
+        assert c.get("/api/compare", params={"outcome": "suspended"}).json()["warnings"] == out["warnings"]

@@ -110,3 +110,120 @@ def test_voterfraud_through_the_store_and_cli(datasets_dir: Path, tmp_path: Path
     g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in out["groups"]}
     assert g == {"detractor": (3582, 7043), "promoter": (16356, 45431)}
     assert out["model"]["covariates"] == ["age_days"]  # only snowflake ages in this file
+    # Only accounts already gone are in the file: the rate is a share among the disappeared.
+    assert any("selected on the outcome" in w for w in out["warnings"])
+    (t,) = out["tests"]
+    assert out["most_informative"]["index"] == 0 and t["p_value"] > 0
+
+
+# ------------------------------------------------------------ through the store, issue 11
+
+
+def _imported(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    from conftest import DATASETS
+
+    from purgewatch.sources.datasets import import_dataset
+    from purgewatch.store import Store
+
+    if not (DATASETS / name).is_dir():
+        pytest.skip(f"dataset {name} not found under {DATASETS} (set PURGEWATCH_DATASETS)")
+    store = Store.init(tmp_path_factory.mktemp(name) / "store")
+    import_dataset(store, name, DATASETS)
+    return store.path
+
+
+@pytest.fixture(scope="module")
+def vf_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _imported(tmp_path_factory, "voterfraud2020")
+
+
+@pytest.fixture(scope="module")
+def cresci_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _imported(tmp_path_factory, "cresci-2017")
+
+
+@pytest.fixture(scope="module")
+def ira_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _imported(tmp_path_factory, "ira-follower-series")
+
+
+def _cli_compare(store: Path, *args: str) -> dict:
+    import json
+
+    from click.testing import CliRunner
+
+    from purgewatch.cli import cli
+
+    r = CliRunner().invoke(cli, ["compare", *args, "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output  # no traceback, whatever the table
+    return json.loads(r.output)
+
+
+def _check_honest(out: dict) -> None:
+    """Every tested pair: p-value exactly scipy's Fisher p on the counts (floored only at
+    underflow), never 0; every interval holds its estimate."""
+    from scipy import stats
+
+    for t in out["tests"]:
+        (ka, kb), (na, nb) = t["outcome_counts"], t["accounts"]
+        e = t["effect"]
+        for est, ci in ((e["difference"], e["difference_ci"]), (e["rate_ratio"], e["rate_ratio_ci"]),
+                        (e["odds_ratio"], e["odds_ratio_ci"])):
+            if est is not None:
+                assert ci[0] <= est <= ci[1], (t["groups"], est, ci)
+        if t["p_value"] is None:
+            assert t["cannot_test"]
+            continue
+        p = stats.fisher_exact([[ka, na - ka], [kb, nb - kb]]).pvalue
+        assert t["p_value"] == max(p, cmp.P_FLOOR) and t["p_value"] > 0
+        assert t["p_value_text"] == ("< 1e-300" if p < cmp.P_FLOOR else f"{p:.2g}")
+    assert not any(" p = 0" in s.replace("p = 0.", "") for s in out["summary"])
+
+
+def test_voterfraud_compare_by_group_is_bounded_and_warns(vf_store: Path) -> None:
+    """Default --permutations 9999 on 59,018 accounts: once 10.8 GB and 102 s (issue 11)."""
+    import resource
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    out = _cli_compare(vf_store, "--by", "group")
+    elapsed = time.perf_counter() - t0
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 2048, grown_mb
+    assert elapsed < 120, elapsed  # generous under load; ~5 s alone
+    g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in out["groups"]}
+    assert g["community_0"] == (3582, 7043) and g["community_1"] == (8858, 31382)
+    assert any("selected on the outcome" in w for w in out["warnings"])
+    assert out["population_warnings"] and out["global_test"]["test"] == "chi2_independence"
+    assert all(t["adjustment"] == "holm" for t in out["tests"]) and len(out["tests"]) == 15
+    # The issue's 2.2e-14 printed as "< 1e-300": p-values are scipy's, unrounded.
+    assert sum(1 for t in out["tests"] if t["p_value_text"] == "< 1e-300") < 3
+    best = out["tests"][out["most_informative"]["index"]]
+    assert best["p_value_adjusted"] == min(t["p_value_adjusted"] for t in out["tests"])
+    for t in out["tests"]:  # resampling only where it is cheap; the exact distribution elsewhere
+        big = sum(t["accounts"]) * 9999 > cmp.PERMUTATION_BUDGET
+        assert t["permutation_method"] == ("exact (hypergeometric: every relabelling)" if big else "monte carlo (9999 resamples)")
+    for term in out["model"]["terms"]:
+        share = term.get("gap_explained_log_odds")
+        assert share is None or 0 <= share <= 1
+    _check_honest(out)
+
+
+def test_cresci_compare_by_label_cannot_test(cresci_store: Path) -> None:
+    """No cresci profile is suspended: the comparison says so instead of crashing."""
+    out = _cli_compare(cresci_store, "--by", "label")
+    assert len(out["groups"]) == 9 and sum(g["outcome_count"] for g in out["groups"]) == 0
+    assert any("No account in any group has the outcome" in w for w in out["warnings"])
+    assert out["global_test"]["p_value"] is None and out["most_informative"] is None
+    _check_honest(out)
+
+
+def test_ira_compare_by_group_never_crashes(ira_store: Path) -> None:
+    """IRA series: every account active while tweeting; 8 groups (Commercial has 8 accounts)."""
+    out = _cli_compare(ira_store, "--by", "group")
+    assert {g["group"] for g in out["groups"]} >= {"RightTroll", "LeftTroll", "Commercial"}
+    assert any("No account in any group has the outcome" in w for w in out["warnings"])
+    assert not out["population_warnings"]  # accounts were seen active
+    assert len(out["tests"]) == 28 and all(t["cannot_test"] for t in out["tests"])
+    _check_honest(out)

@@ -8,21 +8,32 @@ statuses and follower counts, covariates from profiles). All statistics come fro
 and statsmodels:
 
 - per group: rate with a Wilson 95% interval (``proportion_confint(method="wilson")``);
-- per pair: rate ratio (log-adjusted interval) and difference (Newcombe hybrid score
-  interval) from ``confint_proportions_2indep``, Fisher's exact test, a permutation test
-  (``scipy.stats.permutation_test`` on the difference in rates), Holm's correction over
-  the pairs (``multipletests(method="holm")``) when more than two groups are compared;
+- per pair: Fisher's exact test (valid for any table, zero cells included), the
+  difference in rates with a Newcombe hybrid score interval, rate ratio and odds ratio
+  with log (Katz / Woolf) intervals, computed on the Haldane–Anscombe corrected table
+  (0.5 added to every cell) when a cell is zero so that the estimate and its interval
+  come from the same counts; a permutation test of the difference in rates; Holm's
+  correction over the pairs (``multipletests(method="holm")``) when more than two groups
+  are compared;
+- across all groups: a chi-square test of independence, replaced by the exact
+  Fisher–Freeman–Halton test (Monte Carlo over tables with the observed margins) when an
+  expected count is below 5, and "cannot test" when no account (or every account) has
+  the outcome;
 - a logistic regression of the outcome on group alone and on group plus covariates
   (statsmodels ``Logit``), reporting how much of the raw gap the covariates account for,
   on the log-odds scale and as an average marginal difference in probability. This is
   the design of Mosleh et al., "Differences in misinformation sharing can lead to
   politically asymmetric sanctions" (Nature 634, 2024).
+
+Nothing here raises on a degenerate table: what cannot be tested is said in ``warnings``
+and in the test's ``cannot_test``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
@@ -42,6 +53,20 @@ from purgewatch.store import Store
 SMALL_GROUP = 30          # fewer accounts than this: say the interval is wide
 SMALL_COUNT = 5           # fewer outcome events than this: likewise
 DEFAULT_PERMUTATIONS = 9999
+# Resamples x accounts above which the permutation p-value comes from the exact
+# permutation distribution (hypergeometric, see _perm_p) instead of resampling: beyond
+# it resampling costs seconds per pair and gives nothing the exact answer does not.
+PERMUTATION_BUDGET = 20_000_000
+# Elements of one vectorised batch of resamples (bounds the memory of permutation_test).
+PERMUTATION_BATCH_ELEMENTS = 2_000_000
+# Tables drawn for the Monte Carlo Fisher–Freeman–Halton test across groups.
+OMNIBUS_TABLES = 9999
+MIN_EXPECTED = 5          # Cochran: the chi-square approximation needs expected counts >= 5
+# Where double precision ends: below the smallest normal double scipy's p-values lose
+# their digits and eventually underflow to 0. Such values are stored as this floor and
+# printed as "< 1e-300"; every other p-value is kept exactly as scipy computed it.
+P_FLOOR = sys.float_info.min
+P_FLOOR_TEXT = "< 1e-300"
 # Outcomes that compare_store can derive from the store.
 OUTCOMES: dict[str, str] = {
     "suspended": "suspended or taken down (platform enforcement) at least once in the window "
@@ -53,10 +78,13 @@ OUTCOMES: dict[str, str] = {
     "drop": "a follower_drop event from `detect` in the window (fallback without it: a sustained drop, docs/compare.md)",
 }
 STANDARD_COVARIATES = ("age_days", "activity", "audience", "bot_likeness")
+# Statuses that show an account was there (not gone): see population warnings.
+PRESENT_STATUSES = frozenset({"active", "protected", "limited"})
 # Sustained drop rule (fallback when the detect module is not installed).
 DROP_RELATIVE = 0.2
 DROP_ABSOLUTE = 100
 DROP_SPAN = 3
+HALDANE = "haldane-anscombe (0.5 added to every cell, for the estimate and its interval)"
 
 
 def _num(x: float | None, digits: int = 6) -> float | None:
@@ -76,6 +104,26 @@ def _exp(x: float) -> float | None:
         return None
 
 
+def p_value(x: float | None) -> float | None:
+    """A p-value as scipy computed it (no rounding), floored at :data:`P_FLOOR` only
+    where double precision ends; None when there is none (NaN)."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return None
+    return min(1.0, max(x, P_FLOOR))
+
+
+def p_text(x: float | None) -> str:
+    """How a p-value is printed: two significant digits, "< 1e-300" at the floor, never 0."""
+    if x is None:
+        return "n/a"
+    if x <= P_FLOOR:
+        return P_FLOOR_TEXT
+    return f"{x:.2g}"
+
+
 def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
@@ -83,15 +131,178 @@ def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float | None, float
     return float(lo), float(hi)
 
 
-def _perm_p(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> float:
+def _perm_p(ka: int, na: int, kb: int, nb: int, resamples: int, seed: int) -> tuple[float | None, str | None]:
+    """Two-sided permutation p-value of the difference in rates, and how it was computed.
+
+    For a 0/1 outcome the permutation distribution of the difference in rates given the
+    margins is the hypergeometric distribution of the first group's count (the difference
+    rises with it), so when resampling would be costly (accounts x resamples above
+    :data:`PERMUTATION_BUDGET`) the p-value is the exact one that resampling approximates:
+    2 * min(P(X <= ka), P(X >= ka)), capped at 1, as ``scipy.stats.permutation_test``
+    defines it; likewise for a group of one account. Otherwise ``permutation_test``
+    resamples in batches of bounded memory.
+    """
+    if resamples <= 0:
+        return None, None
+    n, k = na + nb, ka + kb
+    # scipy refuses a sample of one account; the exact distribution does not need samples.
+    if n * resamples > PERMUTATION_BUDGET or min(na, nb) < 2:
+        less = stats.hypergeom.cdf(ka, n, k, na)
+        greater = stats.hypergeom.sf(ka - 1, n, k, na)
+        return float(min(1.0, 2 * min(less, greater))), "exact (hypergeometric: every relabelling)"
+    a = np.r_[np.ones(ka), np.zeros(na - ka)]
+    b = np.r_[np.ones(kb), np.zeros(nb - kb)]
+
     def diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
         return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
     res = stats.permutation_test(
         (a, b), diff, permutation_type="independent", vectorized=True,
-        n_resamples=n, alternative="two-sided", rng=np.random.default_rng(seed),
+        n_resamples=resamples, alternative="two-sided", rng=np.random.default_rng(seed),
+        batch=max(1, PERMUTATION_BATCH_ELEMENTS // max(n, 1)),
     )
-    return float(res.pvalue)
+    exact = math.comb(n, na) <= resamples  # scipy enumerates every relabelling then
+    return float(res.pvalue), ("exact (every relabelling)" if exact else f"monte carlo ({resamples} resamples)")
+
+
+def _min_attainable_p(na: int, nb: int, k: int) -> float:
+    """The smallest two-sided Fisher p-value any table with these margins could give: the
+    pair cannot show a difference at level alpha when this exceeds alpha."""
+    n = na + nb
+    lo, hi = max(0, k - nb), min(na, k)
+    if lo == hi:
+        return 1.0
+    ends = stats.hypergeom.pmf([lo, hi], n, k, na)
+    small = float(ends.min())
+    # Fisher's two-sided p of the least likely table: every table at most as likely (the
+    # distribution is unimodal, so only the other end can tie).
+    return float(min(1.0, sum(v for v in ends if v <= small * (1 + 1e-7))))
+
+
+def _effects(ka: int, na: int, kb: int, nb: int, alpha: float) -> dict[str, Any]:
+    """Difference, rate ratio and odds ratio of a vs b, each with an interval that holds
+    its own estimate."""
+    ra, rb = ka / na, kb / nb
+    d_lo, d_hi = confint_proportions_2indep(ka, na, kb, nb, method="newcomb", compare="diff", alpha=alpha)
+    out: dict[str, Any] = {
+        "difference": _num(ra - rb),
+        "difference_ci": [_num(d_lo), _num(d_hi)],
+        "difference_ci_method": "newcombe",
+    }
+    if ka + kb == 0 or ka + kb == na + nb:
+        why = "not estimable: " + ("neither group has the outcome" if ka + kb == 0 else "every account has the outcome")
+        out.update({"rate_ratio": None, "rate_ratio_ci": [None, None], "rate_ratio_estimator": why,
+                    "odds_ratio": None, "odds_ratio_ci": [None, None], "odds_ratio_estimator": why})
+        return out
+    cells = (ka, na - ka, kb, nb - kb)
+    add = 0.5 if 0 in cells else 0.0
+    a, b, c, d = (x + add for x in cells)
+    # Katz (log) interval for the ratio, Woolf (logit) for the odds ratio, both centred on
+    # the estimate computed from the same (corrected when a cell is zero) counts.
+    rr_lo, rr_hi = confint_proportions_2indep(a, a + b, c, c + d, method="log", compare="ratio", alpha=alpha)
+    or_lo, or_hi = confint_proportions_2indep(a, a + b, c, c + d, method="logit", compare="odds-ratio", alpha=alpha)
+    estimator = HALDANE if add else "observed counts"
+    out.update({
+        "rate_ratio": _num((a / (a + b)) / (c / (c + d))),
+        "rate_ratio_ci": [_num(rr_lo), _num(rr_hi)],
+        "rate_ratio_ci_method": "log (katz)",
+        "rate_ratio_estimator": estimator,
+        "odds_ratio": _num((a * d) / (b * c)),
+        "odds_ratio_ci": [_num(or_lo), _num(or_hi)],
+        "odds_ratio_ci_method": "logit (woolf)",
+        "odds_ratio_estimator": estimator,
+    })
+    return out
+
+
+def _pair_test(
+    name: str, a: str, b: str, ka: int, na: int, kb: int, nb: int,
+    alpha: float, permutations: int, seed: int,
+) -> dict[str, Any]:
+    t: dict[str, Any] = {
+        "metric": f"{name} rate",
+        "groups": [a, b],
+        "accounts": [na, nb],
+        "outcome_counts": [ka, kb],
+        "rates": [_num(ka / na), _num(kb / nb)],
+        "effect": _effects(ka, na, kb, nb, alpha),
+    }
+    if ka + kb == 0 or ka + kb == na + nb:
+        t.update({
+            "p_value": None, "p_value_text": "n/a", "p_value_test": None,
+            "cannot_test": (f"neither {a} nor {b} has an account with the outcome" if ka + kb == 0
+                            else f"every account of {a} and {b} has the outcome") + ": the rates cannot differ",
+            "min_attainable_p": 1.0, "testable": False,
+            "p_value_permutation": None, "permutation_method": None, "permutations": permutations,
+        })
+        return t
+    fisher = stats.fisher_exact([[ka, na - ka], [kb, nb - kb]])
+    p = p_value(fisher.pvalue)
+    pmin = _min_attainable_p(na, nb, ka + kb)
+    perm, perm_method = _perm_p(ka, na, kb, nb, permutations, seed)
+    t.update({
+        "p_value": p,
+        "p_value_text": p_text(p),
+        "p_value_test": "fisher_exact",
+        "min_attainable_p": p_value(pmin),
+        "testable": pmin <= alpha,
+        "p_value_permutation": p_value(perm),
+        "permutation_method": perm_method,
+        "permutations": permutations,
+    })
+    if pmin > alpha:
+        t["cannot_test"] = (
+            f"too small to test: with {na} and {nb} accounts and {ka + kb} outcomes no result could reach "
+            f"p < {alpha:g} (smallest attainable p = {p_text(pmin)})"
+        )
+    return t
+
+
+def _omnibus(name: str, ct: np.ndarray, levels: list[str], seed: int) -> tuple[dict[str, Any], str | None]:
+    """One test of independence across all groups; the warning to give, if any."""
+    base: dict[str, Any] = {"metric": f"{name} rate", "groups": levels}
+    col = ct.sum(axis=0)
+    if (col == 0).any():
+        return {**base, "test": None, "statistic": None, "dof": None, "p_value": None, "p_value_text": "n/a",
+                "cannot_test": "no account has the outcome" if col[1] == 0 else "every account has the outcome"}, None
+    expected = stats.contingency.expected_freq(ct)
+    low = int((expected < MIN_EXPECTED).sum())
+    if low == 0:
+        chi2, p, dof, _ = stats.chi2_contingency(ct)
+        pv = p_value(p)
+        return {**base, "test": "chi2_independence", "statistic": _num(chi2), "dof": int(dof),
+                "p_value": pv, "p_value_text": p_text(pv)}, None
+    res = stats.fisher_exact(ct, method=stats.MonteCarloMethod(n_resamples=OMNIBUS_TABLES, rng=np.random.default_rng(seed)))
+    pv = p_value(res.pvalue)
+    warn = (
+        f"The chi-square test across groups was replaced by an exact one (Fisher–Freeman–Halton, Monte Carlo over "
+        f"{OMNIBUS_TABLES:,} tables with the observed margins; smallest reportable p = {p_text(1 / (OMNIBUS_TABLES + 1))}) "
+        f"because {low} of {expected.size} expected counts are below {MIN_EXPECTED}."
+    )
+    return {**base, "test": "fisher_freeman_halton_monte_carlo", "statistic": None, "dof": None,
+            "tables": OMNIBUS_TABLES, "p_value": pv, "p_value_text": p_text(pv),
+            "expected_below_5": low}, warn
+
+
+def _most_informative(tests: list[dict[str, Any]], alpha: float) -> dict[str, Any] | None:
+    """The comparison a summary should quote: the smallest adjusted p-value among the
+    pairs that could be tested, ties (e.g. several at the floor) broken by the largest
+    difference in rates, then by group names."""
+    cands = [(i, t) for i, t in enumerate(tests) if t.get("p_value_adjusted") is not None]
+    if not cands:
+        return None
+    i, t = min(cands, key=lambda it: (it[1]["p_value_adjusted"], -abs(it[1]["effect"]["difference"] or 0.0),
+                                      it[1]["groups"]))
+    return {
+        "index": i,
+        "groups": t["groups"],
+        "difference": t["effect"]["difference"],
+        "difference_ci": t["effect"]["difference_ci"],
+        "p_value_adjusted": t["p_value_adjusted"],
+        "p_value_text": t["p_value_adjusted_text"],
+        "significant": bool(t["p_value_adjusted"] < alpha),
+        "why": "smallest adjusted p-value among the pairs tested (ties: largest difference in rates)",
+    }
 
 
 def compare_groups(
@@ -106,13 +317,15 @@ def compare_groups(
     seed: int = 0,
     alpha: float = 0.05,
     notes: Sequence[str] = (),
+    warnings_in: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Rates, pairwise tests and the covariate-adjusted model for a 0/1 outcome by group.
 
     ``frame``: one row per account. Rows with a missing group or outcome are dropped (and
     counted). ``reference``: the comparison group for pairwise tests and the model
     (default: all pairs; the model uses the largest group). ``notes``: extra statements
-    for ``cannot_say`` (e.g. how the outcome was observed).
+    for ``cannot_say`` (e.g. how the outcome was observed); ``warnings_in``: warnings the
+    caller knows about (e.g. a population selected on the outcome), listed first.
     """
     for c in (group, outcome, *covariates):
         if c not in frame.columns:
@@ -134,78 +347,86 @@ def compare_groups(
     if reference is not None and reference not in levels:
         raise InputError(f"reference group {reference!r} has no accounts",
                          hint=f"groups: {', '.join(levels)}")
+    warn: list[str] = list(warnings_in)
 
     groups_out: list[dict[str, Any]] = []
-    data: dict[str, np.ndarray] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    agg = df.groupby(group)[outcome].agg(["sum", "size"])
     for g in levels:
-        y = df.loc[df[group] == g, outcome].to_numpy()
-        data[g] = y
-        k, n = int(y.sum()), int(y.size)
+        k, n = int(agg.loc[g, "sum"]), int(agg.loc[g, "size"])
+        counts[g] = (k, n)
         lo, hi = wilson(k, n, alpha)
         groups_out.append({
             "group": g, "accounts": n, "outcome_count": k, "rate": _num(k / n),
             "ci_low": _num(lo), "ci_high": _num(hi), "ci_method": "wilson",
         })
+    total_k, total_n = sum(k for k, _ in counts.values()), sum(n for _, n in counts.values())
+    if total_k == 0:
+        warn.append(f"No account in any group has the outcome ({name}: 0 of {total_n:,}): "
+                    "there is nothing to compare, and the groups cannot be tested.")
+    elif total_k == total_n:
+        warn.append(f"Every account in every group has the outcome ({name}: {total_n:,} of {total_n:,}): "
+                    "the groups cannot differ, and cannot be tested.")
 
     if reference is not None:
         pairs = [(g, reference) for g in levels if g != reference]
     else:
         pairs = list(itertools.combinations(levels, 2))
-    tests: list[dict[str, Any]] = []
-    for a, b in pairs:
-        ya, yb = data[a], data[b]
-        ka, na, kb, nb = int(ya.sum()), ya.size, int(yb.sum()), yb.size
-        table = [[ka, na - ka], [kb, nb - kb]]
-        fisher = stats.fisher_exact(table)
-        rr_lo, rr_hi = confint_proportions_2indep(ka, na, kb, nb, method="log-adjusted", compare="ratio", alpha=alpha)
-        d_lo, d_hi = confint_proportions_2indep(ka, na, kb, nb, method="newcomb", compare="diff", alpha=alpha)
-        ra, rb = ka / na, kb / nb
-        tests.append({
-            "metric": f"{name} rate",
-            "groups": [a, b],
-            "rates": [_num(ra), _num(rb)],
-            "effect": {
-                "rate_ratio": _num(ra / rb) if rb > 0 else None,
-                "rate_ratio_ci": [_num(rr_lo), _num(rr_hi)],
-                "rate_ratio_ci_method": "log-adjusted",
-                "difference": _num(ra - rb),
-                "difference_ci": [_num(d_lo), _num(d_hi)],
-                "difference_ci_method": "newcombe",
-            },
-            "odds_ratio_fisher": _num(fisher.statistic),
-            "p_value": _num(fisher.pvalue, 12),
-            "p_value_test": "fisher_exact",
-            "p_value_permutation": _num(_perm_p(ya, yb, permutations, seed), 12) if permutations else None,
-            "permutations": permutations,
-        })
-    if len(levels) > 2 and tests:
-        adj = multipletests([t["p_value"] for t in tests], method="holm")[1]
-        for t, p in zip(tests, adj, strict=True):
-            t["p_value_adjusted"] = _num(p, 12)
-            t["adjustment"] = "holm"
-        # One global test of independence across all groups.
-        ct = pd.crosstab(df[group], df[outcome]).reindex(columns=[0, 1], fill_value=0)
-        chi2, p_glob, dof, _ = stats.chi2_contingency(ct.to_numpy())
-        global_test: dict[str, Any] | None = {
-            "metric": f"{name} rate", "groups": levels, "test": "chi2_independence",
-            "statistic": _num(chi2), "dof": int(dof), "p_value": _num(p_glob, 12),
-        }
-    else:
-        for t in tests:
+    tests = [_pair_test(name, a, b, *counts[a], *counts[b], alpha, permutations, seed) for a, b in pairs]
+    tested = [t for t in tests if t["p_value"] is not None]
+    holm = len(levels) > 2 and len(tested) > 1
+    if holm:
+        adj = multipletests([t["p_value"] for t in tested], method="holm")[1]
+        for t, p in zip(tested, adj, strict=True):
+            t["p_value_adjusted"] = p_value(p)
+    for t in tests:
+        if not holm or t["p_value"] is None:
             t["p_value_adjusted"] = t["p_value"]
-            t["adjustment"] = None
-        global_test = None
+        t["p_value_adjusted_text"] = p_text(t["p_value_adjusted"])
+        t["adjustment"] = "holm" if holm and t["p_value"] is not None else None
+    # Pairs no outcome could make significant, attributed to their smaller group.
+    untestable: dict[str, list[str]] = {}
+    for t in tests:
+        if total_k and total_k < total_n and not t["testable"]:
+            a, b = t["groups"]
+            small, other = (a, b) if counts[a][1] <= counts[b][1] else (b, a)
+            untestable.setdefault(small, []).append(other)
+    for g, others in untestable.items():
+        k, n = counts[g]
+        warn.append(
+            f"Group {g} ({n:,} account{'s' if n != 1 else ''}, {k} with the outcome) is too small to test against "
+            f"{', '.join(others)}: no outcome could give p < {alpha:g}; its rate is shown, not tested."
+        )
 
-    ref = reference or max(levels, key=lambda g: (data[g].size, g))
-    model = _adjusted_model(df, group, outcome, list(covariates), ref, alpha)
-    summary, cannot = _summary(name, groups_out, tests, model, list(covariates), dropped, notes)
+    global_test: dict[str, Any] | None = None
+    if len(levels) > 2:
+        ct = np.array([[counts[g][1] - counts[g][0], counts[g][0]] for g in levels])
+        global_test, gwarn = _omnibus(name, ct, levels, seed)
+        if gwarn:
+            warn.append(gwarn)
+
+    ref = reference or max(levels, key=lambda g: (counts[g][1], g))
+    if 0 < total_k < total_n:
+        model = _adjusted_model(df, group, outcome, list(covariates), ref, alpha)
+    else:
+        model = {"method": "logistic regression (statsmodels Logit); covariates standardised",
+                 "reference_group": ref, "covariates": [], "covariates_unusable": list(covariates),
+                 "rows": len(df), "rows_dropped_missing_covariates": 0, "terms": [],
+                 "error": "the outcome does not vary: there is no model to fit"}
+    if model.get("warning"):
+        warn.append(f"Model: {model['warning']}.")
+    best = _most_informative(tests, alpha)
+    summary, cannot = _summary(name, groups_out, tests, global_test, best, model, list(covariates),
+                               dropped, notes, alpha)
     out: dict[str, Any] = {
         "outcome": name,
         "groups": groups_out,
         "tests": tests,
         "global_test": global_test,
+        "most_informative": best,
         "model": model,
         "summary": summary,
+        "warnings": warn,
         "cannot_say": cannot,
         "accounts_dropped": dropped,
     }
@@ -240,6 +461,9 @@ def _adjusted_model(
         )
     if ref not in levels or len(levels) < 2:
         out["error"] = "fewer than two groups left after dropping rows with missing covariates"
+        return out
+    if cc[outcome].nunique() < 2:
+        out["error"] = "the outcome does not vary among the accounts with complete covariates"
         return out
     others = [g for g in levels if g != ref]
     dummies = pd.DataFrame({f"group[{g}]": (cc[group] == g).astype(float) for g in others}, index=cc.index)
@@ -279,7 +503,7 @@ def _adjusted_model(
             "vs": ref,
             "raw_odds_ratio": _exp(b_raw),
             "raw_odds_ratio_ci": [_exp(ci_raw.loc[term, 0]), _exp(ci_raw.loc[term, 1])],
-            "raw_p_value": _num(raw.pvalues[term], 12),
+            "raw_p_value": p_value(raw.pvalues[term]),
             "raw_difference": _num(avg_diff(raw, X_raw, g)),
         }
         if adj is not None:
@@ -287,17 +511,14 @@ def _adjusted_model(
             ci_adj = adj.conf_int(alpha)
             d_raw, d_adj = avg_diff(raw, X_raw, g), avg_diff(adj, X_adj, g)
             has_gap = abs(b_raw) > 1e-12 and float(raw.pvalues[term]) < alpha
+            share_lo = 1 - b_adj / b_raw if has_gap else None
+            share_p = 1 - d_adj / d_raw if has_gap and abs(d_raw) > 1e-12 else None
             entry.update({
                 "adjusted_odds_ratio": _exp(b_adj),
                 "adjusted_odds_ratio_ci": [_exp(ci_adj.loc[term, 0]), _exp(ci_adj.loc[term, 1])],
-                "adjusted_p_value": _num(adj.pvalues[term], 12),
+                "adjusted_p_value": p_value(adj.pvalues[term]),
                 "adjusted_difference": _num(d_adj),
-                # 1 - adjusted/raw: the share of the raw gap the covariates account for
-                # (can exceed 1 when the gap reverses, or be negative when it widens).
-                # Only where there is a raw gap (raw p < alpha): a ratio to a gap
-                # indistinguishable from zero is noise.
-                "gap_explained_log_odds": _num(1 - b_adj / b_raw) if has_gap else None,
-                "gap_explained_probability": _num(1 - d_adj / d_raw) if has_gap and abs(d_raw) > 1e-12 else None,
+                **_gap(b_raw, b_adj, share_lo, share_p, has_gap, float(adj.pvalues[term]) < alpha),
             })
         out["terms"].append(entry)
     if adj is not None:
@@ -305,7 +526,7 @@ def _adjusted_model(
         out["covariate_effects"] = [
             {"covariate": c, "odds_ratio_per_sd": _exp(adj.params[c]),
              "ci": [_exp(ci.loc[c, 0]), _exp(ci.loc[c, 1])],
-             "p_value": _num(adj.pvalues[c], 12)}
+             "p_value": p_value(adj.pvalues[c])}
             for c in usable
         ]
         out["pseudo_r2"] = {"raw": _num(raw.prsquared), "adjusted": _num(adj.prsquared)}
@@ -315,10 +536,32 @@ def _adjusted_model(
     return out
 
 
-def _p(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return "< 1e-300" if x == 0 else f"{x:.3g}"
+def _gap(
+    b_raw: float, b_adj: float, share_lo: float | None, share_p: float | None, has_gap: bool, adj_significant: bool,
+) -> dict[str, Any]:
+    """How adjustment changed the raw gap. "Share of the gap the covariates account for"
+    is only a share between 0 and 1; outside it the decomposition is named for what it is
+    (all of it explained, the gap widened, or reversed) and no share is given."""
+    if not has_gap:
+        return {"gap_decomposition": "no_raw_gap", "gap_explained_log_odds": None, "gap_explained_probability": None,
+                "gap_meaning": "no clear raw gap (raw p >= alpha): a share of it would be noise"}
+    if b_adj * b_raw < 0 and not adj_significant:
+        kind, meaning = "all_explained", ("the covariates account for all of the raw gap: the adjusted group effect "
+                                          "is indistinguishable from zero")
+    elif b_adj * b_raw < 0:
+        kind, meaning = "reversed", ("the gap reverses direction once the covariates are held equal: they more than "
+                                     "account for it, and the adjusted effect points the other way")
+    elif abs(b_adj) > abs(b_raw):
+        kind, meaning = "widened", ("the gap widens once the covariates are held equal: the groups differ in the "
+                                    "covariates in a way that masks part of the gap, so none of it is explained by them")
+    else:
+        kind, meaning = "share", "share of the raw gap the covariates account for"
+
+    def share(x: float | None) -> float | None:
+        return _num(x) if kind == "share" and x is not None and 0 <= x <= 1 else None
+
+    return {"gap_decomposition": kind, "gap_explained_log_odds": share(share_lo),
+            "gap_explained_probability": share(share_p), "gap_meaning": meaning}
 
 
 def _f2(x: float | None) -> str:
@@ -329,51 +572,78 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _pts(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}"
+
+
+def _pair_sentence(t: dict[str, Any], name: str) -> str:
+    e = t["effect"]
+    a, b = t["groups"]
+    text = (f"{a} vs {b}: {_pct(t['rates'][0])} vs {_pct(t['rates'][1])} {name}, difference {_pts(e['difference'])} "
+            f"points (95% CI {_pts(e['difference_ci'][0])} to {_pts(e['difference_ci'][1])})")
+    if e.get("rate_ratio") is not None:
+        lo, hi = e["rate_ratio_ci"]
+        text += f", rate ratio {_f2(e['rate_ratio'])} (95% CI {_f2(lo)}–{_f2(hi)}"
+        text += ", 0.5 added to every cell)" if e.get("rate_ratio_estimator") == HALDANE else ")"
+    if t["p_value"] is None:
+        return text + f"; {t.get('cannot_test')}."
+    text += f"; Fisher exact p = {t['p_value_text']}" if t["p_value"] > P_FLOOR else f"; Fisher exact p {t['p_value_text']}"
+    if t.get("adjustment") == "holm":
+        text += f", Holm-adjusted p {'= ' if t['p_value_adjusted'] > P_FLOOR else ''}{t['p_value_adjusted_text']}"
+    if t.get("cannot_test"):
+        text += f" ({t['cannot_test']})"
+    return text + "."
+
+
 def _summary(
     name: str,
     groups: list[dict[str, Any]],
     tests: list[dict[str, Any]],
+    global_test: dict[str, Any] | None,
+    best: dict[str, Any] | None,
     model: dict[str, Any],
     covariates: list[str],
     dropped: int,
     notes: Sequence[str],
+    alpha: float,
 ) -> tuple[list[str], list[str]]:
+    """Plain-language lines: the test across groups, the most informative pair (every
+    pair is in ``tests``, shown as a table), the adjusted model; and what cannot be said."""
     lines: list[str] = []
-    for g in groups:
-        lines.append(
-            f"{g['group']}: {g['outcome_count']} of {g['accounts']} accounts {name} "
-            f"({_pct(g['rate'])}, 95% CI {_pct(g['ci_low'])}–{_pct(g['ci_high'])})."
-        )
-    for t in tests:
-        e = t["effect"]
-        a, b = t["groups"]
-        rr = e["rate_ratio"]
-        lo, hi = e["rate_ratio_ci"]
-        dl, dh = e["difference_ci"]
-        padj = t.get("p_value_adjusted")
-        lines.append(
-            f"{a} vs {b}: rate ratio {_f2(rr)} (95% CI {_f2(lo)}–{_f2(hi)}), difference {_pct(e['difference'])} points "
-            f"(95% CI {_pct(dl)} to {_pct(dh)}); Fisher exact p = {_p(t['p_value'])}"
-            + (f", Holm-adjusted p = {_p(padj)}" if t.get("adjustment") == "holm" and padj is not None else "")
-            + (f", permutation p = {_p(t['p_value_permutation'])} ({t['permutations']} resamples)" if t.get("p_value_permutation") is not None else "")
-            + "."
-        )
+    if global_test is not None:
+        if global_test["p_value"] is None:
+            lines.append(f"Across the {len(groups)} groups: cannot test ({global_test['cannot_test']}).")
+        else:
+            how = ("chi-square test of independence" if global_test["test"] == "chi2_independence"
+                   else "exact Fisher–Freeman–Halton test (Monte Carlo)")
+            ptxt = global_test["p_value_text"]
+            lines.append(f"Across the {len(groups)} groups ({how}): p {'= ' if global_test['p_value'] > P_FLOOR else ''}{ptxt}.")
+        n_sig = sum(1 for t in tests if t["p_value_adjusted"] is not None and t["p_value_adjusted"] < alpha)
+        n_tested = sum(1 for t in tests if t["p_value_adjusted"] is not None)
+        if n_tested == 0:
+            lines.append(f"None of the {len(tests)} pairs could be tested.")
+        else:
+            adj = "Holm-adjusted " if any(t.get("adjustment") == "holm" for t in tests) else ""
+            lines.append(f"{n_sig} of {n_tested} pairs tested differ at {adj}p < {alpha:g}"
+                         + (f" ({len(tests) - n_tested} could not be tested)" if n_tested < len(tests) else "") + ".")
+    if best is not None:
+        t = tests[best["index"]]
+        lead = "Most informative comparison: " if len(tests) > 1 else ""
+        lines.append(lead + _pair_sentence(t, name))
+    elif len(tests) == 1:
+        lines.append(_pair_sentence(tests[0], name))
     if "error" in model:
         lines.append(f"Adjusted model: {model['error']}.")
     elif model.get("covariates"):
         for term in model["terms"]:
-            ge = term.get("gap_explained_log_odds")
             lines.append(
                 f"{term['group']} vs {term['vs']}: odds ratio {_f2(term['raw_odds_ratio'])} unadjusted "
                 f"(95% CI {_f2(term['raw_odds_ratio_ci'][0])}–{_f2(term['raw_odds_ratio_ci'][1])}), "
                 f"{_f2(term.get('adjusted_odds_ratio'))} adjusted for {', '.join(model['covariates'])} "
                 f"(95% CI {_f2(term['adjusted_odds_ratio_ci'][0])}–{_f2(term['adjusted_odds_ratio_ci'][1])}); "
-                + (f"the covariates account for {_pct(ge)} of the raw gap on the log-odds scale"
-                   if ge is not None else f"no clear raw gap to explain (raw p = {_p(term['raw_p_value'])})")
-                + f" (on {model['rows']} accounts with complete covariates)."
+                + _gap_sentence(term)
+                + f" (on {model['rows']:,} accounts with complete covariates)."
             )
-    if model.get("warning"):
-        lines.append(f"Model warning: {model['warning']}.")
     cannot: list[str] = []
     small = [g["group"] for g in groups if g["accounts"] < SMALL_GROUP or g["outcome_count"] < SMALL_COUNT]
     if small:
@@ -404,6 +674,15 @@ def _summary(
     )
     cannot.extend(notes)
     return lines, cannot
+
+
+def _gap_sentence(term: dict[str, Any]) -> str:
+    kind = term.get("gap_decomposition")
+    if kind == "share" and term.get("gap_explained_log_odds") is not None:
+        return f"the covariates account for {_pct(term['gap_explained_log_odds'])} of the raw gap on the log-odds scale"
+    if kind in ("widened", "reversed", "all_explained"):
+        return str(term["gap_meaning"])
+    return f"no clear raw gap to explain (raw p = {p_text(term['raw_p_value'])})"
 
 
 # ---------------------------------------------------------------- from the store
@@ -600,6 +879,11 @@ def account_frame(
     latest["bot_likeness"] = bot_likeness(latest)
     cov = latest[keys + list(STANDARD_COVARIATES)]
     out = pop.merge(cov, on=keys, how="left")
+    # Whether the account was ever seen there (active, protected, limited) in the window:
+    # a population where none was is selected on the outcome (compare_store warns).
+    present = st.assign(p=st["status"].isin(PRESENT_STATUSES)).groupby(keys)["p"].any()
+    out = out.merge(present.rename("seen_present").reset_index(), on=keys, how="left")
+    out["seen_present"] = out["seen_present"].astype("boolean").fillna(False).astype(bool)
     return out.reset_index(drop=True)
 
 
@@ -625,7 +909,25 @@ def compare_store(
     res = compare_groups(
         frame, group="group", outcome="outcome", covariates=covs, reference=reference,
         outcome_name=outcome, permutations=permutations, seed=seed, notes=notes,
+        warnings_in=(population := _population_warnings(frame, outcome)),
     )
+    # The warnings that change what every rate means (quoted by the report's summary).
+    res["population_warnings"] = population
     res["by"] = by
     res["window"] = {"from": _to_utc(start), "to": _to_utc(end)}
     return res
+
+
+def _population_warnings(frame: pd.DataFrame, outcome: str) -> list[str]:
+    """Warnings about who is in the compared population, from the store's statuses."""
+    if outcome == "drop" or "seen_present" not in frame.columns:
+        return []
+    known = frame[frame["outcome"].notna() & frame["group"].notna()]
+    if known.empty or bool(known["seen_present"].any()):
+        return []
+    return [
+        f"No compared account was ever observed active: all {len(known):,} are known only as gone "
+        "(suspended, taken down, deleted, deactivated or not found). The population was selected on the "
+        f"outcome (for example a file of accounts already gone), so each group's \"{outcome}\" rate is a share "
+        "among accounts that disappeared, not a rate among the group's accounts."
+    ]

@@ -130,9 +130,12 @@ def compare_cmd(
     by: str, outcome: str, reference: str | None, platform: str | None, start: datetime | None,
     end: datetime | None, permutations: int, seed: int, store_path: Path | None, as_json: bool,
 ) -> None:
-    """Compare groups: outcome rates with 95% intervals, rate ratios and differences,
-    Fisher exact and permutation tests (Holm-corrected for more than two groups), and a
-    logistic regression adjusted for account age, activity, audience and bot-likeness.
+    """Compare groups: outcome rates with 95% intervals, then every pair in a table (difference
+    and rate ratio with intervals, Fisher exact p, Holm-adjusted when more than two groups),
+    a test across all groups (chi-square, or exact when counts are small), the most
+    informative comparison, and a logistic regression adjusted for account age, activity,
+    audience and bot-likeness. Degenerate tables (a group of one account, an outcome no
+    account has) answer "cannot test" with the reason in `warnings`; nothing crashes.
 
     \b
     Example:
@@ -141,23 +144,59 @@ def compare_cmd(
     """
     from purgewatch.analysis.compare import compare_store
 
-    with _working("comparing groups (exact and permutation tests, adjusted model)…", as_json):
+    with _working("comparing groups (exact tests, adjusted model)…", as_json):
         res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
                                    platform=platform, reference=reference, permutations=permutations,
                                    seed=seed))
     if as_json:
         emit_json(res)
         return
+    _print_compare(res, outcome, by)
+
+
+def _print_compare(res: dict[str, Any], outcome: str, by: str) -> None:
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    def pts(ci: list[float | None]) -> str:
+        return "—" if None in ci else f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}"
+
     con = Console()
     t = Table(title=f"{outcome} by {by}")
     for c in ("group", "accounts", outcome, "rate", "95% CI"):
-        t.add_column(c)
+        t.add_column(c, justify="left" if c == "group" else "right")
     for g in res["groups"]:
-        t.add_row(g["group"], f"{g['accounts']:,}", f"{g['outcome_count']:,}", f"{100 * g['rate']:.1f}%",
-                  f"{100 * g['ci_low']:.1f}–{100 * g['ci_high']:.1f}%")
+        t.add_row(g["group"], f"{g['accounts']:,}", f"{g['outcome_count']:,}", pct(g["rate"]),
+                  f"{pct(g['ci_low'])}–{pct(g['ci_high'])}")
     con.print(t)
+    if res["tests"]:
+        best = (res.get("most_informative") or {}).get("index")
+        holm = any(x.get("adjustment") == "holm" for x in res["tests"])
+        pt = Table(title="pairs" + (" (Holm-adjusted over the pairs tested)" if holm else ""))
+        cols = ["pair", "difference, points (95% CI)", "rate ratio (95% CI)", "Fisher p"]
+        for c in cols + (["adjusted p"] if holm else []):
+            pt.add_column(c, justify="left" if c == "pair" else "right")
+        for i, x in enumerate(res["tests"]):
+            e = x["effect"]
+            rr = "—" if e.get("rate_ratio") is None else (
+                f"{e['rate_ratio']:.2f} ({e['rate_ratio_ci'][0]:.2f}–{e['rate_ratio_ci'][1]:.2f})"
+                + ("*" if str(e.get("rate_ratio_estimator", "")).startswith("haldane") else ""))
+            diff = "—" if e["difference"] is None else f"{100 * e['difference']:+.1f} ({pts(e['difference_ci'])})"
+            row = [("► " if i == best else "") + " vs ".join(x["groups"]), diff, rr,
+                   x["p_value_text"] if x["p_value"] is not None else "cannot test"]
+            if holm:
+                row.append(x["p_value_adjusted_text"] if x["p_value_adjusted"] is not None else "—")
+            pt.add_row(*row)
+        con.print(pt)
+        if any(str(x["effect"].get("rate_ratio_estimator", "")).startswith("haldane") for x in res["tests"]):
+            con.print("* a cell is zero: 0.5 added to every cell (Haldane–Anscombe) for the ratio and its interval",
+                      markup=False)
     for line in res["summary"]:
         con.print(line, markup=False)
+    if res.get("warnings"):
+        con.print("[bold]Warnings[/bold]")
+        for line in res["warnings"]:
+            con.print(f"  ! {line}", markup=False)
     con.print("[bold]What these data cannot say[/bold]")
     for line in res["cannot_say"]:
         con.print(f"  - {line}", markup=False)

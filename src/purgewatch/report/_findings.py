@@ -1069,18 +1069,31 @@ def _summary(
             parts.append({"fact": fid, "text": f"{g.get('outcome_count')} of {g.get('accounts')}"} if fid else f"{g.get('outcome_count')} of {g.get('accounts')}")
             if isinstance(rate, int | float) and isinstance(lo, int | float) and isinstance(hi, int | float):
                 parts.append(f" ({rate * 100:.1f}%, 95% interval {lo * 100:.1f}–{hi * 100:.1f}%)")
-        for t in (c.get("tests") or [])[:3]:
+        # Quote the comparison compare marks as most informative (smallest adjusted p,
+        # ties by the largest difference), not the first pairs in alphabetical order.
+        tests = c.get("tests") or []
+        best = (c.get("most_informative") or {}).get("index")
+        quoted = [tests[best]] if isinstance(best, int) and 0 <= best < len(tests) else tests[:1]
+        for w in c.get("population_warnings") or []:
+            parts.append(f". Warning: {str(w).rstrip('.')}")
+        for t in quoted:
             eff = t.get("effect") or {}
             rr, ci = eff.get("rate_ratio"), eff.get("rate_ratio_ci") or [None, None]
             diff, dci = eff.get("difference"), eff.get("difference_ci") or [None, None]
             p_val = t.get("p_value_adjusted", t.get("p_value"))
-            txt = f". {' vs '.join(map(str, t.get('groups') or []))}: "
+            p_txt = t.get("p_value_adjusted_text") or t.get("p_value_text")
+            lead = "most informative comparison, " if len(tests) > 1 else ""
+            txt = f". {lead}{' vs '.join(map(str, t.get('groups') or []))}: "
             if isinstance(diff, int | float) and all(isinstance(v, int | float) for v in dci):
                 txt += f"difference {diff * 100:+.1f} points (95% interval {dci[0] * 100:+.1f} to {dci[1] * 100:+.1f})"
             if isinstance(rr, int | float) and all(isinstance(v, int | float) for v in ci):
                 txt += f", rate ratio {rr:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
-            if isinstance(p_val, int | float):
-                txt += f", p = {p_val:.3g}"
+            if isinstance(p_txt, str) and isinstance(p_val, int | float):
+                txt += f", p {p_txt}" if p_txt.startswith("<") else f", p = {p_txt}"
+            elif isinstance(p_val, int | float):
+                txt += f", p = {p_val:.2g}"
+            elif t.get("cannot_test"):
+                txt += f"; cannot test: {t['cannot_test']}"
             parts.append(txt)
         parts.append(".")
         sentences.append(parts)
