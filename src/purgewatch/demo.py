@@ -12,6 +12,9 @@ same parts a user runs one by one (see docs/demo.md).
 from __future__ import annotations
 
 import asyncio
+import csv
+import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from purgewatch import __version__
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector, Progress
 from purgewatch.errors import ConfigError
@@ -83,6 +87,64 @@ def _config(emu: Emulator, out: Path, watchlist: Path, speed: float) -> dict[str
     }
 
 
+# The demo marks the folders it creates: a retry after an interrupted run (Ctrl-C, a
+# closed laptop) starts its own folder over, while a folder it did not create is never
+# touched. The marker records whether the run finished.
+MARKER = ".purgewatch-demo.json"
+# What a demo run writes into its folder: all that a restart may remove.
+_OWN_ENTRIES = {MARKER, "store", "report", "watchlist.csv", "truth.json", "config"}
+
+
+def demo_state(out_dir: str | Path) -> str | None:
+    """``"complete"`` or ``"running"`` when ``out_dir`` is a folder the demo made (a
+    finished or an interrupted run), else None."""
+    marker = Path(out_dir) / MARKER
+    try:
+        doc = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    state = doc.get("state") if isinstance(doc, dict) else None
+    return state if state in ("complete", "running") else None
+
+
+def _prepare_out(out: Path, say: Callable[[str], None]) -> None:
+    """Make ``out`` ready for a run: absent or empty, or the demo's own earlier folder
+    (cleared of exactly what a run writes); anything else is refused untouched."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a folder", hint="give --out a new directory")
+    if out.exists() and any(out.iterdir()):
+        state = demo_state(out)
+        if state is None:
+            raise ConfigError(
+                f"{out} is not empty and was not made by purgewatch demo",
+                hint="give --out a new directory, or add --force to replace it",
+            )
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN_ENTRIES)
+        if foreign:
+            raise ConfigError(
+                f"{out} holds an earlier demo run and other files ({', '.join(foreign[:5])})",
+                hint="move those files away, give --out a new directory, or add --force to replace it",
+            )
+        say(f"starting over in {out} (it held {'a finished' if state == 'complete' else 'an interrupted'} demo run)")
+        for entry in out.iterdir():
+            if entry.name == MARKER:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    _write_marker(out, "running")
+
+
+def _write_marker(out: Path, state: str) -> None:
+    doc = {"tool": "purgewatch demo", "version": __version__, "state": state,
+           "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+    tmp = out / (MARKER + ".tmp")
+    tmp.write_text(json.dumps(doc) + "\n")
+    tmp.replace(out / MARKER)
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -94,13 +156,12 @@ def run_demo(
     say: Callable[[str], None] = lambda _msg: None,
     generated_at: str | datetime | None = None,
 ) -> DemoResult:
-    """Run the demo into ``out_dir`` (created; must be empty or absent)."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(
-            f"{out} is not empty", hint="give --out a new directory, or add --force to replace it"
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    """Run the demo into ``out_dir``: absent, empty, or the demo's own earlier folder
+    (which it starts over); a relative path is taken from the current directory."""
+    # One absolute path from here on: the collect config resolves relative file names
+    # against its base folder, which would double a relative ``out``.
+    out = Path(out_dir).absolute()
+    _prepare_out(out, say)
     seconds: dict[str, float] = {}
     t_all = time.monotonic()
 
@@ -109,6 +170,7 @@ def run_demo(
     write_watchlist(scenario, watchlist)
     store = Store.init(out / "store")
     import_files(store, "watchlist", [watchlist])
+    names = _names_from_watchlist(watchlist)
 
     origin_us = int(watch_from.timestamp() * 1_000_000)
     clock = SimClock.accelerated(origin_us, speed)
@@ -133,8 +195,10 @@ def run_demo(
         # (stored as profiles evidence), as `purgewatch explain --resolve` does.
         t0 = time.monotonic()
         drops = [e for e in events if e["kind"] == "follower_drop"]
+        handles = _handles(store)
         for e in drops:
-            say(f"explaining the drop of {e['platform']}:{e['account_id']} (looking up lost followers)")
+            who = account_name(names, handles, e["platform"], e["account_id"])
+            say(f"explaining the drop of {who} (looking up lost followers)")
             _explain_with_lookups(store, cfg, e)
         seconds["explain"] = time.monotonic() - t0
         requests = emu.stats()
@@ -145,11 +209,13 @@ def run_demo(
     from purgewatch.report import write_report
 
     t0 = time.monotonic()
+    say("writing the report (detect, explain, compare, forensics over the whole record)")
     files = write_report(
         store, out / "report", title="PurgeWatch demo: the Thursday wave", generated_at=generated_at
     )
     seconds["report"] = time.monotonic() - t0
     seconds["total"] = time.monotonic() - t_all
+    _write_marker(out, "complete")
     return DemoResult(
         out_dir=out,
         store=store.path,
@@ -161,6 +227,30 @@ def run_demo(
         events=events,
         requests=requests,
     )
+
+
+def _names_from_watchlist(path: Path) -> dict[tuple[str, str], str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {(r["platform"], r["account"]): r.get("label") or "" for r in csv.DictReader(fh)}
+
+
+def _handles(store: Store) -> dict[tuple[str, str], str]:
+    from purgewatch.queries import latest_accounts
+
+    return {(r["platform"], r["account_id"]): r["handle"] for r in latest_accounts(store).to_pylist() if r["handle"]}
+
+
+def account_name(labels: dict[tuple[str, str], str], handles: dict[tuple[str, str], str],
+                 platform: str, account_id: str) -> str:
+    """How the demo names an account to a reader: label and @handle, the id only as a
+    last resort."""
+    key = (platform, account_id)
+    label, handle = labels.get(key), handles.get(key)
+    if label and handle:
+        return f"{label} (@{handle})"
+    if label or handle:
+        return label or f"@{handle}"
+    return f"{platform}:{account_id}"
 
 
 async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> None:
@@ -191,11 +281,9 @@ def _explain_with_lookups(store: Store, cfg: Any, event: dict[str, Any]) -> None
 
 
 def _write_truth(scenario: Any, path: Path) -> None:
-    import json
-
     from purgewatch.sim import truth
 
     path.write_text(json.dumps(truth(scenario), sort_keys=True) + "\n")
 
 
-__all__ = ["DEFAULT_SPEED", "WATCH_FROM", "WATCH_TO", "DemoResult", "run_demo"]
+__all__ = ["DEFAULT_SPEED", "MARKER", "WATCH_FROM", "WATCH_TO", "DemoResult", "account_name", "demo_state", "run_demo"]
