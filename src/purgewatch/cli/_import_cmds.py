@@ -48,12 +48,15 @@ def _parse_when(value: str | None) -> datetime | None:
 
 
 def _say(report: ImportReport) -> None:
-    tables = ", ".join(f"{n:,} {t}" for t, n in sorted(report.tables.items())) or "nothing new"
-    click.echo(
-        f"{report.kind}: read {report.rows_read:,} rows from {len(report.files)} file(s); "
-        f"stored {tables}; {report.duplicates:,} already stored; "
-        f"{report.rejected:,} rejected ({report.seconds:.1f} s)"
-    )
+    head = f"{report.kind}: read {report.rows_read:,} rows from {len(report.files)} file(s); "
+    if report.watchlist:
+        w = report.watchlist
+        what = (f"{w.get('added', 0):,} accounts added, {w.get('changed', 0):,} changed (group, label or id), "
+                f"{w.get('unchanged', 0):,} already watched")
+    else:
+        tables = ", ".join(f"{n:,} {t}" for t, n in sorted(report.tables.items())) or "nothing new"
+        what = f"stored {tables}; {report.duplicates:,} already stored"
+    click.echo(f"{head}{what}; {report.rejected:,} rejected ({report.seconds:.1f} s)")
     for note in report.notes:
         click.echo(f"  {note}")
     if report.rejects_path:
