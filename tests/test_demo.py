@@ -227,12 +227,15 @@ def test_the_story_is_the_analyses_own_answers(demo: tuple[Run, dict[str, Any], 
     assert f"{g['government']['outcome_count']} of its {g['government']['accounts']} accounts" in line
     assert f"{g['opposition']['outcome_count']} of {g['opposition']['accounts']} in the opposition camp" in line
     assert f"p = {format_p(sus['tests'][0]['p_value'])}" in line
-    # the regain campaign: forensics' own answer
+    # the regain campaign: forensics' own answer (told only when forensics found one; that
+    # the scenario's campaign is found is test_regain_campaign_is_found's question)
     rg = next(f["regain"] for f in findings["forensics"]
               if (f["platform"], f["account_id"]) == (top["platform"], top["account_id"]))
-    assert rg["verdict"] == "regain_campaign"
-    assert story[-1].startswith("Then a regain campaign") and f"gained {rg['gained']:,} followers" in story[-1]
-    assert f"{rg['young_share']:.0%} of them" in story[-1]
+    if rg["verdict"] == "regain_campaign":
+        assert story[-1].startswith("Then a regain campaign") and f"gained {rg['gained']:,} followers" in story[-1]
+        assert f"{rg['young_share']:.0%} of them" in story[-1]
+    else:
+        assert not any("regain campaign" in ln for ln in story), story
     # then where the report is and how to serve it, as paths typed from where the user is
     assert "report: demo/report/report.html" in run.stdout
     assert "purgewatch serve --store demo/store" in run.stdout and "purgewatch demo --serve" in run.stdout
