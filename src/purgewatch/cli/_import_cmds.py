@@ -91,7 +91,7 @@ def import_cmd(kind: str, files: tuple[Path, ...], store_path: Path | None, skip
                as_json: bool) -> None:
     """Import files into the evidence store.
 
-    KIND is an interchange format of FORMATS.md (observations, followers, profiles,
+    KIND is an interchange format of docs/formats.md (observations, followers, profiles,
     watchlist, status_events) or another tool's output: twarc2 (X API v2 users JSONL),
     v1-users (Twitter v1.1 user objects: JSON, JSONL or CSV), x-compliance (X compliance
     job results). CSV needs a header; JSONL is one object per line; .gz of either works.
