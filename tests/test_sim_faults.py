@@ -200,3 +200,35 @@ def test_jetstream_disconnects_and_resumes_from_cursor(small):
             and "2026-03-05T13:59:00.000Z" <= ch["at"] <= "2026-03-05T15:00:00.000Z"]
     assert closes >= 3
     assert {(f["did"], f["account"]["status"]) for f in got.values()} == {(w["account_id"], w["status"]) for w in want}
+
+
+def test_stopping_mid_fault_ends_cleanly_without_an_error_log(small, capfd):
+    """A timeout fault holds its answer for 30 s and a Jetstream client stays connected:
+    stopping the emulator meanwhile must end both at once, not leave uvicorn to cancel
+    them after its grace period (which it logs as "ERROR: Exception in ASGI application"
+    with a CancelledError traceback, the end of every demo run before)."""
+    import threading
+    import time
+
+    sc = dataclasses.replace(small, faults={"x": {"timeout": 1.0}}, timeout_delay={"x": 30.0}, fault_windows=())
+    emu = Emulator(sc, limits=False, clock=SimClock.manual(THURSDAY)).start()
+    outcomes: list[str] = []
+
+    def held_request() -> None:
+        with httpx.Client(timeout=0.3) as c:
+            outcomes.append(_outcome(c, f"{emu.url('x')}/2/users/by", {"usernames": "leader_x"}))
+
+    t = threading.Thread(target=held_request)
+    t.start()
+    t.join()
+    with connect(emu.jetstream_url) as ws:
+        t0 = time.monotonic()
+        emu.stop()
+        took = time.monotonic() - t0
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=2)
+    assert outcomes == ["timeout"]
+    assert emu.stats()["x"]["faults"]["timeout"] == 1
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert took < 1.0, took

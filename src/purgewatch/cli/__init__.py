@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "init": "purgewatch.cli._store_cmds:init_cmd",
     "stats": "purgewatch.cli._store_cmds:stats_cmd",
     "compact": "purgewatch.cli._store_cmds:compact_cmd",
+    "export": "purgewatch.cli._export_cmd:export_cmd",
     "sim": "purgewatch.cli._sim_cmd:sim_cmd",
     "import": "purgewatch.cli._import_cmds:import_cmd", "datasets": "purgewatch.cli._import_cmds:datasets_cmd", "watchlist": "purgewatch.cli._import_cmds:watchlist_cmd",
     "collect": "purgewatch.cli._collect_cmds:collect_cmd", "watch": "purgewatch.cli._collect_cmds:watch_cmd",

@@ -6,27 +6,18 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from purgewatch.cli._common import (
     TIMESTAMP,
     emit_json,
+    emit_table,
+    format_option,
     json_option,
     open_store,
+    output_format,
     store_option,
 )
 from purgewatch.queries import account_history, latest_accounts
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%SZ")
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 @click.command("accounts")
@@ -34,25 +25,25 @@ def _fmt(value: object) -> str:
 @click.option("--group", help="Only accounts of this watchlist group.")
 @store_option
 @json_option
-def accounts_cmd(platform: str | None, group: str | None, store_path: Path | None, as_json: bool) -> None:
+@format_option
+def accounts_cmd(platform: str | None, group: str | None, store_path: Path | None, as_json: bool,
+                 fmt: str | None) -> None:
     """Latest status and counts of every observed account.
 
     \b
     Examples:
       purgewatch accounts
       purgewatch accounts --group government --json
+      purgewatch accounts --format csv > accounts.csv
     """
+    fmt = output_format(fmt, as_json)
     table = latest_accounts(open_store(store_path), platform=platform, group=group)
-    if as_json:
+    if fmt == "json":
         emit_json({"accounts": table.to_pylist()})
         return
-    out = Table(title=f"{table.num_rows:,} accounts")
     cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed", "n_observations"]
-    for c in cols:
-        out.add_column(c.replace("_count", ""), justify="right" if c.endswith(("count", "observations")) else "left")
-    for row in table.to_pylist():
-        out.add_row(*[_fmt(row[c]) for c in cols])
-    Console().print(out)
+    emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
+               title=f"{table.num_rows:,} accounts", right=("followers_count", "n_observations"))
 
 
 @click.command("history")
@@ -62,6 +53,7 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
 @click.option("--to", "until", type=TIMESTAMP, help="End (ISO 8601 with zone, or Unix seconds).")
 @store_option
 @json_option
+@format_option
 def history_cmd(
     account: str,
     platform: str | None,
@@ -69,6 +61,7 @@ def history_cmd(
     until: datetime | None,
     store_path: Path | None,
     as_json: bool,
+    fmt: str | None,
 ) -> None:
     """Every observation of one account (by id or handle), oldest first, with provenance.
 
@@ -77,16 +70,14 @@ def history_cmd(
       purgewatch history 2244994945 --platform x
       purgewatch history alice.bsky.social --from 2026-05-01T00:00:00Z --json
     """
+    fmt = output_format(fmt, as_json)
     plat, account_id, table = account_history(
         open_store(store_path), account, platform=platform, since=since, until=until
     )
-    if as_json:
+    if fmt == "json":
         emit_json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
         return
-    out = Table(title=f"{plat}:{account_id} — {table.num_rows:,} observations")
     cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]
-    for c in cols:
-        out.add_column(c.replace("_count", ""))
-    for row in table.to_pylist():
-        out.add_row(*[_fmt(row[c]) for c in cols])
-    Console().print(out)
+    emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
+               title=f"{plat}:{account_id} — {table.num_rows:,} observations",
+               right=("followers_count", "following_count", "posts_count"))

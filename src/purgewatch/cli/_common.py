@@ -30,6 +30,109 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Answer with JSON on stdout.")(f)
 
 
+OUTPUT_FORMATS = ("table", "csv", "tsv", "json")
+
+
+def format_option(f: F) -> F:
+    """``--format table|csv|tsv|json`` (verbs whose answer is a table), beside ``--json``."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None,
+        help="table (default at a terminal), tsv (default when stdout is not a terminal), csv, "
+             "or json (the --json answer). csv/tsv carry raw values: ISO times, plain numbers.",
+    )(f)
+
+
+def output_format(fmt: str | None, as_json: bool) -> str:
+    """The format to answer in: --json is --format json; else tsv when piped."""
+    if as_json:
+        if fmt not in (None, "json"):
+            raise click.UsageError(f"--json and --format {fmt} disagree; give one of them")
+        return "json"
+    if fmt is not None:
+        return fmt
+    return "table" if _stdout_is_terminal() else "tsv"
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def _raw(value: Any) -> str:
+    """A cell for csv/tsv: machine-readable, no thousands separators."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return _default(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value == value else ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _human(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def emit_table(
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    fmt: str,
+    *,
+    title: str | None = None,
+    right: tuple[str, ...] = (),
+    human: Callable[[str, Any], str] | None = None,
+) -> None:
+    """Print ``rows`` as a table (rich, for people), csv or tsv (for programs: one header
+    line of column keys, raw values). ``columns`` is (key, heading) in order; ``human``
+    formats a table cell (default: thousands separators, times to the second)."""
+    import csv
+    import sys
+
+    if fmt in ("csv", "tsv"):
+        out = sys.stdout
+        if fmt == "csv":
+            w = csv.writer(out, lineterminator="\n")
+            w.writerow([k for k, _ in columns])
+            for r in rows:
+                w.writerow([_raw(r.get(k)) for k, _ in columns])
+        else:
+            # TSV has no quoting: tabs and line breaks inside a value become spaces
+            clean = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+            out.write("\t".join(k for k, _ in columns) + "\n")
+            for r in rows:
+                out.write("\t".join(_raw(r.get(k)).translate(clean) for k, _ in columns) + "\n")
+        out.flush()
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    cell = human or (lambda _k, v: _human(v))
+    table = Table(title=title)
+    for k, heading in columns:
+        table.add_column(heading, justify="right" if k in right else "left")
+    for r in rows:  # handles, labels, descriptions are attacker-controlled: no rich markup
+        table.add_row(*(escape(cell(k, r.get(k))) for k, _ in columns))
+    # At a terminal, its width; piped (--format table into a file), never squeezed.
+    console = Console() if _stdout_is_terminal() else Console(width=100_000)
+    console.print(table)
+
+
 def open_store(store_path: Path | None, *, create: bool = False) -> Store:
     return Store.open(store_path or default_store_path(), create=create)
 

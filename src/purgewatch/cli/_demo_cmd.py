@@ -21,10 +21,11 @@ from purgewatch.cli._common import emit_json, json_option
     show_default=True,
     help="Directory for the demo's store, report, watchlist and ground truth.",
 )
-@click.option("--force", is_flag=True, help="Replace --out if it already exists.")
+@click.option("--force", is_flag=True, help="Replace --out whatever it holds (without it, only an earlier demo run is replaced).")
 @click.option("--speed", type=float, default=None, help="Scenario seconds per wall second (default 10,000).")
 @click.option("--no-faults", is_flag=True, help="Turn off the emulator's injected faults.")
-@click.option("--serve", is_flag=True, help="Afterwards, serve the web UI on 127.0.0.1 over the demo store.")
+@click.option("--serve", is_flag=True,
+              help="Serve the web UI on 127.0.0.1:8765 over the demo store (after the run; at once when --out holds a finished run).")
 @click.option("--open", "open_report", is_flag=True, help="Afterwards, open the report in a browser.")
 @json_option
 def demo_cmd(
@@ -51,12 +52,21 @@ def demo_cmd(
       purgewatch demo
       purgewatch demo --out /tmp/pw-demo --force --serve
     """
-    from purgewatch.demo import DEFAULT_SPEED, run_demo
+    import json
+
+    from purgewatch.demo import DEFAULT_SPEED, demo_state, demo_story, run_demo
 
     if out_dir.exists() and force:
         shutil.rmtree(out_dir)
-    show = not as_json and sys.stderr.isatty()
     say = (lambda msg: click.echo(msg, err=True)) if not as_json else (lambda _msg: None)
+    if serve and not force and demo_state(out_dir) == "complete":
+        # `purgewatch demo --serve` after a finished run serves that run (no re-run)
+        say(f"serving the finished demo run in {_shown(out_dir)} (add --force to run it again)")
+        findings = json.loads((out_dir / "report" / "findings.json").read_text(encoding="utf-8"))
+        _tell(demo_story(findings), out_dir / "report" / "report.html", out_dir / "store", None)
+        _serve(out_dir / "store")
+        return
+    show = not as_json and sys.stderr.isatty()
     say("PurgeWatch demo: emulator -> watch -> detect -> explain -> compare -> report")
     progress_cm = None
     if show:
@@ -71,6 +81,8 @@ def demo_cmd(
     finally:
         if progress_cm is not None:
             progress_cm.__exit__(None, None, None)
+    findings = json.loads(result.report_json.read_text(encoding="utf-8"))
+    story = demo_story(findings)
     if as_json:
         emit_json(
             {
@@ -79,25 +91,45 @@ def demo_cmd(
                 "report": str(result.report_html),
                 "report_json": str(result.report_json),
                 "truth": str(result.truth),
+                "story": story,
                 "seconds": result.seconds,
                 "requests": result.requests,
                 "events": result.events,
             }
         )
     else:
-        kinds: dict[str, int] = {}
-        for e in result.events:
-            kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
-        found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no events"
-        click.echo(f"detected: {found}")
-        click.echo(f"report:   {result.report_html}")
-        click.echo(f"store:    {result.store}   (try: purgewatch accounts --store {result.store})")
-        click.echo(f"truth:    {result.truth}")
+        _tell(story, result.report_html, result.store, result.truth)
         click.echo(f"took {result.seconds['total']:.0f} s")
     if open_report:
         webbrowser.open(result.report_html.resolve().as_uri())
     if serve:
-        from purgewatch.cli._publish_cmds import serve_cmd
+        _serve(result.store)
 
-        ctx = click.get_current_context()
-        ctx.invoke(serve_cmd, store_path=result.store, host="127.0.0.1", port=8765, write_token=None)
+
+def _shown(path: Path) -> str:
+    """``path`` as the user can type it from here: relative to the current folder when
+    inside it."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _tell(story: list[str], report: Path, store: Path, truth: Path | None) -> None:
+    click.echo("")
+    click.echo("What the run found (every number from the report's findings):")
+    for line in story:
+        click.echo(f"  - {line}")
+    click.echo("")
+    click.echo(f"report: {_shown(report)}   (one file; opens offline in any browser)")
+    click.echo(f"serve:  purgewatch demo --serve   or   purgewatch serve --store {_shown(store)}")
+    click.echo(f"store:  {_shown(store)}   (try: purgewatch accounts --store {_shown(store)})")
+    if truth is not None:
+        click.echo(f"truth:  {_shown(truth)}   (what the emulator really did, to check the findings)")
+
+
+def _serve(store: Path) -> None:
+    from purgewatch.cli._publish_cmds import serve_cmd
+
+    ctx = click.get_current_context()
+    ctx.invoke(serve_cmd, store_path=store, host="127.0.0.1", port=8765, write_token=None)

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import (
+    TIMESTAMP,
+    emit_json,
+    emit_table,
+    format_option,
+    json_option,
+    open_store,
+    output_format,
+    store_option,
+)
 
 _KINDS = ["follower_drop", "follower_surge", "suspension_wave", "reinstatement_wave", "purge"]
 
@@ -62,6 +71,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int]:
 @click.command("detect")
 @store_option
 @json_option
+@format_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_KINDS),
               help="Only these kinds (repeatable; default all).")
 @click.option("--account", "accounts", multiple=True, help="Only events naming this account id (repeatable).")
@@ -70,7 +80,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int]:
 @click.option("--from", "start", type=TIMESTAMP, default=None, help="Only events ending at or after this time.")
 @click.option("--to", "end", type=TIMESTAMP, default=None, help="Only events starting at or before this time.")
 @_thresholds
-def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
+def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: tuple[str, ...],
                accounts: tuple[str, ...], group: str | None, platform: str | None,
                start: datetime | None, end: datetime | None, params: tuple[str, ...],
                **thresholds: Any) -> None:
@@ -85,12 +95,14 @@ def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
       purgewatch detect --json
       purgewatch detect --kind purge --kind follower_drop --from 2024-05-01T00:00:00Z
       purgewatch detect --account 12345 --z 6 --param revert_obs=4
+      purgewatch detect --format csv > events.csv
     """
     from rich.console import Console
-    from rich.table import Table
 
     from purgewatch.analysis.detect import detect
 
+    fmt = output_format(fmt, as_json)
+    as_json = fmt == "json"
     store = open_store(store_path)
     overrides: dict[str, Any] = {k: v for k, v in thresholds.items() if v is not None}
     overrides.update(_parse_params(params))
@@ -106,16 +118,19 @@ def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
     if as_json:
         emit_json({"events": [e.to_json() for e in events]})
         return
-    if not events:
+    rows = [e.to_json() for e in events]
+    if fmt == "table" and not rows:
         click.echo("no events")
         return
-    table = Table(title=f"{len(events)} events")
-    for col in ("kind", "account / group", "start", "end", "magnitude", "relative", "score"):
-        table.add_column(col, justify="right" if col in ("magnitude", "relative", "score") else "left")
-    for e in events:
-        j = e.to_json()
-        who = j["account_id"] or j["group"] or "(all)"
-        rel = f"{j['relative']:.2%}" if j["relative"] is not None else ""
-        table.add_row(j["kind"], f"{j['platform'] or ''} {who}".strip(), j["start"], j["end"],
-                      f"{j['magnitude']:,}", rel, f"{j['score']}")
-    Console().print(table)
+    cols = [("kind", "kind"), ("platform", "platform"), ("account_id", "account"), ("group", "group"),
+            ("start", "start"), ("end", "end"), ("magnitude", "magnitude"), ("relative", "relative"),
+            ("score", "score")]
+
+    def cell(key: str, value: Any) -> str:
+        if key == "relative":
+            return f"{value:.2%}" if value is not None else ""
+        if key == "magnitude":
+            return f"{value:,}"
+        return "" if value is None else str(value)
+
+    emit_table(rows, cols, fmt, title=f"{len(rows)} events", right=("magnitude", "relative", "score"), human=cell)

@@ -14,7 +14,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import (
+    TIMESTAMP,
+    emit_json,
+    emit_table,
+    format_option,
+    json_option,
+    open_store,
+    output_format,
+    store_option,
+)
 from purgewatch.errors import InputError, Location
 
 
@@ -60,9 +69,11 @@ platform_opt = click.option("--platform", help="Platform of ACCOUNT when the id 
 @click.option("--ids", "include_ids", is_flag=True, help="List every lost follower with its fate, and the gained ids.")
 @store_option
 @json_option
+@format_option
 def explain_cmd(
     account: str, platform: str | None, start: datetime | None, end: datetime | None,
     resolve: bool, config_path: Path | None, include_ids: bool, store_path: Path | None, as_json: bool,
+    fmt: str | None,
 ) -> None:
     """Who left ACCOUNT, what became of them, and which other watched accounts lost the
     same followers; with a verdict (platform_enforcement, mass_unfollow, mixed,
@@ -74,17 +85,24 @@ def explain_cmd(
     \b
     Example:
       purgewatch explain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-03T00:00:00Z --json
+      purgewatch explain 12345 --platform x --format csv    # the fates table only
     """
     from purgewatch.analysis.explain import explain
     from purgewatch.collect.resolve import fate_resolver
 
+    fmt = output_format(fmt, as_json)
     store = open_store(store_path)
     lookup = fate_resolver(store, config=config_path) if resolve else None
-    with _working("diffing follower lists and resolving fates…", as_json):
+    with _working("diffing follower lists and resolving fates…", fmt != "table"):
         res = _clean(explain(store, account, platform=platform, start=start, end=end,
                              resolve=lookup, include_ids=include_ids))
-    if as_json:
+    if fmt == "json":
         emit_json(res)
+        return
+    if fmt != "table":  # the main table: what became of the lost followers
+        rows = [{"platform": res["platform"], "account_id": res["account_id"], "fate": k, "accounts": v,
+                 "verdict": res["verdict"]} for k, v in res["lost_breakdown"].items()]
+        emit_table(rows, [(c, c) for c in ("platform", "account_id", "fate", "accounts", "verdict")], fmt)
         return
     con = Console()
     snaps = res["evidence"].get("snapshots", [])
@@ -126,9 +144,11 @@ def explain_cmd(
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the permutation test.")
 @store_option
 @json_option
+@format_option
 def compare_cmd(
     by: str, outcome: str, reference: str | None, platform: str | None, start: datetime | None,
     end: datetime | None, permutations: int, seed: int, store_path: Path | None, as_json: bool,
+    fmt: str | None,
 ) -> None:
     """Compare groups: outcome rates with 95% intervals, then every pair in a table (difference
     and rate ratio with intervals, Fisher exact p, Holm-adjusted when more than two groups),
@@ -141,15 +161,21 @@ def compare_cmd(
     Example:
       purgewatch compare --by group --outcome suspended --json
       purgewatch compare --by label --outcome suspended --reference 0
+      purgewatch compare --format tsv    # the groups table only
     """
     from purgewatch.analysis.compare import compare_store
 
-    with _working("comparing groups (exact tests, adjusted model)…", as_json):
+    fmt = output_format(fmt, as_json)
+    with _working("comparing groups (exact tests, adjusted model)…", fmt != "table"):
         res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
                                    platform=platform, reference=reference, permutations=permutations,
                                    seed=seed))
-    if as_json:
+    if fmt == "json":
         emit_json(res)
+        return
+    if fmt != "table":  # the main table: the groups' rates (tests and model: --json)
+        emit_table(res["groups"], [(c, c) for c in ("group", "accounts", "outcome_count", "rate", "ci_low",
+                                                     "ci_high", "ci_method")], fmt)
         return
     _print_compare(res, outcome, by)
 
@@ -159,7 +185,8 @@ def _print_compare(res: dict[str, Any], outcome: str, by: str) -> None:
         return "—" if x is None else f"{100 * x:.1f}%"
 
     def pts(ci: list[float | None]) -> str:
-        return "—" if None in ci else f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}"
+        lo, hi = ci
+        return "—" if lo is None or hi is None else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
 
     con = Console()
     t = Table(title=f"{outcome} by {by}")

@@ -12,7 +12,15 @@ from typing import Any
 
 import click
 
-from purgewatch.cli._common import emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import (
+    emit_json,
+    emit_table,
+    format_option,
+    json_option,
+    open_store,
+    output_format,
+    store_option,
+)
 from purgewatch.errors import InputError
 from purgewatch.sources.files import KINDS, ImportReport, import_files
 
@@ -48,12 +56,15 @@ def _parse_when(value: str | None) -> datetime | None:
 
 
 def _say(report: ImportReport) -> None:
-    tables = ", ".join(f"{n:,} {t}" for t, n in sorted(report.tables.items())) or "nothing new"
-    click.echo(
-        f"{report.kind}: read {report.rows_read:,} rows from {len(report.files)} file(s); "
-        f"stored {tables}; {report.duplicates:,} already stored; "
-        f"{report.rejected:,} rejected ({report.seconds:.1f} s)"
-    )
+    head = f"{report.kind}: read {report.rows_read:,} rows from {len(report.files)} file(s); "
+    if report.watchlist:
+        w = report.watchlist
+        what = (f"{w.get('added', 0):,} accounts added, {w.get('changed', 0):,} changed (group, label or id), "
+                f"{w.get('unchanged', 0):,} already watched")
+    else:
+        tables = ", ".join(f"{n:,} {t}" for t, n in sorted(report.tables.items())) or "nothing new"
+        what = f"stored {tables}; {report.duplicates:,} already stored"
+    click.echo(f"{head}{what}; {report.rejected:,} rejected ({report.seconds:.1f} s)")
     for note in report.notes:
         click.echo(f"  {note}")
     if report.rejects_path:
@@ -80,7 +91,7 @@ def import_cmd(kind: str, files: tuple[Path, ...], store_path: Path | None, skip
                as_json: bool) -> None:
     """Import files into the evidence store.
 
-    KIND is an interchange format of FORMATS.md (observations, followers, profiles,
+    KIND is an interchange format of docs/formats.md (observations, followers, profiles,
     watchlist, status_events) or another tool's output: twarc2 (X API v2 users JSONL),
     v1-users (Twitter v1.1 user objects: JSON, JSONL or CSV), x-compliance (X compliance
     job results). CSV needs a header; JSONL is one object per line; .gz of either works.
@@ -121,7 +132,8 @@ def datasets_cmd() -> None:
 
 @datasets_cmd.command("list")
 @json_option
-def datasets_list_cmd(as_json: bool) -> None:
+@format_option
+def datasets_list_cmd(as_json: bool, fmt: str | None) -> None:
     """Datasets PurgeWatch can load: what they hold, rows, upstream source, licence.
 
     \b
@@ -130,14 +142,18 @@ def datasets_list_cmd(as_json: bool) -> None:
     """
     from purgewatch.sources.datasets import DATASETS, datasets_dir
 
+    fmt = output_format(fmt, as_json)
     base = datasets_dir(None, required=False)
     rows = []
     for d in DATASETS.values():
         row = d.as_dict()
         row["local_copy"] = str(base / d.folder) if base and (base / d.folder).is_dir() else None
         rows.append(row)
-    if as_json:
+    if fmt == "json":
         emit_json({"datasets": rows})
+        return
+    if fmt != "table":
+        emit_table(rows, [(k, k) for k in rows[0]] if rows else [("name", "name")], fmt)
         return
     for r in rows:
         click.echo(f"{r['name']}  ({r['rows']} rows; licence: {r['licence']}) -> {r['into']}")
@@ -215,29 +231,25 @@ def watchlist_import_cmd(files: tuple[Path, ...], skip_bad_rows: bool, rejects_p
 @click.option("--group", default=None, help="Only this group.")
 @store_option
 @json_option
-def watchlist_list_cmd(group: str | None, store_path: Path | None, as_json: bool) -> None:
+@format_option
+def watchlist_list_cmd(group: str | None, store_path: Path | None, as_json: bool, fmt: str | None) -> None:
     """The accounts watched now.
 
     \b
     Example:
       purgewatch watchlist list --group opposition
+      purgewatch watchlist list --format csv > watched.csv
     """
     from purgewatch.watchlist import current_watchlist
 
+    fmt = output_format(fmt, as_json)
     rows: list[dict[str, Any]] = current_watchlist(open_store(store_path), group=group).to_pylist()
-    if as_json:
+    if fmt == "json":
         emit_json({"watchlist": rows})
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"watchlist ({len(rows):,} accounts)")
-    for col in ("group", "platform", "account", "account_id", "label"):
-        table.add_column(col)
-    for r in rows:  # handles and labels are attacker-controlled: no rich markup
-        table.add_row(*(escape(r[c] or "") for c in ("group", "platform", "account", "account_id", "label")))
-    Console().print(table)
+    cols = [(c, c) for c in ("group", "platform", "account", "account_id", "label")]
+    emit_table(rows, cols, fmt, title=f"watchlist ({len(rows):,} accounts)",
+               human=lambda _k, v: "" if v is None else str(v))
 
 
 @watchlist_cmd.command("add")

@@ -119,7 +119,7 @@ def truth_cmd(scenario_ref: str, out: Path, as_json: bool) -> None:
 @sim_cmd.command("watchlist")
 @click.option("--scenario", "scenario_ref", required=True, help=SCENARIO_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV file to write (FORMATS.md watchlist columns: platform, account, group, label).")
+              help="CSV file to write (docs/formats.md watchlist columns: platform, account, group, label).")
 @json_option
 def watchlist_cmd(scenario_ref: str, out: Path, as_json: bool) -> None:
     """Write the scenario's watched accounts as a watchlist CSV (account = platform id).

@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from purgewatch.cli._common import emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import (
+    emit_json,
+    emit_table,
+    format_option,
+    json_option,
+    open_store,
+    output_format,
+    store_option,
+)
 from purgewatch.store import Store, default_store_path
 
 
@@ -32,29 +38,30 @@ def init_cmd(store_path: Path | None, as_json: bool) -> None:
 @click.command("stats")
 @store_option
 @json_option
-def stats_cmd(store_path: Path | None, as_json: bool) -> None:
+@format_option
+def stats_cmd(store_path: Path | None, as_json: bool, fmt: str | None) -> None:
     """Accounts observed and watched; rows, files and bytes per table of the store.
 
     \b
     Example:
       purgewatch stats --json
+      purgewatch stats --format tsv
     """
+    fmt = output_format(fmt, as_json)
     store = open_store(store_path)
     stats = store.stats()
     accounts = _account_counts(store, stats)
-    if as_json:
+    if fmt == "json":
         emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats})
         return
-    click.echo(
-        f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
-        f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
-    )
-    table = Table(title=f"store {store.path}")
-    for col in ("table", "rows", "files", "bytes"):
-        table.add_column(col, justify="right" if col != "table" else "left")
-    for name, s in stats.items():
-        table.add_row(name, f"{s['rows']:,}", f"{s['files']:,}", f"{s['bytes']:,}")
-    Console().print(table)
+    if fmt == "table":
+        click.echo(
+            f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
+            f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
+        )
+    rows = [{"table": name, **s} for name, s in stats.items()]
+    emit_table(rows, [(c, c) for c in ("table", "rows", "files", "bytes")], fmt,
+               title=f"store {store.path}", right=("rows", "files", "bytes"))
 
 
 @click.command("compact")

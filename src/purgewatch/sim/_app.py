@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -74,6 +76,9 @@ class EmulatorState:
         self.fault_counts: dict[str, Counter[str]] = {}
         self.x_calls = 0
         self.ws_connections = 0
+        # Set when the emulator stops: held answers and open streams end at once, so the
+        # server never has to cancel a handler (which uvicorn logs as an ASGI error).
+        self.closing = threading.Event()
         self._truth: dict[str, Any] | None = None
 
     def stats(self) -> dict[str, Any]:
@@ -157,7 +162,9 @@ async def _serve(state: EmulatorState, platform: str, buckets: list[str], handle
     if fault is not None:
         state.count_fault(platform, fault)
     if fault == "timeout":
-        await asyncio.sleep(state.faults.timeout_delay(platform))
+        await _hold(state, state.faults.timeout_delay(platform))
+        if state.closing.is_set():
+            return JSONResponse({"error": "emulator stopping"}, 503, headers={"Connection": "close"})
     if fault == "http_5xx":
         resp = _server_error(platform, n)
         resp.headers.update(headers)
@@ -361,6 +368,16 @@ def build_app(state: EmulatorState) -> Starlette:
     return Starlette(routes=routes)
 
 
+async def _hold(state: EmulatorState, seconds: float) -> None:
+    """Sleep ``seconds``, or less if the emulator is stopping."""
+    end = time.monotonic() + seconds
+    while not state.closing.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.05))
+
+
 async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
     """Jetstream account events as the scenario clock reaches them, replayed from a cursor.
 
@@ -416,6 +433,9 @@ async def _jetstream(state: EmulatorState, ws: WebSocket, *, v2: bool) -> None:
     sent = 0
     try:
         while True:
+            if state.closing.is_set():
+                await ws.close(code=1001, reason="emulator stopping")
+                return
             now = state.clock.now_us()
             while pos < len(times) and times[pos] <= now:
                 t, k = int(times[pos]), int(idx[pos])

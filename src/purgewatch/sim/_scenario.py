@@ -162,19 +162,26 @@ def packaged_scenarios() -> list[str]:
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A packaged scenario by name (``small``, ``demo``) or a TOML file by path."""
+    """A packaged scenario by name (``small``, ``demo``) or a TOML file by path.
+
+    An existing file wins; otherwise a bare name (no ``.toml``, no folder part) is a
+    packaged scenario, even when a folder of that name exists here (``purgewatch demo
+    --out demo`` creates ``./demo`` before it loads the packaged ``demo``)."""
     path = Path(name_or_path)
-    if path.suffix != ".toml" and not path.exists():
-        res = resources.files("purgewatch.sim") / "scenarios" / f"{name_or_path}.toml"
+    if path.is_file():
+        return parse_scenario(path.read_bytes(), source=str(path))
+    text = str(name_or_path)
+    bare = path.suffix != ".toml" and "/" not in text and "\\" not in text
+    if bare:
+        res = resources.files("purgewatch.sim") / "scenarios" / f"{text}.toml"
         if not res.is_file():
             raise InputError(
-                f"no scenario named {str(name_or_path)!r}",
+                f"no scenario named {text!r}",
                 hint=f"packaged scenarios: {', '.join(packaged_scenarios())}; or give a .toml path",
             )
-        return parse_scenario(res.read_bytes(), source=f"{name_or_path}.toml")
-    if not path.is_file():
-        raise InputError(f"scenario file not found: {path}", hint="give a .toml path or a packaged name")
-    return parse_scenario(path.read_bytes(), source=str(path))
+        return parse_scenario(res.read_bytes(), source=f"{text}.toml")
+    what = "is a folder, not a scenario file" if path.is_dir() else "not found"
+    raise InputError(f"scenario file {what}: {path}", hint="give a .toml path or a packaged name")
 
 
 def parse_scenario(data: bytes, *, source: str = "<memory>") -> Scenario:

@@ -132,6 +132,7 @@ class Emulator:
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
+            self.state.closing.set()  # held answers and open streams end now (see _app)
             self._server.should_exit = True
             self._thread.join(timeout=5)
         self._server = None
@@ -147,7 +148,7 @@ class Emulator:
         """Run in the foreground until interrupted (Ctrl-C)."""
         _check_port_free(self.host, self._requested_port)
         logging.getLogger("uvicorn.error").addFilter(_QuietResetFilter())
-        server = uvicorn.Server(self._config("warning"))
+        server = _ClosingServer(self._config("warning"), self.state.closing)
 
         async def main() -> None:
             task = asyncio.ensure_future(server.serve())
@@ -160,6 +161,18 @@ class Emulator:
             await task
 
         asyncio.run(main())
+
+
+class _ClosingServer(uvicorn.Server):
+    """A foreground server that, on Ctrl-C, first ends held answers and open streams."""
+
+    def __init__(self, config: uvicorn.Config, closing: threading.Event) -> None:
+        super().__init__(config)
+        self._closing = closing
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self._closing.set()
+        super().handle_exit(sig, frame)
 
 
 def _check_port_free(host: str, port: int) -> None:

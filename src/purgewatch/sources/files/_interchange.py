@@ -114,6 +114,7 @@ class ImportReport:
     seconds: float = 0.0
     tables: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    watchlist: dict[str, int] = field(default_factory=dict)  # kind watchlist: added, changed, unchanged
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ class ImportReport:
             "imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected,
             "rejects_path": self.rejects_path, "batches": self.batches,
             "seconds": round(self.seconds, 3), "tables": self.tables, "notes": self.notes,
+            **({"watchlist": self.watchlist} if self.watchlist else {}),
         }
 
 
@@ -286,8 +288,13 @@ def _import_watchlist_rows(store: Store, v: Validated, report: ImportReport) -> 
         "payload_hash": good.column(HASH_COL),
     })
     change = import_watchlist(store, entries, source="import:watchlist", command="import watchlist")
-    report.imported += change.added + change.changed
+    # One account: the summary counts watchlist entries (added, changed, already watched),
+    # in ``tables`` as in ``imported``/``duplicates``, and nothing else says otherwise.
+    written = change.added + change.changed
+    report.imported += written
     report.duplicates += change.unchanged
-    report.notes.append(f"{v.path}: watchlist added {change.added}, changed {change.changed}, "
-                        f"unchanged {change.unchanged}")
+    if written:
+        report.tables["watchlist"] = report.tables.get("watchlist", 0) + written
+    for k in ("added", "changed", "unchanged"):
+        report.watchlist[k] = report.watchlist.get(k, 0) + getattr(change, k)
 
