@@ -15,26 +15,33 @@ from purgewatch.cli._common import (
     json_option,
     open_store,
     store_option,
+    tz_option,
+    who,
 )
-from purgewatch.queries import account_history, latest_accounts
+from purgewatch.queries import account_history, account_names, latest_accounts
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, tz: str = "UTC") -> str:
+    from rich.markup import escape
+
+    from purgewatch.timefmt import human_time
+
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+        return human_time(value, tz)
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return escape(str(value))  # handles and labels are data: no rich markup
 
 
 @click.command("accounts")
 @click.option("--platform", help="Only this platform (x, bluesky, mastodon, ...).")
 @click.option("--group", help="Only accounts of this watchlist group.")
+@tz_option
 @store_option
 @json_option
-def accounts_cmd(platform: str | None, group: str | None, store_path: Path | None, as_json: bool) -> None:
+def accounts_cmd(platform: str | None, group: str | None, tz: str, store_path: Path | None, as_json: bool) -> None:
     """Latest status and counts of every observed account.
 
     \b
@@ -47,11 +54,15 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
         emit_json({"accounts": table.to_pylist()})
         return
     out = Table(title=f"{table.num_rows:,} accounts")
-    cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed", "n_observations"]
+    cols = ["platform", "label", "handle", "account_id", "group", "status", "followers_count", "last_observed",
+            "n_observations"]
+    heads = {"account_id": "id", "followers_count": "followers", "last_observed": "last seen",
+             "n_observations": "observations"}
     for c in cols:
-        out.add_column(c.replace("_count", ""), justify="right" if c.endswith(("count", "observations")) else "left")
+        out.add_column(heads.get(c, c), justify="right" if c.endswith(("count", "observations")) else "left")
     for row in table.to_pylist():
-        out.add_row(*[_fmt(row[c]) for c in cols])
+        row["handle"] = f"@{row['handle']}" if row["handle"] else None
+        out.add_row(*[_fmt(row[c], tz) for c in cols])
     Console().print(out)
 
 
@@ -60,6 +71,7 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
 @click.option("--platform", help="Platform, when the id or handle exists on several.")
 @click.option("--from", "since", type=TIMESTAMP, help="Start (ISO 8601 with zone, or Unix seconds).")
 @click.option("--to", "until", type=TIMESTAMP, help="End (ISO 8601 with zone, or Unix seconds).")
+@tz_option
 @store_option
 @json_option
 def history_cmd(
@@ -67,26 +79,30 @@ def history_cmd(
     platform: str | None,
     since: datetime | None,
     until: datetime | None,
+    tz: str,
     store_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Every observation of one account (by id or handle), oldest first, with provenance.
+    """Every observation of one account (ACCOUNT: an id or a handle), oldest first, with provenance.
 
     \b
     Examples:
       purgewatch history 2244994945 --platform x
       purgewatch history alice.bsky.social --from 2026-05-01T00:00:00Z --json
     """
-    plat, account_id, table = account_history(
-        open_store(store_path), account, platform=platform, since=since, until=until
-    )
+    store = open_store(store_path)
+    plat, account_id, table = account_history(store, account, platform=platform, since=since, until=until)
+    name = account_names(store, [(plat, account_id)]).get((plat, account_id))
+    handle, label = (name.handle, name.label) if name else (None, None)
     if as_json:
-        emit_json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
+        emit_json({"platform": plat, "account_id": account_id, "handle": handle, "label": label,
+                   "observations": table.to_pylist()})
         return
-    out = Table(title=f"{plat}:{account_id} — {table.num_rows:,} observations")
+    title = who({"account_id": account_id, "handle": handle, "label": label})
+    out = Table(title=_fmt(f"{plat} {title} — {table.num_rows:,} observations"))
     cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]
     for c in cols:
         out.add_column(c.replace("_count", ""))
     for row in table.to_pylist():
-        out.add_row(*[_fmt(row[c]) for c in cols])
+        out.add_row(*[_fmt(row[c], tz) for c in cols])
     Console().print(out)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option, tz_option, who
 
 _KINDS = ["follower_drop", "follower_surge", "suspension_wave", "reinstatement_wave", "purge"]
 
@@ -64,15 +64,16 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int]:
 @json_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_KINDS),
               help="Only these kinds (repeatable; default all).")
-@click.option("--account", "accounts", multiple=True, help="Only events naming this account id (repeatable).")
+@click.option("--account", "accounts", multiple=True, help="Only events naming this account: id or handle (repeatable).")
 @click.option("--group", default=None, help="Only events of this watchlist group.")
 @click.option("--platform", default=None, help="Only read this platform's data.")
 @click.option("--from", "start", type=TIMESTAMP, default=None, help="Only events ending at or after this time.")
 @click.option("--to", "end", type=TIMESTAMP, default=None, help="Only events starting at or before this time.")
+@tz_option
 @_thresholds
 def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
                accounts: tuple[str, ...], group: str | None, platform: str | None,
-               start: datetime | None, end: datetime | None, params: tuple[str, ...],
+               start: datetime | None, end: datetime | None, tz: str, params: tuple[str, ...],
                **thresholds: Any) -> None:
     """Find follower drops and surges, suspension and reinstatement waves, and purges.
 
@@ -85,6 +86,7 @@ def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
       purgewatch detect --json
       purgewatch detect --kind purge --kind follower_drop --from 2024-05-01T00:00:00Z
       purgewatch detect --account 12345 --z 6 --param revert_obs=4
+      purgewatch detect --account PresidentLeader --tz Europe/Paris
     """
     from rich.console import Console
     from rich.table import Table
@@ -109,13 +111,17 @@ def detect_cmd(store_path: Path | None, as_json: bool, kinds: tuple[str, ...],
     if not events:
         click.echo("no events")
         return
-    table = Table(title=f"{len(events)} events")
-    for col in ("kind", "account / group", "start", "end", "magnitude", "relative", "score"):
+    from rich.markup import escape
+
+    from purgewatch.timefmt import human_span
+
+    table = Table(title=f"{len(events)} events (times {tz})")
+    for col in ("kind", "account / group", "when", "magnitude", "relative", "score"):
         table.add_column(col, justify="right" if col in ("magnitude", "relative", "score") else "left")
     for e in events:
         j = e.to_json()
-        who = j["account_id"] or j["group"] or "(all)"
+        who_text = who(j) if j["account_id"] else (f"group {j['group']}" if j["group"] else "(all)")
         rel = f"{j['relative']:.2%}" if j["relative"] is not None else ""
-        table.add_row(j["kind"], f"{j['platform'] or ''} {who}".strip(), j["start"], j["end"],
-                      f"{j['magnitude']:,}", rel, f"{j['score']}")
+        table.add_row(j["kind"], escape(f"{j['platform'] or ''} {who_text}".strip()), human_span(j["start"], j["end"], tz),
+                      f"{round(j['magnitude']):,}", rel, f"{j['score']:.1f}" if j["score"] is not None else "")
     Console().print(table)
