@@ -129,8 +129,8 @@ def test_window_selects_bracketing_snapshots(built: Store) -> None:
 
 def test_handle_lookup_and_errors(built: Store) -> None:
     assert ex.explain(built, "@presidenta")["account_id"] == "A"
-    with pytest.raises(AnalysisError):
-        ex.explain(built, "nobody")
+    with pytest.raises(InputError, match="no such account: 'nobody'"):
+        ex.explain(built, "nobody")  # not "no follower snapshots": there is no such account
     with pytest.raises(InputError):
         ex.explain(built, "A", start=T2, end=T1)
     with pytest.raises(InputError):
