@@ -451,15 +451,19 @@ def gather_findings(
     # ---- summary
     summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
 
-    # ---- appendix of every referenced stored row
+    # ---- stored rows: every row a number cites ("cited": the HTML appendix), and every
+    # reading drawn on a chart (the JSON and CSV bundles hold them with their provenance)
     step("collecting the evidence rows")
+    drawn = {p["ref"] for a in accounts for p in a["series"]}
     if len(obs):
-        ref_obs = obs[obs["ref"].isin(facts.referenced)]
+        ref_obs = obs[obs["ref"].isin(facts.referenced | drawn)]
         ro: Any
         for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
             appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
     for row in transitions.appendix(facts.referenced - set(appendix_rows)):
         appendix_rows[row["ref"]] = row
+    for ref, row in appendix_rows.items():
+        row["cited"] = ref in facts.referenced
     snap_rows = _snapshot_appendix(store, facts.referenced)
     appendix = sorted(appendix_rows.values(), key=lambda r: (r["table"], str(r["platform"]), str(r["account_id"]), str(r["at"]), r["ref"]))
 

@@ -214,7 +214,7 @@ def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]
         "accounts": {},
         "explain": {},
     }
-    cited = {r["ref"] for r in f["observations"]}
+    cited = {r["ref"] for r in f["observations"] if r.get("cited", True)}
     for a in f["accounts"]:
         if not a.get("series_shown", True):
             continue
@@ -407,7 +407,7 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
         "explain.csv": _csv(explain_rows),
         "compare_groups.csv": _csv([{"outcome": c.get("outcome"), **g} for c in compare for g in table_rows(c.get("groups") or [])]),
         "compare_tests.csv": _csv([{"outcome": c.get("outcome"), **t} for c in compare for t in table_rows(c.get("tests") or [])]),
-        "observations.csv": _csv(f["observations"], ["ref", "table", "platform", "account_id", "at", "status", "followers_count", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
+        "observations.csv": _csv(f["observations"], ["ref", "cited", "table", "platform", "account_id", "at", "status", "followers_count", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
         "snapshots.csv": _csv(f["snapshots"], ["ref", "snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
         "runs.csv": _csv(f["provenance"]["runs"], ["batch_id", "started_at", "committed_at", "command", "source", "source_ref", "tool_version", "rows", "note"]),
         "sources.csv": _csv(f["provenance"]["sources"], ["table", "source", "rows", "first_retrieved", "last_retrieved", "payload_hashes", "tool_versions"]),
