@@ -59,7 +59,7 @@ def test_step_drop_found_in_narrow_window() -> None:
     j = e.to_json()
     assert j["start"].endswith("Z") and j["account_id"] == "0"
     assert set(j) == {"kind", "platform", "account_id", "group", "start", "end", "magnitude",
-                      "relative", "score", "evidence"}
+                      "relative", "score", "evidence", "handle", "label"}
     assert len(j["evidence"]["observed_at"]) == len(j["evidence"]["followers"]) >= 4
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from purgewatch.analysis import explain as ex
 from purgewatch.collect.resolve import fate_resolver
-from purgewatch.errors import AnalysisError, InputError, TransportError
+from purgewatch.errors import InputError, TransportError
 from purgewatch.model import Observation
 from purgewatch.store import Store
 from purgewatch.store.snapshots import add_snapshot
@@ -168,8 +168,8 @@ def test_window_selects_bracketing_snapshots(built: Store) -> None:
 
 def test_handle_lookup_and_errors(built: Store) -> None:
     assert ex.explain(built, "@presidenta")["account_id"] == "A"
-    with pytest.raises(AnalysisError):
-        ex.explain(built, "nobody")
+    with pytest.raises(InputError, match="no such account: 'nobody'"):
+        ex.explain(built, "nobody")  # not "no follower snapshots": there is no such account
     with pytest.raises(InputError):
         ex.explain(built, "A", start=T2, end=T1)
     with pytest.raises(InputError):

@@ -89,7 +89,8 @@ def test_hostile_names_are_escaped_in_pages(client: TestClient) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "__pwned" not in page and "clipped]" in page
     assert "⟨U+202E⟩" in client.get("/accounts/x/2002").text
-    assert "Minister 🇺🇳🔥 of Truth" in client.get("/accounts").text
+    # lists name accounts by watchlist label and @handle; the profile's own (hostile) name is on its page
+    assert "Minister 🇺🇳🔥 of Truth" in client.get("/accounts/bluesky/did:plc:opp3").text
 
 
 def test_charts_render_on_pages(client: TestClient) -> None:
@@ -119,7 +120,8 @@ def test_api_events_is_the_detect_answer(client: TestClient, store: Store) -> No
 
     api = client.get("/api/events").json()["events"]
     lib = [plain(e.to_json()) for e in detect(store)]
-    keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence")
+    keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence",
+            "handle", "label")
     assert sorted(({k: e[k] for k in keys} for e in api), key=json.dumps) == sorted(lib, key=json.dumps)
     assert all(e["refs"] for e in api)
 

@@ -6,6 +6,8 @@ Written as Ibis expressions so they run unchanged on another Ibis backend.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
@@ -81,31 +83,123 @@ def _attach_groups(table: pa.Table, groups: pa.Table) -> pa.Table:
     )
 
 
-def resolve_account(store: Store, account: str, platform: str | None = None) -> tuple[str, str]:
-    """Find (platform, account_id) for an id or a handle seen in observations or profiles."""
+@dataclass(frozen=True)
+class AccountName:
+    """How a reader knows an account: its latest handle and its watchlist label."""
+
+    handle: str | None
+    label: str | None
+
+    def text(self, account_id: str | None = None) -> str:
+        """``The Leader (@PresidentLeader)``, ``@PresidentLeader``, the label, or the id."""
+        handle = f"@{self.handle}" if self.handle else None
+        if self.label and handle:
+            return f"{self.label} ({handle})"
+        return self.label or handle or (account_id or "?")
+
+
+def account_names(store: Store, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], AccountName]:
+    """(platform, account_id) -> latest known handle (observations, else profiles) and
+    watchlist label, for ``keys`` (default: every observed or watched account)."""
+    wanted = None if keys is None else {(str(p), str(a)) for p, a in keys}
+    if wanted is not None and not wanted:
+        return {}
     con = store.ibis()
-    hits: set[tuple[str, str]] = set()
-    needle = account.lstrip("@").lower()
-    for name in ("observations", "profiles"):
+    handles: dict[tuple[str, str], str] = {}
+    # profiles first, observations after: a watched account's own observations win.
+    for name in ("profiles", "observations"):
         t = con.table(name)
-        q = t.filter((t.account_id == account) | (t.handle.lower() == needle))
+        q = t.filter(t.handle.notnull() & (t.handle != ""))
+        if wanted is not None:
+            q = q.filter(q.account_id.isin(sorted({a for _, a in wanted})))
+        agg = q.group_by(["platform", "account_id"]).aggregate(handle=q.handle.argmax(q.observed_at))
+        for row in agg.to_pyarrow().to_pylist():
+            handles[(row["platform"], row["account_id"])] = row["handle"]
+    labels: dict[tuple[str, str], str] = {}
+    by_handle: dict[tuple[str, str], str] = {}
+    for row in _watch_groups(store).to_pylist():
+        if not row["label"]:
+            continue
+        if row["account_id"]:
+            labels[(row["platform"], row["account_id"])] = row["label"]
+        else:  # the watchlist named a handle: match it to the account that holds it
+            by_handle[(row["platform"], row["account"].lstrip("@").lower())] = row["label"]
+    keys_all = wanted if wanted is not None else set(handles) | set(labels)
+    out: dict[tuple[str, str], AccountName] = {}
+    for k in keys_all:
+        h = handles.get(k)
+        lab = labels.get(k) or (by_handle.get((k[0], h.lower())) if h else None)
+        out[k] = AccountName(h, lab)
+    return out
+
+
+def resolve_account(store: Store, account: str, platform: str | None = None) -> tuple[str, str]:
+    """The one resolver: (platform, account_id) for ACCOUNT given as an id or a handle
+    (``@`` optional, any case) seen in observations, profiles, follower snapshots or the
+    watchlist.
+
+    An id wins over a handle. A handle held by several accounts over time (handles are
+    released and re-registered) is never silently picked: the error lists every holder
+    with when it held the handle, so the caller can pass the id. No match at all is
+    "no such account"."""
+    text = account.strip()
+    if not text:
+        raise InputError("the account is empty", hint="give an account id or a handle")
+    con = store.ibis()
+    by_id: set[tuple[str, str]] = set()
+    for name in ("observations", "profiles", "snapshots", "watchlist"):
+        t = con.table(name)
+        q = t.filter(t.account_id == text)
         if platform:
             q = q.filter(q.platform == platform)
         for row in q.select("platform", "account_id").distinct().to_pyarrow().to_pylist():
-            hits.add((row["platform"], row["account_id"]))
-    if not hits:
+            by_id.add((row["platform"], row["account_id"]))
+    if len(by_id) == 1:
+        return next(iter(by_id))
+    if len(by_id) > 1:
+        listing = ", ".join(f"{p}:{a}" for p, a in sorted(by_id))
+        raise InputError(f"account id {text!r} exists on several platforms: {listing}",
+                         hint="add --platform")
+    needle = text.lstrip("@").lower()
+    held: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for name in ("observations", "profiles"):
+        t = con.table(name)
+        q = t.filter(t.handle.lower() == needle)
+        if platform:
+            q = q.filter(q.platform == platform)
+        agg = q.group_by(["platform", "account_id"]).aggregate(first=q.observed_at.min(), last=q.observed_at.max())
+        for row in agg.to_pyarrow().to_pylist():
+            k = (row["platform"], row["account_id"])
+            lo, hi = held.get(k, (row["first"], row["last"]))
+            held[k] = (min(lo, row["first"]), max(hi, row["last"]))
+    if not held:
+        # a watchlist entry written as a handle whose account was never observed
+        wl = _watch_groups(store).to_pylist()
+        named = [r for r in wl if r["account"].lstrip("@").lower() == needle
+                 and (platform is None or r["platform"] == platform)]
+        hint = "`purgewatch accounts` lists the ids and handles the store knows"
+        if named:
+            hint = (f"{named[0]['platform']} {named[0]['account']!r} is on the watchlist but was never "
+                    "observed: run `purgewatch watch` (or import observations) first")
         raise InputError(
-            f"no account {account!r} in the store"
-            + (f" on platform {platform!r}" if platform else ""),
-            hint="check `purgewatch accounts` for the ids and handles the store knows",
+            f"no such account: {text!r}" + (f" on platform {platform!r}" if platform else "")
+            + " (neither an id nor a handle in the store)",
+            hint=hint,
         )
-    if len(hits) > 1:
-        listing = ", ".join(f"{p}:{a}" for p, a in sorted(hits))
+    if len(held) > 1:
+        from purgewatch.timefmt import human_time
+
+        names = account_names(store, held)
+        listing = "; ".join(
+            f"{p}:{a}" + (f" ({names[(p, a)].label})" if names[(p, a)].label else "")
+            + f", seen as @{needle} from {human_time(lo)} to {human_time(hi)}"
+            for (p, a), (lo, hi) in sorted(held.items(), key=lambda kv: (kv[1][0], kv[0]))
+        )
         raise InputError(
-            f"{account!r} matches several accounts: {listing}",
-            hint="add --platform, or give the account id",
+            f"the handle {text!r} was held by {len(held)} accounts over time: {listing}",
+            hint="give the account id (or add --platform when they are on different platforms)",
         )
-    return next(iter(hits))
+    return next(iter(held))
 
 
 def account_history(

@@ -461,46 +461,18 @@ def _verdict(
 
 
 def _targets_for(store: Store, account: str, platform: str | None, meta: pd.DataFrame) -> tuple[str, str]:
-    """(platform, account_id) for ACCOUNT given as id, handle or watchlist entry."""
-    m = meta if platform is None else meta[meta["platform"] == platform]
-    hits = m[m["account_id"] == account][["platform", "account_id"]].drop_duplicates()
-    if len(hits) == 0:
-        # A handle: look it up in observations/profiles and in the watchlist.
-        con = store.ibis()
-        cand: set[tuple[str, str]] = set()
-        for table in ("observations", "profiles"):
-            t = con.table(table)
-            q = t.filter(t.handle.lower() == account.lower().lstrip("@"))
-            if platform:
-                q = q.filter(q.platform == platform)
-            for r in q.select("platform", "account_id").distinct().to_pyarrow().to_pylist():
-                cand.add((r["platform"], r["account_id"]))
-        wl = con.table("watchlist")
-        q = wl.filter((wl.account == account) & wl.account_id.notnull())
-        for r in q.select("platform", "account_id").distinct().to_pyarrow().to_pylist():
-            if platform is None or r["platform"] == platform:
-                cand.add((r["platform"], r["account_id"]))
-        have = {(p, a) for p, a in zip(meta["platform"], meta["account_id"], strict=True)}
-        with_snaps = sorted(c for c in cand if c in have)
-        if len(with_snaps) == 1:
-            return with_snaps[0]
-        if len(with_snaps) > 1:
-            raise InputError(
-                f"account {account!r} matches several accounts: "
-                + ", ".join(f"{p}:{a}" for p, a in with_snaps),
-                hint="pass --platform, or the account id",
-            )
+    """(platform, account_id) for ACCOUNT given as id or handle (the one resolver,
+    :func:`purgewatch.queries.resolve_account`), which must have follower snapshots."""
+    from purgewatch.queries import resolve_account
+
+    plat, acc = resolve_account(store, account, platform)
+    if not ((meta["platform"] == plat) & (meta["account_id"] == acc)).any():
         raise AnalysisError(
-            f"no follower snapshots stored for account {account!r}"
-            + (f" on {platform}" if platform else ""),
+            f"no follower snapshots stored for {plat} account {acc}"
+            + ("" if account == acc else f" ({account})"),
             hint="collect or import at least two complete follower lists of the account",
         )
-    if len(hits) > 1:
-        raise InputError(
-            f"account id {account!r} exists on several platforms: {', '.join(hits['platform'])}",
-            hint="pass --platform",
-        )
-    return str(hits.iloc[0]["platform"]), str(hits.iloc[0]["account_id"])
+    return plat, acc
 
 
 def _watched(store: Store) -> pd.DataFrame:
@@ -688,7 +660,21 @@ def explain_many(
             ]
             base["gained_followers"] = gained_ids
         results.append(base)
+    _name(store, results)
     return results
+
+
+def _name(store: Store, results: list[dict[str, Any]]) -> None:
+    """Handle and label beside every account id of the answers (targets and overlaps),
+    so a reader never maps raw ids by hand."""
+    from purgewatch.queries import account_names
+
+    keys = {(r["platform"], r["account_id"]) for r in results}
+    keys |= {(o["platform"], o["account_id"]) for r in results for o in r.get("overlap") or []}
+    names = account_names(store, keys)
+    for item in [*results, *(o for r in results for o in r.get("overlap") or [])]:
+        n = names.get((item["platform"], item["account_id"]))
+        item["handle"], item["label"] = (n.handle, n.label) if n else (None, None)
 
 
 class _OverlapIndex:

@@ -34,6 +34,7 @@ from scipy import stats
 from purgewatch.errors import AnalysisError, InputError
 from purgewatch.store import Store
 from purgewatch.store import snapshots as snap
+from purgewatch.timefmt import iso_utc
 
 # X snowflake epoch (ms since Unix epoch) and the smallest id treated as a snowflake.
 # Before ~2013 X user ids were sequential 32-bit integers that encode no time.
@@ -121,7 +122,7 @@ def creation_profile(created: pd.Series | Sequence[Any], *, freq: str = BATCH_FR
 def profile_json(profile: pd.Series) -> dict[str, int]:
     """A creation profile as {period start ISO 8601: count}."""
     return {
-        ts.isoformat().replace("+00:00", "Z"): int(v)
+        str(iso_utc(ts)): int(v)
         for ts, v in zip(pd.DatetimeIndex(profile.index), profile.to_numpy(), strict=True)
     }
 
@@ -145,7 +146,7 @@ class CreationBatch:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("start", "end", "peak"):
-            d[k] = getattr(self, k).isoformat().replace("+00:00", "Z")
+            d[k] = iso_utc(getattr(self, k))
         return d
 
 
@@ -247,8 +248,8 @@ class Band:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["span_start"] = self.span_start.isoformat().replace("+00:00", "Z")
-        d["span_end"] = self.span_end.isoformat().replace("+00:00", "Z")
+        d["span_start"] = iso_utc(self.span_start)
+        d["span_end"] = iso_utc(self.span_end)
         return d
 
 
@@ -649,7 +650,7 @@ def follower_creation_profiles(
     out: dict[str, Any] = {
         "platform": platform, "account_id": account_id,
         "snapshots": [
-            {"snapshot_id": s["snapshot_id"], "observed_at": pd.Timestamp(s["observed_at"]).isoformat()}
+            {"snapshot_id": s["snapshot_id"], "observed_at": iso_utc(s["observed_at"])}
             for s in (old, new)
         ],
         "sets": {},
@@ -666,7 +667,7 @@ def follower_creation_profiles(
         out["sets"][name] = {
             "accounts": int(len(ids)),
             "with_creation_date": int(created.notna().sum()),
-            "median_created": None if created.notna().sum() == 0 else pd.Timestamp(created.dropna().median()).isoformat(),
+            "median_created": None if created.notna().sum() == 0 else iso_utc(created.dropna().median()),
             "profile": profile_json(prof),
             "batches": [bt.to_json() for bt in batches],
         }
@@ -716,7 +717,7 @@ def follower_order(
         "followers_in_bands": int(in_bands),
         "share_in_bands": round(in_bands / len(ids), 6) if len(ids) else None,
         "points": {"position": list(range(len(ids))), "account_id": ids.to_pylist(),
-                   "created_at": [None if pd.isna(t) else t.isoformat() for t in created]},
+                   "created_at": [None if pd.isna(t) else iso_utc(t) for t in created]},
     }
 
 
@@ -739,7 +740,7 @@ def regain_for_account(
         later = later[later["observed_at"] <= u]
     if later.empty:
         raise AnalysisError(
-            f"no complete follower snapshot of {platform}:{account_id} after the drop ({t_new.isoformat()})",
+            f"no complete follower snapshot of {platform}:{account_id} after the drop ({iso_utc(t_new)})",
             hint="a regain can only be judged once a later follower list is stored",
         )
     if u is None:
@@ -788,10 +789,10 @@ def regain_for_account(
     out.update({
         "platform": platform,
         "account_id": account_id,
-        "drop": {"from": pd.Timestamp(old["observed_at"]).isoformat(), "to": t_new.isoformat(),
+        "drop": {"from": iso_utc(old["observed_at"]), "to": iso_utc(t_new),
                  "lost": int(len(np.setdiff1d(snap.load_followers(store, old["snapshot_id"]),
                                                snap.load_followers(store, new["snapshot_id"])))) },
-        "regain_window": {"from": t_new.isoformat(), "to": pd.Timestamp(after["observed_at"]).isoformat()},
+        "regain_window": {"from": iso_utc(t_new), "to": iso_utc(after["observed_at"])},
         "snapshots": [old["snapshot_id"], new["snapshot_id"], after["snapshot_id"]],
     })
     return out

@@ -16,17 +16,34 @@ from purgewatch.cli._common import (
     open_store,
     output_format,
     store_option,
+    tz_option,
+    who,
 )
-from purgewatch.queries import account_history, latest_accounts
+from purgewatch.queries import account_history, account_names, latest_accounts
+
+
+def _fmt(value: object, tz: str = "UTC") -> str:
+    from rich.markup import escape
+
+    from purgewatch.timefmt import human_time
+
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return human_time(value, tz)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return escape(str(value))  # handles and labels are data: no rich markup
 
 
 @click.command("accounts")
 @click.option("--platform", help="Only this platform (x, bluesky, mastodon, ...).")
 @click.option("--group", help="Only accounts of this watchlist group.")
+@tz_option
 @store_option
 @json_option
 @format_option
-def accounts_cmd(platform: str | None, group: str | None, store_path: Path | None, as_json: bool,
+def accounts_cmd(platform: str | None, group: str | None, tz: str, store_path: Path | None, as_json: bool,
                  fmt: str | None) -> None:
     """Latest status and counts of every observed account.
 
@@ -41,9 +58,17 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
     if fmt == "json":
         emit_json({"accounts": table.to_pylist()})
         return
-    cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed", "n_observations"]
-    emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
-               title=f"{table.num_rows:,} accounts", right=("followers_count", "n_observations"))
+    cols = ["platform", "label", "handle", "account_id", "group", "status", "followers_count", "last_observed",
+            "n_observations"]
+    heads = {"account_id": "id", "followers_count": "followers", "last_observed": "last seen",
+             "n_observations": "observations"}
+    rows = table.to_pylist()
+    if fmt == "table":
+        for row in rows:
+            row["handle"] = f"@{row['handle']}" if row["handle"] else None
+    emit_table(rows, [(c, heads.get(c, c) if fmt == "table" else c) for c in cols], fmt,
+               title=f"{table.num_rows:,} accounts", right=("followers_count", "n_observations"),
+               human=lambda _k, v: _fmt(v, tz))
 
 
 @click.command("history")
@@ -51,6 +76,7 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
 @click.option("--platform", help="Platform, when the id or handle exists on several.")
 @click.option("--from", "since", type=TIMESTAMP, help="Start (ISO 8601 with zone, or Unix seconds).")
 @click.option("--to", "until", type=TIMESTAMP, help="End (ISO 8601 with zone, or Unix seconds).")
+@tz_option
 @store_option
 @json_option
 @format_option
@@ -59,11 +85,12 @@ def history_cmd(
     platform: str | None,
     since: datetime | None,
     until: datetime | None,
+    tz: str,
     store_path: Path | None,
     as_json: bool,
     fmt: str | None,
 ) -> None:
-    """Every observation of one account (by id or handle), oldest first, with provenance.
+    """Every observation of one account (ACCOUNT: an id or a handle), oldest first, with provenance.
 
     \b
     Examples:
@@ -71,13 +98,16 @@ def history_cmd(
       purgewatch history alice.bsky.social --from 2026-05-01T00:00:00Z --json
     """
     fmt = output_format(fmt, as_json)
-    plat, account_id, table = account_history(
-        open_store(store_path), account, platform=platform, since=since, until=until
-    )
+    store = open_store(store_path)
+    plat, account_id, table = account_history(store, account, platform=platform, since=since, until=until)
+    name = account_names(store, [(plat, account_id)]).get((plat, account_id))
+    handle, label = (name.handle, name.label) if name else (None, None)
     if fmt == "json":
-        emit_json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
+        emit_json({"platform": plat, "account_id": account_id, "handle": handle, "label": label,
+                   "observations": table.to_pylist()})
         return
+    title = who({"account_id": account_id, "handle": handle, "label": label})
     cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]
     emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
-               title=f"{plat}:{account_id} — {table.num_rows:,} observations",
-               right=("followers_count", "following_count", "posts_count"))
+               title=_fmt(f"{plat} {title} — {table.num_rows:,} observations"),
+               right=("followers_count", "following_count", "posts_count"), human=lambda _k, v: _fmt(v, tz))

@@ -133,6 +133,36 @@ def emit_table(
     console.print(table)
 
 
+def tz_option(f: F) -> F:
+    return click.option(
+        "--tz", "tz", default="UTC", show_default=True, metavar="ZONE",
+        help="Show times in this zone (IANA name, e.g. Europe/Paris); JSON stays in UTC.",
+        callback=_check_zone,
+    )(f)
+
+
+def _check_zone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from purgewatch.errors import InputError
+    from purgewatch.timefmt import zone
+
+    try:
+        zone(value)
+    except InputError as exc:
+        raise click.BadParameter(f"{exc.message} ({exc.hint})") from None
+    return value
+
+
+def who(row: dict[str, Any]) -> str:
+    """An account as a reader knows it: ``Label (@handle)``, else ``@handle``, else the
+    id; the platform id follows when a name was found (for copy-paste into --account)."""
+    from purgewatch.queries import AccountName
+
+    name = AccountName(row.get("handle"), row.get("label"))
+    acc = row.get("account_id")
+    text = name.text(acc)
+    return f"{text} [{acc}]" if acc and text != acc else text
+
+
 def open_store(store_path: Path | None, *, create: bool = False) -> Store:
     return Store.open(store_path or default_store_path(), create=create)
 

@@ -17,6 +17,8 @@ from purgewatch.cli._common import (
     open_store,
     output_format,
     store_option,
+    tz_option,
+    who,
 )
 
 _KINDS = ["follower_drop", "follower_surge", "suspension_wave", "reinstatement_wave", "purge"]
@@ -74,15 +76,16 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int]:
 @format_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_KINDS),
               help="Only these kinds (repeatable; default all).")
-@click.option("--account", "accounts", multiple=True, help="Only events naming this account id (repeatable).")
+@click.option("--account", "accounts", multiple=True, help="Only events naming this account: id or handle (repeatable).")
 @click.option("--group", default=None, help="Only events of this watchlist group.")
 @click.option("--platform", default=None, help="Only read this platform's data.")
 @click.option("--from", "start", type=TIMESTAMP, default=None, help="Only events ending at or after this time.")
 @click.option("--to", "end", type=TIMESTAMP, default=None, help="Only events starting at or before this time.")
+@tz_option
 @_thresholds
 def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: tuple[str, ...],
                accounts: tuple[str, ...], group: str | None, platform: str | None,
-               start: datetime | None, end: datetime | None, params: tuple[str, ...],
+               start: datetime | None, end: datetime | None, tz: str, params: tuple[str, ...],
                **thresholds: Any) -> None:
     """Find follower drops and surges, suspension and reinstatement waves, and purges.
 
@@ -96,6 +99,7 @@ def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: t
       purgewatch detect --kind purge --kind follower_drop --from 2024-05-01T00:00:00Z
       purgewatch detect --account 12345 --z 6 --param revert_obs=4
       purgewatch detect --format csv > events.csv
+      purgewatch detect --account PresidentLeader --tz Europe/Paris
     """
     from rich.console import Console
 
@@ -122,15 +126,22 @@ def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: t
     if fmt == "table" and not rows:
         click.echo("no events")
         return
-    cols = [("kind", "kind"), ("platform", "platform"), ("account_id", "account"), ("group", "group"),
-            ("start", "start"), ("end", "end"), ("magnitude", "magnitude"), ("relative", "relative"),
-            ("score", "score")]
+    if fmt != "table":  # csv/tsv: the FORMATS.md event keys, raw values
+        cols = [(k, k) for k in ("kind", "platform", "account_id", "handle", "label", "group", "start", "end",
+                                 "magnitude", "relative", "score")]
+        emit_table(rows, cols, fmt)
+        return
+    from rich.markup import escape
+    from rich.table import Table
 
-    def cell(key: str, value: Any) -> str:
-        if key == "relative":
-            return f"{value:.2%}" if value is not None else ""
-        if key == "magnitude":
-            return f"{value:,}"
-        return "" if value is None else str(value)
+    from purgewatch.timefmt import human_span
 
-    emit_table(rows, cols, fmt, title=f"{len(rows)} events", right=("magnitude", "relative", "score"), human=cell)
+    table = Table(title=f"{len(events)} events (times {tz})")
+    for col in ("kind", "account / group", "when", "magnitude", "relative", "score"):
+        table.add_column(col, justify="right" if col in ("magnitude", "relative", "score") else "left")
+    for j in rows:
+        who_text = who(j) if j["account_id"] else (f"group {j['group']}" if j["group"] else "(all)")
+        rel = f"{j['relative']:.2%}" if j["relative"] is not None else ""
+        table.add_row(j["kind"], escape(f"{j['platform'] or ''} {who_text}".strip()), human_span(j["start"], j["end"], tz),
+                      f"{round(j['magnitude']):,}", rel, f"{j['score']:.1f}" if j["score"] is not None else "")
+    Console().print(table)

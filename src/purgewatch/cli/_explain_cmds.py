@@ -23,6 +23,8 @@ from purgewatch.cli._common import (
     open_store,
     output_format,
     store_option,
+    tz_option,
+    who,
 )
 from purgewatch.errors import InputError, Location
 
@@ -67,15 +69,16 @@ platform_opt = click.option("--platform", help="Platform of ACCOUNT when the id 
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Collect config (TOML) for --resolve: base URLs, tokens, rate limits.")
 @click.option("--ids", "include_ids", is_flag=True, help="List every lost follower with its fate, and the gained ids.")
+@tz_option
 @store_option
 @json_option
 @format_option
 def explain_cmd(
     account: str, platform: str | None, start: datetime | None, end: datetime | None,
-    resolve: bool, config_path: Path | None, include_ids: bool, store_path: Path | None, as_json: bool,
+    resolve: bool, config_path: Path | None, include_ids: bool, tz: str, store_path: Path | None, as_json: bool,
     fmt: str | None,
 ) -> None:
-    """Who left ACCOUNT, what became of them, and which other watched accounts lost the
+    """Who left ACCOUNT (an id or a handle), what became of them, and which other watched accounts lost the
     same followers; with a verdict (platform_enforcement, mass_unfollow, mixed,
     insufficient_data) and the numbers behind it.
 
@@ -86,6 +89,7 @@ def explain_cmd(
     Example:
       purgewatch explain 12345 --platform x --from 2024-05-01T00:00:00Z --to 2024-05-03T00:00:00Z --json
       purgewatch explain 12345 --platform x --format csv    # the fates table only
+      purgewatch explain PresidentLeader --tz Europe/Paris
     """
     from purgewatch.analysis.explain import explain
     from purgewatch.collect.resolve import fate_resolver
@@ -104,10 +108,16 @@ def explain_cmd(
                  "verdict": res["verdict"]} for k, v in res["lost_breakdown"].items()]
         emit_table(rows, [(c, c) for c in ("platform", "account_id", "fate", "accounts", "verdict")], fmt)
         return
+    from rich.markup import escape
+
+    from purgewatch.timefmt import human_span
+
     con = Console()
     snaps = res["evidence"].get("snapshots", [])
-    when = " → ".join(s["observed_at"] for s in snaps) if snaps else "no snapshot pair"
-    con.print(f"[bold]{res['platform']}:{res['account_id']}[/bold] ({res.get('group') or 'no group'}), {when}")
+    when = (f"follower lists of {human_span(snaps[0]['observed_at'], snaps[-1]['observed_at'], tz)}"
+            if snaps else "no snapshot pair")
+    con.print(f"[bold]{escape(who(res))}[/bold] ({escape(res['platform'])}, "
+              f"{escape(res.get('group') or 'no group')}), {when}")
     con.print(f"lost {res['lost']:,}, gained {res['gained']:,}")
     t = Table(title="what became of the lost followers")
     t.add_column("fate")
@@ -120,7 +130,7 @@ def explain_cmd(
         for c in ("account", "group", "shared", "jaccard"):
             o.add_column(c)
         for row in res["overlap"][:15]:
-            o.add_row(f"{row['platform']}:{row['account_id']}", str(row["group"]), f"{row['shared_lost']:,}",
+            o.add_row(escape(f"{row['platform']} {who(row)}"), escape(str(row["group"])), f"{row['shared_lost']:,}",
                       f"{row['jaccard']:.3f}")
         con.print(o)
     con.print(f"verdict: [bold]{res['verdict']}[/bold]")
@@ -243,13 +253,13 @@ def forensics_cmd() -> None:
 
 
 def _resolve_account(store: Any, account: str, platform: str | None) -> tuple[str, str]:
-    from purgewatch.analysis.explain import _snapshot_meta, _targets_for
+    from purgewatch.queries import resolve_account
 
-    return _targets_for(store, account, platform, _snapshot_meta(store, platform))
+    return resolve_account(store, account, platform)
 
 
 @forensics_cmd.command("creation-batches")
-@click.option("--account", help="Profiles of this account's lost, remaining and gained followers.")
+@click.option("--account", help="Profiles of this account's (id or handle) lost, remaining and gained followers.")
 @platform_opt
 @window_from
 @window_to

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from purgewatch.cli._common import emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import emit_json, json_option, open_store, store_option, tz_option
 from purgewatch.errors import ConfigError
 
 ENV_WRITE_TOKEN = "PURGEWATCH_WRITE_TOKEN"
@@ -30,10 +30,11 @@ ENV_WRITE_TOKEN = "PURGEWATCH_WRITE_TOKEN"
     "--generated-at", default=None,
     help="The report's one timestamp (default: SOURCE_DATE_EPOCH if set, else now).",
 )
+@tz_option
 @json_option
 def report_cmd(
     store_path: Path | None, out: Path, start: str | None, end: str | None, groups: tuple[str, ...],
-    title: str | None, generated_at: str | None, as_json: bool,
+    title: str | None, generated_at: str | None, tz: str, as_json: bool,
 ) -> None:
     """Write the evidence report: one self-contained HTML file (works offline, no
     script), plus JSON and CSV bundles of the same findings.
@@ -45,6 +46,7 @@ def report_cmd(
     Example:
       purgewatch report --out evidence/report.html
       purgewatch report --out evidence/ --from 2026-03-01T00:00:00Z --group government --group opposition
+      purgewatch report --out evidence/report.html --tz Europe/Paris
     """
     from purgewatch.report import write_report
     from purgewatch.report._findings import parse_time
@@ -60,7 +62,7 @@ def report_cmd(
     with _stages(show) as progress:
         files = write_report(
             store, out, start=start, end=end, groups=list(groups) or None, title=title,
-            generated_at=generated_at, progress=progress,
+            generated_at=generated_at, progress=progress, tz=tz,
         )
     if as_json:
         emit_json(files.to_json())

@@ -34,6 +34,7 @@ import pyarrow as pa
 from purgewatch.errors import PurgeWatchError
 from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION, carry_enforcement
 from purgewatch.store import Store
+from purgewatch.timefmt import iso_utc
 
 FORMAT_NAME = "purgewatch-findings"
 FORMAT_VERSION = 1
@@ -60,19 +61,16 @@ _APPENDIX_COLS = [
 
 # --------------------------------------------------------------------------- helpers
 def iso(value: Any) -> str | None:
-    """ISO 8601 UTC with ``Z`` (seconds, or microseconds when present)."""
+    """ISO 8601 UTC with ``Z`` (:func:`purgewatch.timefmt.iso_utc`: whole seconds, or the
+    shortest exact fraction; never a float artefact). Unparseable text is kept as is."""
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, str):
-        return value
-    ts = pd.Timestamp(value)
-    if ts is pd.NaT or pd.isna(ts):
-        return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if ts.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return str(ts.strftime(fmt))
+    try:
+        return iso_utc(value)
+    except (ValueError, TypeError):
+        return value if isinstance(value, str) else None
 
 
 def parse_time(value: str | datetime | None) -> pd.Timestamp | None:
@@ -349,7 +347,6 @@ def gather_findings(
                         "ref": r.ref,
                     }
                 )
-                facts.referenced.add(r.ref)
         last = part.iloc[-1]
         latest_named = part.dropna(subset=["handle"]).tail(1)
         named = latest_named.iloc[0] if len(latest_named) else last
@@ -377,7 +374,7 @@ def gather_findings(
             "events": [e["id"] for e in acc_events],
         }
         acc["latest"]["fact"] = facts.add(
-            f"latest followers of {acc['key']}", acc["latest"]["followers"], [last["ref"]]
+            f"latest followers of {display_name(acc)}", acc["latest"]["followers"], [last["ref"]]
         )
         accounts.append(acc)
     # watched accounts never observed still appear (with nothing to show)
@@ -405,7 +402,10 @@ def gather_findings(
         if e["kind"] in WAVE_KINDS or e.get("account_id") is None:
             e.setdefault("refs", _wave_refs(e, transitions))
         e.setdefault("refs", [])
-        e["fact"] = facts.add(f"{e['kind']} magnitude ({e['id']})", e.get("magnitude"), e["refs"])
+        e["fact"] = facts.add(
+            f"{e['kind'].replace('_', ' ')} {e['id']}" + (f" of {display_name(e)}" if e.get("account_id") else "")
+            + (": followers" if e["kind"].startswith("follower_") else ": accounts"),
+            e.get("magnitude"), e["refs"])
 
     # ---- explain the largest drops
     step("explaining drops")
@@ -417,7 +417,8 @@ def gather_findings(
         if x.get("result") is not None:
             snaps = ((x["result"] or {}).get("evidence") or {}).get("snapshots") or []
             x["refs"] = sorted(_anchor_snap(sn["snapshot_id"]) for sn in snaps if sn.get("snapshot_id"))
-            x["fact"] = facts.add(f"explain {x['platform']}:{x['account_id']}", (x["result"] or {}).get("lost"), x["refs"])
+            x["fact"] = facts.add(f"followers of {display_name(x)} lost between two follower lists",
+                                  (x["result"] or {}).get("lost"), x["refs"])
 
     # ---- compare groups
     step("comparing groups")
@@ -443,22 +444,26 @@ def gather_findings(
         rg = fx.get("regain") or {}
         if rg.get("snapshots"):
             fx["regain_fact"] = facts.add(
-                f"followers gained after the drop of {fx['platform']}:{fx['account_id']}", rg.get("gained"),
+                f"followers gained after the drop of {display_name(fx)}", rg.get("gained"),
                 [_anchor_snap(s) for s in rg["snapshots"][1:]],
             )
 
     # ---- summary
     summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
 
-    # ---- appendix of every referenced stored row
+    # ---- stored rows: every row a number cites ("cited": the HTML appendix), and every
+    # reading drawn on a chart (the JSON and CSV bundles hold them with their provenance)
     step("collecting the evidence rows")
+    drawn = {p["ref"] for a in accounts for p in a["series"]}
     if len(obs):
-        ref_obs = obs[obs["ref"].isin(facts.referenced)]
+        ref_obs = obs[obs["ref"].isin(facts.referenced | drawn)]
         ro: Any
         for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
             appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
     for row in transitions.appendix(facts.referenced - set(appendix_rows)):
         appendix_rows[row["ref"]] = row
+    for ref, row in appendix_rows.items():
+        row["cited"] = ref in facts.referenced
     snap_rows = _snapshot_appendix(store, facts.referenced)
     appendix = sorted(appendix_rows.values(), key=lambda r: (r["table"], str(r["platform"]), str(r["account_id"]), str(r["at"]), r["ref"]))
 
@@ -511,6 +516,13 @@ def account_observations(store: Store, platform: str, account_id: str, limit: in
             "source_ref": _str(r.source_ref), "retrieved_at": got, "payload_hash": _str(r.payload_hash),
         })
     return out
+
+
+def display_name(d: dict[str, Any]) -> str:
+    """``Label (@handle)`` of an account, event or explained drop (the id when nameless)."""
+    from purgewatch.queries import AccountName
+
+    return AccountName(d.get("handle"), d.get("label")).text(d.get("account_id"))
 
 
 def _str(v: Any) -> str | None:
@@ -643,7 +655,7 @@ def _explain_drops(
         drops.sort(key=lambda e: (-(e.get("magnitude") or 0), e["id"]))
         targets = [
             {"event": e["id"], "platform": e["platform"], "account_id": e["account_id"], "group": e.get("group"),
-             "start": e.get("start"), "end": e.get("end")}
+             "handle": e.get("handle"), "label": e.get("label"), "start": e.get("start"), "end": e.get("end")}
             for e in drops[:limit]
         ]
     else:
@@ -654,7 +666,8 @@ def _explain_drops(
         meta = list_snapshots(store)
         have = sorted({(str(p), str(a)) for p, a in zip(meta["platform"].to_pylist(), meta["account_id"].to_pylist(), strict=True)} & keys)
         targets = [
-            {"event": _anchor("d", f"{p}:{a}"), "platform": p, "account_id": a, "group": None, "start": None, "end": None}
+            {"event": _anchor("d", f"{p}:{a}"), "platform": p, "account_id": a, "group": None, "handle": None,
+             "label": None, "start": None, "end": None}
             for p, a in have[:limit]
         ]
     out = []
@@ -672,6 +685,8 @@ def _explain_drops(
         if item["start"] is None and len(snaps) == 2:
             item["start"], item["end"] = snaps[0].get("observed_at"), snaps[1].get("observed_at")
         item["group"] = item["group"] or res.get("group")
+        item["handle"] = item["handle"] or res.get("handle")
+        item["label"] = item["label"] or res.get("label")
         out.append(item)
     note = "ok" if detect_ok and drops else (
         "ok (no detected follower drop: each watched account's largest fall between follower snapshots)"
@@ -728,7 +743,8 @@ def _forensics(store: Store, explains: list[dict[str, Any]]) -> tuple[list[dict[
     for x in explains:
         if x.get("result") is None or not (x["result"] or {}).get("lost"):
             continue
-        item: dict[str, Any] = {"event": x["event"], "platform": x["platform"], "account_id": x["account_id"], "errors": []}
+        item: dict[str, Any] = {"event": x["event"], "platform": x["platform"], "account_id": x["account_id"],
+                                "handle": x.get("handle"), "label": x.get("label"), "errors": []}
         for name, fn in calls.items():
             if not callable(fn):
                 continue
@@ -759,13 +775,14 @@ def _thin_order(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _iso_series(ts: pd.Series) -> pd.Series:
-    """Vectorised :func:`iso` (seconds, or microseconds when present)."""
+    """Vectorised :func:`iso` (same text for the same time)."""
     if not len(ts):
         return pd.Series([], dtype=object)
-    t = pd.to_datetime(ts, utc=True)
+    t = pd.to_datetime(ts, utc=True).dt.round("us")
     base = t.dt.strftime("%Y-%m-%dT%H:%M:%S")
     micro = t.dt.microsecond
-    out = base.where(micro == 0, base + "." + micro.astype(str).str.zfill(6)) + "Z"
+    frac = ("." + micro.astype(str).str.zfill(6)).where(micro % 1000 != 0, "." + (micro // 1000).astype(str).str.zfill(3))
+    out = base.where(micro == 0, base + frac) + "Z"
     return out.where(t.notna(), None)
 
 
@@ -959,7 +976,8 @@ def _summary(
                 + (f" in {len(groups)} group{'s' if len(groups) != 1 else ''} ({', '.join(groups)})" if groups else "")
                 + f" on {', '.join(platforms) or 'no platform'}, with ",
                 num("observations of these accounts", n_obs, [p["ref"] for a in accounts for p in a["series"]]),
-                " observations" + (f" from {first} to {last}." if first else "."),
+                " observations" + (" from " if first else "."),
+                *([{"when": [first]}, " to ", {"when": [last]}, "."] if first else []),
             ]
         )
     else:
@@ -974,8 +992,8 @@ def _summary(
             [
                 f"Detection found {len(waves)} suspension wave{'s' if len(waves) != 1 else ''}; the largest suspended ",
                 {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
-                f" accounts between {big.get('start')} and {big.get('end')}"
-                + (f" (group {big['group']})." if big.get("group") else "."),
+                " accounts, ", {"when": [big.get("start"), big.get("end")]},
+                (f" (group {big['group']})." if big.get("group") else "."),
             ]
         )
     reinst = [e for e in events if e["kind"] == "reinstatement_wave"]
@@ -985,24 +1003,23 @@ def _summary(
             [
                 f"{len(reinst)} reinstatement wave{'s' if len(reinst) != 1 else ''}; the largest reinstated ",
                 {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
-                f" accounts between {big.get('start')} and {big.get('end')}.",
+                " accounts, ", {"when": [big.get("start"), big.get("end")]}, ".",
             ]
         )
     drops = [e for e in events if e["kind"] == "follower_drop"]
     if drops:
         big = max([e for e in drops if e["shown"]] or drops, key=lambda e: (e.get("magnitude") or 0, e["id"]))
         acc = next((a for a in accounts if a["platform"] == big["platform"] and a["account_id"] == big["account_id"]), None)
-        who = (acc or {}).get("handle") or big["account_id"]
         rel = big.get("relative")
         sentences.append(
             [
                 f"{len(drops)} follower drop{'s' if len(drops) != 1 else ''} detected. The largest: ",
-                {"who": who, "anchor": (acc or {}).get("anchor")},
+                _who(acc or big),
                 " lost ",
                 {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
                 " followers"
-                + (f" ({rel * 100:.1f}% of its audience)" if isinstance(rel, int | float) else "")
-                + f" between {big.get('start')} and {big.get('end')}.",
+                + (f" ({rel * 100:.1f}% of its audience), " if isinstance(rel, int | float) else ", "),
+                {"when": [big.get("start"), big.get("end")]}, ".",
             ]
         )
     for x in explains:
@@ -1023,11 +1040,11 @@ def _summary(
             sentences.append(
                 [
                     "After the drop, ",
-                    {"who": (acc or {}).get("handle") or fx["account_id"], "anchor": (acc or {}).get("anchor")},
+                    _who(acc or fx),
                     " gained ",
                     {"fact": fx["regain_fact"], "text": _fmt(rg.get("gained"))},
-                    f" followers by {str((rg.get('regain_window') or {}).get('to'))[:16]}"
-                    + (f" ({rg['gain_ratio']:.1f}× its usual gain)" if isinstance(rg.get("gain_ratio"), int | float) else "")
+                    " followers by ", {"when": [(rg.get("regain_window") or {}).get("to")]},
+                    (f" ({rg['gain_ratio']:.1f}× its usual gain)" if isinstance(rg.get("gain_ratio"), int | float) else "")
                     + (f", {young * 100:.0f}% of them accounts less than 30 days old" if isinstance(young, int | float) else "")
                     + ": the pattern of a regain campaign.",
                 ]
@@ -1046,7 +1063,7 @@ def _summary(
                 [
                     "Followers were lost in the same window by ",
                     {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
-                    f" watched accounts between {big.get('start')} and {big.get('end')}, "
+                    " watched accounts, ", {"when": [big.get("start"), big.get("end")]}, ": "
                     f"{conc.get('hit')} of the {conc.get('observed')} {big['group']} accounts and "
                     f"{conc.get('others_hit')} of the {others} others (Fisher exact p = {_fmt_p(conc.get('p_value'))}): "
                     f"a sweep concentrated on the {big['group']} camp's audience, not the signature of a platform-wide purge.",
@@ -1057,7 +1074,7 @@ def _summary(
                 [
                     "A platform-wide purge signature: ",
                     {"fact": big["fact"], "text": _fmt(big.get("magnitude"))},
-                    f" unrelated accounts lost followers between {big.get('start')} and {big.get('end')}.",
+                    " unrelated accounts lost followers, ", {"when": [big.get("start"), big.get("end")]}, ".",
                 ]
             )
     for c in compare:
@@ -1099,7 +1116,10 @@ def _summary(
         sentences.append(parts)
     if not events:
         sentences.append(["No detection events are shown (see availability below)."])
+    lede, figures = _lede(accounts, events, explains, forensics, facts)
     return {
+        "lede": lede,
+        "key_figures": figures,
         "accounts_watched": len(watch),
         "accounts_observed": len(observed),
         "groups": groups,
@@ -1114,6 +1134,101 @@ def _summary(
         },
         "sentences": sentences,
     }
+
+
+def _who(d: dict[str, Any]) -> dict[str, Any]:
+    """A sentence part naming an account (linked to its card in the report, its page in the UI)."""
+    return {"who": display_name(d), "anchor": d.get("anchor"), "platform": d.get("platform"),
+            "account_id": d.get("account_id")}
+
+
+_VERDICT_WORDS = {
+    "platform_enforcement": "the platform's enforcement, not a mass unfollow",
+    "mass_unfollow": "a mass unfollow, not the platform's enforcement",
+    "mixed": "a mix of enforcement and unfollows",
+}
+
+
+def _lede(
+    accounts: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    explains: list[dict[str, Any]],
+    forensics: list[dict[str, Any]],
+    facts: _Facts,
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The story first, as an editor would write it, and the key figures behind it. Built
+    only from the findings: the largest detected drop, what explain found about who left,
+    whether one camp was hit (detect's purge concentration test), the largest suspension
+    wave, and a regain campaign after the drop. Empty when nothing was detected."""
+    lede: list[Any] = []
+    figures: list[dict[str, Any]] = []
+    shown = [e for e in events if e.get("shown")]
+    drops = [e for e in shown if e["kind"] == "follower_drop"]
+    waves = [e for e in shown if e["kind"] == "suspension_wave"]
+    purges = [e for e in shown if e["kind"] == "purge"]
+    by_key = {(a["platform"], a["account_id"]): a for a in accounts}
+
+    def biggest(es: list[dict[str, Any]]) -> dict[str, Any]:
+        return max(es, key=lambda e: (float(e.get("magnitude") or 0), e["id"]))
+
+    if drops:
+        big = biggest(drops)
+        acc = by_key.get((big["platform"], big["account_id"])) or big
+        rel = big.get("relative")
+        lede += ["On ", {"when": [big.get("start"), big.get("end")]}, ", ", _who(acc), " lost ",
+                 {"fact": big["fact"], "text": _fmt(big.get("magnitude"))}, " followers",
+                 f" ({rel * 100:.1f}% of its audience). " if isinstance(rel, int | float) else ". "]
+        figures.append({"label": f"followers lost by {display_name(acc)}", "fact": big["fact"],
+                        "text": _fmt(big.get("magnitude")), "when": [big.get("start"), big.get("end")]})
+        x = next((x for x in explains if x["event"] == big["id"] and x.get("result")), None)
+        res = (x or {}).get("result") or {}
+        bd = res.get("lost_breakdown") or {}
+        lost = res.get("lost") or 0
+        if x is not None and lost:
+            enforced = int(bd.get("suspended") or 0) + int(bd.get("takendown") or 0)
+            share = enforced / lost
+            fid = facts.add(f"share of the followers {display_name(acc)} lost that the platform suspended",
+                            round(share, 4), x.get("refs") or [])
+            lede += [f"Of the {lost:,} accounts that left its follower list, ",
+                     {"fact": fid, "text": f"{share * 100:.0f}%"}, " are accounts the platform suspended"]
+            verdict = _VERDICT_WORDS.get(str(res.get("verdict")))
+            lede.append(f": {verdict}. " if verdict else ". ")
+            figures.append({"label": "of the lost followers were suspended accounts", "fact": fid,
+                            "text": f"{share * 100:.0f}%"})
+        camp = next((p for p in sorted(purges, key=lambda e: -float(e.get("magnitude") or 0))
+                     if p.get("group") and ((p.get("evidence") or {}).get("concentration") or {}).get("significant")), None)
+        if camp is not None:
+            conc = camp["evidence"]["concentration"]
+            only = "only" if not conc.get("others_hit") else "mainly"
+            pfid = facts.add(f"Fisher exact p of the {camp['group']} camp's share of accounts losing followers together",
+                             conc.get("p_value"), camp.get("refs") or [])
+            lede += [f"The loss hit {only} the {camp['group']} camp: ",
+                     {"fact": camp["fact"], "text": f"{conc.get('hit')} of the {conc.get('observed')}"},
+                     f" {camp['group']} accounts observed then lost followers in that window, against "
+                     f"{conc.get('others_hit')} of the {conc.get('others_observed')} others (Fisher exact p = ",
+                     {"fact": pfid, "text": _fmt_p(conc.get("p_value"))}, "). "]
+            figures.append({"label": f"p-value: the {camp['group']} camp alone was hit", "fact": pfid,
+                            "text": _fmt_p(conc.get("p_value"))})
+        fx = next((f for f in forensics if f["event"] == big["id"]), None)
+        rg = (fx or {}).get("regain") or {}
+        if fx is not None and rg.get("verdict") == "regain_campaign" and fx.get("regain_fact"):
+            young = rg.get("young_share")
+            lede += ["Then came a regain campaign: ", _who(acc), " gained ",
+                     {"fact": fx["regain_fact"], "text": _fmt(rg.get("gained"))}, " followers by ",
+                     {"when": [(rg.get("regain_window") or {}).get("to")]},
+                     f", {young * 100:.0f}% of them accounts less than 30 days old." if isinstance(young, int | float)
+                     else "."]
+            figures.append({"label": "followers gained in the regain campaign", "fact": fx["regain_fact"],
+                            "text": _fmt(rg.get("gained"))})
+    if waves:
+        wave = biggest(waves)
+        if not lede:
+            lede += ["On ", {"when": [wave.get("start"), wave.get("end")]}, ", the platform suspended ",
+                     {"fact": wave["fact"], "text": _fmt(wave.get("magnitude"))}, " of the accounts watched"
+                     + (f", in the {wave['group']} camp." if wave.get("group") else ".")]
+        figures.append({"label": "accounts suspended in the largest wave", "fact": wave["fact"],
+                        "text": _fmt(wave.get("magnitude")), "when": [wave.get("start"), wave.get("end")]})
+    return lede, figures[:5]
 
 
 def _fmt_p(value: Any) -> str:

@@ -26,9 +26,10 @@ from markupsafe import Markup
 
 from purgewatch.errors import InputError
 from purgewatch.report import _svg
-from purgewatch.report._findings import gather_findings, iso
+from purgewatch.report._findings import display_name, gather_findings, iso
 from purgewatch.report._safe import csv_cell, json_for_html, visible
 from purgewatch.store import Store
+from purgewatch.timefmt import human_span, human_time, zone
 
 BREAKDOWN_ORDER = ("suspended", "takendown", "deleted", "deactivated", "unfollowed", "suspended_or_deleted",
                    "not_found", "unknown")
@@ -128,6 +129,50 @@ def environment() -> jinja2.Environment:
     return env
 
 
+# Column and key names as an editor would write them (anything else: see ``words``).
+_WORDS = {
+    "account_id": "account id", "shared_lost": "followers lost by both", "their_lost": "followers they lost",
+    "jaccard": "overlap (Jaccard)", "share_of_lost": "share of this drop", "outcome_count": "with outcome",
+    "ci_low": "95% interval, low", "ci_high": "95% interval, high", "rate": "rate", "p_value": "p-value",
+    "p_value_adjusted": "p-value (Holm-adjusted)", "n": "accounts", "first_position": "first position",
+    "last_position": "last position", "in_span": "created in the span", "span_start": "span starts",
+    "span_end": "span ends", "null_share": "share expected by chance", "lost_breakdown": "what became of the lost",
+    "verdict_numbers": "numbers behind the verdict", "net_change": "net change", "ci": "95% interval",
+    "ci_method": "interval method", "rate_ratio": "rate ratio", "n_refs": "rows", "tool_versions": "tool versions",
+    "payload_hashes": "distinct payloads", "first_retrieved": "first retrieved", "last_retrieved": "last retrieved",
+    "batch_id": "batch", "started_at": "started", "committed_at": "committed", "source_ref": "request / file:line",
+    "young_share": "share under 30 days old", "gain_ratio": "gain vs usual", "count_source": "counts from",
+}
+
+
+def words(key: Any) -> str:
+    """A raw key (``effect.rate_ratio_ci_method``) as words (``effect: rate ratio interval method``)."""
+    parts = [p for p in str(key).split(".") if p]
+    out = []
+    for p in parts:
+        w = _WORDS.get(p)
+        if w is None:
+            w = " ".join({"ci": "interval", "p": "p", "pct": "%"}.get(t, t) for t in p.split("_"))
+        out.append(w)
+    return ": ".join(out) if out else str(key)
+
+
+@jinja2.pass_context
+def _when(ctx: Any, v: Any) -> Markup:
+    """A time for readers (``Thu 21 May 2026, 13:36 UTC`` in the report's zone), with the
+    ISO time for machines in ``datetime`` and as the hover title."""
+    if isinstance(v, list | tuple):
+        if len(v) == 2 and v[0] and v[1]:
+            text = human_span(v[0], v[1], ctx.get("tz"))
+            a, b = iso(v[0]) or "", iso(v[1]) or ""
+            return Markup('<time datetime="{0}" title="{0} – {1}">{2}</time>').format(a, b, text)
+        v = v[0] if v else None
+    if v is None or v == "":
+        return Markup("—")
+    stamp = iso(v) or str(v)
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, ctx.get("tz")))
+
+
 def register_filters(env: jinja2.Environment) -> None:
     env.filters["vis"] = lambda v, limit=280: visible(v, limit)
     env.filters["fmt"] = _fmt
@@ -136,6 +181,9 @@ def register_filters(env: jinja2.Environment) -> None:
     env.filters["columns"] = _columns
     env.filters["tablerows"] = table_rows
     env.filters["flatrows"] = lambda v: table_rows(v if isinstance(v, dict) else {"value": v})
+    env.filters["words"] = words
+    env.filters["when"] = _when
+    env.filters["name"] = display_name
 
 
 # --------------------------------------------------------------------------- charts
@@ -167,20 +215,21 @@ def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]
         "accounts": {},
         "explain": {},
     }
+    cited = {r["ref"] for r in f["observations"] if r.get("cited", True)}
     for a in f["accounts"]:
         if not a.get("series_shown", True):
             continue
-        name = a.get("handle") or a.get("account_id")
         charts["accounts"][a["key"]] = _svg.series_chart(
             a["series"], [events[i] for i in a["events"] if i in events],
-            label=f"Followers of {name} ({a['platform']})", href_prefix=href_prefix,
+            label=f"Followers of {display_name(a)} ({a['platform']})", href_prefix=href_prefix, cited=cited,
         )
     for x in f["explain"]:
         res = x.get("result") or {}
         bd = res.get("lost_breakdown") or {}
         parts = [(k, float(bd.get(k) or 0)) for k in BREAKDOWN_ORDER if k in bd]
         parts += [(k, float(v)) for k, v in sorted(bd.items()) if k not in BREAKDOWN_ORDER and isinstance(v, int | float)]
-        charts["explain"][x["event"]] = _svg.stacked_bar(parts, label=f"What became of the followers lost in {x['event']}")
+        charts["explain"][x["event"]] = _svg.stacked_bar(
+            parts, label=f"What became of the followers {display_name(x)} lost ({x['event']})")
     charts["compare"] = [compare_chart(c) for c in f.get("compare") or []]
     charts["forensics"] = {x["event"]: forensics_charts(x) for x in f.get("forensics") or []}
     return charts
@@ -210,7 +259,8 @@ def forensics_charts(x: dict[str, Any]) -> list[tuple[str, Markup]]:
         batch_periods = {str(b.get("peak"))[:10] for b in st.get("batches") or []}
         bars = [(str(k)[:10], float(v)) for k, v in sorted(prof.items())]
         title = f"Creation dates of {name} followers (n={st.get('accounts'):,}; {len(st.get('batches') or [])} batch(es), in orange)"
-        out.append((title, _svg.bar_chart(bars, label=title, highlight=batch_periods)))
+        out.append((title, _svg.bar_chart(bars, label=title, highlight=batch_periods, y_label="accounts created",
+                                          x_label="creation date (period start)")))
     order = x.get("order") or {}
     pts_d = order.get("points") or {}
     pts = []
@@ -225,7 +275,10 @@ def forensics_charts(x: dict[str, Any]) -> list[tuple[str, Markup]]:
 
 
 # --------------------------------------------------------------------------- outputs
-def render_html(findings: dict[str, Any], *, generated_at: str, title: str | None = None) -> str:
+def render_html(findings: dict[str, Any], *, generated_at: str, title: str | None = None,
+                tz: str | None = None) -> str:
+    """The report page; times for readers in ``tz`` (an IANA zone; default UTC)."""
+    zone(tz)  # an unknown zone is refused before any work
     env = environment()
     tpl = env.get_template("report.html.j2")
     return tpl.render(
@@ -235,19 +288,53 @@ def render_html(findings: dict[str, Any], *, generated_at: str, title: str | Non
         csp=report_csp(),
         title=title or "Accounts that vanished: evidence report",
         fact_href="#",
-        account_href="#",
+        account_link=_report_account_link(findings),
+        explain_link=_report_explain_link(findings),
+        names=account_display_names(findings),
         generated_at=generated_at,
+        tz=tz or "UTC",
         findings_json=_embedded(findings),
     )
 
 
-EMBED_LIMIT = 2_000_000  # characters of findings JSON embedded in the HTML
+def account_display_names(f: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(platform, account_id) -> ``Label (@handle)`` for every named account of the findings."""
+    return {(a["platform"], a["account_id"]): display_name(a) for a in f["accounts"] if a.get("handle") or a.get("label")}
+
+
+def _report_account_link(f: dict[str, Any]) -> Callable[[dict[str, Any]], str | None]:
+    anchors = {(a["platform"], a["account_id"]): a["anchor"] for a in f["accounts"]}
+
+    def link(d: dict[str, Any]) -> str | None:
+        anchor = anchors.get((d.get("platform"), d.get("account_id"))) or d.get("anchor")
+        return f"#{anchor}" if anchor else None
+
+    return link
+
+
+def _report_explain_link(f: dict[str, Any]) -> Callable[[dict[str, Any]], str | None]:
+    explained = {x["event"] for x in f["explain"]}
+    return lambda e: f"#x-{e['id']}" if e.get("id") in explained else None
+
+
+EMBED_LIMIT = 600_000  # characters of findings JSON embedded in the HTML
 
 
 def _embedded(findings: dict[str, Any]) -> Markup:
-    """The findings inside the HTML, unless they would bloat it: then a pointer to the
-    JSON bundle (which always has everything)."""
-    encoded = json_for_html(findings)
+    """The findings inside the HTML without their bulk (chart series, follower-order
+    points, appendix and provenance rows, which the page shows as tables or the JSON and
+    CSV bundles hold); a pointer to the JSON bundle when even that would bloat it."""
+    digest = dict(findings)
+    digest["accounts"] = [{k: v for k, v in a.items() if k != "series"} for a in findings["accounts"]]
+    digest["forensics"] = [
+        {**x, "order": {k: v for k, v in (x.get("order") or {}).items() if k != "points"}} if x.get("order") else x
+        for x in findings.get("forensics") or []
+    ]
+    for key in ("observations", "snapshots", "provenance", "transitions"):
+        digest.pop(key, None)
+    digest["omitted"] = ("account series, follower-order points, stored rows, status changes and provenance: "
+                         "see the JSON bundle (findings.json) and the CSV tables written beside this file")
+    encoded = json_for_html(digest)
     if len(encoded) <= EMBED_LIMIT:
         return encoded
     return json_for_html({"format": findings.get("format"), "version": findings.get("version"),
@@ -321,7 +408,7 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
         "explain.csv": _csv(explain_rows),
         "compare_groups.csv": _csv([{"outcome": c.get("outcome"), **g} for c in compare for g in table_rows(c.get("groups") or [])]),
         "compare_tests.csv": _csv([{"outcome": c.get("outcome"), **t} for c in compare for t in table_rows(c.get("tests") or [])]),
-        "observations.csv": _csv(f["observations"], ["ref", "table", "platform", "account_id", "at", "status", "followers_count", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
+        "observations.csv": _csv(f["observations"], ["ref", "cited", "table", "platform", "account_id", "at", "status", "followers_count", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
         "snapshots.csv": _csv(f["snapshots"], ["ref", "snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]),
         "runs.csv": _csv(f["provenance"]["runs"], ["batch_id", "started_at", "committed_at", "command", "source", "source_ref", "tool_version", "rows", "note"]),
         "sources.csv": _csv(f["provenance"]["sources"], ["table", "source", "rows", "first_retrieved", "last_retrieved", "payload_hashes", "tool_versions"]),
@@ -400,15 +487,18 @@ def write_report(
     title: str | None = None,
     generated_at: str | datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    tz: str | None = None,
 ) -> ReportFiles:
     """Gather the findings of ``store`` and write the HTML report with its JSON and CSV
-    bundles. Same store and options -> byte-identical files, apart from ``generated_at``."""
+    bundles. Same store and options -> byte-identical files, apart from ``generated_at``.
+    Times in the HTML's text are shown in ``tz`` (default UTC); JSON and CSV stay ISO UTC."""
+    zone(tz)
     html_path, json_path, csv_dir = output_paths(out)
     findings = gather_findings(store, start=start, end=end, groups=groups, progress=progress)
     if progress is not None:
         progress("writing the report")
     stamp = generation_time(generated_at)
-    _write(html_path, render_html(findings, generated_at=stamp, title=title))
+    _write(html_path, render_html(findings, generated_at=stamp, title=title, tz=tz))
     _write(json_path, findings_json(findings, generated_at=stamp))
     for name, text in csv_bundle(findings).items():
         _write(csv_dir / name, text)

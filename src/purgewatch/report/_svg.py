@@ -75,6 +75,19 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """One format for every tick of an axis: the same unit (k, M or none) and the same
+    number of decimals, chosen from the largest tick and the values."""
+    if not ticks:
+        return []
+    top = max(abs(t) for t in ticks)
+    div, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
+    scaled = [t / div for t in ticks]
+    # the fewest decimals that show every tick exactly (0, 250k, 500k -> 0.00M, 0.25M, 0.50M)
+    decimals = next((d for d in range(7) if all(abs(v * 10**d - round(v * 10**d)) < 1e-6 for v in scaled)), 6)
+    return [f"{v:,.{decimals}f}{suffix}" for v in scaled]
+
+
 def _num(v: float) -> str:
     if abs(v) >= 1e6:
         return f"{v / 1e6:.4g}M"
@@ -105,11 +118,14 @@ def series_chart(
     *,
     label: str,
     width: int = 720,
-    height: int = 220,
+    height: int = 230,
     href_prefix: str = "#",
+    cited: set[str] | None = None,
 ) -> Markup:
     """Follower count over time; dots link to observations, bands mark detected events,
-    crosses mark observations whose status was not ``active``."""
+    crosses mark observations whose status was not ``active``. With ``cited``, only the
+    observations in it are drawn as linked dots (the others are on the line, unlinked:
+    a report's appendix holds the rows it cites, not every reading)."""
     pts: list[tuple[float, dict[str, Any]]] = []
     for p in series:
         tp = _epoch(p["t"])
@@ -118,7 +134,7 @@ def series_chart(
     counted = [(t, p) for t, p in pts if p.get("followers") is not None]
     if not pts:
         return empty_chart(f"{label}: no observations in range")
-    ml, mr, mt, mb = 64, 12, 12, 28
+    ml, mr, mt, mb = 64, 12, 22, 30
     pw, ph = width - ml - mr, height - mt - mb
     times = [t for t, _ in pts] + [x for e in events for x in (_epoch(e.get("start")), _epoch(e.get("end"))) if x is not None]
     tlo, thi = min(times), max(times)
@@ -138,9 +154,11 @@ def series_chart(
 
     out = [_svg_open(width, height, label, "series")]
     out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fbfbf8" stroke="#d9d9d4"/>')
-    for v in yt:
+    out.append(_axis_title(ml, mt, "followers"))
+    for v, lab in zip(yt, _tick_labels(yt), strict=True):
         out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_f(y(v))}" y2="{_f(y(v))}" stroke="#e6e6e1"/>')
-        out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
+        out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{lab}</text>')
+    out.append(f'<text x="{ml + pw}" y="{height - 2}" font-size="10" text-anchor="end" fill="#666">time (UTC)</text>')
     for t, lab in _time_ticks(tlo, thi):
         out.append(f'<line x1="{_f(x(t))}" x2="{_f(x(t))}" y1="{mt + ph}" y2="{mt + ph + 4}" stroke="#888"/>')
         out.append(f'<text x="{_f(x(t))}" y="{mt + ph + 17}" font-size="11" text-anchor="middle" fill="#444">{html_text(lab)}</text>')
@@ -151,7 +169,7 @@ def series_chart(
         x0, x1 = x(s), x(en)
         w = max(x1 - x0, 3.0)
         fill = EVENT_FILL.get(str(e.get("kind")), "#999")
-        tip = f"{e.get('kind')} {e.get('id')}: {e.get('magnitude')} ({e.get('start')} – {e.get('end')})"
+        tip = f"{str(e.get('kind')).replace('_', ' ')} {e.get('id')}: {_num(float(e.get('magnitude') or 0))} ({e.get('start')} – {e.get('end')})"
         out.append(
             f'<a href="{href_prefix}{html_text(e.get("id"))}" class="event-band">'
             f'<rect x="{_f(x0)}" y="{mt}" width="{_f(w)}" height="{ph}" fill="{fill}" fill-opacity="0.18" stroke="{fill}" stroke-opacity="0.6">'
@@ -162,14 +180,16 @@ def series_chart(
         out.append(f'<path d="{path}" fill="none" stroke="#0072B2" stroke-width="1.6"/>')
     dense = len(pts) > 800
     for t, p in pts:
+        linked = cited is None or p.get("ref") in cited
+        if not linked and p.get("status") in (None, "active"):
+            continue  # on the line; not a row this report cites
         ref = html_text(p.get("ref"))
         tip = html_text(f"{p['t']}: {p.get('followers') if p.get('followers') is not None else 'no count'} ({p.get('status')})")
         if p.get("status") not in (None, "active"):
             yy = y(float(p["followers"])) if p.get("followers") is not None else mt + ph - 6
-            out.append(
-                f'<a href="{href_prefix}{ref}" class="obs-point"><path d="M{_f(x(t) - 4)},{_f(yy - 4)} l8,8 m0,-8 l-8,8" stroke="#D55E00" stroke-width="2"/>'
-                f'<circle cx="{_f(x(t))}" cy="{_f(yy)}" r="6" fill="transparent"><title>{tip}</title></circle></a>'
-            )
+            mark = (f'<path d="M{_f(x(t) - 4)},{_f(yy - 4)} l8,8 m0,-8 l-8,8" stroke="#D55E00" stroke-width="2"/>'
+                    f'<circle cx="{_f(x(t))}" cy="{_f(yy)}" r="6" fill="transparent"><title>{tip}</title></circle>')
+            out.append(f'<a href="{href_prefix}{ref}" class="obs-point">{mark}</a>' if linked else mark)
         elif p.get("followers") is not None and not dense:
             out.append(
                 f'<a href="{href_prefix}{ref}" class="obs-point"><circle cx="{_f(x(t))}" cy="{_f(y(float(p["followers"])))}" r="2.6" fill="#0072B2">'
@@ -202,7 +222,7 @@ def timeline_chart(
         times += [x for x in (_epoch(span[0]), _epoch(span[1])) if x is not None]
     tlo = math.floor(min(times) / 86400) * 86400
     thi = math.floor(max(times) / 86400) * 86400 + 86400
-    ml, mr, mt, mb = 56, 12, 14, 46
+    ml, mr, mt, mb = 56, 12, 24, 46
     pw, ph = width - ml - mr, height - mt - mb
     up: dict[str, float] = {}
     down: dict[str, float] = {}
@@ -230,11 +250,12 @@ def timeline_chart(
             f'<a href="{href_prefix}{html_text(w.get("id"))}" class="event-band"><rect x="{_f(x(s))}" y="{mt}" width="{_f(max(x(en) - x(s), 3.0))}" height="{ph}" '
             f'fill="{fill}" fill-opacity="0.15" stroke="{fill}" stroke-opacity="0.7"><title>{html_text(tip)}</title></rect></a>'
         )
-    for v in _nice_ticks(0, top):
+    ticks = _nice_ticks(0, top)
+    for v, lab in zip(ticks, _tick_labels(ticks), strict=True):
         yy = mid - v * scale
-        out.append(f'<text x="{ml - 6}" y="{_f(yy + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
+        out.append(f'<text x="{ml - 6}" y="{_f(yy + 4)}" font-size="11" text-anchor="end" fill="#444">{lab}</text>')
         if has_down and v > 0:
-            out.append(f'<text x="{ml - 6}" y="{_f(mid + v * scale + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
+            out.append(f'<text x="{ml - 6}" y="{_f(mid + v * scale + 4)}" font-size="11" text-anchor="end" fill="#444">{lab}</text>')
     bar_w = max(pw / max((thi - tlo) / 86400, 1) * 0.8, 1.5)
     stack_up: dict[str, float] = {}
     stack_down: dict[str, float] = {}
@@ -259,6 +280,7 @@ def timeline_chart(
             )
             stack_down[d["day"]] = base + hgt
     out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_f(mid)}" y2="{_f(mid)}" stroke="#333"/>')
+    out.append(_axis_title(ml, mt, "accounts per day (UTC days)"))
     out.append(f'<text x="{ml + 4}" y="{mt + 12}" font-size="11" fill="#333">suspended ↑</text>')
     if has_down:
         out.append(f'<text x="{ml + 4}" y="{mt + ph - 4}" font-size="11" fill="#333">reinstated ↓</text>')
@@ -341,32 +363,62 @@ def stacked_bar(parts: Sequence[tuple[str, float]], *, label: str, width: int = 
 
 
 def bar_chart(
-    bars: Sequence[tuple[str, float]], *, label: str, width: int = 720, height: int = 200, highlight: set[str] | None = None
+    bars: Sequence[tuple[str, float]], *, label: str, width: int = 720, height: int = 200, highlight: set[str] | None = None,
+    y_label: str = "accounts", x_label: str = "", max_bars: int = 72,
 ) -> Markup:
-    """Vertical bars with category labels (histograms of creation dates and the like)."""
+    """Vertical bars with category labels (histograms of creation dates and the like).
+    More than ``max_bars`` categories are merged into runs of neighbours (summed), so a
+    chart stays readable and small; the merged bar is labelled with its first category."""
     if not bars:
         return empty_chart(f"{label}: no data")
-    ml, mr, mt, mb = 56, 10, 10, 40
+    bars = _merge_bars(bars, max_bars, highlight)
+    highlight = {name for name, _ in bars if name.endswith("*")} | (highlight or set())
+    ml, mr, mt, mb = 56, 10, 22, 40
     pw, ph = width - ml - mr, height - mt - mb
     top = _nice_ticks(0, max(1.0, *(float(v) for _, v in bars)))[-1]
     bw = pw / len(bars)
     out = [_svg_open(width, height, label, "bars")]
-    for v in _nice_ticks(0, top):
+    out.append(_axis_title(ml, mt, y_label))
+    ticks = _nice_ticks(0, top)
+    for v, lab in zip(ticks, _tick_labels(ticks), strict=True):
         yy = mt + ph - v / top * ph
         out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_f(yy)}" y2="{_f(yy)}" stroke="#e6e6e1"/>')
-        out.append(f'<text x="{ml - 6}" y="{_f(yy + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
+        out.append(f'<text x="{ml - 6}" y="{_f(yy + 4)}" font-size="11" text-anchor="end" fill="#444">{lab}</text>')
+    if x_label:
+        out.append(f'<text x="{ml + pw}" y="{height - 2}" font-size="10" text-anchor="end" fill="#666">{html_text(x_label)}</text>')
     every = max(1, math.ceil(len(bars) / 12))
     for i, (name, v) in enumerate(bars):
         h = float(v) / top * ph
-        c = "#D55E00" if highlight and name in highlight else "#0072B2"
+        c = "#D55E00" if name in highlight else "#0072B2"
+        name = name.rstrip("*")
         out.append(
             f'<rect x="{_f(ml + i * bw + 1)}" y="{_f(mt + ph - h)}" width="{_f(max(bw - 2, 1))}" height="{_f(h)}" fill="{c}">'
             f"<title>{html_text(name)}: {_num(float(v))}</title></rect>"
         )
         if i % every == 0:
-            out.append(f'<text x="{_f(ml + i * bw + bw / 2)}" y="{mt + ph + 14}" font-size="10" text-anchor="middle" fill="#444">{html_text(name, 16)}</text>')
+            out.append(f'<text x="{_f(ml + i * bw + bw / 2)}" y="{mt + ph + 14}" font-size="10" text-anchor="middle" fill="#444">{html_text(name.split(" – ")[0], 16)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _merge_bars(bars: Sequence[tuple[str, float]], max_bars: int, highlight: set[str] | None) -> list[tuple[str, float]]:
+    """Runs of neighbouring categories summed into at most ``max_bars`` bars, named
+    ``first – last``; a run holding a highlighted category is marked with a trailing ``*``."""
+    if len(bars) <= max_bars:
+        return [(n + ("*" if highlight and n in highlight else ""), float(v)) for n, v in bars]
+    size = math.ceil(len(bars) / max_bars)
+    out = []
+    for i in range(0, len(bars), size):
+        run = bars[i:i + size]
+        name = run[0][0] if len(run) == 1 else f"{run[0][0]} – {run[-1][0]}"
+        hot = bool(highlight) and any(n in highlight for n, _ in run)  # type: ignore[operator]
+        out.append((name + ("*" if hot else ""), float(sum(float(v) for _, v in run))))
+    return out
+
+
+def _axis_title(ml: float, mt: float, text: str) -> str:
+    """A y-axis title set horizontally above the axis (never on top of the tick labels)."""
+    return f'<text x="{_f(ml - 6)}" y="{_f(mt - 8)}" font-size="10" text-anchor="start" fill="#666">{html_text(text)}</text>'
 
 
 def scatter_chart(
@@ -376,7 +428,7 @@ def scatter_chart(
     """Scatter (e.g. follower order vs account creation date: bought followers form bands)."""
     if not points:
         return empty_chart(f"{label}: no data")
-    ml, mr, mt, mb = 64, 12, 10, 40
+    ml, mr, mt, mb = 80, 12, 22, 40
     pw, ph = width - ml - mr, height - mt - mb
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
@@ -399,19 +451,28 @@ def scatter_chart(
         for v, lab in _time_ticks(ylo, yhi, max_ticks=6):
             out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{html_text(lab)}</text>')
     else:
-        for v in yt:
-            out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{_num(v)}</text>')
+        for v, lab in zip(yt, _tick_labels(yt), strict=True):
+            out.append(f'<text x="{ml - 6}" y="{_f(y(v) + 4)}" font-size="11" text-anchor="end" fill="#444">{lab}</text>')
     if x_is_time:
         for t, lab in _time_ticks(xlo, xhi):
             out.append(f'<text x="{_f(x(t))}" y="{mt + ph + 15}" font-size="11" text-anchor="middle" fill="#444">{html_text(lab)}</text>')
     else:
-        for v in _nice_ticks(xlo, xhi):
-            if xlo <= v <= xhi:
-                out.append(f'<text x="{_f(x(v))}" y="{mt + ph + 15}" font-size="11" text-anchor="middle" fill="#444">{_num(v)}</text>')
-    for px, py in points[:20000]:
-        out.append(f'<rect x="{_f(x(px))}" y="{_f(y(py))}" width="1.6" height="1.6" fill="#0072B2"/>')
+        xt = [v for v in _nice_ticks(xlo, xhi) if xlo <= v <= xhi]
+        for v, lab in zip(xt, _tick_labels(xt), strict=True):
+            out.append(f'<text x="{_f(x(v))}" y="{mt + ph + 15}" font-size="11" text-anchor="middle" fill="#444">{lab}</text>')
+    # Points binned to 2 px cells and drawn as one path per density tier: a dense band
+    # stays dark, and 5,000 points cost kilobytes, not a megabyte of <rect>s.
+    cells: dict[tuple[int, int], int] = {}
+    for px, py in points:
+        c = (int(x(px) // 2), int(y(py) // 2))
+        cells[c] = cells.get(c, 0) + 1
+    tiers = [(1, 1, 0.45), (2, 3, 0.7), (4, 1 << 62, 1.0)]
+    for lo_n, hi_n, alpha in tiers:
+        d = "".join(f"M{cx * 2} {cy * 2}h2v2h-2z" for (cx, cy), n in sorted(cells.items()) if lo_n <= n <= hi_n)
+        if d:
+            out.append(f'<path d="{d}" fill="#0072B2" fill-opacity="{alpha}"/>')
     out.append(f'<text x="{ml + pw / 2}" y="{height - 6}" font-size="11" text-anchor="middle" fill="#333">{html_text(x_label)}</text>')
-    out.append(f'<text x="12" y="{mt + ph / 2}" font-size="11" text-anchor="middle" fill="#333" transform="rotate(-90 12 {_f(mt + ph / 2)})">{html_text(y_label)}</text>')
+    out.append(_axis_title(ml, mt, y_label))
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -38,7 +38,13 @@ from purgewatch._version import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
 from purgewatch.report import _svg
 from purgewatch.report._findings import account_observations, gather_findings, parse_time, plain
-from purgewatch.report._render import compare_chart, csp_hash, register_filters, stylesheet
+from purgewatch.report._render import (
+    account_display_names,
+    compare_chart,
+    csp_hash,
+    register_filters,
+    stylesheet,
+)
 from purgewatch.store import Store, _layout
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -123,6 +129,69 @@ def _env() -> jinja2.Environment:
     return env
 
 
+PAGE_SIZE = 50
+
+
+def account_url(d: dict[str, Any]) -> str | None:
+    """The account page of an account, event, drop or sentence part (None without an id)."""
+    if not d.get("account_id") or not d.get("platform"):
+        return None
+    return f"/accounts/{quote(str(d['platform']), safe='')}/{quote(str(d['account_id']), safe='')}"
+
+
+def explain_url(e: dict[str, Any]) -> str | None:
+    """Explain of a follower change over its window (drops and surges of one account)."""
+    if not e.get("account_id") or not str(e.get("kind", "")).startswith("follower_"):
+        return None
+    q = {"platform": e.get("platform") or "", "account": e["account_id"], "from": e.get("start") or "",
+         "to": e.get("end") or ""}
+    return "/explain?" + urlencode({k: v for k, v in q.items() if v})
+
+
+class Table:
+    """Server-side search, sort and paging of a list of rows (no script on the page:
+    every header and pager is a plain link carrying the state in its query string)."""
+
+    def __init__(self, request: Request, rows: list[dict[str, Any]], keys: dict[str, Callable[[dict[str, Any]], Any]],
+                 default: str, *, search: Callable[[dict[str, Any]], str] | None = None, descending: bool = False,
+                 extra: dict[str, str] | None = None) -> None:
+        q = request.query_params
+        self.path = request.url.path
+        self.q = (q.get("q") or "").strip()
+        self.extra = {k: v for k, v in (extra or {}).items() if v}
+        asked = q.get("sort")
+        self.sort: str = asked if asked is not None and asked in keys else default
+        self.dir = q.get("dir") if q.get("dir") in ("asc", "desc") else ("desc" if descending and self.sort == default else "asc")
+        if self.q and search is not None:
+            needle = self.q.lstrip("@").lower()
+            rows = [r for r in rows if needle in search(r).lower()]
+        key = keys[self.sort]
+        present = [r for r in rows if key(r) is not None]
+        missing = [r for r in rows if key(r) is None]  # no value: last, whatever the direction
+        present.sort(key=key, reverse=self.dir == "desc")
+        self.total = len(rows)
+        self.pages = max(1, -(-self.total // PAGE_SIZE))
+        try:
+            self.page = min(max(1, int(q.get("page") or 1)), self.pages)
+        except ValueError:
+            raise InputError(f"?page={q.get('page')!r} is not a page number") from None
+        start = (self.page - 1) * PAGE_SIZE
+        self.rows = (present + missing)[start:start + PAGE_SIZE]
+        self.first = start + 1 if self.total else 0
+        self.last = start + len(self.rows)
+
+    def href(self, **changes: Any) -> str:
+        state = {"q": self.q, "sort": self.sort, "dir": self.dir, "page": self.page, **self.extra, **changes}
+        return self.path + "?" + urlencode({k: v for k, v in state.items() if v not in ("", None)})
+
+    def sort_href(self, key: str) -> str:
+        flip = "desc" if self.sort == key and self.dir == "asc" else "asc"
+        return self.href(sort=key, dir=flip, page=1)
+
+    def arrow(self, key: str) -> str:
+        return ("▲" if self.dir == "asc" else "▼") if self.sort == key else ""
+
+
 def _json(obj: Any, status: int = 200) -> Response:
     body = json.dumps(plain(obj), ensure_ascii=False, allow_nan=False, indent=1)
     return Response(body, status_code=status, media_type="application/json")
@@ -155,9 +224,14 @@ def create_app(
         return cache.get("findings", lambda: gather_findings(st))  # type: ignore[no-any-return]
 
     def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        from purgewatch.timefmt import zone
+
+        tz = request.query_params.get("tz") or "UTC"
+        zone(tz)  # an unknown zone is a 400 with the reason, not a silent UTC
         html = env.get_template(template).render(
             request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
-            writable=write_token is not None, fact_href="/evidence#", account_href="/accounts#", **ctx,
+            writable=write_token is not None, fact_href="/evidence#", account_link=account_url,
+            explain_link=explain_url, tz=tz, **ctx,
         )
         return HTMLResponse(html, status_code=status)
 
@@ -189,7 +263,21 @@ def create_app(
         return page(request, "watchlists.html.j2", f=f, groups=sorted(groups.items()))
 
     def accounts(request: Request) -> Response:
-        return page(request, "accounts.html.j2", f=findings())
+        from purgewatch.report._findings import display_name
+
+        f = findings()
+        latest = lambda a: a.get("latest") or {}  # noqa: E731
+        table = Table(request, f["accounts"], {
+            "name": lambda a: display_name(a).lower(),
+            "platform": lambda a: a["platform"],
+            "group": lambda a: a.get("group"),
+            "status": lambda a: latest(a).get("status"),
+            "followers": lambda a: latest(a).get("followers"),
+            "seen": lambda a: latest(a).get("t"),
+            "observations": lambda a: a["n_observations"],
+            "events": lambda a: len(a["events"]),
+        }, "name", search=lambda a: " ".join(str(a.get(k) or "") for k in ("label", "handle", "display_name", "account_id")))
+        return page(request, "accounts.html.j2", f=f, table=table)
 
     def account(request: Request) -> Response:
         f = findings()
@@ -199,11 +287,30 @@ def create_app(
             return page(request, "error.html.j2", status=404, message=f"{platform}:{account_id} is not a watched or observed account")
         evs = [e for e in f["events"] if e["id"] in a["events"]]
         rows = cache.get(("observations", platform, account_id), lambda: account_observations(st, platform, account_id))
-        chart = _svg.series_chart(rows, evs, label=f"Followers of {a.get('handle') or account_id}", href_prefix="#")
-        return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart, rows=rows)
+        from purgewatch.report._findings import display_name
+
+        chart = _svg.series_chart(rows, evs, label=f"Followers of {display_name(a)}", href_prefix="#")
+        drops = [x for x in f["explain"] if x["platform"] == platform and x["account_id"] == account_id]
+        return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart, rows=rows, drops=drops)
 
     def events(request: Request) -> Response:
-        return page(request, "events.html.j2", f=findings())
+        from purgewatch.report._findings import display_name
+
+        f = findings()
+        kind = request.query_params.get("kind") or ""
+        rows = [e for e in f["events"] if e.get("shown") and (not kind or e["kind"] == kind)]
+        table = Table(request, rows, {
+            "when": lambda e: e.get("start"),
+            "kind": lambda e: e["kind"],
+            "account": lambda e: display_name(e).lower() if e.get("account_id") else None,
+            "group": lambda e: e.get("group"),
+            "size": lambda e: e.get("magnitude"),
+            "share": lambda e: e.get("relative"),
+            "score": lambda e: e.get("score"),
+        }, "when", search=lambda e: " ".join(str(e.get(k) or "") for k in ("label", "handle", "account_id", "group", "kind")),
+            extra={"kind": kind})
+        kinds = sorted({e["kind"] for e in f["events"]})
+        return page(request, "events.html.j2", f=f, table=table, kinds=kinds, kind=kind)
 
     def explain_page(request: Request) -> Response:
         f = findings()
@@ -218,7 +325,8 @@ def create_app(
         if result:
             bd = result.get("lost_breakdown") or {}
             chart = _svg.stacked_bar([(k, float(v or 0)) for k, v in bd.items()], label="What became of the lost followers")
-        return page(request, "explain.html.j2", f=f, result=result, error=error, chart=chart, q=dict(q))
+        return page(request, "explain.html.j2", f=f, result=result, error=error, chart=chart, q=dict(q),
+                    names=account_display_names(f))
 
     def compare_page(request: Request) -> Response:
         q = request.query_params
@@ -232,7 +340,8 @@ def create_app(
         return page(request, "compare.html.j2", result=result, error=error, chart=chart, outcome=outcome, q=dict(q))
 
     def evidence(request: Request) -> Response:
-        return page(request, "evidence.html.j2", f=findings())
+        f = findings()
+        return page(request, "evidence.html.j2", f=f, names=account_display_names(f))
 
     # ------------------------------------------------------------------ analyses
     def explain_answer(account: str, platform: str | None, start: str | None, end: str | None) -> dict[str, Any]:
@@ -275,13 +384,18 @@ def create_app(
             st, request.path_params["account"], platform=q.get("platform") or None,
             since=_dt(param_time(request, "from")), until=_dt(param_time(request, "to")),
         )
-        return _json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
+        from purgewatch.queries import account_names
+
+        name = account_names(st, [(plat, account_id)]).get((plat, account_id))
+        return _json({"platform": plat, "account_id": account_id, "handle": name.handle if name else None,
+                      "label": name.label if name else None, "observations": table.to_pylist()})
 
     def api_events(request: Request) -> Response:
         f = findings()
         if not f["availability"]["detect"].startswith("ok"):
             return _json({"error": f["availability"]["detect"]}, 503)
-        keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence")
+        keys = ("kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "evidence",
+                "handle", "label")
         return _json({"events": [{k: e.get(k) for k in keys} | {"id": e["id"], "refs": e.get("refs", [])} for e in f["events"]]})
 
     def api_explain(request: Request) -> Response:

@@ -47,6 +47,7 @@ __all__ = [
     "detect",
     "detect_series",
     "filter_events",
+    "name_events",
     "make_params",
     "param_names",
 ]
@@ -114,7 +115,26 @@ def detect(
             coverage = (float(st.time.min()), float(st.time.max()))
             out += wave_events(tr, st.accounts, groups, coverage, params.waves)
     out = [e for e in out if e.kind in wanted]
-    return filter_events(out, accounts=accounts, group=group, start=start, end=end)
+    if accounts is not None:
+        # ids or handles, through the one resolver ("no such account" / several holders)
+        from purgewatch.queries import resolve_account
+
+        accounts = [resolve_account(store, a, platform)[1] for a in accounts]
+    out = filter_events(out, accounts=accounts, group=group, start=start, end=end)
+    name_events(store, out)
+    return out
+
+
+def name_events(store: Store, events: list[Event]) -> None:
+    """Fill ``handle`` and ``label`` of per-account events (FORMATS.md)."""
+    from purgewatch.queries import account_names
+
+    keys = {(e.platform or "", e.account_id) for e in events if e.account_id is not None}
+    names = account_names(store, keys)
+    for e in events:
+        n = names.get((e.platform or "", e.account_id)) if e.account_id is not None else None
+        if n is not None:
+            e.handle, e.label = n.handle, n.label
 
 
 def _ts(value: datetime | float | None) -> float | None:

@@ -63,6 +63,8 @@ class Event:
     relative: float | None
     score: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    handle: str | None = None   # per-account kinds: the latest known handle
+    label: str | None = None    # ... and the watchlist label (FORMATS.md)
 
     def to_json(self) -> dict[str, Any]:
         mag = float(self.magnitude)
@@ -78,6 +80,8 @@ class Event:
             else round(float(self.relative), 6),
             "score": round(float(self.score), 3) if math.isfinite(self.score) else None,
             "evidence": _clean(self.evidence),
+            "handle": self.handle,
+            "label": self.label,
         }
 
     @property
