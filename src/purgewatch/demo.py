@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from purgewatch import __version__
+from purgewatch._version import __version__
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector, Progress
 from purgewatch.errors import ConfigError
