@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from purgewatch.errors import InputError
 
-__all__ = ["human_span", "human_time", "iso_utc", "to_utc", "zone"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["human_span", "human_time", "iso_utc", "parse_zoned", "to_utc", "zone"]
 
 
 @lru_cache(maxsize=64)
@@ -74,6 +77,32 @@ def to_utc(value: Any) -> datetime | None:
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=round(ts.value / 1000))
+
+
+def parse_zoned(value: Any, what: str = "time") -> pd.Timestamp | None:
+    """A time a user gave (an option, an argument, a library call) as a UTC pandas
+    Timestamp: aware datetimes, ISO 8601 text with a zone, or Unix seconds. A time without
+    a zone is refused with an InputError naming ``what``: PurgeWatch never guesses local
+    time. (Stored times are already UTC; :func:`to_utc` reads those.)"""
+    import pandas as pd
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InputError(f"{what} {value!r} is not a time")
+    if isinstance(value, int | float):
+        return pd.Timestamp(to_utc(value))
+    try:
+        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError):
+        raise InputError(f"{what} {value!r} is not a time",
+                         hint="ISO 8601 with a zone, e.g. 2024-05-01T00:00:00Z, or Unix seconds") from None
+    if pd.isna(ts):
+        return None
+    if ts.tzinfo is None:
+        raise InputError(f"{what} {value!r} has no time zone",
+                         hint="add Z or an offset, e.g. 2024-05-01T00:00:00Z (local time is never guessed)")
+    return ts.tz_convert("UTC")
 
 
 def _from_text(text: str) -> datetime:
