@@ -430,7 +430,7 @@ def test_cli_and_web_answer_degenerate_comparisons(gone_only: Store) -> None:
     from purgewatch.cli import cli
     from purgewatch.web import create_app
 
-    r = CliRunner().invoke(cli, ["compare", "--outcome", "deactivated", "--store", str(gone_only.path)])
+    r = CliRunner().invoke(cli, ["compare", "--outcome", "deactivated", "--store", str(gone_only.path), "--format", "table"])
     assert r.exit_code == 0, r.output
     assert "cannot test" in r.output and "No account in any group has the outcome" in r.output
     r2 = CliRunner().invoke(cli, ["compare", "--store", str(gone_only.path), "--json"])

@@ -172,8 +172,12 @@ def test_cli_posts_search_and_deleted(posts_store: Store) -> None:
     assert {"query", "window", "groups", "tests", "warnings", "posts"} <= set(answer)
     assert {"platform", "account_id", "handle", "label", "group", "post_id", "created_at", "text", "url",
             "deleted"} <= set(answer["posts"][0])
-    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path)])
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path), "--format", "table"])
     assert res.exit_code == 0 and "government" in res.output
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path)])  # piped: TSV
+    assert res.exit_code == 0
+    assert res.output.splitlines()[:2] == ["group\taccounts\tspoke\tsilent\tunread\tread\tshare_spoke",
+                                           "government\t2\t2\t0\t0\t2\t1.0"]
     res = CliRunner().invoke(cli, ["posts", "deleted", "--store", str(posts_store.path), "--json"])
     assert res.exit_code == 0 and json.loads(res.output) == {"deleted": []}
 

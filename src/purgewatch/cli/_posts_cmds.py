@@ -9,7 +9,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option
+from purgewatch.cli._common import (
+    TIMESTAMP,
+    emit_json,
+    emit_table,
+    format_option,
+    json_option,
+    open_store,
+    output_format,
+    store_option,
+)
 
 
 @click.group("posts")
@@ -30,8 +39,9 @@ def posts_cmd() -> None:
               help="At most this many matching posts in the answer (newest first).")
 @store_option
 @json_option
+@format_option
 def search_cmd(query: str, since: datetime | None, until: datetime | None, by: str, limit: int,
-               store_path: Path | None, as_json: bool) -> None:
+               store_path: Path | None, as_json: bool, fmt: str | None) -> None:
     """Which camps mentioned it: accounts that spoke, stayed silent, or were not read.
 
     QUERY: words (all must match), "a phrase", OR between alternatives, #hashtag,
@@ -45,9 +55,14 @@ def search_cmd(query: str, since: datetime | None, until: datetime | None, by: s
     """
     from purgewatch.analysis.posts import search_posts
 
+    fmt = output_format(fmt, as_json)
     answer = search_posts(open_store(store_path), query, start=since, end=until, by=by, limit=limit)
-    if as_json:
+    if fmt == "json":
         emit_json(answer)
+        return
+    if fmt != "table":  # the main table: per group, who spoke
+        emit_table(answer["groups"], [(k, k) for k in ("group", "accounts", "spoke", "silent", "unread", "read",
+                                                       "share_spoke")], fmt)
         return
     console = Console()
     table = Table(title=f"“{query}”: {answer['matches']:,} matching posts")
@@ -75,7 +90,8 @@ def search_cmd(query: str, since: datetime | None, until: datetime | None, by: s
 @click.option("--account", help="Only this account id.")
 @store_option
 @json_option
-def deleted_cmd(account: str | None, store_path: Path | None, as_json: bool) -> None:
+@format_option
+def deleted_cmd(account: str | None, store_path: Path | None, as_json: bool, fmt: str | None) -> None:
     """Posts seen once and gone from a later complete read (or answered "not found").
 
     Each deletion carries the read that last listed the post (last_seen) and the one
@@ -88,9 +104,14 @@ def deleted_cmd(account: str | None, store_path: Path | None, as_json: bool) -> 
     """
     from purgewatch.analysis.posts import deleted_posts
 
+    fmt = output_format(fmt, as_json)
     answer = deleted_posts(open_store(store_path), account_id=account)
-    if as_json:
+    if fmt == "json":
         emit_json(answer)
+        return
+    if fmt != "table":
+        emit_table(answer["deleted"], [(k, k) for k in ("platform", "account_id", "post_id", "created_at",
+                                                        "last_seen", "first_missing", "text")], fmt)
         return
     table = Table(title=f"{len(answer['deleted']):,} deleted posts")
     for c in ("account", "post", "published", "last seen", "gone by", "text"):
