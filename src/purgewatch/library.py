@@ -21,32 +21,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from purgewatch.errors import InputError
 from purgewatch.store import Store
+from purgewatch.timefmt import parse_zoned
 
 TimeLike = datetime | str | None
 
 
 def _time(value: TimeLike, name: str) -> datetime | None:
-    """One time parser for the facade: aware datetimes and zoned ISO 8601 strings."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{name}={value!r} is not an ISO 8601 time",
-                             hint="e.g. 2026-03-05T00:00:00Z") from None
-        value = parsed
-    if value.tzinfo is None:
-        raise InputError(f"{name}={value.isoformat()!r} has no time zone",
-                         hint="add Z or an offset such as +02:00 (local time is never guessed)")
-    return value.astimezone(UTC)
+    ts = parse_zoned(value, name)
+    return None if ts is None else ts.to_pydatetime()
 
 
 class Forensics:

@@ -91,7 +91,8 @@ def parse_zoned(value: Any, what: str = "time") -> pd.Timestamp | None:
     if isinstance(value, bool):
         raise InputError(f"{what} {value!r} is not a time")
     if isinstance(value, int | float):
-        return pd.Timestamp(to_utc(value))
+        unix = to_utc(value)
+        return None if unix is None else pd.Timestamp(unix)
     try:
         ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError):

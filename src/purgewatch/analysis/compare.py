@@ -49,6 +49,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from purgewatch.errors import AnalysisError, InputError
 from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES
 from purgewatch.store import Store
+from purgewatch.timefmt import parse_zoned
 
 SMALL_GROUP = 30          # fewer accounts than this: say the interval is wide
 SMALL_COUNT = 5           # fewer outcome events than this: likewise
@@ -733,13 +734,6 @@ def _detected_drops(
     return {f"{e.platform}\x1f{e.account_id}" for e in events if e.kind == "follower_drop"}
 
 
-def _to_utc(t: datetime | str | None) -> pd.Timestamp | None:
-    if t is None:
-        return None
-    ts = pd.Timestamp(t)
-    if ts.tzinfo is None:
-        raise InputError(f"timestamp {t!r} has no time zone", hint="add Z or an offset, e.g. 2024-05-01T00:00:00Z")
-    return ts.tz_convert("UTC")
 
 
 def watchlist_frame(store: Store) -> pd.DataFrame:
@@ -795,7 +789,7 @@ def account_frame(
 
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}", hint=f"choose one of: {', '.join(OUTCOMES)}")
-    t0, t1 = _to_utc(start), _to_utc(end)
+    t0, t1 = parse_zoned(start), parse_zoned(end)
     facts = _fact_rows(store)
     if by == "group":
         wl = watchlist_frame(store)
@@ -914,7 +908,7 @@ def compare_store(
     # The warnings that change what every rate means (quoted by the report's summary).
     res["population_warnings"] = population
     res["by"] = by
-    res["window"] = {"from": _to_utc(start), "to": _to_utc(end)}
+    res["window"] = {"from": parse_zoned(start), "to": parse_zoned(end)}
     return res
 
 

@@ -29,6 +29,7 @@ from purgewatch.errors import AnalysisError, InputError
 from purgewatch.model import carry_enforcement
 from purgewatch.store import Store
 from purgewatch.store import snapshots as snap
+from purgewatch.timefmt import parse_zoned
 
 # ---- verdict thresholds (docs/explain.md) -------------------------------------------
 MIN_LOST = 20              # fewer lost followers than this: insufficient_data
@@ -64,13 +65,6 @@ def _iso(t: Any) -> str | None:
     return ts.tz_convert("UTC").isoformat().replace("+00:00", "Z")
 
 
-def _utc(t: datetime | str | None, what: str) -> pd.Timestamp | None:
-    if t is None:
-        return None
-    ts = pd.Timestamp(t)
-    if ts.tzinfo is None:
-        raise InputError(f"{what} {t!r} has no time zone", hint="add Z or an offset, e.g. 2024-05-01T00:00:00Z")
-    return ts.tz_convert("UTC")
 
 
 @dataclass
@@ -519,7 +513,7 @@ def explain_many(
     """:func:`explain` for many (platform, account_id) pairs (default: every watched
     account with snapshots). Each snapshot pair is diffed once and reused for the
     overlaps of every other account."""
-    t0, t1 = _utc(start, "--from"), _utc(end, "--to")
+    t0, t1 = parse_zoned(start, "--from"), parse_zoned(end, "--to")
     if t0 is not None and t1 is not None and t0 >= t1:
         raise InputError(f"--from {t0.isoformat()} is not before --to {t1.isoformat()}")
     meta = _meta if _meta is not None else _snapshot_meta(store)

@@ -34,7 +34,7 @@ from scipy import stats
 from purgewatch.errors import AnalysisError, InputError
 from purgewatch.store import Store
 from purgewatch.store import snapshots as snap
-from purgewatch.timefmt import iso_utc
+from purgewatch.timefmt import iso_utc, parse_zoned
 
 # X snowflake epoch (ms since Unix epoch) and the smallest id treated as a snowflake.
 # Before ~2013 X user ids were sequential 32-bit integers that encode no time.
@@ -621,10 +621,10 @@ def stored_creation_times(store: Store, platform: str, account_ids: Sequence[str
 
 
 def _pair(store: Store, platform: str, account_id: str, start: Any, end: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    from purgewatch.analysis.explain import _select_pair, _utc
+    from purgewatch.analysis.explain import _select_pair
 
     meta = snap.list_snapshots(store, platform=platform, account_id=account_id).to_pandas()
-    sel = _select_pair(meta, _utc(start, "--from"), _utc(end, "--to"))
+    sel = _select_pair(meta, parse_zoned(start, "--from"), parse_zoned(end, "--to"))
     if sel is None:
         raise AnalysisError(
             f"fewer than two complete follower snapshots of {platform}:{account_id} bracket the window",
@@ -728,14 +728,13 @@ def regain_for_account(
     """After the drop between the snapshots bracketing [start, end] (see explain), did
     the gain up to ``until`` (default: the last complete snapshot within
     ``REGAIN_HORIZON_DAYS`` of the drop, else the next one) look like a campaign?"""
-    from purgewatch.analysis.explain import _utc
 
     old, new = _pair(store, platform, account_id, start, end)
     meta = snap.list_snapshots(store, platform=platform, account_id=account_id).to_pandas()
     meta = meta[~meta["partial"]].sort_values("observed_at").reset_index(drop=True)
     t_new = pd.Timestamp(new["observed_at"])
     later = meta[meta["observed_at"] > t_new]
-    u = _utc(until, "--until")
+    u = parse_zoned(until, "--until")
     if u is not None:
         later = later[later["observed_at"] <= u]
     if later.empty:

@@ -48,14 +48,15 @@ def report_cmd(
       purgewatch report --out evidence/ --from 2026-03-01T00:00:00Z --group government --group opposition
       purgewatch report --out evidence/report.html --tz Europe/Paris
     """
+    from purgewatch.errors import InputError
     from purgewatch.report import write_report
-    from purgewatch.report._findings import parse_time
+    from purgewatch.timefmt import parse_zoned
 
     for value, name in ((start, "--from"), (end, "--to"), (generated_at, "--generated-at")):
         if value is not None:
             try:
-                parse_time(value)
-            except ValueError as exc:
+                parse_zoned(value, name)
+            except InputError as exc:
                 raise click.BadParameter(f"{value!r} is not an ISO 8601 time ({exc})", param_hint=name) from None
     store = open_store(store_path)
     show = not as_json and sys.stderr.isatty()

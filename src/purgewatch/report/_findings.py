@@ -34,7 +34,7 @@ import pyarrow as pa
 from purgewatch.errors import PurgeWatchError
 from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION, carry_enforcement
 from purgewatch.store import Store
-from purgewatch.timefmt import iso_utc
+from purgewatch.timefmt import iso_utc, parse_zoned
 
 FORMAT_NAME = "purgewatch-findings"
 FORMAT_VERSION = 1
@@ -73,13 +73,6 @@ def iso(value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
 
-def parse_time(value: str | datetime | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        raise PurgeWatchError(f"timestamp {value!r} has no time zone", hint="add Z or +00:00")
-    return ts.tz_convert("UTC")
 
 
 def plain(obj: Any) -> Any:
@@ -250,7 +243,7 @@ def gather_findings(
     """
     step = progress or (lambda _stage: None)
     step("reading observations")
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = parse_zoned(start), parse_zoned(end)
     group_filter = sorted(set(groups)) if groups else None
     facts = _Facts()
     availability: dict[str, str] = {}
@@ -583,7 +576,7 @@ def _event_in_scope(
     groups: list[str] | None,
     keys: set[tuple[str, str]],
 ) -> bool:
-    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+    s, en = parse_zoned(e.get("start")), parse_zoned(e.get("end"))
     if t0 is not None and en is not None and en < t0:
         return False
     if t1 is not None and s is not None and s > t1:
@@ -602,7 +595,7 @@ def _evidence_times(e: dict[str, Any]) -> set[str]:
     def walk(v: Any) -> None:
         if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == "T":
             try:
-                out.add(iso(parse_time(v)) or v)
+                out.add(iso(parse_zoned(v)) or v)
             except (ValueError, PurgeWatchError):
                 pass
         elif isinstance(v, dict):
@@ -625,7 +618,7 @@ def _event_refs(e: dict[str, Any], part: pd.DataFrame) -> list[str]:
         named = part.loc[part["observed_at"].isin(wanted), "ref"]
         if len(named):
             return sorted(set(named))
-    s, en = parse_time(e.get("start")), parse_time(e.get("end"))
+    s, en = parse_zoned(e.get("start")), parse_zoned(e.get("end"))
     if s is None or en is None:
         return []
     ts = part["observed_at"]
@@ -637,7 +630,7 @@ def _event_refs(e: dict[str, Any], part: pd.DataFrame) -> list[str]:
 
 def _wave_refs(e: dict[str, Any], transitions: _Transitions) -> list[str]:
     want = "reinstated" if e["kind"] == "reinstatement_wave" else "suspended"
-    return transitions.refs(want, parse_time(e.get("start")), parse_time(e.get("end")), e.get("platform"))
+    return transitions.refs(want, parse_zoned(e.get("start")), parse_zoned(e.get("end")), e.get("platform"))
 
 
 def _explain_drops(

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from purgewatch._version import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
 from purgewatch.report import _svg
-from purgewatch.report._findings import account_observations, gather_findings, parse_time, plain
+from purgewatch.report._findings import account_observations, gather_findings, plain
 from purgewatch.report._render import (
     account_display_names,
     compare_chart,
@@ -46,6 +46,7 @@ from purgewatch.report._render import (
     stylesheet,
 )
 from purgewatch.store import Store, _layout
+from purgewatch.timefmt import parse_zoned
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
@@ -240,7 +241,7 @@ def create_app(
         if v is None:
             return None
         try:
-            parse_time(v)
+            parse_zoned(v)
         except (ValueError, PurgeWatchError) as exc:
             raise InputError(f"?{name}={v!r} is not an ISO 8601 time with a zone ({exc})") from None
         return v
@@ -489,4 +490,4 @@ def create_app(
 
 
 def _dt(v: str | None) -> Any:
-    return None if v is None else parse_time(v).to_pydatetime()  # type: ignore[union-attr]
+    return None if v is None else parse_zoned(v).to_pydatetime()  # type: ignore[union-attr]
