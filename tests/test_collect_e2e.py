@@ -404,3 +404,39 @@ def test_watch_stops_cleanly_on_sigterm(emulator_factory: Any, tmp_path: Path) -
     with store.writer(command="test", source="test", lock_timeout=2):
         pass
     assert len(_observations(config.parent / "store")) >= n
+
+
+def test_jetstream_v2_cursor_advances_and_resumes_where_it_stopped(emulator_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+    """v2 frames carry no ``time_us``: the cursor comes from their RFC 3339 ``time``,
+    is saved, and a new stream resumes from it (5 s earlier) and sees the same event."""
+    from purgewatch.sources.bluesky import CursorFile
+
+    sc = load_scenario("small")
+    dids = {r["account"] for r in watchlist_rows(sc) if r["platform"] == "bluesky"}
+    emu = emulator_factory("small", faults=False, start=datetime(2026, 3, 5, 16, tzinfo=UTC))
+    url = emu.jetstream_url.replace("/subscribe", "/xrpc/network.bsky.jetstream.subscribeEvents")
+    cf = CursorFile(tmp_path / "state" / "jetstream.cursor")
+
+    async def first_event(cursor_file: CursorFile, start_cursor: int | None) -> tuple[Any, Jetstream]:
+        async with HttpClient() as http:
+            conn = BlueskyConnector(http, appview_url=emu.url("bluesky"), relay_url=emu.url("bluesky"))
+            js = Jetstream(conn, url=url, watched=dids, cursor_file=cursor_file)
+            if start_cursor is not None:
+                js.cursor = start_cursor
+            stop = asyncio.Event()
+            got: list[Any] = []
+            async for ev in js.events(stop):
+                got.append(ev)
+                stop.set()
+            js.save_cursor()
+            return got[0], js
+
+    wave = int(datetime(2026, 3, 5, 13, 59, tzinfo=UTC).timestamp() * 1e6)
+    ev, js = asyncio.run(asyncio.wait_for(first_event(cf, wave), 20))
+    assert js.cursor is not None and js.cursor >= wave, "the v2 cursor advanced"
+    assert abs(js.cursor / 1e6 - ev.at.timestamp()) < 60
+    assert cf.load() == js.cursor, "and was saved"
+    resumed = Jetstream(BlueskyConnector(HttpClient()), url=url, watched=dids, cursor_file=cf)
+    assert f"cursor={js.cursor - 5_000_000}" in resumed.subscribe_url()
+    again, _ = asyncio.run(asyncio.wait_for(first_event(cf, None), 20))
+    assert (again.account_id, again.status) == (ev.account_id, ev.status), "resumed at the saved cursor"

@@ -131,3 +131,33 @@ def test_a_suspension_purged_to_zero_counts_stays_a_suspension() -> None:
     # a reinstatement, then nothing (the carry ends at the active reading).
     assert sorted(zip(tr.key.tolist(), tr.kind.tolist(), strict=True)) == [
         (0, "suspension_wave"), (2, "reinstatement_wave")]
+
+
+def test_compare_counts_suspended_or_deleted_as_suspended_only_after_a_suspension(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from purgewatch.analysis.compare import account_frame
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    store = Store.init(tmp_path / "s")
+
+    def obs(acc: str, at: datetime, status: str) -> dict[str, Any]:
+        return {"platform": "mastodon", "account_id": acc, "observed_at": at, "status": status,
+                "source": "test", "source_ref": f"test:{acc}:{at.isoformat()}"}
+
+    rows = [obs("a@m", t0, "suspended"), obs("a@m", t0 + timedelta(days=40), "suspended_or_deleted"),
+            obs("b@m", t0, "active"), obs("b@m", t0 + timedelta(days=40), "suspended_or_deleted"),
+            obs("c@m", t0, "active"), obs("c@m", t0 + timedelta(days=40), "active")]
+    wl = [{"platform": "mastodon", "account": a, "account_id": a, "group": "g", "action": "add",
+           "at": t0 - timedelta(days=1)} for a in ("a@m", "b@m", "c@m")]
+    with store.writer(command="test", source="test") as w:
+        w.add("observations", pa.Table.from_pylist(rows))
+        w.add("watchlist", pa.Table.from_pylist(wl))
+    window = {"start": t0 + timedelta(days=30), "end": t0 + timedelta(days=50)}
+    frame = account_frame(store, outcome="suspended", **window).set_index("account_id")
+    # a: seen suspended before the window, purged inside it: still the suspension.
+    assert frame.loc["a@m", "outcome"] == 1.0
+    assert frame.loc["b@m", "outcome"] == 0.0, "gone, but never said to be enforcement"
+    assert frame.loc["c@m", "outcome"] == 0.0
+    gone = account_frame(store, outcome="gone", **window).set_index("account_id")
+    assert gone.loc["b@m", "outcome"] == 1.0

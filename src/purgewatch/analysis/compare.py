@@ -47,7 +47,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from purgewatch.errors import AnalysisError, InputError
-from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES
+from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, carry_enforcement
 from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
 
@@ -819,6 +819,11 @@ def account_frame(
     keys = ["platform", "account_id"]
 
     st = _status_rows(store)
+    # suspended_or_deleted after an enforcement reading is that suspension, purged
+    # (model.carry_enforcement); on its own it is never the "suspended" outcome.
+    st = st.sort_values(keys + ["at"], kind="stable")
+    st["status"] = carry_enforcement(st.groupby(keys, sort=False).ngroup().to_numpy(),
+                                     st["status"].to_numpy(dtype=object))
     if t0 is not None:
         st = st[st["at"] >= t0]
     if t1 is not None:

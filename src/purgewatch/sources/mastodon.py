@@ -11,7 +11,8 @@ Status words (docs/collecting.md, "Status words", names the server source of eac
 and a suspension whose data was purged leave the same record); HTTP 410 (2.4–3.3
 servers, which answered it for both) -> suspended_or_deleted; ``limited`` -> limited;
 ``moved`` -> deactivated (status_raw ``moved``, the new account in ``detail``);
-``memorial`` -> deactivated (status_raw ``memorial``); 404 ``{"error":"Record not found"}``
+``memorial`` -> unknown (status_raw ``memorial``: admins memorialize an account, its owner
+does not); 404 ``{"error":"Record not found"}``
 -> not_found; any other 404 (a wrong route answers ``{"error":"Not Found"}``) -> unknown.
 Blanked zero counts are not measurements, nor is ``followers_count: -1`` (the owner or
 the instance hides it).
@@ -221,8 +222,10 @@ class MastodonConnector:
             obs.status, obs.status_raw = Status.DEACTIVATED.value, "moved"
             obs.detail = f"moved to {as_str(a['moved'].get('acct')) or '?'}"
         elif a.get("memorial") is True:
-            obs.status, obs.status_raw = Status.DEACTIVATED.value, "memorial"
-            obs.detail = "memorial account"
+            # Memorialized by the instance's admins (Admin::AccountsController#memorialize),
+            # at someone's request: neither enforcement nor the owner's own deactivation.
+            obs.status, obs.status_raw = Status.UNKNOWN.value, "memorial"
+            obs.detail = "memorial account (memorialized by the instance's admins): no status word fits"
         elif a.get("limited") is True:
             obs.status, obs.status_raw = Status.LIMITED.value, "limited"
             obs.detail = "limited (silenced) by the instance"
