@@ -121,7 +121,6 @@ def test_voterfraud_through_the_store_and_cli(datasets_dir: Path, tmp_path: Path
 
 def _imported(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     from conftest import DATASETS
-
     from purgewatch.sources.datasets import import_dataset
     from purgewatch.store import Store
 

@@ -35,7 +35,8 @@ def _fmt(value: object) -> str:
 @store_option
 @json_option
 def accounts_cmd(platform: str | None, group: str | None, store_path: Path | None, as_json: bool) -> None:
-    """Latest status and counts of every observed account.
+    """Latest status and counts of every account the store knows, from observations,
+    profiles or status events (`sources` names which; `source` the table of the latest row).
 
     \b
     Examples:
@@ -47,9 +48,11 @@ def accounts_cmd(platform: str | None, group: str | None, store_path: Path | Non
         emit_json({"accounts": table.to_pylist()})
         return
     out = Table(title=f"{table.num_rows:,} accounts")
-    cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed", "n_observations"]
+    cols = ["platform", "account_id", "handle", "group", "status", "followers_count", "last_observed",
+            "n_observations", "sources"]
     for c in cols:
-        out.add_column(c.replace("_count", ""), justify="right" if c.endswith(("count", "observations")) else "left")
+        out.add_column(c.replace("_count", "").replace("n_observations", "observations"),
+                       justify="right" if c.endswith(("count", "observations")) else "left")
     for row in table.to_pylist():
         out.add_row(*[_fmt(row[c]) for c in cols])
     Console().print(out)
@@ -70,7 +73,8 @@ def history_cmd(
     store_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Every observation of one account (by id or handle), oldest first, with provenance.
+    """Every row the store holds about one account (by id or handle), oldest first:
+    observations, profiles and status events, each with its table and provenance.
 
     \b
     Examples:
@@ -83,8 +87,9 @@ def history_cmd(
     if as_json:
         emit_json({"platform": plat, "account_id": account_id, "observations": table.to_pylist()})
         return
-    out = Table(title=f"{plat}:{account_id} — {table.num_rows:,} observations")
-    cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]
+    out = Table(title=f"{plat}:{account_id} — {table.num_rows:,} rows")
+    cols = ["observed_at", "table", "status", "followers_count", "following_count", "posts_count", "source",
+            "source_ref"]
     for c in cols:
         out.add_column(c.replace("_count", ""))
     for row in table.to_pylist():

@@ -33,7 +33,8 @@ def init_cmd(store_path: Path | None, as_json: bool) -> None:
 @store_option
 @json_option
 def stats_cmd(store_path: Path | None, as_json: bool) -> None:
-    """Accounts observed and watched; rows, files and bytes per table of the store.
+    """Accounts known (from observations, profiles or status events) and watched; rows,
+    files and bytes per table of the store.
 
     \b
     Example:
@@ -46,7 +47,8 @@ def stats_cmd(store_path: Path | None, as_json: bool) -> None:
         emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats})
         return
     click.echo(
-        f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
+        f"{accounts['known']:,} accounts known ({accounts['observed']:,} observed, {accounts['profiles']:,} with "
+        f"profiles, {accounts['status_events']:,} with status events), {accounts['watched']:,} watched, "
         f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
     )
     table = Table(title=f"store {store.path}")
@@ -81,13 +83,17 @@ def compact_cmd(store_path: Path | None, as_json: bool) -> None:
 
 
 def _account_counts(store: Store, stats: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Accounts known to any evidence table (``known``), to each of them, watched, and the
+    catalogue of ids. ``observed`` keeps its meaning: accounts with an observation."""
+    from purgewatch.queries import account_counts
     from purgewatch.watchlist import current_watchlist
 
-    con = store.ibis()
-    obs = con.table("observations")
-    observed = obs.select("platform", "account_id").distinct().count().execute()
+    per = account_counts(store)
     return {
-        "observed": int(observed),
+        "known": per["known"],
+        "observed": per["observations"],
+        "profiles": per["profiles"],
+        "status_events": per["status_events"],
         "watched": current_watchlist(store).num_rows,
         "catalogue": stats["accounts"]["rows"],
     }
