@@ -156,7 +156,8 @@ def _print_compare(res: dict[str, Any], outcome: str, by: str) -> None:
         return "—" if x is None else f"{100 * x:.1f}%"
 
     def pts(ci: list[float | None]) -> str:
-        return "—" if None in ci else f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}"
+        lo, hi = ci
+        return "—" if lo is None or hi is None else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
 
     con = Console()
     t = Table(title=f"{outcome} by {by}")
