@@ -381,6 +381,11 @@ def compare_groups(
         if not holm or t["p_value"] is None:
             t["p_value_adjusted"] = t["p_value"]
         t["p_value_adjusted_text"] = p_text(t["p_value_adjusted"])
+        # Holm multiplies p-values; one that scipy underflowed (stored at the floor) gives
+        # an adjusted value that is only a bound, so it is printed as one.
+        if (t["p_value"] is not None and t["p_value"] <= P_FLOOR
+                and t["p_value_adjusted"] <= len(tested) * P_FLOOR * (1 + 1e-9)):
+            t["p_value_adjusted_text"] = P_FLOOR_TEXT
         t["adjustment"] = "holm" if holm and t["p_value"] is not None else None
     # Pairs no outcome could make significant, attributed to their smaller group.
     untestable: dict[str, list[str]] = {}
@@ -587,7 +592,8 @@ def _pair_sentence(t: dict[str, Any], name: str) -> str:
         return text + f"; {t.get('cannot_test')}."
     text += f"; Fisher exact p = {t['p_value_text']}" if t["p_value"] > P_FLOOR else f"; Fisher exact p {t['p_value_text']}"
     if t.get("adjustment") == "holm":
-        text += f", Holm-adjusted p {'= ' if t['p_value_adjusted'] > P_FLOOR else ''}{t['p_value_adjusted_text']}"
+        adj = t["p_value_adjusted_text"]
+        text += f", Holm-adjusted p {'' if adj.startswith('<') else '= '}{adj}"
     if t.get("cannot_test"):
         text += f" ({t['cannot_test']})"
     return text + "."
