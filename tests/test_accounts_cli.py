@@ -98,6 +98,96 @@ def test_stats_counts_accounts_and_rows(store: Store) -> None:
     res = CliRunner().invoke(cli, ["stats", "--store", str(store.path), "--json"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output)
-    assert body["accounts"] == {"observed": 2, "watched": 2, "catalogue": 0}
+    assert body["accounts"] == {"known": 2, "observed": 2, "profiles": 0, "status_events": 0, "watched": 2,
+                                "catalogue": 0}
     assert body["tables"]["observations"]["rows"] == 6
     assert body["tables"]["observations"]["bytes"] > 0
+
+
+def _seed_profiles_and_events(store: Store) -> None:
+    """Accounts known only from a profile (a cresci-like population) or only from status
+    events (a tracker's feed), and one account in all three tables."""
+    ts = pa.timestamp("us", tz="UTC")
+    prof = pa.table({
+        "platform": ["x", "x"],
+        "account_id": ["222", "111"],
+        "observed_at": pa.array([T0, T0 - timedelta(days=1)], ts),
+        "status": ["active", "active"],
+        "followers_count": [77, 990],
+        "handle": ["onlyprofile", "leader"],
+        "label": ["genuine", None],
+        "source_ref": ["users.csv:2", "users.csv:3"],
+    })
+    store.append("profiles", prof, command="test", source="test")
+    ev = pa.table({
+        "platform": ["x", "x", "x"],
+        "account_id": ["333", "333", "111"],
+        "at": pa.array([T0, T0 + timedelta(days=2), T0 + timedelta(days=3)], ts),
+        "status": ["suspended", "active", "suspended"],
+        "source_ref": ["timestamps.csv:1", "timestamps.csv:1", "timestamps.csv:2"],
+    })
+    store.append("status_events", ev, command="test", source="test")
+
+
+def test_accounts_known_only_from_profiles_or_status_events(store: Store) -> None:
+    _seed(store)
+    _seed_profiles_and_events(store)
+    res = CliRunner().invoke(cli, ["accounts", "--store", str(store.path), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["account_id"]: r for r in json.loads(res.output)["accounts"]}
+    assert set(rows) == {"111", "did:plc:abc", "222", "333"}
+    only_p, only_e, both = rows["222"], rows["333"], rows["111"]
+    assert (only_p["sources"], only_p["source"], only_p["handle"], only_p["followers_count"]) == (
+        "profiles", "profiles", "onlyprofile", 77)
+    assert (only_p["n_observations"], only_p["n_profiles"], only_p["n_status_events"]) == (0, 1, 0)
+    # The latest of the two events decides; no handle or count is invented.
+    assert (only_e["sources"], only_e["status"], only_e["handle"], only_e["followers_count"]) == (
+        "status_events", "active", None, None)
+    assert only_e["last_observed"].startswith("2026-05-03") and only_e["n_status_events"] == 2
+    # In all three tables: the status event three days later is the latest status; counts
+    # stay those of the latest observation (status only, so none).
+    assert (both["sources"], both["source"], both["status"]) == ("observations,profiles,status_events",
+                                                                 "status_events", "suspended")
+    assert both["first_observed"].startswith("2026-04-30") and both["group"] == "government"
+    text = CliRunner().invoke(cli, ["accounts", "--store", str(store.path)])
+    assert text.exit_code == 0 and "4 accounts" in text.output
+
+    stats = json.loads(CliRunner().invoke(cli, ["stats", "--store", str(store.path), "--json"]).output)
+    assert stats["accounts"] == {"known": 4, "observed": 2, "profiles": 2, "status_events": 2, "watched": 2,
+                                      "catalogue": 0}
+
+
+def test_history_includes_profiles_and_status_events(store: Store) -> None:
+    _seed(store)
+    _seed_profiles_and_events(store)
+    body = json.loads(CliRunner().invoke(cli, ["history", "leader", "--store", str(store.path), "--json"]).output)
+    assert [(r["table"], r["status"]) for r in body["observations"]] == [
+        ("profiles", "active"), ("observations", "active"), ("observations", "active"), ("observations", "active"),
+        ("observations", "suspended"), ("status_events", "suspended")]
+    assert body["observations"][-1]["source_ref"] == "timestamps.csv:2"
+    # An id known only from status events resolves too (there is no handle to match).
+    only_e = json.loads(CliRunner().invoke(cli, ["history", "333", "--store", str(store.path), "--json"]).output)
+    assert [r["status"] for r in only_e["observations"]] == ["suspended", "active"]
+
+
+def test_report_and_ui_list_accounts_known_only_from_profiles_or_events(store: Store) -> None:
+    """A population file (profiles) and a tracker feed (status events), no observation and
+    no watchlist: the report's accounts and the UI's accounts page list them, with source."""
+    from starlette.testclient import TestClient
+
+    from purgewatch.report._findings import gather_findings
+    from purgewatch.web import create_app
+
+    _seed_profiles_and_events(store)
+    f = gather_findings(store)
+    accs = {a["account_id"]: a for a in f["accounts"]}
+    assert set(accs) == {"111", "222", "333"}
+    assert (accs["222"]["latest"]["source"], accs["222"]["latest"]["followers"], accs["222"]["sources"]) == (
+        "profiles", 77, ["profiles"])
+    assert (accs["333"]["latest"]["source"], accs["333"]["latest"]["status"]) == ("status_events", "active")
+    assert accs["111"]["sources"] == ["profiles", "status_events"]
+    first = " ".join(p if isinstance(p, str) else p["text"] for p in f["summary"]["sentences"][0])
+    assert first.startswith("3 accounts are known only from profiles or status events")
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        page = c.get("/accounts")
+        assert page.status_code == 200 and "/accounts/x/222" in page.text and "/accounts/x/333" in page.text

@@ -198,6 +198,28 @@ def test_zero_outcome_single_account_groups_never_crash() -> None:
     assert solo["most_informative"]["groups"] == ["a", "b"]
 
 
+def test_each_cause_of_an_untestable_pair_is_said_once() -> None:
+    counts = {"z1": (0, 40), "z2": (0, 40), "big": (1, 300), "other": (60, 300)}
+    res = cmp.compare_groups(_frame(counts), permutations=0)
+    by = {tuple(t["groups"]): t for t in res["tests"]}
+    assert by[("z1", "z2")]["p_value"] is None
+    assert any(w.startswith("Pairs among z1, z2 cannot be tested") for w in res["warnings"])
+    # 40 and 300 accounts are not small, but one outcome between them cannot be significant.
+    assert by[("big", "z1")]["min_attainable_p"] == pytest.approx(40 / 340)
+    assert any(w.startswith("Too few outcomes to test big vs z1 (1 outcomes), big vs z2 (1 outcomes)")
+               for w in res["warnings"])
+    assert not any("too small to test" in w for w in res["warnings"])
+    # Monte Carlo omnibus with no drawn table as extreme: a bound, not a value.
+    assert res["global_test"]["p_value_text"] == "≤ 0.0001"
+    assert any(s.startswith("Across the 4 groups (exact Fisher–Freeman–Halton test (Monte Carlo)): p ≤ 0.0001")
+               for s in res["summary"])
+    frame = _frame(counts).assign(x=lambda d: np.arange(len(d)) % 7)
+    model = cmp.compare_groups(frame, covariates=["x"], reference="other", permutations=0)["model"]
+    terms = {t["group"]: t for t in model["terms"]}
+    assert terms["z1"]["estimable"] is False and "raw_odds_ratio" not in terms["z1"]
+    assert terms["big"]["raw_odds_ratio"] is not None
+
+
 def test_zero_cell_effects_contain_their_estimates() -> None:
     """0 of 30 vs 10 of 30: the ratio and its interval both come from the table with 0.5
     added to every cell (Haldane–Anscombe), so the interval holds the estimate (the

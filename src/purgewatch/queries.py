@@ -24,35 +24,77 @@ def _watch_groups(store: Store) -> pa.Table:
     return wl.select(["platform", "account", "account_id", "group", "label"])
 
 
+# The tables that say something about an account, in the order that breaks ties between
+# rows at the same instant (a look at the account beats a profile beats a status event).
+EVIDENCE_TABLES = ("observations", "profiles", "status_events")
+_FACT_COLUMNS = ("handle", "followers_count", "following_count", "posts_count")
+
+
+def _evidence(con: ibis.BaseBackend, platform: str | None) -> ibis.Table:
+    """Every row of every table that knows an account, on common columns: platform,
+    account_id, t, status, handle, counts, table (its name) and _tie (tie order)."""
+    parts = []
+    for rank, name in enumerate(EVIDENCE_TABLES):
+        t = con.table(name)
+        if name == "status_events":
+            part = t.select(
+                platform=t.platform, account_id=t.account_id, t=t.at, status=t.status,
+                handle=ibis.null("string"), followers_count=ibis.null("int64"),
+                following_count=ibis.null("int64"), posts_count=ibis.null("int64"),
+            )
+        else:
+            part = t.select(
+                platform=t.platform, account_id=t.account_id, t=t.observed_at, status=t.status,
+                handle=t.handle, followers_count=t.followers_count,
+                following_count=t.following_count, posts_count=t.posts_count,
+            )
+        parts.append(part.mutate(table=ibis.literal(name), _tie=ibis.literal(rank)))
+    rows = ibis.union(*parts)
+    if platform:
+        rows = rows.filter(rows.platform == platform)
+    return rows
+
+
 def latest_accounts(
     store: Store, *, platform: str | None = None, group: str | None = None
 ) -> pa.Table:
-    """One row per observed account: its latest observation (status, counts, handle),
-    first and last observation times, number of observations, and its watchlist group."""
+    """One row per account any table knows (observations, profiles, status events): its
+    latest status (from whichever table has the latest row), counts and handle from its
+    latest observation or profile, first and last times it was seen, rows per table,
+    ``sources`` (the tables that know it, comma-separated) and ``source`` (the table of
+    the latest row), and its watchlist group."""
     con = store.ibis()
-    obs = con.table("observations")
-    if platform:
-        obs = obs.filter(obs.platform == platform)
-    w = ibis.window(group_by=[obs.platform, obs.account_id], order_by=ibis.desc(obs.observed_at))
-    ranked = obs.mutate(_rank=ibis.row_number().over(w))
-    latest = ranked.filter(ranked._rank == 0)
-    agg = obs.group_by(["platform", "account_id"]).aggregate(
-        first_observed=obs.observed_at.min(),
-        n_observations=obs.count(),
+    rows = _evidence(con, platform)
+    # One pass, no window: arg_max over a key that orders by time, then by table on ties.
+    # Structs keep the latest row's nulls (a status-only reading has no count).
+    order = rows.t.epoch_seconds() * 4 + (3 - rows._tie)
+    facts_row = rows.table != "status_events"
+    latest = ibis.struct({"status": rows.status, "source": rows.table})
+    facts = ibis.struct({c: rows[c] for c in _FACT_COLUMNS})
+    agg = rows.group_by(["platform", "account_id"]).aggregate(
+        _latest=latest.argmax(order),
+        _facts=facts.argmax(order, where=facts_row),
+        first_observed=rows.t.min(),
+        last_observed=rows.t.max(),
+        n_observations=(rows.table == "observations").sum(),
+        n_profiles=(rows.table == "profiles").sum(),
+        n_status_events=(rows.table == "status_events").sum(),
     )
-    joined = latest.join(agg, ["platform", "account_id"]).select(
-        "platform",
-        "account_id",
-        "handle",
-        "status",
-        "followers_count",
-        "following_count",
-        "posts_count",
-        "first_observed",
-        last_observed="observed_at",
-        n_observations="n_observations",
+    joined = agg.select(
+        "platform", "account_id", *(agg._facts[c].name(c) for c in _FACT_COLUMNS[:1]),
+        agg._latest["status"].name("status"), *(agg._facts[c].name(c) for c in _FACT_COLUMNS[1:]),
+        "first_observed", "last_observed", "n_observations", "n_profiles", "n_status_events",
+        agg._latest["source"].name("source"),
     )
     table = joined.order_by(["platform", "account_id"]).to_pyarrow()
+    table = table.append_column("sources", pa.array(
+        [",".join(name for name, n in zip(EVIDENCE_TABLES, counts, strict=True) if n)
+         for counts in zip(*(table[f"n_{c}"].to_pylist() for c in EVIDENCE_TABLES), strict=True)],
+        pa.string(),
+    ))
+    for c in ("n_observations", "n_profiles", "n_status_events"):
+        i = table.schema.get_field_index(c)
+        table = table.set_column(i, c, table[c].cast(pa.int64()).fill_null(0))
     groups = _watch_groups(store)
     table = _attach_groups(table, groups)
     if group is not None:
@@ -60,6 +102,17 @@ def latest_accounts(
 
         table = table.filter(pc.equal(table["group"], group))
     return table
+
+
+def account_counts(store: Store) -> dict[str, int]:
+    """Distinct accounts known to each evidence table, and to any of them."""
+    con = store.ibis()
+    rows = _evidence(con, None)
+    out = {"known": int(rows.select("platform", "account_id").distinct().count().execute())}
+    for name in EVIDENCE_TABLES:
+        t = con.table(name)
+        out[name] = int(t.select("platform", "account_id").distinct().count().execute())
+    return out
 
 
 def _attach_groups(table: pa.Table, groups: pa.Table) -> pa.Table:
@@ -147,7 +200,7 @@ def resolve_account(store: Store, account: str, platform: str | None = None) -> 
         raise InputError("the account is empty", hint="give an account id or a handle")
     con = store.ibis()
     by_id: set[tuple[str, str]] = set()
-    for name in ("observations", "profiles", "snapshots", "watchlist"):
+    for name in ("observations", "profiles", "status_events", "snapshots", "watchlist"):
         t = con.table(name)
         q = t.filter(t.account_id == text)
         if platform:
@@ -210,27 +263,31 @@ def account_history(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> tuple[str, str, pa.Table]:
-    """All observations of one account in time order, with their provenance."""
+    """Every row any table holds about one account (observations, profiles, status
+    events) in time order, with its provenance and ``table`` (where the row is stored)."""
     plat, account_id = resolve_account(store, account, platform)
     con = store.ibis()
-    obs = con.table("observations")
-    q = obs.filter((obs.platform == plat) & (obs.account_id == account_id))
+    parts = []
+    for rank, name in enumerate(EVIDENCE_TABLES):
+        t = con.table(name)
+        t = t.filter((t.platform == plat) & (t.account_id == account_id))
+        if name == "status_events":
+            t = t.select(
+                observed_at=t.at, status=t.status, status_raw=t.status_raw,
+                followers_count=ibis.null("int64"), following_count=ibis.null("int64"),
+                posts_count=ibis.null("int64"), handle=ibis.null("string"), detail=ibis.null("string"),
+                source=t.source, source_ref=t.source_ref, payload_hash=t.payload_hash, batch_id=t.batch_id,
+            )
+        else:
+            t = t.select(
+                "observed_at", "status", "status_raw", "followers_count", "following_count", "posts_count",
+                "handle", "detail", "source", "source_ref", "payload_hash", "batch_id",
+            )
+        parts.append(t.mutate(table=ibis.literal(name), _tie=ibis.literal(rank)))
+    q = ibis.union(*parts)
     if since is not None:
         q = q.filter(q.observed_at >= since)
     if until is not None:
         q = q.filter(q.observed_at <= until)
-    q = q.select(
-        "observed_at",
-        "status",
-        "status_raw",
-        "followers_count",
-        "following_count",
-        "posts_count",
-        "handle",
-        "detail",
-        "source",
-        "source_ref",
-        "payload_hash",
-        "batch_id",
-    ).order_by("observed_at")
+    q = q.order_by(["observed_at", "_tie", "source_ref"]).drop("_tie")
     return plat, account_id, q.to_pyarrow()

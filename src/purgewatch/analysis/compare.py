@@ -275,13 +275,16 @@ def _omnibus(name: str, ct: np.ndarray, levels: list[str], seed: int) -> tuple[d
                 "p_value": pv, "p_value_text": p_text(pv)}, None
     res = stats.fisher_exact(ct, method=stats.MonteCarloMethod(n_resamples=OMNIBUS_TABLES, rng=np.random.default_rng(seed)))
     pv = p_value(res.pvalue)
+    floor = 1 / (OMNIBUS_TABLES + 1)
+    # No table drawn was as extreme: the p-value is at most the Monte Carlo floor.
+    ptxt = f"≤ {floor:.2g}" if pv is not None and pv <= floor * (1 + 1e-9) else p_text(pv)
     warn = (
         f"The chi-square test across groups was replaced by an exact one (Fisher–Freeman–Halton, Monte Carlo over "
         f"{OMNIBUS_TABLES:,} tables with the observed margins; smallest reportable p = {p_text(1 / (OMNIBUS_TABLES + 1))}) "
         f"because {low} of {expected.size} expected counts are below {MIN_EXPECTED}."
     )
     return {**base, "test": "fisher_freeman_halton_monte_carlo", "statistic": None, "dof": None,
-            "tables": OMNIBUS_TABLES, "p_value": pv, "p_value_text": p_text(pv),
+            "tables": OMNIBUS_TABLES, "p_value": pv, "p_value_text": ptxt,
             "expected_below_5": low}, warn
 
 
@@ -384,20 +387,40 @@ def compare_groups(
         if not holm or t["p_value"] is None:
             t["p_value_adjusted"] = t["p_value"]
         t["p_value_adjusted_text"] = p_text(t["p_value_adjusted"])
+        # Holm multiplies p-values; one that scipy underflowed (stored at the floor) gives
+        # an adjusted value that is only a bound, so it is printed as one.
+        if (t["p_value"] is not None and t["p_value"] <= P_FLOOR
+                and t["p_value_adjusted"] <= len(tested) * P_FLOOR * (1 + 1e-9)):
+            t["p_value_adjusted_text"] = P_FLOOR_TEXT
         t["adjustment"] = "holm" if holm and t["p_value"] is not None else None
     # Pairs no outcome could make significant, attributed to their smaller group.
-    untestable: dict[str, list[str]] = {}
-    for t in tests:
-        if total_k and total_k < total_n and not t["testable"]:
+    # Pairs that cannot be tested, said once per cause: groups with no (or only) outcomes
+    # between them; a group too small to test; too few outcomes whatever the split.
+    if 0 < total_k < total_n:
+        flat = sorted({g for t in tests if t["p_value"] is None for g in t["groups"]})
+        if flat:
+            warn.append(f"Pairs among {', '.join(flat)} cannot be tested: neither group of such a pair has an account "
+                        "with the outcome, or every account of both has it (see each test's cannot_test).")
+        untestable: dict[str, list[str]] = {}
+        few: list[str] = []
+        for t in tests:
+            if t["p_value"] is None or t["testable"]:
+                continue
             a, b = t["groups"]
             small, other = (a, b) if counts[a][1] <= counts[b][1] else (b, a)
-            untestable.setdefault(small, []).append(other)
-    for g, others in untestable.items():
-        k, n = counts[g]
-        warn.append(
-            f"Group {g} ({n:,} account{'s' if n != 1 else ''}, {k} with the outcome) is too small to test against "
-            f"{', '.join(others)}: no outcome could give p < {alpha:g}; its rate is shown, not tested."
-        )
+            if counts[small][1] < SMALL_GROUP:
+                untestable.setdefault(small, []).append(other)
+            else:
+                few.append(f"{a} vs {b} ({sum(t['outcome_counts'])} outcomes)")
+        for g, others in untestable.items():
+            k, n = counts[g]
+            warn.append(
+                f"Group {g} ({n:,} account{'s' if n != 1 else ''}, {k} with the outcome) is too small to test against "
+                f"{', '.join(others)}: no outcome could give p < {alpha:g}; its rate is shown, not tested."
+            )
+        if few:
+            warn.append(f"Too few outcomes to test {', '.join(few)}: however they were split between the two groups "
+                        f"no result could give p < {alpha:g}.")
 
     global_test: dict[str, Any] | None = None
     if len(levels) > 2:
@@ -497,6 +520,12 @@ def _adjusted_model(
 
     for g in others:
         term = f"group[{g}]"
+        if g in degenerate or ref in degenerate:
+            # Separation: the fitted odds ratio runs off to 0 or infinity; a number here
+            # would be an artefact of when the optimiser stopped.
+            out["terms"].append({"group": g, "vs": ref, "estimable": False,
+                                 "reason": f"{g if g in degenerate else ref} has a 0% or 100% outcome (separation)"})
+            continue
         b_raw = float(raw.params[term])
         ci_raw = raw.conf_int(alpha)
         entry: dict[str, Any] = {
@@ -590,7 +619,8 @@ def _pair_sentence(t: dict[str, Any], name: str) -> str:
         return text + f"; {t.get('cannot_test')}."
     text += f"; Fisher exact p = {t['p_value_text']}" if t["p_value"] > P_FLOOR else f"; Fisher exact p {t['p_value_text']}"
     if t.get("adjustment") == "holm":
-        text += f", Holm-adjusted p {'= ' if t['p_value_adjusted'] > P_FLOOR else ''}{t['p_value_adjusted_text']}"
+        adj = t["p_value_adjusted_text"]
+        text += f", Holm-adjusted p {'' if adj.startswith('<') else '= '}{adj}"
     if t.get("cannot_test"):
         text += f" ({t['cannot_test']})"
     return text + "."
@@ -618,7 +648,7 @@ def _summary(
             how = ("chi-square test of independence" if global_test["test"] == "chi2_independence"
                    else "exact Fisher–Freeman–Halton test (Monte Carlo)")
             ptxt = global_test["p_value_text"]
-            lines.append(f"Across the {len(groups)} groups ({how}): p {'= ' if global_test['p_value'] > P_FLOOR else ''}{ptxt}.")
+            lines.append(f"Across the {len(groups)} groups ({how}): p {'' if ptxt[0] in '<≤' else '= '}{ptxt}.")
         n_sig = sum(1 for t in tests if t["p_value_adjusted"] is not None and t["p_value_adjusted"] < alpha)
         n_tested = sum(1 for t in tests if t["p_value_adjusted"] is not None)
         if n_tested == 0:
@@ -637,6 +667,10 @@ def _summary(
         lines.append(f"Adjusted model: {model['error']}.")
     elif model.get("covariates"):
         for term in model["terms"]:
+            if term.get("estimable") is False:
+                lines.append(f"{term['group']} vs {term['vs']}: odds ratio not estimable ({term['reason']}); "
+                             "the exact test above is the answer.")
+                continue
             lines.append(
                 f"{term['group']} vs {term['vs']}: odds ratio {_f2(term['raw_odds_ratio'])} unadjusted "
                 f"(95% CI {_f2(term['raw_odds_ratio_ci'][0])}–{_f2(term['raw_odds_ratio_ci'][1])}), "

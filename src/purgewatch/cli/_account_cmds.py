@@ -45,7 +45,8 @@ def _fmt(value: object, tz: str = "UTC") -> str:
 @format_option
 def accounts_cmd(platform: str | None, group: str | None, tz: str, store_path: Path | None, as_json: bool,
                  fmt: str | None) -> None:
-    """Latest status and counts of every observed account.
+    """Latest status and counts of every account the store knows, from observations,
+    profiles or status events (`sources` names which; `source` the table of the latest row).
 
     \b
     Examples:
@@ -59,7 +60,7 @@ def accounts_cmd(platform: str | None, group: str | None, tz: str, store_path: P
         emit_json({"accounts": table.to_pylist()})
         return
     cols = ["platform", "label", "handle", "account_id", "group", "status", "followers_count", "last_observed",
-            "n_observations"]
+            "n_observations", "sources"]
     heads = {"account_id": "id", "followers_count": "followers", "last_observed": "last seen",
              "n_observations": "observations"}
     rows = table.to_pylist()
@@ -90,7 +91,8 @@ def history_cmd(
     as_json: bool,
     fmt: str | None,
 ) -> None:
-    """Every observation of one account (ACCOUNT: an id or a handle), oldest first, with provenance.
+    """Every row the store holds about one account (ACCOUNT: an id or a handle), oldest first:
+    observations, profiles and status events, each with its table and provenance.
 
     \b
     Examples:
@@ -107,7 +109,8 @@ def history_cmd(
                    "observations": table.to_pylist()})
         return
     title = who({"account_id": account_id, "handle": handle, "label": label})
-    cols = ["observed_at", "status", "followers_count", "following_count", "posts_count", "source", "source_ref"]
+    cols = ["observed_at", "table", "status", "followers_count", "following_count", "posts_count", "source",
+            "source_ref"]
     emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
-               title=_fmt(f"{plat} {title} — {table.num_rows:,} observations"),
+               title=_fmt(f"{plat} {title} — {table.num_rows:,} rows"),
                right=("followers_count", "following_count", "posts_count"), human=lambda _k, v: _fmt(v, tz))

@@ -40,7 +40,8 @@ def init_cmd(store_path: Path | None, as_json: bool) -> None:
 @json_option
 @format_option
 def stats_cmd(store_path: Path | None, as_json: bool, fmt: str | None) -> None:
-    """Accounts observed and watched; rows, files and bytes per table of the store.
+    """Accounts known (from observations, profiles or status events) and watched; rows,
+    files and bytes per table of the store.
 
     \b
     Example:
@@ -56,7 +57,8 @@ def stats_cmd(store_path: Path | None, as_json: bool, fmt: str | None) -> None:
         return
     if fmt == "table":
         click.echo(
-            f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
+            f"{accounts['known']:,} accounts known ({accounts['observed']:,} observed, {accounts['profiles']:,} with "
+            f"profiles, {accounts['status_events']:,} with status events), {accounts['watched']:,} watched, "
             f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
         )
     rows = [{"table": name, **s} for name, s in stats.items()]
@@ -88,13 +90,17 @@ def compact_cmd(store_path: Path | None, as_json: bool) -> None:
 
 
 def _account_counts(store: Store, stats: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Accounts known to any evidence table (``known``), to each of them, watched, and the
+    catalogue of ids. ``observed`` keeps its meaning: accounts with an observation."""
+    from purgewatch.queries import account_counts
     from purgewatch.watchlist import current_watchlist
 
-    con = store.ibis()
-    obs = con.table("observations")
-    observed = obs.select("platform", "account_id").distinct().count().execute()
+    per = account_counts(store)
     return {
-        "observed": int(observed),
+        "known": per["known"],
+        "observed": per["observations"],
+        "profiles": per["profiles"],
+        "status_events": per["status_events"],
         "watched": current_watchlist(store).num_rows,
         "catalogue": stats["accounts"]["rows"],
     }

@@ -388,6 +388,36 @@ def gather_findings(
     # ---- status transitions (raw data behind the wave timeline)
     step("counting status changes")
     transitions = _Transitions(store, obs, t0, t1, group_of)
+
+    # ---- accounts known from profiles or status events (not only observations)
+    elsewhere = transitions.known_elsewhere()
+    for a in accounts:
+        k = (a["platform"], a["account_id"])
+        info = elsewhere.get(k)
+        a["sources"] = [t for t, n in (("observations", a["n_observations"]), ("profiles", (info or {}).get("n_profiles")),
+                                       ("status_events", (info or {}).get("n_status_events"))) if n]
+        if a["latest"] is None and info is not None:
+            # No fact per account here (a population file can hold 10^5 of them): the
+            # latest row is cited by its ref and listed in the appendix when cited.
+            a["latest"] = {k2: info[k2] for k2 in ("t", "status", "followers", "ref", "source")} | {"fact": None}
+    if not watch and group_filter is None:
+        have = {(a["platform"], a["account_id"]) for a in accounts}
+        extra = sorted((k for k in elsewhere if k not in have),
+                       key=lambda k: (-(elsewhere[k]["n_profiles"] + elsewhere[k]["n_status_events"]), k))
+        room = max(0, MAX_ACCOUNTS - len(accounts))
+        if len(extra) > room:
+            notes.append(f"{len(extra):,} accounts are known only from profiles or status events; "
+                         f"{room} are listed (those with most rows).")
+        for k in extra[:room]:
+            info = elsewhere[k]
+            accounts.append({
+                "key": f"{k[0]}:{k[1]}", "anchor": _anchor("a", f"{k[0]}:{k[1]}"), "platform": k[0], "account_id": k[1],
+                "handle": None, "display_name": None, "description": None, "group": None, "label": None,
+                "n_observations": 0, "sources": [t for t in ("profiles", "status_events") if info[f"n_{t}"]],
+                "latest": {k2: info[k2] for k2 in ("t", "status", "followers", "ref", "source")} | {"fact": None},
+                "series": [], "series_shown": False, "events": [],
+            })
+        accounts.sort(key=lambda a: (str(a["group"]), a["platform"], a["account_id"]))
     for e in events:
         if not e["shown"]:
             e["refs"], e["fact"] = [], None
@@ -442,7 +472,8 @@ def gather_findings(
             )
 
     # ---- summary
-    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
+    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics,
+                       n_known=len({(a["platform"], a["account_id"]) for a in accounts} | set(elsewhere)))
 
     # ---- stored rows: every row a number cites ("cited": the HTML appendix), and every
     # reading drawn on a chart (the JSON and CSV bundles hold them with their provenance)
@@ -805,6 +836,7 @@ class _Transitions:
             se["followers_count"] = np.nan
             se["table"], se["prefix"] = "status_events", "s"
             frames.append(se)
+        self.elsewhere = pd.DataFrame(columns=["platform", "account_id", "at", "status", "followers_count", "ref", "table"])
         if not frames:
             self.df = pd.DataFrame(columns=["ref", "table", "platform", "account_id", "group", "at", "iso", "prev_status", "to", "direction"])
             return
@@ -815,6 +847,13 @@ class _Transitions:
         # suspended_or_deleted after an enforcement reading is the same suspension (model.carry_enforcement).
         acct = df.groupby(["platform", "account_id"], sort=False).ngroup().to_numpy()
         df["status"] = carry_enforcement(acct, df["status"].to_numpy(dtype=object))
+        # Latest profile / status-event row per account: accounts known only from those
+        # tables are accounts too (their latest state, with its table as source).
+        other = df[df["table"] != "observations"]
+        self.elsewhere = other.groupby(["platform", "account_id"], sort=False).tail(1).copy()
+        if len(other):
+            n = other.groupby(["platform", "account_id"], sort=False)["table"].value_counts().unstack(fill_value=0)
+            self.elsewhere = self.elsewhere.join(n, on=["platform", "account_id"])
         prev = df.groupby(["platform", "account_id"], sort=False)["status"].shift()
         changed = prev.notna() & (prev != df["status"])
         first_event = prev.isna() & (df["table"] == "status_events")
@@ -879,6 +918,24 @@ class _Transitions:
         r: Any
         for r in df.itertuples(index=False):
             out.append(_appendix_row(r, r.table, r.at))
+        seen = set(df["ref"]) if len(df) else set()
+        if len(self.elsewhere):
+            for r in self.elsewhere[self.elsewhere["ref"].isin(wanted - seen)].itertuples(index=False):
+                out.append(_appendix_row(r, r.table, r.at))
+        return out
+
+    def known_elsewhere(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per account: its latest profile or status-event row (status, time, followers,
+        ref, table) and how many rows each of those tables holds."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        r: Any
+        for r in self.elsewhere.itertuples(index=False):
+            row = r._asdict()
+            out[(str(r.platform), str(r.account_id))] = {
+                "t": iso(r.at), "status": r.status, "ref": r.ref, "source": r.table,
+                "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+                "n_profiles": int(row.get("profiles", 0) or 0), "n_status_events": int(row.get("status_events", 0) or 0),
+            }
         return out
 
 
@@ -939,6 +996,7 @@ def _summary(
     facts: _Facts,
     watch: list[dict[str, Any]],
     forensics: list[dict[str, Any]],
+    n_known: int | None = None,
 ) -> dict[str, Any]:
     """Headline numbers and plain-language sentences; each number is a fact with refs.
 
@@ -972,6 +1030,15 @@ def _summary(
                 " observations" + (" from " if first else "."),
                 *([{"when": [first]}, " to ", {"when": [last]}, "."] if first else []),
             ]
+        )
+    elif known_elsewhere := [a for a in accounts if a["latest"] is not None]:
+        total = max(n_known or 0, len(known_elsewhere))
+        sentences.append(
+            [f"{total:,} account{'s' if total != 1 else ''}"
+             + (f" in {len(groups)} group{'s' if len(groups) != 1 else ''}" if groups else "")
+             + " are known only from profiles or status events (no observation in this scope)"
+             + (f"; {len(known_elsewhere):,} are listed" if total > len(known_elsewhere) else "")
+             + ": their latest status is what those rows say."]
         )
     else:
         sentences.append(
