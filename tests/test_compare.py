@@ -206,7 +206,7 @@ def test_cli_compare_json(camps: Store) -> None:
     (t,) = out["tests"]
     assert t["groups"] == ["government", "opposition"] and 0 <= t["p_value"] <= 1
     assert {"rate_ratio", "rate_ratio_ci", "difference", "difference_ci"} <= set(t["effect"])
-    r2 = CliRunner().invoke(cli, ["compare", "--store", str(camps.path)])
+    r2 = CliRunner().invoke(cli, ["compare", "--store", str(camps.path), "--format", "table"])
     assert r2.exit_code == 0 and "cannot say" in r2.output
 
 
