@@ -216,9 +216,13 @@ def test_the_story_is_the_analyses_own_answers(demo: tuple[Run, dict[str, Any], 
     # what share of the lost were suspended: explain's own answer for that drop
     ex = next(x["result"] for x in findings["explain"]
               if (x["platform"], x["account_id"]) == (top["platform"], top["account_id"]))
-    gone = ex["lost_breakdown"]["suspended"] + ex["lost_breakdown"]["takendown"]
-    assert f"{ex['lost']:,} followers gone, {gone:,} of them ({gone / ex['lost']:.0%})" in story[1]
-    assert ex["verdict"].replace("_", " ") in story[1]
+    if ex["lost"]:
+        gone = ex["lost_breakdown"]["suspended"] + ex["lost_breakdown"]["takendown"]
+        assert f"{ex['lost']:,} followers gone, {gone:,} of them ({gone / ex['lost']:.0%})" in story[1]
+        assert ex["verdict"].replace("_", " ") in story[1]
+    else:  # a run starved of CPU may not read the lists around the drop: said, not guessed
+        assert story[1].startswith("What became of those followers cannot be said from this run: ")
+        assert ex["evidence"]["reasons"][0] in story[1]
     assert f"{len(drops)} watched accounts lost followers" in story[2]
     # the camp comparison with its p-value: compare's own answer
     sus = next(c for c in findings["compare"] if c["outcome"] == "suspended")

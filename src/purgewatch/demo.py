@@ -308,7 +308,10 @@ def demo_story(findings: dict[str, Any]) -> list[str]:
                  f"{when_span(top['start'], top['end'])}.")
     ex = next((x.get("result") for x in findings.get("explain") or []
                if (x.get("platform"), x.get("account_id")) == key and x.get("result")), None)
-    if ex and ex.get("lost"):
+    if ex and not ex.get("lost"):
+        why = ((ex.get("evidence") or {}).get("reasons") or ["no follower lost between the lists read"])[0]
+        lines.append(f"What became of those followers cannot be said from this run: {why}.")
+    elif ex:
         brk = ex.get("lost_breakdown") or {}
         enforced = int(brk.get("suspended", 0)) + int(brk.get("takendown", 0))
         verdict = str(ex.get("verdict", "")).replace("_", " ")
