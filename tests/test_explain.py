@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from purgewatch.analysis import explain as ex
-from purgewatch.errors import AnalysisError, InputError, TransportError
+from purgewatch.errors import InputError, TransportError
 from purgewatch.model import Observation
 from purgewatch.store import Store
 from purgewatch.store.snapshots import add_snapshot

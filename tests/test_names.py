@@ -14,7 +14,7 @@ import pytest
 from _cli import run
 from purgewatch.analysis.detect import detect
 from purgewatch.analysis.explain import explain
-from purgewatch.errors import InputError
+from purgewatch.errors import AnalysisError, InputError
 from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.queries import account_names, resolve_account
 from purgewatch.store import Store
@@ -105,6 +105,13 @@ def test_no_such_account(reused: Store) -> None:
         resolve_account(reused, "nobody")
     with pytest.raises(InputError, match="no such account: 'solo' on platform 'mastodon'"):
         resolve_account(reused, "solo", platform="mastodon")
+
+
+def test_explain_tells_no_such_account_from_no_snapshots(reused: Store) -> None:
+    with pytest.raises(InputError, match="no such account"):
+        explain(reused, "nobody")
+    with pytest.raises(AnalysisError, match="no follower snapshots stored for x account 33 \\(solo\\)"):
+        explain(reused, "solo")                                        # it exists; its lists were never read
 
 
 def test_names_are_the_latest_handle_and_the_watchlist_label(reused: Store) -> None:

@@ -124,6 +124,7 @@ def run_demo(
         seconds["watch"] = time.monotonic() - t0
 
         from purgewatch.analysis.detect import detect
+        from purgewatch.queries import AccountName
 
         t0 = time.monotonic()
         events = [e.to_json() for e in detect(store)]
@@ -134,7 +135,8 @@ def run_demo(
         t0 = time.monotonic()
         drops = [e for e in events if e["kind"] == "follower_drop"]
         for e in drops:
-            say(f"explaining the drop of {e['platform']}:{e['account_id']} (looking up lost followers)")
+            name = AccountName(e.get("handle"), e.get("label")).text(e["account_id"])
+            say(f"explaining the drop of {name} on {e['platform']} (looking up lost followers)")
             _explain_with_lookups(store, cfg, e)
         seconds["explain"] = time.monotonic() - t0
         requests = emu.stats()

@@ -746,9 +746,9 @@ def _name(store: Store, results: list[dict[str, Any]]) -> None:
     keys = {(r["platform"], r["account_id"]) for r in results}
     keys |= {(o["platform"], o["account_id"]) for r in results for o in r.get("overlap") or []}
     names = account_names(store, keys)
-    for r in [*results, *(o for r in results for o in r.get("overlap") or [])]:
-        n = names.get((r["platform"], r["account_id"]))
-        r["handle"], r["label"] = (n.handle, n.label) if n else (None, None)
+    for item in [*results, *(o for r in results for o in r.get("overlap") or [])]:
+        n = names.get((item["platform"], item["account_id"]))
+        item["handle"], item["label"] = (n.handle, n.label) if n else (None, None)
 
 
 class _OverlapIndex:

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option, tz_option, who
+from purgewatch.cli._common import (
+    TIMESTAMP,
+    emit_json,
+    json_option,
+    open_store,
+    store_option,
+    tz_option,
+    who,
+)
 
 _KINDS = ["follower_drop", "follower_surge", "suspension_wave", "reinstatement_wave", "purge"]
 

@@ -14,7 +14,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from purgewatch.cli._common import TIMESTAMP, emit_json, json_option, open_store, store_option, tz_option, who
+from purgewatch.cli._common import (
+    TIMESTAMP,
+    emit_json,
+    json_option,
+    open_store,
+    store_option,
+    tz_option,
+    who,
+)
 from purgewatch.errors import InputError, Location
 
 

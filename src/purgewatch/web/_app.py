@@ -38,7 +38,13 @@ from purgewatch import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
 from purgewatch.report import _svg
 from purgewatch.report._findings import account_observations, gather_findings, parse_time, plain
-from purgewatch.report._render import account_display_names, compare_chart, csp_hash, register_filters, stylesheet
+from purgewatch.report._render import (
+    account_display_names,
+    compare_chart,
+    csp_hash,
+    register_filters,
+    stylesheet,
+)
 from purgewatch.store import Store, _layout
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -153,7 +159,7 @@ class Table:
         self.path = request.url.path
         self.q = (q.get("q") or "").strip()
         self.extra = {k: v for k, v in (extra or {}).items() if v}
-        self.sort = q.get("sort") if q.get("sort") in keys else default
+        self.sort: str = str(q.get("sort")) if q.get("sort") in keys else default
         self.dir = q.get("dir") if q.get("dir") in ("asc", "desc") else ("desc" if descending and self.sort == default else "asc")
         if self.q and search is not None:
             needle = self.q.lstrip("@").lower()
