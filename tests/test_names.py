@@ -182,5 +182,11 @@ def test_report_tz_changes_the_text_not_the_data(full_store: Store, tmp_path: Pa
     assert "Thu 12 Mar 2026, 09:00 UTC" in a and "Thu 12 Mar 2026, 10:00 CET" in b
     assert 'datetime="2026-03-12T09:00:00Z"' in a and 'datetime="2026-03-12T09:00:00Z"' in b  # ISO for machines
     assert utc.json.read_text() == paris.json.read_text()
+    import csv
+
+    rows = list(csv.DictReader((utc.csv_dir / "events.csv").open(encoding="utf-8")))
+    drop = next(r for r in rows if r["kind"] == "follower_drop")
+    assert (drop["account_id"], drop["handle"], drop["label"]) == ("1001", "leader", "head of state")
+    assert drop["start"].endswith("Z")                                   # CSV stays ISO UTC
     with pytest.raises(InputError, match="unknown time zone"):
         write_report(full_store, tmp_path / "bad", tz="Nowhere/Land")
