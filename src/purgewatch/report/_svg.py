@@ -341,7 +341,7 @@ def interval_chart(
     rows = [r for r in rows if isinstance(r.get("value"), int | float)]
     if not rows:
         return empty_chart(f"{label}: no estimates")
-    ml, mr, mt, mb = 160, 20, 10, 30
+    ml, mr, mt, mb = 160, 20, 10, 42
     rh = 26
     height = mt + mb + rh * len(rows)
     pw = width - ml - mr
@@ -355,10 +355,13 @@ def interval_chart(
         return ml + (v - lo) / (hi - lo) * pw
 
     out = [_svg_open(width, height, label, "intervals")]
-    for t in ticks:
+    labels = _tick_labels([t * 100 for t in ticks]) if percent else _tick_labels(ticks)
+    for t, lab in zip(ticks, labels, strict=True):
         out.append(f'<line x1="{_f(x(t))}" x2="{_f(x(t))}" y1="{mt}" y2="{height - mb}" stroke="#e6e6e1"/>')
-        txt = f"{t * 100:.4g}%" if percent else _num(t)
+        txt = f"{lab}%" if percent else lab
         out.append(f'<text x="{_f(x(t))}" y="{height - mb + 16}" font-size="11" text-anchor="middle" fill="#444">{txt}</text>')
+    title = "share of the group's accounts (dot) with its 95% interval (line)" if percent else "estimate with its 95% interval"
+    out.append(f'<text x="{ml + pw}" y="{height - 4}" font-size="10" text-anchor="end" fill="#666">{title}</text>')
     for i, r in enumerate(rows):
         cy = mt + rh * i + rh / 2
         c = PALETTE[i % len(PALETTE)]
