@@ -128,6 +128,15 @@ def test_report_file_renders_offline_and_links_resolve(browser: Browser, publish
     assert all(u.startswith(("file:", "data:")) for u in browser.requests), "the report made a network request"
     page = browser.page
     page.screenshot(path=str(SHOTS / "report_top.png"))
+    # the first screen tells the story: the lede and the key figures, above the fold
+    first = page.evaluate("""() => ['p.lede', '.figures'].map(q => {
+        const e = document.querySelector(q); if (!e) return null;
+        const r = e.getBoundingClientRect(); return [r.top, r.bottom]; })""")
+    assert all(x is not None and 0 < x[0] and x[1] < 900 for x in first), first
+    lede = page.inner_text("p.lede")
+    assert "head of state (@leader)" in lede and "Thu 5 Mar 2026" in lede and "UTC" in lede
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+        "a table or chart is wider than the page"
     # a number in the summary leads to its evidence, and on to the stored row
     page.click("#summary a.num >> nth=1")
     fact_id = page.evaluate("location.hash").lstrip("#")
@@ -166,6 +175,34 @@ def test_web_ui_pages_render_and_navigate(browser: Browser, published: tuple[Pat
     assert browser.dialogs == []
 
 
+def test_web_ui_event_to_account_to_explain_in_two_clicks(browser: Browser, published: tuple[Path, str]) -> None:
+    _, base = published
+    page = browser.page
+    browser.open(base + "/events")
+    page.screenshot(path=str(SHOTS / "web_events.png"))
+    row = page.locator("tr[id^='e-']", has_text="follower drop").first
+    row.locator("a[href^='/accounts/']").first.click()                   # click 1: the account page
+    assert page.url.endswith("/accounts/x/1001")
+    page.screenshot(path=str(SHOTS / "web_account.png"))
+    page.locator("a.button[href^='/explain?']").first.click()              # click 2: explain its drop
+    assert "/explain?" in page.url and "account=1001" in page.url
+    # the numbers are on the first screen, without scrolling
+    boxes = page.evaluate("""() => [...document.querySelectorAll('#result .figure')].map(e => {
+        const r = e.getBoundingClientRect(); return [r.top, r.bottom, e.innerText]; })""")
+    assert len(boxes) == 4 and all(0 < top and bottom < 900 for top, bottom, _ in boxes), boxes
+    assert "followers lost" in boxes[0][2]
+    page.screenshot(path=str(SHOTS / "web_explain.png"))
+    # search by handle, then sort by followers (server-side; plain links, no script)
+    browser.open(base + "/accounts")
+    page.fill("input[name='q']", "@leader")
+    page.click("form.search button")
+    assert "q=%40leader" in page.url and page.locator("tbody tr").count() >= 1
+    assert all("leader" in t.lower() for t in page.locator("tbody tr td:first-child").all_inner_texts())
+    page.click("th a.sort[href*='sort=followers']")
+    assert "sort=followers" in page.url and "q=%40leader" in page.url
+    assert browser.console == [] and browser.dialogs == []
+
+
 def test_csp_would_stop_a_script_that_slipped_through(browser: Browser, published: tuple[Path, str], tmp_path: Path) -> None:
     """Defence in depth: if an escaping bug ever let markup through, the report's CSP
     still refuses to run it (and says so on the console)."""
@@ -183,7 +220,8 @@ def test_csp_would_stop_a_script_that_slipped_through(browser: Browser, publishe
 
 def test_screenshots_were_written() -> None:
     names = {p.name for p in SHOTS.glob("*.png")} if SHOTS.is_dir() else set()
-    for n in ("report_top.png", "report_accounts.png", "web_overview.png", "web_account.png"):
+    for n in ("report_top.png", "report_accounts.png", "web_overview.png", "web_account.png", "web_events.png",
+              "web_explain.png"):
         assert n in names, n
         assert (SHOTS / n).stat().st_size > 10_000
 

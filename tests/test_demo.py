@@ -100,6 +100,33 @@ def test_demo_writes_a_report_and_stays_offline(demo: tuple[Run, dict[str, Any],
     assert result.seconds < 600
 
 
+def test_demo_report_is_small_and_tells_the_story_first(demo: tuple[Run, dict[str, Any], dict[str, Any]]) -> None:
+    import re
+
+    from selectolax.lexbor import LexborHTMLParser
+
+    result, _, findings = demo
+    raw = result.report_html.read_bytes()
+    assert len(raw) <= 2_000_000, f"the demo report is {len(raw):,} bytes"
+    html = raw.decode("utf-8")
+    lede = LexborHTMLParser(html).css_first("#summary p.lede")
+    assert lede is not None
+    text = lede.text()
+    # who (label and @handle), how many, when (weekday, UTC), and what share were suspended
+    assert "The Leader (@PresidentLeader) lost" in text
+    assert re.search(r"On (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} \w{3} \d{4}, \d\d:\d\d", text) and "UTC" in text
+    leader_x = next(x for x in findings["explain"] if x.get("handle") == "PresidentLeader")
+    if (leader_x.get("result") or {}).get("lost"):
+        assert re.search(r"\d+% are accounts the platform suspended", text)
+    else:  # the follower lists read did not bracket the drop (a loaded machine): said, not guessed
+        assert "Who left cannot be told" in text and "suspended" not in text.split("Who left")[1].split(".")[0]
+    assert findings["summary"]["key_figures"]
+    # no float artefacts anywhere, and no raw keys as table headers
+    artefact = re.compile(r"\d\d:\d\d:\d\d\.\d{7,}")
+    assert not artefact.search(html) and not artefact.search((result.report_html.parent / "findings.json").read_text())
+    assert "rows ({n})" not in html and "<th>effect.rate_ratio_ci_method</th>" not in html
+
+
 def test_store_holds_every_suspension_of_a_watched_account(
     demo: tuple[Run, dict[str, Any], dict[str, Any]],
 ) -> None:

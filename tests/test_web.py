@@ -232,3 +232,59 @@ def test_serve_verb_binds_loopback_and_checks_the_token(
     assert exc.value.code == 4 and "too short" in capsys.readouterr().err
     res = CliRunner().invoke(cli, ["serve", "--store", str(store.path)], env={"PURGEWATCH_WRITE_TOKEN": TOKEN})
     assert res.exit_code == 0 and "read-write" in res.output
+
+
+def test_event_to_account_page_to_explain_in_two_clicks(client: TestClient) -> None:
+    events = HTMLParser(client.get("/events").text)
+    row = next(r for r in events.css("tr[id^='e-']") if "follower drop" in r.text())
+    account = row.css_first("a[href^='/accounts/']").attributes["href"]
+    assert account == "/accounts/x/1001" and "head of state" in row.text() and "@leader" in row.text()
+    page = HTMLParser(client.get(account or "").text)                       # click 1
+    explain = page.css_first("a.button[href^='/explain?']").attributes["href"] or ""
+    assert "account=1001" in explain and "from=" in explain and "to=" in explain
+    result = HTMLParser(client.get(explain).text)                            # click 2
+    figures = [f.text() for f in result.css("#result .figure")]
+    assert any("followers lost" in f for f in figures) and any("verdict" in f for f in figures)
+    # the event row also links straight to explain, and the overview names link to account pages
+    assert row.css_first("a[href^='/explain?']") is not None
+    overview = HTMLParser(client.get("/").text)
+    assert overview.css_first("#summary a[href='/accounts/x/1001']") is not None
+
+
+def test_accounts_search_and_sort(client: TestClient) -> None:
+    def names(url: str) -> list[str]:
+        tree = HTMLParser(client.get(url).text)
+        return [r.css_first("td").text() for r in tree.css("tbody tr") if r.css_first("a")]
+
+    hits = names("/accounts?q=%40leader")
+    assert hits and all("leader" in h.lower() for h in hits)
+    assert names("/accounts?q=head+of+state") == [h for h in hits if "head of state" in h]   # labels too
+    assert "No account matches" in client.get("/accounts?q=no-such-name").text
+    tree = HTMLParser(client.get("/accounts?sort=followers&dir=desc").text)
+    counts = [int(c.text().replace(",", "")) for c in tree.css("tbody tr td:nth-child(5)") if c.text().strip("—")]
+    assert len(counts) >= 3 and counts == sorted(counts, reverse=True)
+    head = tree.css_first("th a.sort[href*='sort=followers']").attributes["href"] or ""
+    assert "dir=asc" in head                                                  # a second click flips it
+    assert client.get("/accounts?page=x").status_code == 400
+
+
+def test_tables_page_on_the_server() -> None:
+    from starlette.requests import Request
+
+    from purgewatch.web._app import PAGE_SIZE, Table
+
+    rows = [{"n": i, "name": f"acc{i:03d}"} for i in range(2 * PAGE_SIZE + 20)]
+
+    def table(query: str) -> Table:
+        req = Request({"type": "http", "path": "/accounts", "query_string": query.encode(), "headers": []})
+        return Table(req, rows, {"n": lambda r: r["n"], "name": lambda r: r["name"]}, "name",
+                     search=lambda r: r["name"])
+
+    t = table("sort=n&dir=desc&page=3")
+    assert (t.pages, t.page, t.total, len(t.rows)) == (3, 3, 120, 20)
+    assert [r["n"] for r in t.rows][:2] == [19, 18] and (t.first, t.last) == (101, 120)
+    assert t.href(page=2) == "/accounts?sort=n&dir=desc&page=2"
+    assert table("page=99").page == 3                                          # clamped, not empty
+    s = table("q=acc11")
+    assert [r["n"] for r in s.rows] == list(range(110, 120)) and s.pages == 1
+    assert "q=acc11" in s.sort_href("n")

@@ -12,7 +12,6 @@ same parts a user runs one by one (see docs/demo.md).
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import shutil
 import time
@@ -170,7 +169,6 @@ def run_demo(
     write_watchlist(scenario, watchlist)
     store = Store.init(out / "store")
     import_files(store, "watchlist", [watchlist])
-    names = _names_from_watchlist(watchlist)
 
     origin_us = int(watch_from.timestamp() * 1_000_000)
     clock = SimClock.accelerated(origin_us, speed)
@@ -186,7 +184,6 @@ def run_demo(
         seconds["watch"] = time.monotonic() - t0
 
         from purgewatch.analysis.detect import detect
-
         t0 = time.monotonic()
         events = [e.to_json() for e in detect(store)]
         seconds["detect"] = time.monotonic() - t0
@@ -195,9 +192,9 @@ def run_demo(
         # (stored as profiles evidence), as `purgewatch explain --resolve` does.
         t0 = time.monotonic()
         drops = [e for e in events if e["kind"] == "follower_drop"]
-        handles = _handles(store)
         for e in drops:
-            who = account_name(names, handles, e["platform"], e["account_id"])
+            who = account_name({(e["platform"], e["account_id"]): e.get("label") or ""},
+                               {(e["platform"], e["account_id"]): e.get("handle") or ""}, e["platform"], e["account_id"])
             say(f"explaining the drop of {who} (looking up lost followers)")
             _explain_with_lookups(store, cfg, e)
         seconds["explain"] = time.monotonic() - t0
@@ -229,28 +226,14 @@ def run_demo(
     )
 
 
-def _names_from_watchlist(path: Path) -> dict[tuple[str, str], str]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return {(r["platform"], r["account"]): r.get("label") or "" for r in csv.DictReader(fh)}
-
-
-def _handles(store: Store) -> dict[tuple[str, str], str]:
-    from purgewatch.queries import latest_accounts
-
-    return {(r["platform"], r["account_id"]): r["handle"] for r in latest_accounts(store).to_pylist() if r["handle"]}
-
-
 def account_name(labels: dict[tuple[str, str], str], handles: dict[tuple[str, str], str],
                  platform: str, account_id: str) -> str:
     """How the demo names an account to a reader: label and @handle, the id only as a
     last resort."""
+    from purgewatch.queries import AccountName
+
     key = (platform, account_id)
-    label, handle = labels.get(key), handles.get(key)
-    if label and handle:
-        return f"{label} (@{handle})"
-    if label or handle:
-        return label or f"@{handle}"
-    return f"{platform}:{account_id}"
+    return AccountName(handles.get(key) or None, labels.get(key) or None).text(f"{platform}:{account_id}")
 
 
 async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> None:

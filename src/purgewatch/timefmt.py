@@ -113,7 +113,7 @@ def _from_text(text: str) -> datetime:
         # Python parses at most 6 fraction digits; round longer ones (nanoseconds) instead
         # of failing or truncating.
         head, _, rest = t.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         tail = rest[len(digits):]
         frac_digits = len(digits)
         if frac_digits > 6:

@@ -252,6 +252,15 @@ def forensics_cmd() -> None:
     """
 
 
+def _named(store: Any, platform: str, account_id: str) -> str:
+    """``x The Leader (@PresidentLeader) [47227969339690213]`` for a terminal heading."""
+    from purgewatch.queries import account_names
+
+    n = account_names(store, [(platform, account_id)]).get((platform, account_id))
+    return f"{platform} " + who({"account_id": account_id, "handle": n.handle if n else None,
+                                 "label": n.label if n else None})
+
+
 def _resolve_account(store: Any, account: str, platform: str | None) -> tuple[str, str]:
     from purgewatch.queries import resolve_account
 
@@ -399,6 +408,7 @@ def follower_order_cmd(
         emit_json(res)
         return
     con = Console()
+    con.print(_named(store, plat, acc), markup=False)
     con.print(f"{res['followers']:,} followers in list order, {res['with_creation_date']:,} with a creation date")
     for b in res["bands"]:
         con.print(f"  band positions {b['first_position']}–{b['last_position']}: {b['in_span']} of {b['size']} "
@@ -433,6 +443,7 @@ def regain_cmd(
         emit_json(res)
         return
     con = Console()
+    con.print(_named(store, plat, acc), markup=False)
     con.print(f"verdict: [bold]{res['verdict']}[/bold]")
     for r in res["reasons"]:
         con.print(f"  - {r}", markup=False)

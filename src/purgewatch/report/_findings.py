@@ -1255,6 +1255,9 @@ def _lede(
             lede.append(f": {verdict}. " if verdict else ". ")
             figures.append({"label": "of the lost followers were suspended accounts", "fact": fid,
                             "text": f"{share * 100:.0f}%"})
+        elif x is not None:
+            why = ((res.get("evidence") or {}).get("reasons") or ["no follower-list diff"])[0]
+            lede.append(f"Who left cannot be told from the follower lists read ({why}). ")
         camp = next((p for p in sorted(purges, key=lambda e: -float(e.get("magnitude") or 0))
                      if p.get("group") and ((p.get("evidence") or {}).get("concentration") or {}).get("significant")), None)
         if camp is not None:

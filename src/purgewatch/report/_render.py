@@ -375,7 +375,8 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
     explain_rows = []
     for x in f["explain"]:
         res = x.get("result") or {}
-        row = {k: x.get(k) for k in ("event", "platform", "account_id", "group", "start", "end", "fact", "error")}
+        row = {k: x.get(k) for k in ("event", "platform", "account_id", "handle", "label", "group", "start", "end", "fact",
+                                     "error")}
         row.update({"lost": res.get("lost"), "gained": res.get("gained"), "verdict": res.get("verdict")})
         for k, v in sorted((res.get("lost_breakdown") or {}).items()):
             row[f"lost_{k}"] = v
@@ -387,7 +388,8 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
         "facts.csv": _csv(f["facts"], ["id", "label", "value", "n_refs", "refs"]),
         "events.csv": _csv(
             [{**e, "evidence": e.get("evidence")} for e in f["events"]],
-            ["id", "kind", "platform", "account_id", "group", "start", "end", "magnitude", "relative", "score", "fact", "refs", "evidence"],
+            ["id", "kind", "platform", "account_id", "handle", "label", "group", "start", "end", "magnitude", "relative",
+             "score", "fact", "refs", "evidence"],
         ),
         "accounts.csv": _csv(
             [

@@ -47,10 +47,17 @@ def _f(x: float) -> str:
 
 
 def _time_ticks(lo: float, hi: float, max_ticks: int = 7) -> list[tuple[float, str]]:
+    """Ticks on round times (UTC): hours, days, then calendar months or years for long
+    spans, labelled in one format per axis."""
     span = max(hi - lo, 1.0)
     step = next((s for s in _STEPS if span / s <= max_ticks), _STEPS[-1])
+    if step >= 30 * 86400:
+        return _calendar_ticks(lo, hi, step)
     first = math.ceil(lo / step) * step
-    fmt = "%H:%M" if step < 86400 and span <= 86400 else ("%m-%d %H:%M" if step < 86400 else "%Y-%m-%d")
+    if step < 86400:
+        fmt = "%H:%M" if span <= 86400 else "%a %d %b %H:%M"
+    else:
+        fmt = "%a %d %b" if step <= 2 * 86400 else "%d %b %Y"  # the weekday: "the Thursday wave"
     out: list[tuple[float, str]] = []
     t = float(first)
     while t <= hi + 1e-9:
@@ -59,12 +66,40 @@ def _time_ticks(lo: float, hi: float, max_ticks: int = 7) -> list[tuple[float, s
     return out
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def _calendar_ticks(lo: float, hi: float, step: float) -> list[tuple[float, str]]:
+    """Month starts every k months (``Mar 2024``), or year starts every k years (``2024``)."""
+    start = pd.Timestamp(lo, unit="s", tz="UTC")
+    end = pd.Timestamp(hi, unit="s", tz="UTC")
+    out: list[tuple[float, str]] = []
+    if step >= 365 * 86400:
+        k = max(1, round(step / (365 * 86400)))
+        year = start.year + (1 if (start.month, start.day, start.hour) != (1, 1, 0) else 0)
+        year = year + (-year % k)
+        while year <= end.year:
+            out.append((pd.Timestamp(year=year, month=1, day=1, tz="UTC").value / 1e9, str(year)))
+            year += k
+        return out
+    k = max(1, round(step / (30 * 86400)))
+    m = start.year * 12 + start.month - 1 + (0 if (start.day, start.hour, start.minute) == (1, 0, 0) else 1)
+    m = m + (-m % k)
+    while True:
+        t = pd.Timestamp(year=m // 12, month=m % 12 + 1, day=1, tz="UTC")
+        if t > end:
+            return out
+        out.append((t.value / 1e9, t.strftime("%b %Y")))
+        m += k
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5, *, integer: bool = False) -> list[float]:
+    """Round ticks covering [lo, hi]; ``integer``: whole-number steps only (counts)."""
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    steps = [m * mag for m in (1, 2, 2.5, 5, 10)]
+    if integer:
+        steps = [max(1.0, st) for st in steps if st >= 1 and float(st).is_integer()] or [1.0]
+    step = next((st for st in steps if st >= raw), steps[-1])
     start = math.floor(lo / step + 1e-9) * step
     stop = math.ceil(hi / step - 1e-9) * step
     ticks = []
@@ -143,7 +178,7 @@ def series_chart(
     vals = [float(p["followers"]) for _, p in counted] or [0.0]
     vlo, vhi = min(vals), max(vals)
     pad = max((vhi - vlo) * 0.08, 1.0)
-    yt = _nice_ticks(max(vlo - pad, 0.0) if vlo >= 0 else vlo - pad, vhi + pad)
+    yt = _nice_ticks(max(vlo - pad, 0.0) if vlo >= 0 else vlo - pad, vhi + pad, integer=True)
     ylo, yhi = yt[0], yt[-1] if yt[-1] > yt[0] else yt[0] + 1
 
     def x(t: float) -> float:
@@ -306,7 +341,7 @@ def interval_chart(
     rows = [r for r in rows if isinstance(r.get("value"), int | float)]
     if not rows:
         return empty_chart(f"{label}: no estimates")
-    ml, mr, mt, mb = 160, 20, 10, 30
+    ml, mr, mt, mb = 160, 20, 10, 42
     rh = 26
     height = mt + mb + rh * len(rows)
     pw = width - ml - mr
@@ -320,10 +355,13 @@ def interval_chart(
         return ml + (v - lo) / (hi - lo) * pw
 
     out = [_svg_open(width, height, label, "intervals")]
-    for t in ticks:
+    labels = _tick_labels([t * 100 for t in ticks]) if percent else _tick_labels(ticks)
+    for t, lab in zip(ticks, labels, strict=True):
         out.append(f'<line x1="{_f(x(t))}" x2="{_f(x(t))}" y1="{mt}" y2="{height - mb}" stroke="#e6e6e1"/>')
-        txt = f"{t * 100:.4g}%" if percent else _num(t)
+        txt = f"{lab}%" if percent else lab
         out.append(f'<text x="{_f(x(t))}" y="{height - mb + 16}" font-size="11" text-anchor="middle" fill="#444">{txt}</text>')
+    title = "share of the group's accounts (dot) with its 95% interval (line)" if percent else "estimate with its 95% interval"
+    out.append(f'<text x="{ml + pw}" y="{height - 4}" font-size="10" text-anchor="end" fill="#666">{title}</text>')
     for i, r in enumerate(rows):
         cy = mt + rh * i + rh / 2
         c = PALETTE[i % len(PALETTE)]
@@ -395,7 +433,7 @@ def bar_chart(
             f'<rect x="{_f(ml + i * bw + 1)}" y="{_f(mt + ph - h)}" width="{_f(max(bw - 2, 1))}" height="{_f(h)}" fill="{c}">'
             f"<title>{html_text(name)}: {_num(float(v))}</title></rect>"
         )
-        if i % every == 0:
+        if i % every == 0 and ml + i * bw + bw / 2 + 30 <= width:  # never clipped at the right edge
             out.append(f'<text x="{_f(ml + i * bw + bw / 2)}" y="{mt + ph + 14}" font-size="10" text-anchor="middle" fill="#444">{html_text(name.split(" – ")[0], 16)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
