@@ -108,6 +108,7 @@ class ImportReport:
     seconds: float = 0.0
     tables: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    batch_ids: list[str] = field(default_factory=list)  # what `purgewatch retract` takes
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +116,7 @@ class ImportReport:
             "imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected,
             "rejects_path": self.rejects_path, "batches": self.batches,
             "seconds": round(self.seconds, 3), "tables": self.tables, "notes": self.notes,
+            "batch_ids": self.batch_ids,
         }
 
 
@@ -204,6 +206,7 @@ def write_batches(writer: BatchWriter, table_name: str, rows: pa.Table, batch_ro
         res = future.result()
         if res.committed:
             report.batches += 1
+            report.batch_ids.append(str(res.batch_id))
             for t, n in res.rows.items():
                 report.tables[t] = report.tables.get(t, 0) + n
 
