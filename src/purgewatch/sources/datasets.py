@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +320,57 @@ def load_unsuspensions(store: Store, base: Path, limit: int | None, progress: Pr
     report.rows_read += n
     for v in parts:
         _store(store, v, "status_events", "dataset:unsuspensions-2022", report, progress)
+    totals = base / "unsuspensions-2022" / "report_daily_totals.csv"
+    if totals.exists():
+        _load_unsuspension_totals(store, base, str(totals), limit, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+UNSUSPENSIONS_PUBLISHER = "travisbrown/unsuspensions daily report"
+
+
+def _next_day(day: str) -> str | None:
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat() + "T00:00:00Z"
+    except ValueError:
+        return None
+
+
+def _load_unsuspension_totals(store: Store, base: Path, path: str, limit: int | None,
+                              report: ImportReport, progress: Progress | None) -> None:
+    """report_daily_totals.csv (``report_date, reversals_observed``: reinstatements the
+    tracker observed per UTC day) -> ``status_counts`` rows, one UTC day each, so the
+    tracker's own totals can be scanned and checked against its per-account rows."""
+    raw = _limit(read_cells(path, ["report_date", "reversals_observed"],
+                            ["report_date", "reversals_observed"]), limit)
+    days = [d.strip() for d in raw.table.column("report_date").to_pylist()]
+    start = pa.array([f"{d}T00:00:00Z" for d in days], pa.string())
+    # The period ends at the next UTC day (an unreadable date is reported on its line, by
+    # validate, through period_start).
+    end = pa.array([_next_day(d) for d in days], pa.string())
+    n = raw.table.num_rows
+    cells = RawFile(path, "csv", pa.table({
+        "platform": pa.repeat(pa.scalar("x", pa.string()), n),
+        "period_start": start,
+        "period_end": end,
+        "kind": pa.repeat(pa.scalar("reinstatement", pa.string()), n),
+        "count": raw.table.column("reversals_observed"),
+        "source": pa.repeat(pa.scalar(UNSUSPENSIONS_PUBLISHER, pa.string()), n),
+        LINE_COL: raw.table.column(LINE_COL),
+    }), ["period_start", "count"], aliases={"period_start": "report_date", "count": "reversals_observed"},
+        ref_name=_ref(base, path), file_sha256=raw.file_sha256)
+    v = validate(cells, SPECS["status_counts"])
+    _check(v)
+    report.files.append(path)
+    report.rows_read += n
+    rows = to_store_rows("status_counts", v)
+    rows = rows.set_column(rows.schema.get_field_index("source"), "source",
+                           pa.repeat(pa.scalar("dataset:unsuspensions-2022", pa.string()), rows.num_rows))
+    with store.writer(command="datasets import unsuspensions-2022", source="dataset:unsuspensions-2022",
+                      source_ref=path) as w:
+        write_batches(w, "status_counts", rows, 500_000, report, progress)
+        report.duplicates += w.duplicates.get("status_counts", 0)
 
 
 NBC_OBSERVED = "2018-02-14T00:00:00Z"  # NBC News published the reconstructed profiles

@@ -21,6 +21,7 @@ import numpy as np
 
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._incremental import Detector
+from purgewatch.analysis.detect._counts import count_waves, load_counts
 from purgewatch.analysis.detect._load import group_array, load_groups, load_series, load_status
 from purgewatch.analysis.detect._purge import PurgeParams
 from purgewatch.analysis.detect._run import (
@@ -113,6 +114,8 @@ def detect(
             tr = transitions(st.key, st.time, st.status, st.is_event)
             coverage = (float(st.time.min()), float(st.time.max()))
             out += wave_events(tr, st.accounts, groups, coverage, params.waves)
+        # Published totals (status_counts) go through the same scan (see _counts.py).
+        out += count_waves(load_counts(store, platform=platform), params.waves)
     out = [e for e in out if e.kind in wanted]
     return filter_events(out, accounts=accounts, group=group, start=start, end=end)
 
