@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from purgewatch.analysis.detect._counts import count_waves, load_counts
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._incremental import Detector
-from purgewatch.analysis.detect._counts import count_waves, load_counts
 from purgewatch.analysis.detect._load import group_array, load_groups, load_series, load_status
 from purgewatch.analysis.detect._purge import PurgeParams
 from purgewatch.analysis.detect._run import (

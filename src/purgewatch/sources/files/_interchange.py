@@ -28,7 +28,13 @@ import pyarrow.csv as pacsv
 
 from purgewatch.errors import InputError
 from purgewatch.model import STATUS_COUNT_KINDS, TABLE_SCHEMAS
-from purgewatch.sources.files._read import RawFile, check_lookalikes, is_gzip, read_cells, stream_cells
+from purgewatch.sources.files._read import (
+    RawFile,
+    check_lookalikes,
+    is_gzip,
+    read_cells,
+    stream_cells,
+)
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Column, Validated, validate
 from purgewatch.store import BatchWriter, CommitResult, Store
 from purgewatch.store._store import constant_strings

@@ -519,10 +519,10 @@ def _rejects(raw: RawFile, lines: pa.ChunkedArray, bad: np.ndarray,
                     codes.append(code)
                     values.append(cells.column(col.name)[j].as_py())
                     break
-    for line, why in raw.broken:
+    for line, broken_why in raw.broken:
         out_lines.append(line)
         cols.append(None)
-        codes.append(why)
+        codes.append(broken_why)
         values.append(None)
     why = [
         (f"{c}: " if c else "") + reason(code)[0] for c, code in zip(cols, codes, strict=True)
