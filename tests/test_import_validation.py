@@ -18,8 +18,7 @@ from _cli import run
 from purgewatch.analysis.detect import detect
 from purgewatch.errors import InputError, SchemaError, StoreError
 from purgewatch.queries import latest_accounts
-from purgewatch.sources.files import import_files
-from purgewatch.sources.files import _read
+from purgewatch.sources.files import _read, import_files
 from purgewatch.store import Store
 from purgewatch.store._guard import ImplausibleTimeWarning
 
