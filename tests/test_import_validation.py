@@ -250,6 +250,8 @@ def test_retract_hides_a_batch_from_every_analysis_and_keeps_it(store: Store, tm
 def test_retract_needs_a_reason(store: Store) -> None:
     with pytest.raises(StoreError, match="reason"):
         store.retract(["x"], "  ")
+    with pytest.raises(StoreError, match="no batch"):
+        store.retract([], "why")
 
 
 # --------------------------------------------------------------------------- status_counts
@@ -314,3 +316,17 @@ def test_unpublished_periods_are_not_zeros(store: Store, tmp_path: Path) -> None
     series = [10] * 30 + [0] * 20 + [10] * 10
     import_files(store, "status_counts", [_counts_file(tmp_path, series, skip=tuple(range(30, 50)))])
     assert [e for e in detect(store) if e.evidence.get("basis") == "published_totals"] == []
+
+
+def test_a_retracted_followers_import_is_not_listed(store: Store, tmp_path: Path) -> None:
+    from purgewatch.store.snapshots import list_snapshots
+
+    head = "platform,account_id,observed_at,follower_id\n"
+    first = _csv(tmp_path, "f1.csv", ["x,1,2024-05-01T00:00:00Z,a", "x,1,2024-05-01T00:00:00Z,b"], head)
+    second = _csv(tmp_path, "f2.csv", ["x,1,2024-05-02T00:00:00Z,a"], head)
+    import_files(store, "followers", [first])
+    rep = import_files(store, "followers", [second])
+    assert list_snapshots(store).num_rows == 2
+    store.retract(rep.batch_ids, "wrong account")
+    listed = list_snapshots(store)
+    assert listed.num_rows == 1 and listed["n_followers"].to_pylist() == [2]

@@ -380,6 +380,8 @@ class Store:
         ``retractions`` (with ``reason``); the batches' rows stay stored as evidence of
         what was withdrawn. Returns the batches newly retracted (already retracted ones
         are left as they are). A batch id may be given by a unique prefix."""
+        if not batch_ids:
+            raise StoreError("no batch to retract", hint="`purgewatch batches` lists the batch ids")
         if not reason or not reason.strip():
             raise StoreError("a retraction needs a reason", hint="--reason 'dates off by a century (export bug)'")
         runs = self.batches()
