@@ -211,6 +211,15 @@ def test_analyses_clamp_stored_out_of_range_times_and_warn(tmp_path: Path) -> No
         events = detect(store)  # used to need GBs of hourly bins over three centuries
         assert all(e.end < hi.timestamp() for e in events)
     assert run(["report", "--store", str(store.path), "--out", str(tmp_path / "r.html")]) == 0
+    from starlette.testclient import TestClient
+
+    from purgewatch.web import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+            for page in ("/", "/accounts", "/api/findings"):
+                assert c.get(page).status_code == 200, page
 
 
 # --------------------------------------------------------------------------- retract
