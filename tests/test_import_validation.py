@@ -339,3 +339,20 @@ def test_a_retracted_followers_import_is_not_listed(store: Store, tmp_path: Path
     store.retract(rep.batch_ids, "wrong account")
     listed = list_snapshots(store)
     assert listed.num_rows == 1 and listed["n_followers"].to_pylist() == [2]
+
+
+def test_twarc2_objects_where_a_value_belongs_are_refused(store: Store, tmp_path: Path) -> None:
+    user = {"id": "12", "username": "a", "name": "A", "created_at": "2010-01-01T00:00:00.000Z",
+            "public_metrics": {"followers_count": 5, "following_count": 1, "tweet_count": 2},
+            "__twarc": {"retrieved_at": "2024-05-01T00:00:00Z"}}
+    odd = {**user, "id": "13", "description": {"text": "nested"}}
+    old = {**user, "id": "14", "created_at": "1970-01-01T00:00:00Z"}
+    p = tmp_path / "users.jsonl"
+    p.write_text("\n".join(json.dumps(u) for u in (user, odd, old)) + "\n")
+    with pytest.raises(InputError, match="JSON object or array") as exc:
+        import_files(store, "twarc2", [p])
+    assert exc.value.location is not None
+    assert (exc.value.location.line, exc.value.location.column) == (2, "description")
+    rep = import_files(store, "twarc2", [p], skip_bad_rows=True, rejects_path=tmp_path / "r.csv")
+    assert (rep.imported, rep.rejected) == (1, 2)
+    assert "before 2000-01-01" in (tmp_path / "r.csv").read_text()
