@@ -241,6 +241,7 @@ def test_retract_hides_a_batch_from_every_analysis_and_keeps_it(store: Store, tm
     mine = [b for b in listing if b["batch_id"] == rep.batch_ids[0]][0]
     assert mine["retraction_reason"] == "wrong file" and mine["retracted_at"] is not None
     assert json.loads((store.path / "STORE.json").read_text())["version"] == 3
+    assert run(["stats", "--store", str(store.path)]) == 0
     # again: nothing to do; a retraction cannot be retracted; unknown ids are errors
     assert store.retract(rep.batch_ids, "again") == []
     with pytest.raises(StoreError, match="itself a retraction"):

@@ -33,7 +33,8 @@ def init_cmd(store_path: Path | None, as_json: bool) -> None:
 @store_option
 @json_option
 def stats_cmd(store_path: Path | None, as_json: bool) -> None:
-    """Accounts observed and watched; rows, files and bytes per table of the store.
+    """Accounts observed and watched; rows, files and bytes per table of the store
+    (stored rows, retracted ones included); how many batches are retracted.
 
     \b
     Example:
@@ -42,13 +43,18 @@ def stats_cmd(store_path: Path | None, as_json: bool) -> None:
     store = open_store(store_path)
     stats = store.stats()
     accounts = _account_counts(store, stats)
+    retracted = sorted(store.retracted())
     if as_json:
-        emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats})
+        emit_json({"store": str(store.path.resolve()), "accounts": accounts, "tables": stats,
+                   "retracted_batches": retracted})
         return
     click.echo(
         f"{accounts['observed']:,} accounts observed, {accounts['watched']:,} watched, "
         f"{accounts['catalogue']:,} ids in the catalogue (followers included)"
     )
+    if retracted:
+        click.echo(f"{len(retracted):,} batch(es) retracted: their rows are stored but hidden from "
+                   f"analyses (see `purgewatch batches`)")
     table = Table(title=f"store {store.path}")
     for col in ("table", "rows", "files", "bytes"):
         table.add_column(col, justify="right" if col != "table" else "left")
