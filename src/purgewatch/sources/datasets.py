@@ -164,9 +164,19 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
     n = t.num_rows
     when = pc.if_else(pc.equal(t.column("harvested_date"), ""), t.column("publish_date"),
                       t.column("harvested_date"))
+    # Two rows give -1 for all three counts: the harvester's "not read", not a count
+    # (imports refuse negative counts). They are stored without counts, and said so.
+    counts = {}
+    unread = 0
+    for c in ("followers", "following", "updates"):
+        neg = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(t.column(c)), "-"), False)
+        unread = max(unread, int(pc.sum(neg).as_py() or 0))
+        counts[c] = pc.if_else(neg, pa.scalar("", pa.string()), t.column(c))
+    if unread:
+        report.notes.append(f"{unread} row(s) with count -1 (not read by the harvester) stored without counts")
     facts = _facts(series, n, t.column(LINE_COL), file_sha256=raw.file_sha256, platform="x", account_id=t.column("author_id"),
-                   observed_at=when, status="active", followers_count=t.column("followers"),
-                   following_count=t.column("following"), posts_count=t.column("updates"),
+                   observed_at=when, status="active", followers_count=counts["followers"],
+                   following_count=counts["following"], posts_count=counts["updates"],
                    handle=t.column("author_id"))
     facts.ref_name = _ref(base, series)
     facts.aliases = {"account_id": "author_id", "observed_at": "harvested_date",
@@ -469,8 +479,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
             "Abilov et al., ICWSM 2021, arXiv 2101.08210 (VoterFraud2020)", "none stated",
             load_voterfraud),
     Dataset("unsuspensions-2022", "unsuspensions-2022",
-            "suspension and reversal observation times of accounts unsuspended after 2022-10-27",
-            "89,539", "status_events", "travisbrown/unsuspensions", "none stated", load_unsuspensions),
+            "suspension and reversal observation times of accounts unsuspended after 2022-10-27; the tracker's daily totals",
+            "89,539", "status_events + status_counts (daily totals)", "travisbrown/unsuspensions", "none stated", load_unsuspensions),
     Dataset("nbc-ira-users", "nbc-ira-users",
             "profiles of suspended IRA accounts reconstructed by NBC News", "454",
             "profiles (status suspended, label ira)", "NBC News (2018)", "none stated", load_nbc),
