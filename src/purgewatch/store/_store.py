@@ -305,6 +305,10 @@ class Store:
                 _guard.warn_view(str(self.path), table, files, suspect, retracted)
         return con
 
+    def duckdb(self) -> Any:
+        """A plain DuckDB connection with the same views (for ad-hoc SQL by users)."""
+        return self.ibis().con
+
     def existing_keys(self, table: str) -> np.ndarray:
         files = self.files(table)
         if not files:
