@@ -93,11 +93,42 @@ def test_unsuspensions(store: Store, datasets_dir: Path) -> None:
     rep = import_dataset(store, "unsuspensions-2022", datasets_dir, limit=4)
     ev = sorted(store.read("status_events").to_pylist(), key=lambda r: (r["account_id"], r["at"]))
     # first rows: 7792422 (reversal only), 15230646 (both), 19293504 (reversal), 20414662 (both)
-    assert rep.imported == 6
+    assert rep.tables["status_events"] == 6
+    assert rep.tables["status_counts"] == 4  # and the first 4 days of the daily totals
     by = [(r["account_id"], r["status"], int(r["at"].timestamp())) for r in ev]
     assert ("15230646", "suspended", 1666796097) in by and ("15230646", "active", 1666840459) in by
     assert ("7792422", "active", 1666851763) in by
     assert all(r["source"] == "dataset:unsuspensions-2022" for r in ev)
+
+
+def test_unsuspensions_daily_totals_show_the_mass_reinstatement(store: Store, datasets_dir: Path) -> None:
+    """The tracker's published daily totals (report_daily_totals.csv) load as
+    status_counts and, scanned on their own, show the reinstatement waves its per-account
+    rows show: 2022-11-08 on (after a fortnight of tens a day) and 2,001 on 2022-11-21."""
+    from datetime import UTC, datetime
+
+    from purgewatch.analysis.detect import detect
+
+    import_dataset(store, "unsuspensions-2022", datasets_dir)
+    totals = store.read("status_counts")
+    assert totals.num_rows == 262
+    first = totals.sort_by("period_start").slice(0, 1).to_pylist()[0]
+    assert (first["count"], first["kind"], first["period_start"].isoformat()) == (
+        122, "reinstatement", "2022-10-27T00:00:00+00:00")
+    assert (first["period_end"] - first["period_start"]).total_seconds() == 86400
+    assert first["source_ref"] == "unsuspensions-2022/report_daily_totals.csv:2"
+    waves = detect(store, kinds=["reinstatement_wave", "suspension_wave"])
+    from_totals = [w for w in waves if w.evidence.get("basis") == "published_totals"]
+    assert from_totals and all(w.kind == "reinstatement_wave" for w in from_totals)
+    day = 86400.0
+    nov8 = datetime(2022, 11, 8, tzinfo=UTC).timestamp()
+    nov21 = datetime(2022, 11, 21, tzinfo=UTC).timestamp()
+    first_wave = min(from_totals, key=lambda w: w.start)
+    assert first_wave.start == nov8 and first_wave.magnitude >= 1000  # 305, 499, 660, ... a day
+    assert any(w.start <= nov21 < w.end and w.magnitude >= 2001 for w in from_totals)
+    # the per-account rows agree: a wave from the accounts starts the same day
+    per_account = [w for w in waves if w.evidence.get("basis") != "published_totals"]
+    assert any(nov8 <= w.start < nov8 + day for w in per_account)
 
 
 def test_nbc_and_wayback(store: Store, datasets_dir: Path) -> None:

@@ -234,10 +234,44 @@ RUNS_SCHEMA = pa.schema(
     ]
 )
 
+# Published totals of status changes (FORMATS.md ``status_counts``): a tracker's daily
+# totals, a platform's transparency numbers. ``publisher`` is the file's ``source`` cell
+# (who published it); it is a content column, so two publishers' equal totals for the
+# same period are two rows, not one row and a duplicate.
+STATUS_COUNT_KINDS = ("suspension", "reinstatement")
+STATUS_COUNTS_SCHEMA = pa.schema(
+    [
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("period_start", TS, nullable=False),
+        pa.field("period_end", TS, nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("publisher", pa.string(), nullable=False),
+        pa.field("group", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("note", pa.string()),
+    ]
+    + PROVENANCE_FIELDS
+)
+
+# Withdrawn imports: one row per retracted batch. Every analysis hides the rows of a
+# retracted batch; the rows stay stored, and this table says who withdrew them and why.
+RETRACTIONS_SCHEMA = pa.schema(
+    [
+        pa.field("retracted_batch", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("at", TS, nullable=False),
+        pa.field("rows", pa.string()),          # JSON: rows per table the batch held
+    ]
+    + PROVENANCE_FIELDS
+)
+
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "observations": OBSERVATIONS_SCHEMA,
     "profiles": PROFILES_SCHEMA,
     "status_events": STATUS_EVENTS_SCHEMA,
+    "status_counts": STATUS_COUNTS_SCHEMA,
+    "retractions": RETRACTIONS_SCHEMA,
     "watchlist": WATCHLIST_SCHEMA,
     "accounts": ACCOUNTS_SCHEMA,
     "snapshots": SNAPSHOTS_SCHEMA,

@@ -216,6 +216,7 @@ def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame
             (pc.field("platform") == platform)
             & (pc.field("status") != "unknown")
             & pc.field("account_id").isin(valid_ids)
+            & store.visible_filter()
         )
         t = ds.dataset(files, format="parquet").to_table(
             columns=["account_id", tcol, "status", "source"], filter=flt
@@ -331,6 +332,7 @@ def _count_evidence(store: Store, platform: str, account_ids: list[str]) -> pd.D
         (pc.field("platform") == platform)
         & pc.field("account_id").isin(pa.array(account_ids, pa.string()))
         & pc.field("followers_count").is_valid()
+        & store.visible_filter()
     )
     t = ds.dataset(files, format="parquet").to_table(columns=cols, filter=flt)
     df = t.to_pandas()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "stats": "purgewatch.cli._store_cmds:stats_cmd",
     "compact": "purgewatch.cli._store_cmds:compact_cmd",
     "export": "purgewatch.cli._export_cmd:export_cmd",
+    "batches": "purgewatch.cli._store_cmds:batches_cmd", "retract": "purgewatch.cli._store_cmds:retract_cmd",
     "sim": "purgewatch.cli._sim_cmd:sim_cmd",
     "import": "purgewatch.cli._import_cmds:import_cmd", "datasets": "purgewatch.cli._import_cmds:datasets_cmd", "watchlist": "purgewatch.cli._import_cmds:watchlist_cmd",
     "collect": "purgewatch.cli._collect_cmds:collect_cmd", "watch": "purgewatch.cli._collect_cmds:watch_cmd",
@@ -61,5 +63,18 @@ def cli() -> None:
     """
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """PurgeWatch's own warnings as one plain line on stderr (others as Python shows them)."""
+    if category.__module__.startswith("purgewatch"):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_show(message, category, filename, lineno, file, line)
+
+
+_default_show = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> Any:
+    warnings.showwarning = _show_warning
     return run_with_error_mapping(cli, argv if argv is not None else sys.argv[1:])

@@ -69,6 +69,8 @@ def _say(report: ImportReport) -> None:
         click.echo(f"  {note}")
     if report.rejects_path:
         click.echo(f"  rejected rows and reasons: {report.rejects_path}")
+    if report.batch_ids:
+        click.echo(f"  batch(es): {' '.join(report.batch_ids)} (to withdraw: purgewatch retract BATCH --reason TEXT)")
 
 
 @click.command("import")
@@ -92,11 +94,14 @@ def import_cmd(kind: str, files: tuple[Path, ...], store_path: Path | None, skip
     """Import files into the evidence store.
 
     KIND is an interchange format of docs/formats.md (observations, followers, profiles,
-    watchlist, status_events) or another tool's output: twarc2 (X API v2 users JSONL),
+    watchlist, status_events, status_counts, posts) or another tool's output: twarc2 (X API v2 users JSONL),
     v1-users (Twitter v1.1 user objects: JSON, JSONL or CSV), x-compliance (X compliance
     job results). CSV needs a header; JSONL is one object per line; .gz of either works.
-    A file with a bad cell is refused whole (exit 2) unless --skip-bad-rows. Re-importing
-    a file adds nothing.
+    A file with a bad cell is refused whole (exit 2) unless --skip-bad-rows: times before
+    2000-01-01 or more than a day ahead, offsets beyond +-14:00, negative counts, a JSON
+    object where a value belongs, a missing column with a look-alike (followers for
+    followers_count). Re-importing a file adds nothing; after `purgewatch retract` it
+    stores the file's rows again. A .gz file is read as a stream (memory bounded).
 
     \b
     Example:
@@ -104,6 +109,7 @@ def import_cmd(kind: str, files: tuple[Path, ...], store_path: Path | None, skip
       purgewatch import followers followers.jsonl --skip-bad-rows --rejects bad.csv
       purgewatch import twarc2 users.jsonl --json
       purgewatch import v1-users users.json --observed-at 2024-05-01T12:00:00Z
+      purgewatch import status_counts daily_totals.csv
     """
     if rejects_path is not None and not skip_bad_rows:
         raise InputError("--rejects only makes sense with --skip-bad-rows")

@@ -524,7 +524,7 @@ def account_observations(store: Store, platform: str, account_id: str, limit: in
     if not files:
         return []
     cols = ["observed_at", "status", "followers_count", "source", "source_ref", "retrieved_at", "payload_hash", "record_key"]
-    flt = (pc.field("platform") == platform) & (pc.field("account_id") == account_id)
+    flt = (pc.field("platform") == platform) & (pc.field("account_id") == account_id) & store.visible_filter()
     tbl = pads.dataset(files, format="parquet").to_table(columns=cols, filter=flt)
     df = tbl.to_pandas().sort_values(["observed_at", "record_key"], kind="stable")
     if not len(df):

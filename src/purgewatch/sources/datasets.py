@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +164,19 @@ def load_ira(store: Store, base: Path, limit: int | None, progress: Progress | N
     n = t.num_rows
     when = pc.if_else(pc.equal(t.column("harvested_date"), ""), t.column("publish_date"),
                       t.column("harvested_date"))
+    # Two rows give -1 for all three counts: the harvester's "not read", not a count
+    # (imports refuse negative counts). They are stored without counts, and said so.
+    counts = {}
+    unread = 0
+    for c in ("followers", "following", "updates"):
+        neg = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(t.column(c)), "-"), False)
+        unread = max(unread, int(pc.sum(neg).as_py() or 0))
+        counts[c] = pc.if_else(neg, pa.scalar("", pa.string()), t.column(c))
+    if unread:
+        report.notes.append(f"{unread} row(s) with count -1 (not read by the harvester) stored without counts")
     facts = _facts(series, n, t.column(LINE_COL), file_sha256=raw.file_sha256, platform="x", account_id=t.column("author_id"),
-                   observed_at=when, status="active", followers_count=t.column("followers"),
-                   following_count=t.column("following"), posts_count=t.column("updates"),
+                   observed_at=when, status="active", followers_count=counts["followers"],
+                   following_count=counts["following"], posts_count=counts["updates"],
                    handle=t.column("author_id"))
     facts.ref_name = _ref(base, series)
     facts.aliases = {"account_id": "author_id", "observed_at": "harvested_date",
@@ -319,8 +330,57 @@ def load_unsuspensions(store: Store, base: Path, limit: int | None, progress: Pr
     report.rows_read += n
     for v in parts:
         _store(store, v, "status_events", "dataset:unsuspensions-2022", report, progress)
+    totals = base / "unsuspensions-2022" / "report_daily_totals.csv"
+    if totals.exists():
+        _load_unsuspension_totals(store, base, str(totals), limit, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+UNSUSPENSIONS_PUBLISHER = "travisbrown/unsuspensions daily report"
+
+
+def _next_day(day: str) -> str | None:
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat() + "T00:00:00Z"
+    except ValueError:
+        return None
+
+
+def _load_unsuspension_totals(store: Store, base: Path, path: str, limit: int | None,
+                              report: ImportReport, progress: Progress | None) -> None:
+    """report_daily_totals.csv (``report_date, reversals_observed``: reinstatements the
+    tracker observed per UTC day) -> ``status_counts`` rows, one UTC day each, so the
+    tracker's own totals can be scanned and checked against its per-account rows."""
+    raw = _limit(read_cells(path, ["report_date", "reversals_observed"],
+                            ["report_date", "reversals_observed"]), limit)
+    days = [d.strip() for d in raw.table.column("report_date").to_pylist()]
+    start = pa.array([f"{d}T00:00:00Z" for d in days], pa.string())
+    # The period ends at the next UTC day (an unreadable date is reported on its line, by
+    # validate, through period_start).
+    end = pa.array([_next_day(d) for d in days], pa.string())
+    n = raw.table.num_rows
+    cells = RawFile(path, "csv", pa.table({
+        "platform": pa.repeat(pa.scalar("x", pa.string()), n),
+        "period_start": start,
+        "period_end": end,
+        "kind": pa.repeat(pa.scalar("reinstatement", pa.string()), n),
+        "count": raw.table.column("reversals_observed"),
+        "source": pa.repeat(pa.scalar(UNSUSPENSIONS_PUBLISHER, pa.string()), n),
+        LINE_COL: raw.table.column(LINE_COL),
+    }), ["period_start", "count"], aliases={"period_start": "report_date", "count": "reversals_observed"},
+        ref_name=_ref(base, path), file_sha256=raw.file_sha256)
+    v = validate(cells, SPECS["status_counts"])
+    _check(v)
+    report.files.append(path)
+    report.rows_read += n
+    rows = to_store_rows("status_counts", v)
+    rows = rows.set_column(rows.schema.get_field_index("source"), "source",
+                           pa.repeat(pa.scalar("dataset:unsuspensions-2022", pa.string()), rows.num_rows))
+    with store.writer(command="datasets import unsuspensions-2022", source="dataset:unsuspensions-2022",
+                      source_ref=path) as w:
+        write_batches(w, "status_counts", rows, 500_000, report, progress)
+        report.duplicates += w.duplicates.get("status_counts", 0)
 
 
 NBC_OBSERVED = "2018-02-14T00:00:00Z"  # NBC News published the reconstructed profiles
@@ -419,8 +479,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
             "Abilov et al., ICWSM 2021, arXiv 2101.08210 (VoterFraud2020)", "none stated",
             load_voterfraud),
     Dataset("unsuspensions-2022", "unsuspensions-2022",
-            "suspension and reversal observation times of accounts unsuspended after 2022-10-27",
-            "89,539", "status_events", "travisbrown/unsuspensions", "none stated", load_unsuspensions),
+            "suspension and reversal observation times of accounts unsuspended after 2022-10-27; the tracker's daily totals",
+            "89,539", "status_events + status_counts (daily totals)", "travisbrown/unsuspensions", "none stated", load_unsuspensions),
     Dataset("nbc-ira-users", "nbc-ira-users",
             "profiles of suspended IRA accounts reconstructed by NBC News", "454",
             "profiles (status suspended, label ira)", "NBC News (2018)", "none stated", load_nbc),

@@ -48,7 +48,12 @@ from purgewatch.errors import StoreError
 FORMAT_NAME = "purgewatch-store"
 # 2: snapshot changes may be sidset-change-v2, files carry no Arrow schema, and STORE.json
 # names its content-key function ("keys"; absent in format 1, which used keys 1).
-FORMAT_VERSION = 2
+# 3: the store holds retractions (``purgewatch retract``). Only a store that holds one
+# is marked 3, so that a PurgeWatch that would show withdrawn rows refuses it; every
+# other store stays 2 and readable by 0.2.
+FORMAT_VERSION = 3  # the newest format this version reads
+WRITE_VERSION = 2   # what a store without retractions is marked
+RETRACTIONS_VERSION = 3
 KEY_VERSION = 2
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
 _GEN_RE = re.compile(r"^g(\d{6})$")
@@ -89,7 +94,7 @@ def init_layout(root: Path) -> None:
     (root / "staging").mkdir(exist_ok=True)
     (root / "LOCK").touch()
     _swap_symlink(root, "gens/g000001")
-    _write_marker(root, {"format": FORMAT_NAME, "version": FORMAT_VERSION, "keys": KEY_VERSION})
+    _write_marker(root, {"format": FORMAT_NAME, "version": WRITE_VERSION, "keys": KEY_VERSION})
 
 
 def _write_marker(root: Path, data: dict[str, object]) -> None:
@@ -110,8 +115,17 @@ def upgrade_marker(root: Path) -> None:
     0.1, which cannot decode the newer snapshot payloads, refuses it instead of failing
     midway) while keeping its content-key function. Call with the lock held."""
     data = read_marker(root)
-    if int(str(data.get("version", 1))) < FORMAT_VERSION:
-        _write_marker(root, {**data, "version": FORMAT_VERSION, "keys": key_version(data)})
+    if int(str(data.get("version", 1))) < WRITE_VERSION:
+        _write_marker(root, {**data, "version": WRITE_VERSION, "keys": key_version(data)})
+
+
+def mark_retractions(root: Path) -> None:
+    """Before the first retraction is committed: mark the store format 3, so versions
+    that do not know retractions refuse it instead of showing withdrawn rows. Call with
+    the lock held."""
+    data = read_marker(root)
+    if int(str(data.get("version", 1))) < RETRACTIONS_VERSION:
+        _write_marker(root, {**data, "version": RETRACTIONS_VERSION, "keys": key_version(data)})
 
 
 _SKELETON = {"gens", "staging", "LOCK", "current", "STORE.json.tmp"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 
 from purgewatch.errors import StoreError
 from purgewatch.model import TABLE_SCHEMAS, TOOL_VERSION
-from purgewatch.store import _layout
+from purgewatch.store import _guard, _layout
 
 if TYPE_CHECKING:
     import ibis.backends.duckdb
@@ -47,7 +48,7 @@ _PROVENANCE = {
     "batch_id",
     "record_key",
 }
-KEYED_TABLES = ("observations", "profiles", "status_events", "snapshots", "watchlist", "posts",
+KEYED_TABLES = ("observations", "profiles", "status_events", "status_counts", "snapshots", "watchlist", "posts",
                 "post_reads")
 # Content columns left out of a table's key. A post re-read unchanged is the same
 # version whenever it was read (its reads are logged in post_reads); a read is identified
@@ -228,16 +229,36 @@ class Store:
         name = f"{table}.parquet"
         return [str(batch / name) for batch in _layout.committed_batches(gen) if name in _layout.batch_files(batch)]
 
-    def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """Whole table as Arrow (empty table with the schema when nothing is stored)."""
+    def retracted(self) -> frozenset[str]:
+        """Batch ids withdrawn by ``purgewatch retract`` (their rows stay stored)."""
+        files = self.files("retractions")
+        if not files:
+            return frozenset()
+        return frozenset(pa.concat_tables(
+            [pq.read_table(f, columns=["retracted_batch"]) for f in files]).column(0).to_pylist())
+
+    def read(self, table: str, columns: Sequence[str] | None = None, *,
+             include_retracted: bool = False) -> pa.Table:
+        """Whole table as Arrow (empty table with the schema when nothing is stored), as
+        analyses see it: rows of retracted batches hidden, implausible times clamped with
+        a warning (see ``_guard.py``). ``include_retracted`` shows every stored row."""
         for attempt in range(3):
             files = self.files(table)
             schema = TABLE_SCHEMAS[table]
             if not files:
                 empty = schema.empty_table()
                 return empty.select(list(columns)) if columns else empty
+            retracted = frozenset() if include_retracted else self.retracted()
+            suspect = _guard.suspect_columns(files, table) if table in _guard.RETRACTABLE else []
+            if columns:
+                suspect = [c for c in suspect if c in columns]
+            wanted = list(columns) if columns else None
+            extra = (wanted is not None and (retracted or suspect) and "batch_id" not in wanted
+                     and table in _guard.RETRACTABLE)
+            if extra and wanted is not None:
+                wanted = [*wanted, "batch_id"]
             try:
-                parts = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]
+                parts = [pq.read_table(f, columns=wanted) for f in files]
             except FileNotFoundError:
                 # Only a read slower than the compaction grace period gets here: its
                 # generation was retired and deleted. The live one has the same rows.
@@ -247,23 +268,50 @@ class Store:
                         hint="retry; or raise Store.compact(grace_seconds=...)",
                     ) from None
                 continue
-            target = pa.schema([schema.field(c) for c in columns]) if columns else schema
-            return pa.concat_tables([p.cast(target) for p in parts])
+            target = pa.schema([schema.field(c) for c in wanted]) if wanted else schema
+            data = pa.concat_tables([p.cast(target) for p in parts])
+            if retracted or suspect:
+                data = _guard.visible(table, data, retracted, store_path=str(self.path), suspect=suspect)
+            return data.drop_columns(["batch_id"]) if extra else data
         raise AssertionError("unreachable")
 
+    def visible_filter(self) -> pc.Expression:
+        """A pyarrow dataset filter that hides retracted batches (for code that reads
+        :meth:`files` directly); always true on a store without retractions."""
+        retracted = self.retracted()
+        if not retracted:
+            return pc.scalar(True)
+        return ~pc.field("batch_id").isin(pa.array(sorted(retracted), pa.string()))
+
     def ibis(self) -> ibis.backends.duckdb.Backend:
-        """An Ibis connection (embedded DuckDB) with one view per table of the live store."""
+        """An Ibis connection (embedded DuckDB) with one view per table of the live store,
+        as analyses see it (see :meth:`read`)."""
         import ibis
 
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
         gen = _layout.current_generation(self.path)
+        retracted = self.retracted()
+        if retracted:
+            con.con.register("__retracted", pa.table({"b": pa.array(sorted(retracted), pa.string())}))
         for table, schema in TABLE_SCHEMAS.items():
             files = self.files(table, generation=gen)
-            if files:
-                con.con.register(table, ds.dataset(files, schema=schema, format="parquet"))
-            else:
+            if not files:
                 con.con.register(table, schema.empty_table())
+                continue
+            dataset = ds.dataset(files, schema=schema, format="parquet")
+            guarded = table in _guard.RETRACTABLE
+            suspect = _guard.suspect_columns(files, table) if guarded else []
+            hide = bool(retracted) and guarded
+            if not suspect and not hide:
+                con.con.register(table, dataset)
+                continue
+            raw = f"__stored_{table}"
+            con.con.register(raw, dataset)
+            con.con.execute(f'CREATE VIEW "{table}" AS '
+                            + _guard.view_sql(table, raw, schema.names, suspect, hide))
+            if suspect:
+                _guard.warn_view(str(self.path), table, files, suspect, retracted)
         return con
 
     def duckdb(self) -> Any:
@@ -274,7 +322,18 @@ class Store:
         files = self.files(table)
         if not files:
             return np.zeros(0, dtype=np.uint64)
-        keys = [pq.read_table(f, columns=["record_key"]).column(0) for f in files]
+        # Rows of retracted batches do not count as stored: re-importing the file after
+        # a retraction stores its rows again, in a new (visible) batch.
+        retracted = self.retracted()
+        if retracted and table in _guard.RETRACTABLE:
+            hidden = pa.array(sorted(retracted), pa.string())
+            keys = []
+            for f in files:
+                t = pq.read_table(f, columns=["record_key", "batch_id"])
+                keys.append(t.filter(pc.invert(pc.fill_null(pc.is_in(t["batch_id"], value_set=hidden), False)))
+                            .column(0))
+        else:
+            keys = [pq.read_table(f, columns=["record_key"]).column(0) for f in files]
         arr = pa.chunked_array([c for k in keys for c in k.chunks], type=pa.uint64())
         return np.sort(arr.to_numpy())
 
@@ -287,22 +346,88 @@ class Store:
         source: str,
         source_ref: str | None = None,
         lock_timeout: float = 30.0,
+        all_or_nothing: bool = False,
     ) -> Iterator[BatchWriter]:
         """Hold the writer lock; batches committed with :meth:`BatchWriter.commit`
-        become visible one by one. Uncommitted rows are dropped on error."""
+        become visible one by one. Uncommitted rows are dropped on error.
+        ``all_or_nothing``: committed batches are written to disk (so memory stays
+        bounded) but made visible only when the block ends without an error; on an
+        error none of them is (a streamed file refused at its last line)."""
         with _layout.writer_lock(self.path, timeout=lock_timeout):
             _layout.sweep_staging(self.path)
             _layout.upgrade_marker(self.path)
-            bw = BatchWriter(self, command=command, source=source, source_ref=source_ref)
+            bw = BatchWriter(self, command=command, source=source, source_ref=source_ref,
+                             defer_publish=all_or_nothing)
             # Never release the lock while a batch is still being written.
             try:
                 yield bw
                 bw.commit()
+                bw.publish_deferred()
             except BaseException:
                 with contextlib.suppress(Exception):  # the first error is the one to report
                     bw.close()
                 raise
             bw.close()
+
+    def batches(self) -> pa.Table:
+        """One row per committed batch (the ``runs`` log, commit order) with the
+        retraction of each, if any: ``retracted_at`` and ``retraction_reason``."""
+        runs = self.read("runs")
+        out = runs.append_column("retracted_at", pa.nulls(runs.num_rows, TABLE_SCHEMAS["retractions"].field("at").type))
+        out = out.append_column("retraction_reason", pa.nulls(runs.num_rows, pa.string()))
+        files = self.files("retractions")
+        if not files or not runs.num_rows:
+            return out
+        ret = pa.concat_tables([pq.read_table(f, columns=["retracted_batch", "at", "reason"]) for f in files])
+        first: dict[str, tuple[Any, str]] = {}
+        for b, at, why in zip(*(ret.column(i).to_pylist() for i in range(3)), strict=True):
+            first.setdefault(b, (at, why))
+        ids = runs.column("batch_id").to_pylist()
+        at_col = pa.array([first.get(b, (None, None))[0] for b in ids], out.schema.field("retracted_at").type)
+        why_col = pa.array([first.get(b, (None, None))[1] for b in ids], pa.string())
+        out = out.set_column(out.schema.get_field_index("retracted_at"), "retracted_at", at_col)
+        return out.set_column(out.schema.get_field_index("retraction_reason"), "retraction_reason", why_col)
+
+    def retract(self, batch_ids: Sequence[str], reason: str, *, lock_timeout: float = 30.0) -> list[str]:
+        """Withdraw committed batches from every analysis: one tombstone row per batch in
+        ``retractions`` (with ``reason``); the batches' rows stay stored as evidence of
+        what was withdrawn. Returns the batches newly retracted (already retracted ones
+        are left as they are). A batch id may be given by a unique prefix."""
+        if not batch_ids:
+            raise StoreError("no batch to retract", hint="`purgewatch batches` lists the batch ids")
+        if not reason or not reason.strip():
+            raise StoreError("a retraction needs a reason", hint="--reason 'dates off by a century (export bug)'")
+        runs = self.batches()
+        known = runs.column("batch_id").to_pylist()
+        rows_of = dict(zip(known, runs.column("rows").to_pylist(), strict=True))
+        commands = dict(zip(known, runs.column("command").to_pylist(), strict=True))
+        already = {b for b, at in zip(known, runs.column("retracted_at").to_pylist(), strict=True) if at}
+        chosen: list[str] = []
+        for given in batch_ids:
+            hits = [b for b in known if b == given] or [b for b in known if b.startswith(given)]
+            if len(hits) != 1:
+                what = "no batch" if not hits else f"{len(hits)} batches"
+                raise StoreError(f"{what} with id {given!r} in {self.path}",
+                                 hint="`purgewatch batches` lists the batch ids (give one, or a unique prefix)")
+            if commands[hits[0]] == "retract":
+                raise StoreError(f"batch {hits[0]} is itself a retraction; retractions are permanent",
+                                 hint="re-import the file to store its rows again (see docs/importing.md)")
+            if hits[0] not in already and hits[0] not in chosen:
+                chosen.append(hits[0])
+        if not chosen:
+            return []
+        now = datetime.now(UTC)
+        rows = pa.table({
+            "retracted_batch": pa.array(chosen, pa.string()),
+            "reason": pa.array([reason.strip()] * len(chosen), pa.string()),
+            "at": pa.array([now] * len(chosen), TABLE_SCHEMAS["retractions"].field("at").type),
+            "rows": pa.array([rows_of[b] for b in chosen], pa.string()),
+        })
+        with _layout.writer_lock(self.path, timeout=lock_timeout):
+            _layout.mark_retractions(self.path)
+        with self.writer(command="retract", source="retract", lock_timeout=lock_timeout) as w:
+            w.add("retractions", rows)
+        return chosen
 
     def append(self, table: str, rows: pa.Table, *, command: str, source: str) -> CommitResult:
         with self.writer(command=command, source=source) as w:
@@ -508,8 +633,11 @@ class _Catalogue:
 class BatchWriter:
     """Collects rows for one or more tables and commits them as one atomic batch."""
 
-    def __init__(self, store: Store, *, command: str, source: str, source_ref: str | None) -> None:
+    def __init__(self, store: Store, *, command: str, source: str, source_ref: str | None,
+                 defer_publish: bool = False) -> None:
         self.store = store
+        # Written batches waiting to be published (all_or_nothing writers), in order.
+        self._deferred: list[Path] | None = [] if defer_publish else None
         self.command = command
         self.source = source
         self.source_ref = source_ref
@@ -656,13 +784,28 @@ class BatchWriter:
             future.result()
 
     def close(self) -> None:
-        """Wait for background work and stop its thread (the store's writer() does this)."""
+        """Wait for background work and stop its thread (the store's writer() does this);
+        batches written but never published are deleted."""
         try:
             self.wait()
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+            for staging in self._deferred or []:
+                shutil.rmtree(staging, ignore_errors=True)
+            if self._deferred:
+                self._deferred = []
+
+    def publish_deferred(self) -> None:
+        """Make the batches an all-or-nothing writer has written visible, in order."""
+        self.wait()
+        if not self._deferred:
+            return
+        gen = _layout.current_generation(self.store.path)
+        pending, self._deferred = self._deferred, []
+        for staging in pending:
+            _layout.publish_batch(self.store.path, gen, staging, _layout.next_batch_seq(gen))
 
     def compact(
         self, *, grace_seconds: float = GENERATION_GRACE_SECONDS, target_bytes: int = COMPACT_TARGET_BYTES
@@ -740,7 +883,10 @@ class BatchWriter:
             schema=TABLE_SCHEMAS["runs"],
         )
         write_parquet(run, staging / "runs.parquet")
-        _layout.publish_batch(root, gen, staging, _layout.next_batch_seq(gen))
+        if self._deferred is not None:
+            self._deferred.append(staging)
+        else:
+            _layout.publish_batch(root, gen, staging, _layout.next_batch_seq(gen))
         return job.result
 
 

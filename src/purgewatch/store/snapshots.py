@@ -323,6 +323,12 @@ def list_snapshots(
 ) -> pa.Table:
     """Snapshot metadata (no payloads), sorted by (platform, account_id, observed_at)."""
     table = _Reader(store).table
+    retracted = store.retracted()
+    if retracted and table.num_rows:
+        # A retracted import's snapshots are not listed (so no analysis diffs them);
+        # they stay readable as bases of other snapshots' changes.
+        hidden = pc.is_in(table["batch_id"], value_set=pa.array(sorted(retracted), pa.string()))
+        table = table.filter(pc.invert(pc.fill_null(hidden, False)))
     if platform is not None:
         table = table.filter(pc.equal(table["platform"], platform))
     if account_id is not None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from purgewatch.analysis.detect._counts import count_waves, load_counts
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._incremental import Detector
 from purgewatch.analysis.detect._load import group_array, load_groups, load_series, load_status
@@ -114,6 +115,8 @@ def detect(
             tr = transitions(st.key, st.time, st.status, st.is_event)
             coverage = (float(st.time.min()), float(st.time.max()))
             out += wave_events(tr, st.accounts, groups, coverage, params.waves)
+        # Published totals (status_counts) go through the same scan (see _counts.py).
+        out += count_waves(load_counts(store, platform=platform), params.waves)
     out = [e for e in out if e.kind in wanted]
     if accounts is not None:
         # ids or handles, through the one resolver ("no such account" / several holders)

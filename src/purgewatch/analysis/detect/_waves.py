@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from purgewatch.analysis.detect._event import Event, iso
-from purgewatch.analysis.detect._scan import scan_bursts
+from purgewatch.analysis.detect._scan import Burst, scan_bursts
 from purgewatch.model import ENFORCEMENT_STATUSES, carry_enforcement
 
 HOUR = 3600.0
@@ -104,6 +104,22 @@ def find_waves(tr: Transitions, accounts: list[tuple[str, str]], groups: np.ndar
     return out
 
 
+def scan_counts(counts: np.ndarray, covered: np.ndarray, p: WaveParams,
+                bin_hours: float | None = None) -> list[Burst]:
+    """The wave detector proper, on a per-bin count series: transitions per bin
+    (binned from per-account readings above) or published totals per period
+    (``_counts.py``, one bin per period, ``bin_hours`` = the period). ``covered`` marks
+    the bins whose count is known (an unpublished day is not a zero)."""
+    bh = bin_hours or p.bin_hours
+    widths = [w for w in (1, 2, 3, 6, 12, 24, 48, 72, 120, 168, 336)
+              if w * HOUR <= p.max_window_hours * HOUR]
+    widths = sorted({max(1, int(round(w / bh))) for w in widths})
+    return scan_bursts(counts, covered, widths=widths,
+                       baseline_bins=max(1, int(p.baseline_days * 24 / bh)),
+                       min_count=p.min_size, min_ratio=p.min_ratio, llr_threshold=p.llr_threshold,
+                       merge_bins=int(round(p.merge_hours / bh)))
+
+
 def _scan_scope(tr: Transitions, idx: np.ndarray, kind: str, scope: str | None,
                 accounts: list[tuple[str, str]], groups: np.ndarray, coverage: tuple[float, float],
                 population: int | None, p: WaveParams) -> list[Event]:
@@ -113,13 +129,7 @@ def _scan_scope(tr: Transitions, idx: np.ndarray, kind: str, scope: str | None,
     b = ((tr.time[idx] - t0) // width).astype(np.int64).clip(0, n_bins - 1)
     counts = np.bincount(b, minlength=n_bins).astype(np.float64)
     covered = np.ones(n_bins, dtype=bool)
-    widths = [w for w in (1, 2, 3, 6, 12, 24, 48, 72, 120, 168, 336)
-              if w * HOUR <= p.max_window_hours * HOUR]
-    widths = sorted({max(1, int(round(w / p.bin_hours))) for w in widths})
-    bursts = scan_bursts(counts, covered, widths=widths,
-                         baseline_bins=max(1, int(p.baseline_days * 24 / p.bin_hours)),
-                         min_count=p.min_size, min_ratio=p.min_ratio, llr_threshold=p.llr_threshold,
-                         merge_bins=int(round(p.merge_hours / p.bin_hours)))
+    bursts = scan_counts(counts, covered, p)
     events = []
     plats = sorted({accounts[k][0] for k in tr.key[idx]})
     for bu in bursts:

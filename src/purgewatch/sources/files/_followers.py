@@ -86,5 +86,6 @@ def _commit(writer: BatchWriter, report: ImportReport) -> None:
     res = writer.commit()
     if res.committed:
         report.batches += 1
+        report.batch_ids.append(str(res.batch_id))
         for t, n in res.rows.items():
             report.tables[t] = report.tables.get(t, 0) + n

@@ -47,6 +47,7 @@ from purgewatch.sources.files._interchange import (
     write_batches,
 )
 from purgewatch.sources.files._read import (
+    BAD_PREFIX,
     LINE_COL,
     RAW_COL,
     RawFile,
@@ -74,13 +75,20 @@ _V1_FIELDS = {  # v1.1 field -> fact column
 _V1_TIME_KEYS = ("retrieved_at", "observed_at", "updated")
 
 
+class _NonScalar(str):
+    """A JSON object or array where one value belongs (kept as JSON text, refused by
+    validation with the column it was in)."""
+
+    __slots__ = ()
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
+        return _NonScalar(json.dumps(value, ensure_ascii=False))
     return str(value)
 
 
@@ -114,17 +122,23 @@ class _Cells:
         self.lines: list[int] = []
         self.raw: list[str] = []
         self.broken: list[tuple[int, str]] = []
+        self.nonscalar: dict[str, set[int]] = {}  # column -> rows holding an object/array
 
     def add(self, line: int, raw: str, row: dict[str, str | None]) -> None:
         for n in self.names:
-            self.cols[n].append(row.get(n))
+            value = row.get(n)
+            self.cols[n].append(value)
+            if isinstance(value, _NonScalar):
+                self.nonscalar.setdefault(n, set()).add(len(self.lines))
         self.lines.append(line)
         self.raw.append(raw)
 
     def raw_file(self, path: str) -> RawFile:
+        bad = {BAD_PREFIX + n: pa.array(["nonscalar" if i in rows else None for i in range(len(self.lines))],
+                                        pa.string()) for n, rows in self.nonscalar.items()}
         table = pa.table({**{n: pa.array(v, pa.string()) for n, v in self.cols.items()},
                           RAW_COL: pa.array(self.raw, pa.string()),
-                          LINE_COL: pa.array(self.lines, pa.int64())})
+                          LINE_COL: pa.array(self.lines, pa.int64()), **bad})
         return RawFile(path, "jsonl", table, list(self.names), sorted(self.broken))
 
 

@@ -27,8 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from purgewatch.errors import InputError
-from purgewatch.model import TABLE_SCHEMAS
-from purgewatch.sources.files._read import read_cells
+from purgewatch.model import STATUS_COUNT_KINDS, TABLE_SCHEMAS
+from purgewatch.sources.files._read import (
+    RawFile,
+    check_lookalikes,
+    is_gzip,
+    read_cells,
+    stream_cells,
+)
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Column, Validated, validate
 from purgewatch.store import BatchWriter, CommitResult, Store
 from purgewatch.store._store import constant_strings
@@ -95,6 +101,17 @@ SPECS: dict[str, list[Column]] = {
         Column("mentions", "text"),
         Column("source", "id"),
     ],
+    "status_counts": [
+        Column("platform", "token", required=True, nonempty=True),
+        Column("period_start", "ts", required=True, nonempty=True),
+        Column("period_end", "ts", required=True, nonempty=True),
+        Column("kind", "token", required=True, nonempty=True, choices=STATUS_COUNT_KINDS),
+        Column("count", "int", required=True, nonempty=True),
+        Column("source", "id", required=True, nonempty=True),
+        Column("group", "id"),
+        Column("category", "text"),
+        Column("note", "text"),
+    ],
 }
 
 
@@ -115,6 +132,7 @@ class ImportReport:
     tables: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     watchlist: dict[str, int] = field(default_factory=dict)  # kind watchlist: added, changed, unchanged
+    batch_ids: list[str] = field(default_factory=list)  # what `purgewatch retract` takes
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +141,7 @@ class ImportReport:
             "rejects_path": self.rejects_path, "batches": self.batches,
             "seconds": round(self.seconds, 3), "tables": self.tables, "notes": self.notes,
             **({"watchlist": self.watchlist} if self.watchlist else {}),
+            "batch_ids": self.batch_ids,
         }
 
 
@@ -186,6 +205,8 @@ def to_store_rows(table: str, v: Validated) -> pa.Table:
             cols[f.name] = good.column("status_raw")
         elif f.name in good.column_names:
             cols[f.name] = good.column(f.name)
+    if table == "status_counts":  # the file's source cell is content: who published it
+        cols["publisher"] = good.column("source")
     cols["source"] = _row_sources(table, good)
     cols["source_ref"] = good.column(REF_COL)
     cols["payload_hash"] = good.column(HASH_COL)
@@ -210,6 +231,7 @@ def write_batches(writer: BatchWriter, table_name: str, rows: pa.Table, batch_ro
         res = future.result()
         if res.committed:
             report.batches += 1
+            report.batch_ids.append(str(res.batch_id))
             for t, n in res.rows.items():
                 report.tables[t] = report.tables.get(t, 0) + n
 
@@ -237,9 +259,13 @@ def import_interchange(
     t0 = time.perf_counter()
     for path in paths:
         p = str(path)
-        raw = read_cells(p, wanted, required)
-        v = validate(raw, spec)
         report.files.append(p)
+        if is_gzip(p) and kind not in ("watchlist", "followers"):
+            _import_stream(store, kind, p, spec, skip_bad_rows, rejects, batch_rows, report, progress)
+            continue
+        raw = read_cells(p, wanted, required)
+        check_lookalikes(p, raw, wanted)
+        v = _validated(kind, raw, spec)
         report.rows_read += raw.table.num_rows + len(raw.broken)
         del raw  # the text cells: their memory is reused by what follows
         check_validated(v, skip_bad_rows, rejects)
@@ -273,6 +299,58 @@ def import_interchange(
         report.rejects_path = str(target)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _import_stream(store: Store, kind: str, path: str, spec: list[Column], skip_bad_rows: bool,
+                   rejects: _Rejects, batch_rows: int, report: ImportReport,
+                   progress: Progress | None) -> None:
+    """A gzip'd file, a chunk at a time: memory is bounded by the chunk, not the file.
+    Each chunk's batches are written to disk as they come but published only once the
+    whole file has passed (``all_or_nothing``), so a bad row near the end still refuses
+    the whole file, as with a file read at once."""
+    wanted = [c.name for c in spec]
+    required = [c.name for c in spec if c.required]
+    with store.writer(command=f"import {kind}", source=f"import:{kind}", source_ref=path,
+                      all_or_nothing=True) as w:
+        for i, raw in enumerate(stream_cells(path, wanted, required)):
+            if i == 0:
+                check_lookalikes(path, raw, wanted)
+            v = _validated(kind, raw, spec)
+            report.rows_read += raw.table.num_rows + len(raw.broken)
+            del raw
+            check_validated(v, skip_bad_rows, rejects)
+            write_batches(w, kind, to_store_rows(kind, v), batch_rows, report, progress)
+        report.duplicates += w.duplicates.get(kind, 0)
+
+
+def _validated(kind: str, raw: RawFile, spec: list[Column]) -> Validated:
+    v = validate(raw, spec)
+    if kind == "status_counts":
+        v = _check_periods(v)
+    return v
+
+
+def _check_periods(v: Validated) -> Validated:
+    """A period must end after it starts (rows failing it join the rejects)."""
+    g = v.good
+    if not g.num_rows:
+        return v
+    bad = pc.fill_null(pc.less_equal(g.column("period_end"), g.column("period_start")), False)
+    if not pc.any(bad).as_py():
+        return v
+    from purgewatch.sources.files._read import LINE_COL
+
+    sub = g.filter(bad)
+    extra = pa.table({
+        "line": sub.column(LINE_COL).cast(pa.int64()),
+        "column": pa.repeat(pa.scalar("period_end", pa.string()), sub.num_rows),
+        "code": pa.repeat(pa.scalar("period_order", pa.string()), sub.num_rows),
+        "reason": pa.repeat(pa.scalar("period_end: not after period_start", pa.string()), sub.num_rows),
+        "value": pc.cast(sub.column("period_end"), pa.string()),
+    }, schema=v.rejects.schema)
+    rejects = pa.concat_tables([v.rejects, extra])
+    rejects = rejects.take(pc.sort_indices(rejects, [("line", "ascending")]))
+    return Validated(v.path, g.filter(pc.invert(bad)), rejects, v.columns_found, v.aliases)
 
 
 def _import_watchlist_rows(store: Store, v: Validated, report: ImportReport) -> None:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from purgewatch.errors import InputError, Location
 from purgewatch.model import STATUS_VALUES, TS, normalize_status
-from purgewatch.sources.files._read import LINE_COL, RAW_COL, RawFile, shorten
+from purgewatch.sources.files._read import BAD_PREFIX, LINE_COL, RAW_COL, RawFile, shorten
 from purgewatch.store._store import constant_strings
 
 HASH_COL = "__payload_hash"
@@ -39,6 +40,18 @@ _ISO_NAIVE = _ISO_DATE + r"([T ][0-9:.,]+)?"
 _UNIX = r"[+-]?[0-9]+(\.[0-9]+)?"
 _V1 = r"[A-Za-z]{3} [A-Za-z]{3} [0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4} [0-9]{4}"
 _UNIX_MAX = 4102444800  # 2100-01-01: larger numbers are milliseconds or garbage
+# Plausible times: none of the platforms PurgeWatch reads existed before 2000 (X 2006,
+# Telegram 2013, Mastodon 2016, Bluesky 2023), and nothing can be seen, published or
+# created more than a day after it is imported (a day covers clocks and zones that are
+# merely wrong by hours). A time outside is a typo, a unit error or a placeholder such as
+# 0001-01-01 / 9999-12-31, and one such row would stretch every time axis of every
+# analysis over centuries.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+# A UTC offset beyond +-14:00 (or with minutes >= 60) exists nowhere (UTC+14:00, Kiribati,
+# is the largest); DuckDB would shift the time by it without complaint.
+_BAD_OFFSET = (r":[0-9]{2}([.,][0-9]+)? ?[+-]((1[5-9]|[2-9][0-9]):?[0-9]{2}|(1[5-9]|[2-9][0-9])"
+               r"|14:?(0[1-9]|[1-5][0-9])|[0-9]{2}:?[6-9][0-9])$")
 
 # reason code -> (what was wrong, what would be valid)
 REASONS: dict[str, tuple[str, str]] = {
@@ -52,6 +65,17 @@ REASONS: dict[str, tuple[str, str]] = {
         "(local times are never guessed)",
     ),
     "ts_range": ("Unix time out of range (milliseconds?)", "Unix seconds between 0 and 4102444800"),
+    "ts_early": ("implausible timestamp, before 2000-01-01",
+                 "a real time from 2000-01-01 on (no platform PurgeWatch reads existed before); "
+                 "leave an optional cell empty when the time is unknown"),
+    "ts_future": ("implausible timestamp, more than a day after the import",
+                  "a time that has already happened (check the year, the unit and the zone)"),
+    "ts_offset": ("UTC offset beyond +-14:00", "an offset within +-14:00, e.g. +02:00 or -05:00, or Z"),
+    "negative": ("negative count", "a whole number >= 0, or an empty cell"),
+    "period_order": ("period_end not after period_start",
+                     "a period that ends after it starts (a UTC day: 2023-04-06T00:00:00Z to 2023-04-07T00:00:00Z)"),
+    "nonscalar": ("a JSON object or array where one value belongs",
+                  "a single string, number or boolean (or null)"),
     "ts": (
         "not a timestamp",
         "ISO 8601 with an offset or Z (2024-05-01T12:00:00Z), Unix seconds, "
@@ -69,6 +93,7 @@ class Column:
     type: str
     required: bool = False   # the column must be in the header
     nonempty: bool = False   # every cell must have a value
+    choices: tuple[str, ...] = ()  # token columns: the allowed words (empty: any token)
 
     def __post_init__(self) -> None:
         if not _IDENT.match(self.name):
@@ -99,8 +124,15 @@ class Validated:
                           first["value"])
 
 
+def reason(code: str) -> tuple[str, str]:
+    """(what was wrong, what would be valid) for a reason code."""
+    if code.startswith("choice:"):
+        return "not an allowed word", "one of: " + ", ".join(code[len("choice:"):].split("|"))
+    return REASONS.get(code, (code, ""))
+
+
 def cell_error(path: str, line: int, column: str | None, code: str, value: str | None) -> InputError:
-    what, valid = REASONS.get(code, (code, ""))
+    what, valid = reason(code)
     if column is None:
         return InputError(what, location=Location(path, line), hint=valid or None)
     msg = f"{what}: {shorten(value)}" if value not in (None, "") else what
@@ -297,8 +329,10 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
     raise AssertionError(col.type)
 
 
-def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Validated:
-    """Type every cell of ``raw`` per ``spec``; collect bad cells (none raise here)."""
+def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False,
+             now: datetime | None = None) -> Validated:
+    """Type every cell of ``raw`` per ``spec``; collect bad cells (none raise here).
+    ``now`` (default: the clock) is the import time that bounds plausible timestamps."""
     import duckdb
 
     table = raw.table
@@ -369,17 +403,73 @@ def validate(raw: RawFile, spec: list[Column], *, naive_utc: bool = False) -> Va
         typed[HASH_COL] = constant_strings(raw.file_sha256, table.num_rows)
     names = [n for c in spec for n in ((c.name, c.name + "_raw") if c.type == "status" else (c.name,))]
     full = pa.table({n: typed[n] for n in names + [HASH_COL, REF_COL, LINE_COL]})
-    rcols = [f"__r{i}" for i in range(len(reasons))]
-    bad = np.zeros(out.num_rows, dtype=bool)
-    for rc in rcols:
-        bad |= out.column(rc).is_valid().to_numpy(zero_copy_only=False)
-    rejects = _rejects(raw, out.append_column(LINE_COL, typed[LINE_COL]), bad, reasons, rcols)
+    # Reason codes per column (null = the cell is fine): parsing (DuckDB) first, then
+    # plausibility of the typed value, which the fast path leaves to this check too.
+    codes: dict[str, pa.Array] = {col.name: out.column(f"__r{i}") for i, (col, _) in enumerate(reasons)}
+    lo, hi = EARLIEST, (now or datetime.now(UTC)) + FUTURE_SLACK
+    for col in present:
+        implausible = _implausible(col, table.column(col.name), typed[col.name], lo, hi)
+        if implausible is not None:
+            codes[col.name] = (pc.coalesce(codes[col.name], implausible) if col.name in codes
+                               else implausible)
+    for col in present:  # problems the reader found (a JSON object in a cell): they come first
+        if BAD_PREFIX + col.name in table.column_names:
+            mark = table.column(BAD_PREFIX + col.name)
+            codes[col.name] = pc.coalesce(mark, codes[col.name]) if col.name in codes else mark
+    checks = sorted(((c, codes[c.name]) for c in spec if c.name in codes),
+                    key=lambda cc: order.get(cc[0].name, len(order)))
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for _, arr in checks:
+        bad |= _valid_mask(arr)
+    rejects = _rejects(raw, table.column(LINE_COL), bad, checks)
     good = full.filter(pa.array(~bad)) if bad.any() else full
     for col in spec:
         if col.type == "ts":
             idx = good.schema.get_field_index(col.name)
             good = good.set_column(idx, col.name, good.column(col.name).cast(TS))
     return Validated(raw.path, good, rejects, raw.columns_found, raw.aliases)
+
+
+def _valid_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _code_where(mask: pa.Array | pa.ChunkedArray, code: str) -> pa.Array:
+    out = pc.if_else(pc.fill_null(mask, False), pa.scalar(code, pa.string()), pa.scalar(None, pa.string()))
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _implausible(col: Column, cells: pa.ChunkedArray, value: pa.Array | pa.ChunkedArray,
+                 lo: datetime, hi: datetime) -> pa.Array | None:
+    """Reason codes for well-formed but impossible values (None when there are none):
+    negative counts, times outside [2000-01-01, import + 1 day], offsets beyond +-14:00.
+    Each check is one vectorised pass; the offset regex runs only on cells not ending
+    in Z (the usual export)."""
+    if col.type == "int":
+        neg = pc.less(value, 0)
+        return _code_where(neg, "negative") if pc.any(neg).as_py() else None
+    if col.choices:
+        other = pc.invert(pc.is_in(value, value_set=pa.array(col.choices, pa.string())))
+        other = pc.and_(other, pc.is_valid(value))
+        return _code_where(other, "choice:" + "|".join(col.choices)) if pc.any(other).as_py() else None
+    if col.type != "ts":
+        return None
+    found: pa.Array | None = None
+    v = value.cast(TS)
+    early = pc.less(v, pa.scalar(lo, TS))
+    future = pc.greater(v, pa.scalar(hi, TS))
+    if pc.any(early).as_py():
+        found = _code_where(early, "ts_early")
+    if pc.any(future).as_py():
+        f = _code_where(future, "ts_future")
+        found = f if found is None else pc.coalesce(found, f)
+    zoned_z = pc.fill_null(pc.or_(pc.ends_with(cells, "Z"), pc.ends_with(cells, "z")), True)
+    if not pc.all(zoned_z).as_py():
+        offset = pc.and_(pc.invert(zoned_z), pc.fill_null(pc.match_substring_regex(cells, _BAD_OFFSET), False))
+        if pc.any(offset).as_py():
+            o = _code_where(offset, "ts_offset")
+            found = o if found is None else pc.coalesce(o, found)  # the offset explains the time
+    return found
 
 
 _BESIDE = ThreadPoolExecutor(1, thread_name_prefix="purgewatch-validate")
@@ -408,36 +498,37 @@ _REJECT_SCHEMA = pa.schema([
 ])
 
 
-def _rejects(raw: RawFile, out: pa.Table, bad: np.ndarray, reasons: list[tuple[Column, str]],
-             rcols: list[str]) -> pa.Table:
+def _rejects(raw: RawFile, lines: pa.ChunkedArray, bad: np.ndarray,
+             checks: list[tuple[Column, pa.Array]]) -> pa.Table:
     """One row per rejected input row: its first bad cell, plus shape-broken rows."""
-    lines: list[int] = []
+    out_lines: list[int] = []
     cols: list[str | None] = []
     codes: list[str] = []
     values: list[str | None] = []
     if bad.any():
-        sub = out.filter(pa.array(bad))
-        cells = raw.table.filter(pa.array(bad))
-        codes_m = [sub.column(rc).to_pylist() for rc in rcols]
-        for j, line in enumerate(sub.column(LINE_COL).to_pylist()):
-            for k, (col, _) in enumerate(reasons):
+        keep = pa.array(bad)
+        sub_lines = lines.filter(keep).to_pylist()
+        cells = raw.table.filter(keep)
+        codes_m = [arr.filter(keep).to_pylist() for _, arr in checks]
+        for j, line in enumerate(sub_lines):
+            for k, (col, _) in enumerate(checks):
                 code = codes_m[k][j]
                 if code is not None:
-                    lines.append(line)
+                    out_lines.append(line)
                     cols.append(col.name)
                     codes.append(code)
                     values.append(cells.column(col.name)[j].as_py())
                     break
-    for line, why in raw.broken:
-        lines.append(line)
+    for line, broken_why in raw.broken:
+        out_lines.append(line)
         cols.append(None)
-        codes.append(why)
+        codes.append(broken_why)
         values.append(None)
-    reason = [
-        (f"{c}: " if c else "") + REASONS.get(code, (code, ""))[0] for c, code in zip(cols, codes, strict=True)
+    why = [
+        (f"{c}: " if c else "") + reason(code)[0] for c, code in zip(cols, codes, strict=True)
     ]
-    t = pa.table({"line": pa.array(lines, pa.int64()), "column": pa.array(cols, pa.string()),
-                  "code": pa.array(codes, pa.string()), "reason": pa.array(reason, pa.string()),
+    t = pa.table({"line": pa.array(out_lines, pa.int64()), "column": pa.array(cols, pa.string()),
+                  "code": pa.array(codes, pa.string()), "reason": pa.array(why, pa.string()),
                   "value": pa.array(values, pa.string())}, schema=_REJECT_SCHEMA)
     if t.num_rows:
         t = t.take(pc.sort_indices(t, [("line", "ascending")]))
