@@ -186,3 +186,21 @@ def test_a_store_without_posts_answers_empty(store: Store) -> None:
     answer = search_posts(store, "attack")
     assert answer["posts"] == [] and answer["groups"] == []
     assert deleted_posts(store) == {"deleted": []}
+
+
+def test_jsonl_lists_are_arrays_and_gz_works(store: Store, tmp_path: Path) -> None:
+    import gzip
+
+    line = ('{"platform":"x","account_id":"1","post_id":"9","created_at":"2026-01-01T00:00:00Z",'
+            '"observed_at":"2026-01-02T00:00:00Z","text":"hi #Tag","hashtags":["#Tag"],"mentions":[]}\n')
+    p = tmp_path / "posts.jsonl.gz"
+    p.write_bytes(gzip.compress(line.encode()))
+    rep = import_files(store, "posts", [p])
+    assert rep.imported == 1
+    (row,) = store.read("posts").to_pylist()
+    assert json.loads(row["hashtags"]) == ["tag"] and json.loads(row["mentions"]) == []
+    # a non-list column stays scalar-only
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(line.replace('"text":"hi #Tag"', '"text":["hi"]'))
+    with pytest.raises(InputError, match="text"):
+        import_files(store, "posts", [bad])

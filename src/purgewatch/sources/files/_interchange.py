@@ -96,9 +96,9 @@ SPECS: dict[str, list[Column]] = {
         Column("reply_to", "id"),
         Column("repost_of", "id"),
         Column("quote_of", "id"),
-        Column("links", "text"),
-        Column("hashtags", "text"),
-        Column("mentions", "text"),
+        Column("links", "json"),
+        Column("hashtags", "json"),
+        Column("mentions", "json"),
         Column("source", "id"),
     ],
     "status_counts": [
@@ -260,10 +260,10 @@ def import_interchange(
     for path in paths:
         p = str(path)
         report.files.append(p)
-        if is_gzip(p) and kind not in ("watchlist", "followers"):
+        if is_gzip(p) and kind not in ("watchlist", "followers", "posts"):
             _import_stream(store, kind, p, spec, skip_bad_rows, rejects, batch_rows, report, progress)
             continue
-        raw = read_cells(p, wanted, required)
+        raw = read_cells(p, wanted, required, json_ok=frozenset(c.name for c in spec if c.type == "json"))
         check_lookalikes(p, raw, wanted)
         v = _validated(kind, raw, spec)
         report.rows_read += raw.table.num_rows + len(raw.broken)

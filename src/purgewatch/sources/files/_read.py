@@ -321,7 +321,7 @@ def read_jsonl_lines(path: str, data: bytes) -> tuple[pa.Array, np.ndarray]:
 
 
 def read_jsonl(path: str, data: bytes, wanted: list[str], required: list[str], *,
-               line_offset: int = 0) -> RawFile:
+               line_offset: int = 0, json_ok: frozenset[str] = frozenset()) -> RawFile:
     """Read JSONL objects into string columns for ``wanted`` keys (vectorised in DuckDB).
     ``line_offset``: lines of the file before ``data`` (a chunk of a streamed file)."""
     import duckdb
@@ -371,7 +371,7 @@ def read_jsonl(path: str, data: bytes, wanted: list[str], required: list[str], *
         broken += [(int(line), "not a JSON object") for line in bad_lines]
         table = table.filter(pa.array(ok))
     broken.sort()
-    table = _mark_nonscalar(table.drop_columns(["__ok"]), wanted)
+    table = _mark_nonscalar(table.drop_columns(["__ok"]), [c for c in wanted if c not in json_ok])
     return RawFile(path, "jsonl", table, found, broken)
 
 
@@ -486,14 +486,14 @@ def _too_long(path: str, lines_before: int, fmt: str) -> InputError:
 
 
 def read_cells(path: str | Path, wanted: list[str], required: list[str], *,
-               limit: int | None = None) -> RawFile:
+               limit: int | None = None, json_ok: frozenset[str] = frozenset()) -> RawFile:
     """Read any supported file into string cells (see :class:`RawFile`). ``limit`` keeps
     the first ``limit`` records and reads only as much of the file as they need (records
     cut off by the limit are dropped, never reported as broken)."""
     data = read_bytes(path, None if limit is None else limit + 1)
     fmt = sniff_format(path, data)
     if fmt == "jsonl":
-        raw = read_jsonl(str(path), data, wanted, required)
+        raw = read_jsonl(str(path), data, wanted, required, json_ok=json_ok)
     else:
         raw = read_csv(str(path), data, wanted, required)
     raw.file_sha256 = hashlib.sha256(data).hexdigest()

@@ -87,7 +87,8 @@ REASONS: dict[str, tuple[str, str]] = {
 @dataclass(frozen=True)
 class Column:
     """One column of an input format. ``type``: text (verbatim), id (trimmed), token
-    (lowercased platform word), int, bool, ts (timestamp), status (vocabulary + raw word)."""
+    (lowercased platform word), int, bool, ts (timestamp), status (vocabulary + raw word),
+    json (verbatim; in JSONL an array or object is allowed and kept as its JSON text)."""
 
     name: str
     type: str
@@ -98,7 +99,7 @@ class Column:
     def __post_init__(self) -> None:
         if not _IDENT.match(self.name):
             raise ValueError(f"bad column name {self.name!r}")
-        if self.type not in {"text", "id", "token", "int", "bool", "ts", "status"}:
+        if self.type not in {"text", "json", "id", "token", "int", "bool", "ts", "status"}:
             raise ValueError(f"bad column type {self.type!r}")
 
 
@@ -147,7 +148,7 @@ def _q(name: str) -> str:
 def _exprs(col: Column, present: bool, naive_utc: bool) -> tuple[str, str | None, str]:
     """(typed value SQL, raw-status SQL or None, reason-code SQL) for one column."""
     if not present:
-        typ = {"text": "VARCHAR", "id": "VARCHAR", "token": "VARCHAR", "int": "BIGINT",
+        typ = {"text": "VARCHAR", "json": "VARCHAR", "id": "VARCHAR", "token": "VARCHAR", "int": "BIGINT",
                "bool": "BOOLEAN", "ts": "TIMESTAMPTZ", "status": "VARCHAR"}[col.type]
         value = "'unknown'" if col.type == "status" else f"CAST(NULL AS {typ})"
         return value, ("CAST(NULL AS VARCHAR)" if col.type == "status" else None), "CAST(NULL AS VARCHAR)"
@@ -155,7 +156,7 @@ def _exprs(col: Column, present: bool, naive_utc: bool) -> tuple[str, str | None
     v = f"NULLIF(trim({c}), '')"
     empty = f"WHEN {v} IS NULL THEN 'empty'" if col.nonempty else f"WHEN {v} IS NULL THEN NULL"
     raw_status = None
-    if col.type == "text":
+    if col.type in ("text", "json"):
         value = f"NULLIF({c}, '')"
         reason = f"CASE {empty} END"
     elif col.type == "id":
@@ -297,7 +298,7 @@ def _fast(col: Column, cells: pa.ChunkedArray | pa.Array, naive_utc: bool = Fals
         v = _empty_to_null(cells)
         if col.nonempty and v.null_count:
             return None
-        if col.type == "text":
+        if col.type in ("text", "json"):
             return {col.name: v}
         if col.type == "id":
             t = pc.utf8_trim_whitespace(v)
