@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "explain": "purgewatch.cli._explain_cmds:explain_cmd", "compare": "purgewatch.cli._explain_cmds:compare_cmd", "forensics": "purgewatch.cli._explain_cmds:forensics_cmd",
     "report": "purgewatch.cli._publish_cmds:report_cmd", "serve": "purgewatch.cli._publish_cmds:serve_cmd",
     "detect": "purgewatch.cli._detect_cmd:detect_cmd",
+    "bots": "purgewatch.cli._bots_cmd:bots_cmd",
 }
 
 
