@@ -125,7 +125,7 @@ def test_missing_column_is_nan_not_zero() -> None:
     assert f.drop(columns=["followers_count"]).isna().all(axis=None)
 
 
-def _tiny_model(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+def _tiny_model(tmp_path: Path, params: dict[str, object] | None = None) -> tuple[Path, np.ndarray, np.ndarray]:
     pytest.importorskip("sklearn")
     from purgewatch.analysis.bots import train as tr
 
@@ -143,7 +143,12 @@ def _tiny_model(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     prof["y"] = np.where(flip, 1 - y, y)
     prof["dataset"] = np.where(np.arange(n) % 2, "a", "b")
     prof["subset"] = prof["dataset"]
+    if params:
+        monkey = pytest.MonkeyPatch()
+        monkey.setattr(tr, "PARAMS", {**tr.PARAMS, **params})
     fit, doc = tr.train(prof)
+    if params:
+        monkey.undo()
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(doc))
     X = bots.feature_matrix(prof)
@@ -158,6 +163,14 @@ def test_json_model_equals_the_trained_learner(tmp_path: Path) -> None:
     d = json.loads(path.read_text())
     assert d["libraries"]["scikit-learn"] and d["training"]["datasets"] == {"a": {"bot": int(d["training"]["datasets"]["a"]["bot"]), "human": int(d["training"]["datasets"]["a"]["human"])}, "b": d["training"]["datasets"]["b"]}
     assert d["features"] == list(bots.FEATURE_NAMES)
+
+
+def test_json_model_with_big_trees_equals_the_learner(tmp_path: Path) -> None:
+    # More than 16 leaves per tree: the 64-bit path of the scorer.
+    path, X, expected = _tiny_model(tmp_path, {"max_depth": None, "max_leaf_nodes": 40, "min_samples_leaf": 5})
+    m = bots.load_model(path)
+    assert max(int((t.feature < 0).sum()) for t in m.trees) > 16
+    assert np.allclose(m.score_matrix(X), expected, atol=1e-12)
 
 
 def test_model_file_refused_when_foreign(tmp_path: Path) -> None:

@@ -68,7 +68,10 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 def _num(df: pd.DataFrame, name: str) -> np.ndarray:
     if name not in df.columns:
         return np.full(len(df), np.nan)
-    return pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    col = df[name]
+    if not pd.api.types.is_numeric_dtype(col.dtype):
+        col = pd.to_numeric(col, errors="coerce")
+    return col.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _flag(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -85,16 +88,19 @@ def _times_us(df: pd.DataFrame, name: str) -> np.ndarray:
     return (t - _EPOCH).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan) * 1e6
 
 
-def _snowflake_us(df: pd.DataFrame) -> np.ndarray:
+def _snowflake_us(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Creation time (µs) encoded in X snowflake ids, for the rows selected by ``rows``
+    (NaN elsewhere and for ids too old to be snowflakes). Float precision of a 64-bit id
+    shifts the time by well under a millisecond."""
     out = np.full(len(df), np.nan)
-    if "account_id" not in df.columns:
+    if "account_id" not in df.columns or not rows.any():
         return out
-    ids = pd.to_numeric(df["account_id"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    plat = df["platform"].astype(str).to_numpy() if "platform" in df.columns else np.full(len(df), "x")
-    ok = (plat == "x") & np.isfinite(ids) & (ids >= _SNOWFLAKE_MIN_ID)
-    if ok.any():
-        exact = pd.to_numeric(df["account_id"][ok], errors="coerce").astype("uint64").to_numpy()
-        out[ok] = ((exact >> np.uint64(22)).astype(float) + _SNOWFLAKE_EPOCH_MS) * 1000.0
+    plat = df["platform"].to_numpy() == "x" if "platform" in df.columns else np.ones(len(df), bool)
+    rows = rows & plat
+    if rows.any():
+        ids = pd.to_numeric(df["account_id"][rows], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        ms = np.where(ids >= _SNOWFLAKE_MIN_ID, np.floor(ids / 2**22) + _SNOWFLAKE_EPOCH_MS, np.nan)
+        out[rows] = ms * 1000.0
     return out
 
 
@@ -111,12 +117,29 @@ def _strings(df: pd.DataFrame, name: str) -> pa.Array:
 def _user_part(handles: pa.Array, platforms: pa.Array | None) -> pa.Array:
     """The part of a handle a person chose: X ``name``; Mastodon ``name`` of
     ``name@instance``; Bluesky the first label of ``name.bsky.social``."""
-    h = pc.replace_substring_regex(handles, r"^@+", "")
-    h = pc.replace_substring_regex(h, r"@.*$", "")
-    if platforms is not None:
+    h = handles
+    if pc.any(pc.match_substring(h, "@")).as_py():
+        h = pc.replace_substring_regex(pc.replace_substring_regex(h, r"^@+", ""), r"@.*$", "")
+    if platforms is not None and pc.any(pc.equal(platforms, "bluesky")).as_py():
         bsky = pc.fill_null(pc.equal(platforms, "bluesky"), False)
         h = pc.if_else(bsky, pc.replace_substring_regex(h, r"\..*$", ""), h)
     return h
+
+
+def _bytes(text: pa.Array, width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row of each UTF-8 byte, the bytes, byte length per row) of a string array,
+    optionally cut to ``width`` characters first."""
+    n = len(text)
+    arr = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if width is not None:
+        arr = pc.utf8_slice_codeunits(arr, 0, width)
+    arr = arr.cast(pa.large_string())
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    return np.repeat(np.arange(n, dtype=np.int64), lengths), data, lengths
 
 
 def _entropy(text: pa.Array) -> np.ndarray:
@@ -127,20 +150,14 @@ def _entropy(text: pa.Array) -> np.ndarray:
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    arr = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    arr = pc.utf8_slice_codeunits(arr, 0, _NAME_WIDTH).cast(pa.large_binary())
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
-    data = data[offsets[0]:offsets[-1]]
-    row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    row, data, lengths = _bytes(text, _NAME_WIDTH)
     keys, counts = np.unique(row * 256 + data, return_counts=True)
     c = counts.astype(float)
-    sum_clogc = np.bincount(keys // 256, weights=c * np.log2(c), minlength=n)
+    sum_clogc = np.bincount(keys >> 8, weights=c * np.log2(c), minlength=n).astype(float)
     L = lengths.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = np.where(L > 0, np.log2(np.maximum(L, 1)) - sum_clogc / np.maximum(L, 1), 0.0)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    valid = text.is_valid().to_numpy(zero_copy_only=False)
     out[valid] = ent[valid]
     return out
 
@@ -150,7 +167,9 @@ def _text_stats(df: pd.DataFrame, name: str, *, user_part: bool = False) -> tupl
     if user_part:
         s = _user_part(s, _strings(df, "platform") if "platform" in df.columns else None)
     length = pc.utf8_length(s).to_numpy(zero_copy_only=False).astype(float)
-    digits = pc.count_substring_regex(s, r"\d").to_numpy(zero_copy_only=False).astype(float)
+    row, data, _ = _bytes(s)
+    digits = np.bincount(row, weights=((data >= 48) & (data <= 57)).astype(float), minlength=len(s)).astype(float)  # ASCII 0-9
+    digits[np.isnan(length)] = np.nan
     return length, digits, s
 
 
@@ -163,7 +182,8 @@ def feature_matrix(profiles: pd.DataFrame, *, as_of: Any = None) -> np.ndarray:
     posts, fol, fing = _num(p, "posts_count"), _num(p, "followers_count"), _num(p, "following_count")
     fav, listed = _num(p, "favourites_count"), _num(p, "listed_count")
     created = _times_us(p, "created_at")
-    created = np.where(np.isnan(created), _snowflake_us(p), created)
+    missing = np.isnan(created)
+    created = np.where(missing, _snowflake_us(p, missing), created)
     if as_of is not None:
         t = pd.Timestamp(as_of)
         t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
@@ -198,7 +218,10 @@ def feature_matrix(profiles: pd.DataFrame, *, as_of: Any = None) -> np.ndarray:
         "default_profile_image": _flag(p, "default_profile_image"),
         "default_profile": _flag(p, "default_profile"),
     }
-    return np.column_stack([cols[name] for name in FEATURE_NAMES]) if n else np.zeros((0, len(FEATURE_NAMES)))
+    X = np.empty((n, len(FEATURE_NAMES)))
+    for j, name in enumerate(FEATURE_NAMES):
+        X[:, j] = cols[name]
+    return X
 
 
 def feature_frame(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:

@@ -35,7 +35,7 @@ FORMAT = "purgewatch-bot-model"
 FORMAT_VERSION = 1
 SHIPPED_MODEL = Path(__file__).with_name("model.json")
 ENV_MODEL = "PURGEWATCH_BOT_MODEL"
-_CHUNK = 2_048    # rows per scoring pass: keeps the working arrays in cache
+_CHUNK = 4_096    # rows per scoring pass: keeps the working arrays in cache
 
 
 @dataclass
@@ -67,52 +67,84 @@ class BotModel:
         self._compile()
 
     def _compile(self) -> None:
-        """Every tree as a complete binary tree of the deepest tree's depth, all in flat
-        arrays, so one pass of whole-array operations per level scores every tree: a
-        node's children sit at 2p+1 and 2p+2; a leaf above the bottom level becomes
-        "always left" nodes down to the bottom. NaN is handled without a branch: the
-        feature matrix is given twice, with NaN as +inf (goes right of every threshold)
-        and as -inf (goes left), and each node reads the copy that sends NaN its way."""
-        n_feat = len(self.features)
-        depth = max((t.depth for t in self.trees), default=0)
-        inner, leaves = 2**depth - 1, 2**depth
-        fidx = np.zeros((len(self.trees), max(inner, 1)), dtype=np.int64)
-        thr = np.full((len(self.trees), max(inner, 1)), np.inf)
-        val = np.zeros((len(self.trees), leaves))
+        """QuickScorer (Lucchese et al., SIGIR 2015), vectorised: a row's exit leaf in a
+        tree is the leftmost leaf not ruled out by a node whose test sends the row right.
+        Per tree a bit per leaf (left to right); a node sends x right when x > threshold,
+        which rules out the leaves of its left subtree (its mask clears their bits). Per
+        feature, nodes sorted by threshold, so the nodes a value sends right are a prefix,
+        and the prefix's AND of masks per tree is precomputed: scoring is, per feature,
+        one binary search and one row lookup ANDed in, then the lowest set bit per tree."""
+        n_trees = len(self.trees)
+        leaves = max((int((t.feature < 0).sum()) for t in self.trees), default=1)
+        if leaves > 64:
+            raise ConfigError(f"{self.path}: trees with {leaves} leaves; this format scores at most 64",
+                              hint="retrain with max_leaf_nodes <= 64")
+        self._dtype = np.uint16 if leaves <= 16 else np.uint64
+        ones = np.iinfo(self._dtype).max
+        values = np.zeros((n_trees, 64))
+        nodes: dict[int, list[tuple[float, int, int, bool]]] = {}
         for k, t in enumerate(self.trees):
-            stack = [(0, 0, 0)]  # (node in the tree's arrays, position, level)
+            order: list[int] = []
+            left_range: dict[int, tuple[int, int]] = {}
+            stack: list[tuple[int, bool]] = [(0, False)]
+            start: dict[int, int] = {}
+            # Iterative in-order walk: leaves get 0, 1, ... left to right, and each inner
+            # node learns the leaf range of its left subtree.
             while stack:
-                node, pos, level = stack.pop()
+                node, expanded = stack.pop()
                 if t.feature[node] < 0:
-                    # Fill the leaf's whole bottom range (only its leftmost slot is reached).
-                    lo = (pos + 1) * 2 ** (depth - level) - 1 - inner
-                    val[k, lo:lo + 2 ** (depth - level)] = t.value[node]
+                    order.append(node)
                     continue
-                fidx[k, pos] = t.feature[node] + (n_feat if t.missing_left[node] else 0)
-                thr[k, pos] = t.threshold[node]
-                stack.append((int(t.left[node]), 2 * pos + 1, level + 1))
-                stack.append((int(t.right[node]), 2 * pos + 2, level + 1))
-        self._depth, self._inner = depth, inner
-        self._fidx, self._thr, self._val = fidx.ravel(), thr.ravel(), val.ravel()
-        self._tree_inner = (np.arange(len(self.trees)) * max(inner, 1))[:, None]
-        self._tree_leaf = (np.arange(len(self.trees)) * leaves)[:, None]
+                if expanded:
+                    left_range[node] = (start[node], len(order))
+                    stack.append((int(t.right[node]), False))
+                else:
+                    start[node] = len(order)
+                    stack.append((node, True))
+                    stack.append((int(t.left[node]), False))
+            for i, leaf in enumerate(order):
+                values[k, i] = t.value[leaf]
+            for node, (a, b) in left_range.items():
+                mask = ones & ~(((1 << (b - a)) - 1) << a)
+                nodes.setdefault(int(t.feature[node]), []).append(
+                    (float(t.threshold[node]), k, mask, bool(t.missing_left[node])))
+        self._tables: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for f, items in sorted(nodes.items()):
+            items.sort(key=lambda it: it[0])
+            table = np.full((len(items) + 2, n_trees), ones, dtype=self._dtype)
+            for j, (_, k, mask, _) in enumerate(items):
+                table[j + 1] = table[j]
+                table[j + 1, k] &= mask
+            for _, k, mask, missing_left in items:   # the last row: where NaN goes
+                if not missing_left:
+                    table[-1, k] &= mask
+            self._tables.append((f, np.array([it[0] for it in items]), table))
+        self._values = values.ravel()
+        self._tree_offset = (np.arange(n_trees) * 64)[None, :]
+        if self._dtype == np.uint16:
+            v = np.arange(1, 65536)
+            self._lowest = np.zeros(65536, dtype=np.intp)
+            self._lowest[1:] = np.frexp((v & -v).astype(float))[1] - 1
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Summed tree output (the uncalibrated log-odds) per row of ``X``."""
         X = np.asarray(X, dtype=float)
         out = np.full(len(X), self.baseline)
+        ones = np.iinfo(self._dtype).max
         for lo in range(0, len(X), _CHUNK):
             xs = X[lo:lo + _CHUNK]
-            m = len(xs)
-            both = np.concatenate([np.where(np.isnan(xs), np.inf, xs), np.where(np.isnan(xs), -np.inf, xs)], axis=1)
-            flat = np.ascontiguousarray(both.T).ravel()  # feature-major: value of (f, row) at f*m + row
-            rows = np.arange(m)[None, :]
-            pos = np.zeros((len(self.trees), m), dtype=np.intp)
-            for _ in range(self._depth):
-                at = self._tree_inner + pos
-                v = flat.take(self._fidx.take(at) * m + rows)
-                pos = 2 * pos + 1 + (v > self._thr.take(at))
-            out[lo:lo + m] += self._val.take(self._tree_leaf + pos - self._inner).sum(axis=0)
+            acc = np.full((len(xs), len(self.trees)), ones, dtype=self._dtype)
+            for f, thresholds, table in self._tables:
+                x = xs[:, f]
+                k = np.searchsorted(thresholds, x, side="left")   # nodes with threshold < x
+                k[np.isnan(x)] = len(thresholds) + 1
+                acc &= table.take(k, axis=0)
+            if self._dtype == np.uint16:
+                leaf = self._lowest.take(acc)
+            else:
+                low = acc & (~acc + np.uint64(1))
+                leaf = np.frexp(low.astype(float))[1] - 1
+            out[lo:lo + len(xs)] += self._values.take(self._tree_offset + leaf).sum(axis=1)
         return out
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
