@@ -15,13 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run
 from purgewatch.analysis import bots
 from purgewatch.analysis.bots._model import FORMAT, _load
 from purgewatch.errors import ConfigError
 from purgewatch.model import LATE_FACT_COLUMNS, TABLE_SCHEMAS
 from purgewatch.sources.files import import_files
 from purgewatch.store import Store
-from _cli import run
 
 OBSERVED = "2019-06-05T20:09:15+00:00"
 

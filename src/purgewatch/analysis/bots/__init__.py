@@ -14,10 +14,27 @@ on public labelled sets; it ships as JSON and scores with numpy alone.
 
 from __future__ import annotations
 
-from purgewatch.analysis.bots._data import LABELLED_SETS, load_labelled, read_labelled_file, read_profiles
-from purgewatch.analysis.bots._features import FEATURE_NAMES, FEATURES, Feature, feature_frame, feature_matrix
+from purgewatch.analysis.bots._data import (
+    LABELLED_SETS,
+    load_labelled,
+    read_labelled_file,
+    read_profiles,
+)
+from purgewatch.analysis.bots._features import (
+    FEATURE_NAMES,
+    FEATURES,
+    Feature,
+    feature_frame,
+    feature_matrix,
+)
 from purgewatch.analysis.bots._model import ENV_MODEL, SHIPPED_MODEL, BotModel, load_model
-from purgewatch.analysis.bots._score import compare_shares, latest_profiles, score_answer, stored_scores, summarize
+from purgewatch.analysis.bots._score import (
+    compare_shares,
+    latest_profiles,
+    score_answer,
+    stored_scores,
+    summarize,
+)
 
 __all__ = [
     "ENV_MODEL", "FEATURES", "FEATURE_NAMES", "LABELLED_SETS", "SHIPPED_MODEL", "BotModel", "Feature",

@@ -206,8 +206,10 @@ def train(profiles: pd.DataFrame, *, seed: int = SEED) -> tuple[Fitted, dict[str
         "note": "out-of-fold scores of the training accounts (X v1.1 profiles of 2009-2019)",
     }
     counts: dict[str, dict[str, int]] = {}
-    for (d, cls), n in profiles.groupby(["dataset", "y"]).size().items():
-        counts.setdefault(str(d), {})["bot" if cls == 1 else "human"] = int(n)
+    for d, cls in zip(profiles["dataset"].astype(str), profiles["y"].astype(int), strict=True):
+        per = counts.setdefault(d, {})
+        name = "bot" if cls == 1 else "human"
+        per[name] = per.get(name, 0) + 1
     training = {"datasets": counts, "terms": {d: TERMS.get(d, "the user's own data") for d in counts},
                 "rows": int(len(profiles)), "seed": seed,
                 "weighting": "each data set counts equally; bots and humans weigh the same in total",
