@@ -834,20 +834,22 @@ BOT_REMAINING_SAMPLE = 20_000   # remaining followers scored at most (a seeded r
 
 
 def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
-                         remaining_ids: Sequence[str]) -> dict[str, Any]:
+                         remaining_ids: Sequence[str], *, remaining_total: int | None = None) -> dict[str, Any]:
     """Bot-likeness of the lost followers beside the remaining ones and the model's
     reference of genuine accounts, and what it says (``finding``) with its uncertainty.
     Scores come from each follower's latest stored profile; followers without one are
-    counted as unscored, never as zero."""
+    counted as unscored, never as zero. ``remaining_total``: how many followers stayed
+    when ``remaining_ids`` is already a sample of them."""
     from purgewatch.analysis.bots import compare_shares, load_model, stored_scores, summarize
 
     model = load_model()
     t = model.threshold
     remaining = list(remaining_ids)
-    sampled = len(remaining) > BOT_REMAINING_SAMPLE
-    if sampled:
+    total = remaining_total if remaining_total is not None else len(remaining)
+    if len(remaining) > BOT_REMAINING_SAMPLE:
         pick = np.random.default_rng(0).choice(len(remaining), BOT_REMAINING_SAMPLE, replace=False)
         remaining = [remaining[i] for i in np.sort(pick)]
+    sampled = len(remaining) < total
     lost_s = stored_scores(store, platform, list(lost_ids), model=model)
     rem_s = stored_scores(store, platform, remaining, model=model)
     lost_sum = summarize(lost_s, threshold=t)
@@ -878,7 +880,7 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
     return {
         "model": model.meta.get("version"), "threshold": t, "finding": finding, "reason": reason,
         "lost": {"accounts": len(lost_ids), **lost_sum},
-        "remaining": {"accounts": len(remaining_ids), "sampled": len(remaining) if sampled else None, **rem_sum},
+        "remaining": {"accounts": total, "sampled": len(remaining) if sampled else None, **rem_sum},
         "genuine_reference": genuine,
         "lost_vs_remaining": test,
         "thresholds": {"min_scored": BOT_MIN_SCORED, "alpha": BOT_ALPHA, "majority_wilson_lower": BOT_MAJORITY_LOWER},
@@ -889,7 +891,11 @@ def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, lost_
     """Attach :func:`bot_likeness_section` to one explain answer and its reason."""
     remaining = np.intersect1d(snap.load_followers(store, pair.old["snapshot_id"]),
                                snap.load_followers(store, pair.new["snapshot_id"]), assume_unique=True)
-    section = bot_likeness_section(store, platform, lost_ids, snap.sids_to_ids(store, platform, remaining).to_pylist())
+    total = len(remaining)
+    if total > BOT_REMAINING_SAMPLE:   # sample before mapping ids: lists can hold millions
+        remaining = np.sort(np.random.default_rng(0).choice(remaining, BOT_REMAINING_SAMPLE, replace=False))
+    ids = snap.sids_to_ids(store, platform, remaining).to_pylist()
+    section = bot_likeness_section(store, platform, lost_ids, ids, remaining_total=total)
     result["bot_likeness"] = section
     result["evidence"]["reasons"].append(section["reason"])
     if result.get("verdict") == "platform_enforcement" and section["finding"] == "fake_followers_removed":

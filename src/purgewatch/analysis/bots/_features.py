@@ -162,15 +162,18 @@ def _entropy(text: pa.Array) -> np.ndarray:
     return out
 
 
-def _text_stats(df: pd.DataFrame, name: str, *, user_part: bool = False) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _text_stats(df: pd.DataFrame, name: str, *, user_part: bool = False,
+                digits: bool = True) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     s = _strings(df, name)
     if user_part:
         s = _user_part(s, _strings(df, "platform") if "platform" in df.columns else None)
     length = pc.utf8_length(s).to_numpy(zero_copy_only=False).astype(float)
+    if not digits:
+        return length, np.full(len(s), np.nan), s
     row, data, _ = _bytes(s)
-    digits = np.bincount(row, weights=((data >= 48) & (data <= 57)).astype(float), minlength=len(s)).astype(float)  # ASCII 0-9
-    digits[np.isnan(length)] = np.nan
-    return length, digits, s
+    count = np.bincount(row, weights=((data >= 48) & (data <= 57)).astype(float), minlength=len(s)).astype(float)  # ASCII 0-9
+    count[np.isnan(length)] = np.nan
+    return length, count, s
 
 
 def feature_matrix(profiles: pd.DataFrame, *, as_of: Any = None) -> np.ndarray:
@@ -195,7 +198,7 @@ def feature_matrix(profiles: pd.DataFrame, *, as_of: Any = None) -> np.ndarray:
     days = np.maximum(age, 1.0)
     h_len, h_dig, handle = _text_stats(p, "handle", user_part=True)
     n_len, n_dig, _ = _text_stats(p, "display_name")
-    d_len, _, _ = _text_stats(p, "description")
+    d_len, _, _ = _text_stats(p, "description", digits=False)
     cols = {
         "posts_count": posts,
         "followers_count": fol,
