@@ -283,3 +283,55 @@ def test_shipped_model_on_real_rows(datasets_dir: Path) -> None:
     # feature pipeline, not an estimate of accuracy (benchmarks/bots.py has that).
     assert auc > 0.9, auc
     assert pa.array(s).null_count == 0 and np.all((s >= 0) & (s <= 1))
+
+
+def _profile(acc: str, at: datetime, *, fake: bool) -> dict[str, object]:
+    if fake:
+        return {"platform": "x", "account_id": acc, "observed_at": at, "status": "active",
+                "followers_count": 3, "following_count": 1500, "posts_count": 0, "favourites_count": 0,
+                "listed_count": 0, "handle": f"user{int(acc[1:]) + 48213977}", "default_profile": True,
+                "default_profile_image": True, "created_at": at - pd.Timedelta(days=20), "source": "test"}
+    return {"platform": "x", "account_id": acc, "observed_at": at, "status": "active",
+            "followers_count": 800, "following_count": 300, "posts_count": 5000, "favourites_count": 3000,
+            "listed_count": 20, "handle": "janedoe", "display_name": "Jane Doe", "description": "Reporter in Rome",
+            "default_profile": False, "default_profile_image": False,
+            "created_at": at - pd.Timedelta(days=3000), "source": "test"}
+
+
+def test_explain_and_regain_report_bot_likeness(tmp_path: Path) -> None:
+    from purgewatch.analysis import explain as ex
+    from purgewatch.analysis import forensics as fx
+    from purgewatch.store.snapshots import add_snapshot
+
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    day = pd.Timedelta(days=1)
+    store = Store.init(tmp_path / "s")
+    lost = [f"l{i}" for i in range(60)]
+    kept = [f"k{i}" for i in range(200)]
+    new = [f"n{i}" for i in range(80)]
+    rows = [_profile(a, t0 - day, fake=True) for a in lost + new]
+    rows += [_profile(a, t0 - day, fake=False) for a in kept]
+    rows += [{"platform": "x", "account_id": a, "observed_at": t0 + 2 * day, "status": "suspended", "source": "test"}
+             for a in lost]
+    keys = sorted({k for r in rows for k in r})
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0 - 2 * day, follower_ids=kept[:100])
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + kept)
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0 + day, follower_ids=kept)
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0 + 3 * day, follower_ids=new + kept)
+        w.add("profiles", pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]))
+    res = ex.explain(store, "A", start=t0, end=t0 + day)
+    b = res["bot_likeness"]
+    assert res["lost"] == 60 and res["verdict"] == "platform_enforcement"
+    assert b["lost"]["scored"] == 60 and b["remaining"]["scored"] == 200
+    assert b["lost"]["share_bot"] == 1.0 and b["remaining"]["share_bot"] == 0.0
+    assert b["finding"] == "fake_followers_removed" and b["lost_vs_remaining"]["p_value"] < 1e-10
+    assert b["genuine_reference"]["scored"] > 1000
+    assert b["reason"] in res["evidence"]["reasons"]
+    assert any("purge of fake or spam accounts" in r for r in res["evidence"]["reasons"])
+    # Unscored followers are counted as accounts, not as zero scores.
+    assert sum(b["lost"]["histogram"]) == 60
+    rg = fx.regain_for_account(store, "x", "A", start=t0, end=t0 + day)
+    assert rg["bot_likeness"]["gained"]["share_bot"] == 1.0 and rg["bot_share"] == 1.0
+    assert rg["bot_share_baseline"] == 0.0 and rg["bot_p_value"] < 1e-10
+    assert any("score as bots" in r for r in rg["reasons"])

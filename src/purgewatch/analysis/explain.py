@@ -753,7 +753,7 @@ def explain_many(
                 "overlap_checked": len(others),
             },
         })
-        _add_bot_likeness(store, base, plat, ids.to_pylist(), pr)
+        _add_bot_likeness(store, base, plat, pr)
         if resolve_info is not None:
             base["evidence"]["resolve"] = resolve_info
         if include_ids:
@@ -887,8 +887,9 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
     }
 
 
-def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, lost_ids: list[str], pair: _Pair) -> None:
+def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, pair: _Pair) -> None:
     """Attach :func:`bot_likeness_section` to one explain answer and its reason."""
+    lost_ids = snap.sids_to_ids(store, platform, pair.removed).to_pylist()
     remaining = np.intersect1d(snap.load_followers(store, pair.old["snapshot_id"]),
                                snap.load_followers(store, pair.new["snapshot_id"]), assume_unique=True)
     total = len(remaining)
