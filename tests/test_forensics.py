@@ -84,7 +84,7 @@ def test_follower_order_bands_find_bought_block() -> None:
     assert fx.follower_order_bands(seq[:100]) == []  # shorter than one window
 
 
-def test_bot_likeness_transparent_points() -> None:
+def test_heuristic_bot_likeness_transparent_points() -> None:
     df = pd.DataFrame({
         "default_profile_image": [True, False, None],
         "description": ["", "journalist", "hi"],
@@ -100,10 +100,10 @@ def test_bot_likeness_transparent_points() -> None:
         "default_profile_image": 1.0, "empty_description": 1.0, "low_follower_ratio": 1.0,
         "young_account": 1.0, "extreme_posting": 1.0, "digit_handle": 1.0,
     }
-    score = fx.bot_likeness(df)
+    score = fx.heuristic_bot_likeness(df)
     assert score[0] == 1.0 and score[1] == 0.0 and score[2] == 0.0
     # Only the fields present count: one known feature out of one.
-    assert fx.bot_likeness(pd.DataFrame({"handle": ["abc1234"]}))[0] == 1.0
+    assert fx.heuristic_bot_likeness(pd.DataFrame({"handle": ["abc1234"]}))[0] == 1.0
 
 
 def test_regain_campaign_vs_organic() -> None:

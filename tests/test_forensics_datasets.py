@@ -54,10 +54,10 @@ def _auc(pos: pd.Series, neg: pd.Series) -> float:
     return float(u / (pos.notna().sum() * neg.notna().sum()))
 
 
-def test_bot_likeness_separates_cresci_bots_from_genuine(datasets_dir: Path) -> None:
-    genuine = fx.bot_likeness(_cresci(datasets_dir, "genuine"))
+def test_heuristic_bot_likeness_separates_cresci_bots_from_genuine(datasets_dir: Path) -> None:
+    genuine = fx.heuristic_bot_likeness(_cresci(datasets_dir, "genuine"))
     assert genuine.notna().all() and genuine.mean() < 0.05
-    aucs = {c: _auc(fx.bot_likeness(_cresci(datasets_dir, c)), genuine) for c in CRESCI_BOTS}
+    aucs = {c: _auc(fx.heuristic_bot_likeness(_cresci(datasets_dir, c)), genuine) for c in CRESCI_BOTS}
     # Measured 2026-11: fake_followers 0.985; spambot classes 0.815 (traditional_3) .. 0.988.
     assert aucs["fake_followers"] >= 0.95, aucs
     assert min(aucs.values()) >= 0.75, aucs

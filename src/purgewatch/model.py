@@ -98,6 +98,15 @@ PROVENANCE_FIELDS: list[pa.Field] = [
     pa.field("record_key", pa.uint64()),      # content hash for idempotent re-imports
 ]
 
+# Added with the bot-likeness model (analysis/bots). Stores written before have no such
+# columns: readers see them as null, and content keys skip them while they are null, so
+# re-importing an old file into an old store still adds nothing.
+LATE_FACT_FIELDS: list[pa.Field] = [
+    pa.field("favourites_count", pa.int64()),   # posts liked (X favourites / likes)
+    pa.field("listed_count", pa.int64()),       # public lists the account is on (X)
+    pa.field("default_profile", pa.bool_()),    # never changed the default theme (X v1.1)
+]
+
 ACCOUNT_FACT_FIELDS: list[pa.Field] = [
     pa.field("platform", pa.string(), nullable=False),
     pa.field("account_id", pa.string(), nullable=False),
@@ -116,6 +125,8 @@ ACCOUNT_FACT_FIELDS: list[pa.Field] = [
     pa.field("detail", pa.string()),
     pa.field("label", pa.string()),           # dataset class label (e.g. cresci class), optional
 ]
+ACCOUNT_FACT_FIELDS += LATE_FACT_FIELDS
+LATE_FACT_COLUMNS: frozenset[str] = frozenset(f.name for f in LATE_FACT_FIELDS)
 
 OBSERVATIONS_SCHEMA = pa.schema(ACCOUNT_FACT_FIELDS + PROVENANCE_FIELDS)
 PROFILES_SCHEMA = pa.schema(ACCOUNT_FACT_FIELDS + PROVENANCE_FIELDS)
@@ -301,6 +312,9 @@ class Observation:
     description: str | None = None
     detail: str | None = None
     label: str | None = None
+    favourites_count: int | None = None
+    listed_count: int | None = None
+    default_profile: bool | None = None
     source: str | None = None
     source_ref: str | None = None
     payload_hash: str | None = None

@@ -801,7 +801,9 @@ def _status_rows(store: Store) -> pd.DataFrame:
 
 def _fact_rows(store: Store) -> pd.DataFrame:
     cols = ["platform", "account_id", "observed_at", "followers_count", "following_count",
-            "posts_count", "created_at", "default_profile_image", "description", "handle", "label"]
+            "posts_count", "created_at", "default_profile_image", "description", "handle", "label",
+            # read by the bot-likeness model (analysis/bots)
+            "display_name", "favourites_count", "listed_count", "default_profile"]
     parts = [store.read(t, columns=cols).to_pandas() for t in ("observations", "profiles")]
     return pd.concat(parts, ignore_index=True)
 
@@ -817,7 +819,8 @@ def account_frame(
 ) -> pd.DataFrame:
     """One row per account with ``group``, ``outcome`` (0/1, NaN when never observed) and
     the covariates ``age_days``, ``activity`` (log1p posts per day), ``audience``
-    (log1p followers) and ``bot_likeness`` (see forensics), from the latest facts known
+    (log1p followers) and ``bot_likeness`` (the trained model's probability, see
+    analysis/bots and docs/bots.md), from the latest facts known
     at the end of the window."""
     from purgewatch.analysis.forensics import bot_likeness, creation_times
 

@@ -647,6 +647,7 @@ def explain_many(
                 "overlap_checked": len(others),
             },
         })
+        _add_bot_likeness(store, base, plat, pr)
         if resolve_info is not None:
             base["evidence"]["resolve"] = resolve_info
         if include_ids:
@@ -728,3 +729,85 @@ class _OverlapIndex:
             })
         out.sort(key=lambda d: (-int(d["shared_lost"]), str(d["account_id"])))
         return out, round(shared_share, 6)
+
+
+# ---------------------------------------------------------------- bot-likeness of the lost
+# (analysis/bots; kept apart from the fate verdict above: it adds a finding and a reason,
+# it never changes the verdict word)
+
+BOT_MIN_SCORED = 20         # fewer scored lost followers than this: insufficient_data
+BOT_ALPHA = 0.05            # Fisher exact, lost vs remaining, one-sided
+BOT_MAJORITY_LOWER = 0.5    # "fake followers removed": Wilson lower bound of the lost bot share
+BOT_REMAINING_SAMPLE = 20_000   # remaining followers scored at most (a seeded random sample)
+
+
+def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
+                         remaining_ids: Sequence[str], *, remaining_total: int | None = None) -> dict[str, Any]:
+    """Bot-likeness of the lost followers beside the remaining ones and the model's
+    reference of genuine accounts, and what it says (``finding``) with its uncertainty.
+    Scores come from each follower's latest stored profile; followers without one are
+    counted as unscored, never as zero. ``remaining_total``: how many followers stayed
+    when ``remaining_ids`` is already a sample of them."""
+    from purgewatch.analysis.bots import compare_shares, load_model, stored_scores, summarize
+
+    model = load_model()
+    t = model.threshold
+    remaining = list(remaining_ids)
+    total = remaining_total if remaining_total is not None else len(remaining)
+    if len(remaining) > BOT_REMAINING_SAMPLE:
+        pick = np.random.default_rng(0).choice(len(remaining), BOT_REMAINING_SAMPLE, replace=False)
+        remaining = [remaining[i] for i in np.sort(pick)]
+    sampled = len(remaining) < total
+    lost_s = stored_scores(store, platform, list(lost_ids), model=model)
+    rem_s = stored_scores(store, platform, remaining, model=model)
+    lost_sum = summarize(lost_s, threshold=t)
+    rem_sum = summarize(rem_s, threshold=t)
+    test = compare_shares(lost_s, rem_s, threshold=t)
+    genuine = model.meta.get("reference", {}).get("genuine")
+    if lost_sum["scored"] < BOT_MIN_SCORED:
+        finding = "insufficient_data"
+        reason = (f"bot-likeness: only {lost_sum['scored']} lost followers have a stored profile to score "
+                  f"(< {BOT_MIN_SCORED}); import or collect their profiles")
+    else:
+        lo, hi = lost_sum["share_bot_ci"]
+        p = test["p_value"]
+        more = p is not None and p < BOT_ALPHA
+        if more and lo >= BOT_MAJORITY_LOWER:
+            finding = "fake_followers_removed"
+        elif more:
+            finding = "more_bot_like_than_remaining"
+        else:
+            finding = "no_difference"
+        reason = (
+            f"bot-likeness: {lost_sum['share_bot']:.0%} of {lost_sum['scored']} scored lost followers score as bots "
+            f"(>= {t:g}; 95% CI {lo:.0%}–{hi:.0%})"
+            + (f" vs {rem_sum['share_bot']:.0%} of {rem_sum['scored']} scored remaining" if rem_sum["scored"] else "")
+            + (f" (Fisher p={p:.3g})" if p is not None else "")
+            + (f" and {genuine['share_bot']:.0%} of the model's genuine reference" if genuine else "")
+        )
+    return {
+        "model": model.meta.get("version"), "threshold": t, "finding": finding, "reason": reason,
+        "lost": {"accounts": len(lost_ids), **lost_sum},
+        "remaining": {"accounts": total, "sampled": len(remaining) if sampled else None, **rem_sum},
+        "genuine_reference": genuine,
+        "lost_vs_remaining": test,
+        "thresholds": {"min_scored": BOT_MIN_SCORED, "alpha": BOT_ALPHA, "majority_wilson_lower": BOT_MAJORITY_LOWER},
+    }
+
+
+def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, pair: _Pair) -> None:
+    """Attach :func:`bot_likeness_section` to one explain answer and its reason."""
+    lost_ids = snap.sids_to_ids(store, platform, pair.removed).to_pylist()
+    remaining = np.intersect1d(snap.load_followers(store, pair.old["snapshot_id"]),
+                               snap.load_followers(store, pair.new["snapshot_id"]), assume_unique=True)
+    total = len(remaining)
+    if total > BOT_REMAINING_SAMPLE:   # sample before mapping ids: lists can hold millions
+        remaining = np.sort(np.random.default_rng(0).choice(remaining, BOT_REMAINING_SAMPLE, replace=False))
+    ids = snap.sids_to_ids(store, platform, remaining).to_pylist()
+    section = bot_likeness_section(store, platform, lost_ids, ids, remaining_total=total)
+    result["bot_likeness"] = section
+    result["evidence"]["reasons"].append(section["reason"])
+    if result.get("verdict") == "platform_enforcement" and section["finding"] == "fake_followers_removed":
+        result["evidence"]["reasons"].append(
+            "the accounts removed by the platform were mostly bot-like: consistent with a purge of fake or spam accounts"
+        )

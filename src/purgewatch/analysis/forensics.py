@@ -11,7 +11,9 @@ population: an account's followers, a set of suspended accounts, a camp, a datas
   accounts registered together.
 - :func:`follower_order_bands` - the "Follower Factory" picture (follower order against
   creation date) and a detector for the dense bands that bought followers leave in it.
-- :func:`bot_likeness` - a small, transparent score from profile features.
+- :func:`bot_likeness` - probability that an account is automated or fake, from the
+  trained model of :mod:`purgewatch.analysis.bots` (the hand-weighted score of earlier
+  versions stays as :func:`heuristic_bot_likeness`, the benchmark's baseline).
 - :func:`regain_campaign` - after a drop, was the next gain abnormal and made of young or
   batch-created accounts?
 
@@ -370,6 +372,8 @@ def follower_order_bands(
 
 # ---------------------------------------------------------------- bot-likeness
 
+# The hand-weighted score PurgeWatch used before the trained model (analysis/bots); kept
+# as the baseline benchmarks/bots.py measures the model against.
 # (feature, points, why). The score is points earned / points available, using only
 # the features present for the account, so a missing field neither helps nor hurts.
 BOT_FEATURES: list[tuple[str, float, str]] = [
@@ -385,7 +389,7 @@ _DIGITS = re.compile(r"\d{4,}$")
 
 
 def bot_likeness_features(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
-    """The 0/1 features behind :func:`bot_likeness` (NaN where the input lacks the field).
+    """The 0/1 features behind :func:`heuristic_bot_likeness` (NaN where the input lacks the field).
 
     Columns read when present: ``default_profile_image``, ``description``,
     ``followers_count``, ``following_count``, ``posts_count``, ``created_at``,
@@ -455,8 +459,21 @@ def bot_likeness_features(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Da
 
 
 def bot_likeness(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Series:
-    """Share of the documented bot-like features (``BOT_FEATURES``) an account shows,
-    0..1, counting only features known for that account. NaN when none is known."""
+    """Probability (0..1) that each profile is a bot, from the shipped (or configured)
+    model of :mod:`purgewatch.analysis.bots`; NaN for a row without a single known
+    feature. Columns: the store's account facts (see ``bots.FEATURES``)."""
+    from purgewatch.analysis.bots import feature_matrix, load_model
+
+    X = feature_matrix(profiles, as_of=as_of)
+    scores = load_model().score_matrix(X)
+    known = np.isfinite(X).any(axis=1)
+    return pd.Series(np.where(known, scores, np.nan), index=profiles.index)
+
+
+def heuristic_bot_likeness(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Series:
+    """The earlier hand-weighted score: share of the documented bot-like features
+    (``BOT_FEATURES``) an account shows, 0..1, counting only features known for that
+    account. NaN when none is known. Kept as a baseline (benchmarks/bots.py)."""
     feats = bot_likeness_features(profiles, as_of=as_of)
     weights = {name: w for name, w, _ in BOT_FEATURES}
     w = pd.Series({c: weights[c] for c in feats.columns})
@@ -481,6 +498,10 @@ class RegainReport:
     batches: list[CreationBatch] = field(default_factory=list)
     verdict: str = "insufficient_data"   # regain_campaign | organic | insufficient_data
     reasons: list[str] = field(default_factory=list)
+    # Bot-likeness (analysis/bots) of the new followers vs the reference population.
+    bot_share: float | None = None            # share of scored gained with score >= threshold
+    bot_share_baseline: float | None = None   # same for the reference (e.g. remaining followers)
+    bot_p_value: float | None = None          # Fisher exact (one-sided, greater)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -501,6 +522,9 @@ def regain_campaign(
     young_days: float = REGAIN_YOUNG_DAYS,
     abnormal_ratio: float = REGAIN_ABNORMAL_RATIO,
     alpha: float = 0.05,
+    gained_bot_scores: Sequence[float] | np.ndarray | None = None,
+    reference_bot_scores: Sequence[float] | np.ndarray | None = None,
+    bot_threshold: float = 0.5,
 ) -> RegainReport:
     """Was the gain after a drop a campaign?
 
@@ -513,8 +537,10 @@ def regain_campaign(
     creation times of a baseline population for the batch detector (e.g. the followers
     that stayed). Verdict ``regain_campaign`` when the gain is abnormal (at least
     ``abnormal_ratio`` times the median earlier gain) AND the new followers are either
-    significantly younger than earlier ones (Fisher exact, one-sided, p < ``alpha``) or
-    at least a third of them sit in creation batches.
+    significantly younger than earlier ones (Fisher exact, one-sided, p < ``alpha``), or
+    at least a third of them sit in creation batches, or (with ``gained_bot_scores`` and
+    ``reference_bot_scores``, the bot-likeness model's scores) significantly more of them
+    score as bots (>= ``bot_threshold``) than the reference (Fisher exact, p < ``alpha``).
     """
     gained = len(gained_created)
     reasons: list[str] = []
@@ -553,6 +579,20 @@ def regain_campaign(
                 p_young = float(
                     stats.fisher_exact([[y, yk - y], [by, byk - by]], alternative="greater").pvalue
                 )
+    bot_share = bot_base = bot_p = None
+    if gained_bot_scores is not None:
+        from purgewatch.analysis.bots import compare_shares
+
+        g = np.asarray(gained_bot_scores, dtype=float)
+        g = g[np.isfinite(g)]
+        if len(g):
+            bot_share = float((g >= bot_threshold).mean())
+            if reference_bot_scores is not None:
+                r = np.asarray(reference_bot_scores, dtype=float)
+                r = r[np.isfinite(r)]
+                if len(r):
+                    bot_base = float((r >= bot_threshold).mean())
+                    bot_p = compare_shares(g, r, threshold=bot_threshold)["p_value"]
     batches = creation_batches(gained_created, reference=reference_created) if gained else []
     in_batches = sum(b.count for b in batches)
     batch_share = in_batches / yk if yk else None
@@ -566,6 +606,12 @@ def regain_campaign(
         )
         young_signal = p_young is not None and p_young < alpha
         batch_signal = batch_share is not None and batch_share >= 1 / 3
+        bot_signal = bot_p is not None and bot_p < alpha
+        if bot_share is not None:
+            reasons.append(
+                f"{bot_share:.1%} of scored new followers score as bots (>= {bot_threshold:g})"
+                + (f" vs {bot_base:.1%} of the reference (Fisher p={bot_p:.3g})" if bot_base is not None and bot_p is not None else "")
+            )
         if young_share is not None:
             reasons.append(
                 f"{young_share:.1%} of new followers were < {young_days:g} days old when first seen"
@@ -573,7 +619,7 @@ def regain_campaign(
             )
         if batch_share is not None:
             reasons.append(f"{batch_share:.1%} of new followers fall in creation batches")
-        verdict = "regain_campaign" if abnormal and (young_signal or batch_signal) else "organic"
+        verdict = "regain_campaign" if abnormal and (young_signal or batch_signal or bot_signal) else "organic"
     return RegainReport(
         gained=gained,
         baseline_gain_median=base,
@@ -586,6 +632,9 @@ def regain_campaign(
         batches=batches,
         verdict=verdict,
         reasons=reasons,
+        bot_share=bot_share,
+        bot_share_baseline=bot_base,
+        bot_p_value=bot_p,
     )
 
 
@@ -773,7 +822,9 @@ def regain_for_account(
         snap.load_followers(store, old["snapshot_id"]), snap.load_followers(store, new["snapshot_id"]),
         assume_unique=True,
     )
-    ref = stored_creation_times(store, platform, snap.sids_to_ids(store, platform, remaining))
+    remaining_ids = snap.sids_to_ids(store, platform, remaining)
+    ref = stored_creation_times(store, platform, remaining_ids)
+    bots_part = _regain_bot_scores(store, platform, gained_ids.to_pylist(), remaining_ids.to_pylist())
     rep = regain_campaign(
         gained_created=gained_created.reset_index(drop=True),
         gained_seen=pd.Timestamp(after["observed_at"]),
@@ -783,8 +834,12 @@ def regain_for_account(
         earlier_gained_created=pd.concat(eg_created, ignore_index=True) if eg_created else None,
         earlier_gained_seen=pd.concat(eg_seen, ignore_index=True) if eg_seen else None,
         reference_created=ref if ref.notna().any() else None,
+        gained_bot_scores=bots_part["gained_scores"],
+        reference_bot_scores=bots_part["remaining_scores"],
+        bot_threshold=bots_part["threshold"],
     )
     out = rep.to_json()
+    out["bot_likeness"] = bots_part["summary"]
     out.update({
         "platform": platform,
         "account_id": account_id,
@@ -795,3 +850,21 @@ def regain_for_account(
         "snapshots": [old["snapshot_id"], new["snapshot_id"], after["snapshot_id"]],
     })
     return out
+
+
+def _regain_bot_scores(store: Store, platform: str, gained: list[str], remaining: list[str]) -> dict[str, Any]:
+    """Bot-likeness scores of the new followers and of those that stayed (the reference),
+    from their latest stored profiles, with the distributions summarised."""
+    from purgewatch.analysis.bots import load_model, stored_scores, summarize
+
+    model = load_model()
+    g = stored_scores(store, platform, gained, model=model)
+    r = stored_scores(store, platform, remaining, model=model)
+    t = model.threshold
+    return {
+        "gained_scores": g.to_numpy(), "remaining_scores": r.to_numpy(), "threshold": t,
+        "summary": {"threshold": t, "model": model.meta.get("version"),
+                    "gained": {"accounts": len(gained), **summarize(g, threshold=t)},
+                    "remaining": {"accounts": len(remaining), **summarize(r, threshold=t)},
+                    "genuine_reference": model.meta.get("reference", {}).get("genuine")},
+    }

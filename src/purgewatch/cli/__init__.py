@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "report": "purgewatch.cli._publish_cmds:report_cmd", "serve": "purgewatch.cli._publish_cmds:serve_cmd",
     "detect": "purgewatch.cli._detect_cmd:detect_cmd",
     "posts": "purgewatch.cli._posts_cmds:posts_cmd",
+    "bots": "purgewatch.cli._bots_cmd:bots_cmd",
 }
 
 

@@ -230,9 +230,32 @@ def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]
         parts += [(k, float(v)) for k, v in sorted(bd.items()) if k not in BREAKDOWN_ORDER and isinstance(v, int | float)]
         charts["explain"][x["event"]] = _svg.stacked_bar(
             parts, label=f"What became of the followers {display_name(x)} lost ({x['event']})")
+    charts["bots"] = {x["event"]: bot_charts((x.get("result") or {}).get("bot_likeness")) for x in f["explain"]}
     charts["compare"] = [compare_chart(c) for c in f.get("compare") or []]
     charts["forensics"] = {x["event"]: forensics_charts(x) for x in f.get("forensics") or []}
     return charts
+
+
+def bot_charts(b: dict[str, Any] | None) -> list[tuple[str, Markup]]:
+    """Bot-likeness of the lost followers beside the remaining ones and the model's
+    genuine reference (explain's ``bot_likeness``): the share scoring as bots with its
+    95% interval, and the lost followers' score histogram."""
+    if not b or not (b.get("lost") or {}).get("scored"):
+        return []
+    rows = []
+    for key, name in (("lost", "lost followers"), ("remaining", "remaining followers"),
+                      ("genuine_reference", "genuine reference")):
+        d = b.get(key) or {}
+        ci = d.get("share_bot_ci") or [None, None]
+        if d.get("scored"):
+            rows.append({"label": f"{name} (n={d['scored']})", "value": d.get("share_bot"), "lo": ci[0], "hi": ci[1]})
+    t = b.get("threshold")
+    hist = (b.get("lost") or {}).get("histogram") or []
+    bars = [(f"{i / len(hist):.1f}–{(i + 1) / len(hist):.1f}", float(v)) for i, v in enumerate(hist)]
+    return [
+        (f"Share scoring as bots (score ≥ {t})", _svg.interval_chart(rows, label=f"Share scoring as bots (score ≥ {t}), with 95% interval")),
+        ("Scores of the lost followers", _svg.bar_chart(bars, label="Bot-likeness scores of the lost followers", height=160)),
+    ]
 
 
 def compare_chart(c: dict[str, Any], href_prefix: str = "#") -> Markup:

@@ -219,6 +219,8 @@ class XConnector:
             followers_count=as_int(m.get("followers_count")),
             following_count=as_int(m.get("following_count")),
             posts_count=posts,
+            listed_count=as_int(m.get("listed_count")),
+            favourites_count=as_int(m.get("like_count")),   # in newer v2 answers only
             handle=as_str(u.get("username")),
             display_name=as_str(u.get("name")),
             created_at=parse_time(u.get("created_at")),

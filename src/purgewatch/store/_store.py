@@ -28,7 +28,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from purgewatch.errors import StoreError
-from purgewatch.model import TABLE_SCHEMAS, TOOL_VERSION
+from purgewatch.model import LATE_FACT_COLUMNS, TABLE_SCHEMAS, TOOL_VERSION
 from purgewatch.store import _guard, _layout
 
 if TYPE_CHECKING:
@@ -98,11 +98,15 @@ def content_columns(table: str) -> list[str]:
 def record_keys(table: pa.Table, columns: Sequence[str], *, version: int = 2) -> np.ndarray:
     """64-bit content key per row over ``columns`` (the table's content columns, in
     schema order). ``version`` is the store's key function (STORE.json ``"keys"``):
-    stores made before 0.2 keep version 1 so their re-imports still de-duplicate."""
+    stores made before 0.2 keep version 1 so their re-imports still de-duplicate.
+
+    Columns added to the schema later (``model.LATE_FACT_COLUMNS``) leave a row's key as
+    it was while they are null: version 2 adds nothing for such a null cell, version 1
+    does not hash them at all."""
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.uint64)
     if version == 1:
-        return _record_keys_v1(table, columns)
+        return _record_keys_v1(table, [c for c in columns if c not in LATE_FACT_COLUMNS])
     return _record_keys_v2(table, columns)
 
 
@@ -181,6 +185,11 @@ def _record_keys_v2(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
     for i, name in enumerate(columns, start=1):
         weight = fmix64(np.array([i], dtype=np.uint64)) | np.uint64(1)
         v = _value_hashes(table.column(name))
+        if name in LATE_FACT_COLUMNS:
+            # A null late column adds nothing, so rows without it keep their old keys.
+            if not isinstance(v, np.ndarray):
+                continue
+            v = np.where(v == _NULL, np.uint64(0), v)
         if isinstance(v, np.ndarray):
             v *= weight
             acc += v
@@ -257,8 +266,10 @@ class Store:
                      and table in _guard.RETRACTABLE)
             if extra and wanted is not None:
                 wanted = [*wanted, "batch_id"]
+            # Columns a file predates (added to the schema later) read as nulls.
+            target = pa.schema([schema.field(c) for c in wanted]) if wanted else schema
             try:
-                parts = [pq.read_table(f, columns=wanted) for f in files]
+                parts = [_read_conformed(f, target) for f in files]
             except FileNotFoundError:
                 # Only a read slower than the compaction grace period gets here: its
                 # generation was retired and deleted. The live one has the same rows.
@@ -268,8 +279,7 @@ class Store:
                         hint="retry; or raise Store.compact(grace_seconds=...)",
                     ) from None
                 continue
-            target = pa.schema([schema.field(c) for c in wanted]) if wanted else schema
-            data = pa.concat_tables([p.cast(target) for p in parts])
+            data = pa.concat_tables(parts)
             if retracted or suspect:
                 data = _guard.visible(table, data, retracted, store_path=str(self.path), suspect=suspect)
             return data.drop_columns(["batch_id"]) if extra else data
@@ -487,7 +497,7 @@ def compact_locked(store: Store, *, grace_seconds: float, target_bytes: int) -> 
         else:
             for table, schema in TABLE_SCHEMAS.items():
                 name = f"{table}.parquet"
-                parts = [pq.read_table(b / name).cast(schema) for b in group if name in _layout.batch_files(b)]
+                parts = [_read_conformed(b / name, schema) for b in group if name in _layout.batch_files(b)]
                 if parts:
                     write_parquet(pa.concat_tables(parts), staging / name)
         _layout.publish_batch(root, gen, staging, _last_seq(group))
@@ -900,6 +910,18 @@ class _Job:
     started: datetime
     note: str | None
     result: CommitResult
+
+
+def _read_conformed(path: str | Path, target: pa.Schema) -> pa.Table:
+    """One Parquet file as ``target``: columns the file predates (added to the schema
+    later) read as nulls."""
+    pf = pq.ParquetFile(path)
+    have = set(pf.schema_arrow.names)
+    t = pf.read(columns=[f.name for f in target if f.name in have])
+    for f in target:
+        if f.name not in have:
+            t = t.append_column(f, pa.nulls(t.num_rows, f.type))
+    return t.select(target.names).cast(target)
 
 
 def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:

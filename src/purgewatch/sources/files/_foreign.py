@@ -71,6 +71,9 @@ _V1_FIELDS = {  # v1.1 field -> fact column
     "verified": "verified",
     "default_profile_image": "default_profile_image",
     "description": "description",
+    "favourites_count": "favourites_count",
+    "listed_count": "listed_count",
+    "default_profile": "default_profile",
 }
 _V1_TIME_KEYS = ("retrieved_at", "observed_at", "updated")
 
@@ -162,6 +165,9 @@ def _v2_user(user: dict[str, Any], observed: str | None) -> dict[str, str | None
         "verified": _text(user.get("verified")),
         "default_profile_image": ("true" if "default_profile_images" in image else "false") if image else None,
         "description": _text(user.get("description")),
+        # v2 public_metrics: listed_count always; like_count only in newer answers.
+        "favourites_count": _text(metrics.get("like_count")),
+        "listed_count": _text(metrics.get("listed_count")),
     }
 
 

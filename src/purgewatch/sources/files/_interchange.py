@@ -58,6 +58,10 @@ _FACTS = [
     Column("source", "id"),
     Column("detail", "text"),
     Column("label", "text"),
+    # Optional counts and flags the bot-likeness model reads (model.LATE_FACT_FIELDS).
+    Column("favourites_count", "int"),
+    Column("listed_count", "int"),
+    Column("default_profile", "bool"),
 ]
 
 SPECS: dict[str, list[Column]] = {
