@@ -71,6 +71,7 @@ import json, sys
 import duckdb
 a, b = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 q = "SELECT x.id FROM read_parquet(?) AS x ANTI JOIN read_parquet(?) AS y ON x.id = y.id"
 lost = con.execute(q, [a, b]).fetchnumpy()["id"]
 gained = con.execute(q, [b, a]).fetchnumpy()["id"]
@@ -283,6 +284,7 @@ def scenario(name: str, n: int, catalogue: int, known: int, workdir: Path, seed:
 
     def duck() -> tuple[np.ndarray, np.ndarray]:
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
         q = "SELECT x.id FROM read_parquet(?) AS x ANTI JOIN read_parquet(?) AS y ON x.id = y.id"
         x = con.execute(q, [str(pa_path), str(pb_path)]).fetchnumpy()["id"]
         y = con.execute(q, [str(pb_path), str(pa_path)]).fetchnumpy()["id"]
