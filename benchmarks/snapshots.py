@@ -324,6 +324,10 @@ def scenario(name: str, n: int, catalogue: int, known: int, workdir: Path, seed:
     res["fresh_process_explain_ids_json_s (wall, CPU)"] = (w_, c_)
     res["fresh_process_explain_output_bytes"] = len(out)
     res["fresh_process_explain_lost"] = doc.get("lost")
+    # the part of that which is Python start-up and imports, not work on the store
+    imports = "import purgewatch.cli, purgewatch.cli._explain_cmds, purgewatch.analysis.explain, purgewatch.analysis.compare"
+    w_, c_, _ = child([sys.executable, "-c", imports], repeat, env)
+    res["fresh_process_explain_imports_only_s (wall, CPU)"] = (w_, c_)
     duck_cmd = [sys.executable, "-c", DUCKDB_SCRIPT, str(pa_path), str(pb_path)]
     w_, c_, out = child(duck_cmd, repeat, env)
     dd = json.loads(out)

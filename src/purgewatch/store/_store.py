@@ -556,18 +556,31 @@ class BatchWriter:
         # order), matched against the catalogue's sorted runs with sorted needles.
         order = np.argsort(values)
         ordered = values[order]
-        head = np.ones(len(ordered), dtype=bool)
-        head[1:] = ordered[1:] != ordered[:-1]
-        distinct = ordered[head]
-        sid_of = idx.find_numbers(distinct)
+        head = np.empty(len(ordered), dtype=bool)
+        head[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+        repeats = not bool(head.all())
+        distinct = ordered[head] if repeats else ordered
+        del ordered
+        sid_of = idx.find_numbers(distinct) if idx.runs else np.full(len(distinct), -1, dtype=np.int64)
         new = sid_of < 0
-        if new.any():
-            fresh = self._new_sids(int(new.sum()))
-            sid_of[new] = fresh
-            idx.add_numbers(distinct[new], fresh)
-            self._new_accounts.append(_catalogue.table_for(platform, distinct[new], None, fresh))
+        n_new = int(np.count_nonzero(new))
+        if n_new:
+            fresh = self._new_sids(n_new)
+            new_values = distinct if n_new == len(distinct) else distinct[new]
+            if n_new == len(distinct):
+                sid_of = fresh
+            else:
+                sid_of[new] = fresh
+            idx.add_numbers(new_values, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, new_values, None, fresh))
         out = np.empty(len(values), dtype=np.int64)
-        out[order] = sid_of[np.cumsum(head) - 1]
+        if repeats:
+            group = np.cumsum(head, dtype=np.int64)
+            group -= 1
+            out[order] = sid_of[group]
+        else:
+            out[order] = sid_of
         return out
 
     def _string_sids(self, platform: str, idx: _catalogue.PlatformIndex, ids: pa.Array) -> np.ndarray:
