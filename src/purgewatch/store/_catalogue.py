@@ -199,14 +199,13 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         groups = np.flatnonzero(hit).tolist()
         if not groups:
             continue
-        cols = ["sid", "platform", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
-        t = pq.ParquetFile(f).read_row_groups(groups, columns=cols)
+        cols = ["sid", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
         if platform is not None:
-            t = t.filter(pc.equal(t["platform"], platform))
-        parts.append(normalize_columns(t))
+            cols.append("platform")
+        parts.append(pq.ParquetFile(f).read_row_groups(groups, columns=cols))
     if not parts:
         return pa.nulls(len(sids), pa.string())
-    cat = pa.concat_tables(parts)
+    cat = pa.concat_tables([_lookup_columns(p, platform is not None) for p in parts])
     known = cat["sid"].to_numpy()
     order = None
     if len(known) > 1 and not bool(np.all(known[1:] > known[:-1])):
@@ -219,17 +218,21 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
     take = pa.array(rows, mask=~found)
     text = cat["account_id"].combine_chunks().take(take)
     num = cat[NUM_COLUMN].combine_chunks().take(take)
-    return pc.coalesce(text, num.cast(pa.string()))
+    ids = pc.coalesce(text, num.cast(pa.string()))
+    if platform is not None:  # checked on the matched rows only (no copy of the slice)
+        same = pc.fill_null(pc.equal(cat["platform"].combine_chunks().take(take), platform), False)
+        ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
+    return ids
 
 
-def normalize_columns(t: pa.Table) -> pa.Table:
-    """sid, account_id, account_num of a catalogue slice in either form (no conversion of
-    old-form strings: they are returned as the strings they are)."""
+def _lookup_columns(t: pa.Table, with_platform: bool) -> pa.Table:
+    """sid, account_id, account_num (and platform) of a catalogue slice in either form
+    (old-form strings are returned as the strings they are)."""
     if NUM_COLUMN not in t.column_names:
         t = t.append_column(NUM_COLUMN, pa.nulls(t.num_rows, pa.uint64()))
-    return t.select(["sid", "account_id", NUM_COLUMN]).cast(
-        pa.schema([("sid", pa.int64()), ("account_id", pa.string()), (NUM_COLUMN, pa.uint64())])
-    )
+    names = ["sid", "account_id", NUM_COLUMN] + (["platform"] if with_platform else [])
+    types = [pa.int64(), pa.string(), pa.uint64()] + ([pa.string()] if with_platform else [])
+    return t.select(names).cast(pa.schema(list(zip(names, types, strict=True))))
 
 
 def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
