@@ -142,10 +142,14 @@ def verify(path: str, *, complete_plan: int | None = None) -> dict[str, int]:
         for b, rows in recorded.items():
             assert per_batch.get(b, 0) == rows.get(table, 0), f"batch {b} lost {table} rows"
         counts[table] = t.num_rows
-    accounts = read("accounts", ["sid", "account_id"])
+    accounts = read("accounts", ["sid", "platform", "account_id", "account_num"])
     sids = accounts["sid"].to_numpy() if accounts.num_rows else np.zeros(0)
     assert len(np.unique(sids)) == len(sids), "a surrogate id is assigned twice"
-    assert len(set(accounts["account_id"].to_pylist())) == accounts.num_rows, "an account has two sids"
+    # numeric ids are stored as integers (account_num), others as strings (account_id)
+    ids = pc.coalesce(accounts["account_id"], accounts["account_num"].cast(pa.string())).to_pylist()
+    assert None not in ids, "a catalogue row without an id"
+    pairs = set(zip(accounts["platform"].to_pylist(), ids, strict=True))
+    assert len(pairs) == accounts.num_rows, "an account has two sids"
     counts["accounts"] = accounts.num_rows
     counts["batches"] = len(recorded)
     if complete_plan is not None:

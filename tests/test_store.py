@@ -13,10 +13,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from purgewatch.errors import StoreError
 from purgewatch.store import Store, _layout
+from purgewatch.store import snapshots as snap
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -75,24 +78,67 @@ def test_sids_are_stable_across_writers(store: Store) -> None:
 
 
 def test_sid_lookup_paths_agree_small_and_large_queries(store: Store) -> None:
-    base = [f"u{i}" for i in range(2000)]
+    base = [f"u{i:04d}" for i in range(2000)]
     with store.writer(command="t", source="t") as w:
-        assert w.sids("x", base).tolist() == list(range(2000))
+        assert w.sids("x", base[::-1]).tolist() == list(range(2000))[::-1]  # ascending ids
     with store.writer(command="t", source="t") as w:
         # small query against a large catalogue: the catalogue-scan path
-        small = w.sids("x", ["u7", "new1", "u1999", "new2", "new1", "u7"])
-        assert small.tolist() == [7, 2000, 1999, 2001, 2000, 7]
-        # large query: the hash-the-catalogue path; new ids in order of first appearance
-        big_ids = [f"u{i}" for i in range(1500, 2000)] + [f"v{i}" for i in range(3000)] + ["new2"]
+        small = w.sids("x", ["u0007", "new2", "u1999", "new1", "new2", "u0007"])
+        assert small.tolist() == [7, 2001, 1999, 2000, 2001, 7]
+        # large query: the hash-the-catalogue path; new ids get sids in ascending order
+        big_ids = [f"u{i:04d}" for i in range(1500, 2000)] + [f"v{i:04d}" for i in range(3000)][::-1] + ["new2"]
         big = w.sids("x", big_ids)
         assert big[:500].tolist() == list(range(1500, 2000))
-        assert big[500:3500].tolist() == list(range(2002, 5002))
+        assert big[500:3500].tolist() == list(range(2002, 5002))[::-1]
         assert big[-1] == 2001
-        assert w.account_ids("x", np.array([2001, 7, 5001])).to_pylist() == ["new2", "u7", "v2999"]
+        assert w.account_ids("x", np.array([2001, 7, 5001, 99999])).to_pylist() == ["new2", "u0007", "v2999", None]
     cat = store.read("accounts")
     assert cat.num_rows == 5002 and len(set(cat["account_id"].to_pylist())) == 5002
     with store.writer(command="t", source="t") as w, pytest.raises(StoreError, match="null"):
         w.sids("x", pa.array(["u1", None]))
+
+
+def test_numeric_ids_are_stored_as_integers_and_read_back_exactly(store: Store) -> None:
+    """Canonical decimal ids (X, Mastodon) are kept as uint64; anything else (a leading
+    zero, a sign, 20 digits, a DID) stays a string, so every id reads back as given."""
+    odd = ["007", "+5", "18446744073709551615", "did:plc:abc", "0", "9223372036854775808", "12"]
+    with store.writer(command="t", source="t") as w:
+        sids = w.sids("x", odd)
+        assert w.sids("x", pa.array([12, 0], pa.int64())).tolist() == [sids[6], sids[4]]
+    cat = store.read("accounts")
+    numeric = {r["account_num"] for r in cat.to_pylist() if r["account_num"] is not None}
+    assert numeric == {0, 12, 9223372036854775808}
+    assert set(cat.filter(pc.is_valid(cat["account_id"]))["account_id"].to_pylist()) == {
+        "007", "+5", "18446744073709551615", "did:plc:abc"}
+    assert snap.sids_to_ids(store, "x", sids).to_pylist() == odd
+    assert snap.ids_to_sids(store, "x", odd).tolist() == sids.tolist()
+    assert snap.sids_to_ids(store, "bluesky", sids).to_pylist() == [None] * len(odd)
+    # numbers first (by value), then strings bytewise
+    assert [odd[i] for i in np.argsort(sids)] == ["0", "12", "9223372036854775808", "+5", "007",
+                                                   "18446744073709551615", "did:plc:abc"]
+
+
+def test_a_store_with_an_old_form_catalogue_still_maps_and_migrates(store: Store) -> None:
+    """Stores made before 0.3 keep every id as a string, in first-appearance order. They
+    must keep their sids, map new ids after them, and compaction rewrites them compactly."""
+    old_ids = ["500", "did:plc:zz", "42", "0042", "7"]
+    with store.writer(command="old", source="t") as w:
+        w.add("observations", obs(1))
+    gen = _layout.current_generation(store.path)
+    batch = _layout.committed_batches(gen)[-1]
+    pq.write_table(pa.table({"sid": pa.array([0, 1, 2, 3, 4], pa.int64()), "platform": ["x"] * 5,
+                             "account_id": old_ids}), batch / "accounts.parquet")
+    assert snap.sids_to_ids(store, "x", np.array([4, 0, 2, 3, 1, 9])).to_pylist() == ["7", "500", "42", "0042", "did:plc:zz", None]
+    with store.writer(command="new", source="t") as w:
+        assert w.sids("x", ["42", "7", "0042", "8", "did:plc:zz", "1"]).tolist() == [2, 4, 3, 6, 1, 5]
+    assert snap.ids_to_sids(store, "x", ["500", "8", "1", "nope"]).tolist() == [0, 6, 5, -1]
+    store.compact()
+    cat = store.read("accounts")
+    assert cat["sid"].to_pylist() == list(range(7))
+    assert cat["account_num"].to_pylist() == [500, None, 42, None, 7, 1, 8]
+    assert snap.sids_to_ids(store, None, np.arange(7)).to_pylist() == ["500", "did:plc:zz", "42", "0042", "7", "1", "8"]
+    with store.writer(command="after", source="t") as w:
+        assert w.sids("x", ["8", "500", "9"]).tolist() == [6, 0, 7]
 
 
 def test_uncommitted_writer_leaves_nothing(store: Store) -> None:
@@ -308,3 +354,11 @@ def test_a_null_where_every_row_needs_a_value_is_refused_when_added(store: Store
         with pytest.raises(StoreError, match="account_id"):
             w.add("observations", bad)
     assert store.read("observations").num_rows == 3
+
+
+def test_sql_view_of_the_catalogue_shows_every_id_as_text(store: Store) -> None:
+    with store.writer(command="t", source="t") as w:
+        sids = w.sids("x", ["1234567890123", "did:plc:q"])
+    con = store.duckdb()
+    rows = con.execute("SELECT sid, account_id FROM accounts ORDER BY sid").fetchall()
+    assert rows == [(int(sids[0]), "1234567890123"), (int(sids[1]), "did:plc:q")]

@@ -111,9 +111,9 @@ def test_a_format_1_store_keeps_its_version_1_keys(tmp_path: Path) -> None:
         stored, content_columns("observations"), version=1).tolist()
     again = import_files(store, "observations", [str(csv)])
     assert (again.imported, again.duplicates) == (0, 2)
-    # the first writer marked it format 2 (0.1 cannot read v2 snapshot changes) but kept
-    # its key function
-    assert json.loads(marker.read_text()) == {"format": "purgewatch-store", "version": 2, "keys": 1}
+    # the first writer marked it with the current format (0.1 cannot read v2 snapshot
+    # changes, 0.2 integer catalogue ids) but kept its key function
+    assert json.loads(marker.read_text()) == {"format": "purgewatch-store", "version": 3, "keys": 1}
     assert Store(store.path).key_version == 1
     assert Store.init(tmp_path / "new").key_version == 2
 

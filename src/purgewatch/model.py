@@ -157,11 +157,16 @@ WATCHLIST_SCHEMA = pa.schema(
 
 # Catalogue of every account id the store has seen: dense surrogate ids for compact
 # follower snapshots. Append-only; a (platform, account_id) pair gets one sid forever.
+# An id that is a canonical decimal below 10**19 (X, Mastodon) is kept as the integer
+# ``account_num`` (``account_id`` null); any other id as the string ``account_id``.
+# Files written before 0.3 have no ``account_num`` (every id a string): see
+# store/_catalogue.py.
 ACCOUNTS_SCHEMA = pa.schema(
     [
         pa.field("sid", pa.int64(), nullable=False),
         pa.field("platform", pa.string(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string()),
+        pa.field("account_num", pa.uint64()),
     ]
 )
 

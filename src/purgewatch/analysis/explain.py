@@ -170,23 +170,9 @@ def _str_or_none(v: Any) -> str | None:
 
 def _account_ids(store: Store, sids: np.ndarray) -> pa.Array:
     """Platform ids of surrogate ids (null where unknown). Sids come from one global
-    counter, so a sid names one (platform, account) whatever the platform; only the two
-    needed columns of the catalogue are read."""
-    files = store.files("accounts")
-    if not files or not len(sids):
-        return pa.nulls(len(sids), pa.string())
-    cat = ds.dataset(files, format="parquet").to_table(columns=["sid", "account_id"])
-    known = cat["sid"].to_numpy()
-    if len(known) > 1 and not bool(np.all(known[1:] > known[:-1])):
-        order = np.argsort(known, kind="stable")
-        known = known[order]
-    else:
-        order = None
-    pos = np.searchsorted(known, sids)
-    pos[pos >= len(known)] = 0
-    found = known[pos] == sids
-    idx = pos if order is None else order[pos]
-    return cat["account_id"].combine_chunks().take(pa.array(idx, mask=~found))
+    counter, so a sid names one (platform, account) whatever the platform; only the
+    catalogue row groups holding the sids asked for are read."""
+    return snap.sids_to_ids(store, None, sids)
 
 
 def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame:

@@ -48,11 +48,13 @@ from purgewatch.errors import StoreError
 FORMAT_NAME = "purgewatch-store"
 # 2: snapshot changes may be sidset-change-v2, files carry no Arrow schema, and STORE.json
 # names its content-key function ("keys"; absent in format 1, which used keys 1).
-# 3: the store holds retractions (``purgewatch retract``). Only a store that holds one
-# is marked 3, so that a PurgeWatch that would show withdrawn rows refuses it; every
-# other store stays 2 and readable by 0.2.
+# 3: the id catalogue (accounts) may keep numeric ids as integers (account_num, with
+# account_id null), which a format-2 reader would take for missing ids and re-assign; and
+# the store may hold retractions (``purgewatch retract``), whose rows a format-2 reader
+# would show. Every writer marks the store 3, so an older PurgeWatch refuses it rather
+# than misread it.
 FORMAT_VERSION = 3  # the newest format this version reads
-WRITE_VERSION = 2   # what a store without retractions is marked
+WRITE_VERSION = 3   # what a writer marks the store
 RETRACTIONS_VERSION = 3
 KEY_VERSION = 2
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
@@ -111,9 +113,10 @@ def key_version(marker: dict[str, object]) -> int:
 
 
 def upgrade_marker(root: Path) -> None:
-    """Before a writer adds anything to a format-1 store: mark it format 2 (so PurgeWatch
-    0.1, which cannot decode the newer snapshot payloads, refuses it instead of failing
-    midway) while keeping its content-key function. Call with the lock held."""
+    """Before a writer adds anything to an older store: mark it with the current format
+    (so an older PurgeWatch, which cannot decode the newer snapshot payloads or catalogue
+    rows, refuses it instead of failing midway) while keeping its content-key function.
+    Call with the lock held."""
     data = read_marker(root)
     if int(str(data.get("version", 1))) < WRITE_VERSION:
         _write_marker(root, {**data, "version": WRITE_VERSION, "keys": key_version(data)})

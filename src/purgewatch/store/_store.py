@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from purgewatch.errors import StoreError
 from purgewatch.model import LATE_FACT_COLUMNS, TABLE_SCHEMAS, TOOL_VERSION
-from purgewatch.store import _guard, _layout
+from purgewatch.store import _catalogue, _guard, _layout
 
 if TYPE_CHECKING:
     import ibis.backends.duckdb
@@ -306,15 +306,16 @@ class Store:
             con.con.register("__retracted", pa.table({"b": pa.array(sorted(retracted), pa.string())}))
         for table, schema in TABLE_SCHEMAS.items():
             files = self.files(table, generation=gen)
+            name = "_accounts_stored" if table == "accounts" else table
             if not files:
-                con.con.register(table, schema.empty_table())
+                con.con.register(name, schema.empty_table())
                 continue
             dataset = ds.dataset(files, schema=schema, format="parquet")
             guarded = table in _guard.RETRACTABLE
             suspect = _guard.suspect_columns(files, table) if guarded else []
             hide = bool(retracted) and guarded
             if not suspect and not hide:
-                con.con.register(table, dataset)
+                con.con.register(name, dataset)
                 continue
             raw = f"__stored_{table}"
             con.con.register(raw, dataset)
@@ -322,6 +323,12 @@ class Store:
                             + _guard.view_sql(table, raw, schema.names, suspect, hide))
             if suspect:
                 _guard.warn_view(str(self.path), table, files, suspect, retracted)
+        # The catalogue keeps numeric ids as integers: the view shows every id as text.
+        con.raw_sql(
+            "CREATE VIEW accounts AS SELECT sid, platform, "
+            "coalesce(account_id, CAST(account_num AS VARCHAR)) AS account_id, account_num "
+            "FROM _accounts_stored"
+        )
         return con
 
     def duckdb(self) -> Any:
@@ -497,7 +504,9 @@ def compact_locked(store: Store, *, grace_seconds: float, target_bytes: int) -> 
         else:
             for table, schema in TABLE_SCHEMAS.items():
                 name = f"{table}.parquet"
-                parts = [_read_conformed(b / name, schema) for b in group if name in _layout.batch_files(b)]
+                parts = [_read_conformed(b / name, schema)
+                         if table != "accounts" else _catalogue.normalize(pq.read_table(b / name))
+                         for b in group if name in _layout.batch_files(b)]
                 if parts:
                     write_parquet(pa.concat_tables(parts), staging / name)
         _layout.publish_batch(root, gen, staging, _last_seq(group))
@@ -532,6 +541,9 @@ def _compaction_groups(batches: list[Path], target_bytes: int) -> list[list[Path
 
 def write_parquet(data: pa.Table, path: Path) -> None:
     """Write one table file of a batch (the only place store files are written)."""
+    if _catalogue.NUM_COLUMN in data.column_names:  # the id catalogue: its own layout
+        _catalogue.write(data, path)
+        return
     blobs = [c for c in _BLOB_COLUMNS if c in data.column_names]
     if not blobs:
         # Without the Arrow schema: columns handed over dictionary-encoded (constant
@@ -611,35 +623,6 @@ def _check_table(table: str) -> None:
         raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLE_SCHEMAS)}")
 
 
-class _Catalogue:
-    """One platform's known ids and their sids, grown by appending chunks (no copy of
-    the whole catalogue per call; combined lazily when a large lookup needs it)."""
-
-    def __init__(self, ids: pa.Array | None = None, sids: np.ndarray | None = None) -> None:
-        self._ids: list[pa.Array] = [] if ids is None or not len(ids) else [ids]
-        self._sids: list[np.ndarray] = [] if sids is None or not len(sids) else [sids]
-        self.size = sum(len(c) for c in self._ids)
-
-    def append(self, ids: pa.Array, sids: np.ndarray) -> None:
-        self._ids.append(ids)
-        self._sids.append(sids)
-        self.size += len(ids)
-
-    @property
-    def ids(self) -> pa.ChunkedArray:
-        return pa.chunked_array(self._ids, type=pa.string())
-
-    def ids_array(self) -> pa.Array:
-        if len(self._ids) != 1:
-            self._ids = [pa.concat_arrays(self._ids) if self._ids else pa.array([], pa.string())]
-        return self._ids[0]
-
-    def sids(self) -> np.ndarray:
-        if len(self._sids) != 1:
-            self._sids = [np.concatenate(self._sids) if self._sids else np.zeros(0, np.int64)]
-        return self._sids[0]
-
-
 class BatchWriter:
     """Collects rows for one or more tables and commits them as one atomic batch."""
 
@@ -653,10 +636,9 @@ class BatchWriter:
         self.source_ref = source_ref
         self._pending: dict[str, list[pa.Table]] = {}
         self._keys: dict[str, _KeySet] = {}
-        self._catalogue_loaded = False
-        self._catalogue_arrays: dict[str, _Catalogue] = {}
-        self._next_sid = 0
-        self._new_accounts: list[tuple[str, pa.Array, np.ndarray]] = []
+        self._next_sid: int | None = None
+        self._catalogue: dict[str, _catalogue.PlatformIndex] = {}
+        self._new_accounts: list[pa.Table] = []
         self._started = datetime.now(UTC)
         self.totals: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
@@ -666,65 +648,99 @@ class BatchWriter:
         self._in_flight: Future[CommitResult] | None = None
 
     # -- surrogate ids ------------------------------------------------------
-    def _load_catalogue(self) -> None:
-        if self._catalogue_loaded:
-            return
-        cat = self.store.read("accounts")
-        self._next_sid = int(pc.max(cat["sid"]).as_py()) + 1 if cat.num_rows else 0
-        for platform in pc.unique(cat["platform"]).to_pylist() if cat.num_rows else []:
-            part = cat.filter(pc.equal(cat["platform"], platform))
-            self._catalogue_arrays[platform] = _Catalogue(
-                part["account_id"].combine_chunks(), part["sid"].to_numpy()
-            )
-        self._catalogue_loaded = True
+    def _index(self, platform: str) -> _catalogue.PlatformIndex:
+        """The platform's catalogue, read once per writer (only this platform's rows)."""
+        files = self.store.files("accounts")
+        if self._next_sid is None:
+            self._next_sid = _catalogue.max_sid(files) + 1
+        idx = self._catalogue.get(platform)
+        if idx is None:
+            nums, nsids, strs, ssids = _catalogue.read_platform(files, platform)
+            idx = _catalogue.PlatformIndex()
+            idx.add_numbers(nums, nsids)
+            idx.add_strings(strs, ssids)
+            self._catalogue[platform] = idx
+        return idx
 
-    def sids(self, platform: str, account_ids: pa.Array | Sequence[str]) -> np.ndarray:
-        """Dense surrogate ids for ``account_ids``, assigning new ones in order of first
-        appearance (so followers listed oldest-first get increasing sids)."""
-        self._load_catalogue()
-        ids = account_ids if isinstance(account_ids, pa.Array | pa.ChunkedArray) else pa.array(account_ids, type=pa.string())
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
-        ids = ids.cast(pa.string())
+    def _new_sids(self, n: int) -> np.ndarray:
+        assert self._next_sid is not None
+        out = np.arange(self._next_sid, self._next_sid + n, dtype=np.int64)
+        self._next_sid += n
+        return out
+
+    def sids(self, platform: str, account_ids: pa.Array | pa.ChunkedArray | Sequence[str] | Sequence[int]) -> np.ndarray:
+        """Dense surrogate ids for ``account_ids`` (strings, or non-negative integers for
+        numeric ids). Ids new to the store get consecutive new sids in ascending id order
+        (numeric ids by value, then the others bytewise): see store/_catalogue.py."""
+        ids = _catalogue.as_id_array(account_ids)
         if ids.null_count:
             raise StoreError(f"{ids.null_count} empty (null) {platform} account ids", hint="drop rows without an id")
-        cat = self._catalogue_arrays.setdefault(platform, _Catalogue())
-        # One hash pass over the input: its distinct ids in order of first appearance,
-        # and which of them each row is.
+        idx = self._index(platform)
+        out = np.empty(len(ids), dtype=np.int64)
+        if pa.types.is_integer(ids.type):
+            mask, values = np.ones(len(ids), dtype=bool), ids.to_numpy(zero_copy_only=False)
+        else:
+            mask, values = _catalogue.split_numeric(ids)
+        if mask.all():
+            out[:] = self._numeric_sids(platform, idx, values)
+        else:
+            if mask.any():
+                out[mask] = self._numeric_sids(platform, idx, values[mask])
+            out[~mask] = self._string_sids(platform, idx, ids.filter(pa.array(~mask)))
+        return out
+
+    def _numeric_sids(self, platform: str, idx: _catalogue.PlatformIndex, values: np.ndarray) -> np.ndarray:
+        # One sort of the input: its distinct values ascending (new ones get sids in that
+        # order), matched against the catalogue's sorted runs with sorted needles.
+        order = np.argsort(values)
+        ordered = values[order]
+        head = np.empty(len(ordered), dtype=bool)
+        head[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+        repeats = not bool(head.all())
+        distinct = ordered[head] if repeats else ordered
+        del ordered
+        sid_of = idx.find_numbers(distinct) if idx.runs else np.full(len(distinct), -1, dtype=np.int64)
+        new = sid_of < 0
+        n_new = int(np.count_nonzero(new))
+        if n_new:
+            fresh = self._new_sids(n_new)
+            new_values = distinct if n_new == len(distinct) else distinct[new]
+            if n_new == len(distinct):
+                sid_of = fresh
+            else:
+                sid_of[new] = fresh
+            idx.add_numbers(new_values, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, new_values, None, fresh))
+        out = np.empty(len(values), dtype=np.int64)
+        if repeats:
+            group = np.cumsum(head, dtype=np.int64)
+            group -= 1
+            out[order] = sid_of[group]
+        else:
+            out[order] = sid_of
+        return out
+
+    def _string_sids(self, platform: str, idx: _catalogue.PlatformIndex, ids: pa.Array) -> np.ndarray:
         enc = pc.dictionary_encode(ids)
         distinct = enc.dictionary
-        row_of = enc.indices.to_numpy(zero_copy_only=False)
-        sid_of = np.full(len(distinct), -1, dtype=np.int64)
-        if cat.size and len(distinct):
-            if len(distinct) * 8 < cat.size:
-                # Few ids against a large catalogue: hash the few and scan the catalogue
-                # once, instead of building a hash table of the whole catalogue per call.
-                hit = pc.index_in(cat.ids, value_set=distinct)
-                valid = pc.is_valid(hit).to_numpy(zero_copy_only=False)
-                sid_of[pc.drop_null(hit).to_numpy(zero_copy_only=False)] = cat.sids()[valid]
-            else:
-                idx = pc.index_in(distinct, value_set=cat.ids_array())
-                found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
-                sid_of[found] = cat.sids()[pc.drop_null(idx).to_numpy(zero_copy_only=False)]
+        sid_of = idx.find_strings(distinct)
         new = sid_of < 0
         if new.any():
-            n_new = int(new.sum())
-            new_sids = np.arange(self._next_sid, self._next_sid + n_new, dtype=np.int64)
-            self._next_sid += n_new
-            sid_of[new] = new_sids
-            new_ids = distinct.filter(pa.array(new))
-            self._new_accounts.append((platform, new_ids, new_sids))
-            cat.append(new_ids, new_sids)
-        return sid_of[row_of]
+            new_ids = distinct.filter(pa.array(new))  # in order of first appearance
+            rank = pc.sort_indices(new_ids).to_numpy(zero_copy_only=False)
+            fresh = self._new_sids(len(rank))
+            in_order = np.empty(len(rank), dtype=np.int64)
+            in_order[rank] = fresh  # the i-th smallest new id gets the i-th new sid
+            sid_of[np.flatnonzero(new)] = in_order
+            sorted_ids = new_ids.take(pa.array(rank))
+            idx.add_strings(sorted_ids, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, None, sorted_ids, fresh))
+        return sid_of[enc.indices.to_numpy(zero_copy_only=False)]
 
     def account_ids(self, platform: str, sids: np.ndarray) -> pa.Array:
-        """Inverse of :meth:`sids` for ids known to this writer."""
-        self._load_catalogue()
-        cat = self._catalogue_arrays[platform]
-        known_sids = cat.sids()
-        order = np.argsort(known_sids)
-        pos = np.searchsorted(known_sids[order], sids)
-        return pc.take(cat.ids_array(), pa.array(order[pos]))
+        """Inverse of :meth:`sids` for ids known to this writer (null where not)."""
+        return self._index(platform).ids_of(np.asarray(sids, dtype=np.int64))
 
     # -- rows ---------------------------------------------------------------
     def add(self, table: str, rows: pa.Table) -> int:
@@ -837,7 +853,7 @@ class BatchWriter:
         pending = dict(self._pending)
         new_accounts = list(self._new_accounts)
         if new_accounts:
-            rows_by_table["accounts"] = sum(len(sids) for _, _, sids in new_accounts)
+            rows_by_table["accounts"] = sum(t.num_rows for t in new_accounts)
         for t, n in rows_by_table.items():
             self.totals[t] = self.totals.get(t, 0) + n
         job = _Job(staging, pending, new_accounts, self._started, note,
@@ -864,19 +880,7 @@ class BatchWriter:
             data = _stamp(data, batch_id=batch_id, now=now, source=self.source)
             write_parquet(data, staging / f"{table}.parquet")
         if job.new_accounts:
-            acc = pa.concat_tables(
-                [
-                    pa.table(
-                        {
-                            "sid": pa.array(sids, pa.int64()),
-                            "platform": pa.repeat(pa.scalar(plat, pa.string()), len(sids)),
-                            "account_id": aids,
-                        },
-                        schema=TABLE_SCHEMAS["accounts"],
-                    )
-                    for plat, aids, sids in job.new_accounts
-                ]
-            )
+            acc = pa.concat_tables(job.new_accounts)
             write_parquet(acc, staging / "accounts.parquet")
         run = pa.table(
             {
@@ -906,7 +910,7 @@ class _Job:
 
     staging: Path | None  # None: nothing to write
     pending: dict[str, list[pa.Table]]
-    new_accounts: list[tuple[str, pa.Array, np.ndarray]]
+    new_accounts: list[pa.Table]
     started: datetime
     note: str | None
     result: CommitResult

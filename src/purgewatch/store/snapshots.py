@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from purgewatch.errors import AnalysisError, InputError, StoreError
 from purgewatch.model import TABLE_SCHEMAS, TS
-from purgewatch.store import _codec, _layout
+from purgewatch.store import _catalogue, _codec, _layout
 from purgewatch.store._store import BatchWriter, Store
 
 __all__ = [
@@ -374,60 +374,53 @@ def diff_snapshots(store: Store, old_id: str, new_id: str, *, complete: bool = F
     return SnapshotDiff(removed=removed, added=added, old_partial=old.partial, new_partial=new.partial)
 
 
-# The catalogue of one platform as (ids, sids, argsort of sids), for the last few file
-# sets seen: analyses map lost followers back to ids once per account and drop.
-_CATALOGUE: OrderedDict[tuple[str, tuple[str, ...]], tuple[pa.Array, np.ndarray, np.ndarray | None]] = OrderedDict()
+# The numeric/string catalogue of one platform, for ids_to_sids (rarely used: analyses
+# go from sids to ids, which reads only the row groups holding the sids asked for).
+_CATALOGUE: OrderedDict[tuple[str, tuple[str, ...]], _catalogue.PlatformIndex] = OrderedDict()
 _CATALOGUE_LOCK = threading.Lock()
 
 
-def _catalogue(store: Store, platform: str) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
+def sids_to_ids(store: Store, platform: str | None, sids: np.ndarray) -> pa.Array:
+    """Platform ids for surrogate ids (null where the sid is not a ``platform`` account;
+    ``platform=None``: any platform, as sids are unique across platforms). Reads only the
+    catalogue row groups whose sid range holds one of ``sids``."""
     gen = _layout.current_generation(store.path)
-    files = tuple(store.files("accounts", generation=gen))
-    key = (platform, files)
-    with _CATALOGUE_LOCK:
-        hit = _CATALOGUE.get(key)
-        if hit is not None:
-            _CATALOGUE.move_to_end(key)
-            return hit
-    parts = [pq.read_table(f, filters=[("platform", "=", platform)], columns=["sid", "account_id"]) for f in files]
-    if parts:
-        cat = pa.concat_tables(parts)
-        ids, sids = cat["account_id"].combine_chunks(), cat["sid"].to_numpy()
-    else:
-        ids, sids = pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
-    # Sids are assigned and committed in increasing order, so this is usually sorted.
-    order = None if bool(np.all(sids[1:] > sids[:-1])) else np.argsort(sids, kind="stable")
-    value = (ids, sids, order)
-    with _CATALOGUE_LOCK:
-        _CATALOGUE[key] = value
-        while len(_CATALOGUE) > 2:
-            _CATALOGUE.popitem(last=False)
-    return value
-
-
-def sids_to_ids(store: Store, platform: str, sids: np.ndarray) -> pa.Array:
-    """Platform ids for surrogate ids (null where the sid is not a ``platform`` account)."""
-    ids, known, order = _catalogue(store, platform)
-    sids = np.asarray(sids, dtype=np.int64)
-    if len(known) == 0 or len(sids) == 0:
-        return pa.nulls(len(sids), pa.string())
-    sorted_known = known if order is None else known[order]
-    pos = np.searchsorted(sorted_known, sids)
-    pos[pos == len(sorted_known)] = 0
-    found = sorted_known[pos] == sids
-    rows = pos if order is None else order[pos]
-    return pc.take(ids, pa.array(rows, mask=~found))
+    return _catalogue.lookup(store.files("accounts", generation=gen), np.asarray(sids, dtype=np.int64), platform)
 
 
 def ids_to_sids(store: Store, platform: str, ids: pa.Array | Sequence[str]) -> np.ndarray:
     """Surrogate ids for platform ids, -1 where the store has never seen the id."""
-    known_ids, known, _ = _catalogue(store, platform)
-    arr = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
-    idx = pc.index_in(arr.cast(pa.string()), value_set=known_ids)
-    pos = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    out = np.full(len(pos), -1, dtype=np.int64)
-    hit = pos >= 0
-    out[hit] = known[pos[hit]]
+    gen = _layout.current_generation(store.path)
+    files = tuple(store.files("accounts", generation=gen))
+    key = (platform, files)
+    with _CATALOGUE_LOCK:
+        index = _CATALOGUE.get(key)
+    if index is None:
+        nums, nsids, strs, ssids = _catalogue.read_platform(files, platform)
+        index = _catalogue.PlatformIndex()
+        index.add_numbers(nums, nsids)
+        index.add_strings(strs, ssids)
+        with _CATALOGUE_LOCK:
+            _CATALOGUE[key] = index
+            while len(_CATALOGUE) > 2:
+                _CATALOGUE.popitem(last=False)
+    arr = _catalogue.as_id_array(ids if isinstance(ids, pa.Array | pa.ChunkedArray) else list(ids))
+    out = np.full(len(arr), -1, dtype=np.int64)
+    if not len(arr):
+        return out
+    if pa.types.is_integer(arr.type):
+        mask, values = np.ones(len(arr), dtype=bool), arr.to_numpy(zero_copy_only=False)
+    else:
+        mask, values = _catalogue.split_numeric(pc.fill_null(arr, ""))
+    with _CATALOGUE_LOCK:  # the index merges its runs lazily
+        if mask.any():
+            v = values[mask]
+            uniq, inverse = np.unique(v, return_inverse=True)
+            out[mask] = index.find_numbers(uniq)[inverse]
+        if (~mask).any():
+            rest = arr.filter(pa.array(~mask))
+            enc = pc.dictionary_encode(rest)
+            out[~mask] = index.find_strings(enc.dictionary)[enc.indices.to_numpy(zero_copy_only=False)]
     return out
 
 
@@ -501,12 +494,8 @@ def _state(writer: BatchWriter) -> _WriterState:
     return st
 
 
-def _as_string_array(values: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if not isinstance(values, pa.Array):
-        values = pa.array(list(values), type=pa.string())
-    values = values.cast(pa.string())
+def _as_id_array(values: pa.Array | pa.ChunkedArray | Sequence[str] | Sequence[int]) -> pa.Array:
+    values = _catalogue.as_id_array(values)
     if values.null_count:
         raise InputError("follower_ids contains empty (null) ids", hint="drop rows without a follower id")
     return values
@@ -561,7 +550,7 @@ def add_snapshot(
     platform: str,
     account_id: str,
     observed_at: datetime,
-    follower_ids: pa.Array | pa.ChunkedArray | Sequence[str],
+    follower_ids: pa.Array | pa.ChunkedArray | Sequence[str] | Sequence[int],
     partial: bool = False,
     ordered: bool = True,
     source: str | None = None,
@@ -580,9 +569,10 @@ def add_snapshot(
             f"observed_at {observed_at.isoformat()} of the snapshot of {platform}:{account_id} has no time zone",
             hint="pass an aware datetime (e.g. datetime.now(UTC))",
         )
-    ids = _as_string_array(follower_ids)
-    # Oldest first, so followers new to the store get increasing sids in follow order;
-    # the sorted set then mostly *is* the list order and the order costs ~nothing.
+    ids = _as_id_array(follower_ids)
+    # Followers new to the store get consecutive sids (in ascending id order, which keeps
+    # the catalogue small: see _catalogue.py), so a first snapshot's set is mostly dense
+    # runs; its list order is stored apart (order_payload).
     oldest_first = writer.sids(platform, ids[::-1])
     sids = _codec.sorted_unique(oldest_first)
     if len(sids) != len(oldest_first):

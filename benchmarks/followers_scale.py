@@ -1,0 +1,235 @@
+"""Follower lists at twitter-watch scale: thousands of watched accounts, diffed daily.
+
+    python benchmarks/followers_scale.py                  # 5,000 accounts, 1e8 edges, 30 days
+    python benchmarks/followers_scale.py --scale 0.01     # a quick check (1% of the sizes)
+
+twitter-watch diffed the follower lists of about 5,000 seed accounts every day. This
+generates that in process and ingests it through the library (``add_snapshot``, one
+writer per day, as a daily job would):
+
+* ``--accounts`` watched accounts with heavy-tailed audiences (Zipf over rank, the largest
+  ``--largest`` followers, most under 10k), ``--edges`` follower slots in all, drawn from
+  a shared population of ``--population`` X-like ids with skewed popularity (a follower's
+  weight falls with its rank), so audiences overlap;
+* ``--days`` daily snapshots; each day a wave suspends a slice of the population (they
+  leave every list they were on), unfollows top each list's loss up to ``--churn``, and as
+  many new followers arrive; the fates of the day's lost followers are stored as
+  ``profiles`` rows (suspended, or active = unfollowed);
+* measured per day: ingest wall and CPU time, store size, peak RSS (goal <= 60 s per day,
+  <= 4 GB); on the last day, the daily question "which watched accounts lost followers
+  today, how many, and to what fates" answered from the store alone (goal <= 5 s).
+
+``--scale`` multiplies accounts, edges, population and the largest audience. The output
+directory is deleted at the end (``--keep`` to keep it). The machine is shared: the load
+average is printed with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from purgewatch.model import TS
+from purgewatch.store import Store
+from purgewatch.store import snapshots as snap
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def zipf_sizes(n: int, total: int, largest: int) -> np.ndarray:
+    """Audience sizes ``largest * rank**-a`` with ``a`` chosen so they sum to ``total``."""
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    lo, hi = 0.01, 5.0
+    for _ in range(60):
+        a = (lo + hi) / 2
+        if (largest * ranks**-a).sum() > total:
+            lo = a
+        else:
+            hi = a
+    return np.maximum((largest * ranks**-a).astype(np.int64), 10)
+
+
+class Population:
+    """X-like ids with skewed popularity (weight of the follower of rank r: r**-0.5)."""
+
+    def __init__(self, n: int, rng: np.random.Generator) -> None:
+        ids = np.unique(rng.integers(10**9, 2**62, int(n * 1.02), dtype=np.int64))
+        self.ids = rng.permutation(ids)[:n].astype(np.uint64)
+        w = np.arange(1, n + 1, dtype=np.float64) ** -0.5
+        self.cdf = np.cumsum(w / w.sum())
+        self.rng = rng
+
+    def draw(self, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+        """``k`` distinct population indices, skewed to popular ones, none in ``exclude``."""
+        out = np.zeros(0, dtype=np.int64)
+        while len(out) < k:
+            want = int((k - len(out)) * 1.3) + 16
+            cand = np.searchsorted(self.cdf, self.rng.random(want))
+            cand = np.minimum(cand, len(self.ids) - 1)
+            out = np.unique(np.concatenate([out, cand]))
+            if exclude is not None and len(exclude):
+                out = out[~np.isin(out, exclude, assume_unique=False)]
+        return self.rng.permutation(out)[:k]
+
+
+def store_bytes(root: Path) -> int:
+    return sum(f.stat().st_size for f in (root / "current").resolve().rglob("*.parquet"))
+
+
+def daily_question(store: Store, day: datetime) -> dict[str, Any]:
+    """Which watched accounts lost followers between yesterday's and today's snapshots,
+    how many, and to what fates (latest stored status of each lost follower after
+    yesterday's snapshot). From the store alone."""
+    meta = snap.list_snapshots(store, "x")
+    at = meta["observed_at"].to_numpy()
+    today = np.datetime64(day.replace(tzinfo=None), "us")
+    yesterday = np.datetime64((day - timedelta(days=1)).replace(tzinfo=None), "us")
+    acc = meta["account_id"].to_numpy(zero_copy_only=False)
+    ids = meta["snapshot_id"].to_numpy(zero_copy_only=False)
+    new = {a: s for a, s, t in zip(acc, ids, at, strict=True) if t == today}
+    old = {a: s for a, s, t in zip(acc, ids, at, strict=True) if t == yesterday}
+    owners, lost = [], []
+    names = sorted(set(new) & set(old))
+    for i, a in enumerate(names):
+        d = snap.diff_snapshots(store, old[a], new[a], complete=True)
+        owners.append(np.full(len(d.removed), i, dtype=np.int64))
+        lost.append(d.removed)
+    owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    sids = np.concatenate(lost) if lost else np.zeros(0, np.int64)
+    uniq, inverse = np.unique(sids, return_inverse=True)
+    id_of = snap.sids_to_ids(store, "x", uniq)
+    facts = ds.dataset(store.files("profiles"), format="parquet").to_table(
+        columns=["account_id", "observed_at", "status"],
+        filter=(pc.field("platform") == "x") & (pc.field("observed_at") > pa.scalar(day - timedelta(days=1), TS))
+        & pc.field("account_id").isin(pc.drop_null(id_of)),
+    )
+    facts = facts.sort_by([("account_id", "ascending"), ("observed_at", "descending")])
+    first = np.ones(facts.num_rows, dtype=bool)
+    fid = facts["account_id"].to_numpy(zero_copy_only=False)
+    first[1:] = fid[1:] != fid[:-1]
+    latest = facts.filter(pa.array(first))
+    pos = pc.fill_null(pc.index_in(id_of, value_set=latest["account_id"]), -1).to_numpy(zero_copy_only=False)
+    statuses = ["unknown", *sorted(set(latest["status"].to_pylist()))]
+    status_code = pc.index_in(latest["status"], value_set=pa.array(statuses)).to_numpy(zero_copy_only=False)
+    code = np.zeros(len(uniq), dtype=np.int64)
+    found = pos >= 0
+    code[found] = status_code[pos[found]]
+    table = np.zeros((len(names), len(statuses)), dtype=np.int64)
+    np.add.at(table, (owner, code[inverse]), 1)
+    losing = int((table.sum(axis=1) > 0).sum())
+    totals = dict(zip(statuses, table.sum(axis=0).tolist(), strict=True))
+    return {"accounts_compared": len(names), "accounts_that_lost": losing,
+            "lost_follower_slots": int(len(sids)), "distinct_lost": int(len(uniq)), "fates": totals}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=5000)
+    ap.add_argument("--edges", type=float, default=1e8)
+    ap.add_argument("--population", type=float, default=3e7)
+    ap.add_argument("--largest", type=float, default=5e6)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--churn", type=float, default=0.005)
+    ap.add_argument("--suspend", type=float, default=0.002, help="share of the population suspended per day")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply accounts, edges, population, largest")
+    ap.add_argument("--commit-edges", type=float, default=5e6, help="commit a batch every this many follower slots")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    n_acc = max(10, int(args.accounts * args.scale))
+    edges = int(args.edges * args.scale)
+    pop_n = int(args.population * args.scale)
+    largest = int(args.largest * args.scale)
+    rng = np.random.default_rng(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="pw-scale-", dir=args.workdir))
+    root = work / "store"
+    store = Store.init(root)
+    t = time.perf_counter()
+    pop = Population(pop_n, rng)
+    sizes = np.minimum(zipf_sizes(n_acc, edges, largest), pop_n // 2)
+    audiences = [pop.draw(int(k)) for k in sizes]
+    print(json.dumps({"accounts": n_acc, "edges": int(sizes.sum()), "population": pop_n,
+                      "largest": int(sizes.max()), "median": int(np.median(sizes)),
+                      "under_10k": int((sizes < 10_000).sum()), "generate_s": round(time.perf_counter() - t, 1),
+                      "load": round(os.getloadavg()[0], 2)}), flush=True)
+    suspended = np.zeros(0, dtype=np.int64)
+    per_day = []
+    try:
+        for day_i in range(args.days):
+            day = T0 + timedelta(days=day_i)
+            fates_ids: list[np.ndarray] = []
+            fates_status: list[str] = []
+            if day_i:
+                wave = pop.draw(int(args.suspend * pop_n), exclude=suspended)
+                suspended = np.union1d(suspended, wave)
+                for a, aud in enumerate(audiences):
+                    gone_mask = np.isin(aud, wave)
+                    quota = max(0, int(round(args.churn * len(aud))) - int(gone_mask.sum()))
+                    keep_idx = np.flatnonzero(~gone_mask)
+                    unf = rng.choice(keep_idx, min(quota, len(keep_idx)), replace=False)
+                    gone_mask[unf] = True
+                    lost_n = int(gone_mask.sum())
+                    fates_ids.append(aud[unf])
+                    fresh = pop.draw(lost_n, exclude=np.concatenate([aud, suspended]))
+                    audiences[a] = np.concatenate([fresh, aud[~gone_mask]])  # newest first
+                fates_ids.append(wave)
+                fates_status = ["active"] * (len(np.concatenate(fates_ids)) - len(wave)) + ["suspended"] * len(wave)
+            t, c = time.perf_counter(), time.process_time()
+            with store.writer(command="bench", source="followers_scale") as w:
+                if fates_ids:
+                    who = pop.ids[np.concatenate(fates_ids)]
+                    n = len(who)
+                    w.add("profiles", pa.table({
+                        "platform": pa.repeat(pa.scalar("x"), n),
+                        "account_id": pa.array(who).cast(pa.string()),
+                        "observed_at": pa.array(np.full(n, np.datetime64(day.replace(tzinfo=None), "us")), TS),
+                        "status": pa.array(fates_status, pa.string()),
+                    }))
+                pending = 0
+                for a, aud in enumerate(audiences):
+                    snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
+                                      follower_ids=pop.ids[aud])
+                    pending += len(aud)
+                    if pending >= args.commit_edges:
+                        w.commit()
+                        pending = 0
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            rec = {"day": day_i, "ingest_s": round(wall, 2), "ingest_cpu_s": round(cpu, 2),
+                   "store_mb": round(store_bytes(root) / 1e6, 1),
+                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                   "load": round(os.getloadavg()[0], 2)}
+            if day_i and (day_i == args.days - 1 or day_i == 1):
+                t, c = time.perf_counter(), time.process_time()
+                answer = daily_question(Store(root), day)
+                rec["question_s"] = round(time.perf_counter() - t, 2)
+                rec["question_cpu_s"] = round(time.process_time() - c, 2)
+                rec["answer"] = answer
+            per_day.append(rec)
+            print(json.dumps(rec), flush=True)
+        if per_day:
+            ing = [r["ingest_s"] for r in per_day]
+            print(json.dumps({"ingest_s_per_day_median": float(np.median(ing)), "ingest_s_per_day_max": max(ing),
+                              "store_mb_final": per_day[-1]["store_mb"],
+                              "store_bits_per_edge_per_day": round(per_day[-1]["store_mb"] * 8e6 / (sizes.sum() * args.days), 2),
+                              "peak_rss_mb": max(r["peak_rss_mb"] for r in per_day)}), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""The surrogate-id catalogue (table ``accounts``): compact on disk, read by sid range.
+
+Each ``(platform, account_id)`` the store has seen has one dense ``sid``. On disk a row is
+``sid, platform, account_id, account_num``: an id that is the canonical decimal form of
+an integer below 10**19 (X user ids, Mastodon ids) is kept as that integer in
+``account_num`` (``account_id`` null), any other id (Bluesky DIDs, handles) as a string in
+``account_id`` (``account_num`` null). Stores written before this form hold every id as a
+string; both forms are read, and compaction rewrites old rows in the new form.
+
+Ids new to the store in one call get consecutive sids in ascending id order (numbers by
+value, then strings bytewise), and a catalogue file is sorted by sid: so within a file
+both ``sid`` and the ids ascend in long runs, which delta encoding (Parquet
+DELTA_BINARY_PACKED / DELTA_BYTE_ARRAY, then zstd) turns into about the entropy of the id
+set (~40 bits per X id instead of ~79 as strings in follow order), and a reader looking up
+sids reads only the row groups (65,536 rows) whose sid range holds one of them, found
+from the Parquet footers (cached per process).
+
+The writer maps ids to sids with whole-array numpy work: numeric ids are sorted once per
+call and matched against sorted runs of the catalogue with ``searchsorted``; string ids
+go through Arrow's hash kernels (``index_in``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from purgewatch.errors import StoreError
+
+NUM_COLUMN = "account_num"
+ROW_GROUP_ROWS = 65_536
+_MAX_DIGITS = 19  # every 19-digit decimal fits in uint64
+_POW10 = np.array([10**k for k in range(1, _MAX_DIGITS + 1)], dtype=np.uint64)
+_NUMERIC = r"^[0-9]{1,19}$"
+
+
+def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, values): which string ids are canonical decimals (no sign, no leading zero,
+    at most 19 digits), and their values (0 elsewhere). ``str(value) == id`` exactly where
+    the mask is set, so the integer form loses nothing."""
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.uint64)
+    lengths = pc.binary_length(ids).to_numpy(zero_copy_only=False)
+    try:
+        values = pc.cast(ids, pa.uint64()).to_numpy(zero_copy_only=False)
+        mask = np.ones(n, dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        digits_only = pc.match_substring_regex(ids, _NUMERIC)
+        mask = digits_only.to_numpy(zero_copy_only=False).astype(bool)
+        values = np.zeros(n, dtype=np.uint64)
+        if mask.any():
+            values[mask] = pc.cast(ids.filter(digits_only), pa.uint64()).to_numpy(zero_copy_only=False)
+    digits = 1 + np.searchsorted(_POW10, values, side="right")
+    mask &= (digits == lengths) & (lengths <= _MAX_DIGITS)
+    values = np.where(mask, values, np.uint64(0))
+    return mask, values
+
+
+def as_id_array(values: pa.Array | pa.ChunkedArray | Sequence[str] | Sequence[int]) -> pa.Array:
+    """Ids as one Arrow array: strings, or non-negative integers (numeric ids given as
+    numbers skip the string round trip)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, np.ndarray):
+        values = pa.array(values)
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values))
+        if pa.types.is_null(values.type):
+            values = values.cast(pa.string())
+    if pa.types.is_integer(values.type):
+        if values.null_count == 0 and len(values) and pc.min(values).as_py() < 0:
+            raise StoreError("negative numeric account ids", hint="pass platform ids as strings")
+        return values.cast(pa.uint64())
+    return values.cast(pa.string())
+
+
+# ------------------------------------------------------------------ on disk
+
+
+def table_for(platform: str, numbers: np.ndarray | None, strings: pa.Array | None, sids: np.ndarray) -> pa.Table:
+    """Catalogue rows for new ids: ``numbers`` (uint64) or ``strings``, with their sids."""
+    n = len(sids)
+    if numbers is not None:
+        account_id, account_num = pa.nulls(n, pa.string()), pa.array(numbers, pa.uint64())
+    else:
+        assert strings is not None
+        account_id, account_num = strings, pa.nulls(n, pa.uint64())
+    from purgewatch.model import ACCOUNTS_SCHEMA
+
+    return pa.table(
+        {"sid": pa.array(sids, pa.int64()), "platform": pa.repeat(pa.scalar(platform, pa.string()), n),
+         "account_id": account_id, NUM_COLUMN: account_num},
+        schema=ACCOUNTS_SCHEMA,
+    )
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """A catalogue table in the current form: old-form rows (every id a string) get their
+    canonical decimal ids moved to ``account_num``; rows sorted by sid."""
+    from purgewatch.model import ACCOUNTS_SCHEMA
+
+    if NUM_COLUMN not in table.column_names:
+        ids = table["account_id"].combine_chunks().cast(pa.string())
+        mask, values = split_numeric(pc.fill_null(ids, ""))
+        num = pa.array(values, pa.uint64(), mask=~mask)
+        ids = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), ids)
+        table = pa.table({"sid": table["sid"], "platform": table["platform"], "account_id": ids, NUM_COLUMN: num})
+    table = table.select(ACCOUNTS_SCHEMA.names).cast(ACCOUNTS_SCHEMA)
+    sids = table["sid"].to_numpy()
+    if len(sids) > 1 and not bool(np.all(sids[1:] > sids[:-1])):
+        table = table.take(pa.array(np.argsort(sids, kind="stable")))
+    return table
+
+
+def write(table: pa.Table, path: Path) -> None:
+    """One catalogue file: sorted by sid, delta-encoded ids, row groups of 65,536 rows."""
+    pq.write_table(
+        normalize(table), path, row_group_size=ROW_GROUP_ROWS, use_dictionary=["platform"],
+        column_encoding={"sid": "DELTA_BINARY_PACKED", NUM_COLUMN: "DELTA_BINARY_PACKED",
+                         "account_id": "DELTA_BYTE_ARRAY"},
+        compression="zstd", compression_level=1, store_schema=False,
+    )
+
+
+@dataclass(frozen=True)
+class _Footer:
+    lo: np.ndarray  # per row group: smallest sid
+    hi: np.ndarray  # per row group: largest sid
+    columns: tuple[str, ...]
+
+
+_FOOTERS: OrderedDict[tuple[str, int, int], _Footer] = OrderedDict()
+_FOOTERS_MAX = 65_536
+_LOCK = threading.Lock()
+
+
+def _footer(f: str) -> _Footer:
+    """Sid range of each row group of a (never rewritten) catalogue file, cached."""
+    st = os.stat(f)
+    key = (f, st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        hit = _FOOTERS.get(key)
+        if hit is not None:
+            return hit
+    md = pq.ParquetFile(f).metadata
+    names = tuple(md.schema.to_arrow_schema().names)
+    col = names.index("sid")
+    lo = np.zeros(md.num_row_groups, dtype=np.int64)
+    hi = np.zeros(md.num_row_groups, dtype=np.int64)
+    for i in range(md.num_row_groups):
+        stats = md.row_group(i).column(col).statistics
+        if stats is not None and stats.has_min_max:
+            lo[i], hi[i] = int(stats.min), int(stats.max)
+        else:  # no statistics: the row group may hold any sid
+            lo[i], hi[i] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    footer = _Footer(lo, hi, names)
+    with _LOCK:
+        _FOOTERS[key] = footer
+        while len(_FOOTERS) > _FOOTERS_MAX:
+            _FOOTERS.popitem(last=False)
+    return footer
+
+
+def max_sid(files: Sequence[str]) -> int:
+    """The largest sid in the catalogue files (-1 when empty), from their footers."""
+    top = -1
+    for f in files:
+        hi = _footer(f).hi
+        if len(hi):
+            top = max(top, int(hi.max()))
+    return top
+
+
+def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) -> pa.Array:
+    """Platform ids (strings) for ``sids``: null where the sid is unknown (or belongs to
+    another platform than ``platform``, when given). Reads only the row groups whose sid
+    range holds a requested sid, and of them only the id columns."""
+    sids = np.asarray(sids, dtype=np.int64)
+    if not len(sids) or not files:
+        return pa.nulls(len(sids), pa.string())
+    need = np.unique(sids)
+    parts: list[pa.Table] = []
+    for f in files:
+        ft = _footer(f)
+        if not len(ft.lo):
+            continue
+        # row group g is needed when some requested sid lies in [lo[g], hi[g]]
+        hit = np.searchsorted(need, ft.lo, side="left") < np.searchsorted(need, ft.hi, side="right")
+        groups = np.flatnonzero(hit).tolist()
+        if not groups:
+            continue
+        cols = ["sid", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
+        if platform is not None:
+            cols.append("platform")
+        parts.append(pq.ParquetFile(f).read_row_groups(groups, columns=cols))
+    if not parts:
+        return pa.nulls(len(sids), pa.string())
+    cat = pa.concat_tables([_lookup_columns(p, platform is not None) for p in parts])
+    known = cat["sid"].to_numpy()
+    order = None
+    if len(known) > 1 and not bool(np.all(known[1:] > known[:-1])):
+        order = np.argsort(known, kind="stable")
+        known = known[order]
+    pos = np.searchsorted(known, sids)
+    pos[pos >= len(known)] = 0
+    found = known[pos] == sids if len(known) else np.zeros(len(sids), dtype=bool)
+    rows = pos if order is None else order[pos]
+    take = pa.array(rows, mask=~found)
+    text = cat["account_id"].combine_chunks().take(take)
+    num = cat[NUM_COLUMN].combine_chunks().take(take)
+    ids = pc.coalesce(text, num.cast(pa.string()))
+    if platform is not None:  # checked on the matched rows only (no copy of the slice)
+        same = pc.fill_null(pc.equal(cat["platform"].combine_chunks().take(take), platform), False)
+        ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
+    return ids
+
+
+def _lookup_columns(t: pa.Table, with_platform: bool) -> pa.Table:
+    """sid, account_id, account_num (and platform) of a catalogue slice in either form
+    (old-form strings are returned as the strings they are)."""
+    if NUM_COLUMN not in t.column_names:
+        t = t.append_column(NUM_COLUMN, pa.nulls(t.num_rows, pa.uint64()))
+    names = ["sid", "account_id", NUM_COLUMN] + (["platform"] if with_platform else [])
+    types = [pa.int64(), pa.string(), pa.uint64()] + ([pa.string()] if with_platform else [])
+    return t.select(names).cast(pa.schema(list(zip(names, types, strict=True))))
+
+
+def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """The whole catalogue of one platform: (numbers, their sids, strings, their sids),
+    numbers sorted ascending. Old-form numeric strings are returned as numbers."""
+    nums: list[np.ndarray] = []
+    nsids: list[np.ndarray] = []
+    strs: list[pa.Array] = []
+    ssids: list[np.ndarray] = []
+    for f in files:
+        cols = ["sid", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in _footer(f).columns else [])
+        t = pq.read_table(f, columns=cols, filters=[("platform", "=", platform)])
+        if not t.num_rows:
+            continue
+        sid = t["sid"].to_numpy()
+        if NUM_COLUMN in t.column_names:
+            num = t[NUM_COLUMN].combine_chunks()
+            is_num = num.is_valid().to_numpy(zero_copy_only=False)
+            values = num.to_numpy(zero_copy_only=False)
+        else:
+            ids = t["account_id"].combine_chunks().cast(pa.string())
+            is_num, values = split_numeric(ids)
+        if is_num.all():
+            nums.append(np.asarray(values, dtype=np.uint64))
+            nsids.append(sid)
+            continue
+        if is_num.any():
+            nums.append(np.asarray(values[is_num], dtype=np.uint64))
+            nsids.append(sid[is_num])
+        rest = pa.array(~is_num)
+        strs.append(t["account_id"].combine_chunks().cast(pa.string()).filter(rest))
+        ssids.append(sid[~is_num])
+    n = np.concatenate(nums) if nums else np.zeros(0, dtype=np.uint64)
+    ns = np.concatenate(nsids) if nsids else np.zeros(0, dtype=np.int64)
+    if len(n) > 1 and not bool(np.all(n[1:] > n[:-1])):
+        order = np.argsort(n, kind="stable")  # sorted runs (one per writer call): a merge
+        n, ns = n[order], ns[order]
+    s = pa.concat_arrays(strs) if strs else pa.array([], pa.string())
+    ss = np.concatenate(ssids) if ssids else np.zeros(0, dtype=np.int64)
+    return n, ns, s, ss
+
+
+# ------------------------------------------------------------------ the writer's index
+
+
+@dataclass
+class PlatformIndex:
+    """One platform's catalogue in a writer: numeric ids as sorted runs (merged like a
+    binary counter, so adding a batch never re-sorts everything), string ids as chunks."""
+
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (sorted uint64, sids)
+    strings: list[pa.Array] = field(default_factory=list)
+    string_sids: list[np.ndarray] = field(default_factory=list)
+
+    def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
+        """Remember ascending new ``values`` with their sids."""
+        if len(values):
+            self.runs.append((values, sids))
+
+    def find_numbers(self, values: np.ndarray) -> np.ndarray:
+        """Sids of ascending unique ``values`` (-1 where unknown)."""
+        self._merge()
+        out = np.full(len(values), -1, dtype=np.int64)
+        for keys, sids in self.runs:
+            if not len(keys):
+                continue
+            pos = np.searchsorted(keys, values)
+            pos[pos >= len(keys)] = 0
+            hit = keys[pos] == values
+            out[hit] = sids[pos[hit]]
+        return out
+
+    def _merge(self) -> None:
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
+            k2, s2 = self.runs.pop()
+            k1, s1 = self.runs[-1]
+            keys = np.concatenate([k1, k2])
+            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+            self.runs[-1] = (keys[order], np.concatenate([s1, s2])[order])
+
+    def find_strings(self, distinct: pa.Array) -> np.ndarray:
+        """Sids of distinct string ids (-1 where unknown)."""
+        out = np.full(len(distinct), -1, dtype=np.int64)
+        total = sum(len(c) for c in self.strings)
+        if not total or not len(distinct):
+            return out
+        if len(self.strings) > 1:
+            self.strings = [pa.concat_arrays(self.strings)]
+            self.string_sids = [np.concatenate(self.string_sids)]
+        known, known_sids = self.strings[0], self.string_sids[0]
+        if len(distinct) * 8 < len(known):
+            # few ids against many: hash the few, scan the catalogue once
+            hit = pc.index_in(known, value_set=distinct)
+            valid = pc.is_valid(hit).to_numpy(zero_copy_only=False)
+            out[pc.drop_null(hit).to_numpy(zero_copy_only=False)] = known_sids[valid]
+        else:
+            idx = pc.index_in(distinct, value_set=known)
+            found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
+            out[found] = known_sids[pc.drop_null(idx).to_numpy(zero_copy_only=False)]
+        return out
+
+    def add_strings(self, values: pa.Array, sids: np.ndarray) -> None:
+        if len(values):
+            self.strings.append(values)
+            self.string_sids.append(sids)
+
+    def ids_of(self, sids: np.ndarray) -> pa.Array:
+        """Platform ids (strings) of sids this index holds (null where not)."""
+        self._merge()
+        keys = [pa.array(k, pa.uint64()).cast(pa.string()) for k, _ in self.runs] + list(self.strings)
+        owners = [s for _, s in self.runs] + list(self.string_sids)
+        if not keys:
+            return pa.nulls(len(sids), pa.string())
+        all_ids = pa.concat_arrays(keys)
+        all_sids = np.concatenate(owners)
+        order = np.argsort(all_sids, kind="stable")
+        sorted_sids = all_sids[order]
+        pos = np.searchsorted(sorted_sids, sids)
+        pos[pos >= len(sorted_sids)] = 0
+        found = sorted_sids[pos] == sids
+        return pc.take(all_ids, pa.array(order[pos], mask=~found))
