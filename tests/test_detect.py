@@ -317,7 +317,8 @@ def test_cli_json_shape(filled: Store, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["detect", "--store", str(filled.path), "--json", "--kind", "purge"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
-    assert list(doc) == ["events"] and [e["kind"] for e in doc["events"]] == ["purge"]
+    assert list(doc) == ["events", "outliers"] and [e["kind"] for e in doc["events"]] == ["purge"]
+    assert isinstance(doc["outliers"], list)
     res = CliRunner().invoke(cli, ["detect", "--store", str(filled.path), "--json", "--account", "acc5",
                                    "--kind", "follower_drop", "--param", "z_threshold=4"])
     assert res.exit_code == 0

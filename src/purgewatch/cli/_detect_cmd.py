@@ -103,7 +103,7 @@ def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: t
     """
     from rich.console import Console
 
-    from purgewatch.analysis.detect import detect
+    from purgewatch.analysis.detect import detect_all
 
     fmt = output_format(fmt, as_json)
     as_json = fmt == "json"
@@ -114,14 +114,23 @@ def detect_cmd(store_path: Path | None, as_json: bool, fmt: str | None, kinds: t
     show_status = not as_json and console.is_terminal
     if show_status:
         with console.status("detecting..."):
-            events = detect(store, kinds=kinds or None, platform=platform,
-                            accounts=accounts or None, group=group, start=start, end=end, **overrides)
+            found = detect_all(store, kinds=kinds or None, platform=platform,
+                               accounts=accounts or None, group=group, start=start, end=end, **overrides)
     else:
-        events = detect(store, kinds=kinds or None, platform=platform,
-                        accounts=accounts or None, group=group, start=start, end=end, **overrides)
+        found = detect_all(store, kinds=kinds or None, platform=platform,
+                           accounts=accounts or None, group=group, start=start, end=end, **overrides)
     if as_json:
-        emit_json({"events": [e.to_json() for e in events]})
+        emit_json(found.to_json())
         return
+    events = found.events
+    if found.outliers and fmt == "table":
+        mixed = [r for r in found.outliers if r["mixed"]]
+        n_out = sum(r["outliers"] for r in found.outliers)
+        click.echo(f"{n_out:,} outlier readings (excursions that snapped back within hours) set aside in "
+                   f"{len(found.outliers):,} accounts; {len(mixed):,} series look mixed (two accounts' "
+                   "readings interleaved)" + (f": {', '.join(r['account_id'] for r in mixed[:10])}"
+                                              + (" ..." if len(mixed) > 10 else "") if mixed else "")
+                   + ". See --json \"outliers\".")
     rows = [e.to_json() for e in events]
     if fmt == "table" and not rows:
         click.echo("no events")

@@ -14,6 +14,7 @@ See docs/detect.md for the methods, parameters and failure modes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from purgewatch.analysis.detect._purge import PurgeParams
 from purgewatch.analysis.detect._run import (
     DetectParams,
     make_params,
+    outlier_listing,
     param_names,
     purge_events,
     series_events,
@@ -40,12 +42,14 @@ from purgewatch.store import Store
 __all__ = [
     "KINDS",
     "DetectParams",
+    "Detection",
     "Detector",
     "Event",
     "PurgeParams",
     "SeriesParams",
     "WaveParams",
     "detect",
+    "detect_all",
     "detect_series",
     "filter_events",
     "name_events",
@@ -73,6 +77,18 @@ def detect_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray,
     return sorted(out, key=lambda e: e.sort_key)
 
 
+@dataclass
+class Detection:
+    """Everything one detection run finds: the events, and the outlier readings set
+    aside before detection (per account, with the ``mixed`` flag; see docs/detect.md)."""
+
+    events: list[Event]
+    outliers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": [e.to_json() for e in self.events], "outliers": self.outliers}
+
+
 def detect(
     store: Store,
     *,
@@ -91,7 +107,25 @@ def detect(
     ``group``, ``start``/``end`` filter the answer (population detectors still look at
     everyone: a purge is only visible across accounts). Thresholds: ``params`` or flat
     keywords (``z_threshold=6``, ``wave_min_size=10``, ``purge_min_accounts=20``; see
-    :func:`param_names`)."""
+    :func:`param_names`). :func:`detect_all` also returns the outlier readings."""
+    return detect_all(store, kinds=kinds, platform=platform, accounts=accounts, group=group,
+                      start=start, end=end, params=params, **overrides).events
+
+
+def detect_all(
+    store: Store,
+    *,
+    kinds: Iterable[str] | None = None,
+    platform: str | None = None,
+    accounts: Iterable[str] | None = None,
+    group: str | None = None,
+    start: datetime | float | None = None,
+    end: datetime | float | None = None,
+    params: DetectParams | None = None,
+    **overrides: Any,
+) -> Detection:
+    """:func:`detect`'s events and, when follower series were examined, the outlier
+    readings per account (filtered by ``accounts``, ``group`` and the time window)."""
     params = make_params(params, **overrides)
     wanted = set(kinds) if kinds is not None else set(KINDS)
     unknown = wanted - set(KINDS)
@@ -100,14 +134,17 @@ def detect(
                          hint=f"kinds are: {', '.join(KINDS)}")
     groups_map = load_groups(store)
     out: list[Event] = []
+    listing: list[dict[str, Any]] = []
     if wanted & {"follower_drop", "follower_surge", "purge"}:
         data = load_series(store, platform=platform)
         groups = group_array(data.accounts, groups_map)
         sid, t, y = prepare(data.sid, data.t, data.y)
-        ev, pg = detect_arrays(sid, t, y, params.series, want_purge="purge" in wanted)
+        found: list[np.ndarray] = []
+        ev, pg = detect_arrays(sid, t, y, params.series, want_purge="purge" in wanted, outliers=found)
         out += series_events(ev, sid, t, y, data.accounts, groups, params.series)
         if "purge" in wanted:
             out += purge_events(pg, t, sid, data.accounts, groups, params.purge)
+        listing = outlier_listing(found[0], found[1], sid, t, y, data.accounts, groups, params.series)
     if wanted & {"suspension_wave", "reinstatement_wave"}:
         st = load_status(store, platform=platform)
         if len(st.time):
@@ -123,9 +160,20 @@ def detect(
         from purgewatch.queries import resolve_account
 
         accounts = [resolve_account(store, a, platform)[1] for a in accounts]
+    wanted_acc = set(accounts) if accounts is not None else None
+    lo, hi = _ts(start), _ts(end)
+    listing = [r for r in listing
+               if (wanted_acc is None or r["account_id"] in wanted_acc)
+               and (group is None or r["group"] == group)
+               and (lo is None or _ts(_parse(r["last"])) >= lo)  # type: ignore[operator]
+               and (hi is None or _ts(_parse(r["first"])) <= hi)]  # type: ignore[operator]
     out = filter_events(out, accounts=accounts, group=group, start=start, end=end)
     name_events(store, out)
-    return out
+    return Detection(out, listing)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def name_events(store: Store, events: list[Event]) -> None:

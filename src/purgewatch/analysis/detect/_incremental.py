@@ -4,8 +4,9 @@ The per-account kernel's numbers for an interval depend on the observations a fe
 around it and on the statistics of its block and the block before (``_series.py``). So
 when observations arrive for an account, only intervals from the start of the block
 holding the first changed interval need re-evaluating, and a tail of
-``2 * block + 4 * window + 16`` observations gives them exactly the context a batch run
-over the whole history would. Runs of flagged intervals never cross a block start, so
+``2 * block + 2 * reach + 16`` observations (``reach``: see
+:func:`~purgewatch.analysis.detect._series.context_reach`) gives them exactly the context a
+batch run over the whole history would. Runs of flagged intervals never cross a block start, so
 events before that point are final. Waves and purges are rescanned from the kept
 transitions and drop candidates (cheap binned counts).
 
@@ -32,7 +33,13 @@ from purgewatch.analysis.detect._run import (
     series_events,
     wave_events,
 )
-from purgewatch.analysis.detect._series import Candidates, detect_arrays, prepare, suppress
+from purgewatch.analysis.detect._series import (
+    Candidates,
+    context_reach,
+    detect_arrays,
+    prepare,
+    suppress,
+)
 from purgewatch.analysis.detect._waves import Transitions, transitions
 from purgewatch.model import GONE_STATUSES
 
@@ -48,7 +55,8 @@ class _Account:
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     offset: int = 0  # global index of t[0] among this account's (deduplicated) readings
     first_t: float = np.inf
-    events: list[tuple[int, float, float, Event]] = field(default_factory=list)  # gidx, jump, score
+    # gidx, jump, score, reverted, event
+    events: list[tuple[int, float, float, bool, Event]] = field(default_factory=list)
     purge: list[tuple[int, float, float, float, float]] = field(default_factory=list)
 
 
@@ -66,7 +74,8 @@ class Detector:
         self.params = make_params(params, **overrides)
         self.groups = dict(groups or {})
         sp = self.params.series
-        self.tail_len = 2 * sp.block + 4 * sp.window + 16
+        self.reach = context_reach(sp)
+        self.tail_len = 2 * sp.block + 2 * self.reach + 16
         self._acc: dict[Key, _Account] = {}
         self._status_last: dict[Key, tuple[float, str]] = {}
         self._status_keys: dict[Key, int] = {}
@@ -144,17 +153,17 @@ class Detector:
         lo = np.searchsorted(sid, np.arange(len(keys)), side="left")
         hi = np.searchsorted(sid, np.arange(len(keys)), side="right")
         cut = np.zeros(len(keys), dtype=np.int64)
-        B, k = sp.block, sp.window
+        B = sp.block
         for j, key in enumerate(keys):
             acc = self._acc[key]
             nt, ny = t[lo[j]:hi[j]], y[lo[j]:hi[j]]
             m = min(len(acc.t), len(nt))
             diff = np.flatnonzero((acc.t[:m] != nt[:m]) | (acc.y[:m] != ny[:m]))
             changed = int(diff[0]) if len(diff) else m
-            first_changed = acc.offset + changed - (k + 3)
+            first_changed = acc.offset + changed - self.reach
             b = max(first_changed, 0) // B
             cut[j] = b * B if b >= 2 else 0
-            need = max(b - 1, 0) * B - (k + 2)
+            need = max(b - 1, 0) * B - self.reach
             if acc.offset > 0 and acc.offset > need:
                 self.inexact_accounts += 1
         ev, pg = detect_arrays(sid, t, y, sp, offset=off, suppress_events=False)
@@ -169,7 +178,7 @@ class Detector:
         groups = np.array([self.groups.get(key) for key in accounts], dtype=object)
         for i, e in enumerate(series_events(ev, sid, t, y, accounts, groups, sp)):
             self._acc[accounts[int(ev.sid[i])]].events.append(
-                (int(ev.gidx[i]), float(ev.jump[i]), float(ev.score[i]), e))
+                (int(ev.gidx[i]), float(ev.jump[i]), float(ev.score[i]), bool(ev.reverted[i]), e))
         pg_lost = purge_loss(pg)
         for i in range(len(pg)):
             j = int(pg.sid[i])
@@ -243,8 +252,8 @@ class Detector:
         out: list[Event] = []
         keys = list(self._acc)
         if kinds & {"follower_drop", "follower_surge"}:
-            rows = [(j, g, jump, score, e) for j, key in enumerate(keys)
-                    for g, jump, score, e in self._acc[key].events]
+            rows = [(j, g, jump, score, rv, e) for j, key in enumerate(keys)
+                    for g, jump, score, rv, e in self._acc[key].events]
             if rows:
                 z = np.zeros(len(rows))
                 zi = np.zeros(len(rows), dtype=np.int64)
@@ -252,9 +261,9 @@ class Detector:
                     sid=np.array([r[0] for r in rows]), gidx=np.array([r[1] for r in rows]),
                     first=zi, last=zi, peak=zi, run_end_gidx=zi,
                     jump=np.array([r[2] for r in rows]), level=z, score=np.array([r[3] for r in rows]),
-                    rate=z, scale=z, net=z)
-                keep = suppress(cand, self.params.series)
-                out += [r[4] for r, kp in zip(rows, keep, strict=True) if kp]
+                    rate=z, scale=z, net=z, reverted=np.array([r[4] for r in rows], dtype=bool))
+                keep = suppress(cand, self.params.series) & ~cand.reverted
+                out += [r[5] for r, kp in zip(rows, keep, strict=True) if kp]
         if "purge" in kinds:
             out += self._purges()
         if kinds & {"suspension_wave", "reinstatement_wave"} and self._tr:

@@ -84,7 +84,7 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
         top = inside[: p.max_listed]
         starts_txt, ends_txt = iso_many(t_start[top]), iso_many(t_end[top])
         bf_l = np.round(before[top], 1).tolist()
-        ls_l = np.round(lost[top], 1).tolist()
+        ls_l = np.round(lost[top]).astype(np.int64).tolist()  # whole followers
         with np.errstate(divide="ignore", invalid="ignore"):
             rel_l = np.where(before[top] > 0, np.round(lost[top] / before[top], 6), np.nan).tolist()
         listed = [
@@ -112,7 +112,8 @@ def find_purges(cand_sid: np.ndarray, t_start: np.ndarray, t_end: np.ndarray,
                 "scan_window": {"start": iso(w0), "end": iso(w1)},
                 "expected": round(bu.expected, 3),
                 "dispersion": round(bu.dispersion, 3),
-                "followers_lost": round(float(lost[inside].sum()), 1),
+                "p_value": float(f"{bu.p_value:.3g}"),
+                "followers_lost": int(np.round(lost[inside]).sum()),
                 "median_relative_loss": round(float(np.median(lost[inside] / np.maximum(before[inside], 1))), 6),
                 "common_window": {"start": iso(s_lo), "end": iso(s_hi)} if s_lo <= s_hi else None,
                 "by_group": breakdown,

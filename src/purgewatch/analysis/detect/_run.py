@@ -94,6 +94,8 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
     same = np.sign(c.net) == np.sign(jump)
     mag_a = np.where(same, np.minimum(np.abs(jump), np.abs(c.net)), np.abs(jump))
     mag_a = np.where(jump < 0, np.minimum(mag_a, np.maximum(level, 0.0)), mag_a)  # can't lose more
+    # Followers are whole: the drift-corrected estimate is rounded to the nearest one.
+    mag_a = np.maximum(np.round(mag_a), 1.0)
     mag = mag_a.tolist()
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(level > 0, mag_a / level, np.nan).tolist()
@@ -131,6 +133,44 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
             },
         ))
         pos = e
+    return out
+
+
+def outlier_listing(idx: np.ndarray, level: np.ndarray, sid: np.ndarray, t: np.ndarray,
+                    y: np.ndarray, accounts: list[tuple[str, str]], groups: np.ndarray,
+                    p: SeriesParams, max_listed: int = 20) -> list[dict[str, Any]]:
+    """One record per account with outlier readings: how many, whether the series is
+    *mixed* (so many reverting excursions that two accounts' readings are probably
+    interleaved under one key), and the first ``max_listed`` outliers with the level
+    they departed from. ``idx`` are flat indices of the outliers, ``level`` their local
+    level (from :func:`detect_arrays`' ``outliers``)."""
+    if len(idx) == 0:
+        return []
+    order = np.argsort(idx, kind="stable")
+    idx, level = idx[order], level[order]
+    n_read = np.bincount(sid, minlength=len(accounts))
+    who = sid[idx]
+    n_out = np.bincount(who, minlength=len(accounts))
+    texts = iso_many(t[idx])
+    vals = y[idx].astype(np.int64).tolist()
+    lv = np.round(level).astype(np.int64).tolist()
+    out = []
+    bounds = np.flatnonzero(np.concatenate([[True], who[1:] != who[:-1], [True]]))
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        k = int(who[a])
+        cnt = int(n_out[k])
+        out.append({
+            "platform": accounts[k][0],
+            "account_id": accounts[k][1],
+            "group": groups[k],
+            "readings": int(n_read[k]),
+            "outliers": cnt,
+            "mixed": bool(cnt >= p.mixed_min_outliers and cnt >= p.mixed_min_share * n_read[k]),
+            "first": texts[a],
+            "last": texts[b - 1],
+            "listed": [{"observed_at": texts[i], "followers": vals[i], "level": lv[i]}
+                       for i in range(a, min(b, a + max_listed))],
+        })
     return out
 
 

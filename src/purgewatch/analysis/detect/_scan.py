@@ -28,6 +28,19 @@ class Burst:
     llr: float
     dispersion: float = 1.0  # quasi-Poisson factor the LLR was divided by
 
+    @property
+    def p_value(self) -> float:
+        """Tail probability of a count at least this large under the baseline:
+        P(X >= C/phi) for X ~ Poisson(E/phi) (the quasi-Poisson stream scaled to unit
+        dispersion; the regularized incomplete gamma function extends it to non-integer
+        counts). One window's p-value: the scan looks at many windows, which is why the
+        threshold is calibrated on null series (docs/detect.md), not read off this."""
+        from scipy.special import gammainc
+
+        if self.count <= 0:
+            return 1.0
+        return float(gammainc(self.count / self.dispersion, self.expected / self.dispersion))
+
 
 # Mean of a chi-square(1) variable below its 99th percentile: what the trimmed mean of
 # squared Pearson residuals is when counts really are Poisson.

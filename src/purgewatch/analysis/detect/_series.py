@@ -62,6 +62,22 @@ class SeriesParams:
     ramp_steps: int = 24  # a change spread over up to this many more intervals each side is one event
     revert_obs: int = 3  # a drop and a surge this close (in observations) cancel out
     revert_tolerance: float = 0.35  # ... when their sizes differ by less than this fraction
+    # Outliers: up to ``outlier_reach`` consecutive readings that leave the local level
+    # (the median of the readings up to ``outlier_reach`` on each side) by more than
+    # ``outlier_relative`` of it (and ``min_magnitude``), when the readings bracketing them
+    # are at most ``revert_hours`` apart and agree with each other: the series snapped back.
+    outlier_reach: int = 3
+    outlier_relative: float = 0.02
+    revert_hours: float = 48.0
+    revert_look: int = 48  # readings looked at each way for a reverting change
+    # A series with at least this many outliers, this share of its readings, is "mixed":
+    # two accounts' readings interleaved under one key (flagged, see docs/detect.md).
+    mixed_min_outliers: int = 5
+    mixed_min_share: float = 0.001
+    # Surges in a block holding at least ``routine_min_steps`` large single-interval gains
+    # must be ``routine_factor`` x the median of those gains (routine follow-back bursts).
+    routine_min_steps: int = 3
+    routine_factor: float = 3.0
     # Looser per-account candidates used by the purge detector (individually weak drops).
     purge_z: float = 3.5
     purge_min_relative: float = 0.002
@@ -73,6 +89,8 @@ class SeriesParams:
             raise ValueError("window must be >= 2")
         if self.block < 8:
             raise ValueError("block must be >= 8")
+        if not 1 <= self.outlier_reach <= 8:
+            raise ValueError("outlier_reach must be between 1 and 8")
 
 
 @dataclass
@@ -91,6 +109,7 @@ class Candidates:
     rate: np.ndarray  # drift (followers per day)
     scale: np.ndarray  # noise scale at the peak (followers)
     net: np.ndarray  # largest change the raw readings show across the window (signed)
+    reverted: np.ndarray  # undone within ``revert_hours`` (see :func:`reverts`)
 
     def __len__(self) -> int:
         return len(self.sid)
@@ -102,7 +121,7 @@ class Candidates:
     def empty() -> Candidates:
         z = np.zeros(0)
         i = np.zeros(0, dtype=np.int64)
-        return Candidates(i, i, i, i, i, i, z, z, z, z, z, z)
+        return Candidates(i, i, i, i, i, i, z, z, z, z, z, z, np.zeros(0, dtype=bool))
 
 
 def prepare(sid: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,6 +194,7 @@ class Scored:
     sid: np.ndarray
     y: np.ndarray
     gidx: np.ndarray
+    t: np.ndarray  # Unix seconds
     dt: np.ndarray  # days since the previous reading (0 at a series start)
     valid: np.ndarray  # interval has >= 2 filtered points on both sides
     jump: np.ndarray
@@ -187,6 +207,53 @@ class Scored:
     z: np.ndarray  # glitch-filtered readings
     series_start: np.ndarray
     series_stop: np.ndarray
+    routine: np.ndarray  # median routine gain of the interval's block (0: gains are not routine)
+    outlier: np.ndarray  # reading is an outlier (replaced by ``local`` in ``y``)
+    local: np.ndarray  # the local level (median of the readings around)
+    y_raw: np.ndarray  # the readings as given
+
+
+def outlier_mask(t: np.ndarray, y: np.ndarray, start: np.ndarray, stop: np.ndarray,
+                 p: SeriesParams) -> tuple[np.ndarray, np.ndarray]:
+    """Readings that leave the local level and come back within ``revert_hours``.
+
+    The local level is the median of the readings up to ``outlier_reach`` (R) on each side
+    (clipped to the series), so a run of up to R readings from elsewhere (another
+    account's count, a zero) cannot move it while a real step moves it at once (more than
+    half the window is on the new level from the step on). A reading is an outlier when it
+    is off that level by more than ``outlier_relative`` (and ``min_magnitude``), it belongs
+    to a run of at most R such readings, and the good readings bracketing the run are at
+    most ``revert_hours`` apart and agree with each other within the same tolerance.
+    Everything depends on readings at most 2R+1 positions away (incremental detection
+    relies on that). Returns (mask, local level)."""
+    n = len(y)
+    big_r = p.outlier_reach
+    if n == 0:
+        return np.zeros(0, dtype=bool), y.copy()
+    i = np.arange(n)
+    offs = np.arange(-big_r, big_r + 1)
+    win = np.clip(i[:, None] + offs[None, :], start[:, None], stop[:, None] - 1)
+    local = np.median(y[win], axis=1)
+    del win
+    tol = np.maximum(p.min_magnitude, p.outlier_relative * np.abs(local))
+    dev = np.abs(y - local) > tol
+    dev &= (stop - start) >= 2 * big_r + 1  # too short a series to tell a level
+    if not dev.any():
+        return dev, local
+    good_at = np.where(dev, -1, i)
+    last_good = np.maximum.accumulate(good_at)
+    prev_good = np.empty(n, dtype=np.int64)
+    prev_good[0] = -1
+    prev_good[1:] = last_good[:-1]
+    nxt_at = np.where(dev, n, i)
+    next_good = np.minimum.accumulate(nxt_at[::-1])[::-1]
+    next_good = np.concatenate([next_good[1:], [n]])
+    ok = dev & (prev_good >= start) & (next_good < stop) & (next_good - prev_good - 1 <= big_r)
+    a = np.clip(prev_good, 0, n - 1)
+    b = np.clip(next_good, 0, n - 1)
+    ok &= (t[b] - t[a]) <= p.revert_hours * 3600.0
+    ok &= np.abs(y[b] - y[a]) <= tol[a]
+    return ok, local
 
 
 def _shift_sum(c: np.ndarray, k: int, pos: np.ndarray, left: np.ndarray, n: int,
@@ -224,6 +291,11 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     stop = start + np.repeat(lens, lens)
     pos = np.arange(n) - start
     left = stop - np.arange(n)  # readings from i to the series end, i included
+    # 0. outliers: short excursions that snap back (another account's readings
+    # interleaved, a zero, a partial reading) are replaced by the local level
+    outlier, local = outlier_mask(t, y, start, stop, p)
+    y_raw = y
+    y = np.where(outlier, local, y)
     # 1. glitch filter: 3-point median, linear extrapolation at the ends
     prv = np.empty(n)
     prv[0] = y[0]
@@ -308,6 +380,15 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     e_scale = np.where(e_med > 0, 1.4826 * np.nan_to_num(e_med), e_mean)
     big = np.zeros(n, dtype=bool)
     big[iv] = e_iv > 6.0 * e_scale[row]
+    # Routine gains: a block with several large single-interval gains (an account that
+    # follows back in bursts, a steady stream of campaigns) makes such gains its normal
+    # behaviour; a surge there must exceed ``routine_factor`` x their median size.
+    gain = (dz - r_own * dt)[iv]
+    big_gain = big[iv] & (gain > 0)
+    g_cnt = np.bincount(row[big_gain], minlength=n_rows)
+    g_med = _row_medians(flat[big_gain], g_cnt, p.block, gain[big_gain])
+    routine = np.zeros(n)
+    routine[iv] = np.where(g_cnt >= p.routine_min_steps, np.nan_to_num(g_med), 0.0)[row]
     near = big.copy()
     in_blk = gidx % p.block  # dilate within the block only (keeps blocks independent)
     for o in range(1, min(k, n)):
@@ -351,7 +432,8 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     scale = np.sqrt(sn * sn + drift_sd * drift_sd)  # (np.hypot is 5x slower)
     score = np.where(valid, jump / scale, 0.0)
     resid = dz - r * dt
-    return Scored(sid, y, gidx, dt, valid, jump, mz_b, score, r, scale, resid, dz, z, start, stop)
+    return Scored(sid, y, gidx, t, dt, valid, jump, mz_b, score, r, scale, resid, dz, z, start, stop,
+                  routine, outlier, local, y_raw)
 
 
 def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
@@ -418,6 +500,7 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
         sid=s.sid[peak], gidx=s.gidx[peak], first=lo - 1, last=hi, peak=peak,
         run_end_gidx=s.gidx[run_last], jump=jp, level=s.level[peak], score=s.score[peak],
         rate=s.rate[peak], scale=s.scale[peak], net=_visible_change(s, lo - 1, hi, jp, p.window),
+        reverted=np.zeros(len(peak), dtype=bool),
     )
 
 
@@ -446,10 +529,66 @@ def _visible_change(s: Scored, before: np.ndarray, after: np.ndarray, jump: np.n
     return np.where(jump < 0, lo_a - hi_b, hi_a - lo_b)
 
 
+def _nanmedian_cols(v: np.ndarray) -> np.ndarray:
+    """Median of each column ignoring NaN (few rows; NaN sort last)."""
+    srt = np.sort(v, axis=0)
+    cnt = np.isfinite(v).sum(axis=0)
+    cols = np.arange(v.shape[1])
+    lo = np.maximum((cnt - 1) // 2, 0)
+    hi = np.maximum(cnt // 2, 0)
+    return np.where(cnt > 0, 0.5 * (srt[lo, cols] + srt[np.minimum(hi, v.shape[0] - 1), cols]), 0.0)
+
+
+def reverts(s: Scored, c: Candidates, p: SeriesParams) -> np.ndarray:
+    """Candidates whose change is undone within ``revert_hours``: a reading after the
+    window back at the level before it, or a reading before the window already at the
+    level after it (two levels interleaved, longer runs than the outlier filter takes).
+    Looks at most ``revert_look`` readings each way (bounded context for incremental
+    detection). Levels are the means of the raw readings on each side, tolerance
+    ``revert_tolerance`` of the change (and ``min_magnitude``)."""
+    m = len(c)
+    out = np.zeros(m, dtype=bool)
+    if m == 0:
+        return out
+    n = len(s.y_raw)
+    k = p.window
+    vb = np.full((k, m), np.nan)
+    va = np.full((k, m), np.nan)
+    for o in range(k):  # the k readings on each side of the window (outliers replaced)
+        ib = c.first - o
+        vb[o] = np.where(ib >= s.series_start[c.peak], s.y[np.clip(ib, 0, n - 1)], np.nan)
+        ia = c.last + o
+        va[o] = np.where(ia < s.series_stop[c.peak], s.y[np.clip(ia, 0, n - 1)], np.nan)
+    # medians, not means: with two levels interleaved a mean sits between them
+    lv_b = _nanmedian_cols(vb)
+    lv_a = _nanmedian_cols(va)
+    tol = np.maximum(p.min_magnitude, p.revert_tolerance * np.abs(lv_a - lv_b))
+    span = p.revert_hours * 3600.0
+    t_first = s.t[c.first]
+    t_last = s.t[c.last]
+    for o in range(1, p.revert_look + 1):
+        ia = c.last + o
+        ok = ia < s.series_stop[c.peak]
+        ia_c = np.clip(ia, 0, n - 1)
+        ok &= (s.t[ia_c] - t_last) <= span
+        # against the level carried forward by the drift: growth that makes a loss good
+        # again over two days is not a reverting reading
+        back = lv_b + c.rate * (s.t[ia_c] - t_first) / DAY
+        out |= ok & (np.abs(s.y_raw[ia_c] - back) <= tol)
+        ib = c.first - o
+        ok = ib >= s.series_start[c.peak]
+        ib_c = np.clip(ib, 0, n - 1)
+        ok &= (t_first - s.t[ib_c]) <= span
+        ahead = lv_a - c.rate * (t_last - s.t[ib_c]) / DAY
+        out |= ok & (np.abs(s.y_raw[ib_c] - ahead) <= tol)
+    return out
+
+
 def event_mask(s: Scored, p: SeriesParams) -> np.ndarray:
     a = np.abs(s.jump)
     return (
         s.valid
+        & ((s.jump <= 0) | (s.jump >= p.routine_factor * s.routine))
         # A drop is a reading lower than the one before (a surge, higher): growth that
         # merely slows against the drift is not reported, however far below it ends.
         & (np.sign(s.dz) == np.sign(s.jump))
@@ -500,6 +639,14 @@ def suppress(c: Candidates, p: SeriesParams) -> np.ndarray:
     return keep
 
 
+def context_reach(p: SeriesParams) -> int:
+    """How many readings away a reading can change an interval's numbers or an event's
+    fate: the outlier filter (2R + 2), the glitch filter and window means (k + 3), the
+    widening of a window (``ramp_steps``) and the look for a reverting change
+    (``revert_look``) beyond it (k more for the levels compared)."""
+    return (2 * p.outlier_reach + 2) + (p.window + 3) + p.ramp_steps + p.revert_look + p.window
+
+
 def chunks(sid: np.ndarray, max_rows: int) -> Iterator[slice]:
     """Slices of whole series of about ``max_rows`` observations (bounds peak memory)."""
     n = len(sid)
@@ -513,7 +660,8 @@ def chunks(sid: np.ndarray, max_rows: int) -> Iterator[slice]:
 
 
 def _one_chunk(sid: np.ndarray, t: np.ndarray, y: np.ndarray, sl: slice, offset: np.ndarray | None,
-               p: SeriesParams, want_purge: bool, suppress_events: bool) -> tuple[Candidates, Candidates]:
+               p: SeriesParams, want_purge: bool, suppress_events: bool,
+               ) -> tuple[Candidates, Candidates, np.ndarray, np.ndarray]:
     s = score_series(sid[sl], t[sl], y[sl], offset, p)
     ev = find_runs(s, event_mask(s, p), p)
     # The readings themselves must move by the minimum too (not only against the
@@ -521,20 +669,26 @@ def _one_chunk(sid: np.ndarray, t: np.ndarray, y: np.ndarray, sl: slice, offset:
     net = np.abs(ev.net)
     ev = ev.take(np.flatnonzero((np.sign(ev.net) == np.sign(ev.jump)) & (net >= p.min_magnitude)
                                 & (net >= p.min_relative * np.abs(ev.level))))
+    # A reverted change still pairs with its opposite in ``suppress`` (two bad readings
+    # in a row cancel out whichever test catches them); it is dropped after that.
+    ev.reverted = reverts(s, ev, p)
     if suppress_events:
-        ev = ev.take(np.flatnonzero(suppress(ev, p)))
+        ev = ev.take(np.flatnonzero(suppress(ev, p) & ~ev.reverted))
+    # (purge candidates are not tested for reverting: their losses are small, and the
+    # readings' own noise would "restore" many of them; outliers are already gone)
     pg = find_runs(s, purge_mask(s, p), p) if want_purge else Candidates.empty()
     for c in (ev, pg):
         c.first += sl.start
         c.last += sl.start
         c.peak += sl.start
-    return ev, pg
+    out = np.flatnonzero(s.outlier)
+    return ev, pg, out + sl.start, s.local[out]
 
 
 def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams,
                   offset: np.ndarray | None = None, *, max_rows: int = 131_072,
                   want_purge: bool = True, suppress_events: bool = True,
-                  threads: int | None = None,
+                  threads: int | None = None, outliers: list[np.ndarray] | None = None,
                   ) -> tuple[Candidates, Candidates]:
     """Events and purge candidates over prepared arrays (see :func:`prepare`). Flat
     indices in the result (``first``, ``last``, ``peak``) point into the given arrays.
@@ -547,7 +701,7 @@ def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams
     n_threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
     slices = list(chunks(sid, max_rows))
 
-    def run(sl: slice) -> tuple[Candidates, Candidates]:
+    def run(sl: slice) -> tuple[Candidates, Candidates, np.ndarray, np.ndarray]:
         return _one_chunk(sid, t, y, sl, offset, p, want_purge, suppress_events)
 
     if n_threads > 1 and len(slices) > 1:
@@ -555,6 +709,9 @@ def detect_arrays(sid: np.ndarray, t: np.ndarray, y: np.ndarray, p: SeriesParams
             done = list(pool.map(run, slices))
     else:
         done = [run(sl) for sl in slices]
+    if outliers is not None:  # flat indices of the outlier readings, and their local level
+        outliers.append(np.concatenate([d[2] for d in done]) if done else np.zeros(0, np.int64))
+        outliers.append(np.concatenate([d[3] for d in done]) if done else np.zeros(0))
     return _concat([d[0] for d in done]), _concat([d[1] for d in done])
 
 

@@ -35,7 +35,7 @@ class WaveParams:
     max_window_hours: float = 168.0  # longest window scanned (a week)
     baseline_days: float = 28.0  # trailing period the baseline rate comes from
     min_size: int = 5  # transitions needed in a window
-    min_ratio: float = 3.0  # ... and at least this many times the expected count
+    min_ratio: float = 1.5  # ... and at least this many times the expected count (calibrated: docs/detect.md)
     llr_threshold: float = 15.0
     merge_hours: float = 6.0  # windows closer than this are one event  # Kulldorff log-likelihood ratio needed
     by_group: bool = True  # also scan each watchlist group on its own
@@ -165,6 +165,7 @@ def _scan_scope(tr: Transitions, idx: np.ndarray, kind: str, scope: str | None,
             evidence={
                 "expected": round(bu.expected, 3),
                 "dispersion": round(bu.dispersion, 3),
+                "p_value": float(f"{bu.p_value:.3g}"),
                 "baseline_per_day": round(bu.expected / max(bu.stop_bin - bu.start_bin, 1)
                                           * 24 / p.bin_hours, 3),
                 "population": population,
