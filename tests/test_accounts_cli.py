@@ -149,7 +149,7 @@ def test_accounts_known_only_from_profiles_or_status_events(store: Store) -> Non
     assert (both["sources"], both["source"], both["status"]) == ("observations,profiles,status_events",
                                                                  "status_events", "suspended")
     assert both["first_observed"].startswith("2026-04-30") and both["group"] == "government"
-    text = CliRunner().invoke(cli, ["accounts", "--store", str(store.path)])
+    text = CliRunner().invoke(cli, ["accounts", "--store", str(store.path), "--format", "table"])
     assert text.exit_code == 0 and "4 accounts" in text.output
 
     stats = json.loads(CliRunner().invoke(cli, ["stats", "--store", str(store.path), "--json"]).output)
