@@ -153,7 +153,7 @@ def test_format_csv_tsv_json_and_table(seeded: Store) -> None:
     assert {r["followers_count"] for r in rows} >= {"46000", "1500"}  # raw numbers, no separators
     # not a terminal (CliRunner): tsv by default, one header line, tabs, no squeezing
     tsv = _invoke(["accounts", *s]).output.splitlines()
-    assert tsv[0].split("\t")[:3] == ["platform", "account_id", "handle"]
+    assert tsv[0].split("\t")[:4] == ["platform", "label", "handle", "account_id"]
     assert len(tsv) == len(as_json) + 1 and all(line.count("\t") == tsv[0].count("\t") for line in tsv)
     # a table asked for while piped keeps its columns whole
     table = _invoke(["watchlist", "list", *s, "--format", "table"]).output

@@ -150,7 +150,7 @@ def test_cli_detect_account_by_handle_and_human_times(full_store: Store, capsys:
     events = json.loads(capsys.readouterr().out)["events"]
     assert events and all(e["account_id"] == "1001" and e["handle"] == "leader" for e in events)
     assert all(e["start"].endswith("Z") for e in events)                 # JSON stays ISO UTC
-    assert run(["detect", "--store", store, "--account", "leader", "--tz", "Europe/Paris"]) == 0
+    assert run(["detect", "--store", store, "--account", "leader", "--tz", "Europe/Paris", "--format", "table"]) == 0
     out = capsys.readouterr().out
     assert "head of state (@leader)" in out and "CET" in out and "1001" in out
     assert run(["detect", "--store", store, "--account", "nobody"]) == 2
@@ -164,7 +164,7 @@ def test_cli_explain_and_history_resolve_the_same_way(full_store: Store, capsys:
     assert run(["explain", "nobody", "--store", store]) == 2
     err = capsys.readouterr().err
     assert "no such account" in err and "follower snapshots" not in err
-    assert run(["explain", "@leader", "--store", store]) == 0
+    assert run(["explain", "@leader", "--store", store, "--format", "table"]) == 0
     assert "head of state (@leader) [1001]" in capsys.readouterr().out
     assert run(["history", "leader", "--store", store, "--json"]) == 0
     hist = json.loads(capsys.readouterr().out)
