@@ -316,20 +316,20 @@ def test_explain_and_regain_report_bot_likeness(tmp_path: Path) -> None:
     keys = sorted({k for r in rows for k in r})
     with store.writer(command="test", source="test") as w:
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 - 2 * day, follower_ids=kept[:100])
-        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + kept)
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + kept + ["u1", "u2", "u3"])
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 + day, follower_ids=kept)
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 + 3 * day, follower_ids=new + kept)
         w.add("profiles", pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]))
     res = ex.explain(store, "A", start=t0, end=t0 + day)
     b = res["bot_likeness"]
-    assert res["lost"] == 60 and res["verdict"] == "platform_enforcement"
-    assert b["lost"]["scored"] == 60 and b["remaining"]["scored"] == 200
+    assert res["lost"] == 63 and res["verdict"] == "platform_enforcement"
+    # u1..u3 have no stored profile: counted as lost accounts, not scored (never as zero).
+    assert b["lost"]["accounts"] == 63 and b["lost"]["scored"] == 60 and b["remaining"]["scored"] == 200
     assert b["lost"]["share_bot"] == 1.0 and b["remaining"]["share_bot"] == 0.0
     assert b["finding"] == "fake_followers_removed" and b["lost_vs_remaining"]["p_value"] < 1e-10
     assert b["genuine_reference"]["scored"] > 1000
     assert b["reason"] in res["evidence"]["reasons"]
     assert any("purge of fake or spam accounts" in r for r in res["evidence"]["reasons"])
-    # Unscored followers are counted as accounts, not as zero scores.
     assert sum(b["lost"]["histogram"]) == 60
     rg = fx.regain_for_account(store, "x", "A", start=t0, end=t0 + day)
     assert rg["bot_likeness"]["gained"]["share_bot"] == 1.0 and rg["bot_share"] == 1.0
