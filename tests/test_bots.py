@@ -335,3 +335,22 @@ def test_explain_and_regain_report_bot_likeness(tmp_path: Path) -> None:
     assert rg["bot_likeness"]["gained"]["share_bot"] == 1.0 and rg["bot_share"] == 1.0
     assert rg["bot_share_baseline"] == 0.0 and rg["bot_p_value"] < 1e-10
     assert any("score as bots" in r for r in rg["reasons"])
+
+
+def test_explain_bot_likeness_against_reference_when_remaining_unread(tmp_path: Path) -> None:
+    from purgewatch.analysis import explain as ex
+    from purgewatch.store.snapshots import add_snapshot
+
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    store = Store.init(tmp_path / "s")
+    lost = [f"l{i}" for i in range(30)]
+    rows = [_profile(a, t0, fake=True) for a in lost]
+    keys = sorted({k for r in rows for k in r})
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + ["k1", "k2"])
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0 + pd.Timedelta(days=1), follower_ids=["k1", "k2"])
+        w.add("profiles", pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]))
+    b = ex.explain(store, "A")["bot_likeness"]
+    assert b["remaining"]["scored"] == 0 and b["lost_vs_remaining"]["against"] == "genuine_reference"
+    assert b["lost_vs_remaining"]["p_value"] < 1e-10 and b["finding"] == "fake_followers_removed"
+    assert "binomial test against the reference" in b["reason"]
