@@ -354,3 +354,19 @@ def test_explain_bot_likeness_against_reference_when_remaining_unread(tmp_path: 
     assert b["remaining"]["scored"] == 0 and b["lost_vs_remaining"]["against"] == "genuine_reference"
     assert b["lost_vs_remaining"]["p_value"] < 1e-10 and b["finding"] == "fake_followers_removed"
     assert "binomial test against the reference" in b["reason"]
+
+
+def test_report_draws_bot_likeness() -> None:
+    from purgewatch.report._render import bot_charts
+
+    assert bot_charts(None) == [] and bot_charts({"lost": {"scored": 0}}) == []
+    section = {
+        "threshold": 0.5,
+        "lost": {"scored": 60, "share_bot": 0.9, "share_bot_ci": [0.8, 0.95], "histogram": [1, 0, 0, 0, 0, 0, 0, 2, 7, 50]},
+        "remaining": {"scored": 200, "share_bot": 0.05, "share_bot_ci": [0.03, 0.09]},
+        "genuine_reference": {"scored": 5801, "share_bot": 0.08, "share_bot_ci": [0.076, 0.09]},
+    }
+    charts = bot_charts(section)
+    assert [t for t, _ in charts] == ["Share scoring as bots (score ≥ 0.5)", "Scores of the lost followers"]
+    svg = str(charts[0][1]) + str(charts[1][1])
+    assert "lost followers (n=60)" in svg and "genuine reference (n=5801)" in svg and svg.count("<rect") >= 10

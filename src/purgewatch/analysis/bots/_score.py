@@ -54,15 +54,20 @@ def score_answer(profiles: pd.DataFrame, *, model: BotModel | None = None, top: 
     scores = m.score_matrix(X)
     tops = m.top_features(X, k=top) if top else [[] for _ in range(len(X))]
     rows = []
+    known = np.isfinite(X).sum(axis=1)
     for i in range(len(profiles)):
         r = profiles.iloc[i]
+        if known[i] == 0:   # nothing to score (e.g. a lookup error row): no number at all
+            rows.append({"platform": r.get("platform"), "account_id": r.get("account_id"), "handle": None,
+                         "observed_at": None, "score": None, "bot": None, "features_known": 0, "top_features": []})
+            continue
         rows.append({
             "platform": r.get("platform"), "account_id": r.get("account_id"),
             "handle": None if pd.isna(r.get("handle")) else r.get("handle"),
             "observed_at": None if pd.isna(r.get("observed_at")) else pd.Timestamp(r["observed_at"]).isoformat(),
             "score": round(float(scores[i]), 6),
             "bot": bool(scores[i] >= m.threshold),
-            "features_known": int(np.isfinite(X[i]).sum()),
+            "features_known": int(known[i]),
             "top_features": tops[i],
         })
     return {"model": m.describe(), "threshold": m.threshold, "scores": rows}
