@@ -370,3 +370,19 @@ def test_report_draws_bot_likeness() -> None:
     assert [t for t, _ in charts] == ["Share scoring as bots (score ≥ 0.5)", "Scores of the lost followers"]
     svg = str(charts[0][1]) + str(charts[1][1])
     assert "lost followers (n=60)" in svg and "genuine reference (n=5801)" in svg and svg.count("<rect") >= 10
+
+
+def test_only_profile_reads_are_scored(tmp_path: Path) -> None:
+    from purgewatch.analysis import forensics as fx
+
+    f = tmp_path / "twarc.jsonl"
+    f.write_text(json.dumps({**V2_USER, "errors": [{"resource_type": "user", "parameter": "ids", "value": "1143210987654321000",
+                                                    "resource_id": "1143210987654321000", "title": "Forbidden",
+                                                    "detail": "User has been suspended: [1143210987654321000]."}]}) + "\n")
+    prof = bots.read_profiles(f)
+    ans = {r["account_id"]: r for r in bots.score_answer(prof)["scores"]}
+    # The suspended id has a creation date (snowflake) but no profile read: no score.
+    assert ans["1143210987654321000"]["score"] is None and ans["1143210987654321000"]["bot"] is None
+    assert 0 <= ans["2244994945"]["score"] <= 1
+    s = fx.bot_likeness(prof)
+    assert s.isna().tolist() == [False, True]

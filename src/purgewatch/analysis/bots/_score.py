@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from purgewatch.analysis.bots._features import feature_matrix
+from purgewatch.analysis.bots._features import feature_matrix, scorable
 from purgewatch.analysis.bots._model import BotModel, load_model
 from purgewatch.model import ACCOUNT_FACT_FIELDS
 from purgewatch.store import Store
@@ -55,11 +55,13 @@ def score_answer(profiles: pd.DataFrame, *, model: BotModel | None = None, top: 
     tops = m.top_features(X, k=top) if top else [[] for _ in range(len(X))]
     rows = []
     known = np.isfinite(X).sum(axis=1)
+    ok = scorable(X)
     for i in range(len(profiles)):
         r = profiles.iloc[i]
-        if known[i] == 0:   # nothing to score (e.g. a lookup error row): no number at all
+        if not ok[i]:   # not a profile read (e.g. a lookup-error row): no number at all
             rows.append({"platform": r.get("platform"), "account_id": r.get("account_id"), "handle": None,
-                         "observed_at": None, "score": None, "bot": None, "features_known": 0, "top_features": []})
+                         "observed_at": None, "score": None, "bot": None, "features_known": int(known[i]),
+                         "top_features": []})
             continue
         rows.append({
             "platform": r.get("platform"), "account_id": r.get("account_id"),
