@@ -53,7 +53,7 @@ def score_answer(profiles: pd.DataFrame, *, model: BotModel | None = None, top: 
     X = feature_matrix(profiles)
     scores = m.score_matrix(X)
     tops = m.top_features(X, k=top) if top else [[] for _ in range(len(X))]
-    rows = []
+    rows: list[dict[str, Any]] = []
     known = np.isfinite(X).sum(axis=1)
     ok = scorable(X)
     for i in range(len(profiles)):
