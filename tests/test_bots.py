@@ -369,7 +369,7 @@ def test_report_draws_bot_likeness() -> None:
     charts = bot_charts(section)
     assert [t for t, _ in charts] == ["Share scoring as bots (score ≥ 0.5)", "Scores of the lost followers"]
     svg = str(charts[0][1]) + str(charts[1][1])
-    assert "lost followers (n=60)" in svg and "genuine reference (n=5801)" in svg and svg.count("<rect") >= 10
+    assert "lost (n=60)" in svg and "genuine ref. (n=5801)" in svg and svg.count("<rect") >= 10
 
 
 def test_only_profile_reads_are_scored(tmp_path: Path) -> None:
