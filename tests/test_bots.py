@@ -316,22 +316,73 @@ def test_explain_and_regain_report_bot_likeness(tmp_path: Path) -> None:
     keys = sorted({k for r in rows for k in r})
     with store.writer(command="test", source="test") as w:
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 - 2 * day, follower_ids=kept[:100])
-        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + kept)
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + kept + ["u1", "u2", "u3"])
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 + day, follower_ids=kept)
         add_snapshot(w, platform="x", account_id="A", observed_at=t0 + 3 * day, follower_ids=new + kept)
         w.add("profiles", pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]))
     res = ex.explain(store, "A", start=t0, end=t0 + day)
     b = res["bot_likeness"]
-    assert res["lost"] == 60 and res["verdict"] == "platform_enforcement"
-    assert b["lost"]["scored"] == 60 and b["remaining"]["scored"] == 200
+    assert res["lost"] == 63 and res["verdict"] == "platform_enforcement"
+    # u1..u3 have no stored profile: counted as lost accounts, not scored (never as zero).
+    assert b["lost"]["accounts"] == 63 and b["lost"]["scored"] == 60 and b["remaining"]["scored"] == 200
     assert b["lost"]["share_bot"] == 1.0 and b["remaining"]["share_bot"] == 0.0
     assert b["finding"] == "fake_followers_removed" and b["lost_vs_remaining"]["p_value"] < 1e-10
     assert b["genuine_reference"]["scored"] > 1000
     assert b["reason"] in res["evidence"]["reasons"]
     assert any("purge of fake or spam accounts" in r for r in res["evidence"]["reasons"])
-    # Unscored followers are counted as accounts, not as zero scores.
     assert sum(b["lost"]["histogram"]) == 60
     rg = fx.regain_for_account(store, "x", "A", start=t0, end=t0 + day)
     assert rg["bot_likeness"]["gained"]["share_bot"] == 1.0 and rg["bot_share"] == 1.0
     assert rg["bot_share_baseline"] == 0.0 and rg["bot_p_value"] < 1e-10
     assert any("score as bots" in r for r in rg["reasons"])
+
+
+def test_explain_bot_likeness_against_reference_when_remaining_unread(tmp_path: Path) -> None:
+    from purgewatch.analysis import explain as ex
+    from purgewatch.store.snapshots import add_snapshot
+
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    store = Store.init(tmp_path / "s")
+    lost = [f"l{i}" for i in range(30)]
+    rows = [_profile(a, t0, fake=True) for a in lost]
+    keys = sorted({k for r in rows for k in r})
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0, follower_ids=lost + ["k1", "k2"])
+        add_snapshot(w, platform="x", account_id="A", observed_at=t0 + pd.Timedelta(days=1), follower_ids=["k1", "k2"])
+        w.add("profiles", pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]))
+    b = ex.explain(store, "A")["bot_likeness"]
+    assert b["remaining"]["scored"] == 0 and b["lost_vs_remaining"]["against"] == "genuine_reference"
+    assert b["lost_vs_remaining"]["p_value"] < 1e-10 and b["finding"] == "fake_followers_removed"
+    assert "binomial test against the reference" in b["reason"]
+
+
+def test_report_draws_bot_likeness() -> None:
+    from purgewatch.report._render import bot_charts
+
+    assert bot_charts(None) == [] and bot_charts({"lost": {"scored": 0}}) == []
+    section = {
+        "threshold": 0.5,
+        "lost": {"scored": 60, "share_bot": 0.9, "share_bot_ci": [0.8, 0.95], "histogram": [1, 0, 0, 0, 0, 0, 0, 2, 7, 50]},
+        "remaining": {"scored": 200, "share_bot": 0.05, "share_bot_ci": [0.03, 0.09]},
+        "genuine_reference": {"scored": 5801, "share_bot": 0.08, "share_bot_ci": [0.076, 0.09]},
+    }
+    charts = bot_charts(section)
+    assert [t for t, _ in charts] == ["Share scoring as bots (score ≥ 0.5)", "Scores of the lost followers"]
+    svg = str(charts[0][1]) + str(charts[1][1])
+    assert "lost (n=60)" in svg and "genuine ref. (n=5801)" in svg and svg.count("<rect") >= 10
+
+
+def test_only_profile_reads_are_scored(tmp_path: Path) -> None:
+    from purgewatch.analysis import forensics as fx
+
+    f = tmp_path / "twarc.jsonl"
+    f.write_text(json.dumps({**V2_USER, "errors": [{"resource_type": "user", "parameter": "ids", "value": "1143210987654321000",
+                                                    "resource_id": "1143210987654321000", "title": "Forbidden",
+                                                    "detail": "User has been suspended: [1143210987654321000]."}]}) + "\n")
+    prof = bots.read_profiles(f)
+    ans = {r["account_id"]: r for r in bots.score_answer(prof)["scores"]}
+    # The suspended id has a creation date (snowflake) but no profile read: no score.
+    assert ans["1143210987654321000"]["score"] is None and ans["1143210987654321000"]["bot"] is None
+    assert 0 <= ans["2244994945"]["score"] <= 1
+    s = fx.bot_likeness(prof)
+    assert s.isna().tolist() == [False, True]

@@ -748,8 +748,20 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
     rem_s = stored_scores(store, platform, remaining, model=model)
     lost_sum = summarize(lost_s, threshold=t)
     rem_sum = summarize(rem_s, threshold=t)
-    test = compare_shares(lost_s, rem_s, threshold=t)
     genuine = model.meta.get("reference", {}).get("genuine")
+    if rem_sum["scored"] >= BOT_MIN_SCORED or not genuine:
+        test = {**compare_shares(lost_s, rem_s, threshold=t), "against": "remaining"}
+    else:
+        # The remaining followers' profiles were never read (a --resolve looks up only the
+        # lost): test against the model's genuine reference share instead.
+        from scipy import stats
+
+        scored = lost_s.to_numpy(dtype=float)
+        scored = scored[np.isfinite(scored)]
+        k, n = int((scored >= t).sum()), len(scored)
+        p0 = float(genuine["share_bot"])
+        test = {"p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue) if n else None,
+                "difference": round(k / n - p0, 6) if n else None, "against": "genuine_reference"}
     if lost_sum["scored"] < BOT_MIN_SCORED:
         finding = "insufficient_data"
         reason = (f"bot-likeness: only {lost_sum['scored']} lost followers have a stored profile to score "
@@ -761,22 +773,23 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
         if more and lo >= BOT_MAJORITY_LOWER:
             finding = "fake_followers_removed"
         elif more:
-            finding = "more_bot_like_than_remaining"
+            finding = "more_bot_like_than_remaining" if test["against"] == "remaining" else "more_bot_like_than_reference"
         else:
             finding = "no_difference"
+        test_name = "Fisher" if test["against"] == "remaining" else "binomial test against the reference"
         reason = (
             f"bot-likeness: {lost_sum['share_bot']:.0%} of {lost_sum['scored']} scored lost followers score as bots "
             f"(>= {t:g}; 95% CI {lo:.0%}–{hi:.0%})"
             + (f" vs {rem_sum['share_bot']:.0%} of {rem_sum['scored']} scored remaining" if rem_sum["scored"] else "")
-            + (f" (Fisher p={p:.3g})" if p is not None else "")
             + (f" and {genuine['share_bot']:.0%} of the model's genuine reference" if genuine else "")
+            + (f" ({test_name} p={p:.3g})" if p is not None else "")
         )
     return {
         "model": model.meta.get("version"), "threshold": t, "finding": finding, "reason": reason,
         "lost": {"accounts": len(lost_ids), **lost_sum},
         "remaining": {"accounts": total, "sampled": len(remaining) if sampled else None, **rem_sum},
         "genuine_reference": genuine,
-        "lost_vs_remaining": test,
+        "lost_vs_remaining": test,   # "against": remaining, or genuine_reference when too few remaining are scored
         "thresholds": {"min_scored": BOT_MIN_SCORED, "alpha": BOT_ALPHA, "majority_wilson_lower": BOT_MAJORITY_LOWER},
     }
 

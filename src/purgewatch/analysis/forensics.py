@@ -460,13 +460,14 @@ def bot_likeness_features(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Da
 
 def bot_likeness(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.Series:
     """Probability (0..1) that each profile is a bot, from the shipped (or configured)
-    model of :mod:`purgewatch.analysis.bots`; NaN for a row without a single known
-    feature. Columns: the store's account facts (see ``bots.FEATURES``)."""
-    from purgewatch.analysis.bots import feature_matrix, load_model
+    model of :mod:`purgewatch.analysis.bots`; NaN for a row that is not a profile read
+    (none of the posts, followers and following counts known). Columns: the store's
+    account facts (see ``bots.FEATURES``)."""
+    from purgewatch.analysis.bots import feature_matrix, load_model, scorable
 
     X = feature_matrix(profiles, as_of=as_of)
     scores = load_model().score_matrix(X)
-    known = np.isfinite(X).any(axis=1)
+    known = scorable(X)
     return pd.Series(np.where(known, scores, np.nan), index=profiles.index)
 
 

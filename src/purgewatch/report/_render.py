@@ -243,8 +243,7 @@ def bot_charts(b: dict[str, Any] | None) -> list[tuple[str, Markup]]:
     if not b or not (b.get("lost") or {}).get("scored"):
         return []
     rows = []
-    for key, name in (("lost", "lost followers"), ("remaining", "remaining followers"),
-                      ("genuine_reference", "genuine reference")):
+    for key, name in (("lost", "lost"), ("remaining", "remaining"), ("genuine_reference", "genuine ref.")):
         d = b.get(key) or {}
         ci = d.get("share_bot_ci") or [None, None]
         if d.get("scored"):

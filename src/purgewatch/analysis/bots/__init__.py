@@ -26,6 +26,7 @@ from purgewatch.analysis.bots._features import (
     Feature,
     feature_frame,
     feature_matrix,
+    scorable,
 )
 from purgewatch.analysis.bots._model import ENV_MODEL, SHIPPED_MODEL, BotModel, load_model
 from purgewatch.analysis.bots._score import (
@@ -39,5 +40,5 @@ from purgewatch.analysis.bots._score import (
 __all__ = [
     "ENV_MODEL", "FEATURES", "FEATURE_NAMES", "LABELLED_SETS", "SHIPPED_MODEL", "BotModel", "Feature",
     "compare_shares", "feature_frame", "feature_matrix", "latest_profiles", "load_labelled", "load_model",
-    "read_labelled_file", "read_profiles", "score_answer", "stored_scores", "summarize",
+    "read_labelled_file", "read_profiles", "score_answer", "scorable", "stored_scores", "summarize",
 ]

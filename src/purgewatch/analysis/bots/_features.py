@@ -227,6 +227,15 @@ def feature_matrix(profiles: pd.DataFrame, *, as_of: Any = None) -> np.ndarray:
     return X
 
 
+_COUNT_COLUMNS = [FEATURE_NAMES.index(c) for c in ("posts_count", "followers_count", "following_count")]
+
+
+def scorable(X: np.ndarray) -> np.ndarray:
+    """Rows that come from a profile read: at least one of the three counts is known. A
+    row with only an id (a creation date from a snowflake) or a name is not scored."""
+    return np.isfinite(np.asarray(X)[:, _COUNT_COLUMNS]).any(axis=1)
+
+
 def feature_frame(profiles: pd.DataFrame, *, as_of: Any = None) -> pd.DataFrame:
     """:func:`feature_matrix` as a DataFrame (named columns, the profiles' index)."""
     return pd.DataFrame(feature_matrix(profiles, as_of=as_of), columns=list(FEATURE_NAMES), index=profiles.index)

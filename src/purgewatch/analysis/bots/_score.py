@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from purgewatch.analysis.bots._features import feature_matrix
+from purgewatch.analysis.bots._features import feature_matrix, scorable
 from purgewatch.analysis.bots._model import BotModel, load_model
 from purgewatch.model import ACCOUNT_FACT_FIELDS
 from purgewatch.store import Store
@@ -53,16 +53,23 @@ def score_answer(profiles: pd.DataFrame, *, model: BotModel | None = None, top: 
     X = feature_matrix(profiles)
     scores = m.score_matrix(X)
     tops = m.top_features(X, k=top) if top else [[] for _ in range(len(X))]
-    rows = []
+    rows: list[dict[str, Any]] = []
+    known = np.isfinite(X).sum(axis=1)
+    ok = scorable(X)
     for i in range(len(profiles)):
         r = profiles.iloc[i]
+        if not ok[i]:   # not a profile read (e.g. a lookup-error row): no number at all
+            rows.append({"platform": r.get("platform"), "account_id": r.get("account_id"), "handle": None,
+                         "observed_at": None, "score": None, "bot": None, "features_known": int(known[i]),
+                         "top_features": []})
+            continue
         rows.append({
             "platform": r.get("platform"), "account_id": r.get("account_id"),
             "handle": None if pd.isna(r.get("handle")) else r.get("handle"),
             "observed_at": None if pd.isna(r.get("observed_at")) else pd.Timestamp(r["observed_at"]).isoformat(),
             "score": round(float(scores[i]), 6),
             "bot": bool(scores[i] >= m.threshold),
-            "features_known": int(np.isfinite(X[i]).sum()),
+            "features_known": int(known[i]),
             "top_features": tops[i],
         })
     return {"model": m.describe(), "threshold": m.threshold, "scores": rows}
