@@ -109,8 +109,8 @@ def test_voterfraud_through_the_store_and_cli(datasets_dir: Path, tmp_path: Path
     out = json.loads(r.output)
     g = {x["group"]: (x["outcome_count"], x["accounts"]) for x in out["groups"]}
     assert g == {"detractor": (3582, 7043), "promoter": (16356, 45431)}
-    # snowflake ages, and the bot model's score of these sparse profiles (docs/bots.md)
-    assert out["model"]["covariates"] == ["age_days", "bot_likeness"]
+    # only snowflake ages in this file (no profile counts: the bot model scores nothing)
+    assert out["model"]["covariates"] == ["age_days"]
     # Only accounts already gone are in the file: the rate is a share among the disappeared.
     assert any("selected on the outcome" in w for w in out["warnings"])
     (t,) = out["tests"]
