@@ -34,9 +34,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
-DEFAULT_DATASETS = Path(os.environ.get("PURGEWATCH_DATASETS", REPO.parent.parent / "shared" / "datasets"))
-if not DEFAULT_DATASETS.is_dir():
-    DEFAULT_DATASETS = Path("/work/shared/datasets")
+DEFAULT_DATASETS = Path(os.environ.get("PURGEWATCH_DATASETS", REPO.parent / "shared" / "datasets"))
+if not DEFAULT_DATASETS.is_dir():  # a worktree one level deeper than the repository
+    DEFAULT_DATASETS = REPO.parent.parent / "shared" / "datasets"
 DATASETS = ("ira-follower-series", "cresci-2017", "voterfraud2020", "unsuspensions-2022",
             "nbc-ira-users", "wayback-follower-history")
 VERBS = ("import", "accounts", "history", "detect", "explain", "compare", "forensics", "report", "serve")

@@ -235,6 +235,142 @@ def _downsample(idx: np.ndarray, keep: np.ndarray, limit: int) -> np.ndarray:
     return np.array(sorted(chosen), dtype=idx.dtype)
 
 
+class _ObsIndex:
+    """The observations in [t0, t1] as one Arrow table (compact: no Python object per
+    row), with the order that sorts them by (platform, account_id, observed_at,
+    record_key) and numpy arrays for the per-account work.
+
+    Accounts are ranges of the sorted order; pandas frames are made only for single
+    accounts (charted ones, those with events) and for the rows a finding cites
+    (``use``/``rows_of``). A store of millions of readings used to become one frame of
+    Python strings several gigabytes large."""
+
+    def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
+        import pyarrow.compute as pc
+
+        tbl = store.read("observations", columns=_OBS_COLS)
+        ts_type = pa.timestamp("us", tz="UTC")
+        if t0 is not None:
+            tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
+        if t1 is not None:
+            tbl = tbl.filter(pc.less_equal(tbl["observed_at"], pa.scalar(t1.to_pydatetime(), ts_type)))
+        self.store = store
+        self.tbl = tbl
+        n = tbl.num_rows
+        if n:
+            # one code per (platform, account_id), ranked in sorted key order
+            joined = pc.binary_join_element_wise(tbl["platform"], tbl["account_id"], "\x00")
+            enc = pc.dictionary_encode(joined).combine_chunks()
+            uniq = enc.dictionary.to_pylist()
+            rank_of = np.empty(len(uniq), dtype=np.int64)
+            rank_of[np.argsort(np.array(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+            code = rank_of[enc.indices.to_numpy()]
+            t = tbl["observed_at"].cast(pa.int64()).to_numpy()
+            rk = tbl["record_key"].to_numpy()
+        else:
+            uniq, code, t, rk = [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        self.names: list[tuple[str, str]] = [(u.split("\x00", 1)[0], u.split("\x00", 1)[1]) for u in sorted(uniq)]
+        self.order = np.lexsort((rk, t, code))  # sorted position -> table row
+        self.code = code[self.order]
+        self.t = t[self.order]
+        self.key = rk[self.order]
+        heads = np.flatnonzero(np.concatenate([[True], self.code[1:] != self.code[:-1]])) if n else np.zeros(0, np.int64)
+        self.start = np.zeros(len(self.names), dtype=np.int64)
+        self.stop = np.zeros(len(self.names), dtype=np.int64)
+        if n:
+            self.start[self.code[heads]] = heads
+            self.stop[self.code[heads]] = np.append(heads[1:], n)
+        self._used: dict[str, int] = {}
+
+    def counts(self) -> np.ndarray:
+        return self.stop - self.start
+
+    def use(self, ref: str, row: int) -> None:
+        """Remember the (sorted) row behind a reference: the appendix lists it."""
+        self._used[ref] = row
+
+    def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
+        return self.tbl.select(columns).take(pa.array(self.order[np.asarray(rows, dtype=np.int64)]))
+
+    def frame(self, i: int) -> pd.DataFrame:
+        """Account ``i``'s rows as a frame (with ``ref``, and ``row``: the sorted position)."""
+        a, b = int(self.start[i]), int(self.stop[i])
+        df = self._take(np.arange(a, b), ["observed_at", "status", "followers_count", "record_key"]).to_pandas()
+        df["row"] = np.arange(a, b)
+        df["ref"] = ["o-" + _key_hex(k) for k in df["record_key"]]
+        return df
+
+    def latest_rows(self, idx: list[int]) -> list[dict[str, Any]]:
+        """Per account: its latest reading, and the name fields of its latest named one."""
+        if not idx:
+            return []
+        ii = np.array(idx, dtype=np.int64)
+        last = self.stop[ii] - 1
+        has = ~np.asarray(self.tbl["handle"].is_null().to_numpy(zero_copy_only=False), dtype=bool)[self.order]
+        best = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
+        named = best[last]
+        named = np.where(named >= self.start[ii], named, last)
+        lt = self._take(last, ["observed_at", "status", "followers_count"]).to_pylist()
+        nm = self._take(named, ["handle", "display_name", "description"]).to_pylist()
+        out = []
+        for j, (row, r) in enumerate(zip(last.tolist(), lt, strict=True)):
+            f = r["followers_count"]
+            out.append({
+                "row": row, "ref": "o-" + _key_hex(self.key[row]), "t": iso(r["observed_at"]),
+                "status": r["status"], "followers": None if f is None else int(f),
+                "n": int(self.stop[ii[j]] - self.start[ii[j]]),
+                **{k: _str(v) for k, v in nm[j].items()},
+            })
+        return out
+
+    def rows_of(self, refs: Iterable[str]) -> pd.DataFrame:
+        """The cited observation rows with every provenance column, sorted."""
+        rows = sorted({self._used[r] for r in refs if r in self._used})
+        if not rows:
+            return pd.DataFrame(columns=[*_OBS_COLS, "ref"])
+        df = self._take(rows, _OBS_COLS).to_pandas()
+        df["ref"] = ["o-" + _key_hex(k) for k in df["record_key"]]
+        return df
+
+    def span_frame(self) -> pd.DataFrame:
+        """First and last observation time (all the summary needs of every row)."""
+        if not len(self.t):
+            return pd.DataFrame({"observed_at": pd.Series([], dtype="datetime64[us, UTC]")})
+        return pd.DataFrame({"observed_at": pd.to_datetime([int(self.t.min()), int(self.t.max())], unit="us", utc=True)})
+
+    def transition_rows(self) -> pd.DataFrame:
+        """The observation rows status changes can come from, with provenance columns: for
+        an account whose statuses come from observations only, its first known status and
+        every row whose status differs from the previous known one; every row of accounts
+        that also have profiles or status events (their rows interleave)."""
+        if not len(self.code):
+            return pd.DataFrame(columns=_OBS_COLS)
+        status = self.tbl["status"].to_numpy(zero_copy_only=False)[self.order]
+        idx = np.flatnonzero(status != "unknown")
+        st, cd = status[idx], self.code[idx]
+        keep = np.ones(len(idx), dtype=bool)
+        if len(idx) > 1:
+            keep[1:] = (cd[1:] != cd[:-1]) | (st[1:] != st[:-1])
+        other = self._accounts_elsewhere()
+        if other.any():
+            keep |= other[cd]
+        return self._take(idx[keep], _OBS_COLS).to_pandas()
+
+    def _accounts_elsewhere(self) -> np.ndarray:
+        """Accounts (codes) that also have rows in profiles or status_events."""
+        out = np.zeros(len(self.names), dtype=bool)
+        index = {k: i for i, k in enumerate(self.names)}
+        for table in ("profiles", "status_events"):
+            tbl = self.store.read(table, columns=["platform", "account_id"])
+            if tbl.num_rows == 0:
+                continue
+            for r in tbl.group_by(["platform", "account_id"]).aggregate([]).to_pylist():
+                i = index.get((str(r["platform"]), str(r["account_id"])))
+                if i is not None:
+                    out[i] = True
+        return out
+
+
 # --------------------------------------------------------------------------- gather
 def gather_findings(
     store: Store,
@@ -263,21 +399,22 @@ def gather_findings(
         watch = [w for w in watch if w["group"] in group_filter]
     group_of = {(str(w["platform"]), str(w["account_id"])): w["group"] for w in watch}
 
-    obs = _read(store, "observations", _OBS_COLS)
-    obs = _window(obs, "observed_at", t0, t1)
-    obs["ref"] = ["o-" + _key_hex(k) for k in obs["record_key"]]
+    # Observations stay in Arrow (compact) and are sorted once; pandas frames are made
+    # only of the rows a finding uses (a store of millions of readings used to become a
+    # frame of Python strings several gigabytes large).
+    ob = _ObsIndex(store, t0, t1)
 
     if watch:
         keys = set(group_of)
     else:
-        counts = obs.groupby(["platform", "account_id"]).size().reset_index(name="n")
-        counts = counts.sort_values(["n", "platform", "account_id"], ascending=[False, True, True])
-        if len(counts) > MAX_ACCOUNTS:
+        n_per = ob.counts()
+        order = sorted(range(len(ob.names)), key=lambda i: (-int(n_per[i]), ob.names[i]))
+        if len(order) > MAX_ACCOUNTS:
             notes.append(
                 f"No watchlist: showing the {MAX_ACCOUNTS} accounts with most observations "
-                f"out of {len(counts):,}."
+                f"out of {len(order):,}."
             )
-        keys = {(str(p), str(a)) for p, a in counts[["platform", "account_id"]].head(MAX_ACCOUNTS).itertuples(index=False)}
+        keys = {ob.names[i] for i in order[:MAX_ACCOUNTS]}
         if group_filter is not None:
             keys = set()
     labels = {(str(w["platform"]), str(w["account_id"])): w.get("label") for w in watch}
@@ -303,11 +440,6 @@ def gather_findings(
 
     # ---- per-account series
     step("building account series")
-    if len(obs):
-        mask = pd.MultiIndex.from_arrays([obs["platform"].astype(str), obs["account_id"].astype(str)]).isin(list(keys))
-    else:
-        mask = np.zeros(0, bool)
-    watched_obs = obs[mask].sort_values(["platform", "account_id", "observed_at", "ref"], kind="stable")
     # Full series for at most MAX_SERIES_ACCOUNTS accounts: those with events first
     # (largest first), then in watchlist order; the others keep their latest reading.
     ev_size: dict[tuple[str, str], float] = {}
@@ -327,57 +459,69 @@ def gather_findings(
         )
     accounts: list[dict[str, Any]] = []
     appendix_rows: dict[str, dict[str, Any]] = {}
-    for (platform, account_id), part in watched_obs.groupby(["platform", "account_id"], sort=True):
-        key = (str(platform), str(account_id))
+    series_refs: set[str] = set()
+    observed_keys = [i for i, k in enumerate(ob.names) if k in keys]
+    latest = ob.latest_rows(observed_keys)
+    for i, lt in zip(observed_keys, latest, strict=True):
+        key = ob.names[i]
         acc_events = events_of.get(key, [])
         series = []
-        if key in with_series:
-            ev_times = {t for e in acc_events for t in _evidence_times(e)}
-            status_change = part["status"].ne(part["status"].shift()).to_numpy()
-            in_evidence = _iso_series(part["observed_at"]).isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
-            idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
-            if len(idx) < len(part):
-                notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
-            shown = part.iloc[idx]
-            r: Any
-            for r, t_iso in zip(shown.itertuples(index=False), _iso_series(shown["observed_at"]), strict=True):
-                series.append(
-                    {
-                        "t": t_iso,
-                        "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
-                        "status": r.status,
-                        "ref": r.ref,
-                    }
-                )
-                facts.referenced.add(r.ref)
-        last = part.iloc[-1]
-        latest_named = part.dropna(subset=["handle"]).tail(1)
-        named = latest_named.iloc[0] if len(latest_named) else last
-        for e in acc_events:
-            e["refs"] = _event_refs(e, part)
+        if key in with_series or acc_events:
+            part = ob.frame(i)
+            if key in with_series:
+                ev_times = {t for e in acc_events for t in _evidence_times(e)}
+                status_change = part["status"].ne(part["status"].shift()).to_numpy()
+                iso_t = _iso_series(part["observed_at"])
+                in_evidence = iso_t.isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
+                idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
+                if len(idx) < len(part):
+                    notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
+                shown = part.iloc[idx]
+                cited = (status_change | in_evidence)[idx].tolist()
+                r: Any
+                for r, t_iso, c in zip(shown.itertuples(index=False), iso_t.iloc[idx], cited, strict=True):
+                    series.append(
+                        {
+                            "t": t_iso,
+                            "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+                            "status": r.status,
+                            "ref": r.ref,
+                            "cited": c,
+                        }
+                    )
+                    ob.use(r.ref, int(r.row))
+                    # Every charted row goes to the JSON/CSV appendix; the HTML lists the
+                    # rows a number or a marked point cites (the line is drawn from all).
+                    (facts.referenced if c else series_refs).add(r.ref)
+            row_of = dict(zip(part["ref"], part["row"].tolist(), strict=True))
+            for e in acc_events:
+                e["refs"] = _event_refs(e, part)
+                for ref in e["refs"]:
+                    ob.use(ref, row_of[ref])
+        ob.use(lt["ref"], lt["row"])
         acc: dict[str, Any] = {
             "key": f"{key[0]}:{key[1]}",
             "anchor": _anchor("a", f"{key[0]}:{key[1]}"),
             "platform": key[0],
             "account_id": key[1],
-            "handle": _str(named.get("handle")),
-            "display_name": _str(named.get("display_name")),
-            "description": _str(named.get("description")),
+            "handle": lt["handle"],
+            "display_name": lt["display_name"],
+            "description": lt["description"],
             "group": group_of.get(key),
             "label": labels.get(key),
-            "n_observations": int(len(part)),
+            "n_observations": lt["n"],
             "latest": {
-                "t": iso(last["observed_at"]),
-                "status": last["status"],
-                "followers": None if pd.isna(last["followers_count"]) else int(last["followers_count"]),
-                "ref": last["ref"],
+                "t": lt["t"],
+                "status": lt["status"],
+                "followers": lt["followers"],
+                "ref": lt["ref"],
             },
             "series": series,
             "series_shown": key in with_series,
             "events": [e["id"] for e in acc_events],
         }
         acc["latest"]["fact"] = facts.add(
-            f"latest followers of {acc['key']}", acc["latest"]["followers"], [last["ref"]]
+            f"latest followers of {acc['key']}", acc["latest"]["followers"], [lt["ref"]]
         )
         accounts.append(acc)
     # watched accounts never observed still appear (with nothing to show)
@@ -397,7 +541,7 @@ def gather_findings(
 
     # ---- status transitions (raw data behind the wave timeline)
     step("counting status changes")
-    transitions = _Transitions(store, obs, t0, t1, group_of)
+    transitions = _Transitions(store, ob.transition_rows(), t0, t1, group_of)
     for e in events:
         if not e["shown"]:
             e["refs"], e["fact"] = [], None
@@ -448,17 +592,17 @@ def gather_findings(
             )
 
     # ---- summary
-    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics)
+    summary = _summary(accounts, ob.span_frame(), events, transitions, explains, compare, facts, watch, forensics)
 
     # ---- appendix of every referenced stored row
     step("collecting the evidence rows")
-    if len(obs):
-        ref_obs = obs[obs["ref"].isin(facts.referenced)]
-        ro: Any
-        for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
-            appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
+    ro: Any
+    for ro in ob.rows_of(facts.referenced | series_refs).itertuples(index=False):
+        appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
     for row in transitions.appendix(facts.referenced - set(appendix_rows)):
         appendix_rows[row["ref"]] = row
+    for ref, row in appendix_rows.items():
+        row["cited"] = ref in facts.referenced
     snap_rows = _snapshot_appendix(store, facts.referenced)
     appendix = sorted(appendix_rows.values(), key=lambda r: (r["table"], str(r["platform"]), str(r["account_id"]), str(r["at"]), r["ref"]))
 
@@ -900,17 +1044,25 @@ def _provenance(store: Store) -> dict[str, Any]:
         tbl = store.read(table, columns=["source", "retrieved_at", "payload_hash", "tool_version"])
         if tbl.num_rows == 0:
             continue
-        df = tbl.to_pandas()
-        df["source"] = df["source"].fillna("(none)")
-        for src, part in df.groupby("source", sort=True):
-            sources[(table, str(src))] = {
+        # aggregated in Arrow: one row per source, no Python object per stored row
+        import pyarrow.compute as pc
+
+        tbl = tbl.set_column(0, "source", pc.fill_null(tbl["source"], "(none)"))
+        agg = tbl.group_by("source").aggregate([
+            ("source", "count"), ("retrieved_at", "min"), ("retrieved_at", "max"),
+            ("payload_hash", "count_distinct", pc.CountOptions(mode="only_valid")),
+            ("tool_version", "distinct", pc.CountOptions(mode="only_valid")),
+        ])
+        for r in agg.to_pylist():
+            src = str(r["source"])
+            sources[(table, src)] = {
                 "table": table,
-                "source": str(src),
-                "rows": int(len(part)),
-                "first_retrieved": iso(part["retrieved_at"].min()),
-                "last_retrieved": iso(part["retrieved_at"].max()),
-                "payload_hashes": int(part["payload_hash"].nunique()),
-                "tool_versions": sorted(str(v) for v in part["tool_version"].dropna().unique()),
+                "source": src,
+                "rows": int(r["source_count"]),
+                "first_retrieved": iso(r["retrieved_at_min"]),
+                "last_retrieved": iso(r["retrieved_at_max"]),
+                "payload_hashes": int(r["payload_hash_count_distinct"]),
+                "tool_versions": sorted(str(v) for v in r["tool_version_distinct"] if v is not None),
             }
     return {"runs": runs, "sources": [sources[k] for k in sorted(sources)]}
 

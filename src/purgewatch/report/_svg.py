@@ -108,7 +108,8 @@ def series_chart(
     height: int = 220,
     href_prefix: str = "#",
 ) -> Markup:
-    """Follower count over time; dots link to observations, bands mark detected events,
+    """Follower count over time; dots link to observations (only those marked ``cited``
+    when points carry that key: the others are on the line), bands mark detected events,
     crosses mark observations whose status was not ``active``."""
     pts: list[tuple[float, dict[str, Any]]] = []
     for p in series:
@@ -166,11 +167,10 @@ def series_chart(
         tip = html_text(f"{p['t']}: {p.get('followers') if p.get('followers') is not None else 'no count'} ({p.get('status')})")
         if p.get("status") not in (None, "active"):
             yy = y(float(p["followers"])) if p.get("followers") is not None else mt + ph - 6
-            out.append(
-                f'<a href="{href_prefix}{ref}" class="obs-point"><path d="M{_f(x(t) - 4)},{_f(yy - 4)} l8,8 m0,-8 l-8,8" stroke="#D55E00" stroke-width="2"/>'
-                f'<circle cx="{_f(x(t))}" cy="{_f(yy)}" r="6" fill="transparent"><title>{tip}</title></circle></a>'
-            )
-        elif p.get("followers") is not None and not dense:
+            mark = (f'<path d="M{_f(x(t) - 4)},{_f(yy - 4)} l8,8 m0,-8 l-8,8" stroke="#D55E00" stroke-width="2"/>'
+                    f'<circle cx="{_f(x(t))}" cy="{_f(yy)}" r="6" fill="transparent"><title>{tip}</title></circle>')
+            out.append(f'<a href="{href_prefix}{ref}" class="obs-point">{mark}</a>' if p.get("cited", True) else mark)
+        elif p.get("followers") is not None and not dense and p.get("cited", True):
             out.append(
                 f'<a href="{href_prefix}{ref}" class="obs-point"><circle cx="{_f(x(t))}" cy="{_f(y(float(p["followers"])))}" r="2.6" fill="#0072B2">'
                 f"<title>{tip}</title></circle></a>"
