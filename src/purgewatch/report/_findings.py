@@ -245,6 +245,8 @@ class _ObsIndex:
     (``use``/``rows_of``). A store of millions of readings used to become one frame of
     Python strings several gigabytes large."""
 
+    LIGHT = ["platform", "account_id", "observed_at", "status", "followers_count", "handle", "record_key"]
+
     def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
         import pyarrow.compute as pc
 
@@ -255,31 +257,29 @@ class _ObsIndex:
         if t1 is not None:
             tbl = tbl.filter(pc.less_equal(tbl["observed_at"], pa.scalar(t1.to_pydatetime(), ts_type)))
         self.store = store
-        self.tbl = tbl
+        self.tbl = tbl  # every column, in stored order (rows are taken from it by ``order``)
         n = tbl.num_rows
+        self.order = pc.sort_indices(tbl, sort_keys=[
+            ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
+            ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
+        # the light columns, sorted, in one contiguous table: an account is a slice of it
+        self.sorted = tbl.select(self.LIGHT).take(pa.array(self.order)).combine_chunks() if n else tbl.select(self.LIGHT)
+        self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
+        self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
         if n:
-            # one code per (platform, account_id), ranked in sorted key order
-            joined = pc.binary_join_element_wise(tbl["platform"], tbl["account_id"], "\x00")
-            enc = pc.dictionary_encode(joined).combine_chunks()
-            uniq = enc.dictionary.to_pylist()
-            rank_of = np.empty(len(uniq), dtype=np.int64)
-            rank_of[np.argsort(np.array(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
-            code = rank_of[enc.indices.to_numpy()]
-            t = tbl["observed_at"].cast(pa.int64()).to_numpy()
-            rk = tbl["record_key"].to_numpy()
+            plat, acc = self.sorted["platform"], self.sorted["account_id"]
+            new = pc.or_(pc.not_equal(plat.slice(1), plat.slice(0, n - 1)),
+                         pc.not_equal(acc.slice(1), acc.slice(0, n - 1)))
+            heads = np.flatnonzero(np.concatenate([[True], np.asarray(new.to_numpy(zero_copy_only=False), dtype=bool)]))
+            hp = plat.take(pa.array(heads)).to_pylist()
+            ha = acc.take(pa.array(heads)).to_pylist()
+            self.names: list[tuple[str, str]] = [(str(x), str(y)) for x, y in zip(hp, ha, strict=True)]
+            self.start = heads.astype(np.int64)
+            self.stop = np.append(heads[1:], n).astype(np.int64)
+            self.code = np.repeat(np.arange(len(heads)), self.stop - self.start)
         else:
-            uniq, code, t, rk = [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        self.names: list[tuple[str, str]] = [(u.split("\x00", 1)[0], u.split("\x00", 1)[1]) for u in sorted(uniq)]
-        self.order = np.lexsort((rk, t, code))  # sorted position -> table row
-        self.code = code[self.order]
-        self.t = t[self.order]
-        self.key = rk[self.order]
-        heads = np.flatnonzero(np.concatenate([[True], self.code[1:] != self.code[:-1]])) if n else np.zeros(0, np.int64)
-        self.start = np.zeros(len(self.names), dtype=np.int64)
-        self.stop = np.zeros(len(self.names), dtype=np.int64)
-        if n:
-            self.start[self.code[heads]] = heads
-            self.stop[self.code[heads]] = np.append(heads[1:], n)
+            self.names = []
+            self.start = self.stop = self.code = np.zeros(0, np.int64)
         self._used: dict[str, int] = {}
 
     def counts(self) -> np.ndarray:
@@ -290,12 +290,17 @@ class _ObsIndex:
         self._used[ref] = row
 
     def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
-        return self.tbl.select(columns).take(pa.array(self.order[np.asarray(rows, dtype=np.int64)]))
+        """Columns of the given sorted rows (light ones from the sorted table, the others
+        from the stored order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if all(c in self.LIGHT for c in columns):
+            return self.sorted.select(columns).take(pa.array(rows))
+        return self.tbl.select(columns).take(pa.array(self.order[rows]))
 
     def frame(self, i: int) -> pd.DataFrame:
         """Account ``i``'s rows as a frame (with ``ref``, and ``row``: the sorted position)."""
         a, b = int(self.start[i]), int(self.stop[i])
-        df = self._take(np.arange(a, b), ["observed_at", "status", "followers_count", "record_key"]).to_pandas()
+        df = self.sorted.slice(a, b - a).select(["observed_at", "status", "followers_count", "record_key"]).to_pandas()
         df["row"] = np.arange(a, b)
         df["ref"] = ["o-" + _key_hex(k) for k in df["record_key"]]
         return df
@@ -306,7 +311,7 @@ class _ObsIndex:
             return []
         ii = np.array(idx, dtype=np.int64)
         last = self.stop[ii] - 1
-        has = ~np.asarray(self.tbl["handle"].is_null().to_numpy(zero_copy_only=False), dtype=bool)[self.order]
+        has = ~np.asarray(self.sorted["handle"].is_null().to_numpy(zero_copy_only=False), dtype=bool)
         best = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
         named = best[last]
         named = np.where(named >= self.start[ii], named, last)
@@ -323,14 +328,30 @@ class _ObsIndex:
             })
         return out
 
-    def rows_of(self, refs: Iterable[str]) -> pd.DataFrame:
-        """The cited observation rows with every provenance column, sorted."""
+    def appendix(self, refs: Iterable[str]) -> list[dict[str, Any]]:
+        """Appendix rows (:func:`_appendix_row`'s shape) of the cited observations, sorted,
+        built from Arrow columns (times formatted in one vectorised pass)."""
         rows = sorted({self._used[r] for r in refs if r in self._used})
         if not rows:
-            return pd.DataFrame(columns=[*_OBS_COLS, "ref"])
-        df = self._take(rows, _OBS_COLS).to_pandas()
-        df["ref"] = ["o-" + _key_hex(k) for k in df["record_key"]]
-        return df
+            return []
+        cols = ["platform", "account_id", "observed_at", "status", "followers_count", "source", "source_ref",
+                "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
+        tbl = self._take(rows, cols)
+        at = _iso_arrow(tbl["observed_at"])
+        got = _iso_arrow(tbl["retrieved_at"])
+        d = tbl.to_pydict()
+        out = []
+        for j in range(tbl.num_rows):
+            f = d["followers_count"][j]
+            out.append({
+                "ref": "o-" + _key_hex(d["record_key"][j]), "table": "observations",
+                "platform": d["platform"][j], "account_id": d["account_id"][j], "at": at[j],
+                "status": d["status"][j], "followers_count": None if f is None else int(f),
+                "source": _str(d["source"][j]), "source_ref": _str(d["source_ref"][j]), "retrieved_at": got[j],
+                "tool_version": _str(d["tool_version"][j]), "payload_hash": _str(d["payload_hash"][j]),
+                "batch_id": _str(d["batch_id"][j]),
+            })
+        return out
 
     def span_frame(self) -> pd.DataFrame:
         """First and last observation time (all the summary needs of every row)."""
@@ -345,7 +366,7 @@ class _ObsIndex:
         that also have profiles or status events (their rows interleave)."""
         if not len(self.code):
             return pd.DataFrame(columns=_OBS_COLS)
-        status = self.tbl["status"].to_numpy(zero_copy_only=False)[self.order]
+        status = self.sorted["status"].to_numpy(zero_copy_only=False)
         idx = np.flatnonzero(status != "unknown")
         st, cd = status[idx], self.code[idx]
         keep = np.ones(len(idx), dtype=bool)
@@ -596,9 +617,8 @@ def gather_findings(
 
     # ---- appendix of every referenced stored row
     step("collecting the evidence rows")
-    ro: Any
-    for ro in ob.rows_of(facts.referenced | series_refs).itertuples(index=False):
-        appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
+    for row in ob.appendix(facts.referenced | series_refs):
+        appendix_rows[row["ref"]] = row
     for row in transitions.appendix(facts.referenced - set(appendix_rows)):
         appendix_rows[row["ref"]] = row
     for ref, row in appendix_rows.items():
@@ -900,6 +920,18 @@ def _thin_order(res: dict[str, Any]) -> dict[str, Any]:
     step = max(1, math.ceil(len(pos) / MAX_ORDER_POINTS))
     res["points"] = {"position": pos[::step], "created_at": created[::step], "thinned_every": step}
     return res
+
+
+def _iso_arrow(col: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """:func:`iso` of an Arrow timestamp column, vectorised (same text)."""
+    us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    valid = np.asarray(us.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    v = np.asarray(us.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64).astype("datetime64[us]")
+    out = np.datetime_as_string(v, unit="us").astype(object)
+    whole = (v.astype(np.int64) % 1_000_000) == 0
+    if whole.any():
+        out[whole] = np.datetime_as_string(v[whole], unit="s")
+    return [f"{x}Z" if ok else None for x, ok in zip(out.tolist(), valid.tolist(), strict=True)]
 
 
 def _iso_series(ts: pd.Series) -> pd.Series:
