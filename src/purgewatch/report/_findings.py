@@ -442,8 +442,23 @@ def gather_findings(
 
     # ---- detection
     step("detecting events")
-    events, availability["detect"] = _detect(store)
+    outliers: list[dict[str, Any]] = []
+    events, availability["detect"] = _detect(store, outliers)
     events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
+    # Readings that left an account's level and snapped back within hours were set aside
+    # by detection (another account's count under the same handle, a zero): say so.
+    outliers = [r for r in outliers if (str(r.get("platform")), str(r.get("account_id"))) in keys
+                and (t1 is None or str(r.get("first")) <= str(iso(t1)))
+                and (t0 is None or str(r.get("last")) >= str(iso(t0)))]
+    if outliers:
+        mixed = sorted(str(r["account_id"]) for r in outliers if r.get("mixed"))
+        notes.append(
+            f"{sum(int(r['outliers']) for r in outliers):,} readings of {len(outliers):,} accounts left the account's "
+            "level and came back within hours; detection set them aside as outliers (not drops or surges; "
+            "listed under \"outliers\" in the JSON bundle)."
+            + (f" {len(mixed):,} series interleave two levels, probably two accounts' readings under one key, "
+               f"and are flagged mixed: {', '.join(mixed[:12])}{' …' if len(mixed) > 12 else ''}." if mixed else "")
+        )
     for i, e in enumerate(events, start=1):
         e["id"] = f"e-{i}"
     # A report lists at most MAX_EVENTS_SHOWN events with their evidence rows: population
@@ -635,6 +650,7 @@ def gather_findings(
         "notes": notes,
         "summary": summary,
         "events": events,
+        "outliers": outliers,
         "waves": [e["id"] for e in events if e["kind"] in WAVE_KINDS],
         "accounts": accounts,
         "transitions": transitions.rows(MAX_TRANSITIONS),
@@ -711,12 +727,19 @@ def _appendix_row(r: Any, table: str, at: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- analyses
-def _detect(store: Store) -> tuple[list[dict[str, Any]], str]:
-    fn, why = _optional("purgewatch.analysis.detect", "detect")
+def _detect(store: Store, outliers: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Events as plain dicts; ``outliers`` (when given) receives detect's outlier listing."""
+    fn, why = _optional("purgewatch.analysis.detect", "detect_all")
+    if fn is None:
+        fn, why = _optional("purgewatch.analysis.detect", "detect")
     if fn is None:
         return [], why
     try:
         raw = fn(store)
+        if hasattr(raw, "outliers") and hasattr(raw, "events"):
+            if outliers is not None:
+                outliers.extend(plain(raw.outliers))
+            raw = raw.events
     except PurgeWatchError as exc:
         return [], f"not available: detection failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
