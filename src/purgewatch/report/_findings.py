@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from purgewatch.errors import PurgeWatchError
-from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION
+from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TABLE_SCHEMAS, TOOL_VERSION
 from purgewatch.store import Store
 
 FORMAT_NAME = "purgewatch-findings"
@@ -250,20 +250,21 @@ class _ObsIndex:
     def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
         import pyarrow.compute as pc
 
-        tbl = store.read("observations", columns=_OBS_COLS)
+        tbl = store.read("observations", columns=self.LIGHT)
         ts_type = pa.timestamp("us", tz="UTC")
         if t0 is not None:
             tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
         if t1 is not None:
             tbl = tbl.filter(pc.less_equal(tbl["observed_at"], pa.scalar(t1.to_pydatetime(), ts_type)))
         self.store = store
-        self.tbl = tbl  # every column, in stored order (rows are taken from it by ``order``)
+        self.window = (t0, t1)
         n = tbl.num_rows
         self.order = pc.sort_indices(tbl, sort_keys=[
             ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
             ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
         # the light columns, sorted, in one contiguous table: an account is a slice of it
-        self.sorted = tbl.select(self.LIGHT).take(pa.array(self.order)).combine_chunks() if n else tbl.select(self.LIGHT)
+        self.sorted = tbl.take(pa.array(self.order)).combine_chunks() if n else tbl
+        del tbl
         self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
         self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
         if n:
@@ -290,12 +291,30 @@ class _ObsIndex:
         self._used[ref] = row
 
     def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
-        """Columns of the given sorted rows (light ones from the sorted table, the others
-        from the stored order)."""
+        """Columns of the given sorted rows, in that order. Light columns come from the
+        sorted table; the others (provenance, names) from one filtered scan of the stored
+        files that keeps only these rows (memory bounded by them, not by the store)."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as pads
+
         rows = np.asarray(rows, dtype=np.int64)
-        if all(c in self.LIGHT for c in columns):
-            return self.sorted.select(columns).take(pa.array(rows))
-        return self.tbl.select(columns).take(pa.array(self.order[rows]))
+        light = [c for c in columns if c in self.LIGHT]
+        out = self.sorted.select(light).take(pa.array(rows))
+        heavy = [c for c in columns if c not in self.LIGHT]
+        if not heavy or not len(rows):
+            for c in heavy:
+                out = out.append_column(c, pa.nulls(len(rows), TABLE_SCHEMAS["observations"].field(c).type))
+            return out.select(columns)
+        want = self.key[rows]
+        got = pads.dataset(self.store.files("observations"), format="parquet").to_table(
+            columns=["record_key", *heavy], filter=pc.field("record_key").isin(pa.array(np.unique(want), pa.uint64())))
+        got_keys = got["record_key"].to_numpy()
+        first = np.unique(got_keys, return_index=True)
+        where = first[1][np.searchsorted(first[0], want)]
+        picked = got.take(pa.array(where))
+        for c in heavy:
+            out = out.append_column(c, picked[c].cast(TABLE_SCHEMAS["observations"].field(c).type))
+        return out.select(columns)
 
     def frame(self, i: int) -> pd.DataFrame:
         """Account ``i``'s rows as a frame (with ``ref``, and ``row``: the sorted position)."""
@@ -408,7 +427,6 @@ def gather_findings(
     told the name of each stage as it starts (for a progress display).
     """
     step = progress or (lambda _stage: None)
-    step("reading observations")
     t0, t1 = parse_time(start), parse_time(end)
     group_filter = sorted(set(groups)) if groups else None
     facts = _Facts()
@@ -420,9 +438,16 @@ def gather_findings(
         watch = [w for w in watch if w["group"] in group_filter]
     group_of = {(str(w["platform"]), str(w["account_id"])): w["group"] for w in watch}
 
+    # Detection first: its arrays are freed before the report reads the observations,
+    # so the two peaks of memory do not stack.
+    step("detecting events")
+    outliers: list[dict[str, Any]] = []
+    events, availability["detect"] = _detect(store, outliers)
+
     # Observations stay in Arrow (compact) and are sorted once; pandas frames are made
     # only of the rows a finding uses (a store of millions of readings used to become a
     # frame of Python strings several gigabytes large).
+    step("reading observations")
     ob = _ObsIndex(store, t0, t1)
 
     if watch:
@@ -441,9 +466,6 @@ def gather_findings(
     labels = {(str(w["platform"]), str(w["account_id"])): w.get("label") for w in watch}
 
     # ---- detection
-    step("detecting events")
-    outliers: list[dict[str, Any]] = []
-    events, availability["detect"] = _detect(store, outliers)
     events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
     # Readings that left an account's level and snapped back within hours were set aside
     # by detection (another account's count under the same handle, a zero): say so.
