@@ -498,3 +498,13 @@ def test_a_largest_day_at_two_and_a_half_times_the_rate_is_a_wave() -> None:
     assert found[0].magnitude >= 250 and 0 < found[0].evidence["p_value"] < 1e-6
     # what the fixed 3x ratio did: at most a few hours' fragments of the day, never the day
     assert all(e.magnitude < 100 for e in waves(WaveParams(min_ratio=3.0)))
+
+
+def test_a_regain_campaign_after_a_quiet_stretch_is_reported_surge_by_surge() -> None:
+    # gains are "routine" only when the block before had them too: a campaign of six
+    # gains after months of quiet growth is six surges, not one routine
+    t, y = organic(n=400, seed=5)
+    for k in range(6):
+        y[200 + 8 * k:] += 800
+    surges = [e for e in events_for(t, y) if e.kind == "follower_surge"]
+    assert len(surges) == 6
