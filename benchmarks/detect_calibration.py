@@ -47,7 +47,9 @@ from purgewatch.analysis.detect._waves import Transitions, WaveParams, find_wave
 from purgewatch.store import Store
 
 HERE = Path(__file__).resolve()
-DEFAULT = Path(os.environ.get("PURGEWATCH_DATASETS", HERE.parents[2] / "shared" / "datasets"))
+DEFAULT = Path(os.environ.get("PURGEWATCH_DATASETS", HERE.parents[1].parent / "shared" / "datasets"))
+if not DEFAULT.is_dir():  # a worktree one level deeper than the repository
+    DEFAULT = HERE.parents[1].parent.parent / "shared" / "datasets"
 YEAR = 365.25 * 86400.0
 DAY = 86400.0
 

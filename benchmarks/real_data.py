@@ -28,15 +28,16 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
-DEFAULT_DATASETS = Path(os.environ.get("PURGEWATCH_DATASETS", REPO.parent.parent / "shared" / "datasets"))
-if not DEFAULT_DATASETS.is_dir():
-    DEFAULT_DATASETS = Path("/work/shared/datasets")
+DEFAULT_DATASETS = Path(os.environ.get("PURGEWATCH_DATASETS", REPO.parent / "shared" / "datasets"))
+if not DEFAULT_DATASETS.is_dir():  # a worktree one level deeper than the repository
+    DEFAULT_DATASETS = REPO.parent.parent / "shared" / "datasets"
 DATASETS = ("ira-follower-series", "cresci-2017", "voterfraud2020", "unsuspensions-2022",
             "nbc-ira-users", "wayback-follower-history")
 VERBS = ("import", "accounts", "history", "detect", "explain", "compare", "forensics", "report", "serve")
@@ -87,22 +88,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str, timeout: float = 600.0) -> int:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
-        r.read()
-        return int(r.status)
+def _get(url: str, timeout: float = 900.0) -> int:
+    """HTTP status of a GET (an error status is an answer too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
+            r.read()
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 def serve(store: Path, src: Path, parallel: int = 1) -> Cost:
     """Start ``purgewatch serve``, time the first page (or ``parallel`` concurrent cold
-    requests of it) from the moment the port accepts, then stop the server and read its
-    CPU time and peak RSS."""
+    requests of it) from the moment the port accepts, then poll until the page is complete
+    (200: a large store may first answer 503 "being computed"), stop the server and read
+    its CPU time and peak RSS."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "purgewatch", "serve", "--store", str(store),
                              "--port", str(port)], env=_env(src),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rusage = None
+    statuses: list[int] = []
+    wall = complete = float("nan")
+    note = ""
     try:
-        deadline = time.perf_counter() + 120
+        deadline = time.perf_counter() + 300
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -112,32 +122,46 @@ def serve(store: Path, src: Path, parallel: int = 1) -> Cost:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/"
-        statuses: list[int] = []
         t0 = time.perf_counter()
-        if parallel <= 1:
-            statuses.append(_get(url))
-        else:
-            def one() -> None:
-                try:
-                    statuses.append(_get(url))
-                except OSError:
-                    statuses.append(-1)
 
-            threads = [threading.Thread(target=one) for _ in range(parallel)]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
+        def one() -> None:
+            try:
+                statuses.append(_get(url))
+            except OSError:
+                statuses.append(-1)
+
+        threads = [threading.Thread(target=one) for _ in range(max(parallel, 1))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
         wall = time.perf_counter() - t0
+        status = statuses[-1]
+        while status != 200 and proc.poll() is None and time.perf_counter() - t0 < 900:
+            time.sleep(1.0)
+            try:
+                status = _get(url)
+            except OSError:
+                status = -1
+        complete = time.perf_counter() - t0
         t1 = time.perf_counter()
-        _get(url)  # a warm request: what every later visitor waits
-        warm = time.perf_counter() - t1
+        if proc.poll() is None:
+            _get(url)  # a warm request: what every later visitor waits
+            note = f"; complete page after {complete:.1f} s; warm request {time.perf_counter() - t1:.2f} s"
+        else:
+            note = f"; the server died (exit {proc.returncode})"
+    except RuntimeError as exc:
+        note = f"; {exc}"
     finally:
-        proc.terminate()
-        _, status, ru = os.wait4(proc.pid, 0)
+        if proc.poll() is None:
+            proc.terminate()
+            _, _, rusage = os.wait4(proc.pid, 0)
     ok = sum(s == 200 for s in statuses)
-    return Cost(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024, 0 if ok == len(statuses) else 1,
-                f"{ok}/{len(statuses)} answered 200; warm request {warm:.2f} s")
+    codes = ",".join(sorted({str(s) for s in statuses}))
+    cpu = rusage.ru_utime + rusage.ru_stime if rusage else float("nan")
+    rss = rusage.ru_maxrss * 1024 if rusage else 0
+    return Cost(wall, cpu, rss, 0 if statuses and all(s in (200, 503) for s in statuses) else 1,
+                f"{ok}/{len(statuses)} answered 200 (status {codes}){note}")
 
 
 def pick_account(store: Path, src: Path) -> str | None:

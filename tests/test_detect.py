@@ -388,3 +388,123 @@ def test_a_burst_at_the_start_of_the_data_does_not_mask_itself() -> None:
                          min_count=5, min_ratio=3.0, llr_threshold=15.0)
     assert len(bursts) == 1
     assert bursts[0].start_bin <= 38 and bursts[0].stop_bin >= 42
+
+
+# ---------------------------------------------------------------- real-data failure modes
+def _interleaved(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Readings every ~40 minutes of an 87k account, with another account's 25k readings
+    slipped in (singly and in pairs) under the same key, as in the IRA series."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    t = T0 + np.cumsum(rng.uniform(0.3, 1.0, n)) * 3600.0
+    y = np.round(87_000 + 2.0 * np.arange(n) + rng.normal(0, 2, n))
+    other = np.zeros(n, dtype=bool)
+    for at in (40, 90, 91, 150, 220, 221, 300, 350):
+        other[at] = True
+    y[other] = np.round(25_800 + rng.normal(0, 3, other.sum()))
+    return t, y, other
+
+
+def test_interleaved_readings_are_outliers_and_the_series_is_flagged_mixed() -> None:
+    from purgewatch.analysis.detect import DetectParams
+    from purgewatch.analysis.detect._run import outlier_listing
+    from purgewatch.analysis.detect._series import detect_arrays, prepare
+
+    t, y, other = _interleaved()
+    assert events_for(t, y) == []                       # no 70 % "drop", no surge back
+    sid, t2, y2 = prepare(np.zeros(len(t), dtype=np.int64), t, y)
+    found: list[np.ndarray] = []
+    detect_arrays(sid, t2, y2, DetectParams().series, outliers=found)
+    assert set(found[0].tolist()) == set(np.flatnonzero(other).tolist())
+    listing = outlier_listing(found[0], found[1], sid, t2, y2, [("x", "MaxDementiev")],
+                              np.array([None], dtype=object), DetectParams().series)
+    assert len(listing) == 1 and listing[0]["outliers"] == 8 and listing[0]["mixed"] is True
+    first = listing[0]["listed"][0]
+    assert first["followers"] < 26_000 and 86_000 < first["level"] < 88_000
+    # one stray reading is an outlier, not a mixed series
+    t, y, _ = _interleaved()
+    y_one = np.round(87_000 + 2.0 * np.arange(len(t)))
+    y_one[200] = 0
+    found = []
+    sid, t2, y2 = prepare(np.zeros(len(t), dtype=np.int64), t, y_one)
+    detect_arrays(sid, t2, y2, DetectParams().series, outliers=found)
+    listing = outlier_listing(found[0], found[1], sid, t2, y2, [("x", "a")],
+                              np.array([None], dtype=object), DetectParams().series)
+    assert [r["outliers"] for r in listing] == [1] and listing[0]["mixed"] is False
+
+
+def test_a_change_undone_within_two_days_is_not_a_drop_but_a_lasting_one_is() -> None:
+    t, y = organic(seed=7)
+    dip = y.copy()
+    # six readings about 30 % lower, all within a day and a half, then back
+    t = t.copy()
+    t[101:107] = t[100] + np.arange(1, 7) * 0.2 * DAY
+    t[107:] = t[107:] - t[107] + t[106] + 0.3 * DAY + (t[107:] - t[107])
+    dip[101:107] *= 0.7
+    assert events_for(t, dip) == []
+    lasting = y.copy()
+    lasting[101:] -= 6_000
+    ev = events_for(t, lasting)
+    assert [e.kind for e in ev] == ["follower_drop"]
+
+
+def test_magnitudes_are_whole_followers() -> None:
+    t, y = organic(seed=2)
+    y[120:] -= 1234.4
+    ev = events_for(t, y)
+    assert ev and all(float(e.magnitude).is_integer() for e in ev)
+    assert isinstance(ev[0].to_json()["magnitude"], int)
+
+
+def test_routine_follow_back_gains_do_not_flood_surges_but_an_exceptional_one_shows() -> None:
+    rng = np.random.default_rng(3)
+    n = 360
+    t = T0 + np.arange(n) * DAY + rng.uniform(0, 0.2, n) * DAY
+    steps = np.zeros(n)
+    steps[rng.choice(np.arange(5, n - 5), 40, replace=False)] = rng.uniform(150, 250, 40)  # follow-back bursts
+    y = np.round(10_000 + np.cumsum(steps) + rng.normal(0, 2, n))
+    before = events_for(t, y, routine_min_steps=10**9)
+    after = events_for(t, y)
+    assert sum(e.kind == "follower_surge" for e in before) >= 20
+    assert sum(e.kind == "follower_surge" for e in after) <= 3
+    big = y.copy()
+    big[250:] += 5_000                                   # twenty-five times the routine gain
+    assert any(e.kind == "follower_surge" and e.start <= t[250] <= e.end + 1 for e in events_for(t, big))
+
+
+def test_a_largest_day_at_two_and_a_half_times_the_rate_is_a_wave() -> None:
+    # 200 suspensions a day for 60 days, then a day with 500: hundreds of accounts, the
+    # largest day of the whole history, 2.5x the trailing rate (a fixed 3x ratio missed it)
+    from purgewatch.analysis.detect import WaveParams
+    from purgewatch.analysis.detect._waves import Transitions, find_waves
+
+    rng = np.random.default_rng(0)
+    times = [rng.uniform(T0 + d * DAY, T0 + (d + 1) * DAY, 500 if d == 50 else rng.poisson(200))
+             for d in range(60)]
+    tt = np.sort(np.concatenate(times))
+    n = len(tt)
+    tr = Transitions(np.arange(n), tt, tt - DAY, np.full(n, "suspension_wave", dtype=object),
+                     np.full(n, "suspended", dtype=object))
+    accounts = [("x", str(i)) for i in range(n)]
+    groups = np.full(n, None, dtype=object)
+    cov = (T0, T0 + 60 * DAY)
+
+    def waves(p: WaveParams) -> list:
+        return find_waves(tr, accounts, groups, cov, {None: n}, p)
+
+    found = waves(WaveParams())
+    hour = 3600.0  # bins are whole hours; T0 is not on one
+    assert len(found) == 1 and T0 + 50 * DAY - hour <= found[0].start < found[0].end <= T0 + 51 * DAY + hour
+    assert found[0].magnitude >= 250 and 0 < found[0].evidence["p_value"] < 1e-6
+    # what the fixed 3x ratio did: at most a few hours' fragments of the day, never the day
+    assert all(e.magnitude < 100 for e in waves(WaveParams(min_ratio=3.0)))
+
+
+def test_a_regain_campaign_after_a_quiet_stretch_is_reported_surge_by_surge() -> None:
+    # gains are "routine" only when the block before had them too: a campaign of six
+    # gains after months of quiet growth is six surges, not one routine
+    t, y = organic(n=400, seed=5)
+    for k in range(6):
+        y[200 + 8 * k:] += 800
+    surges = [e for e in events_for(t, y) if e.kind == "follower_surge"]
+    assert len(surges) == 6

@@ -111,3 +111,34 @@ def test_ira_incremental_equals_batch(datasets_dir: Path, store: Store) -> None:
     assert inc == batch
     assert det.late_rows == 0
     assert Path(store.path).exists()
+
+
+def test_ira_interleaved_handles_are_outliers_not_headline_drops(datasets_dir: Path) -> None:
+    # MaxDementiev's readings interleave two accounts (87,266 -> 25,837 -> 87,266 within
+    # minutes) and todayinsyria's dip to 137 between 10,660s: not drops, outliers; the
+    # first series is flagged mixed.
+    from purgewatch.analysis.detect import DetectParams
+    from purgewatch.analysis.detect._run import outlier_listing
+    from purgewatch.analysis.detect._series import detect_arrays, prepare
+
+    df = pd.read_csv(datasets_dir / "ira-follower-series" / "follower_series.csv.gz",
+                     usecols=["author_id", "publish_date", "harvested_date", "followers"],
+                     dtype={"author_id": str})
+    df = df[df.author_id.isin(["MaxDementiev", "todayinsyria"])]
+    when = df.harvested_date.fillna(df.publish_date)
+    t = pd.to_datetime(when, utc=True).to_numpy(dtype="datetime64[ms]").astype(np.int64) / 1e3
+    codes, names = pd.factorize(df.author_id)
+    accounts = [("x", a) for a in names]
+    events = detect_series(codes, t, df.followers.to_numpy(dtype=np.float64), accounts, purge=False)
+    drops = [e for e in events if e.kind == "follower_drop"]
+    assert all((e.relative or 0) < 0.5 for e in drops), [(e.account_id, e.magnitude) for e in drops]
+    assert all(float(e.magnitude).is_integer() for e in events)
+    sid, t2, y2 = prepare(codes, t, df.followers.to_numpy(dtype=np.float64))
+    found: list[np.ndarray] = []
+    p = DetectParams().series
+    detect_arrays(sid, t2, y2, p, outliers=found)
+    listing = {r["account_id"]: r for r in outlier_listing(found[0], found[1], sid, t2, y2, accounts,
+                                                           np.full(len(accounts), None, dtype=object), p)}
+    assert listing["MaxDementiev"]["mixed"] and listing["MaxDementiev"]["outliers"] >= 20
+    assert listing["todayinsyria"]["outliers"] >= 3
+    assert any(r["followers"] == 137 for r in listing["todayinsyria"]["listed"])

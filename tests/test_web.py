@@ -288,3 +288,48 @@ def test_tables_page_on_the_server() -> None:
     s = table("q=acc11")
     assert [r["n"] for r in s.rows] == list(range(110, 120)) and s.pages == 1
     assert "q=acc11" in s.sort_href("n")
+
+
+def test_findings_are_computed_once_however_many_requests_arrive(tmp_path: Path) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from purgewatch.web._app import _Pending
+
+    st = Store.init(tmp_path / "s")
+    cache = create_app(st, warm=False).state.cache
+    calls: list[int] = []
+
+    def slow() -> dict[str, int]:
+        calls.append(1)
+        time.sleep(0.3)
+        return {"n": len(calls)}
+
+    with ThreadPoolExecutor(20) as ex:              # 20 cold requests at once
+        answers = list(ex.map(lambda _: cache.get("findings", slow), range(20)))
+    assert calls == [1] and answers == [{"n": 1}] * 20 and cache.computations == 1
+    assert cache.get("findings", slow) == {"n": 1}  # served from the cache
+
+    # a page that cannot wait: nothing computed yet -> "being computed"; later, after a
+    # store change, the last complete answer (marked not fresh) while the new one runs
+    gate = threading.Event()
+
+    def blocked() -> str:
+        gate.wait(10)
+        return "current"
+
+    with pytest.raises(_Pending):
+        cache.get_or_stale("page", blocked, 0.05)
+    gate.set()
+    assert cache.get("page", blocked) == "current"
+    gate.clear()
+    schema = TABLE_SCHEMAS["observations"]
+    with st.writer(command="test", source="test") as w:
+        w.add("observations", pa.table({
+            "platform": ["x"], "account_id": ["1"], "status": ["active"], "followers_count": [1],
+            "observed_at": pa.array([T0], schema.field("observed_at").type)}))
+    value, fresh = cache.get_or_stale("page", blocked, 0.05)
+    assert (value, fresh) == ("current", False)
+    gate.set()
+    assert cache.get("page", blocked) == "current" and cache.computations == 3

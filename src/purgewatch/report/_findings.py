@@ -32,7 +32,13 @@ import pandas as pd
 import pyarrow as pa
 
 from purgewatch.errors import PurgeWatchError
-from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, TOOL_VERSION, carry_enforcement
+from purgewatch.model import (
+    ENFORCEMENT_STATUSES,
+    GONE_STATUSES,
+    TABLE_SCHEMAS,
+    TOOL_VERSION,
+    carry_enforcement,
+)
 from purgewatch.store import Store
 from purgewatch.timefmt import iso_utc, parse_zoned
 
@@ -226,6 +232,182 @@ def _downsample(idx: np.ndarray, keep: np.ndarray, limit: int) -> np.ndarray:
     return np.array(sorted(chosen), dtype=idx.dtype)
 
 
+class _ObsIndex:
+    """The observations in [t0, t1] as one Arrow table (compact: no Python object per
+    row), with the order that sorts them by (platform, account_id, observed_at,
+    record_key) and numpy arrays for the per-account work.
+
+    Accounts are ranges of the sorted order; pandas frames are made only for single
+    accounts (charted ones, those with events) and for the rows a finding cites
+    (``use``/``rows_of``). A store of millions of readings used to become one frame of
+    Python strings several gigabytes large."""
+
+    LIGHT = ["platform", "account_id", "observed_at", "status", "followers_count", "handle", "record_key"]
+
+    def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
+        import pyarrow.compute as pc
+
+        tbl = store.read("observations", columns=self.LIGHT)
+        ts_type = pa.timestamp("us", tz="UTC")
+        if t0 is not None:
+            tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
+        if t1 is not None:
+            tbl = tbl.filter(pc.less_equal(tbl["observed_at"], pa.scalar(t1.to_pydatetime(), ts_type)))
+        self.store = store
+        self.window = (t0, t1)
+        n = tbl.num_rows
+        self.order = pc.sort_indices(tbl, sort_keys=[
+            ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
+            ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
+        # the light columns, sorted, in one contiguous table: an account is a slice of it
+        self.sorted = tbl.take(pa.array(self.order)).combine_chunks() if n else tbl
+        del tbl
+        self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
+        self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
+        if n:
+            plat, acc = self.sorted["platform"], self.sorted["account_id"]
+            new = pc.or_(pc.not_equal(plat.slice(1), plat.slice(0, n - 1)),
+                         pc.not_equal(acc.slice(1), acc.slice(0, n - 1)))
+            heads = np.flatnonzero(np.concatenate([[True], np.asarray(new.to_numpy(zero_copy_only=False), dtype=bool)]))
+            hp = plat.take(pa.array(heads)).to_pylist()
+            ha = acc.take(pa.array(heads)).to_pylist()
+            self.names: list[tuple[str, str]] = [(str(x), str(y)) for x, y in zip(hp, ha, strict=True)]
+            self.start = heads.astype(np.int64)
+            self.stop = np.append(heads[1:], n).astype(np.int64)
+            self.code = np.repeat(np.arange(len(heads)), self.stop - self.start)
+        else:
+            self.names = []
+            self.start = self.stop = self.code = np.zeros(0, np.int64)
+        self._used: dict[str, int] = {}
+
+    def counts(self) -> np.ndarray:
+        return self.stop - self.start
+
+    def use(self, ref: str, row: int) -> None:
+        """Remember the (sorted) row behind a reference: the appendix lists it."""
+        self._used[ref] = row
+
+    def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
+        """Columns of the given sorted rows, in that order. Light columns come from the
+        sorted table; the others (provenance, names) from one filtered scan of the stored
+        files that keeps only these rows (memory bounded by them, not by the store)."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as pads
+
+        rows = np.asarray(rows, dtype=np.int64)
+        light = [c for c in columns if c in self.LIGHT]
+        out = self.sorted.select(light).take(pa.array(rows))
+        heavy = [c for c in columns if c not in self.LIGHT]
+        if not heavy or not len(rows):
+            for c in heavy:
+                out = out.append_column(c, pa.nulls(len(rows), TABLE_SCHEMAS["observations"].field(c).type))
+            return out.select(columns)
+        want = self.key[rows]
+        got = pads.dataset(self.store.files("observations"), format="parquet").to_table(
+            columns=["record_key", *heavy], filter=pc.field("record_key").isin(pa.array(np.unique(want), pa.uint64())))
+        got_keys = got["record_key"].to_numpy()
+        first = np.unique(got_keys, return_index=True)
+        where = first[1][np.searchsorted(first[0], want)]
+        picked = got.take(pa.array(where))
+        for c in heavy:
+            out = out.append_column(c, picked[c].cast(TABLE_SCHEMAS["observations"].field(c).type))
+        return out.select(columns)
+
+    def frame(self, i: int) -> pd.DataFrame:
+        """Account ``i``'s rows as a frame (with ``ref``, and ``row``: the sorted position)."""
+        a, b = int(self.start[i]), int(self.stop[i])
+        df = self.sorted.slice(a, b - a).select(["observed_at", "status", "followers_count", "record_key"]).to_pandas()
+        df["row"] = np.arange(a, b)
+        df["ref"] = ["o-" + _key_hex(k) for k in df["record_key"]]
+        return df
+
+    def latest_rows(self, idx: list[int]) -> list[dict[str, Any]]:
+        """Per account: its latest reading, and the name fields of its latest named one."""
+        if not idx:
+            return []
+        ii = np.array(idx, dtype=np.int64)
+        last = self.stop[ii] - 1
+        has = ~np.asarray(self.sorted["handle"].is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        best = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
+        named = best[last]
+        named = np.where(named >= self.start[ii], named, last)
+        lt = self._take(last, ["observed_at", "status", "followers_count"]).to_pylist()
+        nm = self._take(named, ["handle", "display_name", "description"]).to_pylist()
+        out = []
+        for j, (row, r) in enumerate(zip(last.tolist(), lt, strict=True)):
+            f = r["followers_count"]
+            out.append({
+                "row": row, "ref": "o-" + _key_hex(self.key[row]), "t": iso(r["observed_at"]),
+                "status": r["status"], "followers": None if f is None else int(f),
+                "n": int(self.stop[ii[j]] - self.start[ii[j]]),
+                **{k: _str(v) for k, v in nm[j].items()},
+            })
+        return out
+
+    def appendix(self, refs: Iterable[str]) -> list[dict[str, Any]]:
+        """Appendix rows (:func:`_appendix_row`'s shape) of the cited observations, sorted,
+        built from Arrow columns (times formatted in one vectorised pass)."""
+        rows = sorted({self._used[r] for r in refs if r in self._used})
+        if not rows:
+            return []
+        cols = ["platform", "account_id", "observed_at", "status", "followers_count", "source", "source_ref",
+                "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
+        tbl = self._take(rows, cols)
+        at = _iso_arrow(tbl["observed_at"])
+        got = _iso_arrow(tbl["retrieved_at"])
+        d = tbl.to_pydict()
+        out = []
+        for j in range(tbl.num_rows):
+            f = d["followers_count"][j]
+            out.append({
+                "ref": "o-" + _key_hex(d["record_key"][j]), "table": "observations",
+                "platform": d["platform"][j], "account_id": d["account_id"][j], "at": at[j],
+                "status": d["status"][j], "followers_count": None if f is None else int(f),
+                "source": _str(d["source"][j]), "source_ref": _str(d["source_ref"][j]), "retrieved_at": got[j],
+                "tool_version": _str(d["tool_version"][j]), "payload_hash": _str(d["payload_hash"][j]),
+                "batch_id": _str(d["batch_id"][j]),
+            })
+        return out
+
+    def span_frame(self) -> pd.DataFrame:
+        """First and last observation time (all the summary needs of every row)."""
+        if not len(self.t):
+            return pd.DataFrame({"observed_at": pd.Series([], dtype="datetime64[us, UTC]")})
+        return pd.DataFrame({"observed_at": pd.to_datetime([int(self.t.min()), int(self.t.max())], unit="us", utc=True)})
+
+    def transition_rows(self) -> pd.DataFrame:
+        """The observation rows status changes can come from, with provenance columns: for
+        an account whose statuses come from observations only, its first known status and
+        every row whose status differs from the previous known one; every row of accounts
+        that also have profiles or status events (their rows interleave)."""
+        if not len(self.code):
+            return pd.DataFrame(columns=_OBS_COLS)
+        status = self.sorted["status"].to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(status != "unknown")
+        st, cd = status[idx], self.code[idx]
+        keep = np.ones(len(idx), dtype=bool)
+        if len(idx) > 1:
+            keep[1:] = (cd[1:] != cd[:-1]) | (st[1:] != st[:-1])
+        other = self._accounts_elsewhere()
+        if other.any():
+            keep |= other[cd]
+        return self._take(idx[keep], _OBS_COLS).to_pandas()
+
+    def _accounts_elsewhere(self) -> np.ndarray:
+        """Accounts (codes) that also have rows in profiles or status_events."""
+        out = np.zeros(len(self.names), dtype=bool)
+        index = {k: i for i, k in enumerate(self.names)}
+        for table in ("profiles", "status_events"):
+            tbl = self.store.read(table, columns=["platform", "account_id"])
+            if tbl.num_rows == 0:
+                continue
+            for r in tbl.group_by(["platform", "account_id"]).aggregate([]).to_pylist():
+                i = index.get((str(r["platform"]), str(r["account_id"])))
+                if i is not None:
+                    out[i] = True
+        return out
+
+
 # --------------------------------------------------------------------------- gather
 def gather_findings(
     store: Store,
@@ -242,7 +424,6 @@ def gather_findings(
     told the name of each stage as it starts (for a progress display).
     """
     step = progress or (lambda _stage: None)
-    step("reading observations")
     t0, t1 = parse_zoned(start), parse_zoned(end)
     group_filter = sorted(set(groups)) if groups else None
     facts = _Facts()
@@ -254,29 +435,49 @@ def gather_findings(
         watch = [w for w in watch if w["group"] in group_filter]
     group_of = {(str(w["platform"]), str(w["account_id"])): w["group"] for w in watch}
 
-    obs = _read(store, "observations", _OBS_COLS)
-    obs = _window(obs, "observed_at", t0, t1)
-    obs["ref"] = ["o-" + _key_hex(k) for k in obs["record_key"]]
+    # Detection first: its arrays are freed before the report reads the observations,
+    # so the two peaks of memory do not stack.
+    step("detecting events")
+    outliers: list[dict[str, Any]] = []
+    events, availability["detect"] = _detect(store, outliers)
+
+    # Observations stay in Arrow (compact) and are sorted once; pandas frames are made
+    # only of the rows a finding uses (a store of millions of readings used to become a
+    # frame of Python strings several gigabytes large).
+    step("reading observations")
+    ob = _ObsIndex(store, t0, t1)
 
     if watch:
         keys = set(group_of)
     else:
-        counts = obs.groupby(["platform", "account_id"]).size().reset_index(name="n")
-        counts = counts.sort_values(["n", "platform", "account_id"], ascending=[False, True, True])
-        if len(counts) > MAX_ACCOUNTS:
+        n_per = ob.counts()
+        order = sorted(range(len(ob.names)), key=lambda i: (-int(n_per[i]), ob.names[i]))
+        if len(order) > MAX_ACCOUNTS:
             notes.append(
                 f"No watchlist: showing the {MAX_ACCOUNTS} accounts with most observations "
-                f"out of {len(counts):,}."
+                f"out of {len(order):,}."
             )
-        keys = {(str(p), str(a)) for p, a in counts[["platform", "account_id"]].head(MAX_ACCOUNTS).itertuples(index=False)}
+        keys = {ob.names[i] for i in order[:MAX_ACCOUNTS]}
         if group_filter is not None:
             keys = set()
     labels = {(str(w["platform"]), str(w["account_id"])): w.get("label") for w in watch}
 
     # ---- detection
-    step("detecting events")
-    events, availability["detect"] = _detect(store)
     events = [e for e in events if _event_in_scope(e, t0, t1, group_filter, keys)]
+    # Readings that left an account's level and snapped back within hours were set aside
+    # by detection (another account's count under the same handle, a zero): say so.
+    outliers = [r for r in outliers if (str(r.get("platform")), str(r.get("account_id"))) in keys
+                and (t1 is None or str(r.get("first")) <= str(iso(t1)))
+                and (t0 is None or str(r.get("last")) >= str(iso(t0)))]
+    if outliers:
+        mixed = sorted(str(r["account_id"]) for r in outliers if r.get("mixed"))
+        notes.append(
+            f"{sum(int(r['outliers']) for r in outliers):,} readings of {len(outliers):,} accounts left the account's "
+            "level and came back within hours; detection set them aside as outliers (not drops or surges; "
+            "listed under \"outliers\" in the JSON bundle)."
+            + (f" {len(mixed):,} series interleave two levels, probably two accounts' readings under one key, "
+               f"and are flagged mixed: {', '.join(mixed[:12])}{' …' if len(mixed) > 12 else ''}." if mixed else "")
+        )
     for i, e in enumerate(events, start=1):
         e["id"] = f"e-{i}"
     # A report lists at most MAX_EVENTS_SHOWN events with their evidence rows: population
@@ -294,11 +495,6 @@ def gather_findings(
 
     # ---- per-account series
     step("building account series")
-    if len(obs):
-        mask = pd.MultiIndex.from_arrays([obs["platform"].astype(str), obs["account_id"].astype(str)]).isin(list(keys))
-    else:
-        mask = np.zeros(0, bool)
-    watched_obs = obs[mask].sort_values(["platform", "account_id", "observed_at", "ref"], kind="stable")
     # Full series for at most MAX_SERIES_ACCOUNTS accounts: those with events first
     # (largest first), then in watchlist order; the others keep their latest reading.
     ev_size: dict[tuple[str, str], float] = {}
@@ -318,56 +514,69 @@ def gather_findings(
         )
     accounts: list[dict[str, Any]] = []
     appendix_rows: dict[str, dict[str, Any]] = {}
-    for (platform, account_id), part in watched_obs.groupby(["platform", "account_id"], sort=True):
-        key = (str(platform), str(account_id))
+    series_refs: set[str] = set()
+    observed_keys = [i for i, k in enumerate(ob.names) if k in keys]
+    latest = ob.latest_rows(observed_keys)
+    for i, lt in zip(observed_keys, latest, strict=True):
+        key = ob.names[i]
         acc_events = events_of.get(key, [])
         series = []
-        if key in with_series:
-            ev_times = {t for e in acc_events for t in _evidence_times(e)}
-            status_change = part["status"].ne(part["status"].shift()).to_numpy()
-            in_evidence = _iso_series(part["observed_at"]).isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
-            idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
-            if len(idx) < len(part):
-                notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
-            shown = part.iloc[idx]
-            r: Any
-            for r, t_iso in zip(shown.itertuples(index=False), _iso_series(shown["observed_at"]), strict=True):
-                series.append(
-                    {
-                        "t": t_iso,
-                        "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
-                        "status": r.status,
-                        "ref": r.ref,
-                    }
-                )
-        last = part.iloc[-1]
-        latest_named = part.dropna(subset=["handle"]).tail(1)
-        named = latest_named.iloc[0] if len(latest_named) else last
-        for e in acc_events:
-            e["refs"] = _event_refs(e, part)
+        if key in with_series or acc_events:
+            part = ob.frame(i)
+            if key in with_series:
+                ev_times = {t for e in acc_events for t in _evidence_times(e)}
+                status_change = part["status"].ne(part["status"].shift()).to_numpy()
+                iso_t = _iso_series(part["observed_at"])
+                in_evidence = iso_t.isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
+                idx = _downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
+                if len(idx) < len(part):
+                    notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
+                shown = part.iloc[idx]
+                cited = (status_change | in_evidence)[idx].tolist()
+                r: Any
+                for r, t_iso, c in zip(shown.itertuples(index=False), iso_t.iloc[idx], cited, strict=True):
+                    series.append(
+                        {
+                            "t": t_iso,
+                            "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+                            "status": r.status,
+                            "ref": r.ref,
+                            "cited": c,
+                        }
+                    )
+                    ob.use(r.ref, int(r.row))
+                    # Every charted row goes to the JSON/CSV appendix; the HTML lists the
+                    # rows a number or a marked point cites (the line is drawn from all).
+                    (facts.referenced if c else series_refs).add(r.ref)
+            row_of = dict(zip(part["ref"], part["row"].tolist(), strict=True))
+            for e in acc_events:
+                e["refs"] = _event_refs(e, part)
+                for ref in e["refs"]:
+                    ob.use(ref, row_of[ref])
+        ob.use(lt["ref"], lt["row"])
         acc: dict[str, Any] = {
             "key": f"{key[0]}:{key[1]}",
             "anchor": _anchor("a", f"{key[0]}:{key[1]}"),
             "platform": key[0],
             "account_id": key[1],
-            "handle": _str(named.get("handle")),
-            "display_name": _str(named.get("display_name")),
-            "description": _str(named.get("description")),
+            "handle": lt["handle"],
+            "display_name": lt["display_name"],
+            "description": lt["description"],
             "group": group_of.get(key),
             "label": labels.get(key),
-            "n_observations": int(len(part)),
+            "n_observations": lt["n"],
             "latest": {
-                "t": iso(last["observed_at"]),
-                "status": last["status"],
-                "followers": None if pd.isna(last["followers_count"]) else int(last["followers_count"]),
-                "ref": last["ref"],
+                "t": lt["t"],
+                "status": lt["status"],
+                "followers": lt["followers"],
+                "ref": lt["ref"],
             },
             "series": series,
             "series_shown": key in with_series,
             "events": [e["id"] for e in acc_events],
         }
         acc["latest"]["fact"] = facts.add(
-            f"latest followers of {display_name(acc)}", acc["latest"]["followers"], [last["ref"]]
+            f"latest followers of {display_name(acc)}", acc["latest"]["followers"], [lt["ref"]]
         )
         accounts.append(acc)
     # watched accounts never observed still appear (with nothing to show)
@@ -387,7 +596,7 @@ def gather_findings(
 
     # ---- status transitions (raw data behind the wave timeline)
     step("counting status changes")
-    transitions = _Transitions(store, obs, t0, t1, group_of)
+    transitions = _Transitions(store, ob.transition_rows(), t0, t1, group_of)
 
     # ---- accounts known from profiles or status events (not only observations)
     elsewhere = transitions.known_elsewhere()
@@ -472,18 +681,14 @@ def gather_findings(
             )
 
     # ---- summary
-    summary = _summary(accounts, obs, events, transitions, explains, compare, facts, watch, forensics,
+    summary = _summary(accounts, ob.span_frame(), events, transitions, explains, compare, facts, watch, forensics,
                        n_known=len({(a["platform"], a["account_id"]) for a in accounts} | set(elsewhere)))
 
     # ---- stored rows: every row a number cites ("cited": the HTML appendix), and every
     # reading drawn on a chart (the JSON and CSV bundles hold them with their provenance)
     step("collecting the evidence rows")
-    drawn = {p["ref"] for a in accounts for p in a["series"]}
-    if len(obs):
-        ref_obs = obs[obs["ref"].isin(facts.referenced | drawn)]
-        ro: Any
-        for ro in ref_obs.sort_values(["platform", "account_id", "observed_at", "ref"]).itertuples(index=False):
-            appendix_rows[ro.ref] = _appendix_row(ro, "observations", ro.observed_at)
+    for row in ob.appendix(facts.referenced | series_refs):
+        appendix_rows[row["ref"]] = row
     for row in transitions.appendix(facts.referenced - set(appendix_rows)):
         appendix_rows[row["ref"]] = row
     for ref, row in appendix_rows.items():
@@ -500,6 +705,7 @@ def gather_findings(
         "notes": notes,
         "summary": summary,
         "events": events,
+        "outliers": outliers,
         "waves": [e["id"] for e in events if e["kind"] in WAVE_KINDS],
         "accounts": accounts,
         "transitions": transitions.rows(MAX_TRANSITIONS),
@@ -583,12 +789,19 @@ def _appendix_row(r: Any, table: str, at: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- analyses
-def _detect(store: Store) -> tuple[list[dict[str, Any]], str]:
-    fn, why = _optional("purgewatch.analysis.detect", "detect")
+def _detect(store: Store, outliers: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Events as plain dicts; ``outliers`` (when given) receives detect's outlier listing."""
+    fn, why = _optional("purgewatch.analysis.detect", "detect_all")
+    if fn is None:
+        fn, why = _optional("purgewatch.analysis.detect", "detect")
     if fn is None:
         return [], why
     try:
         raw = fn(store)
+        if hasattr(raw, "outliers") and hasattr(raw, "events"):
+            if outliers is not None:
+                outliers.extend(plain(raw.outliers))
+            raw = raw.events
     except PurgeWatchError as exc:
         return [], f"not available: detection failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
@@ -798,6 +1011,18 @@ def _thin_order(res: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def _iso_arrow(col: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """:func:`iso` of an Arrow timestamp column, vectorised (same text)."""
+    us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    valid = np.asarray(us.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    v = np.asarray(us.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64).astype("datetime64[us]")
+    out = np.datetime_as_string(v, unit="us").astype(object)
+    whole = (v.astype(np.int64) % 1_000_000) == 0
+    if whole.any():
+        out[whole] = np.datetime_as_string(v[whole], unit="s")
+    return [f"{x}Z" if ok else None for x, ok in zip(out.tolist(), valid.tolist(), strict=True)]
+
+
 def _iso_series(ts: pd.Series) -> pd.Series:
     """Vectorised :func:`iso` (same text for the same time)."""
     if not len(ts):
@@ -970,17 +1195,25 @@ def _provenance(store: Store) -> dict[str, Any]:
         tbl = store.read(table, columns=["source", "retrieved_at", "payload_hash", "tool_version"])
         if tbl.num_rows == 0:
             continue
-        df = tbl.to_pandas()
-        df["source"] = df["source"].fillna("(none)")
-        for src, part in df.groupby("source", sort=True):
-            sources[(table, str(src))] = {
+        # aggregated in Arrow: one row per source, no Python object per stored row
+        import pyarrow.compute as pc
+
+        tbl = tbl.set_column(0, "source", pc.fill_null(tbl["source"], "(none)"))
+        agg = tbl.group_by("source").aggregate([
+            ("source", "count"), ("retrieved_at", "min"), ("retrieved_at", "max"),
+            ("payload_hash", "count_distinct", pc.CountOptions(mode="only_valid")),
+            ("tool_version", "distinct", pc.CountOptions(mode="only_valid")),
+        ])
+        for r in agg.to_pylist():
+            src = str(r["source"])
+            sources[(table, src)] = {
                 "table": table,
-                "source": str(src),
-                "rows": int(len(part)),
-                "first_retrieved": iso(part["retrieved_at"].min()),
-                "last_retrieved": iso(part["retrieved_at"].max()),
-                "payload_hashes": int(part["payload_hash"].nunique()),
-                "tool_versions": sorted(str(v) for v in part["tool_version"].dropna().unique()),
+                "source": src,
+                "rows": int(r["source_count"]),
+                "first_retrieved": iso(r["retrieved_at_min"]),
+                "last_retrieved": iso(r["retrieved_at_max"]),
+                "payload_hashes": int(r["payload_hash_count_distinct"]),
+                "tool_versions": sorted(str(v) for v in r["tool_version_distinct"] if v is not None),
             }
     return {"runs": runs, "sources": [sources[k] for k in sorted(sources)]}
 

@@ -215,7 +215,9 @@ def series_chart(
         out.append(f'<path d="{path}" fill="none" stroke="#0072B2" stroke-width="1.6"/>')
     dense = len(pts) > 800
     for t, p in pts:
-        linked = cited is None or p.get("ref") in cited
+        # linked: the rows the report cites (``cited``: its appendix lists exactly these);
+        # without that set, the point's own "cited" key decides
+        linked = bool(p.get("cited", True)) if cited is None else p.get("ref") in cited
         if not linked and p.get("status") in (None, "active"):
             continue  # on the line; not a row this report cites
         ref = html_text(p.get("ref"))

@@ -15,10 +15,11 @@ hostile page cannot forge the request).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,6 +50,8 @@ from purgewatch.store import Store, _layout
 from purgewatch.timefmt import parse_zoned
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+PAGE_WAIT = 2.5  # seconds a page waits for the findings of a large store before answering
+SMALL_STORE_ROWS = 250_000  # below this many stored rows, pages always wait (fast anyway)
 
 
 def web_csp() -> str:
@@ -91,30 +94,114 @@ class SecurityHeaders:
 
 
 class _Cache:
-    """Results keyed by the store's fingerprint; a new committed batch invalidates."""
+    """Results keyed by the store's fingerprint (its generation and committed batches); a
+    new committed batch invalidates. Single-flight: however many requests arrive while a
+    result is being computed, it is computed once and every request waits for that one
+    computation (50 cold requests used to start 50 computations and gigabytes of memory).
+    The last complete result of each key is kept across store changes so a page can show
+    it (labelled) while the new one is computed."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._key: tuple[str, ...] | None = None
         self._items: dict[Any, Any] = {}
+        self._flight: dict[Any, _Flight] = {}
+        self._last: dict[Any, tuple[tuple[str, ...], Any, float]] = {}  # key -> (fingerprint, value, seconds)
+        self.computations = 0  # how many computations ran (tests, diagnostics)
 
     def fingerprint(self) -> tuple[str, ...]:
         gen = _layout.current_generation(self.store.path)
         return (gen.name, *(b.name for b in _layout.committed_batches(gen)))
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def _start(self, key: Any, compute: Callable[[], Any]) -> tuple[tuple[str, ...], _Flight | None, Any]:
+        """(fingerprint, flight to wait on or None, ready value)."""
         fp = self.fingerprint()
         with self._lock:
             if fp != self._key:
-                self._key, self._items = fp, {}
+                self._key, self._items, self._flight = fp, {}, {}
             if key in self._items:
-                return self._items[key]
-        value = compute()
+                return fp, None, self._items[key]
+            flight = self._flight.get(key)
+            if flight is None:
+                flight = self._flight[key] = _Flight()
+                self.computations += 1
+                threading.Thread(target=self._run, args=(fp, key, compute, flight), daemon=True,
+                                 name="purgewatch-web-compute").start()
+        return fp, flight, None
+
+    def _run(self, fp: tuple[str, ...], key: Any, compute: Callable[[], Any], flight: _Flight) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            value = compute()
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
+            flight.error = exc
+        else:
+            flight.value = value
+            with self._lock:
+                if fp == self._key:
+                    self._items[key] = value
+                self._last[key] = (fp, value, time.perf_counter() - t0)
+        finally:
+            with self._lock:
+                if self._flight.get(key) is flight:
+                    del self._flight[key]
+            flight.done.set()
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """The value for the current store (waits for the one computation in flight)."""
+        _, flight, value = self._start(key, compute)
+        if flight is None:
+            return value
+        return flight.wait(None)
+
+    def get_or_stale(self, key: Any, compute: Callable[[], Any], wait: float) -> tuple[Any, bool]:
+        """(value, fresh): the current value when it is ready within ``wait`` seconds,
+        else the last complete value of an earlier store state (fresh = False), else waits
+        for the current one. Raises :class:`_Pending` when there is nothing to show yet."""
+        _, flight, value = self._start(key, compute)
+        if flight is None:
+            return value, True
+        if flight.done.wait(wait):
+            return flight.wait(0), True
         with self._lock:
-            if fp == self._key:
-                self._items[key] = value
-        return value
+            last = self._last.get(key)
+        if last is not None:
+            return last[1], False
+        raise _Pending(flight.started)
+
+    def last_seconds(self, key: Any) -> float | None:
+        with self._lock:
+            last = self._last.get(key)
+        return None if last is None else last[2]
+
+
+class _Flight:
+    """One computation in progress; requests wait on ``done``."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.started = time.time()
+
+    def wait(self, timeout: float | None) -> Any:
+        self.done.wait(timeout)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _Pending(Exception):
+    """The findings are being computed and there is no earlier result to show."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__("computing")
+        self.started = started
 
 
 def _env() -> jinja2.Environment:
@@ -214,25 +301,57 @@ def create_app(
     write_token: str | None = None,
     bind_host: str = "127.0.0.1",
     allowed_hosts: list[str] | None = None,
+    page_wait: float | None = PAGE_WAIT,
+    warm: bool = True,
 ) -> Starlette:
-    """The ASGI app. ``write_token`` enables the write endpoints (Bearer auth)."""
+    """The ASGI app. ``write_token`` enables the write endpoints (Bearer auth).
+
+    Findings are computed once per store change on a background thread (started with
+    the server when ``warm``). A page waits at most ``page_wait`` seconds for them on a
+    large store, then shows the last complete findings, labelled as from an earlier state
+    of the store, or a self-reloading "being computed" page (503, Retry-After); ``None``
+    always waits. The API always answers with the current state."""
     st = store if isinstance(store, Store) else Store.open(store)
     cache = _Cache(st)
     env = _env()
     hosts = allowed_hosts or sorted({*LOOPBACK_HOSTS, bind_host})
+    small: list[bool] = []
+
+    def compute_findings() -> dict[str, Any]:
+        return gather_findings(st)
 
     def findings() -> dict[str, Any]:
-        return cache.get("findings", lambda: gather_findings(st))  # type: ignore[no-any-return]
+        """The findings of the current store state (the API: always current)."""
+        return cache.get("findings", compute_findings)  # type: ignore[no-any-return]
+
+    def is_small() -> bool:
+        # A small store computes in well under the page budget: its pages always wait for
+        # the current state (so a page never shows an earlier one without need).
+        if not small:
+            rows = sum(v.get("rows", 0) for v in st.stats().values())
+            small.append(rows < SMALL_STORE_ROWS)
+        return small[0]
+
+    def page_findings(request: Request) -> dict[str, Any]:
+        """The findings for a page: the current ones when ready within ``page_wait``
+        seconds, else the last complete ones (the page says so), else a 'computing' page."""
+        last = cache.last_seconds("findings")
+        if page_wait is None or is_small() or (last is not None and last <= page_wait):
+            return findings()
+        value, fresh = cache.get_or_stale("findings", compute_findings, page_wait)
+        request.state.stale_findings = not fresh
+        return value  # type: ignore[no-any-return]
 
     def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         from purgewatch.timefmt import zone
 
         tz = request.query_params.get("tz") or "UTC"
         zone(tz)  # an unknown zone is a 400 with the reason, not a silent UTC
+        stale = bool(getattr(request.state, "stale_findings", False))
         html = env.get_template(template).render(
             request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
             writable=write_token is not None, fact_href="/evidence#", account_link=account_url,
-            explain_link=explain_url, tz=tz, **ctx,
+            explain_link=explain_url, tz=tz, stale=stale, refresh=5 if stale else None, **ctx,
         )
         return HTMLResponse(html, status_code=status)
 
@@ -248,7 +367,7 @@ def create_app(
 
     # ------------------------------------------------------------------ pages
     def overview(request: Request) -> Response:
-        f = findings()
+        f = page_findings(request)
         timeline = _svg.timeline_chart(
             f["timeline"], [e for e in f["events"] if e.get("shown", True) and e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
             label="Status changes per day and detected waves", href_prefix="/events#",
@@ -257,7 +376,7 @@ def create_app(
         return page(request, "overview.html.j2", f=f, timeline=timeline)
 
     def watchlists(request: Request) -> Response:
-        f = findings()
+        f = page_findings(request)
         groups: dict[str, list[dict[str, Any]]] = {}
         for a in f["accounts"]:
             groups.setdefault(str(a["group"]), []).append(a)
@@ -266,7 +385,7 @@ def create_app(
     def accounts(request: Request) -> Response:
         from purgewatch.report._findings import display_name
 
-        f = findings()
+        f = page_findings(request)
         latest = lambda a: a.get("latest") or {}  # noqa: E731
         table = Table(request, f["accounts"], {
             "name": lambda a: display_name(a).lower(),
@@ -281,7 +400,7 @@ def create_app(
         return page(request, "accounts.html.j2", f=f, table=table)
 
     def account(request: Request) -> Response:
-        f = findings()
+        f = page_findings(request)
         platform, account_id = request.path_params["platform"], request.path_params["account_id"]
         a = next((x for x in f["accounts"] if x["platform"] == platform and x["account_id"] == account_id), None)
         if a is None:
@@ -297,7 +416,7 @@ def create_app(
     def events(request: Request) -> Response:
         from purgewatch.report._findings import display_name
 
-        f = findings()
+        f = page_findings(request)
         kind = request.query_params.get("kind") or ""
         rows = [e for e in f["events"] if e.get("shown") and (not kind or e["kind"] == kind)]
         table = Table(request, rows, {
@@ -314,7 +433,7 @@ def create_app(
         return page(request, "events.html.j2", f=f, table=table, kinds=kinds, kind=kind)
 
     def explain_page(request: Request) -> Response:
-        f = findings()
+        f = page_findings(request)
         q = request.query_params
         result = error = None
         if q.get("account"):
@@ -341,7 +460,7 @@ def create_app(
         return page(request, "compare.html.j2", result=result, error=error, chart=chart, outcome=outcome, q=dict(q))
 
     def evidence(request: Request) -> Response:
-        f = findings()
+        f = page_findings(request)
         return page(request, "evidence.html.j2", f=f, names=account_display_names(f))
 
     # ------------------------------------------------------------------ analyses
@@ -453,12 +572,32 @@ def create_app(
         change = remove_from_watchlist(st, request.path_params["platform"], request.path_params["account"])
         return _json(change.as_dict())
 
+    async def on_pending(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _Pending)
+        import time
+
+        took = time.time() - exc.started
+        html = env.get_template("error.html.j2").render(
+            request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
+            writable=write_token is not None, stale=False, refresh=5,
+            message=f"The findings of this store are being computed ({took:.0f} s so far; once per "
+                    "change of the store, however many pages are asked for). This page reloads itself.")
+        return HTMLResponse(html, status_code=503, headers={"Retry-After": "5"})
+
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PurgeWatchError)
         status = _error_status(exc)
         if request.url.path.startswith("/api/"):
             return _json({"error": str(exc)}, status)
         return page(request, "error.html.j2", status=status, message=str(exc))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Start computing the findings as the server starts, not when the first visitor
+        # arrives (the computation runs on its own thread; requests join it).
+        if warm:
+            cache._start("findings", compute_findings)
+        yield
 
     routes = [
         Route("/", overview),
@@ -483,9 +622,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
-        exception_handlers={PurgeWatchError: on_error},
+        exception_handlers={PurgeWatchError: on_error, _Pending: on_pending},
+        lifespan=lifespan,
     )
     app.state.store = st
+    app.state.cache = cache
     return app
 
 

@@ -13,6 +13,7 @@ See docs/detect.md for the methods, parameters and failure modes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -132,28 +133,47 @@ def detect_all(
     if unknown:
         raise InputError(f"unknown event kind(s): {', '.join(sorted(unknown))}",
                          hint=f"kinds are: {', '.join(KINDS)}")
-    groups_map = load_groups(store)
+    state = _store_state(store)
+    groups_map: dict[tuple[str, str], str] | None = None
     out: list[Event] = []
     listing: list[dict[str, Any]] = []
     if wanted & {"follower_drop", "follower_surge", "purge"}:
-        data = load_series(store, platform=platform)
-        groups = group_array(data.accounts, groups_map)
-        sid, t, y = prepare(data.sid, data.t, data.y)
-        found: list[np.ndarray] = []
-        ev, pg = detect_arrays(sid, t, y, params.series, want_purge="purge" in wanted, outliers=found)
-        out += series_events(ev, sid, t, y, data.accounts, groups, params.series)
-        if "purge" in wanted:
-            out += purge_events(pg, t, sid, data.accounts, groups, params.purge)
-        listing = outlier_listing(found[0], found[1], sid, t, y, data.accounts, groups, params.series)
+        # Every series detector runs (purges included) and the answer is kept for this
+        # state of the store: a report asks for the events, then compare asks again for
+        # the drops; the second answer costs nothing.
+        memo_key = ("series", state, platform, params)
+        hit = _memo_get(memo_key)
+        if hit is None:
+            groups_map = load_groups(store)
+            data = load_series(store, platform=platform)
+            groups = group_array(data.accounts, groups_map)
+            sid, t, y = prepare(data.sid, data.t, data.y)
+            found: list[np.ndarray] = []
+            ev, pg = detect_arrays(sid, t, y, params.series, want_purge=True, outliers=found)
+            s_events = series_events(ev, sid, t, y, data.accounts, groups, params.series)
+            s_events += purge_events(pg, t, sid, data.accounts, groups, params.purge)
+            hit = (s_events, outlier_listing(found[0], found[1], sid, t, y, data.accounts, groups,
+                                             params.series))
+            _memo_put(memo_key, hit)
+        out += hit[0]
+        listing = list(hit[1])
     if wanted & {"suspension_wave", "reinstatement_wave"}:
-        st = load_status(store, platform=platform)
-        if len(st.time):
-            groups = group_array(st.accounts, groups_map)
-            tr = transitions(st.key, st.time, st.status, st.is_event)
-            coverage = (float(st.time.min()), float(st.time.max()))
-            out += wave_events(tr, st.accounts, groups, coverage, params.waves)
-        # Published totals (status_counts) go through the same scan (see _counts.py).
-        out += count_waves(load_counts(store, platform=platform), params.waves)
+        memo_key = ("waves", state, platform, params)
+        w_hit = _memo_get(memo_key)
+        if w_hit is None:
+            groups_map = groups_map if groups_map is not None else load_groups(store)
+            st = load_status(store, platform=platform)
+            w_events: list[Event] = []
+            if len(st.time):
+                groups = group_array(st.accounts, groups_map)
+                tr = transitions(st.key, st.time, st.status, st.is_event)
+                coverage = (float(st.time.min()), float(st.time.max()))
+                w_events = wave_events(tr, st.accounts, groups, coverage, params.waves)
+            # Published totals (status_counts) go through the same scan (see _counts.py).
+            w_events += count_waves(load_counts(store, platform=platform), params.waves)
+            w_hit = (w_events, [])
+            _memo_put(memo_key, w_hit)
+        out += w_hit[0]
     out = [e for e in out if e.kind in wanted]
     if accounts is not None:
         # ids or handles, through the one resolver ("no such account" / several holders)
@@ -170,6 +190,42 @@ def detect_all(
     out = filter_events(out, accounts=accounts, group=group, start=start, end=end)
     name_events(store, out)
     return Detection(out, listing)
+
+
+_MEMO: dict[Any, tuple[list[Event], list[dict[str, Any]]]] = {}
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 4
+
+
+def _store_state(store: Store) -> tuple[str, ...] | None:
+    """The store's committed state (generation and batch names): what a memoised answer
+    is valid for. None when it cannot be read (then nothing is memoised)."""
+    from purgewatch.store import _layout
+
+    try:
+        gen = _layout.current_generation(store.path)
+        return (str(store.path), gen.name, *(b.name for b in _layout.committed_batches(gen)))
+    except Exception:  # noqa: BLE001 - no memo rather than no answer
+        return None
+
+
+def _memo_get(key: tuple[Any, ...]) -> tuple[list[Event], list[dict[str, Any]]] | None:
+    if key[1] is None:
+        return None
+    with _MEMO_LOCK:
+        hit = _MEMO.pop(key, None)
+        if hit is not None:
+            _MEMO[key] = hit  # most recently used last
+    return hit
+
+
+def _memo_put(key: tuple[Any, ...], value: tuple[list[Event], list[dict[str, Any]]]) -> None:
+    if key[1] is None:
+        return
+    with _MEMO_LOCK:
+        _MEMO[key] = value
+        while len(_MEMO) > _MEMO_SIZE:
+            del _MEMO[next(iter(_MEMO))]
 
 
 def _parse(text: str) -> datetime:

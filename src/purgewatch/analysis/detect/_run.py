@@ -94,11 +94,10 @@ def series_events(c: Candidates, sid: np.ndarray, t: np.ndarray, y: np.ndarray,
     same = np.sign(c.net) == np.sign(jump)
     mag_a = np.where(same, np.minimum(np.abs(jump), np.abs(c.net)), np.abs(jump))
     mag_a = np.where(jump < 0, np.minimum(mag_a, np.maximum(level, 0.0)), mag_a)  # can't lose more
-    # Followers are whole: the drift-corrected estimate is rounded to the nearest one.
-    mag_a = np.maximum(np.round(mag_a), 1.0)
-    mag = mag_a.tolist()
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # (of the estimate, before rounding)
         rel = np.where(level > 0, mag_a / level, np.nan).tolist()
+    # Followers are whole: the drift-corrected estimate is rounded to the nearest one.
+    mag = np.maximum(np.round(mag_a), 1.0).tolist()
     kind = np.where(jump < 0, "follower_drop", "follower_surge").tolist()
     start, end = t[c.first].tolist(), t[c.last].tolist()
     score = np.abs(c.score).tolist()

@@ -74,9 +74,10 @@ class SeriesParams:
     # two accounts' readings interleaved under one key (flagged, see docs/detect.md).
     mixed_min_outliers: int = 5
     mixed_min_share: float = 0.001
-    # Surges in a block holding at least ``routine_min_steps`` large single-interval gains
-    # must be ``routine_factor`` x the median of those gains (routine follow-back bursts).
-    routine_min_steps: int = 3
+    # Surges in a block holding at least ``routine_min_steps`` large single-interval gains,
+    # as did the block before it, must be ``routine_factor`` x the median of this block's
+    # gains (routine follow-back bursts).
+    routine_min_steps: int = 2
     routine_factor: float = 3.0
     # Looser per-account candidates used by the purge detector (individually weak drops).
     purge_z: float = 3.5
@@ -387,8 +388,17 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     big_gain = big[iv] & (gain > 0)
     g_cnt = np.bincount(row[big_gain], minlength=n_rows)
     g_med = _row_medians(flat[big_gain], g_cnt, p.block, gain[big_gain])
+    # ... and in the block before it too: gains are routine when they are sustained, so a
+    # regain campaign (a burst of gains after a quiet stretch) is still reported
+    prev_row = np.zeros(n_rows, dtype=bool)
+    prev_row[1:] = (row_sid[1:] == row_sid[:-1]) & (row_blk[1:] == row_blk[:-1] + 1)
+    g_prev = np.zeros(n_rows, dtype=np.int64)
+    g_prev[1:] = np.where(prev_row[1:], g_cnt[:-1], 0)
+    m_prev = np.zeros(n_rows)
+    m_prev[1:] = np.where(prev_row[1:], np.nan_to_num(g_med[:-1]), 0.0)
+    is_routine = (g_cnt >= p.routine_min_steps) & (g_prev >= p.routine_min_steps)
     routine = np.zeros(n)
-    routine[iv] = np.where(g_cnt >= p.routine_min_steps, np.nan_to_num(g_med), 0.0)[row]
+    routine[iv] = np.where(is_routine, np.maximum(np.nan_to_num(g_med), m_prev), 0.0)[row]
     near = big.copy()
     in_blk = gidx % p.block  # dilate within the block only (keeps blocks independent)
     for o in range(1, min(k, n)):
