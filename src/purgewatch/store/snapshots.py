@@ -155,6 +155,13 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
     return table, metas
 
 
+# The merged metadata of the last few file sets: a caller diffing thousands of accounts
+# one by one (the daily question at twitter-watch scale) must not rebuild an index of
+# every snapshot per call.
+_META: OrderedDict[tuple[str, ...], tuple[dict[str, _Meta], pa.Table]] = OrderedDict()
+_META_LOCK = threading.Lock()
+
+
 class _Reader:
     """Snapshot metadata of one generation, and payload access by id.
 
@@ -164,17 +171,25 @@ class _Reader:
     def __init__(self, store: Store, generation: Path | None = None) -> None:
         self.store = store
         self.gen = generation or _layout.current_generation(store.path)
-        self.meta: dict[str, _Meta] = {}
-        parts: list[pa.Table] = []
-        for f in store.files("snapshots", generation=self.gen):
-            table, metas = _index_file(f)
-            parts.append(table)
-            for m in metas:
-                self.meta.setdefault(m.snapshot_id, m)
-        schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
-        self.table = (
-            pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
-        )
+        files = tuple(store.files("snapshots", generation=self.gen))
+        with _META_LOCK:
+            hit = _META.get(files)
+        if hit is None:
+            meta: dict[str, _Meta] = {}
+            parts: list[pa.Table] = []
+            for f in files:
+                table, metas = _index_file(f)
+                parts.append(table)
+                for m in metas:
+                    meta.setdefault(m.snapshot_id, m)
+            schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
+            hit = (meta, pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table())
+            with _META_LOCK:
+                _META[files] = hit
+                while len(_META) > 2:
+                    _META.popitem(last=False)
+        # shared between readers of the same files: never mutated after this point
+        self.meta, self.table = hit
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
 
