@@ -376,3 +376,14 @@ def test_sid_lookup_reads_sparse_and_unsorted_catalogue_files(store: Store) -> N
     asked = np.array([7, 10, 3, 2, 10])
     assert snap.sids_to_ids(store, None, asked).to_pylist() == ["9", "5", None, "did:plc:a", "5"]
     assert snap.sids_to_ids(store, "x", asked).to_pylist() == [None, "5", None, "did:plc:a", "5"]
+
+
+def test_catalogue_files_without_statistics_still_give_the_next_sid(store: Store) -> None:
+    with store.writer(command="t", source="t") as w:
+        w.add("observations", obs(1))
+    batch = _layout.committed_batches(_layout.current_generation(store.path))[-1]
+    pq.write_table(pa.table({"sid": pa.array([0, 1, 2], pa.int64()), "platform": ["x"] * 3,
+                             "account_id": ["a", "b", "c"]}), batch / "accounts.parquet", write_statistics=False)
+    assert snap.sids_to_ids(store, "x", np.array([2, 0])).to_pylist() == ["c", "a"]
+    with store.writer(command="t", source="t") as w:
+        assert w.sids("x", ["b", "d"]).tolist() == [1, 3]

@@ -178,7 +178,10 @@ def max_sid(files: Sequence[str]) -> int:
     top = -1
     for f in files:
         hi = _footer(f).hi
-        if len(hi):
+        if len(hi) and int(hi.max()) == np.iinfo(np.int64).max:  # a row group without statistics
+            sids = pq.read_table(f, columns=["sid"])["sid"]
+            top = max(top, int(pc.max(sids).as_py()) if len(sids) else -1)
+        elif len(hi):
             top = max(top, int(hi.max()))
     return top
 
