@@ -103,8 +103,8 @@ def daily_question(store: Store, day: datetime) -> dict[str, Any]:
     old = {a: s for a, s, t in zip(acc, ids, at, strict=True) if t == yesterday}
     owners, lost = [], []
     names = sorted(set(new) & set(old))
-    for i, a in enumerate(names):
-        d = snap.diff_snapshots(store, old[a], new[a], complete=True)
+    diffs = snap.diff_many(store, [(old[a], new[a]) for a in names], complete=True)
+    for i, d in enumerate(diffs):
         owners.append(np.full(len(d.removed), i, dtype=np.int64))
         lost.append(d.removed)
     owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)

@@ -96,10 +96,11 @@ def x_like_ids(rng: np.random.Generator, n: int) -> np.ndarray:
 def drop_caches() -> None:
     """Empty PurgeWatch's per-process caches (snapshot index, catalogue), so a timed run
     reads from disk what a fresh process would."""
-    for name in ("_INDEX", "_CATALOGUE", "_CATALOGUE_FILES"):
+    for name in ("_INDEX", "_META", "_CATALOGUE"):
         cache = getattr(snap, name, None)
         if cache is not None:
             cache.clear()
+    snap._catalogue._FOOTERS.clear()
 
 
 def timed(fn: Callable[[], Any], repeat: int, setup: Callable[[], None] | None = None) -> tuple[float, float, Any]:

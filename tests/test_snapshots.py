@@ -398,3 +398,20 @@ def test_a_writer_keeps_adding_snapshots_after_compacting_under_itself(store: St
     assert later is not None
     d = snap.diff_snapshots(store, first, later, complete=True)  # type: ignore[arg-type]
     assert sorted(as_ids(store, d.removed)) == sorted(ids[:5]) and len(d.added) == 0
+
+
+def test_diff_many_agrees_with_diff_snapshots(store: Store) -> None:
+    rng = np.random.default_rng(21)
+    snaps = {}
+    for acct in ("a", "b", "c"):
+        ids = xids(rng, 800)
+        snaps[acct] = [add(store, acct, T0, ids)]
+        for day in (1, 2):
+            ids = xids(rng, 5, start=9 * 10**17 + day * 1000) + [i for i in ids if rng.random() > 0.02]
+            snaps[acct].append(add(store, acct, T0 + timedelta(days=day), ids))
+    pairs = [(s[0], s[2]) for s in snaps.values()] + [(s[2], s[1]) for s in snaps.values()]
+    many = snap.diff_many(store, pairs, complete=True)  # type: ignore[arg-type]
+    for (o, n), d in zip(pairs, many, strict=True):
+        one = snap.diff_snapshots(store, o, n, complete=True)  # type: ignore[arg-type]
+        assert np.array_equal(one.removed, d.removed) and np.array_equal(one.added, d.added)
+        assert len(d.removed) > 0

@@ -136,6 +136,7 @@ def write(table: pa.Table, path: Path) -> None:
 class _Footer:
     lo: np.ndarray  # per row group: smallest sid
     hi: np.ndarray  # per row group: largest sid
+    rows: np.ndarray  # per row group: rows
     columns: tuple[str, ...]
 
 
@@ -157,13 +158,14 @@ def _footer(f: str) -> _Footer:
     col = names.index("sid")
     lo = np.zeros(md.num_row_groups, dtype=np.int64)
     hi = np.zeros(md.num_row_groups, dtype=np.int64)
+    rows = np.array([md.row_group(i).num_rows for i in range(md.num_row_groups)], dtype=np.int64)
     for i in range(md.num_row_groups):
         stats = md.row_group(i).column(col).statistics
         if stats is not None and stats.has_min_max:
             lo[i], hi[i] = int(stats.min), int(stats.max)
         else:  # no statistics: the row group may hold any sid
             lo[i], hi[i] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    footer = _Footer(lo, hi, names)
+    footer = _Footer(lo, hi, rows, names)
     with _LOCK:
         _FOOTERS[key] = footer
         while len(_FOOTERS) > _FOOTERS_MAX:
@@ -176,7 +178,10 @@ def max_sid(files: Sequence[str]) -> int:
     top = -1
     for f in files:
         hi = _footer(f).hi
-        if len(hi):
+        if len(hi) and int(hi.max()) == np.iinfo(np.int64).max:  # a row group without statistics
+            sids = pq.read_table(f, columns=["sid"])["sid"]
+            top = max(top, int(pc.max(sids).as_py()) if len(sids) else -1)
+        elif len(hi):
             top = max(top, int(hi.max()))
     return top
 
@@ -190,32 +195,50 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         return pa.nulls(len(sids), pa.string())
     need = np.unique(sids)
     parts: list[pa.Table] = []
+    at = np.full(len(sids), -1, dtype=np.int64)  # row of each sid in the parts, concatenated
+    base = 0
     for f in files:
         ft = _footer(f)
         if not len(ft.lo):
             continue
         # row group g is needed when some requested sid lies in [lo[g], hi[g]]
         hit = np.searchsorted(need, ft.lo, side="left") < np.searchsorted(need, ft.hi, side="right")
-        groups = np.flatnonzero(hit).tolist()
-        if not groups:
+        groups = np.flatnonzero(hit)
+        if not len(groups):
             continue
-        cols = ["sid", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
+        glo, ghi, grows = ft.lo[groups], ft.hi[groups], ft.rows[groups]
+        # Sids are handed out by one counter and a batch's file holds a run of them, so a
+        # row group is usually dense (sid = lo + row): then rows follow from the footer
+        # and the sid column need not be read.
+        dense = bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
+        cols = ["account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
         if platform is not None:
             cols.append("platform")
-        parts.append(pq.ParquetFile(f).read_row_groups(groups, columns=cols))
+        if not dense:
+            cols.append("sid")
+        t = _lookup_columns(pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols),
+                            platform is not None)
+        if dense:
+            starts = np.concatenate([[0], np.cumsum(grows)[:-1]])
+            g = np.maximum(np.searchsorted(glo, sids, side="right") - 1, 0)
+            ok = (sids >= glo[g]) & (sids <= ghi[g])
+            rows = starts[g] + (sids - glo[g])
+        else:
+            known = t["sid"].to_numpy()
+            order = np.argsort(known, kind="stable") if not bool(np.all(known[1:] > known[:-1])) else None
+            sorted_known = known if order is None else known[order]
+            pos = np.minimum(np.searchsorted(sorted_known, sids), len(known) - 1)
+            ok = sorted_known[pos] == sids
+            rows = pos if order is None else order[pos]
+        ok &= at < 0
+        at[ok] = base + rows[ok]
+        parts.append(t.drop_columns(["sid"]) if "sid" in t.column_names else t)
+        base += t.num_rows
     if not parts:
         return pa.nulls(len(sids), pa.string())
-    cat = pa.concat_tables([_lookup_columns(p, platform is not None) for p in parts])
-    known = cat["sid"].to_numpy()
-    order = None
-    if len(known) > 1 and not bool(np.all(known[1:] > known[:-1])):
-        order = np.argsort(known, kind="stable")
-        known = known[order]
-    pos = np.searchsorted(known, sids)
-    pos[pos >= len(known)] = 0
-    found = known[pos] == sids if len(known) else np.zeros(len(sids), dtype=bool)
-    rows = pos if order is None else order[pos]
-    take = pa.array(rows, mask=~found)
+    cat = pa.concat_tables(parts)
+    found = at >= 0
+    take = pa.array(np.where(found, at, 0), mask=~found)
     text = cat["account_id"].combine_chunks().take(take)
     num = cat[NUM_COLUMN].combine_chunks().take(take)
     ids = pc.coalesce(text, num.cast(pa.string()))
@@ -230,9 +253,10 @@ def _lookup_columns(t: pa.Table, with_platform: bool) -> pa.Table:
     (old-form strings are returned as the strings they are)."""
     if NUM_COLUMN not in t.column_names:
         t = t.append_column(NUM_COLUMN, pa.nulls(t.num_rows, pa.uint64()))
-    names = ["sid", "account_id", NUM_COLUMN] + (["platform"] if with_platform else [])
-    types = [pa.int64(), pa.string(), pa.uint64()] + ([pa.string()] if with_platform else [])
-    return t.select(names).cast(pa.schema(list(zip(names, types, strict=True))))
+    names = (["sid"] if "sid" in t.column_names else []) + ["account_id", NUM_COLUMN]
+    names += ["platform"] if with_platform else []
+    types = {"sid": pa.int64(), "account_id": pa.string(), NUM_COLUMN: pa.uint64(), "platform": pa.string()}
+    return t.select(names).cast(pa.schema([(n, types[n]) for n in names]))
 
 
 def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:

@@ -53,6 +53,7 @@ __all__ = [
     "MAX_CHAIN",
     "SnapshotDiff",
     "add_snapshot",
+    "diff_many",
     "diff_snapshots",
     "ids_to_sids",
     "list_snapshots",
@@ -155,6 +156,15 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
     return table, metas
 
 
+# Payload row groups a reader keeps (each holds at most ~4 MB of payload).
+_GROUPS_KEPT = 8
+# The merged metadata of the last few file sets: a caller diffing thousands of accounts
+# one by one (the daily question at twitter-watch scale) must not rebuild an index of
+# every snapshot per call.
+_META: OrderedDict[tuple[str, ...], tuple[dict[str, _Meta], pa.Table]] = OrderedDict()
+_META_LOCK = threading.Lock()
+
+
 class _Reader:
     """Snapshot metadata of one generation, and payload access by id.
 
@@ -164,19 +174,28 @@ class _Reader:
     def __init__(self, store: Store, generation: Path | None = None) -> None:
         self.store = store
         self.gen = generation or _layout.current_generation(store.path)
-        self.meta: dict[str, _Meta] = {}
-        parts: list[pa.Table] = []
-        for f in store.files("snapshots", generation=self.gen):
-            table, metas = _index_file(f)
-            parts.append(table)
-            for m in metas:
-                self.meta.setdefault(m.snapshot_id, m)
-        schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
-        self.table = (
-            pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
-        )
+        files = tuple(store.files("snapshots", generation=self.gen))
+        with _META_LOCK:
+            hit = _META.get(files)
+        if hit is None:
+            meta: dict[str, _Meta] = {}
+            parts: list[pa.Table] = []
+            for f in files:
+                table, metas = _index_file(f)
+                parts.append(table)
+                for m in metas:
+                    meta.setdefault(m.snapshot_id, m)
+            schema = pa.schema([TABLE_SCHEMAS["snapshots"].field(c) for c in META_COLUMNS])
+            hit = (meta, pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table())
+            with _META_LOCK:
+                _META[files] = hit
+                while len(_META) > 2:
+                    _META.popitem(last=False)
+        # shared between readers of the same files: never mutated after this point
+        self.meta, self.table = hit
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
+        self._groups: OrderedDict[tuple[str, int, str], pa.ChunkedArray] = OrderedDict()
 
     def get(self, snapshot_id: str) -> _Meta:
         try:
@@ -188,7 +207,15 @@ class _Reader:
             ) from None
 
     def payload(self, m: _Meta, column: str) -> memoryview | None:
-        col = pq.ParquetFile(m.file).read_row_group(m.row_group, columns=[column]).column(0)
+        key = (m.file, m.row_group, column)
+        col = self._groups.get(key)
+        if col is None:
+            col = pq.ParquetFile(m.file).read_row_group(m.row_group, columns=[column]).column(0)
+            # Keep the last few row groups (<= ~4 MB of payload each): diffing many
+            # accounts of one day reads each of the day's row groups once.
+            self._groups[key] = col
+            while len(self._groups) > _GROUPS_KEPT:
+                self._groups.popitem(last=False)
         value = col[m.row]
         if not value.is_valid:
             return None
@@ -372,6 +399,26 @@ def diff_snapshots(store: Store, old_id: str, new_id: str, *, complete: bool = F
         )
     removed, added = reader.diff(old_id, new_id)
     return SnapshotDiff(removed=removed, added=added, old_partial=old.partial, new_partial=new.partial)
+
+
+def diff_many(
+    store: Store, pairs: Sequence[tuple[str, str]], *, complete: bool = False
+) -> list[SnapshotDiff]:
+    """:func:`diff_snapshots` for many (old, new) pairs through one reader: the metadata
+    is resolved once and each payload row group is read once (the daily question over
+    thousands of watched accounts)."""
+    reader = _Reader(store)
+    out = []
+    for old_id, new_id in pairs:
+        old, new = reader.get(old_id), reader.get(new_id)
+        if complete and (old.partial or new.partial):
+            raise AnalysisError(
+                f"cannot diff {old_id} -> {new_id} as complete: a snapshot is partial",
+                hint="diff complete snapshots, or pass complete=False and treat 'removed' as a lower bound",
+            )
+        removed, added = reader.diff(old_id, new_id)
+        out.append(SnapshotDiff(removed=removed, added=added, old_partial=old.partial, new_partial=new.partial))
+    return out
 
 
 # The numeric/string catalogue of one platform, for ids_to_sids (rarely used: analyses
