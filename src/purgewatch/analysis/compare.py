@@ -74,8 +74,12 @@ OUTCOMES: dict[str, str] = {
                  "(suspended_or_deleted, which cannot tell enforcement from deletion, does not count)",
     "gone": "suspended, taken down, deactivated, deleted, suspended_or_deleted or not found at least once "
             "in the window",
-    "deleted": "deleted or not found at least once in the window",
+    "deleted": "deleted by its owner (the platform said so) at least once in the window",
     "deactivated": "deactivated at least once in the window",
+    "suspended_or_deleted": "gone in a way the platform does not attribute (suspended_or_deleted: a "
+                            "moderator's suspension or the owner's deletion) at least once in the window; "
+                            "never counted as enforcement",
+    "not_found": "answered 'no such account' by the platform at least once in the window",
     "drop": "a follower_drop event from `detect` in the window (fallback without it: a sustained drop, docs/compare.md)",
 }
 STANDARD_COVARIATES = ("age_days", "activity", "audience", "bot_likeness")
@@ -869,8 +873,10 @@ def account_frame(
     target = {
         "suspended": ENFORCEMENT_STATUSES,
         "gone": GONE_STATUSES,
-        "deleted": frozenset({"deleted", "not_found"}),
+        "deleted": frozenset({"deleted"}),
         "deactivated": frozenset({"deactivated"}),
+        "suspended_or_deleted": frozenset({"suspended_or_deleted"}),
+        "not_found": frozenset({"not_found"}),
     }
     if outcome == "drop":
         o = facts.merge(pop[keys], on=keys)

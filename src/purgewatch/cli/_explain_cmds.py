@@ -143,7 +143,8 @@ def explain_cmd(
 @click.command("compare")
 @click.option("--by", type=click.Choice(["group", "label"]), default="group", show_default=True,
               help="group: watchlist groups; label: the label column of profiles (population datasets).")
-@click.option("--outcome", type=click.Choice(["suspended", "gone", "deleted", "deactivated", "drop"]),
+@click.option("--outcome", type=click.Choice(["suspended", "gone", "deleted", "deactivated", "suspended_or_deleted",
+                                             "not_found", "drop"]),
               default="suspended", show_default=True, help="What counts as the outcome (docs/compare.md).")
 @click.option("--reference", help="Compare every group against this one (default: all pairs).")
 @platform_opt

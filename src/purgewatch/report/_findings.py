@@ -1086,9 +1086,13 @@ class _Transitions:
         df = df[changed | first_event].copy()
         frm_gone = df["prev_status"].isin(list(GONE_STATUSES))
         frm_enf = df["prev_status"].isin(list(ENFORCEMENT_STATUSES))
+        # suspended_or_deleted is its own direction: gone, but the platform does not say
+        # whether by enforcement or by the owner (never counted as a suspension).
         df["direction"] = np.where(
             df["status"].isin(list(ENFORCEMENT_STATUSES)) & ~frm_gone, "suspended",
-            np.where((df["status"] == "active") & frm_enf, "reinstated", "other"),
+            np.where((df["status"] == "active") & frm_enf, "reinstated",
+                     np.where((df["status"] == "suspended_or_deleted") & ~frm_gone, "suspended_or_deleted",
+                              "other")),
         )
         df["to"] = df["status"]
         keys = list(zip(df["platform"].astype(str), df["account_id"].astype(str), strict=True))
@@ -1121,7 +1125,8 @@ class _Transitions:
         key: Any
         for key, row in counts.sort_index().iterrows():
             d, g = key
-            out.append({"day": d, "group": g, "suspended": int(row.get("suspended", 0)), "reinstated": int(row.get("reinstated", 0))})
+            out.append({"day": d, "group": g, "suspended": int(row.get("suspended", 0)), "reinstated": int(row.get("reinstated", 0)),
+                        "suspended_or_deleted": int(row.get("suspended_or_deleted", 0))})
         return out
 
     def refs(self, direction: str, start: pd.Timestamp | None, end: pd.Timestamp | None, platform: str | None) -> list[str]:
@@ -1251,6 +1256,7 @@ def _summary(
 
     n_obs = int(sum(a["n_observations"] for a in accounts))
     n_changes = transitions.count("suspended") + transitions.count("reinstated")
+    n_either = transitions.count("suspended_or_deleted")
     if observed:
         sentences.append(
             [
@@ -1407,6 +1413,14 @@ def _summary(
             parts.append(txt)
         parts.append(".")
         sentences.append(parts)
+    if n_either:
+        sentences.append([
+            num("accounts gone as suspended_or_deleted", n_either, transitions.refs("suspended_or_deleted", None, None, None)),
+            f" account{'s' if n_either != 1 else ''} went from present to gone in a way the platform does not "
+            "attribute (suspended_or_deleted: what a moderator's suspension and the owner's own deletion both "
+            "leave behind). They are counted apart, never as suspensions: confirmed enforcement is at least the "
+            "suspensions above and at most those plus these.",
+        ])
     if not events:
         sentences.append(["No detection events are shown (see availability below)."])
     lede, figures = _lede(accounts, events, explains, forensics, facts)
@@ -1424,6 +1438,7 @@ def _summary(
         "status_changes": {
             "suspended": transitions.count("suspended"),
             "reinstated": transitions.count("reinstated"),
+            "suspended_or_deleted": transitions.count("suspended_or_deleted"),
         },
         "sentences": sentences,
     }

@@ -427,7 +427,7 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
             [{"platform": a["platform"], "account_id": a["account_id"], **p} for a in f["accounts"] for p in a["series"]],
             ["platform", "account_id", "t", "followers", "status", "ref"],
         ),
-        "timeline.csv": _csv(f["timeline"], ["day", "group", "suspended", "reinstated"]),
+        "timeline.csv": _csv(f["timeline"], ["day", "group", "suspended", "reinstated", "suspended_or_deleted"]),
         "transitions.csv": _csv(f["transitions"], ["ref", "table", "platform", "account_id", "group", "at", "from", "to", "direction"]),
         "explain.csv": _csv(explain_rows),
         "compare_groups.csv": _csv([{"outcome": c.get("outcome"), **g} for c in compare for g in table_rows(c.get("groups") or [])]),
