@@ -440,7 +440,7 @@ def test_report_quotes_the_most_informative_comparison(gone_only: Store) -> None
     suspended = next(c for c in f["compare"] if c["outcome"] == "suspended")
     sentence = next(" ".join(p if isinstance(p, str) else p["text"] for p in s)
                     for s in f["summary"]["sentences"] if "Camps compared on “suspended”" in str(s))
-    assert "most informative comparison, alpha vs gamma" in sentence and "alpha vs beta" not in sentence
+    assert "Most informative comparison, alpha vs gamma" in sentence and "alpha vs beta" not in sentence
     best = suspended["tests"][suspended["most_informative"]["index"]]
     assert f"p = {best['p_value_adjusted_text']}" in sentence and not re.search(r"p = 0(?![.\d])", sentence)
     assert "selected on the outcome" in sentence

@@ -1390,6 +1390,11 @@ def _summary(
         tests = c.get("tests") or []
         best = (c.get("most_informative") or {}).get("index")
         quoted = [tests[best]] if isinstance(best, int) and 0 <= best < len(tests) else tests[:1]
+        if tests and all(t.get("p_value") is None for t in tests):
+            # Nothing testable (e.g. no account has the outcome): say so once, quote no pair.
+            quoted = []
+            reason = next((t.get("cannot_test") for t in tests if t.get("cannot_test")), None)
+            parts.append(". No pair can be tested" + (f": {str(reason).rstrip('.')}" if reason else ""))
         for w in c.get("population_warnings") or []:
             parts.append(f". Warning: {str(w).rstrip('.')}")
         for t in quoted:
@@ -1398,7 +1403,7 @@ def _summary(
             diff, dci = eff.get("difference"), eff.get("difference_ci") or [None, None]
             p_val = t.get("p_value_adjusted", t.get("p_value"))
             p_txt = t.get("p_value_adjusted_text") or t.get("p_value_text")
-            lead = "most informative comparison, " if len(tests) > 1 else ""
+            lead = "Most informative comparison, " if len(tests) > 1 else ""
             txt = f". {lead}{' vs '.join(map(str, t.get('groups') or []))}: "
             if isinstance(diff, int | float) and all(isinstance(v, int | float) for v in dci):
                 txt += f"difference {diff * 100:+.1f} points (95% interval {dci[0] * 100:+.1f} to {dci[1] * 100:+.1f})"
