@@ -396,7 +396,7 @@ def score_series(sid: np.ndarray, t: np.ndarray, y: np.ndarray, offset: np.ndarr
     g_prev[1:] = np.where(prev_row[1:], g_cnt[:-1], 0)
     m_prev = np.zeros(n_rows)
     m_prev[1:] = np.where(prev_row[1:], np.nan_to_num(g_med[:-1]), 0.0)
-    is_routine = (g_cnt >= p.routine_min_steps) & (g_prev >= p.routine_min_steps)
+    is_routine = (g_cnt >= p.routine_min_steps) & (g_prev >= p.routine_min_steps + 1)
     routine = np.zeros(n)
     routine[iv] = np.where(is_routine, np.maximum(np.nan_to_num(g_med), m_prev), 0.0)[row]
     near = big.copy()
