@@ -323,7 +323,7 @@ def demo_story(findings: dict[str, Any]) -> list[str]:
         since = f"from {human_time(surges[0]['start'])}" if surges else "after the drop"
         until = (rg.get("regain_window") or {}).get("to")
         by = f" by {human_time(until)}" if until else ""
-        ratio = f" ({float(rg['gain_ratio']):g}\u00d7 its usual gain)" if rg.get("gain_ratio") is not None else ""
+        ratio = f" ({float(rg['gain_ratio']):.1f}\u00d7 its usual gain)" if rg.get("gain_ratio") is not None else ""
         young = (f", {float(rg['young_share']):.0%} of them accounts less than {_young_days():g} days old"
                  if rg.get("young_share") is not None else "")
         n_s = f"; {len(surges)} follower surge{'s' if len(surges) != 1 else ''} detected" if surges else ""
