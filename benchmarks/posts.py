@@ -168,6 +168,8 @@ def section_coortweet(tmp: Path, datasets: Path) -> None:
     t = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
                                                                 column_types={"hashtag_id": pa.string(),
                                                                               "url_id": pa.string()}))
+    n_all = t.num_rows
+    t = t.filter(pc.is_valid(t["post_id"]))  # shares without a post id are not posts
     n = t.num_rows
     ts = pc.cast(pc.multiply(t["timestamp"], 1_000_000), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     iso = pc.strftime(ts, "%Y-%m-%dT%H:%M:%SZ")
@@ -193,7 +195,7 @@ def section_coortweet(tmp: Path, datasets: Path) -> None:
     import json
 
     matches = json.loads(out)["matches"]
-    print(f"\n## CooRTweet german_elections: {n:,} shares as posts")
+    print(f"\n## CooRTweet german_elections: {n:,} shares as posts ({n_all - n:,} rows without a post id left out)")
     print(f"import  : {wall:.2f} s wall, {cpu:.2f} s CPU = {n / wall:,.0f} posts/s")
     print(f"search #h{top['values']} (most shared hashtag, {top['counts']:,} shares in the file): "
           f"{swall:.2f} s wall, {scpu:.2f} s CPU, {matches:,} posts matched")
