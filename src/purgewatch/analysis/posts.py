@@ -152,8 +152,9 @@ def _watched(store: Store, by: str) -> pd.DataFrame:
     return wl[["platform", "account_id", "by_value", "label", "group"]].drop_duplicates(["platform", "account_id"])
 
 
-def _deleted_keys(store: Store) -> set[tuple[str, str, str]]:
-    return {(d["platform"], d["account_id"], d["post_id"]) for d in deleted_posts(store)["deleted"]}
+def _deleted_keys(store: Store, hits: pd.DataFrame, con: Any) -> set[tuple[str, str, str]]:
+    found = deleted_posts(store, only=hits, con=con)["deleted"]
+    return {(d["platform"], d["account_id"], d["post_id"]) for d in found}
 
 
 def search_posts(
@@ -238,9 +239,9 @@ def search_posts(
     names = con.execute(_LATEST_HANDLES).df()
     handle = {(r.platform, r.account_id): r.handle for r in names.itertuples()}
     info = {(r.platform, r.account_id): (r.group, r.label) for r in watched.itertuples()}
-    deleted = _deleted_keys(store) if len(hits) else set()
     n_matches = len(hits)
     hits = hits.sort_values("created_at", ascending=False).head(limit)
+    deleted = _deleted_keys(store, hits, con) if len(hits) else set()
     posts = []
     for r in hits.itertuples():
         key = (r.platform, r.account_id)
@@ -269,16 +270,21 @@ WITH latest AS (  -- each post's newest version and when it was first seen
            arg_max(created_at, observed_at) AS created_at,
            arg_max(text, observed_at) AS text,
            min(observed_at) AS first_seen
-    FROM posts GROUP BY platform, account_id, post_id
+    FROM {posts} GROUP BY platform, account_id, post_id
+),
+authors AS (SELECT DISTINCT platform, account_id FROM latest),
+reads AS (     -- the reads of those posts' authors only
+    SELECT r.* FROM post_reads r SEMI JOIN authors USING (platform, account_id)
 ),
 listings AS (  -- complete listings that held at least one post
     SELECT platform, account_id, read_at, window_start, window_end, post_ids, source_ref
-    FROM post_reads
+    FROM reads
     WHERE answer = 'ok' AND complete AND len(coalesce(post_ids, [])) > 0
 ),
-present AS (   -- every read (complete or not) that listed the post
-    SELECT r.platform, r.account_id, unnest(r.post_ids) AS post_id, r.read_at
-    FROM post_reads r WHERE r.answer = 'ok'
+present AS (   -- every read (complete or not) that listed one of the posts
+    SELECT x.* FROM (SELECT r.platform, r.account_id, unnest(r.post_ids) AS post_id, r.read_at
+                     FROM reads r WHERE r.answer = 'ok') x
+    SEMI JOIN latest USING (platform, account_id, post_id)
 ),
 missing AS (   -- complete listings covering its time that did not hold it, or a direct "not found"
     SELECT l.platform, l.account_id, l.post_id, r.read_at, r.source_ref
@@ -291,7 +297,7 @@ missing AS (   -- complete listings covering its time that did not hold it, or a
     WHERE NOT list_contains(r.post_ids, l.post_id)
     UNION ALL
     SELECT l.platform, l.account_id, l.post_id, r.read_at, r.source_ref
-    FROM latest l JOIN post_reads r
+    FROM latest l JOIN reads r
       ON r.platform = l.platform AND r.account_id = l.account_id AND r.post_id = l.post_id
      AND r.answer = 'not_found' AND r.read_at > l.first_seen
 ),
@@ -313,10 +319,23 @@ ORDER BY f.first_missing, l.platform, l.account_id, l.post_id
 """
 
 
-def deleted_posts(store: Store, *, account_id: str | None = None) -> dict[str, Any]:
+def deleted_posts(store: Store, *, account_id: str | None = None,
+                  only: pd.DataFrame | None = None, con: Any = None) -> dict[str, Any]:
     """Answer ``purgewatch posts deleted`` (FORMATS.md): posts seen and later gone, with
-    the reads that show it."""
-    df = store.duckdb().execute(_DELETED_SQL).df()
+    the reads that show it. ``only`` (platform, account_id, post_id rows) limits the
+    question to those posts, so a search asks it of its matches, not of every post."""
+    con = con if con is not None else store.duckdb()
+    source, params = "posts", []
+    if only is not None:
+        # A filter on constants is pushed into the Parquet scan: the posts not asked about
+        # are never materialised (a join would read every post's text first).
+        wanted = only[["platform", "account_id", "post_id"]].drop_duplicates()
+        params = wanted["post_id"].astype(str).tolist()
+        marks = ", ".join("?" for _ in params) or "NULL"
+        con.register("__only", wanted)
+        source = ("(SELECT p.* FROM posts p WHERE p.post_id IN (" + marks + ") "  # noqa: S608 -- placeholders only
+                  "AND (p.platform, p.account_id, p.post_id) IN (SELECT platform, account_id, post_id FROM __only))")
+    df = con.execute(_DELETED_SQL.format(posts=source), params).df()
     if account_id is not None:
         df = df[df["account_id"] == account_id]
     out = []
