@@ -190,3 +190,15 @@ def test_report_tz_changes_the_text_not_the_data(full_store: Store, tmp_path: Pa
     assert drop["start"].endswith("Z")                                   # CSV stays ISO UTC
     with pytest.raises(InputError, match="unknown time zone"):
         write_report(full_store, tmp_path / "bad", tz="Nowhere/Land")
+
+
+def test_alert_messages_name_the_account_and_say_when_in_words() -> None:
+    from purgewatch.alerts import message_text
+
+    e = {"kind": "follower_drop", "platform": "x", "account_id": "4722", "handle": "PresidentLeader",
+         "label": "The Leader", "group": "government", "start": "2026-05-21T13:36:15.035Z",
+         "end": "2026-05-21T15:24:36.516Z", "magnitude": 5998, "relative": 0.114, "score": 3.2}
+    text = message_text(e)
+    assert "The Leader (@PresidentLeader) lost 5,998 followers" in text
+    assert "Thu 21 May 2026, 13:36–15:24 UTC" in text and "4722" not in text
+    assert "4722 lost" in message_text({**e, "handle": None, "label": None})   # nameless: the id

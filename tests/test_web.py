@@ -266,6 +266,10 @@ def test_accounts_search_and_sort(client: TestClient) -> None:
     head = tree.css_first("th a.sort[href*='sort=followers']").attributes["href"] or ""
     assert "dir=asc" in head                                                  # a second click flips it
     assert client.get("/accounts?page=x").status_code == 400
+    bad = client.get("/accounts?tz=Mars/Olympus")
+    assert bad.status_code == 400 and "unknown time zone" in bad.text
+    paris = client.get("/accounts/x/1001?tz=Europe/Paris").text
+    assert " CET</time>" in paris and 'datetime="2026-03-' in paris
 
 
 def test_tables_page_on_the_server() -> None:

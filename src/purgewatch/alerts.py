@@ -49,6 +49,7 @@ from markupsafe import escape
 from purgewatch._version import __version__
 from purgewatch.errors import ConfigError
 from purgewatch.report._safe import visible
+from purgewatch.timefmt import human_span
 
 log = logging.getLogger("purgewatch.alerts")
 
@@ -156,7 +157,10 @@ def message_text(e: dict[str, Any]) -> str:
     clipped; escaping for each receiver is applied after)."""
     kind = _KIND_WORDS.get(str(e.get("kind")), str(e.get("kind")))
     verb = " gained " if e.get("kind") == "follower_surge" else " lost "
-    who = visible(e.get("account_id"), 80) + verb if e.get("account_id") else ""
+    from purgewatch.queries import AccountName  # lazily: ibis is heavy for a webhook sender
+
+    name = AccountName(e.get("handle"), e.get("label")).text(e.get("account_id"))
+    who = visible(name, 160) + verb if e.get("account_id") else ""
     where = visible(e.get("platform"), 30)
     group = f" (group {visible(e.get('group'), 60)})" if e.get("group") else ""
     mag = e.get("magnitude")
@@ -166,8 +170,16 @@ def message_text(e: dict[str, Any]) -> str:
     unit = "followers" if str(e.get("kind")).startswith("follower") else "accounts"
     return _defang_mentions(
         f"PurgeWatch: {kind} on {where}{group}: {who}{size} {unit}{share}, "
-        f"between {visible(e.get('start'), 40)} and {visible(e.get('end'), 40)} (score {e.get('score')})."
+        f"{_when(e.get('start'), e.get('end'))} (score {e.get('score')})."
     )
+
+
+def _when(start: Any, end: Any) -> str:
+    """The window in words (UTC); the ISO times stay in the payload's ``event``."""
+    try:
+        return human_span(start, end)
+    except (ValueError, TypeError):
+        return f"between {visible(start, 40)} and {visible(end, 40)}"
 
 
 def payload(event: Any, *, sent_at: str | None = None) -> dict[str, Any]:

@@ -346,7 +346,12 @@ def create_app(
         from purgewatch.timefmt import zone
 
         tz = request.query_params.get("tz") or "UTC"
-        zone(tz)  # an unknown zone is a 400 with the reason, not a silent UTC
+        try:
+            zone(tz)  # an unknown zone is a 400 with the reason, not a silent UTC
+        except InputError:
+            if template != "error.html.j2":
+                raise
+            tz = "UTC"  # the error page itself (which says what was wrong with ?tz=)
         stale = bool(getattr(request.state, "stale_findings", False))
         html = env.get_template(template).render(
             request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
