@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from purgewatch.errors import AnalysisError, InputError
+from purgewatch.queries import account_names
 from purgewatch.store import Store
 from purgewatch.watchlist import current_watchlist
 
@@ -133,22 +134,13 @@ def _window_sql(column: str, start: datetime | None, end: datetime | None, param
     return " AND ".join(parts) or "true"
 
 
-_LATEST_HANDLES = """
-    SELECT platform, account_id, arg_max(handle, observed_at) AS handle
-    FROM (SELECT platform, account_id, handle, observed_at FROM observations WHERE handle IS NOT NULL
-          UNION ALL
-          SELECT platform, account_id, handle, observed_at FROM profiles WHERE handle IS NOT NULL)
-    GROUP BY platform, account_id
-"""
-
-
 def _watched(store: Store, by: str) -> pd.DataFrame:
     wl = current_watchlist(store).to_pandas()
     if by not in ("group", "label"):
         raise InputError(f"--by {by!r}: posts are grouped by the watchlist's group or label",
                          hint="use --by group (the camps) or --by label")
     wl = wl[wl["account_id"].notna()]
-    wl = wl.rename(columns={by: "by_value"}) if by != "group" else wl.assign(by_value=wl["group"])
+    wl = wl.assign(by_value=wl[by])
     return wl[["platform", "account_id", "by_value", "label", "group"]].drop_duplicates(["platform", "account_id"])
 
 
@@ -236,11 +228,12 @@ def search_posts(
     elif groups:
         warnings.append("fewer than two groups have accounts read in the window: no comparison")
 
-    names = con.execute(_LATEST_HANDLES).df()
-    handle = {(r.platform, r.account_id): r.handle for r in names.itertuples()}
     info = {(r.platform, r.account_id): (r.group, r.label) for r in watched.itertuples()}
     n_matches = len(hits)
     hits = hits.sort_values("created_at", ascending=False).head(limit)
+    # Handles of the shown posts' authors only, through the one naming of accounts.
+    names = account_names(store, set(zip(hits["platform"], hits["account_id"], strict=True)))
+    handle = {k: n.handle for k, n in names.items()}
     deleted = _deleted_keys(store, hits, con) if len(hits) else set()
     posts = []
     for r in hits.itertuples():
