@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,28 +187,22 @@ class TimestampType(click.ParamType):
     name = "timestamp"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
+        from purgewatch.errors import InputError
+        from purgewatch.timefmt import parse_zoned
+
+        if isinstance(value, datetime) and value.tzinfo is not None:
             return value
         text = str(value).strip()
+        # Unix seconds are a number; everything else goes to the one parser of user times.
+        given: Any = float(text) if text.replace(".", "", 1).isdigit() else (value if isinstance(value, datetime) else text)
         try:
-            if text.replace(".", "", 1).isdigit():
-                return datetime.fromtimestamp(float(text), tz=UTC)
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            self.fail(
-                f"{text!r} is not a timestamp; use ISO 8601 with a zone "
-                "(2024-05-02T14:00:00Z) or Unix seconds",
-                param,
-                ctx,
-            )
-        if parsed.tzinfo is None:
-            self.fail(
-                f"{text!r} has no time zone; add Z or an offset such as +02:00 "
-                "(PurgeWatch never guesses local time)",
-                param,
-                ctx,
-            )
-        return parsed.astimezone(UTC)
+            parsed = parse_zoned(given, "time")
+        except InputError as exc:
+            self.fail(f"{exc.message}; {exc.hint}" if exc.hint else exc.message, param, ctx)
+        if parsed is None:
+            self.fail(f"{text!r} is not a timestamp; use ISO 8601 with a zone (2024-05-02T14:00:00Z) or Unix seconds",
+                      param, ctx)
+        return parsed.to_pydatetime()
 
 
 TIMESTAMP = TimestampType()
