@@ -25,6 +25,7 @@ from purgewatch._version import __version__
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector, Progress
 from purgewatch.errors import ConfigError
+from purgewatch.queries import AccountName
 from purgewatch.sim import Emulator, SimClock, load_scenario, write_watchlist
 from purgewatch.sources.files import import_files
 from purgewatch.store import Store
@@ -193,8 +194,7 @@ def run_demo(
         t0 = time.monotonic()
         drops = [e for e in events if e["kind"] == "follower_drop"]
         for e in drops:
-            who = account_name({(e["platform"], e["account_id"]): e.get("label") or ""},
-                               {(e["platform"], e["account_id"]): e.get("handle") or ""}, e["platform"], e["account_id"])
+            who = AccountName(e.get("handle"), e.get("label")).text(f"{e['platform']}:{e['account_id']}")
             say(f"explaining the drop of {who} (looking up lost followers)")
             _explain_with_lookups(store, cfg, e)
         seconds["explain"] = time.monotonic() - t0
@@ -224,16 +224,6 @@ def run_demo(
         events=events,
         requests=requests,
     )
-
-
-def account_name(labels: dict[tuple[str, str], str], handles: dict[tuple[str, str], str],
-                 platform: str, account_id: str) -> str:
-    """How the demo names an account to a reader: label and @handle, the id only as a
-    last resort."""
-    from purgewatch.queries import AccountName
-
-    key = (platform, account_id)
-    return AccountName(handles.get(key) or None, labels.get(key) or None).text(f"{platform}:{account_id}")
 
 
 async def _watch_until(collector: Collector, emu: Emulator, until: datetime) -> None:
@@ -274,8 +264,7 @@ def demo_story(findings: dict[str, Any]) -> list[str]:
 
     def name(platform: str, account_id: str) -> str:
         a = accounts.get((platform, account_id)) or {}
-        return account_name({(platform, account_id): a.get("label") or ""},
-                            {(platform, account_id): a.get("handle") or ""}, platform, account_id)
+        return AccountName(a.get("handle") or None, a.get("label") or None).text(f"{platform}:{account_id}")
 
     events = findings.get("events") or []
     lines: list[str] = []
@@ -401,5 +390,5 @@ def _write_truth(scenario: Any, path: Path) -> None:
     path.write_text(json.dumps(truth(scenario), sort_keys=True) + "\n")
 
 
-__all__ = ["DEFAULT_SPEED", "MARKER", "WATCH_FROM", "WATCH_TO", "DemoResult", "account_name", "demo_state", "demo_story", "format_p", "human_time",
+__all__ = ["DEFAULT_SPEED", "MARKER", "WATCH_FROM", "WATCH_TO", "DemoResult", "demo_state", "demo_story", "format_p", "human_time",
            "prepare_out_dir", "run_demo", "when_span"]

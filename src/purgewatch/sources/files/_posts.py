@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from purgewatch.errors import InputError, Location
+from purgewatch.sources.files._interchange import _row_sources
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Validated
 from purgewatch.store import BatchWriter
 from purgewatch.store._store import constant_strings
@@ -79,9 +80,7 @@ def post_rows(v: Validated) -> pa.Table:
     cols["text_sha256"] = typed.column("text_sha256")
     for c in _LIST_COLUMNS:
         cols[c] = typed.column(f"{c}__list")
-    cols["source"] = pc.if_else(pc.is_null(good.column("source")), pa.scalar("import:posts"),
-                                pc.binary_join_element_wise(pa.scalar("import:posts"),
-                                                            good.column("source"), ":"))
+    cols["source"] = _row_sources("posts", good)
     cols["source_ref"] = good.column(REF_COL)
     cols["payload_hash"] = good.column(HASH_COL)
     return pa.table(cols)
