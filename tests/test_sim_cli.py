@@ -76,5 +76,5 @@ def test_docs_examples_are_valid():
     world = World(sc)
     assert set(world.platforms) == {"bluesky", "x"} and sc.waves and sc.purges and sc.regains and sc.farms
     cfg = config_from_dict(tomllib.loads(collect_toml), base_dir=root)
-    assert cfg.jetstream_url.endswith("/bsky/jetstream/subscribe")
-    assert set(cfg.mastodon_instances) == {"gov.social", "mastodon.social"}
+    assert cfg.platforms["bluesky"].jetstream_url.endswith("/bsky/jetstream/subscribe")
+    assert set(cfg.platforms["mastodon"].instances) == {"gov.social", "mastodon.social"}

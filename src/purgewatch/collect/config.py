@@ -2,8 +2,12 @@
 
 Every base URL is configurable so the emulator, proxies and self-hosted instances work.
 Credentials (X bearer token, optional Mastodon token) may sit here or in the
-environment; they are wrapped in :class:`~purgewatch.sources.x.Secret` on load and never
-printed.
+environment; they are wrapped in :class:`~purgewatch.sources.registry.Secret` on load and
+never printed.
+
+The ``[platforms.NAME]`` tables belong to the connectors: each is read by its platform's
+``CONNECTOR.settings`` (:mod:`purgewatch.sources.registry`), so this module names no
+platform.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 
 from purgewatch.errors import ConfigError
 from purgewatch.net.http import HostPolicy
-from purgewatch.sources import bluesky, telegram, wayback, x
-from purgewatch.sources.x import Secret
+from purgewatch.sources import registry
+from purgewatch.sources.registry import check_keys as _check_keys
+from purgewatch.sources.registry import text as _str
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -57,35 +62,24 @@ class CollectConfig:
     max_rate_wait: float = 960.0
     concurrency: int = 4
     hosts: dict[str, HostPolicy] = field(default_factory=dict)
-    # platforms
-    bluesky_appview: str = bluesky.APPVIEW_URL
-    bluesky_relay: str = bluesky.RELAY_URL
-    jetstream_url: str = bluesky.JETSTREAM_URL
-    stream: bool = False
-    mastodon_instances: dict[str, str] = field(default_factory=dict)
-    mastodon_token: Secret | None = None
-    x_base: str = x.API_URL
-    x_token_config: Secret | None = None
-    telegram_base: str = telegram.BASE_URL
-    wayback_base: str = wayback.ARCHIVE_URL
+    # every registered platform's settings, by name (defaults when not configured)
+    platforms: dict[str, Any] = field(default_factory=registry.default_settings)
     source_file: Path | None = None
 
     def __repr__(self) -> str:  # keep secrets (already masked) and noise out
         return f"CollectConfig(source_file={self.source_file!s}, watchlists={[w.name for w in self.watchlists]})"
 
-    def x_token(self) -> Secret | None:
-        cfg = self.x_token_config.reveal() if self.x_token_config else None
-        return x.resolve_token(cfg)
+    def secrets(self) -> list[str]:
+        """Every credential the platforms' settings hold (to mask in logs)."""
+        return [s for name, spec in registry.specs().items()
+                for s in spec.secrets(self.platforms[name])]
 
     def host_policies(self) -> dict[str, HostPolicy]:
-        from urllib.parse import urlsplit
-
+        """``[http.hosts]`` over the connectors' own host policies."""
         out = dict(self.hosts)
-        # The Wayback Machine asks for ≤ 24 requests/minute and sends no headers.
-        wb = urlsplit(self.wayback_base).netloc.lower()
-        out.setdefault(wb, HostPolicy(concurrency=1, min_interval=wayback.MIN_INTERVAL))
-        tg = urlsplit(self.telegram_base).netloc.lower()
-        out.setdefault(tg, HostPolicy(concurrency=2, min_interval=1.0))
+        for name, spec in registry.specs().items():
+            for host, policy in spec.host_policies(self.platforms[name]).items():
+                out.setdefault(host, policy)
         return out
 
 
@@ -96,19 +90,18 @@ def _section(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} must be a non-empty string")
-    return value.strip()
-
-
-def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    extra = set(table) - allowed
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key(s) {sorted(extra)}",
-            hint=f"allowed: {', '.join(sorted(allowed))}",
-        )
+def platform_settings(tables: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ``[platforms]`` table read by each platform's connector; platforms it does not
+    name get their defaults. An unknown platform is an error that lists the known ones."""
+    specs = registry.specs()
+    unknown = sorted(set(tables) - set(specs))
+    if unknown:
+        raise ConfigError(f"{where} [platforms]: unknown platform(s) {unknown}",
+                          hint=f"known platforms: {', '.join(sorted(specs))}")
+    out = {}
+    for name, spec in specs.items():
+        out[name] = spec.settings(_section(tables, name, f"{where} [platforms]"), f"{where} [platforms.{name}]")
+    return out
 
 
 def load_config(path: str | Path) -> CollectConfig:
@@ -184,38 +177,5 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path, source: Path | Non
         cfg.watchlists.append(WatchlistConfig(name="store", status_every=default_status,
                                               followers_every=default_followers))
 
-    plats = _section(data, "platforms", name)
-    _check_keys(plats, {"bluesky", "mastodon", "x", "telegram", "wayback"}, f"{name} [platforms]")
-    bs = _section(plats, "bluesky", f"{name} [platforms]")
-    _check_keys(bs, {"appview_url", "relay_url", "jetstream_url", "stream"}, f"{name} [platforms.bluesky]")
-    cfg.bluesky_appview = bs.get("appview_url", cfg.bluesky_appview)
-    cfg.bluesky_relay = bs.get("relay_url", cfg.bluesky_relay)
-    cfg.jetstream_url = bs.get("jetstream_url", cfg.jetstream_url)
-    cfg.stream = bool(bs.get("stream", False))
-    ma = _section(plats, "mastodon", f"{name} [platforms]")
-    _check_keys(ma, {"instances", "token"}, f"{name} [platforms.mastodon]")
-    inst = ma.get("instances", {})
-    if not isinstance(inst, dict) or not all(isinstance(v, str) for v in inst.values()):
-        raise ConfigError(f'{name} [platforms.mastodon] instances must map "instance" = "base URL"')
-    cfg.mastodon_instances = {k.lower(): v for k, v in inst.items()}
-    if "token" in ma:
-        cfg.mastodon_token = Secret(_str(ma["token"], f"{name} [platforms.mastodon] token"))
-    xs = _section(plats, "x", f"{name} [platforms]")
-    _check_keys(xs, {"base_url", "bearer_token"}, f"{name} [platforms.x]")
-    cfg.x_base = xs.get("base_url", cfg.x_base)
-    if "bearer_token" in xs:
-        cfg.x_token_config = Secret(_str(xs["bearer_token"], f"{name} [platforms.x] bearer_token"))
-    tg = _section(plats, "telegram", f"{name} [platforms]")
-    _check_keys(tg, {"base_url"}, f"{name} [platforms.telegram]")
-    cfg.telegram_base = tg.get("base_url", cfg.telegram_base)
-    wb = _section(plats, "wayback", f"{name} [platforms]")
-    _check_keys(wb, {"base_url"}, f"{name} [platforms.wayback]")
-    cfg.wayback_base = wb.get("base_url", cfg.wayback_base)
-    for label, url in (("bluesky appview_url", cfg.bluesky_appview), ("bluesky relay_url", cfg.bluesky_relay),
-                       ("x base_url", cfg.x_base), ("telegram base_url", cfg.telegram_base),
-                       ("wayback base_url", cfg.wayback_base), *cfg.mastodon_instances.items()):
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{name}: {label} must be an http(s) URL, got {url!r}")
-    if not isinstance(cfg.jetstream_url, str) or not cfg.jetstream_url.startswith(("ws://", "wss://")):
-        raise ConfigError(f"{name}: bluesky jetstream_url must be a ws(s):// URL")
+    cfg.platforms = platform_settings(_section(data, "platforms", name), name)
     return cfg

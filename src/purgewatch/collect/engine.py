@@ -39,7 +39,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from purgewatch.collect.config import CollectConfig, WatchlistConfig
+from purgewatch.collect.config import CollectConfig, WatchlistConfig, platform_settings
 from purgewatch.collect.logs import register_secret
 from purgewatch.collect.state import CycleState, PagingStore
 from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
@@ -47,22 +47,14 @@ from purgewatch.model import TABLE_SCHEMAS, FollowerSnapshot, Observation, Statu
 from purgewatch.net.clock import Clock, SystemClock, to_datetime
 from purgewatch.net.http import HostPolicy, HttpClient
 from purgewatch.net.simtime import ScenarioTime
-from purgewatch.sources.bluesky import (
-    BlueskyConnector,
-    CursorFile,
-    Jetstream,
-    jetstream_cursor_path,
-)
-from purgewatch.sources.mastodon import MastodonConnector
+from purgewatch.sources import registry
 from purgewatch.sources.protocol import Connector, FollowerListing, PagingState
-from purgewatch.sources.telegram import TelegramConnector
+from purgewatch.sources.registry import EventStream
 from purgewatch.sources.wayback import BackfillResult, WaybackConnector
-from purgewatch.sources.x import XConnector
 from purgewatch.store import BatchWriter, Store
 
 log = logging.getLogger("purgewatch.collect")
 
-PLATFORMS = ("bluesky", "mastodon", "x", "telegram")
 KEEP_REPORTS = 1000
 OBS_COLUMNS = [f.name for f in TABLE_SCHEMAS["observations"] if f.name not in ("retrieved_at", "tool_version", "batch_id", "record_key")]
 EVENT_COLUMNS = ["platform", "account_id", "at", "status", "status_raw", "source", "source_ref", "payload_hash"]
@@ -141,17 +133,18 @@ def read_watchlist_csv(path: Path) -> list[Target]:
                 hint="columns: platform,account,group[,label]",
             )
         out = []
+        live = registry.names()
         for n, row in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
             for col in ("platform", "account", "group"):
                 if not row.get(col):
                     raise InputError(f"empty {col}", location=Location(str(path), n, col))
             platform = row["platform"].lower()
-            if platform not in PLATFORMS:
+            if platform not in live:
                 raise InputError(
                     f"platform {row['platform']!r} has no live connector",
                     location=Location(str(path), n, "platform"),
-                    hint=f"one of {', '.join(PLATFORMS)}",
+                    hint=f"one of {', '.join(live)}",
                 )
             out.append(Target(platform, row["account"], row["group"], row.get("label") or None))
     return out
@@ -198,15 +191,12 @@ class Collector:
         self.http: HttpClient | None = None
         self._connectors: dict[str, Connector] = {}
         self._writer: BatchWriter | None = None
-        self.stream: Jetstream | None = None
+        self.stream: EventStream | None = None
         self._write_lock = asyncio.Lock()
         self._commits_since_compact = 0
         self.scenario_time = ScenarioTime(config.sim_clock_url) if config.sim_clock_url else None
-        token = config.x_token()
-        if token is not None:
-            register_secret(token.reveal())
-        if config.mastodon_token is not None:
-            register_secret(config.mastodon_token.reveal())
+        for secret in config.secrets():
+            register_secret(secret)
 
     # ------------------------------------------------------------------ plumbing
     def _make_http(self) -> HttpClient:
@@ -231,24 +221,8 @@ class Collector:
         if conn is not None:
             return conn
         assert self.http is not None
-        cfg = self.config
-        if platform == "bluesky":
-            conn = BlueskyConnector(self.http, appview_url=cfg.bluesky_appview, relay_url=cfg.bluesky_relay)
-        elif platform == "mastodon":
-            tok = cfg.mastodon_token.reveal() if cfg.mastodon_token else None
-            conn = MastodonConnector(self.http, instances=cfg.mastodon_instances, token=tok)
-        elif platform == "x":
-            token = cfg.x_token()
-            if token is None:
-                raise ConfigError(
-                    "the watchlist has X accounts but no X bearer token is configured",
-                    hint="set PURGEWATCH_X_BEARER_TOKEN or [platforms.x] bearer_token",
-                )
-            conn = XConnector(self.http, token=token, base_url=cfg.x_base)
-        elif platform == "telegram":
-            conn = TelegramConnector(self.http, base_url=cfg.telegram_base)
-        else:
-            raise ConfigError(f"no live connector for platform {platform!r}")
+        spec = registry.spec(platform, live=True)
+        conn = spec.build(self.http, self.config.platforms[platform])
         self._connectors[platform] = conn
         return conn
 
@@ -292,8 +266,9 @@ class Collector:
             self._register(targets, source=f"collect:{wl.file.name}")
             return targets
         rows = [r for r in current.to_pylist() if wl.group is None or r["group"] == wl.group]
+        live = set(registry.names())
         return [Target(r["platform"], r["account"], r["group"], r["label"], r["account_id"])
-                for r in rows if r["platform"] in PLATFORMS]
+                for r in rows if r["platform"] in live]
 
     def _register(self, targets: Sequence[Target], *, source: str) -> int:
         """Write watchlist rows for new or changed entries (groups for analysis; ids)."""
@@ -450,7 +425,8 @@ class Collector:
         if resume_from is None:
             self.cycles.start(key, started, self.clock.time())
         report = CycleReport(wl.name, "followers", to_datetime(started), accounts=len(targets))
-        todo = [t for t in targets if t.platform in ("bluesky", "mastodon", "x")]
+        listing = {name for name, spec in registry.specs().items() if spec.followers}
+        todo = [t for t in targets if t.platform in listing]
         unresolved = [t for t in todo if t.account_id is None]
         for t in unresolved:
             report.skipped.append(f"{t.platform}:{t.account}: id not resolved yet (run a status cycle first)")
@@ -565,7 +541,8 @@ class Collector:
             with self.store.writer(command="collect --archive", source="web-archive") as w:
                 self._writer = w
                 assert self.http is not None
-                conn = WaybackConnector(self.http, base_url=self.config.wayback_base)
+                conn = registry.spec("wayback").build(self.http, self.config.platforms["wayback"])
+                assert isinstance(conn, WaybackConnector)
                 key = "archive"
                 self.progress.start(key, "web archive", len(accounts))
                 for handle, account_id in accounts:
@@ -633,11 +610,9 @@ class Collector:
                         tasks.append(asyncio.create_task(self._loop(wl, targets, "followers", None, stop),
                                                          name=f"{wl.name}/followers"))
                 stream_task = None
-                dids = {t.account_id for _, ts in plans for t in ts if t.platform == "bluesky" and t.account_id}
-                if self.config.stream and dids:
-                    # Only with watched DIDs: an unfiltered stream would confirm every
-                    # account event of the whole network.
-                    stream_task = asyncio.create_task(self._stream(dids, stop))
+                stream = self._open_stream(plans)
+                if stream is not None:
+                    stream_task = asyncio.create_task(self._stream(stream, stop))
                 status_tasks = [t for t in tasks if t.get_name().endswith("/status")]
                 stop_task = asyncio.create_task(stop.wait())
                 live: set[asyncio.Task[Any]] = set(tasks) | ({stream_task} if stream_task else set())
@@ -685,24 +660,33 @@ class Collector:
             self._record(report)
             runs += 1
 
-    async def _stream(self, dids: set[str], stop: asyncio.Event) -> None:
-        conn = self.connector("bluesky")
-        assert isinstance(conn, BlueskyConnector)
-        self.stream = Jetstream(conn, url=self.config.jetstream_url, watched=dids,
-                                cursor_file=CursorFile(jetstream_cursor_path(self.store.path)))
+    def _open_stream(self, plans: list[tuple[WatchlistConfig, list[Target]]]) -> EventStream | None:
+        """The event stream of the first platform whose settings ask for one (at most one
+        runs: only Bluesky's Jetstream exists)."""
+        for name, spec in registry.specs().items():
+            watched = {t.account_id for _, ts in plans for t in ts if t.platform == name and t.account_id}
+            if spec.stream is None or not watched:
+                continue
+            stream = spec.stream(self.connector(name), self.config.platforms[name], watched, self.store.path)
+            if stream is not None:
+                return stream
+        return None
+
+    async def _stream(self, stream: EventStream, stop: asyncio.Event) -> None:
+        self.stream = stream
         try:
-            async for event in self.stream.events(stop):
+            async for event in stream.events(stop):
                 def write(event: StatusEvent = event) -> None:
                     self.writer.add("status_events", _events_table([event]))
                     self._commit({"collect": "stream", "account": event.account_id})
 
                 await self._write(write)
-                self.stream.save_cursor()
+                stream.save_cursor()
                 log.info("status event", extra={"event": "status_event", "account": event.account_id,
                                                 "status": event.status, "at": event.at})
         finally:
             # Every event handed over so far is committed: the cursor may move past them.
-            self.stream.save_cursor()
+            stream.save_cursor()
 
 
 async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bool:
@@ -716,20 +700,21 @@ async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> b
 
 
 def default_config_for(watchlist: Path, *, platforms: dict[str, str] | None = None) -> CollectConfig:
-    """A config for ``collect --watchlist FILE`` without a config file."""
-    cfg = CollectConfig(watchlists=[WatchlistConfig(name=watchlist.stem, file=watchlist)])
+    """A config for ``collect --watchlist FILE`` without a config file; ``platforms``
+    maps ``NAME[:QUALIFIER]`` (``mastodon:INSTANCE``) to a base URL, which the platform's
+    connector turns into its ``[platforms.NAME]`` table."""
+    tables: dict[str, dict[str, Any]] = {}
+    usage = ", ".join(s.base_url_usage for s in registry.specs().values() if s.base_url is not None)
     for key, url in (platforms or {}).items():
-        if key == "bluesky":
-            cfg.bluesky_appview = cfg.bluesky_relay = url
-        elif key == "x":
-            cfg.x_base = url
-        elif key == "telegram":
-            cfg.telegram_base = url
-        elif key.startswith("mastodon:"):
-            cfg.mastodon_instances[key.split(":", 1)[1].lower()] = url
-        else:
-            raise ConfigError(f"--base-url {key}=...: unknown platform key",
-                              hint="bluesky=URL, x=URL, telegram=URL or mastodon:INSTANCE=URL")
+        name, _, qualifier = key.partition(":")
+        spec = registry.specs().get(name)
+        if spec is None or spec.base_url is None:
+            raise ConfigError(f"--base-url {key}=...: unknown platform key", hint=usage)
+        table = tables.setdefault(name, {})
+        for k, v in spec.base_url(url, qualifier or None).items():
+            table[k] = {**table[k], **v} if isinstance(v, dict) and isinstance(table.get(k), dict) else v
+    cfg = CollectConfig(watchlists=[WatchlistConfig(name=watchlist.stem, file=watchlist)])
+    cfg.platforms = platform_settings(tables, "--base-url")
     return cfg
 
 

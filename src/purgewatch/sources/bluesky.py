@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from purgewatch.sources.protocol import (
     listing_from,
     unknown,
 )
+from purgewatch.sources.registry import ConnectorSpec, check_keys, url
 
 log = logging.getLogger("purgewatch.sources.bluesky")
 
@@ -509,3 +510,45 @@ class Jetstream:
 
 def jetstream_cursor_path(store_path: Path) -> Path:
     return store_path / "state" / "jetstream.cursor"
+
+
+@dataclass(frozen=True)
+class BlueskySettings:
+    """``[platforms.bluesky]``: public reads need no credentials."""
+
+    appview_url: str = APPVIEW_URL
+    relay_url: str = RELAY_URL
+    jetstream_url: str = JETSTREAM_URL
+    stream: bool = False       # confirm #account events of watched DIDs from Jetstream
+
+
+def _settings(table: Mapping[str, Any], where: str) -> BlueskySettings:
+    check_keys(table, {"appview_url", "relay_url", "jetstream_url", "stream"}, where)
+    d = BlueskySettings()
+    return BlueskySettings(
+        appview_url=url(table.get("appview_url", d.appview_url), f"{where} appview_url"),
+        relay_url=url(table.get("relay_url", d.relay_url), f"{where} relay_url"),
+        jetstream_url=url(table.get("jetstream_url", d.jetstream_url), f"{where} jetstream_url",
+                          schemes=("ws://", "wss://")),
+        stream=bool(table.get("stream", False)),
+    )
+
+
+def _stream(conn: BlueskyConnector, s: BlueskySettings, watched: set[str], store_path: Path) -> Jetstream | None:
+    # Only with watched DIDs: an unfiltered stream would confirm every account event of
+    # the whole network.
+    if not s.stream or not watched:
+        return None
+    return Jetstream(conn, url=s.jetstream_url, watched=watched,
+                     cursor_file=CursorFile(jetstream_cursor_path(store_path)))
+
+
+CONNECTOR = ConnectorSpec(
+    name=PLATFORM,
+    settings=_settings,
+    build=lambda http, s: BlueskyConnector(http, appview_url=s.appview_url, relay_url=s.relay_url),
+    followers=True,
+    base_url=lambda base, _q: {"appview_url": base, "relay_url": base},
+    base_url_usage="bluesky=URL",
+    stream=_stream,
+)

@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from purgewatch.errors import TransportError
+from purgewatch.errors import ConfigError, TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HttpClient
@@ -44,6 +45,7 @@ from purgewatch.sources.protocol import (
     listing_from,
     unknown,
 )
+from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
 
 PLATFORM = "mastodon"
 FOLLOWERS_PAGE = 80
@@ -322,3 +324,42 @@ class MastodonConnector:
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         return listing_from(state, source=self.source, partial=True, error=reason)
+
+
+@dataclass(frozen=True)
+class MastodonSettings:
+    """``[platforms.mastodon]``: instance base URLs (default ``https://<instance>``) and
+    an optional token (public reads need none)."""
+
+    instances: dict[str, str] = field(default_factory=dict)
+    token: Secret | None = None
+
+
+def _settings(table: Mapping[str, Any], where: str) -> MastodonSettings:
+    check_keys(table, {"instances", "token"}, where)
+    inst = table.get("instances", {})
+    if not isinstance(inst, dict) or not all(isinstance(v, str) for v in inst.values()):
+        raise ConfigError(f'{where} instances must map "instance" = "base URL"')
+    token = table.get("token")
+    return MastodonSettings(
+        instances={k.lower(): url(v, f"{where} instances.{k}") for k, v in inst.items()},
+        token=Secret(text(token, f"{where} token")) if token is not None else None,
+    )
+
+
+def _base_url(base: str, instance: str | None) -> dict[str, Any]:
+    if not instance:
+        raise ConfigError("--base-url mastodon=URL: name the instance", hint="mastodon:INSTANCE=URL")
+    return {"instances": {instance: base}}
+
+
+CONNECTOR = ConnectorSpec(
+    name=PLATFORM,
+    settings=_settings,
+    build=lambda http, s: MastodonConnector(http, instances=s.instances,
+                                            token=s.token.reveal() if s.token else None),
+    followers=True,
+    secrets=lambda s: [s.token.reveal()] if s.token else [],
+    base_url=_base_url,
+    base_url_usage="mastodon:INSTANCE=URL",
+)

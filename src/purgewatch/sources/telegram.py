@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
-from purgewatch.net.http import ApiResponse, HttpClient
+from purgewatch.net.http import ApiResponse, HostPolicy, HttpClient
 from purgewatch.sources.protocol import (
     FollowerListing,
     PageCallback,
@@ -36,6 +38,7 @@ from purgewatch.sources.protocol import (
     parse_count,
     unknown,
 )
+from purgewatch.sources.registry import ConnectorSpec, check_keys, url
 
 PLATFORM = "telegram"
 BASE_URL = "https://t.me"
@@ -195,3 +198,26 @@ class TelegramConnector:
         max_pages: int | None = None,
     ) -> FollowerListing:
         return FollowerListing(None, skipped="Telegram does not list channel subscribers")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """``[platforms.telegram]``: the public web preview's base URL."""
+
+    base_url: str = BASE_URL
+
+
+def _settings(table: Mapping[str, Any], where: str) -> TelegramSettings:
+    check_keys(table, {"base_url"}, where)
+    return TelegramSettings(base_url=url(table.get("base_url", BASE_URL), f"{where} base_url"))
+
+
+CONNECTOR = ConnectorSpec(
+    name=PLATFORM,
+    settings=_settings,
+    build=lambda http, s: TelegramConnector(http, base_url=s.base_url),
+    # t.me pages are HTML for people: two at a time, a second apart, stays polite.
+    host_policies=lambda s: {urlsplit(s.base_url).netloc.lower(): HostPolicy(concurrency=2, min_interval=1.0)},
+    base_url=lambda base, _q: {"base_url": base},
+    base_url_usage="telegram=URL",
+)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from purgewatch.errors import ConfigError, TransportError
@@ -31,6 +32,7 @@ from purgewatch.sources.protocol import (
     listing_from,
     unknown,
 )
+from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
 
 PLATFORM = "x"
 API_URL = "https://api.x.com"
@@ -38,29 +40,6 @@ ENV_TOKEN = "PURGEWATCH_X_BEARER_TOKEN"
 BATCH = 100
 FOLLOWERS_PAGE = 1000
 USER_FIELDS = "created_at,protected,verified,verified_type,public_metrics,withheld"
-
-
-class Secret:
-    """A credential: usable by code, invisible to ``print``, ``repr``, f-strings, logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return repr(self)
-
-    def __reduce__(self) -> Any:  # never pickled into anything that could be persisted
-        raise TypeError("a Secret cannot be pickled")
 
 
 def resolve_token(config_value: str | None) -> Secret | None:
@@ -274,3 +253,49 @@ class XConnector:
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         return listing_from(state, source=self.source, partial=True, error=reason)
+
+
+@dataclass(frozen=True)
+class XSettings:
+    """``[platforms.x]``; the bearer token may also come from the environment."""
+
+    base_url: str = API_URL
+    bearer_token: Secret | None = None    # as configured; :meth:`token` adds the environment
+
+    def token(self) -> Secret | None:
+        return resolve_token(self.bearer_token.reveal() if self.bearer_token else None)
+
+
+def _settings(table: Mapping[str, Any], where: str) -> XSettings:
+    check_keys(table, {"base_url", "bearer_token"}, where)
+    token = table.get("bearer_token")
+    return XSettings(
+        base_url=url(table.get("base_url", API_URL), f"{where} base_url"),
+        bearer_token=Secret(text(token, f"{where} bearer_token")) if token is not None else None,
+    )
+
+
+def _build(http: HttpClient, s: XSettings) -> XConnector:
+    token = s.token()
+    if token is None:
+        raise ConfigError(
+            "the watchlist has X accounts but no X bearer token is configured",
+            hint=f"set {ENV_TOKEN} or [platforms.x] bearer_token",
+        )
+    return XConnector(http, token=token, base_url=s.base_url)
+
+
+def _secrets(s: XSettings) -> list[str]:
+    token = s.token()
+    return [token.reveal()] if token is not None else []
+
+
+CONNECTOR = ConnectorSpec(
+    name=PLATFORM,
+    settings=_settings,
+    build=_build,
+    followers=True,
+    secrets=_secrets,
+    base_url=lambda base, _q: {"base_url": base},
+    base_url_usage="x=URL",
+)
