@@ -39,12 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from purgewatch.analysis.detect import DetectParams, detect_series, load_series
-from purgewatch.analysis.detect._load import group_array, load_groups, load_status
+from purgewatch.analysis.detect._load import group_array, load_status
 from purgewatch.analysis.detect._purge import PurgeParams, find_purges
 from purgewatch.analysis.detect._run import purge_loss
 from purgewatch.analysis.detect._series import SeriesParams, detect_arrays, prepare
 from purgewatch.analysis.detect._waves import Transitions, WaveParams, find_waves, transitions
 from purgewatch.store import Store
+from purgewatch.watchlist import groups_by_account
 
 HERE = Path(__file__).resolve()
 DEFAULT = Path(os.environ.get("PURGEWATCH_DATASETS", HERE.parents[1].parent / "shared" / "datasets"))
@@ -112,7 +113,7 @@ def purge_table(datasets: Path, seeds: int, tmp: Path) -> None:
         return
     st = _store("ira-follower-series", datasets, tmp)
     data = load_series(st)
-    groups = group_array(data.accounts, load_groups(st))
+    groups = group_array(data.accounts, groups_by_account(st))
     sid, t, y = prepare(data.sid, data.t, data.y)
     sp = SeriesParams()
     t0 = time.perf_counter()

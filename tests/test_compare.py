@@ -295,18 +295,29 @@ def test_errors_and_degenerate_models() -> None:
     assert "model" in res and ("error" in res["model"] or res["model"]["terms"])
 
 
-def test_sustained_drops_ignore_glitches() -> None:
-    t = pd.date_range("2017-01-01", periods=12, freq="D", tz="UTC")
-    glitch = [1000, 1010, 1020, 0, 1030, 1040, 1050, 1060, 1070, 1080, 1090, 1100]
-    drop = [1000, 1010, 1020, 1030, 700, 690, 680, 690, 700, 700, 710, 720]
-    small = [100, 101, 102, 103, 60, 61, 62, 63, 64, 65, 66, 67]  # 40% but < 100 followers
+def test_follower_drops_of_a_frame_are_the_detectors_and_ignore_glitches() -> None:
+    n = 60
+    t = pd.date_range("2017-01-01", periods=n, freq="D", tz="UTC")
+    base = 5000 + 10 * np.arange(n) + np.random.default_rng(1).integers(-5, 6, n)
+    glitch = base.copy()
+    glitch[30] = 0                      # a one-off zero in a scraped count
+    drop = base.copy()
+    drop[40:] -= 1500
     obs = pd.DataFrame({
-        "account_id": ["g"] * 12 + ["d"] * 12 + ["s"] * 12,
+        "account_id": ["g"] * n + ["d"] * n + ["f"] * n,
         "observed_at": list(t) * 3,
-        "followers_count": glitch + drop + small,
+        "followers_count": np.concatenate([glitch, drop, base]),
     })
-    out = cmp.sustained_drops(obs)
-    assert out.to_dict() == {"g": False, "d": True, "s": False}
+    out = cmp.follower_drops(obs)
+    assert out.to_dict() == {"d": True, "f": False, "g": False}
+    # The same answer as the detector's own events over those series.
+    from purgewatch.analysis.detect import detect_series
+
+    sid = np.repeat([0, 1, 2], n)
+    secs = np.tile((t - pd.Timestamp(0, tz="UTC")).total_seconds().to_numpy(), 3)
+    events = detect_series(sid, secs, obs["followers_count"].to_numpy(float),
+                           [("", "g"), ("", "d"), ("", "f")], purge=False)
+    assert {e.account_id for e in events if e.kind == "follower_drop"} == {"d"}
 
 
 def _tbl(rows: list[dict[str, Any]]) -> pa.Table:

@@ -72,7 +72,8 @@ def test_ira_right_vs_left_troll_drops(datasets_dir: Path) -> None:
     s = pd.read_csv(base / "follower_series.csv.gz", usecols=["author_id", "publish_date", "followers"])
     s = s[s["author_id"].isin(keep["author_id"])]
     s["observed_at"] = pd.to_datetime(s["publish_date"])
-    drops = cmp.sustained_drops(s.rename(columns={"author_id": "account_id", "followers": "followers_count"}))
+    s["author_id"] = s["author_id"].astype(str)
+    drops = cmp.follower_drops(s.rename(columns={"author_id": "account_id", "followers": "followers_count"}))
     g = s.groupby("author_id").agg(first=("observed_at", "min"), last=("observed_at", "max"),
                                    n=("followers", "size"), peak=("followers", "max"))
     span = ((g["last"] - g["first"]).dt.total_seconds() / 86_400).clip(lower=1)
@@ -82,9 +83,9 @@ def test_ira_right_vs_left_troll_drops(datasets_dir: Path) -> None:
     g["outcome"] = drops.reindex(g.index).astype(float)
     g["group"] = g.index.map(keep.set_index("author_id")["account_category"])
     res = cmp.compare_groups(g.reset_index(), covariates=["age_days", "activity", "audience"],
-                             reference="LeftTroll", outcome_name="sustained follower drop", permutations=200)
+                             reference="LeftTroll", outcome_name="follower drop", permutations=200)
     n = {x["group"]: (x["outcome_count"], x["accounts"]) for x in res["groups"]}
-    assert n == {"LeftTroll": (5, 234), "RightTroll": (9, 630)}
+    assert n == {"LeftTroll": (23, 234), "RightTroll": (76, 630)}
     (t,) = res["tests"]
     assert t["p_value"] > 0.05  # no detectable difference
     assert res["model"]["terms"][0]["adjusted_odds_ratio_ci"][0] < 1 < res["model"]["terms"][0]["adjusted_odds_ratio_ci"][1]

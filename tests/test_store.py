@@ -91,7 +91,7 @@ def test_sid_lookup_paths_agree_small_and_large_queries(store: Store) -> None:
         assert big[:500].tolist() == list(range(1500, 2000))
         assert big[500:3500].tolist() == list(range(2002, 5002))[::-1]
         assert big[-1] == 2001
-        assert w.account_ids("x", np.array([2001, 7, 5001, 99999])).to_pylist() == ["new2", "u0007", "v2999", None]
+    assert snap.sids_to_ids(store, "x", np.array([2001, 7, 5001, 99999])).to_pylist() == ["new2", "u0007", "v2999", None]
     cat = store.read("accounts")
     assert cat.num_rows == 5002 and len(set(cat["account_id"].to_pylist())) == 5002
     with store.writer(command="t", source="t") as w, pytest.raises(StoreError, match="null"):

@@ -48,6 +48,7 @@ from markupsafe import escape
 
 from purgewatch._version import __version__
 from purgewatch.errors import ConfigError
+from purgewatch.net.http import backoff_delay
 from purgewatch.report._safe import visible
 from purgewatch.timefmt import human_span
 
@@ -333,9 +334,8 @@ class Alerter:
                 else:
                     return False, detail  # the receiver refused this body: retrying won't help now
             if attempt < self.config.attempts:
-                delay = self.config.backoff * (2 ** (attempt - 1))
-                delay = min(self.config.max_backoff, max(delay * (0.5 + self._rng.random()), wait or 0.0))
-                self._sleep(delay)
+                self._sleep(backoff_delay(attempt - 1, base=self.config.backoff, cap=self.config.max_backoff,
+                                          rng=self._rng, at_least=wait or 0.0))
         return False, detail + f" after {self.config.attempts} attempts"
 
 

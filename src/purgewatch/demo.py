@@ -29,6 +29,7 @@ from purgewatch.queries import AccountName
 from purgewatch.sim import Emulator, SimClock, load_scenario, write_watchlist
 from purgewatch.sources.files import import_files
 from purgewatch.store import Store
+from purgewatch.timefmt import to_utc
 
 # The part of the scenario the demo watches: three days of ordinary life before the
 # Thursday wave, the wave, and the regain campaign's bursts that follow.
@@ -365,9 +366,9 @@ def format_p(p: float) -> str:
 
 
 def _parse(value: str | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    t = to_utc(value)  # event times written by detect: always present
+    assert t is not None
+    return t
 
 
 def human_time(value: str | datetime) -> str:

@@ -9,20 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import ibis
 import pyarrow as pa
 
 from purgewatch.errors import InputError
 from purgewatch.store import Store
-
-
-def _watch_groups(store: Store) -> pa.Table:
-    from purgewatch.watchlist import current_watchlist
-
-    wl = current_watchlist(store)
-    return wl.select(["platform", "account", "account_id", "group", "label"])
-
+from purgewatch.watchlist import current_watchlist
 
 # The tables that say something about an account, in the order that breaks ties between
 # rows at the same instant (a look at the account beats a profile beats a status event).
@@ -95,7 +89,7 @@ def latest_accounts(
     for c in ("n_observations", "n_profiles", "n_status_events"):
         i = table.schema.get_field_index(c)
         table = table.set_column(i, c, table[c].cast(pa.int64()).fill_null(0))
-    groups = _watch_groups(store)
+    groups = current_watchlist(store)
     table = _attach_groups(table, groups)
     if group is not None:
         import pyarrow.compute as pc
@@ -170,7 +164,7 @@ def account_names(store: Store, keys: Iterable[tuple[str, str]] | None = None) -
             handles[(row["platform"], row["account_id"])] = row["handle"]
     labels: dict[tuple[str, str], str] = {}
     by_handle: dict[tuple[str, str], str] = {}
-    for row in _watch_groups(store).to_pylist():
+    for row in current_watchlist(store).to_pylist():
         if not row["label"]:
             continue
         if row["account_id"]:
@@ -227,7 +221,7 @@ def resolve_account(store: Store, account: str, platform: str | None = None) -> 
             held[k] = (min(lo, row["first"]), max(hi, row["last"]))
     if not held:
         # a watchlist entry written as a handle whose account was never observed
-        wl = _watch_groups(store).to_pylist()
+        wl = current_watchlist(store).to_pylist()
         named = [r for r in wl if r["account"].lstrip("@").lower() == needle
                  and (platform is None or r["platform"] == platform)]
         hint = "`purgewatch accounts` lists the ids and handles the store knows"
@@ -291,3 +285,13 @@ def account_history(
         q = q.filter(q.observed_at <= until)
     q = q.order_by(["observed_at", "_tie", "source_ref"]).drop("_tie")
     return plat, account_id, q.to_pyarrow()
+
+
+def account_record(store: Store, account: str, *, platform: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+    """One account's history as ``history --json`` and ``/api/history`` give it: platform,
+    account_id, latest handle, watchlist label and the rows (``observations``)."""
+    plat, account_id, table = account_history(store, account, platform=platform, since=since, until=until)
+    name = account_names(store, [(plat, account_id)]).get((plat, account_id)) or AccountName(None, None)
+    return {"platform": plat, "account_id": account_id, "handle": name.handle, "label": name.label,
+            "observations": table.to_pylist()}

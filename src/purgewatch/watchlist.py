@@ -27,6 +27,7 @@ __all__ = [
     "WatchlistChange",
     "add_to_watchlist",
     "current_watchlist",
+    "groups_by_account",
     "import_watchlist",
     "known_account_ids",
     "remove_from_watchlist",
@@ -88,8 +89,11 @@ def _latest(log: pa.Table) -> pa.Table:
     return log.take(pa.array(take))
 
 
-def current_watchlist(store: Store, group: str | None = None) -> pa.Table:
-    """The watched accounts now: platform, account, account_id, group, label."""
+def current_watchlist(store: Store, group: str | None = None, *, fill_ids: bool = False) -> pa.Table:
+    """The watched accounts now: platform, account, account_id, group, label (sorted by
+    group, platform, account). The one replay of the log: every reader of "who is
+    watched" comes here. ``fill_ids``: ``account_id`` is the account as written where
+    no id is known yet (how analyses key an entry)."""
     latest = _latest(_log(store))
     if latest.num_rows:
         latest = latest.filter(pc.equal(latest["action"], "add"))
@@ -99,6 +103,18 @@ def current_watchlist(store: Store, group: str | None = None) -> pa.Table:
     if out.num_rows:
         out = out.take(pc.sort_indices(out, [("group", "ascending"), ("platform", "ascending"),
                                              ("account", "ascending")]))
+    if fill_ids:
+        out = out.set_column(2, "account_id", pc.coalesce(out["account_id"], out["account"]))
+    return out
+
+
+def groups_by_account(store: Store) -> dict[tuple[str, str], str]:
+    """(platform, account as written or its id) -> group, for the current watchlist."""
+    out: dict[tuple[str, str], str] = {}
+    for row in current_watchlist(store).to_pylist():
+        out[(row["platform"], row["account"])] = row["group"]
+        if row["account_id"]:
+            out[(row["platform"], row["account_id"])] = row["group"]
     return out
 
 

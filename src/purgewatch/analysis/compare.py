@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
@@ -50,6 +49,7 @@ from purgewatch.errors import AnalysisError, InputError
 from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, carry_enforcement
 from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
+from purgewatch.watchlist import current_watchlist
 
 SMALL_GROUP = 30          # fewer accounts than this: say the interval is wide
 SMALL_COUNT = 5           # fewer outcome events than this: likewise
@@ -80,15 +80,11 @@ OUTCOMES: dict[str, str] = {
                             "moderator's suspension or the owner's deletion) at least once in the window; "
                             "never counted as enforcement",
     "not_found": "answered 'no such account' by the platform at least once in the window",
-    "drop": "a follower_drop event from `detect` in the window (fallback without it: a sustained drop, docs/compare.md)",
+    "drop": "a follower_drop event from `detect` in the window",
 }
 STANDARD_COVARIATES = ("age_days", "activity", "audience", "bot_likeness")
 # Statuses that show an account was there (not gone): see population warnings.
 PRESENT_STATUSES = frozenset({"active", "protected", "limited"})
-# Sustained drop rule (fallback when the detect module is not installed).
-DROP_RELATIVE = 0.2
-DROP_ABSOLUTE = 100
-DROP_SPAN = 3
 HALDANE = "haldane-anscombe (0.5 added to every cell, for the estimate and its interval)"
 
 
@@ -727,70 +723,37 @@ def _gap_sentence(term: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- from the store
 
 
-def sustained_drops(
-    obs: pd.DataFrame,
-    *,
-    relative: float = DROP_RELATIVE,
-    absolute: int = DROP_ABSOLUTE,
-    span: int = DROP_SPAN,
-) -> pd.Series:
-    """Accounts (index: account_id) with a sustained follower drop: the median of the
-    ``span`` counts after some observation is below the median of the ``span`` before
-    by at least ``relative`` of the level and at least ``absolute`` followers.
-    Medians over a few observations ignore one-off glitches in scraped counts.
+def follower_drops(obs: pd.DataFrame) -> pd.Series:
+    """Accounts (index: account_id) with a ``follower_drop`` event of the detector
+    (:func:`purgewatch.analysis.detect.detect_series`, default thresholds), for count
+    series that are not in a store (a published series such as the IRA trolls'). The same
+    rule as ``--outcome drop`` through a store, so one data set gets one answer.
+    Every account with at least one count is in the index.
 
     ``obs``: columns account_id, observed_at, followers_count.
     """
-    o = obs.dropna(subset=["followers_count"]).sort_values(["account_id", "observed_at"])
-    out: dict[str, bool] = {}
-    for acc, part in o.groupby("account_id", sort=False):
-        v = part["followers_count"].to_numpy(dtype=float)
-        if v.size < 2 * span:
-            out[str(acc)] = False
-            continue
-        s = pd.Series(v)
-        before = s.rolling(span).median()
-        after = s[::-1].rolling(span).median()[::-1].shift(-1)
-        fall = before - after
-        hit = (fall >= absolute) & (fall >= relative * before)
-        out[str(acc)] = bool(hit.any())
-    return pd.Series(out, dtype=bool)
+    from purgewatch.analysis.detect import detect_series
+
+    o = obs.dropna(subset=["followers_count"])
+    codes, accounts = pd.factorize(o["account_id"].astype(str), sort=True)
+    when = pd.to_datetime(o["observed_at"], utc=True)
+    t = ((when - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).to_numpy(dtype=float)
+    events = detect_series(codes.astype(np.int64), t, o["followers_count"].to_numpy(dtype=float),
+                           [("", str(a)) for a in accounts], purge=False)
+    dropped = {e.account_id for e in events if e.kind == "follower_drop"}
+    return pd.Series([str(a) in dropped for a in accounts], index=[str(a) for a in accounts], dtype=bool)
 
 
 def _detected_drops(
     store: Store, platform: str | None, t0: pd.Timestamp | None, t1: pd.Timestamp | None
-) -> set[str] | None:
-    """Accounts ("platform\x1faccount_id") with a follower_drop event from the detect
-    module in the window, or None when the module is not installed."""
-    try:
-        from purgewatch.analysis.detect import detect
-    except ImportError:
-        return None
+) -> set[str]:
+    """Accounts ("platform\x1faccount_id") with a follower_drop event in the window."""
+    from purgewatch.analysis.detect import detect
+
     events = detect(store, kinds=["follower_drop"], platform=platform,
                     start=None if t0 is None else t0.to_pydatetime(),
                     end=None if t1 is None else t1.to_pydatetime())
     return {f"{e.platform}\x1f{e.account_id}" for e in events if e.kind == "follower_drop"}
-
-
-
-
-def watchlist_frame(store: Store) -> pd.DataFrame:
-    """Current watchlist: platform, account, account_id, group, label."""
-    try:
-        from purgewatch import watchlist as _wl_mod
-    except ImportError:
-        _wl_mod = None  # type: ignore[assignment]
-    if _wl_mod is not None:
-        wl = _wl_mod.current_watchlist(store)
-        df = wl.to_pandas() if isinstance(wl, pa.Table) else pd.DataFrame(wl)
-        return df[["platform", "account", "account_id", "group", "label"]]
-    t = store.read("watchlist").to_pandas()
-    if t.empty:
-        return pd.DataFrame(columns=["platform", "account", "account_id", "group", "label"])
-    # Append-only log: the latest action per (platform, account) decides.
-    t = t.sort_values("at", kind="stable").groupby(["platform", "account"], as_index=False).tail(1)
-    t = t[t["action"] == "add"]
-    return t[["platform", "account", "account_id", "group", "label"]].reset_index(drop=True)
 
 
 def _status_rows(store: Store) -> pd.DataFrame:
@@ -833,20 +796,18 @@ def account_frame(
     t0, t1 = parse_zoned(start), parse_zoned(end)
     facts = _fact_rows(store)
     if by == "group":
-        wl = watchlist_frame(store)
+        wl = current_watchlist(store, fill_ids=True).to_pandas()
         if wl.empty:
             raise AnalysisError("the watchlist is empty", hint="import a watchlist with groups first")
-        wl = wl.copy()
-        wl["account_id"] = wl["account_id"].fillna(wl["account"])
         pop = wl[["platform", "account_id", "group"]].drop_duplicates(["platform", "account_id"])
     elif by == "label":
         # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
         # latest label on the account's profiles/observations (e.g. cresci classes).
         lab = facts.dropna(subset=["label"]).sort_values("observed_at")
         pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
-        wl = watchlist_frame(store)
+        wl = current_watchlist(store, fill_ids=True).to_pandas()
         if not wl.empty:
-            wl = wl.assign(account_id=wl["account_id"].fillna(wl["account"])).dropna(subset=["label"])
+            wl = wl.dropna(subset=["label"])
             wl = wl[["platform", "account_id", "label"]].drop_duplicates(["platform", "account_id"])
             pop = pd.concat([wl, pop], ignore_index=True).drop_duplicates(["platform", "account_id"])
         pop = pop.rename(columns={"label": "group"})
@@ -884,18 +845,12 @@ def account_frame(
             o = o[o["observed_at"] >= t0]
         if t1 is not None:
             o = o[o["observed_at"] <= t1]
-        o["account_id"] = o["platform"] + "\x1f" + o["account_id"]
-        drops = sustained_drops(o)
+        with_series = (o["platform"] + "\x1f" + o["account_id"])[o["followers_count"].notna()].unique()
         keyed = pop["platform"] + "\x1f" + pop["account_id"]
         detected = _detected_drops(store, platform, t0, t1)
-        if detected is not None:
-            # The detect module's follower_drop events decide; accounts with a count
-            # series in the window and no event are 0, accounts without one unknown.
-            observed = pd.Series(
-                [k in detected for k in drops.index], index=drops.index, dtype="float"
-            )
-        else:
-            observed = pd.Series(drops.values, index=drops.index, dtype="float")
+        # The detector's follower_drop events decide; accounts with a count series in
+        # the window and no event are 0, accounts without one unknown.
+        observed = pd.Series([k in detected for k in with_series], index=with_series, dtype="float")
         pop = pop.assign(outcome=keyed.map(observed).astype("float"))
     else:
         known = st[st["status"] != "unknown"]

@@ -168,13 +168,6 @@ def _str_or_none(v: Any) -> str | None:
 # ---------------------------------------------------------------- fates
 
 
-def _account_ids(store: Store, sids: np.ndarray) -> pa.Array:
-    """Platform ids of surrogate ids (null where unknown). Sids come from one global
-    counter, so a sid names one (platform, account) whatever the platform; only the
-    catalogue row groups holding the sids asked for are read."""
-    return snap.sids_to_ids(store, None, sids)
-
-
 def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame:
     """For each lost follower (``lost``: sid, since), its platform id and its latest known
     status recorded strictly after ``since``, from profiles, observations and
@@ -189,7 +182,8 @@ def _fate_table(store: Store, platform: str, lost: pd.DataFrame) -> pd.DataFrame
     if lost.empty:
         return pd.DataFrame(columns=cols)
     lost = lost.sort_values("sid", kind="stable").reset_index(drop=True)
-    ids = _account_ids(store, lost["sid"].to_numpy(dtype=np.int64))
+    # Sids come from one global counter: platform None reads any platform's catalogue.
+    ids = snap.sids_to_ids(store, None, lost["sid"].to_numpy(dtype=np.int64))
     valid_ids = pc.drop_null(ids)
     parts = []
     for rank, (table, tcol) in enumerate(
@@ -458,11 +452,9 @@ def _targets_for(store: Store, account: str, platform: str | None, meta: pd.Data
 
 
 def _watched(store: Store) -> pd.DataFrame:
-    from purgewatch.analysis.compare import watchlist_frame
+    from purgewatch.watchlist import current_watchlist
 
-    wl = watchlist_frame(store).copy()
-    wl["account_id"] = wl["account_id"].fillna(wl["account"])
-    return wl
+    return current_watchlist(store, fill_ids=True).to_pandas()
 
 
 def explain(

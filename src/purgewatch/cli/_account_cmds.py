@@ -19,7 +19,7 @@ from purgewatch.cli._common import (
     tz_option,
     who,
 )
-from purgewatch.queries import account_history, account_names, latest_accounts
+from purgewatch.queries import account_record, latest_accounts
 
 
 def _fmt(value: object, tz: str = "UTC") -> str:
@@ -101,16 +101,14 @@ def history_cmd(
     """
     fmt = output_format(fmt, as_json)
     store = open_store(store_path)
-    plat, account_id, table = account_history(store, account, platform=platform, since=since, until=until)
-    name = account_names(store, [(plat, account_id)]).get((plat, account_id))
-    handle, label = (name.handle, name.label) if name else (None, None)
+    rec = account_record(store, account, platform=platform, since=since, until=until)
     if fmt == "json":
-        emit_json({"platform": plat, "account_id": account_id, "handle": handle, "label": label,
-                   "observations": table.to_pylist()})
+        emit_json(rec)
         return
-    title = who({"account_id": account_id, "handle": handle, "label": label})
+    rows = rec["observations"]
+    title = who(rec)
     cols = ["observed_at", "table", "status", "followers_count", "following_count", "posts_count", "source",
             "source_ref"]
-    emit_table(table.to_pylist(), [(c, c.replace("_count", "")) for c in cols], fmt,
-               title=_fmt(f"{plat} {title} — {table.num_rows:,} rows"),
+    emit_table(rows, [(c, c.replace("_count", "")) for c in cols], fmt,
+               title=_fmt(f"{rec['platform']} {title} — {len(rows):,} rows"),
                right=("followers_count", "following_count", "posts_count"), human=lambda _k, v: _fmt(v, tz))

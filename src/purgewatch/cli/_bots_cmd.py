@@ -78,10 +78,9 @@ def score_cmd(files: tuple[Path, ...], all_accounts: bool, accounts: tuple[str, 
                                     hint="import or collect the account's profile first")
             profiles = profiles[hit]
         elif groups:
-            from purgewatch.analysis.compare import watchlist_frame
+            from purgewatch.watchlist import current_watchlist
 
-            wl = watchlist_frame(store)
-            wl = wl.assign(account_id=wl["account_id"].fillna(wl["account"]))
+            wl = current_watchlist(store, fill_ids=True).to_pandas()
             members = wl[wl["group"].isin(groups)][["platform", "account_id"]].drop_duplicates()
             if members.empty:
                 raise AnalysisError(f"no watched account in group {', '.join(groups)}",

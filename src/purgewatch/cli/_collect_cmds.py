@@ -112,12 +112,9 @@ def _detection_hook(store_dir: Path) -> Iterator[Callable[[list[Any]], None]]:
     """Detections are logged, and sent to the webhook when one is configured
     (PURGEWATCH_WEBHOOK_URL; see docs/alerts.md): delivery runs in the background and
     each event goes out once, even across restarts."""
-    try:
-        from purgewatch.alerts import alert_hook
-    except ImportError:
-        alerter = None
-    else:
-        alerter = alert_hook(store_dir)
+    from purgewatch.alerts import alert_hook
+
+    alerter = alert_hook(store_dir)
 
     def hook(events: list[Any]) -> None:
         _log_detections(events)

@@ -3,7 +3,6 @@ forensics (creation batches, follower order, regain campaigns)."""
 
 from __future__ import annotations
 
-import math
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -27,6 +26,7 @@ from purgewatch.cli._common import (
     who,
 )
 from purgewatch.errors import InputError, Location
+from purgewatch.jsonable import plain
 
 
 def _working(message: str, as_json: bool) -> AbstractContextManager[Any]:
@@ -34,25 +34,6 @@ def _working(message: str, as_json: bool) -> AbstractContextManager[Any]:
     if as_json or not sys.stderr.isatty():
         return nullcontext()
     return Console(stderr=True).status(message)
-
-
-def _clean(o: Any) -> Any:
-    """NaN/inf -> null, so the JSON answer is strict JSON."""
-    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
-        return None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    if hasattr(o, "isoformat") and not isinstance(o, str):
-        try:
-            import pandas as pd
-
-            if o is pd.NaT:
-                return None
-        except ImportError:  # pragma: no cover
-            pass
-    return o
 
 
 window_from = click.option("--from", "start", type=TIMESTAMP, help="Window start (ISO 8601 with zone, or Unix s).")
@@ -98,7 +79,7 @@ def explain_cmd(
     store = open_store(store_path)
     lookup = fate_resolver(store, config=config_path) if resolve else None
     with _working("diffing follower lists and resolving fates…", fmt != "table"):
-        res = _clean(explain(store, account, platform=platform, start=start, end=end,
+        res = plain(explain(store, account, platform=platform, start=start, end=end,
                              resolve=lookup, include_ids=include_ids))
     if fmt == "json":
         emit_json(res)
@@ -178,7 +159,7 @@ def compare_cmd(
 
     fmt = output_format(fmt, as_json)
     with _working("comparing groups (exact tests, adjusted model)…", fmt != "table"):
-        res = _clean(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
+        res = plain(compare_store(open_store(store_path), by=by, outcome=outcome, start=start, end=end,
                                    platform=platform, reference=reference, permutations=permutations,
                                    seed=seed))
     if fmt == "json":
@@ -330,7 +311,7 @@ def creation_batches_cmd(
             "batches": [b.to_json() for b in batches],
             "profile": fx.profile_json(prof),
         }
-    res = _clean(res)
+    res = plain(res)
     if as_json:
         emit_json(res)
         return
@@ -404,7 +385,7 @@ def follower_order_cmd(
     res = fx.follower_order(store, plat, acc, snapshot_id=snapshot_id, window=window, span_days=span_days)
     if not points:
         res.pop("points")
-    res = _clean(res)
+    res = plain(res)
     if as_json:
         emit_json(res)
         return
@@ -439,7 +420,7 @@ def regain_cmd(
 
     store = open_store(store_path)
     plat, acc = _resolve_account(store, account, platform)
-    res = _clean(fx.regain_for_account(store, plat, acc, start=start, end=end, until=until))
+    res = plain(fx.regain_for_account(store, plat, acc, start=start, end=end, until=until))
     if as_json:
         emit_json(res)
         return

@@ -23,6 +23,7 @@ from purgewatch.cli._common import (
 )
 from purgewatch.errors import InputError
 from purgewatch.sources.files import KINDS, ImportReport, import_files
+from purgewatch.timefmt import parse_zoned
 
 
 @contextmanager
@@ -42,17 +43,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]
 
 
 def _parse_when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--observed-at {value!r} is not an ISO 8601 time",
-                         hint="e.g. 2024-05-01T12:00:00Z") from None
-    if when.tzinfo is None:
-        raise InputError(f"--observed-at {value!r} has no time zone",
-                         hint="add Z or an offset, e.g. 2024-05-01T12:00:00Z")
-    return when
+    when = parse_zoned(value, "--observed-at")
+    return None if when is None else when.to_pydatetime()
 
 
 def _say(report: ImportReport) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from purgewatch.cli._common import emit_json, json_option
-from purgewatch.errors import InputError
 
 SCENARIO_HELP = "Packaged scenario name (small, demo) or path to a scenario .toml file."
 
@@ -50,19 +48,16 @@ def serve_cmd(scenario_ref: str, host: str, port: int, speed: float, start_at: s
     Example:
       purgewatch sim serve --scenario small --port 0 --speed 600 --json
     """
-    from purgewatch.sim import Emulator, SimClock, load_scenario
-    from purgewatch.sim._clock import to_us
+    from purgewatch.sim import Emulator, SimClock, load_scenario, to_us
 
     scenario = load_scenario(scenario_ref)
     origin = scenario.start_us
     if start_at:
-        try:
-            dt = datetime.fromisoformat(start_at.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InputError(f"--start: not an ISO 8601 time: {start_at!r}") from exc
-        if dt.tzinfo is None:
-            raise InputError("--start: time without a zone", hint="add Z or an offset")
-        origin = to_us(dt)
+        from purgewatch.timefmt import parse_zoned
+
+        dt = parse_zoned(start_at, "--start")
+        assert dt is not None
+        origin = to_us(dt.to_pydatetime())
     clock = SimClock.manual(origin) if speed == 0 else SimClock.accelerated(origin, speed)
     emu = Emulator(scenario, clock=clock, faults=not no_faults, limits=not no_limits, host=host, port=port)
 
@@ -146,8 +141,7 @@ def scenarios_cmd(as_json: bool) -> None:
     Example:
       purgewatch sim scenarios --json
     """
-    from purgewatch.sim import load_scenario, packaged_scenarios
-    from purgewatch.sim._clock import iso_ms
+    from purgewatch.sim import iso_ms, load_scenario, packaged_scenarios
 
     rows: list[dict[str, Any]] = []
     for name in packaged_scenarios():

@@ -717,6 +717,3 @@ def default_config_for(watchlist: Path, *, platforms: dict[str, str] | None = No
     cfg.platforms = platform_settings(tables, "--base-url")
     return cfg
 
-
-def paths_of(config: CollectConfig) -> list[Path]:
-    return [w.file for w in config.watchlists if w.file is not None]

@@ -88,6 +88,14 @@ def _safe_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def backoff_delay(retry: int, *, base: float, cap: float, rng: random.Random, at_least: float = 0.0) -> float:
+    """The wait before retry number ``retry`` (0 for the first): exponential backoff with
+    full jitter, uniform(0, min(cap, base * 2**retry)), so clients that failed together
+    do not retry together; never below ``at_least`` (a server's Retry-After) nor above
+    ``cap``. The one backoff rule: the HTTP client and webhook delivery both use it."""
+    return min(cap, max(at_least, rng.uniform(0, min(cap, base * 2**retry))))
+
+
 class HttpClient:
     """Async GET with budgets, retries and honest failures."""
 
@@ -149,12 +157,8 @@ class HttpClient:
             self._limiters[host] = lim
         return lim
 
-    @property
-    def limiters(self) -> dict[str, HostLimiter]:
-        return self._limiters
-
     def _backoff(self, attempt: int) -> float:
-        return self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+        return backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_max, rng=self._rng)
 
     async def get(
         self,

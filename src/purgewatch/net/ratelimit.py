@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from purgewatch.net.clock import Clock
+from purgewatch.timefmt import to_utc
 
 # A window's reset may come slightly late on the server's clock; wait this much past it
 # (at most 1% of the window, so short test windows are not wasted).
@@ -49,9 +49,10 @@ def parse_reset(value: str, now: float) -> float | None:
         number = float(value)
     except ValueError:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            reset = to_utc(value)  # a zone-less stamp is UTC, never the machine's local time
         except ValueError:
             return None
+        return None if reset is None else reset.timestamp()
     if number > 1e9:
         return number / 1000.0 if number > 1e12 else number
     return now + max(number, 0.0)

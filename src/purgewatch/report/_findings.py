@@ -19,7 +19,6 @@ reads). The generation timestamp is added by the caller, explicitly.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import math
@@ -32,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from purgewatch.errors import PurgeWatchError
+from purgewatch.jsonable import iso, plain
 from purgewatch.model import (
     ENFORCEMENT_STATUSES,
     GONE_STATUSES,
@@ -40,7 +40,7 @@ from purgewatch.model import (
     carry_enforcement,
 )
 from purgewatch.store import Store
-from purgewatch.timefmt import iso_utc, parse_zoned
+from purgewatch.timefmt import parse_zoned
 
 FORMAT_NAME = "purgewatch-findings"
 FORMAT_VERSION = 1
@@ -66,53 +66,6 @@ _APPENDIX_COLS = [
 
 
 # --------------------------------------------------------------------------- helpers
-def iso(value: Any) -> str | None:
-    """ISO 8601 UTC with ``Z`` (:func:`purgewatch.timefmt.iso_utc`: whole seconds, or the
-    shortest exact fraction; never a float artefact). Unparseable text is kept as is."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    try:
-        return iso_utc(value)
-    except (ValueError, TypeError):
-        return value if isinstance(value, str) else None
-
-
-
-
-def plain(obj: Any) -> Any:
-    """Convert analysis answers (dataclasses, numpy, Arrow, pandas, datetimes) to JSON types."""
-    if obj is None or isinstance(obj, bool | str):
-        return obj
-    if isinstance(obj, int):
-        return obj
-    if isinstance(obj, float):
-        return None if (math.isnan(obj) or math.isinf(obj)) else obj
-    if hasattr(obj, "to_json") and callable(obj.to_json) and not isinstance(obj, pd.DataFrame | pd.Series):
-        return plain(obj.to_json())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return plain(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        items = [plain(v) for v in obj]
-        return sorted(items, key=repr) if isinstance(obj, set | frozenset) else items
-    if isinstance(obj, np.ndarray):
-        return [plain(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return plain(obj.item())
-    if isinstance(obj, datetime | pd.Timestamp | np.datetime64):
-        return iso(obj)
-    if isinstance(obj, pa.Table):
-        return plain(obj.to_pylist())
-    if isinstance(obj, pd.DataFrame):
-        return plain(obj.to_dict(orient="records"))
-    if isinstance(obj, pd.Series):
-        return plain(obj.tolist())
-    return str(obj)
-
-
 def _key_hex(key: Any) -> str:
     return f"{int(key):016x}"
 

@@ -6,7 +6,7 @@ a deterministic scenario on an accelerated clock, with ground truth. See docs/em
 
 from __future__ import annotations
 
-from purgewatch.sim._clock import SimClock
+from purgewatch.sim._clock import SimClock, iso_ms, to_us
 from purgewatch.sim._scenario import Scenario, load_scenario, packaged_scenarios, parse_scenario
 from purgewatch.sim._server import Emulator
 from purgewatch.sim._truth import (
@@ -22,6 +22,7 @@ __all__ = [
     "Emulator",
     "Scenario",
     "SimClock",
+    "iso_ms",
     "load_scenario",
     "packaged_scenarios",
     "parse_scenario",
@@ -29,6 +30,7 @@ __all__ = [
     "truth_followers_at",
     "truth_status_at",
     "truth_statuses_at",
+    "to_us",
     "watchlist_rows",
     "write_watchlist",
 ]

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from purgewatch.timefmt import to_utc
 
 
 def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 timestamps as platforms send them; None when absent or unreadable."""
+    """ISO 8601 timestamps as platforms send them; None when absent or unreadable (a
+    platform's odd field must not fail the look-up, unlike a user's time). Platforms send
+    UTC, so a zone-less stamp from an API (not a user file) is UTC, as
+    :func:`purgewatch.timefmt.to_utc` reads it."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_utc(value)
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        # Platforms send UTC; a zone-less stamp from an API (not a user file) is UTC.
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def as_int(value: Any) -> int | None:

@@ -58,12 +58,6 @@ class BackfillResult:
     not_profile: list[str] = field(default_factory=list)
 
 
-def parse_profile_followers(html: str) -> int | None:
-    """Exact followers in a server-rendered Twitter profile page, or None."""
-    n, _shown = read_profile_followers(html)
-    return n
-
-
 def read_profile_followers(html: str) -> tuple[int | None, str | None]:
     """(exact followers, the value as shown when it is rounded) of a profile page."""
     tree = HTMLParser(html)

@@ -6,7 +6,9 @@ from purgewatch.store._store import (
     BatchWriter,
     CommitResult,
     Store,
+    constant_strings,
     default_store_path,
 )
 
-__all__ = ["DEFAULT_STORE", "ENV_STORE", "BatchWriter", "CommitResult", "Store", "default_store_path"]
+__all__ = ["DEFAULT_STORE", "ENV_STORE", "BatchWriter", "CommitResult", "Store", "constant_strings",
+           "default_store_path"]

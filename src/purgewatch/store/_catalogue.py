@@ -362,19 +362,3 @@ class PlatformIndex:
         if len(values):
             self.strings.append(values)
             self.string_sids.append(sids)
-
-    def ids_of(self, sids: np.ndarray) -> pa.Array:
-        """Platform ids (strings) of sids this index holds (null where not)."""
-        self._merge()
-        keys = [pa.array(k, pa.uint64()).cast(pa.string()) for k, _ in self.runs] + list(self.strings)
-        owners = [s for _, s in self.runs] + list(self.string_sids)
-        if not keys:
-            return pa.nulls(len(sids), pa.string())
-        all_ids = pa.concat_arrays(keys)
-        all_sids = np.concatenate(owners)
-        order = np.argsort(all_sids, kind="stable")
-        sorted_sids = all_sids[order]
-        pos = np.searchsorted(sorted_sids, sids)
-        pos[pos >= len(sorted_sids)] = 0
-        found = sorted_sids[pos] == sids
-        return pc.take(all_ids, pa.array(order[pos], mask=~found))

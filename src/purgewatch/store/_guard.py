@@ -54,7 +54,9 @@ def bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
 
 @functools.lru_cache(maxsize=4096)
 def _file_range(path: str, mtime_ns: int, column: str) -> tuple[int | None, int | None]:
-    """(min, max) of a timestamp column in microseconds, from the file's statistics."""
+    """(min, max) of a timestamp column in microseconds, from the file's statistics.
+    ``mtime_ns`` is not read: it is part of the cache key, so a rewritten file (compaction)
+    is read again."""
     meta = pq.ParquetFile(path).metadata
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     if column not in names:

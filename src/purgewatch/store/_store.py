@@ -231,6 +231,13 @@ class Store:
         return cls(p)
 
     # ------------------------------------------------------------------ reading
+    def state(self) -> tuple[str, ...]:
+        """The committed state: the live generation's name and its batches' names, in
+        commit order. Equal states hold equal data, so an answer computed from the store
+        can be cached under its state."""
+        gen = _layout.current_generation(self.path)
+        return (gen.name, *(b.name for b in _layout.committed_batches(gen)))
+
     def files(self, table: str, *, generation: Path | None = None) -> list[str]:
         """Committed Parquet files of ``table`` in the live generation, commit order."""
         _check_table(table)
@@ -737,10 +744,6 @@ class BatchWriter:
             idx.add_strings(sorted_ids, fresh)
             self._new_accounts.append(_catalogue.table_for(platform, None, sorted_ids, fresh))
         return sid_of[enc.indices.to_numpy(zero_copy_only=False)]
-
-    def account_ids(self, platform: str, sids: np.ndarray) -> pa.Array:
-        """Inverse of :meth:`sids` for ids known to this writer (null where not)."""
-        return self._index(platform).ids_of(np.asarray(sids, dtype=np.int64))
 
     # -- rows ---------------------------------------------------------------
     def add(self, table: str, rows: pa.Table) -> int:

@@ -502,18 +502,11 @@ def create_app(
         return _json({"accounts": latest_accounts(st, platform=q.get("platform") or None, group=q.get("group") or None).to_pylist()})
 
     def api_history(request: Request) -> Response:
-        from purgewatch.queries import account_history
+        from purgewatch.queries import account_record
 
         q = request.query_params
-        plat, account_id, table = account_history(
-            st, request.path_params["account"], platform=q.get("platform") or None,
-            since=_dt(param_time(request, "from")), until=_dt(param_time(request, "to")),
-        )
-        from purgewatch.queries import account_names
-
-        name = account_names(st, [(plat, account_id)]).get((plat, account_id))
-        return _json({"platform": plat, "account_id": account_id, "handle": name.handle if name else None,
-                      "label": name.label if name else None, "observations": table.to_pylist()})
+        return _json(account_record(st, request.path_params["account"], platform=q.get("platform") or None,
+                                    since=_dt(param_time(request, "from")), until=_dt(param_time(request, "to"))))
 
     def api_events(request: Request) -> Response:
         f = findings()

@@ -24,7 +24,7 @@ import numpy as np
 from purgewatch.analysis.detect._counts import count_waves, load_counts
 from purgewatch.analysis.detect._event import KINDS, Event
 from purgewatch.analysis.detect._incremental import Detector
-from purgewatch.analysis.detect._load import group_array, load_groups, load_series, load_status
+from purgewatch.analysis.detect._load import group_array, load_series, load_status
 from purgewatch.analysis.detect._purge import PurgeParams
 from purgewatch.analysis.detect._run import (
     DetectParams,
@@ -39,6 +39,8 @@ from purgewatch.analysis.detect._series import SeriesParams, detect_arrays, prep
 from purgewatch.analysis.detect._waves import WaveParams, transitions
 from purgewatch.errors import InputError
 from purgewatch.store import Store
+from purgewatch.timefmt import parse_zoned, to_utc
+from purgewatch.watchlist import groups_by_account
 
 __all__ = [
     "KINDS",
@@ -144,7 +146,7 @@ def detect_all(
         memo_key = ("series", state, platform, params)
         hit = _memo_get(memo_key)
         if hit is None:
-            groups_map = load_groups(store)
+            groups_map = groups_by_account(store)
             data = load_series(store, platform=platform)
             groups = group_array(data.accounts, groups_map)
             sid, t, y = prepare(data.sid, data.t, data.y)
@@ -161,7 +163,7 @@ def detect_all(
         memo_key = ("waves", state, platform, params)
         w_hit = _memo_get(memo_key)
         if w_hit is None:
-            groups_map = groups_map if groups_map is not None else load_groups(store)
+            groups_map = groups_map if groups_map is not None else groups_by_account(store)
             st = load_status(store, platform=platform)
             w_events: list[Event] = []
             if len(st.time):
@@ -200,11 +202,8 @@ _MEMO_SIZE = 4
 def _store_state(store: Store) -> tuple[str, ...] | None:
     """The store's committed state (generation and batch names): what a memoised answer
     is valid for. None when it cannot be read (then nothing is memoised)."""
-    from purgewatch.store import _layout
-
     try:
-        gen = _layout.current_generation(store.path)
-        return (str(store.path), gen.name, *(b.name for b in _layout.committed_batches(gen)))
+        return (str(store.path), *store.state())
     except Exception:  # noqa: BLE001 - no memo rather than no answer
         return None
 
@@ -228,8 +227,8 @@ def _memo_put(key: tuple[Any, ...], value: tuple[list[Event], list[dict[str, Any
             del _MEMO[next(iter(_MEMO))]
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _parse(text: str) -> datetime | None:
+    return to_utc(text)  # the listing's own ISO text
 
 
 def name_events(store: Store, events: list[Event]) -> None:
@@ -245,13 +244,9 @@ def name_events(store: Store, events: list[Event]) -> None:
 
 
 def _ts(value: datetime | float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise InputError("a time without a zone is ambiguous", hint="add Z or +00:00")
-        return value.timestamp()
-    return float(value)
+    """A window bound the caller gave, as Unix seconds (a zone-less time is refused)."""
+    ts = parse_zoned(value, "window bound")
+    return None if ts is None else ts.timestamp()
 
 
 def _names_account(e: Event, wanted: set[str]) -> bool:

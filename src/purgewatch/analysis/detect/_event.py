@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from purgewatch.jsonable import plain
+
 KINDS: tuple[str, ...] = (
     "follower_drop",
     "follower_surge",
@@ -34,19 +36,6 @@ def iso_many(seconds: np.ndarray) -> list[str]:
     if whole.any():
         with_ms[whole] = np.datetime_as_string(stamps[whole], unit="s", timezone="UTC")
     return with_ms.tolist()
-
-
-def _clean(value: Any) -> Any:
-    """Make evidence JSON-safe: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass
@@ -79,7 +68,7 @@ class Event:
             "relative": None if self.relative is None or not math.isfinite(self.relative)
             else round(float(self.relative), 6),
             "score": round(float(self.score), 3) if math.isfinite(self.score) else None,
-            "evidence": _clean(self.evidence),
+            "evidence": plain(self.evidence),
             "handle": self.handle,
             "label": self.label,
         }

@@ -88,9 +88,9 @@ class Detector:
     # ------------------------------------------------------------------ feeding
     @classmethod
     def from_store(cls, store: Store, params: DetectParams | None = None, **overrides: Any) -> Detector:
-        from purgewatch.analysis.detect._load import load_groups
+        from purgewatch.watchlist import groups_by_account
 
-        det = cls(params, groups=load_groups(store), **overrides)
+        det = cls(params, groups=groups_by_account(store), **overrides)
         det.update(observations=store.read("observations", columns=[
             "platform", "account_id", "observed_at", "status", "followers_count"]),
             status_events=store.read("status_events", columns=["platform", "account_id", "at", "status"]),

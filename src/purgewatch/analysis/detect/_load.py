@@ -96,27 +96,5 @@ def load_status(store: Store, *, platform: str | None = None) -> StatusData:
     return StatusData(key, _seconds(tbl["time"]), status, is_event, accs)
 
 
-def load_groups(store: Store) -> dict[tuple[str, str], str]:
-    """(platform, account id or handle) -> watchlist group of the current watchlist."""
-    try:
-        from purgewatch.watchlist import current_watchlist
-
-        wl = current_watchlist(store)
-    except ImportError:  # the watchlist module is optional for detection
-        log = store.read("watchlist", columns=["platform", "account", "account_id", "group", "action"])
-        latest: dict[tuple[str, str], dict[str, str]] = {}
-        for row in log.to_pylist():
-            latest[(row["platform"], row["account"])] = row
-        wl = pa.Table.from_pylist([r for r in latest.values() if r["action"] == "add"])
-    out: dict[tuple[str, str], str] = {}
-    if wl.num_rows == 0:
-        return out
-    for row in wl.select(["platform", "account", "account_id", "group"]).to_pylist():
-        out[(row["platform"], row["account"])] = row["group"]
-        if row["account_id"]:
-            out[(row["platform"], row["account_id"])] = row["group"]
-    return out
-
-
 def group_array(accounts: list[tuple[str, str]], groups: dict[tuple[str, str], str]) -> np.ndarray:
     return np.array([groups.get(a) for a in accounts], dtype=object)

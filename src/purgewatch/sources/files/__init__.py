@@ -2,6 +2,7 @@
 write (twarc2 X API v2 user JSONL, Twitter v1.1 user objects, X compliance-job output).
 
     import_files(store, kind, paths, ...) -> ImportReport
+    read_profiles(path, ...) -> a typed profile frame, without a store
 
 Every importer reads CSV or JSONL, gzip'd or not, refuses a file at its first bad cell
 with an :class:`~purgewatch.errors.InputError` naming file, line, column, value and what
@@ -23,14 +24,15 @@ from purgewatch.sources.files._interchange import (
     Progress,
     import_interchange,
 )
+from purgewatch.sources.files._profiles import FACT_COLUMNS, read_profiles
 from purgewatch.store import Store
 
 INTERCHANGE_KINDS = tuple(SPECS)
 FOREIGN_KINDS = ("twarc2", "v1-users", "x-compliance")
 KINDS = INTERCHANGE_KINDS + FOREIGN_KINDS
 
-__all__ = ["DEFAULT_BATCH_ROWS", "FOREIGN_KINDS", "INTERCHANGE_KINDS", "KINDS", "ImportReport",
-           "import_files"]
+__all__ = ["DEFAULT_BATCH_ROWS", "FACT_COLUMNS", "FOREIGN_KINDS", "INTERCHANGE_KINDS", "KINDS",
+           "ImportReport", "import_files", "read_profiles"]
 
 
 def import_files(

@@ -36,8 +36,7 @@ from purgewatch.sources.files._read import (
     stream_cells,
 )
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Column, Validated, validate
-from purgewatch.store import BatchWriter, CommitResult, Store
-from purgewatch.store._store import constant_strings
+from purgewatch.store import BatchWriter, CommitResult, Store, constant_strings
 
 DEFAULT_BATCH_ROWS = 500_000
 

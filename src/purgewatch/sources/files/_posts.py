@@ -16,8 +16,7 @@ import pyarrow.compute as pc
 from purgewatch.errors import InputError, Location
 from purgewatch.sources.files._interchange import _row_sources
 from purgewatch.sources.files._validate import HASH_COL, REF_COL, Validated
-from purgewatch.store import BatchWriter
-from purgewatch.store._store import constant_strings
+from purgewatch.store import BatchWriter, constant_strings
 
 _LIST_COLUMNS = ("links", "hashtags", "mentions")
 

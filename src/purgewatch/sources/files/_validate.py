@@ -24,11 +24,10 @@ import pyarrow.compute as pc
 from purgewatch.errors import InputError, Location
 from purgewatch.model import STATUS_VALUES, TS, normalize_status
 from purgewatch.sources.files._read import BAD_PREFIX, LINE_COL, RAW_COL, RawFile, shorten
-from purgewatch.store._store import constant_strings
+from purgewatch.store import constant_strings
 
 HASH_COL = "__payload_hash"
 REF_COL = "__source_ref"
-REASON_COL = "__reason"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATUS_LIST = ", ".join(f"'{s}'" for s in sorted(STATUS_VALUES))
