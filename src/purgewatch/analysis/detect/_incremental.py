@@ -259,7 +259,7 @@ class Detector:
                 zi = np.zeros(len(rows), dtype=np.int64)
                 cand = Candidates(
                     sid=np.array([r[0] for r in rows]), gidx=np.array([r[1] for r in rows]),
-                    first=zi, last=zi, peak=zi, run_end_gidx=zi,
+                    first=zi, last=zi, peak=zi,
                     jump=np.array([r[2] for r in rows]), level=z, score=np.array([r[3] for r in rows]),
                     rate=z, scale=z, net=z, reverted=np.array([r[4] for r in rows], dtype=bool))
                 keep = suppress(cand, self.params.series) & ~cand.reverted

@@ -103,7 +103,6 @@ class Candidates:
     first: np.ndarray  # flat index of the first observation of the window (start)
     last: np.ndarray  # flat index of the last observation of the window (end)
     peak: np.ndarray  # flat index of the observation ending the peak interval
-    run_end_gidx: np.ndarray  # global index of the last interval of the run
     jump: np.ndarray  # J at the peak (signed followers)
     level: np.ndarray  # level before (mean of the k filtered points before)
     score: np.ndarray  # J / scale (signed)
@@ -122,7 +121,7 @@ class Candidates:
     def empty() -> Candidates:
         z = np.zeros(0)
         i = np.zeros(0, dtype=np.int64)
-        return Candidates(i, i, i, i, i, i, z, z, z, z, z, z, np.zeros(0, dtype=bool))
+        return Candidates(i, i, i, i, i, z, z, z, z, z, z, np.zeros(0, dtype=bool))
 
 
 def prepare(sid: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -471,8 +470,6 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
     best_at = np.flatnonzero(a == best[run])
     _, take = np.unique(run[best_at], return_index=True)  # first best interval per run
     peak = idx[best_at[take]]
-    run_last = np.zeros(n_runs, dtype=np.int64)
-    np.maximum.at(run_last, run, idx)
     # 4. widen the window to neighbouring intervals carrying the same-sign change (a ramp:
     # a loss spread over several readings), within the peak's block
     lo = peak.copy()
@@ -508,7 +505,7 @@ def find_runs(s: Scored, mask: np.ndarray, p: SeriesParams) -> Candidates:
     jp = np.where(widened & (np.abs(ramp) > np.abs(jp)) & (np.sign(ramp) == np.sign(jp)), ramp, jp)
     return Candidates(
         sid=s.sid[peak], gidx=s.gidx[peak], first=lo - 1, last=hi, peak=peak,
-        run_end_gidx=s.gidx[run_last], jump=jp, level=s.level[peak], score=s.score[peak],
+        jump=jp, level=s.level[peak], score=s.score[peak],
         rate=s.rate[peak], scale=s.scale[peak], net=_visible_change(s, lo - 1, hi, jp, p.window),
         reverted=np.zeros(len(peak), dtype=bool),
     )
