@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from purgewatch.cli import cli
+from purgewatch.findings import plain
 from purgewatch.model import TABLE_SCHEMAS
-from purgewatch.report._findings import plain
 from purgewatch.store import Store
 from purgewatch.web import create_app, web_csp
 from test_report_data import HOSTILE_NAMES, T0, build_store, fixture_full_app, fixture_full_store  # noqa: F401

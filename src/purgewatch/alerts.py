@@ -48,7 +48,7 @@ from markupsafe import escape
 
 from purgewatch._version import __version__
 from purgewatch.errors import ConfigError
-from purgewatch.report._safe import visible
+from purgewatch.safetext import visible
 from purgewatch.timefmt import human_span
 
 log = logging.getLogger("purgewatch.alerts")

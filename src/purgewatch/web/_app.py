@@ -37,16 +37,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from purgewatch._version import __version__
 from purgewatch.errors import AnalysisError, InputError, PurgeWatchError, StoreError
-from purgewatch.report import _svg
-from purgewatch.report._findings import account_observations, gather_findings, plain
-from purgewatch.report._render import (
+from purgewatch.findings import account_observations, display_name, gather_findings, plain
+from purgewatch.report import (
     account_display_names,
     compare_chart,
     csp_hash,
     register_filters,
+    series_chart,
+    stacked_bar,
     stylesheet,
+    timeline_chart,
 )
-from purgewatch.store import Store, _layout
+from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -111,8 +113,7 @@ class _Cache:
         self.computations = 0  # how many computations ran (tests, diagnostics)
 
     def fingerprint(self) -> tuple[str, ...]:
-        gen = _layout.current_generation(self.store.path)
-        return (gen.name, *(b.name for b in _layout.committed_batches(gen)))
+        return (self.store.content_version(),)
 
     def _start(self, key: Any, compute: Callable[[], Any]) -> tuple[tuple[str, ...], _Flight | None, Any]:
         """(fingerprint, flight to wait on or None, ready value)."""
@@ -318,7 +319,7 @@ def create_app(
     small: list[bool] = []
 
     def compute_findings() -> dict[str, Any]:
-        return gather_findings(st)
+        return gather_findings(st).to_json()
 
     def findings() -> dict[str, Any]:
         """The findings of the current store state (the API: always current)."""
@@ -373,7 +374,7 @@ def create_app(
     # ------------------------------------------------------------------ pages
     def overview(request: Request) -> Response:
         f = page_findings(request)
-        timeline = _svg.timeline_chart(
+        timeline = timeline_chart(
             f["timeline"], [e for e in f["events"] if e.get("shown", True) and e["kind"] in ("suspension_wave", "reinstatement_wave", "purge")],
             label="Status changes per day and detected waves", href_prefix="/events#",
             span=(f["summary"].get("first_observation"), f["summary"].get("last_observation")),
@@ -388,8 +389,6 @@ def create_app(
         return page(request, "watchlists.html.j2", f=f, groups=sorted(groups.items()))
 
     def accounts(request: Request) -> Response:
-        from purgewatch.report._findings import display_name
-
         f = page_findings(request)
         latest = lambda a: a.get("latest") or {}  # noqa: E731
         table = Table(request, f["accounts"], {
@@ -412,15 +411,11 @@ def create_app(
             return page(request, "error.html.j2", status=404, message=f"{platform}:{account_id} is not a watched or observed account")
         evs = [e for e in f["events"] if e["id"] in a["events"]]
         rows = cache.get(("observations", platform, account_id), lambda: account_observations(st, platform, account_id))
-        from purgewatch.report._findings import display_name
-
-        chart = _svg.series_chart(rows, evs, label=f"Followers of {display_name(a)}", href_prefix="#")
+        chart = series_chart(rows, evs, label=f"Followers of {display_name(a)}", href_prefix="#")
         drops = [x for x in f["explain"] if x["platform"] == platform and x["account_id"] == account_id]
         return page(request, "account.html.j2", f=f, a=a, events=evs, chart=chart, rows=rows, drops=drops)
 
     def events(request: Request) -> Response:
-        from purgewatch.report._findings import display_name
-
         f = page_findings(request)
         kind = request.query_params.get("kind") or ""
         rows = [e for e in f["events"] if e.get("shown") and (not kind or e["kind"] == kind)]
@@ -449,7 +444,7 @@ def create_app(
         chart = None
         if result:
             bd = result.get("lost_breakdown") or {}
-            chart = _svg.stacked_bar([(k, float(v or 0)) for k, v in bd.items()], label="What became of the lost followers")
+            chart = stacked_bar([(k, float(v or 0)) for k, v in bd.items()], label="What became of the lost followers")
         return page(request, "explain.html.j2", f=f, result=result, error=error, chart=chart, q=dict(q),
                     names=account_display_names(f))
 
