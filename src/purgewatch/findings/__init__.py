@@ -18,7 +18,13 @@ from purgewatch.findings._cache import FindingsCache, cached_findings
 from purgewatch.findings._gather import gather_findings
 from purgewatch.findings._jsonable import iso, plain
 from purgewatch.findings._observations import account_observations
-from purgewatch.findings._sections import SECTIONS, Section, SectionContext
+from purgewatch.findings._sections import (
+    SECTIONS,
+    Section,
+    SectionContext,
+    extra_sections,
+    sections_of,
+)
 from purgewatch.findings._types import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -34,5 +40,5 @@ from purgewatch.findings._watched import display_name
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "SECTIONS", "Fact", "Findings", "FindingsCache", "Provenance", "Scope",
     "Section", "SectionContext", "StatusCounts", "Summary", "account_observations", "cached_findings",
-    "display_name", "gather_findings", "iso", "plain",
+    "display_name", "extra_sections", "gather_findings", "iso", "plain", "sections_of",
 ]

@@ -49,6 +49,17 @@ class Section:
 SECTIONS: tuple[Section, ...] = ()
 
 
+def extra_sections() -> tuple[Section, ...]:
+    """The registered extra sections, in the order they are shown (read at call time)."""
+    return SECTIONS
+
+
+def sections_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """``{"name", "title", "value"}`` of each registered section present in a findings
+    document (what the report and the web UI render, and the CSV bundle writes)."""
+    return [{"name": s.name, "title": s.title, "value": doc[s.name]} for s in extra_sections() if s.name in doc]
+
+
 def gather_sections(ctx: SectionContext, sections: tuple[Section, ...] | None = None) -> dict[str, Any]:
     """Each section's value; one that cannot answer says why instead of failing the rest."""
     out: dict[str, Any] = {}

@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from purgewatch.errors import InputError
-from purgewatch.findings import SECTIONS, Findings, display_name, gather_findings, iso
+from purgewatch.findings import Findings, display_name, gather_findings, iso, sections_of
 from purgewatch.report import _svg
 from purgewatch.safetext import csv_cell, json_for_html, visible
 from purgewatch.store import Store
@@ -319,6 +319,7 @@ def render_html(findings: Findings, *, generated_at: str, title: str | None = No
         generated_at=generated_at,
         tz=tz or "UTC",
         findings_json=_embedded(doc),
+        sections=sections_of(doc),
     )
 
 
@@ -463,10 +464,9 @@ def csv_bundle(findings: Findings) -> dict[str, str]:
         [{"event": x["event"], **{k: v for k, v in _flatten(x.get("regain") or {}).items() if k != "batches"}} for x in fx if x.get("regain")],
         ["event", "platform", "account_id", "verdict", "gained", "baseline_gain_median", "gain_ratio", "abnormal_gain", "young_share", "young_share_baseline", "young_p_value", "batch_share", "reasons"],
     )
-    for section in SECTIONS:  # extra sections (findings._sections): their rows, one file each
-        value = f.get(section.name)
-        if value is not None:
-            out[f"{section.name}.csv"] = _csv(table_rows(value.get("rows", []) if isinstance(value, dict) else value))
+    for section in sections_of(f):  # extra sections (purgewatch.findings.Section): their rows, one file each
+        value = section["value"]
+        out[f"{section['name']}.csv"] = _csv(table_rows(value.get("rows", []) if isinstance(value, dict) else value))
     return out
 
 
