@@ -57,6 +57,9 @@ class FindingsCache:
         old format, or written for another key: all recomputed, never trusted)."""
         return _read(self._path(scope, version), scope, version)
 
+    def has(self, scope: str, version: str) -> bool:
+        return self._path(scope, version).is_file()
+
     def latest(self, scope: str) -> tuple[str, Findings] | None:
         """(version, findings) of the newest readable persisted result of this scope,
         whatever store state it was computed for (shown labelled as earlier)."""

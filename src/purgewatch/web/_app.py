@@ -153,8 +153,7 @@ def create_app(
         # Start computing (or reading back) the findings as the server starts, not when
         # the first visitor arrives; until then pages may show an earlier persisted result.
         if warm:
-            findings.seed_from_disk()
-            findings.start()
+            pages.warm()
         yield
 
     app = Starlette(

@@ -102,14 +102,17 @@ class ResultCache:
             return value
         return flight.wait(None)
 
-    def get_or_stale(self, key: Any, compute: Callable[[], Any], wait: float) -> tuple[Any, bool]:
-        """(value, fresh): the current value when it is ready within ``wait`` seconds,
-        else the last complete value of an earlier store state (fresh = False), else
-        raises :class:`Pending` (nothing to show yet)."""
+    def get_or_stale(self, key: Any, compute: Callable[[], Any], wait: float,
+                     wait_if_nothing: float | None = None) -> tuple[Any, bool]:
+        """(value, fresh): the current value when it is ready within ``wait`` seconds
+        (``wait_if_nothing`` when there is no earlier value either), else the last complete
+        value of an earlier store state (fresh = False), else raises :class:`Pending`."""
         _, flight, value = self.start(key, compute)
         if flight is None:
             return value, True
-        if flight.done.wait(wait):
+        with self._lock:
+            has_last = key in self._last
+        if flight.done.wait(wait if has_last or wait_if_nothing is None else min(wait, wait_if_nothing)):
             return flight.wait(0), True
         with self._lock:
             last = self._last.get(key)

@@ -9,6 +9,7 @@ the current one is computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,20 +34,34 @@ class WebFindings:
         self.store, self.cache, self.persisted = store, cache, persisted
         self.scope = FindingsCache.scope_key()
         self.gathered = 0  # full computations (tests: a restart must not add one)
+        # Run before a full computation (the web UI: the store's preview first, alone, so
+        # the first visitor's page does not compete with minutes of analysis).
+        self.before_gathering: Callable[[], Any] | None = None
+
+    def persisted_now(self) -> bool:
+        """Whether findings of the current store state are on disk (reading them back takes
+        about a second, so a page waits for them rather than show the preview)."""
+        if self.persisted is None:
+            return False
+        return self.persisted.has(self.scope, self.persisted.version_key())
+
+    def _gather(self) -> Findings:
+        if self.before_gathering is not None:
+            self.before_gathering()
+        self.gathered += 1
+        return gather_findings(self.store)
 
     def compute(self) -> FindingsView:
         """The current findings: from disk when persisted for this store state, else gathered
         (and persisted unless the store changed meanwhile)."""
         if self.persisted is None:
-            self.gathered += 1
-            f = gather_findings(self.store)
+            f = self._gather()
             return FindingsView(f, f.to_json())
         version = self.persisted.version_key()
         found = self.persisted.load(self.scope, version)
         if found is not None:
             return FindingsView(found, found.to_json(), from_disk=True)
-        self.gathered += 1
-        f = gather_findings(self.store)
+        f = self._gather()
         if self.persisted.version_key() == version:
             self.persisted.save(self.scope, version, f)
         return FindingsView(f, f.to_json())
@@ -68,6 +83,6 @@ class WebFindings:
         """The findings of the current store state (waits for the computation)."""
         return self.cache.get(KEY, self.compute)  # type: ignore[no-any-return]
 
-    def for_page(self, wait: float) -> tuple[FindingsView, bool]:
+    def for_page(self, wait: float, wait_if_nothing: float | None = None) -> tuple[FindingsView, bool]:
         """(findings, fresh) within ``wait`` seconds, else earlier ones; raises Pending."""
-        return self.cache.get_or_stale(KEY, self.compute, wait)  # type: ignore[no-any-return]
+        return self.cache.get_or_stale(KEY, self.compute, wait, wait_if_nothing)  # type: ignore[no-any-return]

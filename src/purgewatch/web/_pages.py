@@ -33,6 +33,9 @@ from purgewatch.web._findings import WebFindings
 from purgewatch.web._preview import store_preview
 
 SMALL_STORE_ROWS = 250_000  # below this many stored rows, pages always wait (fast anyway)
+# With no findings to show at all, a page waits this long before showing the store's
+# preview instead: a large store's first computation takes minutes, not seconds.
+PREVIEW_AFTER = 0.5
 WAVE_KINDS = ("suspension_wave", "reinstatement_wave", "purge")
 
 
@@ -141,7 +144,7 @@ class Pages:
         last = self.cache.last_seconds("findings")
         if self.page_wait is None or self.is_small() or (last is not None and last <= self.page_wait):
             return self.findings.current().doc
-        view, fresh = self.findings.for_page(self.page_wait)
+        view, fresh = self.findings.for_page(self.page_wait, None if self.findings.persisted_now() else PREVIEW_AFTER)
         request.state.stale_findings = not fresh
         return view.doc
 
@@ -168,9 +171,21 @@ class Pages:
         took = time.time() - exc.started
         message = (f"The findings of this store are being computed ({took:.0f} s so far; once per change of "
                    "the store, however many pages are asked for). This page reloads itself.")
-        preview = self.cache.get("preview", lambda: store_preview(self.store))
+        preview = self.cache.get("preview", self.preview)
         return self.render(request, "preview.html.j2", 503, refresh=5, headers={"Retry-After": "5"},
                            message=message, p=preview)
+
+    def preview(self) -> dict[str, Any]:
+        return store_preview(self.store)
+
+    def warm(self) -> None:
+        """Start the work a first visitor needs: the preview of a large store (a second),
+        then the findings (minutes on a large store; read back from disk when persisted)."""
+        if not self.is_small():
+            self.cache.start("preview", self.preview)
+            self.findings.before_gathering = lambda: self.cache.get("preview", self.preview)
+        self.findings.seed_from_disk()
+        self.findings.start()
 
     # ------------------------------------------------------------------ pages
     def overview(self, request: Request) -> Response:
