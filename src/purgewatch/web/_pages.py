@@ -14,9 +14,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from purgewatch._version import __version__
 from purgewatch.errors import InputError, PurgeWatchError
 from purgewatch.findings import account_observations, display_name, sections_of
+from purgewatch.model import TOOL_VERSION
 from purgewatch.report import (
     account_display_names,
     compare_chart,
@@ -159,7 +159,7 @@ class Pages:
             tz = "UTC"  # the error page itself (which says what was wrong with ?tz=)
         stale = bool(getattr(request.state, "stale_findings", False))
         html = self.env.get_template(template).render(
-            request_path=request.url.path, css=Markup(stylesheet()), version=__version__,
+            request_path=request.url.path, css=Markup(stylesheet()), version=TOOL_VERSION,
             writable=self.writable, fact_href="/evidence#", account_link=account_url,
             explain_link=explain_url, tz=tz, stale=stale, refresh=refresh or (5 if stale else None), **ctx,
         )
