@@ -147,6 +147,9 @@ def test_an_extra_section_is_one_entry(small: tuple[Store, Findings], monkeypatc
     assert csv_bundle(f)["probe.csv"].splitlines()[:2] == ["platform,account_id", "x,1"]
     html = render_html(f, generated_at="2026-11-29T10:00:00Z")
     assert re.search(r'<section id="probe">\s*<h2>Probe section</h2>', html)
+    with TestClient(create_app(store, page_wait=None, persist=False), base_url="http://127.0.0.1") as client:
+        page = client.get("/").text
+    assert re.search(r'<section id="probe">\s*<h2>Probe section</h2>', page) and "account id" in page
 
 
 def test_web_computes_once_per_store_change_and_keeps_it_across_restarts(tmp_path: Path) -> None:
