@@ -181,7 +181,7 @@ class Pages:
     def warm(self) -> None:
         """Start the work a first visitor needs: the preview of a large store (a second),
         then the findings (minutes on a large store; read back from disk when persisted)."""
-        if not self.is_small():
+        if not self.is_small() and not self.findings.persisted_now():  # else read back in a second
             self.cache.start("preview", self.preview)
             self.findings.before_gathering = lambda: self.cache.get("preview", self.preview)
         self.findings.seed_from_disk()
