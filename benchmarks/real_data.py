@@ -98,11 +98,15 @@ def _get(url: str, timeout: float = 900.0) -> int:
         return int(exc.code)
 
 
-def serve(store: Path, src: Path, parallel: int = 1) -> Cost:
+def serve(store: Path, src: Path, parallel: int = 1, *, cold: bool = True) -> Cost:
     """Start ``purgewatch serve``, time the first page (or ``parallel`` concurrent cold
     requests of it) from the moment the port accepts, then poll until the page is complete
-    (200: a large store may first answer 503 "being computed"), stop the server and read
-    its CPU time and peak RSS."""
+    (200: a large store may first answer 503 with what the store holds while the findings
+    are computed), stop the server and read its CPU time and peak RSS. ``cold``: without
+    the findings an earlier server persisted (``STORE/derived``, deleted first); else a
+    restart, which reads them back."""
+    if cold:
+        shutil.rmtree(store / "derived", ignore_errors=True)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "purgewatch", "serve", "--store", str(store),
                              "--port", str(port)], env=_env(src),
@@ -272,6 +276,9 @@ def main() -> None:
                     print(f"{name:26} {verb:10} skipped: no account to ask about")
                     continue
                 print(f"{name:26} {verb:10} {best(runs).row()}  {os.getloadavg()[0]:.1f}", flush=True)
+                if verb == "serve":  # a restart over the findings the last run persisted
+                    c = serve(store, args.src, cold=False)
+                    print(f"{name:26} {'restart':10} {c.row()}  {os.getloadavg()[0]:.1f}", flush=True)
                 if verb == "serve" and args.parallel > 1:
                     c = serve(store, args.src, parallel=args.parallel)
                     print(f"{name:26} {'serve x' + str(args.parallel):10} {c.row()}  {os.getloadavg()[0]:.1f}",

@@ -175,18 +175,18 @@ def test_report_and_ui_list_accounts_known_only_from_profiles_or_events(store: S
     no watchlist: the report's accounts and the UI's accounts page list them, with source."""
     from starlette.testclient import TestClient
 
-    from purgewatch.report._findings import gather_findings
+    from purgewatch.findings import gather_findings
     from purgewatch.web import create_app
 
     _seed_profiles_and_events(store)
     f = gather_findings(store)
-    accs = {a["account_id"]: a for a in f["accounts"]}
+    accs = {a["account_id"]: a for a in f.accounts}
     assert set(accs) == {"111", "222", "333"}
     assert (accs["222"]["latest"]["source"], accs["222"]["latest"]["followers"], accs["222"]["sources"]) == (
         "profiles", 77, ["profiles"])
     assert (accs["333"]["latest"]["source"], accs["333"]["latest"]["status"]) == ("status_events", "active")
     assert accs["111"]["sources"] == ["profiles", "status_events"]
-    first = " ".join(p if isinstance(p, str) else p["text"] for p in f["summary"]["sentences"][0])
+    first = " ".join(p if isinstance(p, str) else p["text"] for p in f.summary.sentences[0])
     assert first.startswith("3 accounts are known only from profiles or status events")
     with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         page = c.get("/accounts")

@@ -445,12 +445,12 @@ def test_population_selected_on_the_outcome_is_said(gone_only: Store) -> None:
 
 
 def test_report_quotes_the_most_informative_comparison(gone_only: Store) -> None:
-    from purgewatch.report._findings import gather_findings
+    from purgewatch.findings import gather_findings
 
     f = gather_findings(gone_only)
-    suspended = next(c for c in f["compare"] if c["outcome"] == "suspended")
+    suspended = next(c for c in f.compare if c["outcome"] == "suspended")
     sentence = next(" ".join(p if isinstance(p, str) else p["text"] for p in s)
-                    for s in f["summary"]["sentences"] if "Camps compared on “suspended”" in str(s))
+                    for s in f.summary.sentences if "Camps compared on “suspended”" in str(s))
     assert "Most informative comparison, alpha vs gamma" in sentence and "alpha vs beta" not in sentence
     best = suspended["tests"][suspended["most_informative"]["index"]]
     assert f"p = {best['p_value_adjusted_text']}" in sentence and not re.search(r"p = 0(?![.\d])", sentence)

@@ -33,23 +33,9 @@ def test_layer_contract_kept() -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-# Private imports across subpackages still allowed, as "importer -> imported module[.name]".
-# Being removed by the findings layer (report/web/alerts get public names): empty this
-# list when that lands. Nothing else may be added here.
-PRIVATE_IMPORTS_ALLOWED = frozenset({
-    "purgewatch.alerts -> purgewatch.report._safe.visible",
-    "purgewatch.web._app -> purgewatch.report._svg",
-    "purgewatch.web._app -> purgewatch.report._findings.account_observations",
-    "purgewatch.web._app -> purgewatch.report._findings.gather_findings",
-    "purgewatch.web._app -> purgewatch.report._findings.plain",
-    "purgewatch.web._app -> purgewatch.report._findings.display_name",
-    "purgewatch.web._app -> purgewatch.report._render.account_display_names",
-    "purgewatch.web._app -> purgewatch.report._render.compare_chart",
-    "purgewatch.web._app -> purgewatch.report._render.csp_hash",
-    "purgewatch.web._app -> purgewatch.report._render.register_filters",
-    "purgewatch.web._app -> purgewatch.report._render.stylesheet",
-    "purgewatch.web._app -> purgewatch.store._layout",
-})
+# Private imports across subpackages allowed, as "importer -> imported module[.name]".
+# None: a package that needs another's private name gets a public one instead.
+PRIVATE_IMPORTS_ALLOWED: frozenset[str] = frozenset()
 
 
 def private_imports(src: Path) -> dict[str, list[str]]:

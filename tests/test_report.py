@@ -8,7 +8,6 @@ import csv
 import hashlib
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,10 @@ from click.testing import CliRunner
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from purgewatch.cli import cli
-from purgewatch.errors import InputError
+from purgewatch.errors import AnalysisError, InputError
 from purgewatch.report import ReportFiles, gather_findings, render_html, write_report
 from purgewatch.report._render import output_paths
-from purgewatch.report._safe import json_for_html, visible
+from purgewatch.safetext import json_for_html, visible
 from purgewatch.store import Store
 from test_report_data import (  # noqa: F401
     HOSTILE_NAMES,
@@ -229,10 +228,15 @@ def test_report_findings_match_the_store(built: tuple[Store, Path, str]) -> None
 
 def test_missing_analysis_is_said_not_estimated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = build_store(tmp_path / "s", snapshots=False)
-    monkeypatch.setitem(sys.modules, "purgewatch.analysis.compare", None)  # import fails
+    import purgewatch.findings._analyses as analyses
+
+    def cannot(*args: object, **kwargs: object) -> None:
+        raise AnalysisError("no group has enough accounts to compare")
+
+    monkeypatch.setattr(analyses, "compare_store", cannot)  # the analysis cannot answer
     f = gather_findings(store)
-    assert f["availability"]["compare"].startswith("not available")
-    assert f["compare"] == []
+    assert f.availability["compare"].startswith("not available: suspended: no group has enough")
+    assert f.compare == []
     html = render_html(f, generated_at=STAMP_A)
     assert "not available" in html and "This section is left out rather than estimated" in html
     assert not HTMLParser(html).css("svg.intervals circle")

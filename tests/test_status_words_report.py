@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from purgewatch.analysis.compare import compare_store
-from purgewatch.report import gather_findings
+from purgewatch.findings import StatusCounts, gather_findings
 from purgewatch.sources.files import import_files
 from purgewatch.store import Store
 
@@ -31,11 +31,11 @@ def _store(store: Store, tmp_path: Path) -> Store:
 
 def test_report_counts_suspended_or_deleted_apart(store: Store, tmp_path: Path) -> None:
     f = gather_findings(_store(store, tmp_path))
-    assert f["summary"]["status_changes"] == {"suspended": 1, "reinstated": 0, "suspended_or_deleted": 3}
-    text = " ".join(p if isinstance(p, str) else str(p.get("text", "")) for s in f["summary"]["sentences"]
+    assert f.summary.status_changes == StatusCounts(suspended=1, reinstated=0, suspended_or_deleted=3)
+    text = " ".join(p if isinstance(p, str) else str(p.get("text", "")) for s in f.summary.sentences
                     for p in s)
     assert "suspended_or_deleted" in text and "never as suspensions" in text
-    assert sum(d["suspended_or_deleted"] for d in f["timeline"]) == 3
+    assert sum(d["suspended_or_deleted"] for d in f.timeline) == 3
 
 
 def test_compare_has_its_own_outcome_and_never_counts_it_as_suspended(store: Store, tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from purgewatch.cli import cli
+from purgewatch.findings import plain
 from purgewatch.model import TABLE_SCHEMAS
-from purgewatch.report._findings import plain
 from purgewatch.store import Store
 from purgewatch.web import create_app, web_csp
 from test_report_data import HOSTILE_NAMES, T0, build_store, fixture_full_app, fixture_full_store  # noqa: F401
@@ -275,7 +275,7 @@ def test_accounts_search_and_sort(client: TestClient) -> None:
 def test_tables_page_on_the_server() -> None:
     from starlette.requests import Request
 
-    from purgewatch.web._app import PAGE_SIZE, Table
+    from purgewatch.web._pages import PAGE_SIZE, Table
 
     rows = [{"n": i, "name": f"acc{i:03d}"} for i in range(2 * PAGE_SIZE + 20)]
 
@@ -299,7 +299,7 @@ def test_findings_are_computed_once_however_many_requests_arrive(tmp_path: Path)
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from purgewatch.web._app import _Pending
+    from purgewatch.web._cache import Pending as _Pending
 
     st = Store.init(tmp_path / "s")
     cache = create_app(st, warm=False).state.cache

@@ -46,10 +46,10 @@ from urllib.parse import urlsplit
 import httpx
 from markupsafe import escape
 
-from purgewatch._version import __version__
 from purgewatch.errors import ConfigError
+from purgewatch.model import TOOL_VERSION
 from purgewatch.net.http import backoff_delay
-from purgewatch.report._safe import visible
+from purgewatch.safetext import visible
 from purgewatch.timefmt import human_span
 
 log = logging.getLogger("purgewatch.alerts")
@@ -190,7 +190,7 @@ def payload(event: Any, *, sent_at: str | None = None) -> dict[str, Any]:
     return {
         "type": "purgewatch.detection",
         "id": event_identity(e),
-        "tool_version": __version__,
+        "tool_version": TOOL_VERSION,
         "sent_at": sent_at or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "event": e,
         # Slack incoming webhook
@@ -261,7 +261,7 @@ class Alerter:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._client = httpx.Client(transport=transport, timeout=config.timeout, follow_redirects=False,
-                                    headers={"User-Agent": f"PurgeWatch/{__version__} (+alerts)"})
+                                    headers={"User-Agent": f"PurgeWatch/{TOOL_VERSION} (+alerts)"})
 
     def close(self) -> None:
         self._client.close()

@@ -23,11 +23,14 @@ import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from purgewatch.errors import InputError
 from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
+
+if TYPE_CHECKING:
+    from purgewatch.findings import Findings
 
 TimeLike = datetime | str | None
 
@@ -152,9 +155,11 @@ class Evidence:
 
     # -- publishing ----------------------------------------------------------
     def findings(self, *, start: TimeLike = None, end: TimeLike = None,
-                 groups: Sequence[str] | None = None) -> dict[str, Any]:
-        """Everything the report says, as data (docs/report.md)."""
-        from purgewatch.report import gather_findings
+                 groups: Sequence[str] | None = None) -> Findings:
+        """Everything the report says, as a typed :class:`purgewatch.findings.Findings`:
+        facts with the stored rows behind them, events, accounts, summary prose
+        (``.to_json()``: the report's JSON document; docs/report.md)."""
+        from purgewatch.findings import gather_findings
 
         return gather_findings(self.store, start=_time(start, "start"), end=_time(end, "end"), groups=groups)
 

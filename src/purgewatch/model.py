@@ -76,6 +76,67 @@ def carry_enforcement(key: Any, status: Any) -> Any:
     return out
 
 
+# Directions of a status change (``status_changes``): what the report counts and what the
+# wave detector scans. ``NOT_A_CHANGE`` marks a reading that repeats the previous status.
+SUSPENDED, REINSTATED, GONE_UNATTRIBUTED, OTHER_CHANGE, NOT_A_CHANGE = (
+    "suspended", "reinstated", "suspended_or_deleted", "other", "")
+
+
+@dataclass(frozen=True)
+class StatusChanges:
+    """Per status reading (``unknown`` readings dropped): its position in the input
+    (``index``), its effective status (after :func:`carry_enforcement`), the account's
+    previous effective status (None for its first reading) and the change's direction."""
+
+    index: np.ndarray
+    status: np.ndarray
+    previous: np.ndarray
+    direction: np.ndarray
+
+
+def status_changes(key: Any, status: Any, is_event: Any) -> StatusChanges:
+    """The one definition of a status transition (DESIGN rule 4), used by the wave
+    detector and by the findings' status counts. Readings are sorted by (account, time);
+    ``is_event`` marks rows of ``status_events`` (each one *is* a reported change).
+
+    * ``unknown`` is a failed look-up, never a status: those readings are dropped.
+    * ``suspended``: into an enforcement status (``suspended``, ``takendown``) from any
+      other status, or a stream event with no earlier reading (the event reports it).
+    * ``reinstated``: to ``active`` from an enforcement status, or a stream event
+      ``active`` with no earlier reading.
+    * ``suspended_or_deleted``: present to gone without the platform saying why (never a
+      suspension; after an enforcement reading it *is* that suspension: carry_enforcement).
+    * ``other``: any other change, and a first stream event of any other status.
+    """
+    key = np.asarray(key)
+    status = np.asarray(status, dtype=object)
+    is_event = np.asarray(is_event, dtype=bool)
+    index = np.flatnonzero(status != "unknown")
+    key, status, is_event = key[index], status[index], is_event[index]
+    status = carry_enforcement(key, status)
+    n = len(key)
+    has_prev = np.zeros(n, dtype=bool)
+    has_prev[1:] = key[1:] == key[:-1]
+    previous = np.empty(n, dtype=object)
+    previous[1:] = status[:-1]
+    previous[~has_prev] = None
+    prev_text = previous.astype(str)
+    enforced = np.isin(status.astype(str), sorted(ENFORCEMENT_STATUSES))
+    prev_enforced = has_prev & np.isin(prev_text, sorted(ENFORCEMENT_STATUSES))
+    prev_gone = has_prev & np.isin(prev_text, sorted(GONE_STATUSES))
+    first_event = ~has_prev & is_event
+    changed = (has_prev & (previous != status)) | first_event
+    suspended = enforced & ((has_prev & ~prev_enforced) | first_event)
+    reinstated = (status == "active") & (prev_enforced | first_event)
+    unattributed = (status == AMBIGUOUS_GONE) & ~prev_gone & changed
+    direction = np.full(n, NOT_A_CHANGE, dtype=object)
+    direction[changed] = OTHER_CHANGE
+    direction[unattributed] = GONE_UNATTRIBUTED
+    direction[reinstated] = REINSTATED
+    direction[suspended] = SUSPENDED
+    return StatusChanges(index, status, previous, direction)
+
+
 def normalize_status(raw: str | None) -> tuple[str, str | None]:
     """Map a status word to the vocabulary; return (status, raw word kept when unknown)."""
     if raw is None:

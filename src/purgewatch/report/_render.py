@@ -25,9 +25,9 @@ import jinja2
 from markupsafe import Markup
 
 from purgewatch.errors import InputError
+from purgewatch.findings import Findings, display_name, gather_findings, iso, sections_of
 from purgewatch.report import _svg
-from purgewatch.report._findings import display_name, gather_findings, iso
-from purgewatch.report._safe import csv_cell, json_for_html, visible
+from purgewatch.safetext import csv_cell, json_for_html, visible
 from purgewatch.store import Store
 from purgewatch.timefmt import human_span, human_time, zone
 
@@ -204,7 +204,9 @@ def estimate(g: dict[str, Any]) -> tuple[float | None, float | None, float | Non
     return num(rate), num(lo), num(hi)
 
 
-def build_charts(f: dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]:
+def build_charts(findings: Findings | dict[str, Any], *, href_prefix: str = "#") -> dict[str, Any]:
+    """Every chart of the report (inline SVG), from the findings or their JSON document."""
+    f = _doc(findings)
     events = {e["id"]: e for e in f["events"]}
     charts: dict[str, Any] = {
         "timeline": _svg.timeline_chart(
@@ -297,31 +299,39 @@ def forensics_charts(x: dict[str, Any]) -> list[tuple[str, Markup]]:
 
 
 # --------------------------------------------------------------------------- outputs
-def render_html(findings: dict[str, Any], *, generated_at: str, title: str | None = None,
+def render_html(findings: Findings, *, generated_at: str, title: str | None = None,
                 tz: str | None = None) -> str:
     """The report page; times for readers in ``tz`` (an IANA zone; default UTC)."""
     zone(tz)  # an unknown zone is refused before any work
+    doc = _doc(findings)  # the templates read the JSON document
     env = environment()
     tpl = env.get_template("report.html.j2")
     return tpl.render(
-        f=findings,
-        charts=build_charts(findings),
+        f=doc,
+        charts=build_charts(doc),
         css=Markup(stylesheet()),
         csp=report_csp(),
         title=title or "Accounts that vanished: evidence report",
         fact_href="#",
-        account_link=_report_account_link(findings),
-        explain_link=_report_explain_link(findings),
-        names=account_display_names(findings),
+        account_link=_report_account_link(doc),
+        explain_link=_report_explain_link(doc),
+        names=account_display_names(doc),
         generated_at=generated_at,
         tz=tz or "UTC",
-        findings_json=_embedded(findings),
+        findings_json=_embedded(doc),
+        sections=sections_of(doc),
     )
 
 
-def account_display_names(f: dict[str, Any]) -> dict[tuple[str, str], str]:
+def account_display_names(f: Findings | dict[str, Any]) -> dict[tuple[str, str], str]:
     """(platform, account_id) -> ``Label (@handle)`` for every named account of the findings."""
-    return {(a["platform"], a["account_id"]): display_name(a) for a in f["accounts"] if a.get("handle") or a.get("label")}
+    accounts = f.accounts if isinstance(f, Findings) else f["accounts"]
+    return {(a["platform"], a["account_id"]): display_name(a) for a in accounts if a.get("handle") or a.get("label")}
+
+
+def _doc(findings: Findings | dict[str, Any]) -> dict[str, Any]:
+    """The findings' JSON document (what the templates, the bundles and the charts read)."""
+    return findings.to_json() if isinstance(findings, Findings) else findings
 
 
 def _report_account_link(f: dict[str, Any]) -> Callable[[dict[str, Any]], str | None]:
@@ -363,8 +373,9 @@ def _embedded(findings: dict[str, Any]) -> Markup:
                           "omitted": f"{len(encoded):,} characters of findings: see the JSON bundle written beside this file"})
 
 
-def findings_json(findings: dict[str, Any], *, generated_at: str) -> str:
-    doc = {"generated_at": generated_at, **findings}
+def findings_json(findings: Findings, *, generated_at: str) -> str:
+    """The JSON bundle: the findings document with its generation time."""
+    doc = {"generated_at": generated_at, **_doc(findings)}
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
 
@@ -389,9 +400,10 @@ def _csv_value(v: Any) -> Any:
     return csv_cell(v)
 
 
-def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
+def csv_bundle(findings: Findings) -> dict[str, str]:
     """File name -> CSV text. ``ref``/``refs`` columns point at rows of observations.csv
     (and snapshots.csv), the same references the HTML links to."""
+    f = _doc(findings)
     s = f["summary"]
     summary_rows = [{"key": k, "value": v} for k, v in _flatten({k: v for k, v in s.items() if k != "sentences"}).items()]
     explain_rows = []
@@ -452,6 +464,9 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
         [{"event": x["event"], **{k: v for k, v in _flatten(x.get("regain") or {}).items() if k != "batches"}} for x in fx if x.get("regain")],
         ["event", "platform", "account_id", "verdict", "gained", "baseline_gain_median", "gain_ratio", "abnormal_gain", "young_share", "young_share_baseline", "young_p_value", "batch_share", "reasons"],
     )
+    for section in sections_of(f):  # extra sections (purgewatch.findings.Section): their rows, one file each
+        value = section["value"]
+        out[f"{section['name']}.csv"] = _csv(table_rows(value.get("rows", []) if isinstance(value, dict) else value))
     return out
 
 
@@ -522,8 +537,9 @@ def write_report(
     if progress is not None:
         progress("writing the report")
     stamp = generation_time(generated_at)
-    _write(html_path, render_html(findings, generated_at=stamp, title=title, tz=tz))
-    _write(json_path, findings_json(findings, generated_at=stamp))
-    for name, text in csv_bundle(findings).items():
+    doc: Any = findings.to_json()  # converted once for the three renderers
+    _write(html_path, render_html(doc, generated_at=stamp, title=title, tz=tz))
+    _write(json_path, findings_json(doc, generated_at=stamp))
+    for name, text in csv_bundle(doc).items():
         _write(csv_dir / name, text)
     return ReportFiles(html_path, json_path, csv_dir, stamp)

@@ -1,7 +1,7 @@
 """Inline SVG charts generated on the server (no JavaScript, no external request).
 
 Every chart is a plain ``<svg>`` string built from numbers; every piece of text that
-could come from data goes through :func:`purgewatch.report._safe.html_text`. Points and
+could come from data goes through :func:`purgewatch.safetext.html_text`. Points and
 bands are links (``<a href="#o-…">``) to the data appendix rows they stand for, so a
 reader can click from a dot on a line to the observation behind it. Output is
 deterministic: coordinates are rounded to 0.1 px and nothing depends on the clock.
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from purgewatch.report._safe import html_text
+from purgewatch.safetext import html_text
 
 # A restrained palette readable in print and by colour-blind readers (Okabe–Ito).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]

@@ -393,6 +393,24 @@ class Store:
                 raise
             bw.close()
 
+    def content_version(self) -> str:
+        """A token that changes whenever what readers see changes (a commit, a retraction,
+        a compaction): the live generation and its committed batches, hashed. Derived
+        results (the web UI's findings cache) are keyed by it."""
+        import hashlib
+
+        gen = _layout.current_generation(self.path)
+        h = hashlib.sha256(gen.name.encode())
+        for batch in _layout.committed_batches(gen):
+            h.update(b"\0" + batch.name.encode())
+        return h.hexdigest()[:32]
+
+    @property
+    def derived_dir(self) -> Path:
+        """Where results derived from the evidence may be kept (``STORE/derived/``): apart
+        from ``gens/``, never read as evidence, safe to delete (docs/store.md)."""
+        return self.path / "derived"
+
     def batches(self) -> pa.Table:
         """One row per committed batch (the ``runs`` log, commit order) with the
         retraction of each, if any: ``retracted_at`` and ``retraction_reason``."""

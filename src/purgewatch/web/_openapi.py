@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from purgewatch._version import __version__
+from purgewatch.model import TOOL_VERSION
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone (e.g. 2026-03-05T14:00:00Z)"}
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -116,7 +116,7 @@ def openapi_document(*, writable: bool) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "PurgeWatch local API", "version": __version__,
+        "info": {"title": "PurgeWatch local API", "version": TOOL_VERSION,
                  "description": "Read-only JSON over the evidence store, mirroring the CLI's --json answers."
                                 + ("" if writable else " This server runs read-only.")},
         "servers": [{"url": "/"}],

@@ -22,7 +22,7 @@ import numpy as np
 
 from purgewatch.analysis.detect._event import Event, iso
 from purgewatch.analysis.detect._scan import Burst, scan_bursts
-from purgewatch.model import ENFORCEMENT_STATUSES, carry_enforcement
+from purgewatch.model import REINSTATED, SUSPENDED, status_changes
 
 HOUR = 3600.0
 
@@ -54,27 +54,18 @@ class Transitions:
 
 
 def transitions(key: np.ndarray, time: np.ndarray, status: np.ndarray, is_event: np.ndarray) -> Transitions:
-    """Transitions from status readings sorted by (key, time)."""
-    keep = status != "unknown"
-    key, time, status, is_event = key[keep], time[keep], status[keep], is_event[keep]
-    # ``suspended_or_deleted`` is never enforcement by itself (a self-deleted Mastodon
-    # account reads so), but after an enforcement reading it is the same suspension purged.
-    status = carry_enforcement(key, status)
+    """Transitions from status readings sorted by (key, time): the suspensions and
+    reinstatements of :func:`purgewatch.model.status_changes` (the report counts the same)."""
+    ch = status_changes(key, status, is_event)
+    key, time = key[ch.index], time[ch.index]
     n = len(key)
-    has_prev = np.zeros(n, dtype=bool)
-    has_prev[1:] = key[1:] == key[:-1]
-    prev_status = np.empty(n, dtype=object)
-    prev_status[1:] = status[:-1]
-    prev_status[~has_prev] = None
-    enf = np.isin(status, list(ENFORCEMENT_STATUSES))
-    prev_enf = has_prev & np.isin(prev_status.astype(str), list(ENFORCEMENT_STATUSES))
-    susp = enf & ((has_prev & ~prev_enf) | (~has_prev & is_event))
-    rein = (status == "active") & (prev_enf | (~has_prev & is_event))
     since = time.copy()
-    since[1:] = np.where(has_prev[1:], time[:-1], time[1:])
+    if n > 1:
+        since[1:] = np.where(key[1:] == key[:-1], time[:-1], time[1:])
+    susp, rein = ch.direction == SUSPENDED, ch.direction == REINSTATED
     m = susp | rein
     kind = np.where(susp, "suspension_wave", "reinstatement_wave")
-    return Transitions(key[m], time[m], since[m], kind[m], status[m])
+    return Transitions(key[m], time[m], since[m], kind[m], ch.status[m])
 
 
 def find_waves(tr: Transitions, accounts: list[tuple[str, str]], groups: np.ndarray,

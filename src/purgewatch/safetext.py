@@ -1,4 +1,5 @@
-"""Attacker-controlled text made safe to show (DESIGN rule 5).
+"""Attacker-controlled text made safe to show (DESIGN rule 5): one public helper for the
+report, the web UI, the alerts and the findings.
 
 Names, handles and bios are chosen by the people we watch, so they are hostile input.
 Jinja2 autoescaping handles ``<``, ``&`` and quotes in HTML text and attributes; this
@@ -83,3 +84,4 @@ def anchor_id(prefix: str, raw: object) -> str:
     """A fragment id made only of [A-Za-z0-9_-], stable for the same input."""
     cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", str(raw))
     return f"{prefix}-{cleaned}"
+__all__ = ["DISPLAY_LIMIT", "anchor_id", "csv_cell", "html_text", "json_for_html", "visible"]

@@ -1,0 +1,235 @@
+"""The observations of a scope, indexed for the findings: sorted once in Arrow, one slice
+per account, pandas frames only for the few accounts and rows a finding cites."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from purgewatch.findings._jsonable import (
+    downsample,
+    iso,
+    iso_arrow,
+    iso_series,
+    key_hex,
+    ref,
+    text_or_none,
+)
+from purgewatch.model import TABLE_SCHEMAS
+from purgewatch.store import Store
+
+MAX_POINTS = 600  # per-account series points kept (thinned beyond; a chart is 720 px wide)
+OBSERVATION_COLUMNS = [
+    "platform", "account_id", "observed_at", "status", "status_raw", "followers_count",
+    "following_count", "posts_count", "handle", "display_name", "created_at", "description",
+    "detail", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash",
+    "batch_id", "record_key",
+]
+
+
+class ObservationIndex:
+    """The observations in [t0, t1] as one Arrow table (compact: no Python object per
+    row), with the order that sorts them by (platform, account_id, observed_at,
+    record_key) and numpy arrays for the per-account work.
+
+    Accounts are ranges of the sorted order; pandas frames are made only for single
+    accounts (charted ones, those with events) and for the rows a finding cites
+    (``use``/``rows_of``). A store of millions of readings used to become one frame of
+    Python strings several gigabytes large."""
+
+    LIGHT = ["platform", "account_id", "observed_at", "status", "followers_count", "handle", "record_key"]
+
+    def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
+        import pyarrow.compute as pc
+
+        tbl = store.read("observations", columns=self.LIGHT)
+        ts_type = pa.timestamp("us", tz="UTC")
+        if t0 is not None:
+            tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
+        if t1 is not None:
+            tbl = tbl.filter(pc.less_equal(tbl["observed_at"], pa.scalar(t1.to_pydatetime(), ts_type)))
+        self.store = store
+        self.window = (t0, t1)
+        n = tbl.num_rows
+        self.order = pc.sort_indices(tbl, sort_keys=[
+            ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
+            ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
+        # the light columns, sorted, in one contiguous table: an account is a slice of it
+        self.sorted = tbl.take(pa.array(self.order)).combine_chunks() if n else tbl
+        del tbl
+        self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
+        self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
+        if n:
+            plat, acc = self.sorted["platform"], self.sorted["account_id"]
+            new = pc.or_(pc.not_equal(plat.slice(1), plat.slice(0, n - 1)),
+                         pc.not_equal(acc.slice(1), acc.slice(0, n - 1)))
+            heads = np.flatnonzero(np.concatenate([[True], np.asarray(new.to_numpy(zero_copy_only=False), dtype=bool)]))
+            hp = plat.take(pa.array(heads)).to_pylist()
+            ha = acc.take(pa.array(heads)).to_pylist()
+            self.names: list[tuple[str, str]] = [(str(x), str(y)) for x, y in zip(hp, ha, strict=True)]
+            self.start = heads.astype(np.int64)
+            self.stop = np.append(heads[1:], n).astype(np.int64)
+            self.code = np.repeat(np.arange(len(heads)), self.stop - self.start)
+        else:
+            self.names = []
+            self.start = self.stop = self.code = np.zeros(0, np.int64)
+        self._used: dict[str, int] = {}
+
+    def counts(self) -> np.ndarray:
+        return self.stop - self.start
+
+    def use(self, ref: str, row: int) -> None:
+        """Remember the (sorted) row behind a reference: the appendix lists it."""
+        self._used[ref] = row
+
+    def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
+        """Columns of the given sorted rows, in that order. Light columns come from the
+        sorted table; the others (provenance, names) from one filtered scan of the stored
+        files that keeps only these rows (memory bounded by them, not by the store)."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as pads
+
+        rows = np.asarray(rows, dtype=np.int64)
+        light = [c for c in columns if c in self.LIGHT]
+        out = self.sorted.select(light).take(pa.array(rows))
+        heavy = [c for c in columns if c not in self.LIGHT]
+        if not heavy or not len(rows):
+            for c in heavy:
+                out = out.append_column(c, pa.nulls(len(rows), TABLE_SCHEMAS["observations"].field(c).type))
+            return out.select(columns)
+        want = self.key[rows]
+        got = pads.dataset(self.store.files("observations"), format="parquet").to_table(
+            columns=["record_key", *heavy], filter=pc.field("record_key").isin(pa.array(np.unique(want), pa.uint64())))
+        got_keys = got["record_key"].to_numpy()
+        first = np.unique(got_keys, return_index=True)
+        where = first[1][np.searchsorted(first[0], want)]
+        picked = got.take(pa.array(where))
+        for c in heavy:
+            out = out.append_column(c, picked[c].cast(TABLE_SCHEMAS["observations"].field(c).type))
+        return out.select(columns)
+
+    def frame(self, i: int) -> pd.DataFrame:
+        """Account ``i``'s rows as a frame (with ``ref``, and ``row``: the sorted position)."""
+        a, b = int(self.start[i]), int(self.stop[i])
+        df = self.sorted.slice(a, b - a).select(["observed_at", "status", "followers_count", "record_key"]).to_pandas()
+        df["row"] = np.arange(a, b)
+        df["ref"] = ["o-" + key_hex(k) for k in df["record_key"]]
+        return df
+
+    def latest_rows(self, idx: list[int]) -> list[dict[str, Any]]:
+        """Per account: its latest reading, and the name fields of its latest named one."""
+        if not idx:
+            return []
+        ii = np.array(idx, dtype=np.int64)
+        last = self.stop[ii] - 1
+        has = ~np.asarray(self.sorted["handle"].is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        best = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
+        named = best[last]
+        named = np.where(named >= self.start[ii], named, last)
+        lt = self._take(last, ["observed_at", "status", "followers_count"]).to_pylist()
+        nm = self._take(named, ["handle", "display_name", "description"]).to_pylist()
+        out = []
+        for j, (row, r) in enumerate(zip(last.tolist(), lt, strict=True)):
+            f = r["followers_count"]
+            out.append({
+                "row": row, "ref": "o-" + key_hex(self.key[row]), "t": iso(r["observed_at"]),
+                "status": r["status"], "followers": None if f is None else int(f),
+                "n": int(self.stop[ii[j]] - self.start[ii[j]]),
+                **{k: text_or_none(v) for k, v in nm[j].items()},
+            })
+        return out
+
+    def appendix(self, refs: Iterable[str]) -> list[dict[str, Any]]:
+        """Appendix rows (``appendix_row``'s shape) of the cited observations, sorted,
+        built from Arrow columns (times formatted in one vectorised pass)."""
+        rows = sorted({self._used[r] for r in refs if r in self._used})
+        if not rows:
+            return []
+        cols = ["platform", "account_id", "observed_at", "status", "followers_count", "source", "source_ref",
+                "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
+        tbl = self._take(rows, cols)
+        at = iso_arrow(tbl["observed_at"])
+        got = iso_arrow(tbl["retrieved_at"])
+        d = tbl.to_pydict()
+        out = []
+        for j in range(tbl.num_rows):
+            f = d["followers_count"][j]
+            out.append({
+                "ref": "o-" + key_hex(d["record_key"][j]), "table": "observations",
+                "platform": d["platform"][j], "account_id": d["account_id"][j], "at": at[j],
+                "status": d["status"][j], "followers_count": None if f is None else int(f),
+                "source": text_or_none(d["source"][j]), "source_ref": text_or_none(d["source_ref"][j]), "retrieved_at": got[j],
+                "tool_version": text_or_none(d["tool_version"][j]), "payload_hash": text_or_none(d["payload_hash"][j]),
+                "batch_id": text_or_none(d["batch_id"][j]),
+            })
+        return out
+
+    def span_frame(self) -> pd.DataFrame:
+        """First and last observation time (all the summary needs of every row)."""
+        if not len(self.t):
+            return pd.DataFrame({"observed_at": pd.Series([], dtype="datetime64[us, UTC]")})
+        return pd.DataFrame({"observed_at": pd.to_datetime([int(self.t.min()), int(self.t.max())], unit="us", utc=True)})
+
+    def transition_rows(self) -> pd.DataFrame:
+        """The observation rows status changes can come from, with provenance columns: for
+        an account whose statuses come from observations only, its first known status and
+        every row whose status differs from the previous known one; every row of accounts
+        that also have profiles or status events (their rows interleave)."""
+        if not len(self.code):
+            return pd.DataFrame(columns=OBSERVATION_COLUMNS)
+        status = self.sorted["status"].to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(status != "unknown")
+        st, cd = status[idx], self.code[idx]
+        keep = np.ones(len(idx), dtype=bool)
+        if len(idx) > 1:
+            keep[1:] = (cd[1:] != cd[:-1]) | (st[1:] != st[:-1])
+        other = self._accounts_elsewhere()
+        if other.any():
+            keep |= other[cd]
+        return self._take(idx[keep], OBSERVATION_COLUMNS).to_pandas()
+
+    def _accounts_elsewhere(self) -> np.ndarray:
+        """Accounts (codes) that also have rows in profiles or status_events."""
+        out = np.zeros(len(self.names), dtype=bool)
+        index = {k: i for i, k in enumerate(self.names)}
+        for table in ("profiles", "status_events"):
+            tbl = self.store.read(table, columns=["platform", "account_id"])
+            if tbl.num_rows == 0:
+                continue
+            for r in tbl.group_by(["platform", "account_id"]).aggregate([]).to_pylist():
+                i = index.get((str(r["platform"]), str(r["account_id"])))
+                if i is not None:
+                    out[i] = True
+        return out
+
+
+def account_observations(store: Store, platform: str, account_id: str, limit: int = MAX_POINTS) -> list[dict[str, Any]]:
+    """One account's observations with provenance (oldest first), for a page about it;
+    thinned to ``limit`` points keeping every status change."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    files = store.files("observations")
+    if not files:
+        return []
+    cols = ["observed_at", "status", "followers_count", "source", "source_ref", "retrieved_at", "payload_hash", "record_key"]
+    flt = (pc.field("platform") == platform) & (pc.field("account_id") == account_id) & store.visible_filter()
+    tbl = pads.dataset(files, format="parquet").to_table(columns=cols, filter=flt)
+    df = tbl.to_pandas().sort_values(["observed_at", "record_key"], kind="stable")
+    if not len(df):
+        return []
+    change = df["status"].ne(df["status"].shift()).to_numpy()
+    df = df.iloc[downsample(np.arange(len(df)), change, limit)]
+    out = []
+    r: Any
+    for r, t_iso, got in zip(df.itertuples(index=False), iso_series(df["observed_at"]), iso_series(df["retrieved_at"]), strict=True):
+        out.append({
+            "t": t_iso, "followers": None if pd.isna(r.followers_count) else int(r.followers_count),
+            "status": r.status, "ref": ref("o", r.record_key), "source": text_or_none(r.source),
+            "source_ref": text_or_none(r.source_ref), "retrieved_at": got, "payload_hash": text_or_none(r.payload_hash),
+        })
+    return out
