@@ -121,6 +121,9 @@ def event_identity(event: Any) -> str:
     run that widens the window's end (a wave still growing) is the same event."""
     e = event_json(event)
     key = [e.get("kind"), e.get("platform"), e.get("account_id"), e.get("group"), e.get("start")]
+    if e.get("kind") == "post_deleted":
+        # one alert per post (an account may delete several posts between two reads)
+        key = [e.get("kind"), e.get("platform"), e.get("account_id"), e.get("post_id")]
     return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
@@ -139,6 +142,7 @@ _KIND_WORDS = {
     "suspension_wave": "suspension wave",
     "reinstatement_wave": "reinstatement wave",
     "purge": "platform-wide purge",
+    "post_deleted": "post deleted",
 }
 
 
@@ -156,6 +160,8 @@ def message_text(e: dict[str, Any]) -> str:
     """One plain sentence about the event (attacker-controlled parts made visible and
     clipped; escaping for each receiver is applied after)."""
     kind = _KIND_WORDS.get(str(e.get("kind")), str(e.get("kind")))
+    if e.get("kind") == "post_deleted":
+        return _deletion_text(e, kind)
     verb = " gained " if e.get("kind") == "follower_surge" else " lost "
     from purgewatch.queries import AccountName  # lazily: ibis is heavy for a webhook sender
 
@@ -172,6 +178,23 @@ def message_text(e: dict[str, Any]) -> str:
         f"PurgeWatch: {kind} on {where}{group}: {who}{size} {unit}{share}, "
         f"{_when(e.get('start'), e.get('end'))} (score {e.get('score')})."
     )
+
+
+def _deletion_text(e: dict[str, Any], kind: str) -> str:
+    """A deleted post of a watched account: who, when it was last seen and first missing,
+    and the archived text shortened (analysis/post_context.deletion_sentence)."""
+    from purgewatch.analysis.post_context import deletion_sentence  # lazily, as above
+
+    where = visible(e.get("platform"), 30)
+    group = f" (group {visible(e.get('group'), 60)})" if e.get("group") else ""
+    fields = {k: e.get(k) for k in ("account_id", "created_at", "last_seen", "first_missing")}
+    try:
+        sentence = deletion_sentence({**fields, "handle": visible(e.get("handle"), 80) or None,
+                                      "label": visible(e.get("label"), 80) or None,
+                                      "text": visible(e.get("text"), 400)}, limit=160)
+    except (ValueError, TypeError):
+        sentence = f"{visible(e.get('account_id'), 120)} deleted post {visible(e.get('post_id'), 80)}"
+    return _defang_mentions(f"PurgeWatch: {kind} on {where}{group}: {sentence}.")
 
 
 def _when(start: Any, end: Any) -> str:

@@ -39,6 +39,7 @@ from purgewatch.model import (
     TOOL_VERSION,
     carry_enforcement,
 )
+from purgewatch.report._posts import posts_findings
 from purgewatch.store import Store
 from purgewatch.timefmt import iso_utc, parse_zoned
 
@@ -713,6 +714,7 @@ def gather_findings(
         "explain": explains,
         "compare": compare,
         "forensics": forensics,
+        "posts": posts_findings(store, events, accounts, t0, t1, group_filter),  # report/_posts.py
         "facts": facts.items,
         "observations": appendix,
         "snapshots": snap_rows,

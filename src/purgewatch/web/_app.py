@@ -613,6 +613,7 @@ def create_app(
         Route("/explain", explain_page),
         Route("/compare", compare_page),
         Route("/evidence", evidence),
+        Route("/posts", lambda r: page(r, "posts.html.j2", f=page_findings(r))),  # report/_posts.py
         Route("/api/openapi.json", api_openapi),
         Route("/api/watchlist", api_watchlist, methods=["GET"]),
         Route("/api/watchlist", api_watchlist_add, methods=["POST"]),

@@ -1,0 +1,136 @@
+"""The report's words beside its numbers: the ``posts`` part of the findings and the
+plain sentences the demo story tells from it.
+
+The computation is :func:`purgewatch.analysis.post_context.post_context`; this module
+only adapts it to the findings (events with their report ids, the accounts in scope)
+and phrases it. Templates: ``_posts_section.html.j2`` (the "Posts" section),
+``_posts_account.html.j2`` (an account's posts around its events) and
+``_posts_macros.html.j2``; the web UI renders the same templates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from purgewatch.errors import PurgeWatchError
+from purgewatch.queries import AccountName
+from purgewatch.store import Store
+
+log = logging.getLogger("purgewatch.report")
+
+
+def posts_findings(
+    store: Store,
+    events: list[dict[str, Any]],
+    accounts: Iterable[dict[str, Any]],
+    start: Any = None,
+    end: Any = None,
+    groups: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The ``posts`` key of the findings: ``{"available": False}`` when the store holds no
+    post (the report and UI then say nothing about posts), else
+    :func:`~purgewatch.analysis.post_context.post_context`'s answer for the report's
+    events and accounts. An analysis failure is reported in ``error``, not raised: the
+    rest of the report stands without it."""
+    from purgewatch.analysis.post_context import post_context
+
+    keys = [(str(a["platform"]), str(a["account_id"])) for a in accounts]
+    try:
+        return post_context(store, events, accounts=keys, start=_dt(start), end=_dt(end), groups=groups)
+    except PurgeWatchError as exc:
+        log.warning("posts context failed", extra={"error": str(exc)})
+        return {"available": False, "error": str(exc)}
+
+
+def _dt(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v
+    to_py = getattr(v, "to_pydatetime", None)
+    return to_py() if to_py is not None else None
+
+
+def _name(d: dict[str, Any]) -> str:
+    return AccountName(d.get("handle"), d.get("label")).text(d.get("account_id"))
+
+
+def _quote(p: dict[str, Any], limit: int = 140) -> str:
+    from purgewatch.analysis.post_context import excerpt
+
+    return f"\u201c{excerpt(p.get('text'), limit)}\u201d"
+
+
+def wave_lines(posts: dict[str, Any]) -> list[str]:
+    """Who spoke about each wave, per camp, and who stayed silent (never an unread
+    account): sentences for the demo story."""
+    if not posts.get("available"):
+        return []
+    cited = posts.get("posts") or {}
+    lines = []
+    for w in posts.get("waves") or []:
+        parts = []
+        for g in w.get("groups") or []:
+            spoke, silent, unread = g.get("spoke") or [], g.get("silent") or [], g.get("unread") or []
+            if not (spoke or silent):
+                parts.append(f"none of the {g['group']} camp's {g['accounts']} accounts could be read")
+                continue
+            if spoke:
+                first = spoke[0]
+                quote = next((_quote(cited[r]) for r in first.get("posts") or [] if r in cited), "")
+                said = f"{_name(first)}: {quote}" if quote else _name(first)
+                phrase = f"{len(spoke)} of the {g['read']} {g['group']} accounts read spoke about it ({said})"
+            else:
+                phrase = f"the {g['group']} camp stayed silent ({len(silent)} of {g['read']} accounts read, none mentioned it)"
+            if unread:
+                phrase += f"; {len(unread)} not read"
+            parts.append(phrase)
+        if parts:
+            from purgewatch.timefmt import human_time
+
+            lines.append(f"In the days after the wave (to {human_time(w['window']['to'])}), " + "; ".join(parts) + ".")
+    return lines
+
+
+def call_lines(posts: dict[str, Any], account: tuple[str, str] | None = None) -> list[str]:
+    """The calls to follow that preceded follower surges (of ``account`` when given),
+    with how many others reposted them."""
+    if not posts.get("available"):
+        return []
+    from purgewatch.timefmt import human_time
+
+    cited = posts.get("posts") or {}
+    lines = []
+    said: set[str] = set()
+    for s in posts.get("surges") or []:
+        if account is not None and (s["platform"], s["account_id"]) != account:
+            continue
+        for ref in s.get("calls") or []:
+            if ref in said or ref not in cited:
+                continue
+            said.add(ref)
+            p = cited[ref]
+            rp = next((r for r in s.get("reposts") or [] if r["of"] == ref), None)
+            again = f", reposted or quoted {rp['n']:,} times by {rp['accounts']:,} accounts" if rp else ""
+            lines.append(f"Before the follower surge of {human_time(s['start'])}, {_name(p)} called on "
+                         f"supporters, {human_time(p['created_at'])}: {_quote(p)}{again}.")
+            break
+    return lines
+
+
+def deleted_lines(posts: dict[str, Any], limit: int = 3) -> list[str]:
+    """Deleted posts of the accounts in scope, each in one sentence."""
+    if not posts.get("available"):
+        return []
+    from purgewatch.analysis.post_context import deletion_sentence
+
+    cited = posts.get("posts") or {}
+    gone = posts.get("deleted") or []
+    lines = [deletion_sentence({**cited.get(d["ref"], {}), **d, "text": (cited.get(d["ref"]) or {}).get("text")}) + "."
+             for d in gone[:limit]]
+    if len(gone) > limit:
+        lines.append(f"{len(gone) - limit} more deleted posts are listed in the report.")
+    return lines
