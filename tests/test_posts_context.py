@@ -157,13 +157,18 @@ def test_the_surge_is_shown_with_the_call_that_preceded_it_and_its_reposts(findi
 
 def test_an_accounts_timeline_holds_its_posts_around_each_event(findings: dict[str, Any]) -> None:
     tl = findings["posts"]["timelines"]
-    leader = tl["x:1001"]
-    kinds = [t["kind"] for t in leader]
-    assert "follower_drop" in kinds and "follower_surge" in kinds
-    drop = next(t for t in leader if t["kind"] == "follower_drop")
-    assert post_ref("x", "1001", "502") in drop["posts"]
+    items = tl["x:1001"]["items"]
+    kinds = [i["kind"] for i in items if "kind" in i]
+    assert kinds == ["follower_drop", "suspension_wave", "follower_surge"]   # in time order
+    posts = [i["post"] for i in items if "post" in i]
+    # each post once, oldest first, between the events it follows
+    assert posts == [post_ref("x", "1001", p) for p in ("502", "503", "504")]
+    order = [i.get("kind") or i["post"] for i in items]
+    assert order.index("suspension_wave") < order.index(post_ref("x", "1001", "502"))
+    assert order.index(post_ref("x", "1001", "504")) < order.index("follower_surge")
+    assert post_ref("x", "1001", "501") not in posts   # 3 March: more than 2 days before the drop
     # the opposition leader's post falls in the wave's days
-    assert any(post_ref("x", "2001", "701") in t["posts"] for t in tl["x:2001"])
+    assert [i["post"] for i in tl["x:2001"]["items"] if "post" in i] == [post_ref("x", "2001", "701")]
     assert "x:7001" not in tl   # not in the report's accounts
 
 

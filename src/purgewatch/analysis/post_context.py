@@ -111,7 +111,8 @@ def post_context(
         "surges": surge_out,
         "timelines": timelines,
         "deleted": deleted,
-        "posts": ctx.cited,
+        # oldest first: the quoted posts read as a timeline
+        "posts": dict(sorted(ctx.cited.items(), key=lambda kv: (str(kv[1]["created_at"] or ""), kv[0]))),
     }
 
 
@@ -371,7 +372,7 @@ class _Builder:
 
     # -- an account's posts around its events
     def timelines(self, con: Any, events: list[dict[str, Any]], waves: list[dict[str, Any]],
-                  keys: set[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+                  keys: set[tuple[str, str]]) -> dict[str, dict[str, Any]]:
         pad = timedelta(days=DAYS_AROUND_EVENT)
         items: list[tuple[tuple[str, str] | None, dict[str, Any], pd.Timestamp, pd.Timestamp]] = []
         for e in events:
@@ -400,24 +401,34 @@ class _Builder:
         if not len(df):
             return {}
         df["t"] = pd.to_datetime(df["created_at"], utc=True)
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, dict[str, Any]] = {}
         for (plat, aid), part in df.groupby(["platform", "account_id"], sort=True):
             k = (str(plat), str(aid))
-            entries = []
+            events_here: list[dict[str, Any]] = []
+            chosen: set[int] = set()
+            in_windows: set[int] = set()
             for owner, info, a, b in items:
                 if owner is not None and owner != k:
                     continue
                 inside = part[(part["t"] >= a) & (part["t"] < b)]
                 if not len(inside):
                     continue
-                centre = _ts(info["start"])
-                near = inside.assign(d=(inside["t"] - centre).abs()).sort_values(["d", "post_id"]).head(MAX_POSTS)
-                near = near.sort_values(["t", "post_id"])
-                entries.append({**info, "window": {"from": _iso(a), "to": _iso(b)},
-                                "posts": [self.cite(r) for r in near.drop(columns=["t", "d"]).to_dict("records")],
-                                "more": int(len(inside) - len(near))})
-            if entries:
-                out[f"{k[0]}:{k[1]}"] = sorted(entries, key=lambda x: str(x["start"]))
+                # the posts nearest the event's start, at most MAX_POSTS per event
+                near = inside.assign(d=(inside["t"] - _ts(info["start"])).abs()).sort_values(["d", "post_id"])
+                chosen.update(near.index[:MAX_POSTS].tolist())
+                in_windows.update(inside.index.tolist())
+                events_here.append({**info, "window": {"from": _iso(a), "to": _iso(b)}})
+            if not events_here:
+                continue
+            # One chronological list: the events (at their start) and the posts between
+            # them, each post once even when it is near several events.
+            seq: list[tuple[str, int, dict[str, Any]]] = [(str(e["start"]), 0, e) for e in events_here]
+            shown = part.loc[sorted(chosen)].drop(columns=["t"])
+            for r in shown.to_dict("records"):
+                seq.append((str(_iso(r["created_at"])), 1, {"post": self.cite(r)}))
+            seq.sort(key=lambda x: (x[0], x[1]))
+            out[f"{k[0]}:{k[1]}"] = {"items": [x[2] for x in seq], "events": len(events_here),
+                                     "posts": len(chosen), "more": len(in_windows) - len(chosen)}
         return out
 
     # -- what was taken back
