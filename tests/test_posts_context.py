@@ -248,13 +248,13 @@ def test_web_posts_page_without_posts_says_so(tmp_path: Path) -> None:
 def test_demo_story_tells_who_spoke_the_call_and_the_deleted_post(findings: dict[str, Any]) -> None:
     story = demo_story(findings)
     wave = next(line for line in story if line.startswith("In the days after the wave"))
-    assert "2 of the 2 government accounts read spoke about it" in wave
+    assert "2 of the 2 government accounts read spoke about it (head of state (@leader): \u201cThis is a targeted attack" in wave
     assert "the opposition camp stayed silent (2 of 2 accounts read, none mentioned it); 1 not read" in wave
     call = next(line for line in story if "called on supporters" in line)
     assert "head of state (@leader)" in call and "Win them back" in call and "reposted or quoted 3 times by 3 accounts" in call
     gone = next(line for line in story if "deleted a post" in line)
-    assert "last seen Fri 6 Mar 2026, 00:00 UTC" in gone and "first missing Mon 9 Mar 2026, 00:00 UTC" in gone
-    assert "The platform works for our enemies" in gone
+    assert "last seen Friday 6 March 2026, 00:00 UTC" in gone and "first missing Monday 9 March 2026, 00:00 UTC" in gone
+    assert gone.endswith("this purge is censorship.\u201d")   # one full stop, inside the quote
     # the call comes before the regain line, the deletion after
     assert story.index(wave) < story.index(call) < story.index(gone)
 

@@ -19,6 +19,11 @@ hand the whole detection list over after every cycle and each event goes out onc
 across restarts. Events that failed stay pending and are tried again next cycle, up to
 ``max_rounds`` cycles.
 
+Deleted posts of watched accounts go out the same way, as events of kind ``post_deleted``
+(:func:`purgewatch.analysis.post_context.deletion_alerts`; one per post): the message names
+the account, says when the post was last seen and first missing, and quotes its archived
+text shortened.
+
 Attacker-controlled text never reaches a receiver unescaped, and the webhook URL (which
 is itself a secret for Slack) and the secret are never logged.
 """
@@ -193,8 +198,8 @@ def _deletion_text(e: dict[str, Any], kind: str) -> str:
                                       "label": visible(e.get("label"), 80) or None,
                                       "text": visible(e.get("text"), 400)}, limit=160)
     except (ValueError, TypeError):
-        sentence = f"{visible(e.get('account_id'), 120)} deleted post {visible(e.get('post_id'), 80)}"
-    return _defang_mentions(f"PurgeWatch: {kind} on {where}{group}: {sentence}.")
+        sentence = f"{visible(e.get('account_id'), 120)} deleted post {visible(e.get('post_id'), 80)}."
+    return _defang_mentions(f"PurgeWatch: {kind} on {where}{group}: {sentence}")
 
 
 def _when(start: Any, end: Any) -> str:

@@ -28,7 +28,7 @@ renderer escapes them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -486,18 +486,26 @@ def _last_seen_refs(con: Any, gone: list[dict[str, Any]]) -> dict[tuple[str, str
     return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
-def deletion_sentence(d: dict[str, Any], *, limit: int = 160) -> str:
+def deletion_sentence(d: dict[str, Any], *, limit: int = 160, when: Callable[[Any], str] | None = None) -> str:
     """One plain sentence about a deleted post (alerts, the demo story): who, when it was
-    last seen and first missing, and the archived text shortened. Unescaped text."""
-    from purgewatch.timefmt import human_time
+    published, last seen and first missing (``when`` formats a time; default
+    ``Thu 5 Mar 2026, 18:00 UTC``), and the archived text shortened. Unescaped text,
+    ending with its full stop."""
+    from purgewatch.timefmt import human_time as default_when
 
+    human_time = when or default_when
     who = AccountName(d.get("handle"), d.get("label")).text(d.get("account_id"))
     published = f" published {human_time(d['created_at'])}" if d.get("created_at") else ""
     text = excerpt(d.get("text"), limit)
     quoted = f": \u201c{text}\u201d" if text else " (no text archived)"
-    return (f"{who} deleted a post{published}; last seen {human_time(d.get('last_seen'))}, "
-            f"first missing {human_time(d.get('first_missing'))}{quoted}")
+    return full_stop(f"{who} deleted a post{published}; last seen {human_time(d.get('last_seen'))}, "
+                     f"first missing {human_time(d.get('first_missing'))}{quoted}")
 
 
-__all__ = ["CALL_TOPIC", "WAVE_TOPIC", "deletion_alerts", "deletion_sentence", "excerpt", "has_posts",
+def full_stop(sentence: str) -> str:
+    """The sentence with a full stop, unless a quotation closing it already ends one."""
+    return sentence if sentence.endswith((".\u201d", "!\u201d", "?\u201d", "\u2026\u201d")) else sentence + "."
+
+
+__all__ = ["CALL_TOPIC", "WAVE_TOPIC", "deletion_alerts", "deletion_sentence", "excerpt", "full_stop", "has_posts",
            "post_context", "post_ref", "post_url"]

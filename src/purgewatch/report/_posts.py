@@ -11,7 +11,7 @@ and phrases it. Templates: ``_posts_section.html.j2`` (the "Posts" section),
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -58,15 +58,31 @@ def _name(d: dict[str, Any]) -> str:
     return AccountName(d.get("handle"), d.get("label")).text(d.get("account_id"))
 
 
+def _when(when: Formatter | None) -> Formatter:
+    from purgewatch.timefmt import human_time
+
+    return when or human_time
+
+
+def full_stop(sentence: str) -> str:
+    from purgewatch.analysis.post_context import full_stop as stop
+
+    return stop(sentence)
+
+
 def _quote(p: dict[str, Any], limit: int = 140) -> str:
     from purgewatch.analysis.post_context import excerpt
 
     return f"\u201c{excerpt(p.get('text'), limit)}\u201d"
 
 
-def wave_lines(posts: dict[str, Any]) -> list[str]:
-    """Who spoke about each wave, per camp, and who stayed silent (never an unread
-    account): sentences for the demo story."""
+Formatter = Callable[[Any], str]
+
+
+def wave_lines(posts: dict[str, Any], when: Formatter | None = None) -> list[str]:
+    """Who spoke about each wave, per camp (the one with most matching posts quoted), and
+    who stayed silent (never an unread account): sentences for the demo story. ``when``
+    formats a time (default ``Thu 5 Mar 2026, 18:00 UTC``)."""
     if not posts.get("available"):
         return []
     cited = posts.get("posts") or {}
@@ -79,7 +95,7 @@ def wave_lines(posts: dict[str, Any]) -> list[str]:
                 parts.append(f"none of the {g['group']} camp's {g['accounts']} accounts could be read")
                 continue
             if spoke:
-                first = spoke[0]
+                first = sorted(spoke, key=lambda d: (-int(d.get("n_posts") or 0), _name(d)))[0]
                 quote = next((_quote(cited[r]) for r in first.get("posts") or [] if r in cited), "")
                 said = f"{_name(first)}: {quote}" if quote else _name(first)
                 phrase = f"{len(spoke)} of the {g['read']} {g['group']} accounts read spoke about it ({said})"
@@ -89,39 +105,38 @@ def wave_lines(posts: dict[str, Any]) -> list[str]:
                 phrase += f"; {len(unread)} not read"
             parts.append(phrase)
         if parts:
-            from purgewatch.timefmt import human_time
-
-            lines.append(f"In the days after the wave (to {human_time(w['window']['to'])}), " + "; ".join(parts) + ".")
+            lines.append(f"In the days after the wave (to {_when(when)(w['window']['to'])}), " + "; ".join(parts) + ".")
     return lines
 
 
-def call_lines(posts: dict[str, Any], account: tuple[str, str] | None = None) -> list[str]:
-    """The calls to follow that preceded follower surges (of ``account`` when given),
-    with how many others reposted them."""
+def call_lines(posts: dict[str, Any], account: tuple[str, str] | None = None,
+               when: Formatter | None = None) -> list[str]:
+    """The call to follow that preceded each account's first follower surge with one
+    (of ``account`` only, when given), with how many others reposted or quoted it."""
     if not posts.get("available"):
         return []
-    from purgewatch.timefmt import human_time
-
+    human_time = _when(when)
     cited = posts.get("posts") or {}
     lines = []
-    said: set[str] = set()
-    for s in posts.get("surges") or []:
-        if account is not None and (s["platform"], s["account_id"]) != account:
+    told: set[tuple[str, str]] = set()
+    for s in sorted(posts.get("surges") or [], key=lambda s: str(s.get("start"))):
+        acct = (s["platform"], s["account_id"])
+        if (account is not None and acct != account) or acct in told:
             continue
         for ref in s.get("calls") or []:
-            if ref in said or ref not in cited:
+            if ref not in cited:
                 continue
-            said.add(ref)
+            told.add(acct)
             p = cited[ref]
             rp = next((r for r in s.get("reposts") or [] if r["of"] == ref), None)
             again = f", reposted or quoted {rp['n']:,} times by {rp['accounts']:,} accounts" if rp else ""
-            lines.append(f"Before the follower surge of {human_time(s['start'])}, {_name(p)} called on "
-                         f"supporters, {human_time(p['created_at'])}: {_quote(p)}{again}.")
+            lines.append(full_stop(f"Before the follower surge of {human_time(s['start'])}, {_name(p)} called "
+                                   f"on supporters, {human_time(p['created_at'])}: {_quote(p)}{again}"))
             break
     return lines
 
 
-def deleted_lines(posts: dict[str, Any], limit: int = 3) -> list[str]:
+def deleted_lines(posts: dict[str, Any], limit: int = 3, when: Formatter | None = None) -> list[str]:
     """Deleted posts of the accounts in scope, each in one sentence."""
     if not posts.get("available"):
         return []
@@ -129,7 +144,8 @@ def deleted_lines(posts: dict[str, Any], limit: int = 3) -> list[str]:
 
     cited = posts.get("posts") or {}
     gone = posts.get("deleted") or []
-    lines = [deletion_sentence({**cited.get(d["ref"], {}), **d, "text": (cited.get(d["ref"]) or {}).get("text")}) + "."
+    lines = [deletion_sentence({**cited.get(d["ref"], {}), **d, "text": (cited.get(d["ref"]) or {}).get("text")},
+                               when=when)
              for d in gone[:limit]]
     if len(gone) > limit:
         lines.append(f"{len(gone) - limit} more deleted posts are listed in the report.")
