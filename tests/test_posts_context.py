@@ -340,3 +340,13 @@ def test_helpers() -> None:
     assert post_url("x", "1", "123", "javascript:alert(1)") == "https://x.com/i/web/status/123"
     assert post_url("mastodon", "1@m", "5") is None
     assert post_ref("x", "1", "2") == post_ref("x", "1", "2") != post_ref("x", "1", "3")
+
+
+def test_the_watch_loop_detection_hands_deletions_to_the_alerts(tmp_path: Path) -> None:
+    from purgewatch.cli._collect_cmds import _detect_and_deletions
+
+    store = _small(tmp_path)
+    assert [e for e in _detect_and_deletions(store) if isinstance(e, dict)] == []
+    _read(store, "x", "1001", "2026-03-08T00:00:00Z", ["2"])
+    deletions = [e for e in _detect_and_deletions(store) if isinstance(e, dict) and e.get("kind") == "post_deleted"]
+    assert [(e["account_id"], e["post_id"]) for e in deletions] == [("1001", "1")]
