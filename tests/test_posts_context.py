@@ -167,8 +167,11 @@ def test_an_accounts_timeline_holds_its_posts_around_each_event(findings: dict[s
     assert order.index("suspension_wave") < order.index(post_ref("x", "1001", "502"))
     assert order.index(post_ref("x", "1001", "504")) < order.index("follower_surge")
     assert post_ref("x", "1001", "501") not in posts   # 3 March: more than 2 days before the drop
-    # the opposition leader's post falls in the wave's days
-    assert [i["post"] for i in tl["x:2001"]["items"] if "post" in i] == [post_ref("x", "2001", "701")]
+    # in the wave's days, an account's posts about it: the journalist's; not the
+    # opposition leader's day at the market
+    gov4 = "at://did:plc:gov4/app.bsky.feed.post/3kaaa"
+    assert [i["post"] for i in tl["bluesky:did:plc:gov4"]["items"] if "post" in i] == [post_ref("bluesky", "did:plc:gov4", gov4)]
+    assert "x:2001" not in tl
     assert "x:7001" not in tl   # not in the report's accounts
 
 

@@ -98,7 +98,7 @@ def post_context(
     surges = [e for e in evs if e.get("kind") == "follower_surge" and e.get("account_id")]
     surge_out = [ctx.surge(con, e, call_topic) for e in surges]
 
-    timelines = ctx.timelines(con, [e for e in evs if e.get("account_id")], waves, keys)
+    timelines = ctx.timelines(con, [e for e in evs if e.get("account_id")], waves, keys, wave_topic)
 
     deleted = ctx.deleted(con, keys, start, end)
     ctx.name_everyone()
@@ -372,7 +372,7 @@ class _Builder:
 
     # -- an account's posts around its events
     def timelines(self, con: Any, events: list[dict[str, Any]], waves: list[dict[str, Any]],
-                  keys: set[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+                  keys: set[tuple[str, str]], topic: str) -> dict[str, dict[str, Any]]:
         pad = timedelta(days=DAYS_AROUND_EVENT)
         items: list[tuple[tuple[str, str] | None, dict[str, Any], pd.Timestamp, pd.Timestamp]] = []
         for e in events:
@@ -386,18 +386,31 @@ class _Builder:
                                  "end": max(str(x.get("end")) for x in w["events"])}, w["from"], w["to"]))
         if not items or not keys:
             return {}
-        con.register("__tl_keys", pd.DataFrame(sorted(keys), columns=["platform", "account_id"]))
-        conds = " OR ".join("(p.created_at >= ? AND p.created_at < ?)" for _ in items)
-        params = [t.to_pydatetime() for _k, _i, a, b in items for t in (a, b)]
+        # Constants only (ids and times as bound parameters): DuckDB pushes them into the
+        # Parquet scan, so only the posts of these accounts in these windows are read. An
+        # account's own events bring all its posts near them; a wave, each account's posts
+        # about it (the wave topic), which every account in scope may have.
+        about, about_params = query_sql(parse_query(topic))
+        conds, params = [], []
+        for owner, _info, a, b in items:
+            if owner is not None:
+                conds.append("(p.platform = ? AND p.account_id = ? AND p.created_at >= ? AND p.created_at < ?)")
+                params += [owner[0], owner[1], a.to_pydatetime(), b.to_pydatetime()]
+            else:
+                conds.append("(p.created_at >= ? AND p.created_at < ?)")
+                params += [a.to_pydatetime(), b.to_pydatetime()]
+        ids = sorted({k[1] for k in keys})
+        marks = ", ".join("?" for _ in ids)
         df = con.execute(f"""
             SELECT platform, account_id, post_id, arg_max(created_at, observed_at) AS created_at,
                    arg_max(text, observed_at) AS text, arg_max(url, observed_at) AS url,
-                   arg_max(repost_of, observed_at) AS repost_of, arg_max(quote_of, observed_at) AS quote_of
-            FROM posts p SEMI JOIN __tl_keys USING (platform, account_id)
-            WHERE {conds}
+                   arg_max(repost_of, observed_at) AS repost_of, arg_max(quote_of, observed_at) AS quote_of,
+                   bool_or({about}) AS about
+            FROM posts p
+            WHERE p.account_id IN ({marks}) AND ({" OR ".join(conds)})
             GROUP BY ALL ORDER BY platform, account_id, created_at, post_id
-        """, params).df()  # noqa: S608 -- placeholders only
-        con.unregister("__tl_keys")
+        """, [*about_params, *ids, *params]).df()  # noqa: S608 -- this module's fragments and placeholders
+        df = df[[(p, a) in keys for p, a in zip(df["platform"], df["account_id"], strict=True)]]
         if not len(df):
             return {}
         df["t"] = pd.to_datetime(df["created_at"], utc=True)
@@ -411,11 +424,14 @@ class _Builder:
                 if owner is not None and owner != k:
                     continue
                 inside = part[(part["t"] >= a) & (part["t"] < b)]
+                if owner is None:
+                    inside = inside[inside["about"].fillna(False).astype(bool)]
                 if not len(inside):
                     continue
-                # the posts nearest the event's start, at most MAX_POSTS per event
+                # the posts nearest the event's start: at most MAX_POSTS per own event,
+                # 3 per wave (the wave's section quotes the camps in full)
                 near = inside.assign(d=(inside["t"] - _ts(info["start"])).abs()).sort_values(["d", "post_id"])
-                chosen.update(near.index[:MAX_POSTS].tolist())
+                chosen.update(near.index[:MAX_POSTS if owner is not None else 3].tolist())
                 in_windows.update(inside.index.tolist())
                 events_here.append({**info, "window": {"from": _iso(a), "to": _iso(b)}})
             if not events_here:
@@ -423,7 +439,7 @@ class _Builder:
             # One chronological list: the events (at their start) and the posts between
             # them, each post once even when it is near several events.
             seq: list[tuple[str, int, dict[str, Any]]] = [(str(e["start"]), 0, e) for e in events_here]
-            shown = part.loc[sorted(chosen)].drop(columns=["t"])
+            shown = part.loc[sorted(chosen)].drop(columns=["t", "about"])
             for r in shown.to_dict("records"):
                 seq.append((str(_iso(r["created_at"])), 1, {"post": self.cite(r)}))
             seq.sort(key=lambda x: (x[0], x[1]))
