@@ -231,6 +231,8 @@ def test_web_posts_page_and_account_timeline(client: TestClient) -> None:
     text = tree.body.text() if tree.body else ""
     assert "who spoke about it" in text and "Deleted posts" in text and "call to follow" in text
     assert "&lt;script&gt;alert" in r.text
+    # reposters outside the watchlist are named, not linked to an account page they lack
+    assert not tree.css("a[href='/accounts/x/7001']") and "7001" in text
     acc = client.get("/accounts/x/1001")
     assert acc.status_code == 200 and "Its posts around the events" in acc.text
     links = [a.attributes["href"] or "" for a in HTMLParser(acc.text).css("blockquote.post > a")]
