@@ -113,6 +113,7 @@ def test_a_store_without_posts_says_nothing(tmp_path: Path) -> None:
     html = files.html.read_text()
     assert 'id="posts"' not in html and "Deleted posts" not in html and "Its posts around" not in html
     assert json.loads(files.json.read_text())["posts"] == {"available": False}
+    assert not list(files.csv_dir.glob("posts_*.csv"))
     assert not any("post" in line.lower() for line in demo_story(json.loads(files.json.read_text())))
     assert deletion_alerts(store) == []
 
@@ -355,3 +356,23 @@ def test_the_watch_loop_detection_hands_deletions_to_the_alerts(tmp_path: Path) 
     _read(store, "x", "1001", "2026-03-08T00:00:00Z", ["2"])
     deletions = [e for e in _detect_and_deletions(store) if isinstance(e, dict) and e.get("kind") == "post_deleted"]
     assert [(e["account_id"], e["post_id"]) for e in deletions] == [("1001", "1")]
+
+
+def test_csv_bundle_holds_the_posts_tables(report: ReportFiles) -> None:
+    import csv
+
+    def rows(name: str) -> list[dict[str, str]]:
+        with open(report.csv_dir / name, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    waves = rows("posts_waves.csv")
+    states = {(r["group"], r["account_id"]): r["state"] for r in waves}
+    assert states[("opposition", "2001")] == "silent" and states[("opposition", "did:plc:opp3")] == "not_read"
+    assert states[("government", "1001")] == "spoke" and states[("government", "1002")] == "not_read"
+    (gone,) = rows("posts_deleted.csv")
+    assert gone["post_id"] == "503" and gone["first_missing"] == "2026-03-09T00:00:00Z" and "enemies" in gone["text"]
+    call = [r for r in rows("posts_surges.csv") if r["call"] == "True"]
+    assert len(call) == 1 and call[0]["reposts"] == "3"
+    quoted = {r["post_id"]: r for r in rows("posts_quoted.csv")}
+    assert quoted["503"]["deleted"] == "True" and quoted["502"]["url"] == "https://x.com/leader/status/502"
+

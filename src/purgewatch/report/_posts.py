@@ -150,3 +150,45 @@ def deleted_lines(posts: dict[str, Any], limit: int = 3, when: Formatter | None 
     if len(gone) > limit:
         lines.append(f"{len(gone) - limit} more deleted posts are listed in the report.")
     return lines
+
+
+def posts_tables(f: dict[str, Any]) -> dict[str, tuple[list[dict[str, Any]], list[str]]]:
+    """CSV tables of the ``posts`` findings (file name -> rows, columns); none when the
+    store holds no post: who spoke after each wave per camp (one row per account), the
+    posts before each surge with their reposts, the deleted posts, every quoted post."""
+    P = f.get("posts") or {}
+    if not P.get("available"):
+        return {}
+    cited = P.get("posts") or {}
+    spoke = []
+    for w in P.get("waves") or []:
+        for g in w.get("groups") or []:
+            for state in ("spoke", "silent", "unread"):
+                for d in g.get(state) or []:
+                    spoke.append({"events": w.get("events"), "window_from": w["window"]["from"],
+                                  "window_to": w["window"]["to"], "group": g["group"], "platform": d["platform"],
+                                  "account_id": d["account_id"], "handle": d.get("handle"), "label": d.get("label"),
+                                  "state": "not_read" if state == "unread" else state,
+                                  "matching_posts": d.get("n_posts"), "other_posts": d.get("other_posts"),
+                                  "quoted": d.get("posts")})
+    surges = []
+    for s in P.get("surges") or []:
+        for ref in s.get("posts") or []:
+            rp = next((r for r in s.get("reposts") or [] if r["of"] == ref), {})
+            surges.append({"event": s.get("event"), "platform": s["platform"], "account_id": s["account_id"],
+                           "ref": ref, "call": ref in (s.get("calls") or []), "reposts": rp.get("n", 0),
+                           "reposting_accounts": rp.get("accounts", 0), "watched_reposting": rp.get("watched", 0)})
+    deleted = [{**d, "text": (cited.get(d["ref"]) or {}).get("text")} for d in P.get("deleted") or []]
+    quoted = [{k: p.get(k) for k in ("ref", "platform", "account_id", "handle", "label", "group", "post_id",
+                                     "created_at", "text", "url", "repost_of", "quote_of", "deleted")}
+              for p in cited.values()]
+    return {
+        "posts_waves.csv": (spoke, ["events", "window_from", "window_to", "group", "platform", "account_id", "handle",
+                                    "label", "state", "matching_posts", "other_posts", "quoted"]),
+        "posts_surges.csv": (surges, ["event", "platform", "account_id", "ref", "call", "reposts", "reposting_accounts",
+                                      "watched_reposting"]),
+        "posts_deleted.csv": (deleted, ["ref", "platform", "account_id", "post_id", "created_at", "last_seen",
+                                        "last_seen_evidence", "first_missing", "first_missing_evidence", "text"]),
+        "posts_quoted.csv": (quoted, ["ref", "platform", "account_id", "handle", "label", "group", "post_id",
+                                      "created_at", "text", "url", "repost_of", "quote_of", "deleted"]),
+    }

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from purgewatch.errors import InputError
 from purgewatch.report import _svg
 from purgewatch.report._findings import display_name, gather_findings, iso
+from purgewatch.report._posts import posts_tables
 from purgewatch.report._safe import csv_cell, json_for_html, visible
 from purgewatch.store import Store
 from purgewatch.timefmt import human_span, human_time, zone
@@ -452,6 +453,7 @@ def csv_bundle(f: dict[str, Any]) -> dict[str, str]:
         [{"event": x["event"], **{k: v for k, v in _flatten(x.get("regain") or {}).items() if k != "batches"}} for x in fx if x.get("regain")],
         ["event", "platform", "account_id", "verdict", "gained", "baseline_gain_median", "gain_ratio", "abnormal_gain", "young_share", "young_share_baseline", "young_p_value", "batch_share", "reasons"],
     )
+    out.update({name: _csv(rows, cols) for name, (rows, cols) in posts_tables(f).items()})  # report/_posts.py
     return out
 
 
