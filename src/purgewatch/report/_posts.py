@@ -174,7 +174,7 @@ def posts_tables(f: dict[str, Any]) -> dict[str, tuple[list[dict[str, Any]], lis
     surges = []
     for s in P.get("surges") or []:
         for ref in s.get("posts") or []:
-            rp = next((r for r in s.get("reposts") or [] if r["of"] == ref), {})
+            rp: dict[str, Any] = next((r for r in s.get("reposts") or [] if r["of"] == ref), {})
             surges.append({"event": s.get("event"), "platform": s["platform"], "account_id": s["account_id"],
                            "ref": ref, "call": ref in (s.get("calls") or []), "reposts": rp.get("n", 0),
                            "reposting_accounts": rp.get("accounts", 0), "watched_reposting": rp.get("watched", 0)})
