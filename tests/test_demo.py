@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from purgewatch.demo import MARKER, demo_state, format_p, prepare_out_dir, run_demo
-from purgewatch.queries import latest_accounts
+from purgewatch.demo import MARKER, demo_state, format_p, human_time, prepare_out_dir, run_demo
+from purgewatch.queries import AccountName, latest_accounts
 from purgewatch.store import Store
 
 pytestmark = pytest.mark.slow
@@ -235,7 +235,8 @@ def _story(run: Run) -> list[str]:
 def test_the_story_is_the_analyses_own_answers(demo: tuple[Run, dict[str, Any], dict[str, Any]]) -> None:
     run, _, findings = demo
     story = _story(run)
-    assert 5 <= len(story) <= 8, run.stdout
+    # 5 to 8 lines of numbers, and the words beside them when the store holds posts
+    assert 5 <= len(story) <= 13, run.stdout
     acc = {(a["platform"], a["account_id"]): a for a in findings["accounts"]}
     drops = [e for e in findings["events"] if e["kind"] == "follower_drop"]
     top = max(drops, key=lambda e: e["magnitude"])
@@ -272,6 +273,17 @@ def test_the_story_is_the_analyses_own_answers(demo: tuple[Run, dict[str, Any], 
         who = acc[(f["platform"], f["account_id"])]
         assert f"{who['label']} (@{who['handle']}) gained {rg['gained']:,} followers" in ln
         assert f"{rg['young_share']:.0%} of them" in ln
+    # posts (when the run collected them): who spoke after each wave, each deletion
+    posts = findings.get("posts") or {}
+    waves = [w for w in posts.get("waves") or [] if w["groups"]]
+    assert len([ln for ln in story if ln.startswith("In the days after the wave")]) == len(waves)
+    gone = posts.get("deleted") or []
+    assert len([ln for ln in story if " deleted a post " in ln]) == min(3, len(gone))
+    for d in gone[:3]:
+        p = posts["posts"][d["ref"]]
+        who = AccountName(p.get("handle"), p.get("label")).text(p["account_id"])
+        assert any(ln.startswith(f"{who} deleted a post") and f"first missing {human_time(d['first_missing'])}" in ln
+                   for ln in story)
     # then where the report is and how to serve it, as paths typed from where the user is
     assert "report: demo/report/report.html" in run.stdout
     assert "purgewatch serve --store demo/store" in run.stdout and "purgewatch demo --serve" in run.stdout

@@ -21,6 +21,7 @@ from purgewatch.web import create_app
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday; the wave hits on Thursday 5th
 WAVE_AT = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
 STEP = timedelta(hours=6)
+REGAIN_AT = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # the regain campaign's burst (build_store(regain=...))
 N_STEPS = 40
 
 HOSTILE_NAMES = [
@@ -47,7 +48,7 @@ ACCOUNTS: list[tuple[str, str, str, str, str, str, int, int, bool]] = [
 ]
 
 
-def _obs_rows() -> list[dict[str, Any]]:
+def _obs_rows(regain: int = 0) -> list[dict[str, Any]]:
     rows = []
     for plat, aid, handle, name, _g, _l, base, drop, suspended in ACCOUNTS:
         for i in range(N_STEPS):
@@ -58,6 +59,8 @@ def _obs_rows() -> list[dict[str, Any]]:
                 followers -= drop
                 if suspended:
                     status = "suspended"
+            if aid == "1001" and t >= REGAIN_AT:
+                followers += regain  # a regain campaign's burst of new followers
             rows.append(
                 {
                     "platform": plat,
@@ -165,13 +168,14 @@ def _profile_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def build_store(path: Path, *, snapshots: bool = True) -> Store:
-    """Two camps on two platforms; a Thursday-afternoon wave hits the government camp."""
+def build_store(path: Path, *, snapshots: bool = True, regain: int = 0) -> Store:
+    """Two camps on two platforms; a Thursday-afternoon wave hits the government camp;
+    with ``regain``, the leader gains that many followers at once on Sunday 8th."""
     store = Store.init(path)
     with store.writer(command="test", source="test") as w:
         w.add("watchlist", _table("watchlist", _watch_rows()))
         w.commit()
-        w.add("observations", _table("observations", _obs_rows()))
+        w.add("observations", _table("observations", _obs_rows(regain)))
         w.commit()
         w.add("status_events", _table("status_events", _status_rows()))
         w.add("profiles", _table("profiles", _baseline_profiles()))

@@ -19,6 +19,11 @@ hand the whole detection list over after every cycle and each event goes out onc
 across restarts. Events that failed stay pending and are tried again next cycle, up to
 ``max_rounds`` cycles.
 
+Deleted posts of watched accounts go out the same way, as events of kind ``post_deleted``
+(:func:`purgewatch.analysis.post_context.deletion_alerts`; one per post): the message names
+the account, says when the post was last seen and first missing, and quotes its archived
+text shortened.
+
 Attacker-controlled text never reaches a receiver unescaped, and the webhook URL (which
 is itself a secret for Slack) and the secret are never logged.
 """
@@ -122,6 +127,9 @@ def event_identity(event: Any) -> str:
     run that widens the window's end (a wave still growing) is the same event."""
     e = event_json(event)
     key = [e.get("kind"), e.get("platform"), e.get("account_id"), e.get("group"), e.get("start")]
+    if e.get("kind") == "post_deleted":
+        # one alert per post (an account may delete several posts between two reads)
+        key = [e.get("kind"), e.get("platform"), e.get("account_id"), e.get("post_id")]
     return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
@@ -140,6 +148,7 @@ _KIND_WORDS = {
     "suspension_wave": "suspension wave",
     "reinstatement_wave": "reinstatement wave",
     "purge": "platform-wide purge",
+    "post_deleted": "post deleted",
 }
 
 
@@ -157,6 +166,8 @@ def message_text(e: dict[str, Any]) -> str:
     """One plain sentence about the event (attacker-controlled parts made visible and
     clipped; escaping for each receiver is applied after)."""
     kind = _KIND_WORDS.get(str(e.get("kind")), str(e.get("kind")))
+    if e.get("kind") == "post_deleted":
+        return _deletion_text(e, kind)
     verb = " gained " if e.get("kind") == "follower_surge" else " lost "
     from purgewatch.queries import AccountName  # lazily: ibis is heavy for a webhook sender
 
@@ -173,6 +184,23 @@ def message_text(e: dict[str, Any]) -> str:
         f"PurgeWatch: {kind} on {where}{group}: {who}{size} {unit}{share}, "
         f"{_when(e.get('start'), e.get('end'))} (score {e.get('score')})."
     )
+
+
+def _deletion_text(e: dict[str, Any], kind: str) -> str:
+    """A deleted post of a watched account: who, when it was last seen and first missing,
+    and the archived text shortened (analysis/post_context.deletion_sentence)."""
+    from purgewatch.analysis.post_context import deletion_sentence  # lazily, as above
+
+    where = visible(e.get("platform"), 30)
+    group = f" (group {visible(e.get('group'), 60)})" if e.get("group") else ""
+    fields = {k: e.get(k) for k in ("account_id", "created_at", "last_seen", "first_missing")}
+    try:
+        sentence = deletion_sentence({**fields, "handle": visible(e.get("handle"), 80) or None,
+                                      "label": visible(e.get("label"), 80) or None,
+                                      "text": visible(e.get("text"), 400)}, limit=160)
+    except (ValueError, TypeError):
+        sentence = f"{visible(e.get('account_id'), 120)} deleted post {visible(e.get('post_id'), 80)}."
+    return _defang_mentions(f"PurgeWatch: {kind} on {where}{group}: {sentence}")
 
 
 def _when(start: Any, end: Any) -> str:

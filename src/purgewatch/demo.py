@@ -303,6 +303,12 @@ def demo_story(findings: dict[str, Any]) -> list[str]:
         line = _camp_line(c)
         if line:
             lines.append(line)
+    # Words beside the numbers, when the store holds posts (nothing is said otherwise).
+    from purgewatch.findings import call_lines, deleted_lines, wave_lines
+
+    posts = findings.get("posts") or {}
+    lines += wave_lines(posts, when=human_time)
+    called: set[tuple[str, str]] = set()
     for fx in findings.get("forensics") or []:
         rg = fx.get("regain") or {}
         if rg.get("verdict") != "regain_campaign":
@@ -319,6 +325,11 @@ def demo_story(findings: dict[str, Any]) -> list[str]:
         n_s = f"; {len(surges)} follower surge{'s' if len(surges) != 1 else ''} detected" if surges else ""
         lines.append(f"Then a regain campaign: {since}, {name(*acct)} gained {int(rg['gained']):,} "
                      f"followers{by}{ratio}{young}{n_s}.")
+        lines += call_lines(posts, acct, when=human_time)
+        called.add(acct)
+    surging = dict.fromkeys((s["platform"], s["account_id"]) for s in posts.get("surges") or [])
+    lines += [line for acct in surging if acct not in called for line in call_lines(posts, acct, when=human_time)][:2]
+    lines += deleted_lines(posts, when=human_time)
     return lines
 
 

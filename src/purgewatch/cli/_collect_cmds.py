@@ -101,6 +101,14 @@ def _config(config_path: Path | None, watchlist: Path | None, base_urls: tuple[s
     return default_config_for(watchlist, platforms=pairs)
 
 
+def _detect_and_deletions(store: Any) -> list[Any]:
+    """The watch loop's detection: the events, and the deleted posts of watched accounts
+    (alerted like events; docs/alerts.md)."""
+    from purgewatch.analysis.post_context import deletion_alerts
+
+    return [*detect(store), *deletion_alerts(store)]
+
+
 def _log_detections(events: list[Any]) -> None:
     for e in events:
         data = e.to_json() if hasattr(e, "to_json") else e
@@ -178,7 +186,7 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
     store = open_store(store_path or cfg.store, create=True)
     show = not quiet and not as_json and sys.stderr.isatty()
     with _progress(show) as progress, _detection_hook(store.path) as hook:
-        collector = Collector(store, cfg, progress=progress, detect=detect, on_detections=hook)
+        collector = Collector(store, cfg, progress=progress, detect=_detect_and_deletions, on_detections=hook)
         reports = asyncio.run(collector.collect_once(followers=followers))
     if as_json:
         emit_json({"store": str(store.path.resolve()), "cycles": [r.to_json() for r in reports]})
@@ -243,7 +251,7 @@ def watch_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, cy
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        collector = Collector(store, cfg, progress=progress, detect=detect, on_detections=hook,
+        collector = Collector(store, cfg, progress=progress, detect=_detect_and_deletions, on_detections=hook,
                               on_cycle=None if quiet else (lambda r: _summary([r])))
         return await collector.watch(cycles=cycles, stop=stop)
 

@@ -18,6 +18,7 @@ from purgewatch.findings._cache import FindingsCache, cached_findings
 from purgewatch.findings._gather import gather_findings
 from purgewatch.findings._jsonable import iso, plain
 from purgewatch.findings._observations import account_observations
+from purgewatch.findings._posts import call_lines, deleted_lines, wave_lines
 from purgewatch.findings._sections import (
     SECTIONS,
     Section,
@@ -40,5 +41,6 @@ from purgewatch.findings._watched import display_name
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "SECTIONS", "Fact", "Findings", "FindingsCache", "Provenance", "Scope",
     "Section", "SectionContext", "StatusCounts", "Summary", "account_observations", "cached_findings",
-    "display_name", "extra_sections", "gather_findings", "iso", "plain", "sections_of",
+    "call_lines", "deleted_lines", "display_name", "extra_sections", "gather_findings", "iso", "plain",
+    "sections_of", "wave_lines",
 ]

@@ -127,7 +127,8 @@ def gather_findings(
     summary = build_summary(SummaryInputs(
         accounts, events, transitions, explains, compare, forensics, watch, span, run.facts,
         n_known=len({key_of(a) for a in accounts} | set(elsewhere))))
-    sections = gather_sections(SectionContext(store, run.t0, run.t1, run.group_filter, keys, run.facts))
+    sections = gather_sections(SectionContext(store, run.t0, run.t1, run.group_filter, keys, run.facts,
+                                              events=events, account_rows=accounts))
 
     step("collecting the evidence rows")
     return Findings(

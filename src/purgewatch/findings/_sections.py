@@ -14,13 +14,14 @@ and stay fields of :class:`Findings`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from purgewatch.errors import PurgeWatchError
 from purgewatch.findings._facts import FactRegistry
+from purgewatch.findings._posts import posts_findings, posts_tables
 from purgewatch.store import Store
 
 
@@ -35,6 +36,8 @@ class SectionContext:
     groups: list[str] | None
     accounts: set[tuple[str, str]]
     facts: FactRegistry
+    events: list[dict[str, Any]] = field(default_factory=list)  # the events in scope, with their report ids
+    account_rows: list[dict[str, Any]] = field(default_factory=list)  # the accounts shown, with their names
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,22 @@ class Section:
     name: str  # the key in the findings document: lowercase, not a built-in field name
     title: str
     gather: Callable[[SectionContext], Any]
+    # Optional: the section's CSV files (file name -> (rows, columns)) instead of one
+    # ``<name>.csv`` of its rows; and a report template that renders the whole section
+    # itself (its own <section>, or nothing when it has nothing to say).
+    tables: Callable[[Any], dict[str, tuple[list[dict[str, Any]], list[str]]]] | None = None
+    template: str | None = None
 
 
-# One entry per extra section, in the order they are shown. Example (posts):
-#     Section("posts", "Posts around the events", posts_section)
-SECTIONS: tuple[Section, ...] = ()
+def _posts(ctx: SectionContext) -> Any:
+    return posts_findings(ctx.store, ctx.events, ctx.account_rows, ctx.start, ctx.end, ctx.groups)
+
+
+# One entry per extra section, in the order they are shown.
+SECTIONS: tuple[Section, ...] = (
+    Section("posts", "Words beside the numbers: posts", _posts, tables=posts_tables,
+            template="_posts_section.html.j2"),
+)
 
 
 def extra_sections() -> tuple[Section, ...]:
@@ -57,7 +71,8 @@ def extra_sections() -> tuple[Section, ...]:
 def sections_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """``{"name", "title", "value"}`` of each registered section present in a findings
     document (what the report and the web UI render, and the CSV bundle writes)."""
-    return [{"name": s.name, "title": s.title, "value": doc[s.name]} for s in extra_sections() if s.name in doc]
+    return [{"name": s.name, "title": s.title, "value": doc[s.name], "template": s.template}
+            for s in extra_sections() if s.name in doc]
 
 
 def gather_sections(ctx: SectionContext, sections: tuple[Section, ...] | None = None) -> dict[str, Any]:

@@ -25,7 +25,14 @@ import jinja2
 from markupsafe import Markup
 
 from purgewatch.errors import InputError
-from purgewatch.findings import Findings, display_name, gather_findings, iso, sections_of
+from purgewatch.findings import (
+    Findings,
+    display_name,
+    extra_sections,
+    gather_findings,
+    iso,
+    sections_of,
+)
 from purgewatch.report import _svg
 from purgewatch.safetext import csv_cell, json_for_html, visible
 from purgewatch.store import Store
@@ -464,9 +471,14 @@ def csv_bundle(findings: Findings) -> dict[str, str]:
         [{"event": x["event"], **{k: v for k, v in _flatten(x.get("regain") or {}).items() if k != "batches"}} for x in fx if x.get("regain")],
         ["event", "platform", "account_id", "verdict", "gained", "baseline_gain_median", "gain_ratio", "abnormal_gain", "young_share", "young_share_baseline", "young_p_value", "batch_share", "reasons"],
     )
-    for section in sections_of(f):  # extra sections (purgewatch.findings.Section): their rows, one file each
-        value = section["value"]
-        out[f"{section['name']}.csv"] = _csv(table_rows(value.get("rows", []) if isinstance(value, dict) else value))
+    for section in extra_sections():  # extra sections (purgewatch.findings.Section)
+        if section.name not in f:
+            continue
+        value = f[section.name]
+        if section.tables is not None:  # the section's own files
+            out.update({name: _csv(rows, cols) for name, (rows, cols) in section.tables(value).items()})
+        else:  # its rows, one file
+            out[f"{section.name}.csv"] = _csv(table_rows(value.get("rows", []) if isinstance(value, dict) else value))
     return out
 
 

@@ -282,9 +282,13 @@ class Pages:
         f = self.page_findings(request)
         return self.render(request, "evidence.html.j2", f=f, names=account_display_names(f))
 
+    def posts(self, request: Request) -> Response:
+        return self.render(request, "posts.html.j2", f=self.page_findings(request))
+
     def routes(self) -> list[tuple[str, Callable[[Request], Response]]]:
         return [
             ("/", self.overview), ("/watchlists", self.watchlists), ("/accounts", self.accounts),
             ("/accounts/{platform}/{account_id:path}", self.account), ("/events", self.events),
             ("/explain", self.explain), ("/compare", self.compare), ("/evidence", self.evidence),
+            ("/posts", self.posts),
         ]
