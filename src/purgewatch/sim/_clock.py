@@ -169,10 +169,10 @@ class CyclePacer:
     pacer=...)``). The first cycle of a kind is due at once; each next one one cadence
     step (``every`` collector seconds, ``every * speed`` scenario seconds) after the
     previous one began. While a cycle runs, scenario time runs on at the clock's speed,
-    but it is held at the next cycle's due instant until the cycle has finished and the
-    next one has begun. So every cycle begins at its scheduled scenario instant and its
-    reads fall within its own cadence step, however slow the machine: a slow collector
-    slows scenario time instead of missing reads.
+    but it is held just short of the next cycle's due instant until the cycle has
+    finished and the next one is asked for. So every cycle begins at its scheduled
+    scenario instant and its reads fall within its own cadence step, however slow the
+    machine: a slow collector slows scenario time instead of missing reads.
     """
 
     def __init__(self, clock: SimClock) -> None:
@@ -198,8 +198,10 @@ class CyclePacer:
             # The clock's own forecast is exact unless another key holds it back.
             await asyncio.sleep(min(0.05, max(0.0005, (due_us - now) / US / self.speed)))
         self.started.setdefault(key, []).append(due_us)
-        self._next[key] = due_us + max(1, round(every * self.speed * US))
-        clock.hold(key, self._next[key])
+        self._next[key] = due_us + max(2, round(every * self.speed * US))
+        # 1 µs short of the next cycle: a late cycle's last reads still fall within its
+        # own step, not at the instant the next cycle begins.
+        clock.hold(key, self._next[key] - 1)
 
     def close(self) -> None:
         """The watch is over: scenario time runs free again."""
