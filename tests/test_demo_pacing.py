@@ -85,6 +85,39 @@ def test_a_plain_clock_takes_no_holds() -> None:
         CyclePacer(SimClock.accelerated(0, 10.0))
 
 
+def test_stamps_stop_where_the_paced_clock_is_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    from purgewatch.net import simtime
+
+    class Resp:
+        status_code = 200
+
+        def __init__(self, doc: dict[str, Any]) -> None:
+            self.doc = doc
+
+        def json(self) -> dict[str, Any]:
+            return self.doc
+
+    class Http:
+        doc: dict[str, Any] = {}
+
+        async def get(self, url: str) -> Resp:
+            return Resp(self.doc)
+
+    wall = [5000.0]
+    monkeypatch.setattr(simtime.time, "time", lambda: wall[0])
+    st, http = simtime.ScenarioTime("http://emu/_sim/clock"), Http()
+    http.doc = {"now_us": 100 * US, "speed": 1000.0, "manual": False, "paced": True, "held_until_us": 160 * US}
+    asyncio.run(st.sync(http))  # type: ignore[arg-type]
+    wall[0] += 0.05
+    assert st.stamp() == pytest.approx(150.0)
+    wall[0] += 1.0  # free running would say 1,150 s; the clock stands at its hold
+    assert st.stamp() == 160.0
+    http.doc = {"now_us": 100 * US, "speed": 1000.0, "manual": False}  # an unpaced clock
+    asyncio.run(st.sync(http))  # type: ignore[arg-type]
+    wall[0] += 1.0
+    assert st.stamp() == pytest.approx(1100.0)
+
+
 # ------------------------------------------------------------------ the slow demo
 FROM = datetime(2026, 5, 20, 0, 0, tzinfo=UTC)
 TO = datetime(2026, 5, 26, 12, 0, tzinfo=UTC)
