@@ -13,7 +13,8 @@ runs; on restart an unfinished cycle continues with the accounts that have no re
 in the store since that start (the store, not a side file, says what was done, so a kill
 between a commit and a state write cannot duplicate or skip an account). Follower lists
 resume from their saved cursor. A finished cycle's next run is due at start + interval;
-cycles missed during downtime are not invented.
+cycles missed during downtime are not invented. With a ``pacer`` (the demo's emulator
+clock, ``purgewatch.sim.CyclePacer``) the pacer says when each cycle is due instead.
 
 After each status cycle, the ``detect`` callable the caller passes (the CLI passes
 ``purgewatch.analysis.detect.detect``) runs off the event loop, and its events go to the
