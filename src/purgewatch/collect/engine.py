@@ -13,7 +13,8 @@ runs; on restart an unfinished cycle continues with the accounts that have no re
 in the store since that start (the store, not a side file, says what was done, so a kill
 between a commit and a state write cannot duplicate or skip an account). Follower lists
 resume from their saved cursor. A finished cycle's next run is due at start + interval;
-cycles missed during downtime are not invented.
+cycles missed during downtime are not invented. With a ``pacer`` (the demo's emulator
+clock, ``purgewatch.sim.CyclePacer``) the pacer says when each cycle is due instead.
 
 After each status cycle, the ``detect`` callable the caller passes (the CLI passes
 ``purgewatch.analysis.detect.detect``) runs off the event loop, and its events go to the
@@ -28,7 +29,7 @@ import collections
 import csv
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,6 +78,17 @@ class Progress(Protocol):
     def start(self, key: str, description: str, total: int) -> None: ...
     def advance(self, key: str, n: int = 1) -> None: ...
     def finish(self, key: str) -> None: ...
+
+
+class Pacer(Protocol):
+    """Says when the watch loop's cycles fall due, in place of the collector's clock.
+
+    The demo passes its emulator's :class:`purgewatch.sim.CyclePacer`: scenario time
+    waits for the cycles, so a slow machine slows the scenario instead of missing reads
+    (docs/demo.md). ``due`` returns when the cycle ``key`` (run every ``every`` seconds)
+    may begin; the loop then begins it at once."""
+
+    async def due(self, key: str, every: float) -> None: ...
 
 
 class NoProgress:
@@ -175,8 +187,10 @@ class Collector:
         detect: Callable[[Store], Sequence[Any]] | None = None,
         on_detections: Callable[[list[Any]], None] | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.store = store
+        self.pacer = pacer
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.transport = transport
@@ -647,12 +661,14 @@ class Collector:
             resume = None
             if prev and prev.get("finished") is None:
                 resume = float(prev["started"])
-            elif prev:
+            elif prev and self.pacer is None:
                 due = float(prev.get("started_wall", prev["started"])) + every
                 wait = due - self.clock.time()
                 if wait > 0:
                     if await _sleep_or_stop(self.clock, wait, stop):
                         return
+            if self.pacer is not None and await _until_or_stop(self.pacer.due(key, every), stop):
+                return
             if kind == "status":
                 report = await self.status_cycle(wl, targets, resume_from=resume)
             else:
@@ -696,6 +712,19 @@ async def _sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> b
     await asyncio.wait([sleeper, stopper], return_when=asyncio.FIRST_COMPLETED)
     sleeper.cancel()
     stopper.cancel()
+    return stop.is_set()
+
+
+async def _until_or_stop(waiting: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Wait for ``waiting``; True if ``stop`` was set first."""
+    waiter = asyncio.ensure_future(waiting)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if waiter.done():
+        waiter.result()  # a failing pacer fails the loop, as any cycle error does
+    else:
+        waiter.cancel()
     return stop.is_set()
 
 

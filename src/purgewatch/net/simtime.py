@@ -6,6 +6,10 @@ ground truth, so with ``[collect] sim_clock_url`` set the collector asks the emu
 ``/_sim/clock`` for scenario time (at start and at every cycle) and stamps records with
 it, while rate limits and sleeps keep running on the wall clock (the emulator's limits
 are on wall time too). Never set this against a real platform.
+
+A paced emulator clock (the demo's: it waits for the collector's cycles, docs/demo.md)
+may stand still at a hold it reports as ``held_until_us``: stamps extrapolated at speed
+stop there too, until the next reading (every cycle start reads the clock again).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class ScenarioTime:
         self.url = url
         self._now_us: int | None = None
         self._speed: float | None = None
+        self._held_until_us: int | None = None
         self._wall_at = 0.0
 
     async def sync(self, http: HttpClient) -> None:
@@ -36,6 +41,8 @@ class ScenarioTime:
         self._now_us = data["now_us"]
         speed = data.get("speed")
         self._speed = float(speed) if isinstance(speed, int | float) and not data.get("manual") else None
+        held = data.get("held_until_us")
+        self._held_until_us = held if isinstance(held, int) else None
         self._wall_at = time.time()
 
     def stamp(self) -> float:
@@ -44,4 +51,7 @@ class ScenarioTime:
         base = self._now_us / 1_000_000
         if self._speed is None:
             return base
-        return base + (time.time() - self._wall_at) * self._speed
+        ahead = base + (time.time() - self._wall_at) * self._speed
+        if self._held_until_us is not None:
+            return min(ahead, max(base, self._held_until_us / 1_000_000))
+        return ahead

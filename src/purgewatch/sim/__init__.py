@@ -6,7 +6,7 @@ a deterministic scenario on an accelerated clock, with ground truth. See docs/em
 
 from __future__ import annotations
 
-from purgewatch.sim._clock import SimClock, iso_ms, to_us
+from purgewatch.sim._clock import CyclePacer, SimClock, iso_ms, to_us
 from purgewatch.sim._scenario import Scenario, load_scenario, packaged_scenarios, parse_scenario
 from purgewatch.sim._server import Emulator
 from purgewatch.sim._truth import (
@@ -19,6 +19,7 @@ from purgewatch.sim._truth import (
 )
 
 __all__ = [
+    "CyclePacer",
     "Emulator",
     "Scenario",
     "SimClock",

@@ -329,8 +329,14 @@ def build_app(state: EmulatorState) -> Starlette:
             except ValueError as exc:
                 return JSONResponse({"error": str(exc)}, 400)
         now = c.now_us()
-        return JSONResponse({"now": iso_ms(now), "now_us": now, "speed": c.speed, "manual": c.manual_mode,
-                             "start": iso_ms(state.scenario.start_us), "end": iso_ms(state.scenario.end_us)})
+        doc = {"now": iso_ms(now), "now_us": now, "speed": c.speed, "manual": c.manual_mode,
+               "start": iso_ms(state.scenario.start_us), "end": iso_ms(state.scenario.end_us)}
+        if c.paced_mode:
+            # A paced clock stops at its lowest hold: a client extrapolating from
+            # now_us at speed must not stamp past it (net/simtime.py).
+            doc["paced"] = True
+            doc["held_until_us"] = c.held_until_us()
+        return JSONResponse(doc)
 
     async def stats(request: Request) -> Any:
         return JSONResponse(state.stats())
