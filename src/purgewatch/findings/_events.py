@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from purgewatch.analysis.detect import detect_all
+from purgewatch.analysis.detect import Event, detect_all, filter_events
 from purgewatch.errors import PurgeWatchError
 from purgewatch.findings._jsonable import iso, plain
 from purgewatch.findings._transitions import StatusChangeTable
@@ -19,38 +19,33 @@ WAVE_KINDS = ("suspension_wave", "reinstatement_wave", "purge")
 KIND_RANK = {"suspension_wave": 0, "purge": 1, "reinstatement_wave": 2, "follower_drop": 3, "follower_surge": 4}
 
 
-def detected_events(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
-    """(events, outlier listing, availability): every detection over the store, as plain
-    dicts sorted by start; a failing detector is said, never hidden."""
+def detected_events(store: Store) -> tuple[list[Event], list[dict[str, Any]], str]:
+    """(events, outlier listing, availability): every detection over the store; a
+    failing detector is said, never hidden."""
     try:
         found = detect_all(store)
     except PurgeWatchError as exc:
         return [], [], f"not available: detection failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - shown in the report, never hidden
         return [], [], f"not available: detection failed ({type(exc).__name__}: {exc})"
-    outliers = plain(found.outliers)
-    events = [plain(e) for e in found.events]
-    events.sort(key=lambda e: (str(e.get("start")), str(e.get("kind")), str(e.get("platform")), str(e.get("account_id")), str(e.get("end"))))
-    return events, outliers, "ok"
+    return list(found.events), plain(found.outliers), "ok"
 
 
-def event_in_scope(
-    e: dict[str, Any],
+def events_in_scope(
+    events: list[Event],
     t0: pd.Timestamp | None,
     t1: pd.Timestamp | None,
     groups: list[str] | None,
     keys: set[tuple[str, str]],
-) -> bool:
-    s, en = parse_zoned(e.get("start")), parse_zoned(e.get("end"))
-    if t0 is not None and en is not None and en < t0:
-        return False
-    if t1 is not None and s is not None and s > t1:
-        return False
-    if groups is not None and e.get("group") is not None and e.get("group") not in groups:
-        return False
-    if groups is not None and e.get("account_id") is not None:
-        return (str(e.get("platform")), str(e.get("account_id"))) in keys
-    return True
+) -> list[dict[str, Any]]:
+    """The events of the report's scope (through :func:`detect.filter_events`, the one
+    filter), as plain dicts sorted by start."""
+    scoped = filter_events(events, groups=groups, keys=keys if groups is not None else None,
+                           start=None if t0 is None else t0.to_pydatetime(),
+                           end=None if t1 is None else t1.to_pydatetime())
+    out = [plain(e) for e in scoped]
+    out.sort(key=lambda e: (str(e.get("start")), str(e.get("kind")), str(e.get("platform")), str(e.get("account_id")), str(e.get("end"))))
+    return out
 
 
 def evidence_times(e: dict[str, Any]) -> set[str]:

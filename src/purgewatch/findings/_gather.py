@@ -31,7 +31,7 @@ from purgewatch.findings._appendix import cited_rows, provenance_of, snapshot_ap
 from purgewatch.findings._events import (
     WAVE_KINDS,
     detected_events,
-    event_in_scope,
+    events_in_scope,
     number_and_rank,
     outliers_in_scope,
     wave_refs,
@@ -88,12 +88,12 @@ def gather_findings(
     # Detection first: its arrays are freed before the observations are read, so the
     # two peaks of memory do not stack.
     step("detecting events")
-    events, outliers, run.availability["detect"] = detected_events(store)
+    found, outliers, run.availability["detect"] = detected_events(store)
 
     step("reading observations")
     ob = ObservationIndex(store, run.t0, run.t1)
     keys = accounts_in_scope(ob, watch, run.group_filter, run.notes)
-    events = [e for e in events if event_in_scope(e, run.t0, run.t1, run.group_filter, keys)]
+    events = events_in_scope(found, run.t0, run.t1, run.group_filter, keys)
     outliers = outliers_in_scope(outliers, keys, run.t0, run.t1, run.notes)
     number_and_rank(events, run.notes)
 

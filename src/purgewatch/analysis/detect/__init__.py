@@ -263,15 +263,27 @@ def _names_group(e: Event, group: str) -> bool:
 
 def filter_events(events: list[Event], *, accounts: Iterable[str] | None = None,
                   group: str | None = None, start: datetime | float | None = None,
-                  end: datetime | float | None = None) -> list[Event]:
-    """Events naming one of ``accounts``, in ``group``, overlapping [start, end]."""
+                  end: datetime | float | None = None, groups: Iterable[str] | None = None,
+                  keys: Iterable[tuple[str, str]] | None = None) -> list[Event]:
+    """The one event filter (``detect``'s arguments, the report's scope): events naming
+    one of ``accounts`` (ids; a population event through the accounts in its evidence),
+    in ``group`` or one of ``groups`` (a platform-wide purge through the groups it
+    touched), overlapping [start, end]; with ``keys``, an account's event only when its
+    (platform, account_id) is one of them (population events are nobody's and pass)."""
     lo, hi = _ts(start), _ts(end)
     wanted = set(accounts) if accounts is not None else None
+    wanted_groups = {group} if group is not None else set()
+    if groups is not None:
+        wanted_groups |= set(groups)
+    any_group = group is None and groups is None
+    in_keys = set(keys) if keys is not None else None
     out = []
     for e in events:
         if wanted is not None and not _names_account(e, wanted):
             continue
-        if group is not None and not _names_group(e, group):
+        if not any_group and not any(_names_group(e, g) for g in wanted_groups):
+            continue
+        if in_keys is not None and e.account_id is not None and (e.platform or "", e.account_id) not in in_keys:
             continue
         if lo is not None and e.end < lo:
             continue
