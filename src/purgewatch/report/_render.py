@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -169,8 +170,19 @@ def _when(ctx: Any, v: Any) -> Markup:
         v = v[0] if v else None
     if v is None or v == "":
         return Markup("—")
+    tz = ctx.get("tz")
+    if isinstance(v, str) and (tz is None or isinstance(tz, str)):
+        return _when_text(v, tz)
     stamp = iso(v) or str(v)
-    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, ctx.get("tz")))
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, tz))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _when_text(v: str, tz: str | None) -> Markup:
+    """``when`` of an ISO string: a report cites the same few times (an import's retrieval
+    time, a day's readings) thousands of times; each is parsed and formatted once."""
+    stamp = iso(v) or str(v)
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, tz))
 
 
 def register_filters(env: jinja2.Environment) -> None:

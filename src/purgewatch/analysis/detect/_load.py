@@ -36,6 +36,16 @@ def _seconds(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64) / 1e6
 
 
+def _words(col: pa.ChunkedArray) -> np.ndarray:
+    """A column of a few distinct words (statuses) as an object array whose entries share
+    one Python string per word: millions of readings make no million strings."""
+    enc = pc.dictionary_encode(col).combine_chunks() if len(col) else None
+    if enc is None:
+        return np.zeros(0, dtype=object)
+    lookup = np.asarray(enc.dictionary.to_pylist() + [None], dtype=object)
+    return lookup[np.asarray(enc.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+
 def _keys(platform: pa.ChunkedArray, account: pa.ChunkedArray) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Dense index per row for (platform, account_id) of rows sorted by those columns."""
     n = len(platform)
@@ -91,7 +101,7 @@ def load_status(store: Store, *, platform: str | None = None) -> StatusData:
     expr = expr.order_by(["platform", "account_id", "time", "is_event"])
     tbl = expr.to_pyarrow()
     key, accs = _keys(tbl["platform"], tbl["account_id"])
-    status = np.asarray(tbl["status"].to_numpy(zero_copy_only=False), dtype=object)
+    status = _words(tbl["status"])
     is_event = np.asarray(tbl["is_event"].to_numpy(zero_copy_only=False), dtype=bool)
     return StatusData(key, _seconds(tbl["time"]), status, is_event, accs)
 

@@ -17,12 +17,14 @@ over the whole population and once per watchlist group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from purgewatch.analysis.detect._event import Event, iso
 from purgewatch.analysis.detect._scan import Burst, scan_bursts
-from purgewatch.model import ENFORCEMENT_STATUSES, carry_enforcement
+from purgewatch.model import AMBIGUOUS_GONE, ENFORCEMENT_STATUSES, carry_enforcement
 
 HOUR = 3600.0
 
@@ -55,26 +57,37 @@ class Transitions:
 
 def transitions(key: np.ndarray, time: np.ndarray, status: np.ndarray, is_event: np.ndarray) -> Transitions:
     """Transitions from status readings sorted by (key, time)."""
-    keep = status != "unknown"
-    key, time, status, is_event = key[keep], time[keep], status[keep], is_event[keep]
+    # Statuses as codes into the few distinct words: comparisons of millions of Python
+    # strings (and their copy as a fixed-width text array) cost seconds.
+    code, words = pd.factorize(np.asarray(status, dtype=object), use_na_sentinel=False)
+    keep = code != _index(words, "unknown")
+    key, time, status, is_event, code = key[keep], time[keep], status[keep], is_event[keep], code[keep]
     # ``suspended_or_deleted`` is never enforcement by itself (a self-deleted Mastodon
     # account reads so), but after an enforcement reading it is the same suspension purged.
-    status = carry_enforcement(key, status)
+    if (code == _index(words, AMBIGUOUS_GONE)).any():  # otherwise it changes nothing
+        status = carry_enforcement(key, status)
+        code, words = pd.factorize(np.asarray(status, dtype=object), use_na_sentinel=False)
     n = len(key)
     has_prev = np.zeros(n, dtype=bool)
     has_prev[1:] = key[1:] == key[:-1]
-    prev_status = np.empty(n, dtype=object)
-    prev_status[1:] = status[:-1]
-    prev_status[~has_prev] = None
-    enf = np.isin(status, list(ENFORCEMENT_STATUSES))
-    prev_enf = has_prev & np.isin(prev_status.astype(str), list(ENFORCEMENT_STATUSES))
+    enf_word = np.array([w in ENFORCEMENT_STATUSES for w in words], dtype=bool)
+    enf = enf_word[code] if n else np.zeros(0, dtype=bool)
+    prev_enf = np.zeros(n, dtype=bool)
+    prev_enf[1:] = enf[:-1]
+    prev_enf &= has_prev
     susp = enf & ((has_prev & ~prev_enf) | (~has_prev & is_event))
-    rein = (status == "active") & (prev_enf | (~has_prev & is_event))
+    rein = (code == _index(words, "active")) & (prev_enf | (~has_prev & is_event))
     since = time.copy()
     since[1:] = np.where(has_prev[1:], time[:-1], time[1:])
     m = susp | rein
     kind = np.where(susp, "suspension_wave", "reinstatement_wave")
     return Transitions(key[m], time[m], since[m], kind[m], status[m])
+
+
+def _index(words: Any, word: str) -> int:
+    """Code of ``word`` among the factorized ``words``; -1 (no reading) when absent."""
+    hits = np.flatnonzero(np.asarray(words, dtype=object) == word)
+    return int(hits[0]) if len(hits) else -1
 
 
 def find_waves(tr: Transitions, accounts: list[tuple[str, str]], groups: np.ndarray,
