@@ -871,7 +871,7 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
                       platform: str | None) -> _Population:
     from purgewatch.analysis.forensics import bot_likeness, creation_times
 
-    facts = {t: store.read(t, columns=[*_KEYS, "observed_at", *FACT_COLUMNS]) for t in FACT_TABLES}
+    facts = {t: store.read(t, columns=[*_KEYS, "observed_at", "status", *FACT_COLUMNS]) for t in FACT_TABLES}
     if by == "group":
         wl = watchlist_frame(store)
         if wl.empty:
@@ -907,33 +907,40 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     # events, in that order), sorted by account then time (stable: ties keep that order);
     # suspended_or_deleted after an enforcement reading is that suspension, purged
     # (model.carry_enforcement); on its own it is never the "suspended" outcome.
+    vocab: dict[Any, int] = {}
+    pop_idx = {name: _pop_index(tb, pop_keys) for name, tb in facts.items()}
     codes, times, stats_ = [], [], []
-    for name, tb in (*facts.items(), ("status_events", None)):
-        tcol = "observed_at" if tb is not None else "at"
-        tb = store.read(name, columns=[*_KEYS, tcol, "status"])
-        idx = _pop_index(tb, pop_keys)
+    for name in (*FACT_TABLES, "status_events"):
+        tcol = "at" if name == "status_events" else "observed_at"
+        tb = facts[name] if name in facts else store.read(name, columns=[*_KEYS, tcol, "status"])
+        idx = pop_idx[name] if name in pop_idx else _pop_index(tb, pop_keys)
         keep = np.flatnonzero(idx >= 0)
         codes.append(idx[keep])
         times.append(_micros(tb[tcol])[keep])
-        # Statuses as codes into a few words: no Python string per reading.
-        words = pc.dictionary_encode(tb["status"].take(pa.array(keep))).combine_chunks()
-        lookup = np.asarray(words.dictionary.to_pylist() + [None], dtype=object)
-        stats_.append(lookup[np.asarray(words.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False))])
-    code, at, status = np.concatenate(codes), np.concatenate(times), np.concatenate(stats_)
-    if (status == AMBIGUOUS_GONE).any():  # otherwise carry_enforcement changes nothing
+        # Statuses as codes into the few words there are: no Python string per reading.
+        enc = pc.dictionary_encode(tb["status"].take(pa.array(keep))).combine_chunks()
+        ids = np.array([vocab.setdefault(w, len(vocab)) for w in [*enc.dictionary.to_pylist(), None]], dtype=np.int64)
+        stats_.append(ids[np.asarray(enc.indices.fill_null(len(ids) - 1).to_numpy(zero_copy_only=False), dtype=np.int64)])
+    code, at, scode = np.concatenate(codes), np.concatenate(times), np.concatenate(stats_)
+    if AMBIGUOUS_GONE in vocab and (scode == vocab[AMBIGUOUS_GONE]).any():  # else carrying changes nothing
+        words = np.empty(len(vocab), dtype=object)
+        words[list(vocab.values())] = list(vocab)
         order = np.lexsort((at, code))
-        code, at, status = code[order], at[order], carry_enforcement(code[order], status[order])
+        code, at = code[order], at[order]
+        carried = carry_enforcement(code, words[scode[order]])
+        scode = np.array([vocab.setdefault(w, len(vocab)) for w in carried.tolist()], dtype=np.int64)
+    statuses = [None] * len(vocab)
+    for w, i in vocab.items():
+        statuses[i] = w
     inside = np.ones(len(code), dtype=bool)
     if lo is not None:
         inside &= at >= lo
     if hi is not None:
         inside &= at <= hi
-    known_rows = inside & (status != "unknown")
-    kc, ks = code[known_rows], status[known_rows]
-    scode, uniq = pd.factorize(ks, use_na_sentinel=False)
-    statuses = list(uniq)
+    known_rows = inside & (scode != vocab.get("unknown", -1))
+    kc = code[known_rows]
     seen = np.zeros((n_pop, len(statuses)), dtype=bool)
-    seen[kc, scode] = True
+    seen[kc, scode[known_rows]] = True
     known = np.zeros(n_pop, dtype=bool)
     known[kc] = True
 
@@ -942,8 +949,8 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     # readings used to become one frame of them, sorted whole, for 10^4 accounts).
     counted = np.zeros(n_pop, dtype=bool)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (pop row, time, wanted) per table row
-    for tb in facts.values():
-        idx = _pop_index(tb, pop_keys)
+    for name, tb in facts.items():
+        idx = pop_idx[name]
         t = _micros(tb["observed_at"]) if tb.num_rows else np.zeros(0, dtype=np.int64)
         ok = idx >= 0
         win = ok.copy()
@@ -960,12 +967,24 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     rows = np.concatenate([np.flatnonzero(p[2]) + off for p, off in zip(parts, offsets[:-1], strict=True)])
     r_code = np.concatenate([p[0][p[2]] for p in parts])
     r_time = np.concatenate([p[1][p[2]] for p in parts])
-    # Two readings of one account at the same instant with different values: the one
-    # that wins is the one pandas' quicksort of the time column always made win.
-    rank = np.empty(len(r_time), dtype=np.int64)
-    rank[np.argsort(r_time.astype("M8[us]"), kind="quicksort")] = np.arange(len(r_time))
-    order = np.lexsort((rank, r_code))  # by account, then time
-    rows, r_code, rank = rows[order], r_code[order], rank[order]
+    # By account, then time: one sort of a combined key when it fits in 63 bits.
+    order, rank = None, None
+    if len(r_time):
+        t_lo = int(r_time.min())
+        span = int(r_time.max()) - t_lo + 1
+        if (n_pop + 1) * span < 2**62:
+            comp = r_code * span + (r_time - t_lo)
+            order = np.argsort(comp, kind="quicksort")
+            if (np.diff(comp[order]) == 0).any():
+                order = None
+    if order is None:
+        # Two readings of one account at the same instant with different values: the one
+        # that wins is the one pandas' quicksort of the time column always made win.
+        rank = np.empty(len(r_time), dtype=np.int64)
+        rank[np.argsort(r_time.astype("M8[us]"), kind="quicksort")] = np.arange(len(r_time))
+        order = np.lexsort((rank, r_code))
+        rank = rank[order]
+    rows, r_code = rows[order], r_code[order]
     winners: list[np.ndarray] = []  # positions in rows
     for c in ["observed_at", *FACT_COLUMNS]:
         valid = np.concatenate([
@@ -977,11 +996,10 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         winners.append(vp[last])
     pos = np.unique(np.concatenate(winners))
     chosen = np.sort(rows[pos])
-    chosen_rank = rank[pos][np.argsort(rows[pos])]  # in the order of chosen
     frames, probes = [], []
     for tb, off, end in zip(facts.values(), offsets[:-1], offsets[1:], strict=True):
         sel = chosen[(chosen >= off) & (chosen < end)] - off
-        frames.append(tb.take(pa.array(sel, pa.int64())).to_pandas())
+        frames.append(tb.select([*_KEYS, "observed_at", *FACT_COLUMNS]).take(pa.array(sel, pa.int64())).to_pandas())
         # The dtypes the whole table would have in pandas (ints with a null are floats,
         # bools with a null objects), so the values below are what they always were.
         probe = [0] + [int(pc.index(pc.is_null(tb[c]), True).as_py()) for c in FACT_COLUMNS] if tb.num_rows else []
@@ -989,7 +1007,10 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     dtypes = pd.concat(probes, ignore_index=True).dtypes
     f = pd.concat(frames, ignore_index=True)
     f = f.astype({c: dtypes[c] for c in f.columns if f[c].dtype != dtypes[c]})
-    f = f.iloc[np.argsort(chosen_rank)]  # by time (ranked as above)
+    if rank is None:  # no account has two readings at one instant: any order of time will do
+        f = f.sort_values("observed_at", kind="stable")
+    else:
+        f = f.iloc[np.argsort(rank[pos][np.argsort(rows[pos])])]  # by time, ranked as above
     # Latest non-null value of each fact per account.
     latest = f.groupby(_KEYS).last().reset_index()
     latest["created"] = creation_times(latest["created_at"], latest["account_id"], platform=None)
