@@ -315,20 +315,53 @@ def render_html(findings: dict[str, Any], *, generated_at: str, title: str | Non
     zone(tz)  # an unknown zone is refused before any work
     env = environment()
     tpl = env.get_template("report.html.j2")
+    view, hidden = html_view(findings)
     return tpl.render(
-        f=findings,
-        charts=build_charts(findings),
+        f=view,
+        hidden_accounts=hidden,
+        charts=build_charts(view),
         css=Markup(stylesheet()),
         csp=report_csp(),
         title=title or "Accounts that vanished: evidence report",
         fact_href="#",
-        account_link=_report_account_link(findings),
-        explain_link=_report_explain_link(findings),
+        account_link=_report_account_link(view),
+        explain_link=_report_explain_link(view),
         names=account_display_names(findings),
         generated_at=generated_at,
         tz=tz or "UTC",
         findings_json=_embedded(findings),
     )
+
+
+MAX_HTML_OTHER_ACCOUNTS = 1000  # rows of the page's "Other accounts" table
+
+
+def html_view(f: dict[str, Any], limit: int | None = None) -> tuple[dict[str, Any], int]:
+    """What the HTML page shows of the findings, and how many accounts it leaves to the
+    bundles. Accounts without a chart beyond ``limit`` (those no shown event, explanation
+    or forensics item names go first) are left out of the page, with their latest-reading
+    fact and the stored rows only that fact cites: the page grows with what the findings
+    cite, not with the accounts watched. The JSON and CSV bundles keep everything."""
+    limit = MAX_HTML_OTHER_ACCOUNTS if limit is None else limit
+    rest = [a for a in f["accounts"] if not a.get("series_shown", True)]
+    if len(rest) <= limit:
+        return f, 0
+    named = {(e.get("platform"), e.get("account_id")) for e in f["events"] if e.get("shown", True)}
+    named |= {(x.get("platform"), x.get("account_id")) for x in [*f["explain"], *(f.get("forensics") or [])]}
+    keep = [a for a in rest if (a["platform"], a["account_id"]) in named]
+    keep_keys = {a["key"] for a in keep}
+    keep += [a for a in rest if a["key"] not in keep_keys][:max(0, limit - len(keep))]
+    keep_keys = {a["key"] for a in keep}
+    hidden = [a for a in rest if a["key"] not in keep_keys]
+    hidden_facts = {(a.get("latest") or {}).get("fact") for a in hidden} - {None}
+    facts = [x for x in f["facts"] if x["id"] not in hidden_facts]
+    shown_refs = {r for x in facts for r in x.get("refs") or []}
+    hidden_refs = {r for x in f["facts"] if x["id"] in hidden_facts for r in x.get("refs") or []} - shown_refs
+    view = dict(f)
+    view["accounts"] = [a for a in f["accounts"] if a.get("series_shown", True) or a["key"] in keep_keys]
+    view["facts"] = facts
+    view["observations"] = [r for r in f["observations"] if r["ref"] not in hidden_refs]
+    return view, len(hidden)
 
 
 def account_display_names(f: dict[str, Any]) -> dict[tuple[str, str], str]:
