@@ -968,23 +968,24 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     r_code = np.concatenate([p[0][p[2]] for p in parts])
     r_time = np.concatenate([p[1][p[2]] for p in parts])
     # By account, then time: one sort of a combined key when it fits in 63 bits.
-    order, rank = None, None
+    by_key: np.ndarray | None = None
+    rank: np.ndarray | None = None
     if len(r_time):
         t_lo = int(r_time.min())
         span = int(r_time.max()) - t_lo + 1
         if (n_pop + 1) * span < 2**62:
             comp = r_code * span + (r_time - t_lo)
-            order = np.argsort(comp, kind="quicksort")
-            if (np.diff(comp[order]) == 0).any():
-                order = None
-    if order is None:
+            by_key = np.argsort(comp, kind="quicksort")
+            if (np.diff(comp[by_key]) == 0).any():
+                by_key = None
+    if by_key is None:
         # Two readings of one account at the same instant with different values: the one
         # that wins is the one pandas' quicksort of the time column always made win.
         rank = np.empty(len(r_time), dtype=np.int64)
         rank[np.argsort(r_time.astype("M8[us]"), kind="quicksort")] = np.arange(len(r_time))
-        order = np.lexsort((rank, r_code))
-        rank = rank[order]
-    rows, r_code = rows[order], r_code[order]
+        by_key = np.lexsort((rank, r_code))
+        rank = rank[by_key]
+    rows, r_code = rows[by_key], r_code[by_key]
     winners: list[np.ndarray] = []  # positions in rows
     for c in ["observed_at", *FACT_COLUMNS]:
         valid = np.concatenate([
@@ -1066,12 +1067,13 @@ def account_frame(
             "suspended_or_deleted": frozenset({"suspended_or_deleted"}),
             "not_found": frozenset({"not_found"}),
         }[outcome]
-        hit = base.seen[:, [i for i, s in enumerate(base.statuses) if s in target]].any(axis=1)
-        value = np.where(base.known, hit.astype(float), np.nan)
+        hit_any = np.asarray(base.seen[:, [i for i, s in enumerate(base.statuses) if s in target]].any(axis=1))
+        value = np.where(base.known, hit_any.astype(float), np.nan)
     out = pop.assign(outcome=value.astype("float")).merge(base.cov, on=_KEYS, how="left")
     # Whether the account was ever seen there (active, protected, limited) in the window:
     # a population where none was is selected on the outcome (compare_store warns).
-    out["seen_present"] = base.seen[:, [i for i, s in enumerate(base.statuses) if s in PRESENT_STATUSES]].any(axis=1)
+    present = np.asarray(base.seen[:, [i for i, s in enumerate(base.statuses) if s in PRESENT_STATUSES]].any(axis=1))
+    out["seen_present"] = present
     return out.reset_index(drop=True)
 
 
