@@ -68,7 +68,12 @@ def test_rates_intervals_tests_against_references() -> None:
             (xa, xb), lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
             vectorized=True, n_resamples=999, rng=np.random.default_rng(3),
         )
-        assert t["p_value_permutation"] == pytest.approx(perm.pvalue, abs=0.02)  # same test, batched draws
+        # The same test with other draws (the relabelling's count, not a shuffle): both
+        # estimate the exact permutation p-value; they differ by Monte Carlo noise only.
+        exact = 2 * min(stats.hypergeom.cdf(ka, na + nb, ka + kb, na), stats.hypergeom.sf(ka - 1, na + nb, ka + kb, na))
+        se = np.sqrt(exact * (1 - exact) / 999)
+        assert t["p_value_permutation"] == pytest.approx(min(1.0, exact), abs=4 * se + 2 / 1000)
+        assert t["p_value_permutation"] == pytest.approx(perm.pvalue, abs=6 * se + 2 / 1000)
         assert t["permutation_method"] == "monte carlo (999 resamples)"
     holm = multipletests(raw_p, method="holm")[1]
     assert [t["p_value_adjusted"] for t in res["tests"]] == pytest.approx(list(holm), rel=1e-6)
@@ -266,6 +271,22 @@ def test_exact_permutation_p_is_scipys_exact_answer(monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     p2, how2 = cmp._perm_p(ka, na, kb, nb, 5000, seed=0)
     assert how2 == "exact (every relabelling)" and p2 == pytest.approx(ref, rel=1e-12)
+
+
+def test_resampled_permutation_p_estimates_the_exact_one() -> None:
+    """Resampling draws the relabelled group's count: same seed, same p; with many draws
+    the estimate converges on the exact permutation p-value (and on scipy's)."""
+    ka, na, kb, nb = 30, 120, 45, 130
+    exact = 2 * min(stats.hypergeom.cdf(ka, na + nb, ka + kb, na), stats.hypergeom.sf(ka - 1, na + nb, ka + kb, na))
+    p, how = cmp._perm_p(ka, na, kb, nb, 50_000, seed=5)
+    assert how == "monte carlo (50000 resamples)"
+    assert p == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 50_000))
+    assert cmp._perm_p(ka, na, kb, nb, 50_000, seed=5)[0] == p
+    assert cmp._perm_p(ka, na, kb, nb, 999, seed=5)[0] != cmp._perm_p(ka, na, kb, nb, 999, seed=6)[0]
+    xa, xb = np.r_[np.ones(ka), np.zeros(na - ka)], np.r_[np.ones(kb), np.zeros(nb - kb)]
+    ref = stats.permutation_test((xa, xb), lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+                                 vectorized=True, n_resamples=20_000, rng=np.random.default_rng(0)).pvalue
+    assert p == pytest.approx(ref, abs=4 * np.sqrt(exact * (1 - exact) / 20_000))
 
 
 def test_permutation_on_large_groups_is_fast_and_bounded() -> None:

@@ -275,3 +275,39 @@ def test_safe_helpers() -> None:
     assert json.loads(enc) == {"k": "</script><!--\u2028&"}
 
 
+
+
+def test_page_leaves_accounts_beyond_its_limit_to_the_bundles(built: tuple[Store, Path, str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_HTML_OTHER_ACCOUNTS the page lists the accounts findings name and leaves
+    the others (their latest-reading facts and rows) to the bundles; every link resolves."""
+    from purgewatch.report import _render
+
+    root = built[1]
+    f = json.loads((root / "out" / "findings.json").read_text())
+    f.pop("generated_at")
+    for a in f["accounts"][2:]:  # charted accounts made table rows: the fixture has few accounts
+        a["series_shown"] = False
+    rest = [a for a in f["accounts"] if not a["series_shown"]]
+    assert len(rest) >= 3
+    full_view, none_hidden = _render.html_view(f)
+    assert none_hidden == 0 and full_view is f
+    whole = render_html(f, generated_at=STAMP_A)
+    monkeypatch.setattr(_render, "MAX_HTML_OTHER_ACCOUNTS", 1)
+    view, hidden = _render.html_view(f)
+    assert hidden == len(rest) - len([a for a in view["accounts"] if not a["series_shown"]]) > 0
+    gone = {a["key"] for a in rest} - {a["key"] for a in view["accounts"]}
+    gone_facts = {a["latest"]["fact"] for a in rest if a["key"] in gone and a["latest"]}
+    assert gone_facts and not gone_facts & {x["id"] for x in view["facts"]}
+    # rows only a left-out fact cites are left out (here the group comparisons cite them all)
+    cited_by_shown = {r for x in view["facts"] for r in x["refs"]}
+    assert {r["ref"] for r in f["observations"]} - {r["ref"] for r in view["observations"]} <= (
+        {r for x in f["facts"] if x["id"] in gone_facts for r in x["refs"]} - cited_by_shown)
+    html = render_html(f, generated_at=STAMP_A)
+    tree = HTMLParser(html)
+    ids = {n.attributes["id"] for n in tree.css("[id]")}
+    missing = sorted({h for h in (n.attributes["href"] or "" for n in tree.css("[href]")) if h[1:] not in ids})
+    assert not missing, missing[:10]
+    assert f"the other {hidden:,}" in html and len(html) < len(whole) and "the other" not in whole
+    for a in rest:
+        assert (a["anchor"] in ids) == (a["key"] not in gone)

@@ -34,19 +34,23 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from purgewatch.errors import AnalysisError, InputError
-from purgewatch.model import ENFORCEMENT_STATUSES, GONE_STATUSES, carry_enforcement
+from purgewatch.model import AMBIGUOUS_GONE, ENFORCEMENT_STATUSES, GONE_STATUSES, carry_enforcement
 from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
 from purgewatch.watchlist import current_watchlist
@@ -55,11 +59,10 @@ SMALL_GROUP = 30          # fewer accounts than this: say the interval is wide
 SMALL_COUNT = 5           # fewer outcome events than this: likewise
 DEFAULT_PERMUTATIONS = 9999
 # Resamples x accounts above which the permutation p-value comes from the exact
-# permutation distribution (hypergeometric, see _perm_p) instead of resampling: beyond
-# it resampling costs seconds per pair and gives nothing the exact answer does not.
+# permutation distribution (hypergeometric, see _perm_p) instead of resampling. Resampling
+# costs O(resamples) whatever the group sizes since it draws the count directly; the bound
+# is kept so large comparisons keep giving the exact answer they always gave.
 PERMUTATION_BUDGET = 20_000_000
-# Elements of one vectorised batch of resamples (bounds the memory of permutation_test).
-PERMUTATION_BATCH_ELEMENTS = 2_000_000
 # Tables drawn for the Monte Carlo Fisher–Freeman–Halton test across groups.
 OMNIBUS_TABLES = 9999
 MIN_EXPECTED = 5          # Cochran: the chi-square approximation needs expected counts >= 5
@@ -140,8 +143,9 @@ def _perm_p(ka: int, na: int, kb: int, nb: int, resamples: int, seed: int) -> tu
     rises with it), so when resampling would be costly (accounts x resamples above
     :data:`PERMUTATION_BUDGET`) the p-value is the exact one that resampling approximates:
     2 * min(P(X <= ka), P(X >= ka)), capped at 1, as ``scipy.stats.permutation_test``
-    defines it; likewise for a group of one account. Otherwise ``permutation_test``
-    resamples in batches of bounded memory.
+    defines it; likewise for a group of one account. Otherwise the permutation
+    distribution is sampled (``resamples`` draws of that count, seeded by ``seed``):
+    statistically the same test as ``permutation_test``, at O(resamples) time and memory.
     """
     if resamples <= 0:
         return None, None
@@ -151,19 +155,22 @@ def _perm_p(ka: int, na: int, kb: int, nb: int, resamples: int, seed: int) -> tu
         less = stats.hypergeom.cdf(ka, n, k, na)
         greater = stats.hypergeom.sf(ka - 1, n, k, na)
         return float(min(1.0, 2 * min(less, greater))), "exact (hypergeometric: every relabelling)"
-    a = np.r_[np.ones(ka), np.zeros(na - ka)]
-    b = np.r_[np.ones(kb), np.zeros(nb - kb)]
-
-    def diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
-        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
-
-    res = stats.permutation_test(
-        (a, b), diff, permutation_type="independent", vectorized=True,
-        n_resamples=resamples, alternative="two-sided", rng=np.random.default_rng(seed),
-        batch=max(1, PERMUTATION_BATCH_ELEMENTS // max(n, 1)),
-    )
-    exact = math.comb(n, na) <= resamples  # scipy enumerates every relabelling then
-    return float(res.pvalue), ("exact (every relabelling)" if exact else f"monte carlo ({resamples} resamples)")
+    if math.comb(n, na) <= resamples:
+        # scipy would enumerate every relabelling: the same answer as the hypergeometric
+        # distribution (tests/test_compare.py checks it against scipy).
+        less = stats.hypergeom.cdf(ka, n, k, na)
+        greater = stats.hypergeom.sf(ka - 1, n, k, na)
+        return float(min(1.0, 2 * min(less, greater))), "exact (every relabelling)"
+    # A random relabelling of n accounts (k with the outcome) into groups of na and nb
+    # puts a hypergeometric number of the k into the first group, and the difference in
+    # rates depends on nothing else: drawing that number is drawing the relabelling's
+    # statistic, without shuffling n values per resample (what permutation_test does, at
+    # n x resamples cost). The p-value is permutation_test's Monte Carlo one: two-sided,
+    # 2 * min(P(X <= ka), P(X >= ka)) estimated with the +1 correction, capped at 1.
+    draws = np.random.default_rng(seed).hypergeometric(k, n - k, na, size=resamples)
+    less_n = int(np.count_nonzero(draws <= ka)) + 1
+    greater_n = int(np.count_nonzero(draws >= ka)) + 1
+    return float(min(1.0, 2 * min(less_n, greater_n) / (resamples + 1))), f"monte carlo ({resamples} resamples)"
 
 
 def _min_attainable_p(na: int, nb: int, k: int) -> float:
@@ -756,23 +763,235 @@ def _detected_drops(
     return {f"{e.platform}\x1f{e.account_id}" for e in events if e.kind == "follower_drop"}
 
 
-def _status_rows(store: Store) -> pd.DataFrame:
-    cols = ["platform", "account_id", "at", "status"]
-    parts = []
-    for table in ("observations", "profiles"):
-        t = store.read(table, columns=["platform", "account_id", "observed_at", "status"]).to_pandas()
-        parts.append(t.rename(columns={"observed_at": "at"}))
-    parts.append(store.read("status_events", columns=cols).to_pandas())
-    return pd.concat(parts, ignore_index=True)
 
 
-def _fact_rows(store: Store) -> pd.DataFrame:
-    cols = ["platform", "account_id", "observed_at", "followers_count", "following_count",
-            "posts_count", "created_at", "default_profile_image", "description", "handle", "label",
-            # read by the bot-likeness model (analysis/bots)
-            "display_name", "favourites_count", "listed_count", "default_profile"]
-    parts = [store.read(t, columns=cols).to_pandas() for t in ("observations", "profiles")]
-    return pd.concat(parts, ignore_index=True)
+FACT_TABLES = ("observations", "profiles")
+FACT_COLUMNS = ["followers_count", "following_count", "posts_count", "created_at", "default_profile_image",
+                "description", "handle", "label",
+                # read by the bot-likeness model (analysis/bots)
+                "display_name", "favourites_count", "listed_count", "default_profile"]
+_KEYS = ["platform", "account_id"]
+
+
+def _micros(col: pa.ChunkedArray) -> np.ndarray:
+    """A timestamp column as int64 microseconds (store times are never null)."""
+    return np.asarray(pc.cast(col, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False),
+                      dtype=np.int64)
+
+
+def _pop_index(tbl: pa.Table, pop_keys: pa.Array) -> np.ndarray:
+    """Row of ``pop`` (by "platform\\x1faccount_id") of each row of ``tbl``; -1 outside it.
+    A hash lookup in Arrow: no per-row Python string is made."""
+    if tbl.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = pc.binary_join_element_wise(tbl["platform"], tbl["account_id"], "\x1f")
+    idx = pc.index_in(key, value_set=pop_keys)
+    return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _bound(t: pd.Timestamp | None) -> int | None:
+    return None if t is None else int(t.value // 1000)  # ns -> us
+
+
+@dataclass
+class _Population:
+    """What every outcome of one (store state, by, window, platform) shares: the accounts,
+    the statuses each was seen with, whether each has a follower count, the covariates."""
+
+    pop: pd.DataFrame               # platform, account_id, group (population order)
+    statuses: list[Any]             # distinct effective statuses (known ones) in the window
+    seen: np.ndarray                # accounts x statuses: seen with that status in the window
+    known: np.ndarray               # accounts: any known (not "unknown") status in the window
+    counted: np.ndarray             # accounts: any follower count in the window
+    cov: pd.DataFrame               # platform, account_id + STANDARD_COVARIATES (accounts with facts)
+
+
+_POP_MEMO: dict[Any, _Population] = {}
+_POP_MEMO_SIZE = 2
+_POP_LOCK = threading.Lock()
+
+
+def _population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Timestamp | None,
+                platform: str | None) -> _Population:
+    """The shared part of :func:`account_frame`, computed once per state of the store: a
+    report asks for two outcomes, the web UI for one per page view."""
+    from purgewatch.analysis.detect import _store_state
+
+    state = _store_state(store)
+    key = (state, by, t0, t1, platform)
+    if state is not None:
+        with _POP_LOCK:
+            hit = _POP_MEMO.get(key)
+        if hit is not None:
+            return hit
+    res = _build_population(store, by, t0, t1, platform)
+    if state is not None:
+        with _POP_LOCK:
+            _POP_MEMO[key] = res
+            while len(_POP_MEMO) > _POP_MEMO_SIZE:
+                del _POP_MEMO[next(iter(_POP_MEMO))]
+    return res
+
+
+def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Timestamp | None,
+                      platform: str | None) -> _Population:
+    from purgewatch.analysis.forensics import bot_likeness, creation_times
+
+    facts = {t: store.read(t, columns=[*_KEYS, "observed_at", "status", *FACT_COLUMNS]) for t in FACT_TABLES}
+    if by == "group":
+        wl = current_watchlist(store, fill_ids=True).to_pandas()
+        if wl.empty:
+            raise AnalysisError("the watchlist is empty", hint="import a watchlist with groups first")
+        wl = wl.copy()
+        wl["account_id"] = wl["account_id"].fillna(wl["account"])
+        pop = wl[["platform", "account_id", "group"]].drop_duplicates(["platform", "account_id"])
+    elif by == "label":
+        # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
+        # latest label on the account's profiles/observations (e.g. cresci classes).
+        labelled = [tb.select([*_KEYS, "observed_at", "label"]).filter(pc.is_valid(tb["label"])).to_pandas()
+                    for tb in facts.values()]
+        lab = pd.concat(labelled, ignore_index=True).sort_values("observed_at")
+        pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
+        wl = current_watchlist(store, fill_ids=True).to_pandas()
+        if not wl.empty:
+            wl = wl.assign(account_id=wl["account_id"].fillna(wl["account"])).dropna(subset=["label"])
+            wl = wl[["platform", "account_id", "label"]].drop_duplicates(["platform", "account_id"])
+            pop = pd.concat([wl, pop], ignore_index=True).drop_duplicates(["platform", "account_id"])
+        pop = pop.rename(columns={"label": "group"})
+        if pop.empty:
+            raise AnalysisError("no watchlist entry, profile or observation carries a label",
+                                hint="use --by group with a watchlist")
+    else:
+        raise InputError(f"--by {by!r} is not supported", hint="use --by group or --by label")
+    if platform:
+        pop = pop[pop["platform"] == platform]
+    n_pop = len(pop)
+    pop_keys = pa.array((pop["platform"].astype(str) + "\x1f" + pop["account_id"].astype(str)).tolist(), pa.string())
+    lo, hi = _bound(t0), _bound(t1)
+
+    # Statuses: every reading of a population account (observations, profiles, stream
+    # events, in that order), sorted by account then time (stable: ties keep that order);
+    # suspended_or_deleted after an enforcement reading is that suspension, purged
+    # (model.carry_enforcement); on its own it is never the "suspended" outcome.
+    vocab: dict[Any, int] = {}
+    pop_idx = {name: _pop_index(tb, pop_keys) for name, tb in facts.items()}
+    codes, times, stats_ = [], [], []
+    for name in (*FACT_TABLES, "status_events"):
+        tcol = "at" if name == "status_events" else "observed_at"
+        tb = facts[name] if name in facts else store.read(name, columns=[*_KEYS, tcol, "status"])
+        idx = pop_idx[name] if name in pop_idx else _pop_index(tb, pop_keys)
+        keep = np.flatnonzero(idx >= 0)
+        codes.append(idx[keep])
+        times.append(_micros(tb[tcol])[keep])
+        # Statuses as codes into the few words there are: no Python string per reading.
+        enc = pc.dictionary_encode(tb["status"].take(pa.array(keep))).combine_chunks()
+        ids = np.array([vocab.setdefault(w, len(vocab)) for w in [*enc.dictionary.to_pylist(), None]], dtype=np.int64)
+        stats_.append(ids[np.asarray(enc.indices.fill_null(len(ids) - 1).to_numpy(zero_copy_only=False), dtype=np.int64)])
+    code, at, scode = np.concatenate(codes), np.concatenate(times), np.concatenate(stats_)
+    if AMBIGUOUS_GONE in vocab and (scode == vocab[AMBIGUOUS_GONE]).any():  # else carrying changes nothing
+        words = np.empty(len(vocab), dtype=object)
+        words[list(vocab.values())] = list(vocab)
+        order = np.lexsort((at, code))
+        code, at = code[order], at[order]
+        carried = carry_enforcement(code, words[scode[order]])
+        scode = np.array([vocab.setdefault(w, len(vocab)) for w in carried.tolist()], dtype=np.int64)
+    statuses = [None] * len(vocab)
+    for w, i in vocab.items():
+        statuses[i] = w
+    inside = np.ones(len(code), dtype=bool)
+    if lo is not None:
+        inside &= at >= lo
+    if hi is not None:
+        inside &= at <= hi
+    known_rows = inside & (scode != vocab.get("unknown", -1))
+    kc = code[known_rows]
+    seen = np.zeros((n_pop, len(statuses)), dtype=bool)
+    seen[kc, scode[known_rows]] = True
+    known = np.zeros(n_pop, dtype=bool)
+    known[kc] = True
+
+    # Facts: the latest non-null value of each fact per account at the end of the window.
+    # Only the rows that hold such a value become pandas rows (a store of millions of
+    # readings used to become one frame of them, sorted whole, for 10^4 accounts).
+    counted = np.zeros(n_pop, dtype=bool)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (pop row, time, wanted) per table row
+    for name, tb in facts.items():
+        idx = pop_idx[name]
+        t = _micros(tb["observed_at"]) if tb.num_rows else np.zeros(0, dtype=np.int64)
+        ok = idx >= 0
+        win = ok.copy()
+        if lo is not None:
+            win &= t >= lo
+        if hi is not None:
+            win &= t <= hi
+        if tb.num_rows:
+            has_count = np.asarray(pc.is_valid(tb["followers_count"]).to_numpy(zero_copy_only=False), dtype=bool)
+            counted[idx[win & has_count]] = True
+        upto = ok if hi is None else ok & (t <= hi)
+        parts.append((idx, t, upto))
+    offsets = np.cumsum([0] + [len(p[0]) for p in parts])
+    rows = np.concatenate([np.flatnonzero(p[2]) + off for p, off in zip(parts, offsets[:-1], strict=True)])
+    r_code = np.concatenate([p[0][p[2]] for p in parts])
+    r_time = np.concatenate([p[1][p[2]] for p in parts])
+    # By account, then time: one sort of a combined key when it fits in 63 bits.
+    by_key: np.ndarray | None = None
+    rank: np.ndarray | None = None
+    if len(r_time):
+        t_lo = int(r_time.min())
+        span = int(r_time.max()) - t_lo + 1
+        if (n_pop + 1) * span < 2**62:
+            comp = r_code * span + (r_time - t_lo)
+            by_key = np.argsort(comp, kind="quicksort")
+            if (np.diff(comp[by_key]) == 0).any():
+                by_key = None
+    if by_key is None:
+        # Two readings of one account at the same instant with different values: the one
+        # that wins is the one pandas' quicksort of the time column always made win.
+        rank = np.empty(len(r_time), dtype=np.int64)
+        rank[np.argsort(r_time.astype("M8[us]"), kind="quicksort")] = np.arange(len(r_time))
+        by_key = np.lexsort((rank, r_code))
+        rank = rank[by_key]
+    rows, r_code = rows[by_key], r_code[by_key]
+    winners: list[np.ndarray] = []  # positions in rows
+    for c in ["observed_at", *FACT_COLUMNS]:
+        valid = np.concatenate([
+            np.asarray(pc.is_valid(tb[c]).to_numpy(zero_copy_only=False), dtype=bool) if tb.num_rows
+            else np.zeros(0, dtype=bool) for tb in facts.values()])[rows]
+        vp = np.flatnonzero(valid)
+        vc = r_code[vp]
+        last = np.flatnonzero(np.r_[vc[1:] != vc[:-1], True]) if len(vc) else np.zeros(0, dtype=np.int64)
+        winners.append(vp[last])
+    pos = np.unique(np.concatenate(winners))
+    chosen = np.sort(rows[pos])
+    frames, probes = [], []
+    for tb, off, end in zip(facts.values(), offsets[:-1], offsets[1:], strict=True):
+        sel = chosen[(chosen >= off) & (chosen < end)] - off
+        frames.append(tb.select([*_KEYS, "observed_at", *FACT_COLUMNS]).take(pa.array(sel, pa.int64())).to_pandas())
+        # The dtypes the whole table would have in pandas (ints with a null are floats,
+        # bools with a null objects), so the values below are what they always were.
+        probe = [0] + [int(pc.index(pc.is_null(tb[c]), True).as_py()) for c in FACT_COLUMNS] if tb.num_rows else []
+        probes.append(tb.take(pa.array(sorted({i for i in probe if i >= 0}), pa.int64())).to_pandas())
+    dtypes = pd.concat(probes, ignore_index=True).dtypes
+    f = pd.concat(frames, ignore_index=True)
+    f = f.astype({c: dtypes[c] for c in f.columns if f[c].dtype != dtypes[c]})
+    if rank is None:  # no account has two readings at one instant: any order of time will do
+        f = f.sort_values("observed_at", kind="stable")
+    else:
+        f = f.iloc[np.argsort(rank[pos][np.argsort(rows[pos])])]  # by time, ranked as above
+    # Latest non-null value of each fact per account.
+    latest = f.groupby(_KEYS).last().reset_index()
+    latest["created"] = creation_times(latest["created_at"], latest["account_id"], platform=None)
+    latest.loc[latest["platform"] != "x", "created"] = pd.to_datetime(
+        latest.loc[latest["platform"] != "x", "created_at"], utc=True
+    )
+    ref = pd.to_datetime(latest["observed_at"], utc=True)
+    age = (ref - latest["created"]).dt.total_seconds() / 86_400
+    latest["age_days"] = age.where(age >= 0)
+    latest["activity"] = np.log1p(latest["posts_count"].astype(float) / latest["age_days"].clip(lower=1))
+    latest["audience"] = np.log1p(latest["followers_count"].astype(float))
+    latest["bot_likeness"] = bot_likeness(latest)
+    cov = latest[_KEYS + list(STANDARD_COVARIATES)]
+    return _Population(pop.reset_index(drop=True), statuses, seen, known, counted, cov)
 
 
 def account_frame(
@@ -788,99 +1007,36 @@ def account_frame(
     the covariates ``age_days``, ``activity`` (log1p posts per day), ``audience``
     (log1p followers) and ``bot_likeness`` (the trained model's probability, see
     analysis/bots and docs/bots.md), from the latest facts known
-    at the end of the window."""
-    from purgewatch.analysis.forensics import bot_likeness, creation_times
-
+    at the end of the window. Everything but the outcome is computed once per state of
+    the store (and by, window, platform) and shared by the outcomes asked next."""
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}", hint=f"choose one of: {', '.join(OUTCOMES)}")
     t0, t1 = parse_zoned(start), parse_zoned(end)
-    facts = _fact_rows(store)
-    if by == "group":
-        wl = current_watchlist(store, fill_ids=True).to_pandas()
-        if wl.empty:
-            raise AnalysisError("the watchlist is empty", hint="import a watchlist with groups first")
-        pop = wl[["platform", "account_id", "group"]].drop_duplicates(["platform", "account_id"])
-    elif by == "label":
-        # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
-        # latest label on the account's profiles/observations (e.g. cresci classes).
-        lab = facts.dropna(subset=["label"]).sort_values("observed_at")
-        pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
-        wl = current_watchlist(store, fill_ids=True).to_pandas()
-        if not wl.empty:
-            wl = wl.dropna(subset=["label"])
-            wl = wl[["platform", "account_id", "label"]].drop_duplicates(["platform", "account_id"])
-            pop = pd.concat([wl, pop], ignore_index=True).drop_duplicates(["platform", "account_id"])
-        pop = pop.rename(columns={"label": "group"})
-        if pop.empty:
-            raise AnalysisError("no watchlist entry, profile or observation carries a label",
-                                hint="use --by group with a watchlist")
-    else:
-        raise InputError(f"--by {by!r} is not supported", hint="use --by group or --by label")
-    if platform:
-        pop = pop[pop["platform"] == platform]
-    keys = ["platform", "account_id"]
-
-    st = _status_rows(store)
-    # suspended_or_deleted after an enforcement reading is that suspension, purged
-    # (model.carry_enforcement); on its own it is never the "suspended" outcome.
-    st = st.sort_values(keys + ["at"], kind="stable")
-    st["status"] = carry_enforcement(st.groupby(keys, sort=False).ngroup().to_numpy(),
-                                     st["status"].to_numpy(dtype=object))
-    if t0 is not None:
-        st = st[st["at"] >= t0]
-    if t1 is not None:
-        st = st[st["at"] <= t1]
-    st = st.merge(pop[keys], on=keys)
-    target = {
-        "suspended": ENFORCEMENT_STATUSES,
-        "gone": GONE_STATUSES,
-        "deleted": frozenset({"deleted"}),
-        "deactivated": frozenset({"deactivated"}),
-        "suspended_or_deleted": frozenset({"suspended_or_deleted"}),
-        "not_found": frozenset({"not_found"}),
-    }
+    base = _population(store, by, t0, t1, platform)
+    pop = base.pop
     if outcome == "drop":
-        o = facts.merge(pop[keys], on=keys)
-        if t0 is not None:
-            o = o[o["observed_at"] >= t0]
-        if t1 is not None:
-            o = o[o["observed_at"] <= t1]
-        with_series = (o["platform"] + "\x1f" + o["account_id"])[o["followers_count"].notna()].unique()
-        keyed = pop["platform"] + "\x1f" + pop["account_id"]
         detected = _detected_drops(store, platform, t0, t1)
         # The detector's follower_drop events decide; accounts with a count series in
         # the window and no event are 0, accounts without one unknown.
-        observed = pd.Series([k in detected for k in with_series], index=with_series, dtype="float")
-        pop = pop.assign(outcome=keyed.map(observed).astype("float"))
+        keyed = (pop["platform"] + "\x1f" + pop["account_id"]).tolist()
+        hit = np.fromiter((k in detected for k in keyed), dtype=float, count=len(keyed))
+        value = np.where(base.counted, hit, np.nan)
     else:
-        known = st[st["status"] != "unknown"]
-        hit = known.assign(h=known["status"].isin(target[outcome])).groupby(keys)["h"].any()
-        pop = pop.merge(hit.rename("outcome").reset_index(), on=keys, how="left")
-        pop["outcome"] = pop["outcome"].astype("float")
-
-    f = facts.merge(pop[keys], on=keys)
-    if t1 is not None:
-        f = f[f["observed_at"] <= t1]
-    f = f.sort_values("observed_at")
-    # Latest non-null value of each fact per account.
-    latest = f.groupby(keys).last().reset_index()
-    latest["created"] = creation_times(latest["created_at"], latest["account_id"], platform=None)
-    latest.loc[latest["platform"] != "x", "created"] = pd.to_datetime(
-        latest.loc[latest["platform"] != "x", "created_at"], utc=True
-    )
-    ref = pd.to_datetime(latest["observed_at"], utc=True)
-    age = (ref - latest["created"]).dt.total_seconds() / 86_400
-    latest["age_days"] = age.where(age >= 0)
-    latest["activity"] = np.log1p(latest["posts_count"].astype(float) / latest["age_days"].clip(lower=1))
-    latest["audience"] = np.log1p(latest["followers_count"].astype(float))
-    latest["bot_likeness"] = bot_likeness(latest)
-    cov = latest[keys + list(STANDARD_COVARIATES)]
-    out = pop.merge(cov, on=keys, how="left")
+        target = {
+            "suspended": ENFORCEMENT_STATUSES,
+            "gone": GONE_STATUSES,
+            "deleted": frozenset({"deleted"}),
+            "deactivated": frozenset({"deactivated"}),
+            "suspended_or_deleted": frozenset({"suspended_or_deleted"}),
+            "not_found": frozenset({"not_found"}),
+        }[outcome]
+        hit_any = np.asarray(base.seen[:, [i for i, s in enumerate(base.statuses) if s in target]].any(axis=1))
+        value = np.where(base.known, hit_any.astype(float), np.nan)
+    out = pop.assign(outcome=value.astype("float")).merge(base.cov, on=_KEYS, how="left")
     # Whether the account was ever seen there (active, protected, limited) in the window:
     # a population where none was is selected on the outcome (compare_store warns).
-    present = st.assign(p=st["status"].isin(PRESENT_STATUSES)).groupby(keys)["p"].any()
-    out = out.merge(present.rename("seen_present").reset_index(), on=keys, how="left")
-    out["seen_present"] = out["seen_present"].astype("boolean").fillna(False).astype(bool)
+    present = np.asarray(base.seen[:, [i for i, s in enumerate(base.statuses) if s in PRESENT_STATUSES]].any(axis=1))
+    out["seen_present"] = present
     return out.reset_index(drop=True)
 
 

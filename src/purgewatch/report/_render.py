@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -176,8 +177,19 @@ def _when(ctx: Any, v: Any) -> Markup:
         v = v[0] if v else None
     if v is None or v == "":
         return Markup("—")
+    tz = ctx.get("tz")
+    if isinstance(v, str) and (tz is None or isinstance(tz, str)):
+        return _when_text(v, tz)
     stamp = iso(v) or str(v)
-    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, ctx.get("tz")))
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, tz))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _when_text(v: str, tz: str | None) -> Markup:
+    """``when`` of an ISO string: a report cites the same few times (an import's retrieval
+    time, a day's readings) thousands of times; each is parsed and formatted once."""
+    stamp = iso(v) or str(v)
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(stamp, human_time(v, tz))
 
 
 def register_filters(env: jinja2.Environment) -> None:
@@ -313,21 +325,54 @@ def render_html(findings: Findings, *, generated_at: str, title: str | None = No
     doc = _doc(findings)  # the templates read the JSON document
     env = environment()
     tpl = env.get_template("report.html.j2")
+    view, hidden = html_view(doc)
     return tpl.render(
-        f=doc,
-        charts=build_charts(doc),
+        f=view,
+        hidden_accounts=hidden,
+        charts=build_charts(view),
         css=Markup(stylesheet()),
         csp=report_csp(),
         title=title or "Accounts that vanished: evidence report",
         fact_href="#",
-        account_link=_report_account_link(doc),
-        explain_link=_report_explain_link(doc),
+        account_link=_report_account_link(view),
+        explain_link=_report_explain_link(view),
         names=account_display_names(doc),
         generated_at=generated_at,
         tz=tz or "UTC",
         findings_json=_embedded(doc),
         sections=sections_of(doc),
     )
+
+
+MAX_HTML_OTHER_ACCOUNTS = 1000  # rows of the page's "Other accounts" table
+
+
+def html_view(f: dict[str, Any], limit: int | None = None) -> tuple[dict[str, Any], int]:
+    """What the HTML page shows of the findings, and how many accounts it leaves to the
+    bundles. Accounts without a chart beyond ``limit`` (those no shown event, explanation
+    or forensics item names go first) are left out of the page, with their latest-reading
+    fact and the stored rows only that fact cites: the page grows with what the findings
+    cite, not with the accounts watched. The JSON and CSV bundles keep everything."""
+    limit = MAX_HTML_OTHER_ACCOUNTS if limit is None else limit
+    rest = [a for a in f["accounts"] if not a.get("series_shown", True)]
+    if len(rest) <= limit:
+        return f, 0
+    named = {(e.get("platform"), e.get("account_id")) for e in f["events"] if e.get("shown", True)}
+    named |= {(x.get("platform"), x.get("account_id")) for x in [*f["explain"], *(f.get("forensics") or [])]}
+    keep = [a for a in rest if (a["platform"], a["account_id"]) in named]
+    keep_keys = {a["key"] for a in keep}
+    keep += [a for a in rest if a["key"] not in keep_keys][:max(0, limit - len(keep))]
+    keep_keys = {a["key"] for a in keep}
+    hidden = [a for a in rest if a["key"] not in keep_keys]
+    hidden_facts = {(a.get("latest") or {}).get("fact") for a in hidden} - {None}
+    facts = [x for x in f["facts"] if x["id"] not in hidden_facts]
+    shown_refs = {r for x in facts for r in x.get("refs") or []}
+    hidden_refs = {r for x in f["facts"] if x["id"] in hidden_facts for r in x.get("refs") or []} - shown_refs
+    view = dict(f)
+    view["accounts"] = [a for a in f["accounts"] if a.get("series_shown", True) or a["key"] in keep_keys]
+    view["facts"] = facts
+    view["observations"] = [r for r in f["observations"] if r["ref"] not in hidden_refs]
+    return view, len(hidden)
 
 
 def account_display_names(f: Findings | dict[str, Any]) -> dict[tuple[str, str], str]:
