@@ -115,26 +115,41 @@ def status_changes(key: Any, status: Any, is_event: Any) -> StatusChanges:
     key, status, is_event = key[index], status[index], is_event[index]
     status = carry_enforcement(key, status)
     n = len(key)
+    # Statuses as codes into the few distinct words: comparing millions of Python strings
+    # (or their copies as fixed-width text) costs seconds on a large store.
+    import pandas as pd  # here: model is imported by every layer, pandas only needed here
+
+    code, words = pd.factorize(status, use_na_sentinel=False)
+    words = np.asarray(words, dtype=object)
+    enforced_word = np.array([w in ENFORCEMENT_STATUSES for w in words], dtype=bool)
+    gone_word = np.array([w in GONE_STATUSES for w in words], dtype=bool)
     has_prev = np.zeros(n, dtype=bool)
     has_prev[1:] = key[1:] == key[:-1]
+    prev_code = np.full(n, -1, dtype=np.int64)
+    prev_code[1:] = code[:-1]
+    prev_code[~has_prev] = -1
     previous = np.empty(n, dtype=object)
-    previous[1:] = status[:-1]
-    previous[~has_prev] = None
-    prev_text = previous.astype(str)
-    enforced = np.isin(status.astype(str), sorted(ENFORCEMENT_STATUSES))
-    prev_enforced = has_prev & np.isin(prev_text, sorted(ENFORCEMENT_STATUSES))
-    prev_gone = has_prev & np.isin(prev_text, sorted(GONE_STATUSES))
+    previous[has_prev] = words[prev_code[has_prev]]
+    enforced = enforced_word[code] if n else np.zeros(0, dtype=bool)
+    prev_enforced = has_prev & enforced_word[np.maximum(prev_code, 0)] if n else np.zeros(0, dtype=bool)
+    prev_gone = has_prev & gone_word[np.maximum(prev_code, 0)] if n else np.zeros(0, dtype=bool)
     first_event = ~has_prev & is_event
-    changed = (has_prev & (previous != status)) | first_event
+    changed = (has_prev & (prev_code != code)) | first_event
     suspended = enforced & ((has_prev & ~prev_enforced) | first_event)
-    reinstated = (status == "active") & (prev_enforced | first_event)
-    unattributed = (status == AMBIGUOUS_GONE) & ~prev_gone & changed
+    reinstated = (code == _code_of(words, "active")) & (prev_enforced | first_event)
+    unattributed = (code == _code_of(words, AMBIGUOUS_GONE)) & ~prev_gone & changed
     direction = np.full(n, NOT_A_CHANGE, dtype=object)
     direction[changed] = OTHER_CHANGE
     direction[unattributed] = GONE_UNATTRIBUTED
     direction[reinstated] = REINSTATED
     direction[suspended] = SUSPENDED
     return StatusChanges(index, status, previous, direction)
+
+
+def _code_of(words: np.ndarray, word: str) -> int:
+    """Code of ``word`` among factorized ``words``; -2 (matches no code) when absent."""
+    hits = np.flatnonzero(words == word)
+    return int(hits[0]) if len(hits) else -2
 
 
 def normalize_status(raw: str | None) -> tuple[str, str | None]:
