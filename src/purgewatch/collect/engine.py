@@ -6,6 +6,9 @@
        │   accounts, one store commit per batch (observations + resolved ids)
        ├─ followers cycle, every ``followers_every``: connector.followers per account,
        │   paging cursor saved after each page, one commit per account (a snapshot)
+       ├─ posts cycle, every ``posts_every`` (watchlists with ``posts = true``, or
+       │   ``collect --posts``): connector.read_posts per account over the last
+       │   ``posts_window``, one commit per account (new post versions + the read)
        └─ Bluesky stream (optional): confirmed #account events -> status_events
 
 Resuming after a kill: each cycle's start is saved (``state/watch.json``) before it
@@ -31,7 +34,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +44,7 @@ import pyarrow.compute as pc
 
 from purgewatch.collect.config import CollectConfig, WatchlistConfig
 from purgewatch.collect.logs import register_secret
+from purgewatch.collect.posts import post_tables
 from purgewatch.collect.state import CycleState, PagingStore
 from purgewatch.errors import ConfigError, InputError, Location, PurgeWatchError
 from purgewatch.model import TABLE_SCHEMAS, FollowerSnapshot, Observation, StatusEvent
@@ -54,7 +58,13 @@ from purgewatch.sources.bluesky import (
     jetstream_cursor_path,
 )
 from purgewatch.sources.mastodon import MastodonConnector
-from purgewatch.sources.protocol import Connector, FollowerListing, PagingState
+from purgewatch.sources.protocol import (
+    Connector,
+    FollowerListing,
+    PagingState,
+    PostRead,
+    PostReader,
+)
 from purgewatch.sources.telegram import TelegramConnector
 from purgewatch.sources.wayback import BackfillResult, WaybackConnector
 from purgewatch.sources.x import XConnector
@@ -101,7 +111,7 @@ class NoProgress:
 @dataclass
 class CycleReport:
     watchlist: str
-    kind: str                      # "status" | "followers"
+    kind: str                      # "status" | "followers" | "posts"
     started: datetime
     accounts: int = 0
     observed: int = 0
@@ -113,6 +123,9 @@ class CycleReport:
     skipped: list[str] = field(default_factory=list)
     resolved: int = 0
     detections: int = 0
+    posts: int = 0                 # new post versions stored
+    reads: dict[str, int] = field(default_factory=dict)   # post reads by answer
+    incomplete: int = 0            # post reads that did not cover their whole window
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +134,8 @@ class CycleReport:
             "unknown": self.unknown, "statuses": self.statuses, "snapshots": self.snapshots,
             "partial_snapshots": self.partial, "skipped": self.skipped, "resolved": self.resolved,
             "detections": self.detections,
+            **({"posts": self.posts, "reads": self.reads, "incomplete_reads": self.incomplete}
+               if self.kind == "posts" else {}),
         }
 
 
@@ -317,9 +332,9 @@ class Collector:
         return change.added + change.changed
 
     # ------------------------------------------------------------------ cycles
-    def _done_since(self, table: str, platform: str, since: datetime, ids: set[str]) -> set[str]:
+    def _done_since(self, table: str, platform: str, since: datetime, ids: set[str],
+                    col: str = "observed_at") -> set[str]:
         """Accounts of ``ids`` with a record in ``table`` at or after ``since`` (resume)."""
-        col = "observed_at"
         data = self.store.read(table, columns=["platform", "account_id", col])
         if data.num_rows == 0:
             return set()
@@ -513,6 +528,69 @@ class Collector:
         self.cycles.finish(key, self._now())
         return report
 
+    async def posts_cycle(self, wl: WatchlistConfig, targets: list[Target], *, resume_from: float | None) -> CycleReport:
+        """Read each account's posts of the last ``posts_window`` (one read logged per
+        account, whatever it found) and store the versions not stored yet."""
+        key = f"{wl.name}/posts"
+        await self._sync_time()
+        started = resume_from if resume_from is not None else self._now()
+        if resume_from is None:
+            self.cycles.start(key, started, self.clock.time())
+        report = CycleReport(wl.name, "posts", to_datetime(started), accounts=len(targets))
+        todo = []
+        for t in targets:
+            # A Telegram channel's name is its id; elsewhere a read needs the resolved id.
+            if t.account_id is None and t.platform != "telegram":
+                report.skipped.append(f"{t.platform}:{t.account}: id not resolved yet (run a status cycle first)")
+            else:
+                todo.append(t)
+        if resume_from is not None:
+            done: set[tuple[str, str]] = set()
+            for platform in {t.platform for t in todo}:
+                refs = {t.ref for t in todo if t.platform == platform}
+                done |= {(platform, a) for a in
+                         self._done_since("post_reads", platform, to_datetime(started), refs, col="read_at")}
+            before = len(todo)
+            todo = [t for t in todo if (t.platform, t.ref) not in done]
+            report.skipped_done = before - len(todo)
+        self.progress.start(key, f"{wl.name}: posts", len(todo) + report.skipped_done)
+        self.progress.advance(key, report.skipped_done)
+        since = to_datetime(self._now()) - timedelta(seconds=wl.posts_window)
+
+        async def one(t: Target) -> None:
+            conn = self.connector(t.platform)
+            if not isinstance(conn, PostReader):
+                report.skipped.append(f"{t.platform}:{t.ref}: the connector does not read posts")
+                self.progress.advance(key)
+                return
+            read: PostRead = await conn.read_posts(t.ref, since=since, max_pages=wl.posts_pages)
+
+            def write(read: PostRead = read) -> None:
+                posts, reads = post_tables(read)
+                report.posts += self.writer.add("posts", posts)
+                self.writer.add("post_reads", reads)
+                self._commit({"collect": "posts", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
+                              "answer": read.answer, "complete": read.complete, "listed": len(read.posts)})
+
+            await self._write(write)
+            report.observed += 1
+            report.reads[read.answer] = report.reads.get(read.answer, 0) + 1
+            if not read.complete:
+                report.incomplete += 1
+                report.skipped.append(f"{t.platform}:{t.ref}: {read.answer}, incomplete: {read.detail}")
+            self.progress.advance(key)
+
+        sem = asyncio.Semaphore(max(1, self.config.concurrency))
+
+        async def guarded(t: Target) -> None:
+            async with sem:
+                await one(t)
+
+        await asyncio.gather(*(guarded(t) for t in todo))
+        self.progress.finish(key)
+        self.cycles.finish(key, self._now())
+        return report
+
     async def _after_status(self, report: CycleReport) -> None:
         fn = self.detect
         if not self.config.detect or fn is None:
@@ -595,8 +673,9 @@ class Collector:
         for platform in sorted({t.platform for _, ts in plans for t in ts}):
             self.connector(platform)
 
-    async def collect_once(self, *, followers: bool = False) -> list[CycleReport]:
-        """One status pass over every watchlist (and one follower pass if asked)."""
+    async def collect_once(self, *, followers: bool = False, posts: bool = False) -> list[CycleReport]:
+        """One status pass over every watchlist (and one follower pass, one posts pass,
+        if asked or set on the watchlist)."""
         await self._open()
         try:
             with self.store.writer(command="collect", source="collect") as w:
@@ -611,6 +690,10 @@ class Collector:
                         prev = self.cycles.get(f"{wl.name}/followers")
                         resume = prev["started"] if prev and prev.get("finished") is None else None
                         self._record(await self.followers_cycle(wl, targets, resume_from=resume))
+                    if posts or wl.posts:
+                        prev = self.cycles.get(f"{wl.name}/posts")
+                        resume = prev["started"] if prev and prev.get("finished") is None else None
+                        self._record(await self.posts_cycle(wl, targets, resume_from=resume))
         finally:
             self._writer = None
             await self._close()
@@ -632,6 +715,9 @@ class Collector:
                     if wl.followers:
                         tasks.append(asyncio.create_task(self._loop(wl, targets, "followers", None, stop),
                                                          name=f"{wl.name}/followers"))
+                    if wl.posts:
+                        tasks.append(asyncio.create_task(self._loop(wl, targets, "posts", None, stop),
+                                                         name=f"{wl.name}/posts"))
                 stream_task = None
                 dids = {t.account_id for _, ts in plans for t in ts if t.platform == "bluesky" and t.account_id}
                 if self.config.stream and dids:
@@ -665,7 +751,7 @@ class Collector:
 
     async def _loop(self, wl: WatchlistConfig, targets: list[Target], kind: str, cycles: int | None, stop: asyncio.Event) -> None:
         key = f"{wl.name}/{kind}"
-        every = wl.status_every if kind == "status" else wl.followers_every
+        every = {"status": wl.status_every, "followers": wl.followers_every, "posts": wl.posts_every}[kind]
         runs = 0
         while not stop.is_set() and (cycles is None or runs < cycles):
             prev = self.cycles.get(key)
@@ -680,6 +766,8 @@ class Collector:
                         return
             if kind == "status":
                 report = await self.status_cycle(wl, targets, resume_from=resume)
+            elif kind == "posts":
+                report = await self.posts_cycle(wl, targets, resume_from=resume)
             else:
                 report = await self.followers_cycle(wl, targets, resume_from=resume)
             self._record(report)

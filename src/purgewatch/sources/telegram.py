@@ -22,6 +22,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -29,11 +30,18 @@ from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HttpClient
+from purgewatch.sources._common import parse_time
 from purgewatch.sources.protocol import (
+    READ_UNAVAILABLE,
     FollowerListing,
     PageCallback,
     PagingState,
+    Post,
+    PostRead,
+    failed_read,
+    paged_read,
     parse_count,
+    text_entities,
     unknown,
 )
 
@@ -110,6 +118,54 @@ def parse_channel_page(html: str) -> PageReading:
             return PageReading(Status.SUSPENDED.value, title=None, detail=sentence)
         reading.detail = "no subscriber counter on the page"
     return reading
+
+
+def _post_ref(href: str | None) -> str | None:
+    """'https://t.me/other/45' (or '?single') -> 'other/45', the form of ``data-post``."""
+    if not href:
+        return None
+    m = re.search(r"t\.me/(?:s/)?([A-Za-z0-9_]{3,64}/\d+)", href)
+    return m.group(1) if m else None
+
+
+def parse_channel_posts(html: str) -> list[Post]:
+    """The posts of a ``t.me/s/<name>`` page, in page order (oldest first).
+
+    Each ``.tgme_widget_message`` block carries ``data-post="<channel>/<number>"``; its
+    text is ``.tgme_widget_message_text``, its time the ``datetime`` of
+    ``.tgme_widget_message_date time``. A forwarded post (``.tgme_widget_message_forwarded_from``)
+    is kept as a repost of the linked original when the link names one; a reply links its
+    parent in ``.tgme_widget_message_reply``. Service messages have no text: skipped."""
+    tree = HTMLParser(html)
+    out: list[Post] = []
+    for node in tree.css(".tgme_widget_message[data-post]"):
+        ref = node.attributes.get("data-post")
+        if not ref or "/" not in ref:
+            continue
+        if node.css_first(".service_message") is not None or "service_message" in (node.attributes.get("class") or ""):
+            continue
+        body = node.css_first(".tgme_widget_message_text")
+        text = body.text(separator="\n").strip() if body is not None else None
+        when = node.css_first(".tgme_widget_message_date time")
+        created = parse_time(when.attributes.get("datetime")) if when is not None else None
+        fwd = node.css_first("a.tgme_widget_message_forwarded_from_name")
+        reply = node.css_first("a.tgme_widget_message_reply")
+        links, tags, mentions = text_entities(text)
+        if body is not None:
+            hrefs = [a.attributes.get("href") for a in body.css("a[href]")]
+            links = list(dict.fromkeys([h for h in hrefs if h and h.startswith("http")] + (links or []))) or None
+        out.append(Post(
+            post_id=ref, created_at=created, text=text, url=f"https://t.me/{ref}",
+            repost_of=_post_ref(fwd.attributes.get("href")) if fwd is not None else None,
+            reply_to=_post_ref(reply.attributes.get("href")) if reply is not None else None,
+            links=links, hashtags=tags, mentions=mentions,
+        ))
+    return out
+
+
+def _number(ref: str) -> int:
+    tail = ref.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 class TelegramConnector:
@@ -195,3 +251,58 @@ class TelegramConnector:
         max_pages: int | None = None,
     ) -> FollowerListing:
         return FollowerListing(None, skipped="Telegram does not list channel subscribers")
+
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """The channel's preview pages, newest first: ``t.me/s/<name>``, then
+        ``?before=<oldest number shown>`` until a post older than ``since`` or a page
+        without older posts. A banned channel, or a name without a public preview
+        (``t.me/s/`` redirects to the plain page), is ``account_unavailable``."""
+        name = channel_name(account_id) or account_id
+        at = self.http.now()
+        posts: list[Post] = []
+        before: int | None = None
+        first: ApiResponse | None = None
+
+        def done(complete: bool, detail: str | None) -> PostRead:
+            return paged_read(PLATFORM, name, at, since, posts, complete=complete, detail=detail,
+                              source=self.source, source_ref=first.url if first else f"{self.base}/s/{name}",
+                              payload_hash=first.payload_hash if first else None)
+
+        for _ in range(max(1, max_pages)):
+            url = f"{self.base}/s/{name}"
+            params = {"before": str(before)} if before is not None else None
+            try:
+                resp = await self.http.get(url, params=params, expect_json=False, bucket="telegram")
+            except TransportError as exc:
+                return done(False, f"page request failed: {exc}")
+            if resp.status_code in (301, 302, 303, 307, 308, 404) and first is None:
+                return failed_read(PLATFORM, name, at, since, READ_UNAVAILABLE,
+                                   f"HTTP {resp.status_code}: no public preview of the channel",
+                                   source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash)
+            if resp.status_code != 200:
+                return done(False, f"HTTP {resp.status_code}")
+            first = first or resp
+            page = parse_channel_posts(resp.text)
+            if not page:
+                if before is None:
+                    reading = parse_channel_page(resp.text)
+                    if reading.status != Status.ACTIVE.value:
+                        # banned, or not a channel page at all: the empty page says nothing
+                        return failed_read(PLATFORM, name, at, since, READ_UNAVAILABLE if
+                                           reading.status == Status.SUSPENDED.value else "error",
+                                           reading.detail or "no posts and no channel header on the page",
+                                           source=self.source, source_ref=resp.url,
+                                           payload_hash=resp.payload_hash)
+                return done(True, None)  # an active channel's page with no (older) posts
+            numbers = [_number(p.post_id) for p in page]
+            older = False
+            for post in page:
+                if post.created_at is not None and post.created_at < since:
+                    older = True
+                elif before is None or _number(post.post_id) < before:
+                    posts.append(post)
+            low = min(numbers)
+            if older or low <= 1 or (before is not None and low >= before):
+                return done(True, None)
+            before = low
+        return done(False, f"stopped after {max_pages} pages")
