@@ -53,6 +53,7 @@ _ROUNDED = re.compile(r"\d[.,]?\d*\s*[KMB]\b", re.IGNORECASE)
 # Posts (and their embeds) share the preview page with the channel's own header.
 _POSTS = ".tgme_widget_message_wrap, .tgme_widget_message, .tgme_channel_history"
 _DESCRIPTIONS = ".tgme_page_description, .tgme_channel_info_description"
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def channel_name(ref: str) -> str | None:
@@ -145,7 +146,8 @@ def parse_channel_posts(html: str) -> list[Post]:
         if node.css_first(".service_message") is not None or "service_message" in (node.attributes.get("class") or ""):
             continue
         body = node.css_first(".tgme_widget_message_text")
-        text = body.text(separator="\n").strip() if body is not None else None
+        # Line breaks are <br/> in the markup; inline tags (<b>, <a>) are not breaks.
+        text = HTMLParser(_BR.sub("\n", body.html or "")).text().strip() if body is not None else None
         when = node.css_first(".tgme_widget_message_date time")
         created = parse_time(when.attributes.get("datetime")) if when is not None else None
         fwd = node.css_first("a.tgme_widget_message_forwarded_from_name")
@@ -161,6 +163,20 @@ def parse_channel_posts(html: str) -> list[Post]:
             links=links, hashtags=tags, mentions=mentions,
         ))
     return out
+
+
+def page_before(html: str) -> int | None:
+    """Where the next older page starts: the page's own "Load more" link
+    (``.js-messages_more[data-before]``), else the smallest message number on the page
+    (service messages included: they take numbers too)."""
+    tree = HTMLParser(html)
+    more = tree.css_first(".js-messages_more[data-before]")
+    value = more.attributes.get("data-before") if more is not None else None
+    if value and value.isdigit():
+        return int(value)
+    numbers = [_number(n.attributes.get("data-post") or "") for n in tree.css(".tgme_widget_message[data-post]")]
+    numbers = [n for n in numbers if n > 0]
+    return min(numbers) if numbers else None
 
 
 def _number(ref: str) -> int:
@@ -293,16 +309,19 @@ class TelegramConnector:
                                            reading.detail or "no posts and no channel header on the page",
                                            source=self.source, source_ref=resp.url,
                                            payload_hash=resp.payload_hash)
-                return done(True, None)  # an active channel's page with no (older) posts
-            numbers = [_number(p.post_id) for p in page]
+                low = page_before(resp.text)  # only service messages here: page on
+                if low is None or low <= 1 or (before is not None and low >= before):
+                    return done(True, None)  # an active channel's page with no (older) posts
+                before = low
+                continue
             older = False
             for post in page:
                 if post.created_at is not None and post.created_at < since:
                     older = True
                 elif before is None or _number(post.post_id) < before:
                     posts.append(post)
-            low = min(numbers)
-            if older or low <= 1 or (before is not None and low >= before):
+            low = page_before(resp.text)
+            if older or low is None or low <= 1 or (before is not None and low >= before):
                 return done(True, None)
             before = low
         return done(False, f"stopped after {max_pages} pages")
