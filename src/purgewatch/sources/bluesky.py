@@ -342,7 +342,7 @@ class BlueskyConnector:
                 err, msg = error_fields(body)
                 why = f"getAuthorFeed refused: HTTP {resp.status_code} {err}: {msg}"
                 if not posts and resp.status_code == 400 and err in ("InvalidRequest", "BlockedActor", "BlockedByActor"):
-                    return failed_read(PLATFORM, account_id, at, since, READ_UNAVAILABLE, why, source=self.source,
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
                 return self._feed_read(account_id, at, since, posts, first, False, why)
             older = False
@@ -361,7 +361,8 @@ class BlueskyConnector:
 
     def _feed_read(self, account_id: str, at: datetime, since: datetime, posts: list[Post],
                    first: ApiResponse | None, complete: bool, detail: str | None) -> PostRead:
-        return paged_read(PLATFORM, account_id, at, since, posts, complete=complete, detail=detail,
+        return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
                           source=self.source, source_ref=first.url if first else None,
                           payload_hash=first.payload_hash if first else None)
 

@@ -364,7 +364,8 @@ class MastodonConnector:
         first: ApiResponse | None = None
 
         def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, account_id, at, since, posts, complete=complete, detail=detail,
+            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
                               source=self.source, source_ref=first.url if first else url,
                               payload_hash=first.payload_hash if first else None)
 

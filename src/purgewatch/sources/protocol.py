@@ -234,7 +234,8 @@ def failed_read(platform: str, account_id: str, at: datetime, since: datetime | 
 def paged_read(platform: str, account_id: str, at: datetime, since: datetime, posts: list[Post], *,
                complete: bool, detail: str | None, source: str, source_ref: str | None,
                payload_hash: str | None) -> PostRead:
-    """The read a listing gives once paging stops. Complete: the window asked for. Cut
+    """The read a listing gives once paging stops; ``at`` is when its first (newest) page
+    was answered, which is what the listing vouches for. Complete: the window asked for. Cut
     short: only what was listed can be vouched for, from its oldest post on (no window
     at all when nothing came through, which makes it an ``error``)."""
     seen = list({p.post_id: p for p in posts}.values())  # a post repeated across pages once

@@ -280,7 +280,8 @@ class TelegramConnector:
         first: ApiResponse | None = None
 
         def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, name, at, since, posts, complete=complete, detail=detail,
+            return paged_read(PLATFORM, name, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
                               source=self.source, source_ref=first.url if first else f"{self.base}/s/{name}",
                               payload_hash=first.payload_hash if first else None)
 
@@ -292,7 +293,7 @@ class TelegramConnector:
             except TransportError as exc:
                 return done(False, f"page request failed: {exc}")
             if resp.status_code in (301, 302, 303, 307, 308, 404) and first is None:
-                return failed_read(PLATFORM, name, at, since, READ_UNAVAILABLE,
+                return failed_read(PLATFORM, name, resp.retrieved_at, since, READ_UNAVAILABLE,
                                    f"HTTP {resp.status_code}: no public preview of the channel",
                                    source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash)
             if resp.status_code != 200:
@@ -304,7 +305,7 @@ class TelegramConnector:
                     reading = parse_channel_page(resp.text)
                     if reading.status != Status.ACTIVE.value:
                         # banned, or not a channel page at all: the empty page says nothing
-                        return failed_read(PLATFORM, name, at, since, READ_UNAVAILABLE if
+                        return failed_read(PLATFORM, name, resp.retrieved_at, since, READ_UNAVAILABLE if
                                            reading.status == Status.SUSPENDED.value else "error",
                                            reading.detail or "no posts and no channel header on the page",
                                            source=self.source, source_ref=resp.url,

@@ -299,7 +299,8 @@ class XConnector:
         first: ApiResponse | None = None
 
         def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, account_id, at, since, posts, complete=complete, detail=detail,
+            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
                               source=self.source, source_ref=first.url if first else url,
                               payload_hash=first.payload_hash if first else None)
 
@@ -321,10 +322,10 @@ class XConnector:
                 why = f"tweets refused: HTTP {resp.status_code} {raw or ''}: {as_str(err.get('detail')) or ''}".strip()
                 if resp.status_code == 200 and status != "unknown" and not posts:
                     # suspended, protected, gone: the account's tweets cannot be shown
-                    return failed_read(PLATFORM, account_id, at, since, READ_UNAVAILABLE, why, source=self.source,
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
                 if not posts:
-                    return failed_read(PLATFORM, account_id, at, since, READ_ERROR, why, source=self.source,
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_ERROR, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
                 return done(False, why)
             for tw in body.get("data") or []:
