@@ -186,3 +186,36 @@ def test_watch_runs_posts_on_their_own_cadence(tmp_path: Path, emulator_factory:
     kinds = [r.kind for r in reports]
     assert "status" in kinds and "posts" in kinds
     assert store.read("post_reads").num_rows == next(r for r in reports if r.kind == "posts").observed
+
+
+def test_collect_posts_from_the_command_line(tmp_path: Path, emulator_factory: Any, capsys: Any) -> None:  # noqa: F811
+    import json
+
+    from _cli import run
+
+    emu = emulator_factory("small", faults=False, start=BEFORE_DELETION)
+    with open(tmp_path / "wl.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["platform", "account", "group", "label"])
+        w.writeheader()
+        w.writerows(r for r in watchlist_rows(load_scenario("small")) if r["platform"] == "bluesky")
+    # The emulator's scenario clock (March 2026) decides the window, as in the demo.
+    (tmp_path / "c.toml").write_text(f"""
+[collect]
+detect = false
+sim_clock_url = "{emu.base_url}/_sim/clock"
+[[watchlists]]
+name = "wl"
+file = "wl.csv"
+[platforms.bluesky]
+appview_url = "{emu.url('bluesky')}"
+relay_url = "{emu.url('bluesky')}"
+""")
+    code = run(["collect", "--config", str(tmp_path / "c.toml"), "--store", str(tmp_path / "store"), "--posts",
+                "--json"])
+    assert code == 0
+    cycles = json.loads(capsys.readouterr().out)["cycles"]
+    posts = next(c for c in cycles if c["kind"] == "posts")
+    assert posts["reads"] == {"ok": 3, "account_unavailable": 1} and posts["incomplete_reads"] == 1
+    stored = Store.open(tmp_path / "store")
+    assert posts["posts"] == stored.read("posts").num_rows > 0
+    assert stored.read("post_reads").num_rows == 4
