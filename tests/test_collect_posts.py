@@ -219,3 +219,29 @@ relay_url = "{emu.url('bluesky')}"
     stored = Store.open(tmp_path / "store")
     assert posts["posts"] == stored.read("posts").num_rows > 0
     assert stored.read("post_reads").num_rows == 4
+
+
+def test_a_missing_post_is_asked_for_directly_and_not_found_is_recorded(tmp_path: Path,
+                                                                        emulator_factory: Any) -> None:  # noqa: F811
+    emu = emulator_factory("small", faults=False, start=BEFORE_DELETION)
+    cfg = _config(tmp_path, emu)
+    store = Store.init(tmp_path / "store")
+    collector = Collector(store, cfg)  # one collector: it remembers the last listing
+
+    async def two_passes() -> None:
+        await collector.collect_once(posts=True)
+        _set_clock(emu, AFTER_DELETION)
+        await collector.collect_once(posts=True)
+
+    asyncio.run(two_passes())
+    reads = store.read("post_reads").to_pandas()
+    nf = reads[reads["answer"] == "not_found"]
+    posts = store.read("posts").to_pandas().set_index("post_id")
+    gone = {(posts.loc[p, "platform"], posts.loc[p, "text"]) for p in nf["post_id"]}
+    assert ("x", "Double the followers we lost. Follow back everyone! #FollowBack") in gone
+    assert ("bluesky", "Double the followers we lost! Follow everyone who follows us. #FollowBack") in gone
+    assert all(u.startswith(emu.url("x")) or "getPosts" in u for u in nf["source_ref"])
+    # look-ups add reads, never post versions; and posts deleted cites the first read
+    # that showed the post gone, the listing and the look-up being of the same moment
+    assert posts.index.is_unique
+    assert {d["post_id"] for d in deleted_posts(store)["deleted"]} >= set(nf["post_id"])

@@ -62,6 +62,7 @@ from purgewatch.sources.protocol import (
     Connector,
     FollowerListing,
     PagingState,
+    PostChecker,
     PostRead,
     PostReader,
 )
@@ -214,6 +215,8 @@ class Collector:
         self._connectors: dict[str, Connector] = {}
         self._writer: BatchWriter | None = None
         self.stream: Jetstream | None = None
+        # The posts each account's last complete listing held (post id -> created_at).
+        self._listed: dict[tuple[str, str], dict[str, datetime | None]] = {}
         self._write_lock = asyncio.Lock()
         self._commits_since_compact = 0
         self.scenario_time = ScenarioTime(config.sim_clock_url) if config.sim_clock_url else None
@@ -557,6 +560,26 @@ class Collector:
         self.progress.advance(key, report.skipped_done)
         since = to_datetime(self._now()) - timedelta(seconds=wl.posts_window)
 
+        # Reads are written in batches of ``batch`` accounts, one commit each (the resume
+        # granularity, as for statuses): a commit per account made a posts pass cost as
+        # many store batches as accounts.
+        pending: list[tuple[Target, PostRead]] = []
+
+        async def flush() -> None:
+            batch, pending[:] = list(pending), []
+            if not batch:
+                return
+
+            def write(batch: list[tuple[Target, PostRead]] = batch) -> None:
+                for _, read in batch:
+                    posts, reads = post_tables(read)
+                    report.posts += self.writer.add("posts", posts)
+                    self.writer.add("post_reads", reads)
+                self._commit({"collect": "posts", "watchlist": wl.name, "accounts": len(batch),
+                              "answers": sorted({r.answer for _, r in batch})})
+
+            await self._write(write, advance=(key, len(batch)))
+
         async def one(t: Target) -> None:
             conn = self.connector(t.platform)
             if not isinstance(conn, PostReader):
@@ -564,21 +587,16 @@ class Collector:
                 self.progress.advance(key)
                 return
             read: PostRead = await conn.read_posts(t.ref, since=since, max_pages=wl.posts_pages)
-
-            def write(read: PostRead = read) -> None:
-                posts, reads = post_tables(read)
-                report.posts += self.writer.add("posts", posts)
-                self.writer.add("post_reads", reads)
-                self._commit({"collect": "posts", "watchlist": wl.name, "account": f"{t.platform}:{t.ref}",
-                              "answer": read.answer, "complete": read.complete, "listed": len(read.posts)})
-
-            await self._write(write)
+            checked = await self._check_missing(conn, t, read)
             report.observed += 1
             report.reads[read.answer] = report.reads.get(read.answer, 0) + 1
             if not read.complete:
                 report.incomplete += 1
                 report.skipped.append(f"{t.platform}:{t.ref}: {read.answer}, incomplete: {read.detail}")
-            self.progress.advance(key)
+            pending.append((t, read))
+            pending.extend((t, r) for r in checked)
+            if len(pending) >= max(1, self.config.batch):
+                await flush()
 
         sem = asyncio.Semaphore(max(1, self.config.concurrency))
 
@@ -587,9 +605,27 @@ class Collector:
                 await one(t)
 
         await asyncio.gather(*(guarded(t) for t in todo))
+        await flush()
         self.progress.finish(key)
         self.cycles.finish(key, self._now())
         return report
+
+    async def _check_missing(self, conn: Any, t: Target, read: PostRead) -> list[PostRead]:
+        """After a complete listing, ask directly for the posts the previous complete
+        listing of this account (in this process) held and this one, covering their
+        time, does not: a platform's "not found" is a deletion's direct evidence."""
+        key = (t.platform, t.ref)
+        if not (read.complete and read.answer == "ok"):
+            return []
+        before = self._listed.get(key, {})
+        self._listed[key] = {p.post_id: p.created_at for p in read.posts}
+        now = set(self._listed[key])
+        start = read.window_start
+        missing = [pid for pid, created in before.items()
+                   if pid not in now and created is not None and (start is None or created >= start)]
+        if not missing or not isinstance(conn, PostChecker):
+            return []
+        return await conn.check_posts(t.ref, missing)
 
     async def _after_status(self, report: CycleReport) -> None:
         fn = self.detect

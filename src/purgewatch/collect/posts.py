@@ -35,7 +35,8 @@ def _json_list(values: list[str] | None, *, tags: bool = False) -> str | None:
 def post_tables(read: PostRead) -> tuple[pa.Table, pa.Table]:
     """(posts rows, the one post_reads row) of ``read``."""
     rows: dict[str, list[object]] = {c: [] for c in _POST_COLUMNS}
-    for p in read.posts:
+    # A direct look-up names the posts it saw; their words came with the listings.
+    for p in ([] if read.lookup else read.posts):
         values = {
             "platform": read.platform, "account_id": read.account_id, "post_id": p.post_id,
             "created_at": p.created_at, "observed_at": read.read_at, "text": p.text,

@@ -516,7 +516,7 @@ def _shown(w: PlatformWorld, p: SimPost, t: int) -> bool:
 
 
 def _reposts_of(w: PlatformWorld, p: SimPost, t: int) -> int:
-    return sum(1 for q in w.posts.posts if q.repost_of == p.index and _shown(w, q, t))
+    return sum(1 for q in w.posts.reposts.get(p.index, ()) if _shown(w, q, t))
 
 
 def _bsky_post_view(w: PlatformWorld, p: SimPost, t: int) -> dict[str, Any]:

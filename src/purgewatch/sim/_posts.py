@@ -89,6 +89,11 @@ class PostWorld:
         for p in sorted(self.posts, key=lambda p: (-p.created_us, -p.index)):
             self.by_author.setdefault(p.author, []).append(p)
         self.by_key = {k: self.posts[i] for k, i in by_key.items()}
+        self.reposts: dict[int, list[SimPost]] = {}
+        for p in self.posts:
+            if p.repost_of >= 0:
+                self.reposts.setdefault(p.repost_of, []).append(p)
+        self._by_rkey: dict[str, SimPost] | None = None
 
     def visible(self, p: SimPost, t: int) -> bool:
         if not p.created_us <= t < p.deleted_us:
@@ -122,12 +127,6 @@ class PostWorld:
         return self.posts[i] if i < len(self.posts) and self.masto_id(self.posts[i]) == ident else None
 
     def bsky_index(self, rkey: str) -> SimPost | None:
-        v = 0
-        for c in rkey:
-            j = _B32_SORT.find(c)
-            if j < 0:
-                return None
-            v = (v << 5) | j
-        i = v & 1023
-        candidates = [p for p in self.posts if p.index & 1023 == i and self.rkey(p) == rkey]
-        return candidates[0] if candidates else None
+        if self._by_rkey is None:
+            self._by_rkey = {self.rkey(p): p for p in self.posts}
+        return self._by_rkey.get(rkey)

@@ -43,6 +43,7 @@ from purgewatch.sources.protocol import (
     call_page_callback,
     failed_read,
     listing_from,
+    lookup_reads,
     paged_read,
     unknown,
 )
@@ -358,6 +359,27 @@ class BlueskyConnector:
             if older or not cursor:
                 return self._feed_read(account_id, at, since, posts, first, True, None)
         return self._feed_read(account_id, at, since, posts, first, False, f"stopped after {max_pages} pages")
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``app.bsky.feed.getPosts`` (25 URIs a request): a URI it leaves out is not
+        found (the lexicon: posts that cannot be shown are omitted). Asked only after a
+        complete read of the author in the same pass, so a hidden author is not taken
+        for deleted posts. A failure says nothing."""
+        out: list[PostRead] = []
+        url = f"{self.appview}/xrpc/app.bsky.feed.getPosts"
+        for batch in chunks([p for p in post_ids if "/app.bsky.feed.post/" in p], BATCH):
+            try:
+                resp = await self.http.get(url, params=[("uris", u) for u in batch], bucket=BUCKET)
+                body = resp.json()
+            except TransportError:
+                continue
+            if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("posts"), list):
+                continue
+            found = {as_str(p.get("uri")) for p in body["posts"] if isinstance(p, dict)}
+            out += lookup_reads(PLATFORM, account_id, resp.retrieved_at, batch, {u for u in batch if u in found},
+                                {u for u in batch if u not in found}, source=self.source, source_ref=resp.url,
+                                payload_hash=resp.payload_hash)
+        return out
 
     def _feed_read(self, account_id: str, at: datetime, since: datetime, posts: list[Post],
                    first: ApiResponse | None, complete: bool, detail: str | None) -> PostRead:

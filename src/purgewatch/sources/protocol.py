@@ -221,6 +221,7 @@ class PostRead:
     source: str | None = None
     source_ref: str | None = None
     payload_hash: str | None = None
+    lookup: bool = False                # a direct look-up: ``posts`` hold ids only, no versions
 
 
 def failed_read(platform: str, account_id: str, at: datetime, since: datetime | None, answer: str,
@@ -260,6 +261,33 @@ class PostReader(Protocol):
     async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
         """Every post of ``account_id`` (a resolved id) published since ``since``,
         newest first, in at most ``max_pages`` requests."""
+        ...
+
+
+def lookup_reads(platform: str, account_id: str, at: datetime, asked: Sequence[str], found: set[str],
+                 missing: set[str], *, source: str, source_ref: str | None,
+                 payload_hash: str | None) -> list[PostRead]:
+    """Reads from a direct look-up of ``asked`` posts: one ``not_found`` read per post the
+    platform said does not exist, and one incomplete read listing those it showed (they
+    were there: a listing that missed them was flaky). Posts it neither showed nor
+    denied say nothing."""
+    out = [PostRead(platform, account_id, at, None, None, False, READ_NOT_FOUND, post_id=pid,
+                    detail="not found when asked for directly", source=source, source_ref=source_ref,
+                    payload_hash=payload_hash, lookup=True) for pid in asked if pid in missing]
+    shown = [p for p in asked if p in found]
+    if shown:
+        out.append(PostRead(platform, account_id, at, None, None, False, READ_OK,
+                            [Post(pid, None, None) for pid in shown], detail="asked for directly",
+                            source=source, source_ref=source_ref, payload_hash=payload_hash, lookup=True))
+    return out
+
+
+@runtime_checkable
+class PostChecker(Protocol):
+    """Connectors that can ask for posts by id (a deletion's direct evidence)."""
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``not_found`` reads for the posts the platform says do not exist."""
         ...
 
 

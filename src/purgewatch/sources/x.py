@@ -35,6 +35,7 @@ from purgewatch.sources.protocol import (
     call_page_callback,
     failed_read,
     listing_from,
+    lookup_reads,
     paged_read,
     unknown,
 )
@@ -337,6 +338,33 @@ class XConnector:
             if not token:
                 return done(True, None)
         return done(False, f"stopped after {max_pages} pages")
+
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``GET /2/tweets?ids=`` (100 a request): an ``errors`` entry titled "Not Found
+        Error" (resource_type ``tweet``) is not found; "Authorization Error" (a
+        suspended or protected author) says nothing about the tweet. A failure says
+        nothing."""
+        headers = self._headers()
+        out: list[PostRead] = []
+        url = f"{self.base}/2/tweets"
+        for batch in chunks([p for p in post_ids if p.isdigit()], 100):
+            try:
+                resp = await self.http.get(url, params={"ids": ",".join(batch)}, headers=headers,
+                                           bucket="x-tweets-lookup")
+                body = resp.json()
+            except TransportError:
+                continue
+            if resp.status_code != 200 or not isinstance(body, dict):
+                continue
+            found = {as_str(t.get("id")) for t in body.get("data") or [] if isinstance(t, dict)}
+            missing = {as_str(e.get("resource_id") or e.get("value")) for e in body.get("errors") or []
+                       if isinstance(e, dict) and e.get("title") == "Not Found Error"
+                       and e.get("resource_type") in (None, "tweet")}
+            out += lookup_reads(PLATFORM, account_id, resp.retrieved_at, batch, {p for p in batch if p in found},
+                                {p for p in batch if p in missing}, source=self.source, source_ref=resp.url,
+                                payload_hash=resp.payload_hash)
+        return out
 
 
 def tweet_post(tw: Any) -> Post | None:
