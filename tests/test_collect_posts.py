@@ -18,7 +18,7 @@ from purgewatch.analysis.posts import deleted_posts, search_posts
 from purgewatch.collect.config import config_from_dict
 from purgewatch.collect.engine import Collector
 from purgewatch.errors import ConfigError
-from purgewatch.sim import load_scenario, watchlist_rows
+from purgewatch.sim import load_scenario, truth, watchlist_rows
 from purgewatch.sim.testing import emulator_factory  # noqa: F401  (fixture)
 from purgewatch.store import Store
 
@@ -111,6 +111,12 @@ def test_reread_adds_only_changes_and_a_removed_post_is_found_deleted(collected:
     _set_clock(emu, AFTER_DELETION)
     _pass(store, cfg)
     gone = deleted_posts(store)["deleted"]
+    # Exactly the scripted deletions of the ground truth, and the reposts that went with them.
+    doc = truth(load_scenario("small"))
+    when = AFTER_DELETION.isoformat().replace("+00:00", "Z")
+    deleted = {p["post_id"] for p in doc["posts"] if p["deleted_at"] and p["deleted_at"] <= when}
+    deleted |= {p["post_id"] for p in doc["posts"] if p["repost_of"] in deleted}
+    assert len(deleted) == 4 and {d["post_id"] for d in gone} == deleted
     texts = {(d["platform"], d["text"]) for d in gone}
     # The two "double the followers" calls, and the X retweet of it (X drops retweets of a
     # deleted tweet); the Bluesky repost goes with its original too.
