@@ -112,6 +112,9 @@ def test_twarc2_tweets_are_kept_as_posts_with_their_authors(store: Store, tmp_pa
     assert posts["1003"]["quote_of"] == "900" and posts["1003"]["reply_to"] == "1001"
     assert posts["900"]["account_id"] == "14"  # the referenced tweet, as its author's post
     assert posts["1001"]["source"] == "import:twarc2" and posts["1001"]["source_ref"] == f"{path}:1"
+    # provenance as for the users of the same line: the hash of the raw response line
+    jack = store.read("profiles").to_pylist()[0]
+    assert posts["1001"]["payload_hash"] == jack["payload_hash"] is not None
     reads = store.read("post_reads").to_pylist()
     assert {r["account_id"] for r in reads} == {"12", "14"} and not any(r["complete"] for r in reads)
     # A file is never evidence of a deletion, and a second import adds nothing.

@@ -239,11 +239,13 @@ def _is_tweet(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("id"), str) and "text" in obj and "username" not in obj
 
 
-def twarc2_tweets(path: str, data: bytes, observed_at: str | None) -> tuple[list[tuple[int, str, dict[str, Any]]], int]:
-    """((line, observation time, tweet) for every tweet of a twarc2 file, times missing)."""
-    out: list[tuple[int, str, dict[str, Any]]] = []
+def twarc2_tweets(path: str, data: bytes,
+                  observed_at: str | None) -> tuple[list[tuple[int, str, str, dict[str, Any]]], int]:
+    """((line, raw line, observation time, tweet) for every tweet of a twarc2 file; how
+    many tweets had no observation time)."""
+    out: list[tuple[int, str, str, dict[str, Any]]] = []
     untimed = 0
-    for line, _raw, obj in _iter_json_records(path, data):
+    for line, raw, obj in _iter_json_records(path, data):
         if not isinstance(obj, dict):
             continue
         when = _twarc_time(obj, observed_at)
@@ -261,7 +263,7 @@ def twarc2_tweets(path: str, data: bytes, observed_at: str | None) -> tuple[list
             if when is None:
                 untimed += 1
             else:
-                out.append((line, when, tw))
+                out.append((line, raw, when, tw))
     return out, untimed
 
 
@@ -278,13 +280,12 @@ def _twarc2_posts(writer: Any, path: str, data: bytes, observed_at: str | None, 
     found, untimed = twarc2_tweets(path, data, observed_at)
     if untimed:
         report.notes.append(f"{path}: {untimed} tweets without an observation time (pass --observed-at): not kept")
-    digest = hashlib.sha256(data).hexdigest()
     cols: dict[str, list[Any]] = {c: [] for c in (
         "platform", "account_id", "post_id", "created_at", "observed_at", "text", "text_sha256", "url", "lang",
         "reply_to", "repost_of", "quote_of", "links", "hashtags", "mentions", "source", "source_ref",
         "payload_hash")}
     no_author = 0
-    for line, when, tw in found:
+    for line, raw, when, tw in found:
         post = tweet_post(tw)
         author = tw.get("author_id") or (tw.get("author") or {}).get("id")
         seen_at = parse_time(when)
@@ -300,7 +301,9 @@ def _twarc2_posts(writer: Any, path: str, data: bytes, observed_at: str | None, 
             "links": json.dumps(post.links, separators=(",", ":")) if post.links else None,
             "hashtags": json.dumps(post.hashtags, ensure_ascii=False, separators=(",", ":")) if post.hashtags else None,
             "mentions": json.dumps(post.mentions, separators=(",", ":")) if post.mentions else None,
-            "source": source, "source_ref": f"{path}:{line}", "payload_hash": digest,
+            # as for the users: the hash of the raw line (the whole response it came in)
+            "source": source, "source_ref": f"{path}:{line}",
+            "payload_hash": hashlib.sha256(raw.encode()).hexdigest(),
         }
         for c, v in values.items():
             cols[c].append(v)
