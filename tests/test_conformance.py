@@ -263,3 +263,109 @@ def test_tweepy_reads_users_errors_and_followers(emulator: Emulator, ids: dict[s
     with pytest.raises(tweepy.BadRequest) as exc:
         client.get_users(ids=["not-a-number"])
     assert exc.value.response.json()["type"] == "https://api.twitter.com/2/problems/invalid-request"
+
+
+# ==================================================================== posts
+AFTER_CALL = datetime(2026, 3, 8, 12, tzinfo=UTC)
+AFTER_DELETION = datetime(2026, 3, 9, 18, tzinfo=UTC)
+
+
+def test_atproto_reads_author_feeds_with_reposts_quotes_and_paging(emulator: Emulator, ids: dict[str, str]) -> None:
+    client = AtprotoClient(base_url=emulator.url("bluesky"))
+    emulator.clock.set(AFTER_CALL)
+    leader = ids["bluesky:leader.bsky.social"]
+    # Paging by cursor with the SDK's own models, which validate every item.
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = client.app.bsky.feed.get_author_feed({"actor": leader, "limit": 3, "cursor": cursor})
+        seen += [item.post.uri for item in page.feed]
+        cursor = page.cursor
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 5
+    # Every answer validates strictly against the lexicon models, string formats included.
+    for actor in (ids["bluesky:opp-leader.bsky.social"], ids["bluesky:opp-mp.bsky.social"], leader):
+        for flt in ("posts_with_replies", "posts_no_replies", "posts_and_author_threads"):
+            body = httpx.get(f"{emulator.url('bluesky')}/xrpc/app.bsky.feed.getAuthorFeed",
+                             params={"actor": actor, "filter": flt}).json()
+            strict(body, models.AppBskyFeedGetAuthorFeed.Response)
+    # A repost: the original in `post`, the reposter in the #reasonRepost reason.
+    feed = client.app.bsky.feed.get_author_feed({"actor": ids["bluesky:opp-leader.bsky.social"]}).feed
+    reposts = [f for f in feed if f.reason is not None]
+    assert reposts and all(models.is_record_type(r.reason, models.AppBskyFeedDefs.ReasonRepost) for r in reposts)
+    assert reposts[0].reason.by.did == ids["bluesky:opp-leader.bsky.social"]
+    assert reposts[0].post.author.did == leader
+    # A quote: the record embeds the quoted post; the view shows it.
+    feed = client.app.bsky.feed.get_author_feed({"actor": ids["bluesky:opp-mp.bsky.social"]}).feed
+    quotes = [f for f in feed if f.post.embed is not None]
+    assert quotes and quotes[0].post.embed.record.author.did == leader
+    # A taken-down actor: the AppView's own refusal, not an empty feed.
+    with pytest.raises(RequestErrorBase) as exc:
+        client.app.bsky.feed.get_author_feed({"actor": ids["bluesky:ministry-interior.bsky.social"]})
+    assert exc.value.response.content.error == "InvalidRequest"
+    assert exc.value.response.content.message == "Profile not found"
+    # getPosts leaves a deleted post out.
+    own = [i.post for i in client.app.bsky.feed.get_author_feed({"actor": leader}).feed if i.reason is None]
+    uris = [p.uri for p in own][:25]
+    assert any(p.record.text.startswith("Double the followers") for p in own[:25])
+    emulator.clock.set(AFTER_DELETION)
+    got = client.app.bsky.feed.get_posts({"uris": uris})
+    assert 0 < len(got.posts) == len(uris) - 1
+
+
+def test_mastodon_py_reads_account_statuses_with_boosts_and_paging(emulator: Emulator, ids: dict[str, str]) -> None:
+    m = mastodon.Mastodon(api_base_url=emulator.url("mastodon", "mastodon.social"), version_check_mode="none",
+                          request_timeout=5)
+    emulator.clock.set(AFTER_CALL)
+    quiet = ids["mastodon:quiet@mastodon.social"].split("@")[0]
+    page = m.account_statuses(quiet, limit=2)
+    got: list[Any] = []
+    while page:
+        got += page
+        page = m.fetch_next(page)
+    assert len(got) == len({s["id"] for s in got}) >= 3
+    assert [s["created_at"] for s in got] == sorted((s["created_at"] for s in got), reverse=True)
+    boosts = [s for s in got if s["reblog"] is not None]
+    assert len(boosts) == 1 and boosts[0]["content"] == ""
+    assert "targeted attack" in boosts[0]["reblog"]["content"]
+    assert boosts[0]["reblog"]["account"]["acct"] == "journalist"
+    assert all(isinstance(s["created_at"], datetime) for s in got)  # Mastodon.py parsed the times
+    # A suspended account: 200 and [] (Api::V1::Accounts::StatusesController#load_statuses).
+    gov = mastodon.Mastodon(api_base_url=emulator.url("mastodon", "gov.social"), version_check_mode="none",
+                            request_timeout=5)
+    minister = ids["mastodon:minister@gov.social"].split("@")[0]
+    assert gov.account(minister)["suspended"] is True
+    assert gov.account_statuses(minister) == []
+
+
+def test_tweepy_reads_user_tweets_with_retweets_quotes_and_errors(emulator: Emulator, ids: dict[str, str]) -> None:
+    client = _tweepy(emulator)
+    emulator.clock.set(AFTER_CALL)
+    opp = ids["x:opp_x"]
+    fields = ["created_at", "lang", "referenced_tweets", "entities", "author_id"]
+    got: list[Any] = []
+    for page in tweepy.Paginator(client.get_users_tweets, opp, max_results=5, tweet_fields=fields,
+                                 start_time=AFTER_CALL - timedelta(days=5)):
+        got += page.data or []
+    assert len(got) == len({t.id for t in got}) > 5
+    assert all(t.created_at >= AFTER_CALL - timedelta(days=5) for t in got)
+    kinds = {r.type for t in got for r in (t.referenced_tweets or [])}
+    assert kinds == {"retweeted", "quoted"}
+    rt = next(t for t in got if t.referenced_tweets and t.referenced_tweets[0].type == "retweeted")
+    assert rt.text.startswith("RT @leader_x: ") and rt.entities["mentions"][0]["username"] == "leader_x"
+    tag = rt.entities["hashtags"][0]
+    assert rt.text[tag["start"]:tag["end"]] == "#" + tag["tag"]
+    # Suspended and protected accounts: 200 with errors, no data.
+    r = client.get_users_tweets(ids["x:interior_x"])
+    assert r.data is None and r.errors[0]["title"] == "Forbidden"
+    r = client.get_users_tweets(ids["x:private_x"])
+    assert r.data is None and r.errors[0]["title"] == "Authorization Error"
+    with pytest.raises(tweepy.BadRequest):
+        client.get_users_tweets(opp, max_results=1)
+    # The deleted call: GET /2/tweets answers Not Found Error for it (and its retweet).
+    emulator.clock.set(AFTER_DELETION)
+    r = client.get_tweets([t.id for t in got], tweet_fields=fields)
+    missing = {e["value"] for e in r.errors}
+    assert len(missing) == 1 and {e["title"] for e in r.errors} == {"Not Found Error"}
+    assert str(rt.id) in missing and len(r.data) == len(got) - 1

@@ -147,6 +147,28 @@ def test_store_holds_every_suspension_of_a_watched_account(
     assert others == set()
 
 
+def test_demo_collects_the_camps_posts_and_the_deleted_call(demo: tuple[Run, dict[str, Any], dict[str, Any]]) -> None:
+    from purgewatch.analysis.posts import deleted_posts, search_posts
+
+    result, truth, _ = demo
+    store = Store(result.store)
+    reads = store.read("post_reads").to_pandas()
+    assert len(reads) and reads["complete"].any() and set(reads["platform"]) == {"bluesky", "x"}
+    # the accounts suspended in the wave are unavailable, never an empty listing
+    assert (reads["answer"] == "account_unavailable").any()
+    assert not reads[reads["answer"] == "account_unavailable"]["complete"].any()
+    got = search_posts(store, '"targeted attack"', start=_t("2026-05-21T14:00:00Z"), end=_t("2026-05-23T00:00:00Z"))
+    by = {g["group"]: g for g in got["groups"]}
+    assert by["government"]["spoke"] >= 4 and by["opposition"]["spoke"] == 0 and by["opposition"]["silent"] >= 5
+    # the Leader's call, deleted on the Wednesday morning: found deleted, with the
+    # retweets X removed with it, and nothing else
+    call = next(p for p in truth["posts"] if p["key"] == "leader-call")
+    expected = {call["post_id"]} | {p["post_id"] for p in truth["posts"] if p["repost_of"] == call["post_id"]}
+    gone = deleted_posts(store)["deleted"]
+    assert {d["post_id"] for d in gone} == expected
+    assert all(_t(d["last_seen"]) < _t(call["deleted_at"]) <= _t(d["first_missing"]) for d in gone)
+
+
 def test_leader_drop_detected_in_the_wave_window_with_the_right_size(
     demo: tuple[Run, dict[str, Any], dict[str, Any]],
 ) -> None:

@@ -55,7 +55,9 @@ def test_twarc2_responses_and_flattened(store: Store, tmp_path: Path) -> None:
         for obj in (RESPONSE, FLAT, FLAT_TWEET):
             fh.write(json.dumps(obj) + "\n")
     rep = import_files(store, "twarc2", [path])
-    assert rep.imported == 6  # jack, carol, 99, 98, bob, dan; the username error is skipped
+    # profiles: jack, carol, 99, 98, bob, dan (the username error is skipped); dan's tweet
+    # as a post, and its read
+    assert rep.imported == 8 and rep.tables == {"profiles": 6, "posts": 1, "post_reads": 1}
     assert any("no user id" in n for n in rep.notes)
     rows = {r["account_id"]: r for r in store.read("profiles").to_pylist()}
     jack = rows["12"]
@@ -71,6 +73,52 @@ def test_twarc2_responses_and_flattened(store: Store, tmp_path: Path) -> None:
     assert rows["13"]["default_profile_image"] is True
     assert rows["13"]["observed_at"] == datetime(2024, 5, 2, 12, tzinfo=UTC)
     assert rows["15"]["handle"] == "dan"
+    assert import_files(store, "twarc2", [path]).imported == 0
+
+
+TIMELINE = {
+    "data": [
+        {"id": "1001", "text": "A targeted attack on our voices. #WeWillNotBeSilenced", "author_id": "12",
+         "created_at": "2024-04-30T18:00:00.000Z", "lang": "en", "edit_history_tweet_ids": ["1001"],
+         "entities": {"hashtags": [{"start": 41, "end": 61, "tag": "WeWillNotBeSilenced"}]}},
+        {"id": "1002", "text": "RT @carol: Double the followers we lost", "author_id": "12",
+         "created_at": "2024-04-30T19:00:00.000Z", "lang": "en",
+         "referenced_tweets": [{"type": "retweeted", "id": "900"}],
+         "entities": {"mentions": [{"start": 3, "end": 9, "username": "carol", "id": "14"}]}},
+        {"id": "1003", "text": "Indeed", "author_id": "12", "created_at": "2024-04-30T20:00:00.000Z",
+         "referenced_tweets": [{"type": "quoted", "id": "900"}, {"type": "replied_to", "id": "1001"}]},
+    ],
+    "includes": {"users": [USER_JACK],
+                 "tweets": [{"id": "900", "text": "Double the followers we lost", "author_id": "14",
+                             "created_at": "2024-04-30T17:00:00.000Z"}]},
+    "meta": {"result_count": 3, "newest_id": "1003", "oldest_id": "1001"},
+    "__twarc": {"url": "https://api.twitter.com/2/users/12/tweets", "retrieved_at": "2024-05-01T12:00:00+00:00"},
+}
+
+
+def test_twarc2_tweets_are_kept_as_posts_with_their_authors(store: Store, tmp_path: Path) -> None:
+    from purgewatch.analysis.posts import deleted_posts
+
+    path = tmp_path / "timeline.jsonl"
+    path.write_text(json.dumps(TIMELINE) + "\n")
+    rep = import_files(store, "twarc2", [path])
+    assert rep.tables == {"profiles": 1, "posts": 4, "post_reads": 2}
+    posts = {r["post_id"]: r for r in store.read("posts").to_pylist()}
+    assert posts["1001"]["account_id"] == "12" and posts["1001"]["hashtags"] == '["wewillnotbesilenced"]'
+    assert posts["1001"]["created_at"] == datetime(2024, 4, 30, 18, tzinfo=UTC)
+    assert posts["1001"]["observed_at"] == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert posts["1001"]["text_sha256"] is not None and len(posts["1001"]["text_sha256"]) == 64
+    assert posts["1002"]["repost_of"] == "900" and posts["1002"]["mentions"] == '["carol"]'
+    assert posts["1003"]["quote_of"] == "900" and posts["1003"]["reply_to"] == "1001"
+    assert posts["900"]["account_id"] == "14"  # the referenced tweet, as its author's post
+    assert posts["1001"]["source"] == "import:twarc2" and posts["1001"]["source_ref"] == f"{path}:1"
+    # provenance as for the users of the same line: the hash of the raw response line
+    jack = store.read("profiles").to_pylist()[0]
+    assert posts["1001"]["payload_hash"] == jack["payload_hash"] is not None
+    reads = store.read("post_reads").to_pylist()
+    assert {r["account_id"] for r in reads} == {"12", "14"} and not any(r["complete"] for r in reads)
+    # A file is never evidence of a deletion, and a second import adds nothing.
+    assert deleted_posts(store)["deleted"] == []
     assert import_files(store, "twarc2", [path]).imported == 0
 
 

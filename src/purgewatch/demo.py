@@ -67,7 +67,9 @@ def _accelerated_budgets(limits: dict[str, tuple[int, float]], speed: float) -> 
 
 def _config(emu: Emulator, out: Path, watchlist: Path, speed: float) -> dict[str, Any]:
     # Cadences are wall seconds: one status pass per scenario hour, one follower-list
-    # pass per 12 scenario hours.
+    # pass per 12 scenario hours, one read of every account's posts of the last week per
+    # 12 scenario hours (the window is scenario time; reading them more often took
+    # request slots the follower lists need).
     return {
         "collect": {
             "status_every": 3600.0 / speed,
@@ -77,7 +79,8 @@ def _config(emu: Emulator, out: Path, watchlist: Path, speed: float) -> dict[str
             "sim_clock_url": f"{emu.base_url}/_sim/clock",
         },
         "http": {"timeout": 3.0, "retries": 4, "backoff_base": 0.05, "max_rate_wait": 30.0, "concurrency": 4},
-        "watchlists": [{"name": "demo", "file": str(watchlist), "followers": True}],
+        "watchlists": [{"name": "demo", "file": str(watchlist), "followers": True, "posts": True,
+                        "posts_every": 12 * 3600.0 / speed, "posts_window": "7d"}],
         "platforms": {
             "bluesky": {
                 "appview_url": emu.url("bluesky"),

@@ -142,6 +142,12 @@ def _summary(reports: list[CycleReport]) -> None:
             words = ", ".join(f"{k} {v}" for k, v in sorted(r.statuses.items()))
             click.echo(f"{r.watchlist}: {r.observed} accounts observed ({words})"
                        + (f", {r.skipped_done} already done before restart" if r.skipped_done else ""), err=True)
+        elif r.kind == "posts":
+            words = ", ".join(f"{k} {v}" for k, v in sorted(r.reads.items()))
+            click.echo(f"{r.watchlist}: posts of {r.observed} accounts read ({words}), {r.posts} new post "
+                       f"versions, {r.incomplete} reads incomplete", err=True)
+            for why in r.skipped[:10]:
+                click.echo(f"  - {why}", err=True)
         else:
             click.echo(f"{r.watchlist}: {r.snapshots} follower lists ({r.partial} partial), "
                        f"{len(r.skipped)} skipped", err=True)
@@ -156,6 +162,8 @@ def _summary(reports: list[CycleReport]) -> None:
 @click.option("--base-url", "base_urls", multiple=True, metavar="PLATFORM=URL",
               help="With --watchlist: bluesky=URL, x=URL, telegram=URL, mastodon:INSTANCE=URL.")
 @click.option("--followers", is_flag=True, help="Also read follower lists.")
+@click.option("--posts", is_flag=True,
+              help="Also read each account's posts of the last posts_window (default 7 days) once.")
 @click.option("--archive", "archive", multiple=True, metavar="HANDLE[=ID]",
               help="Instead: backfill an X account's follower-count history from web-archive "
                    "captures (repeatable; give the X id after = when known).")
@@ -163,10 +171,10 @@ def _summary(reports: list[CycleReport]) -> None:
 @click.option("--to", "date_to", metavar="YYYYMMDD", help="With --archive: last capture date.")
 @json_option
 def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, watchlist: Path | None,
-                base_urls: tuple[str, ...], followers: bool, archive: tuple[str, ...],
+                base_urls: tuple[str, ...], followers: bool, posts: bool, archive: tuple[str, ...],
                 date_from: str | None, date_to: str | None, as_json: bool) -> None:
     """Look every watched account up once (statuses and counts), optionally their follower
-    lists, and record what was seen. A failed request is recorded as `unknown` with its
+    lists and their posts (--posts), and record what was seen. A failed request is recorded as `unknown` with its
     reason, never as a status. With --archive, backfill follower counts from archived
     profile pages instead (≤ 24 requests a minute).
 
@@ -174,6 +182,7 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
     Example:
       purgewatch collect --watchlist watchlist.csv --store ./evidence
       purgewatch collect --config purgewatch.toml --followers --json
+      purgewatch collect --watchlist watchlist.csv --posts
       purgewatch collect --archive TEN_GOP=4224729994 --from 20160101 --to 20171231
     """
     if archive:
@@ -187,7 +196,7 @@ def collect_cmd(config_path: Path | None, store_path: Path | None, quiet: bool, 
     show = not quiet and not as_json and sys.stderr.isatty()
     with _progress(show) as progress, _detection_hook(store.path) as hook:
         collector = Collector(store, cfg, progress=progress, detect=_detect_and_deletions, on_detections=hook)
-        reports = asyncio.run(collector.collect_once(followers=followers))
+        reports = asyncio.run(collector.collect_once(followers=followers, posts=posts))
     if as_json:
         emit_json({"store": str(store.path.resolve()), "cycles": [r.to_json() for r in reports]})
     elif not quiet:

@@ -46,6 +46,13 @@ class WatchlistConfig:
     status_every: float = 900.0
     followers_every: float = 86400.0
     followers: bool = False
+    # posts (docs/posts.md, "Collecting"): a pass every ``posts_every`` reads what each
+    # account published in the last ``posts_window``, in at most ``posts_pages``
+    # requests per account (its rate-limit budget: pages x accounts per pass).
+    posts: bool = False
+    posts_every: float = 21600.0
+    posts_window: float = 7 * 86400.0
+    posts_pages: int = 10
 
 
 @dataclass
@@ -104,6 +111,32 @@ def platform_settings(tables: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+_POSTS_KEYS = ("posts_every", "posts_window", "posts_pages")
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {value!r} is not true or false")
+    return value
+
+
+def _posts_settings(table: dict[str, Any], base: WatchlistConfig, where: str) -> WatchlistConfig:
+    """The posts cadence keys of one table, over ``base``'s (the [collect] defaults)."""
+    out = WatchlistConfig(name=base.name, posts_every=base.posts_every, posts_window=base.posts_window,
+                          posts_pages=base.posts_pages)
+    if "posts_every" in table:
+        out.posts_every = parse_duration(table["posts_every"], f"{where} posts_every")
+    if "posts_window" in table:
+        out.posts_window = parse_duration(table["posts_window"], f"{where} posts_window")
+    if "posts_pages" in table:
+        pages = table["posts_pages"]
+        if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+            raise ConfigError(f"{where} posts_pages: {pages!r} is not a positive whole number",
+                              hint="requests per account per posts pass, e.g. 10")
+        out.posts_pages = pages
+    return out
+
+
 def load_config(path: str | Path) -> CollectConfig:
     """Read and validate a config file; errors name the file and the key."""
     p = Path(path)
@@ -125,9 +158,11 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path, source: Path | Non
     if "store" in data:
         cfg.store = base_dir / _str(data["store"], f"{name}: store")
     col = _section(data, "collect", name)
-    _check_keys(col, {"status_every", "followers_every", "batch", "detect", "sim_clock_url"}, f"{name} [collect]")
+    _check_keys(col, {"status_every", "followers_every", "batch", "detect", "sim_clock_url",
+                      *_POSTS_KEYS}, f"{name} [collect]")
     default_status = parse_duration(col.get("status_every", 900), f"{name} [collect] status_every")
     default_followers = parse_duration(col.get("followers_every", 86400), f"{name} [collect] followers_every")
+    default_posts = _posts_settings(col, WatchlistConfig(name="defaults"), f"{name} [collect]")
     cfg.batch = int(col.get("batch", cfg.batch))
     cfg.detect = bool(col.get("detect", cfg.detect))
     if "sim_clock_url" in col:
@@ -161,7 +196,9 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path, source: Path | Non
         where = f"{name} [[watchlists]] #{i + 1}"
         if not isinstance(w, dict):
             raise ConfigError(f"{where} must be a table")
-        _check_keys(w, {"name", "file", "group", "status_every", "followers_every", "followers"}, where)
+        _check_keys(w, {"name", "file", "group", "status_every", "followers_every", "followers", "posts",
+                        *_POSTS_KEYS}, where)
+        wl = _posts_settings(w, default_posts, where)
         cfg.watchlists.append(WatchlistConfig(
             name=_str(w.get("name", f"watchlist{i + 1}"), f"{where} name"),
             file=base_dir / _str(w["file"], f"{where} file") if "file" in w else None,
@@ -169,13 +206,18 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path, source: Path | Non
             status_every=parse_duration(w.get("status_every", default_status), f"{where} status_every"),
             followers_every=parse_duration(w.get("followers_every", default_followers), f"{where} followers_every"),
             followers=bool(w.get("followers", False)),
+            posts=_bool(w.get("posts", False), f"{where} posts"),
+            posts_every=wl.posts_every, posts_window=wl.posts_window, posts_pages=wl.posts_pages,
         ))
     names = [w.name for w in cfg.watchlists]
     if len(set(names)) != len(names):
         raise ConfigError(f"{name}: watchlist names must be unique, got {names}")
     if not cfg.watchlists:
         cfg.watchlists.append(WatchlistConfig(name="store", status_every=default_status,
-                                              followers_every=default_followers))
+                                              followers_every=default_followers,
+                                              posts_every=default_posts.posts_every,
+                                              posts_window=default_posts.posts_window,
+                                              posts_pages=default_posts.posts_pages))
 
     cfg.platforms = platform_settings(_section(data, "platforms", name), name)
     return cfg

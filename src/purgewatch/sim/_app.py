@@ -204,6 +204,10 @@ def build_app(state: EmulatorState) -> Starlette:
                 return P.bsky_get_profiles(w, t, q.getlist("actors"))
             if nsid == "app.bsky.graph.getFollowers":
                 return P.bsky_get_followers(w, t, q.get("actor"), q.get("limit"), q.get("cursor"))
+            if nsid == "app.bsky.feed.getAuthorFeed":
+                return P.bsky_author_feed(w, t, q.get("actor"), q.get("limit"), q.get("cursor"), q.get("filter"))
+            if nsid == "app.bsky.feed.getPosts":
+                return P.bsky_get_posts(w, t, q.getlist("uris"))
             if nsid == "com.atproto.sync.getRepoStatus":
                 odd = state.faults.side_fault("bluesky", "unknown_status", n, t)
                 if odd:
@@ -272,6 +276,19 @@ def build_app(state: EmulatorState) -> Starlette:
                             lambda t, n: P.masto_followers(w, t, inst, base, ident, q.get("limit"), q.get("max_id"),
                                                            q.get("since_id"), q.get("min_id")))
 
+    async def masto_statuses(request: Request) -> Any:
+        w, inst = masto_world(request)
+        if w is None:
+            return JSONResponse({"error": f"unknown instance {inst}"}, 404)
+        ident = request.path_params["acct_id"]
+        q = request.query_params
+        buckets = [f"mastodon:{inst}"] + ([f"mastodon_paging:{inst}"] if paging(request) else [])
+        base = masto_base(request, inst)
+        return await _serve(state, "mastodon", buckets,
+                            lambda t, n: P.masto_statuses(w, t, inst, base, ident, q.get("limit"), q.get("max_id"),
+                                                          q.get("since_id"), q.get("min_id"),
+                                                          q.get("exclude_reblogs"), q.get("exclude_replies")))
+
     # ------------------------------------------------------------------- X
     def x_auth(request: Request) -> Response | None:
         auth = request.headers.get("authorization", "")
@@ -313,6 +330,25 @@ def build_app(state: EmulatorState) -> Starlette:
         return await _serve(state, "x", ["x_followers"],
                             lambda t, n: P.x_followers(w, t, uid, q.get("max_results"),
                                                        q.get("pagination_token"), q.get("user.fields")))
+
+    async def x_user_tweets(request: Request) -> Any:
+        w, refused = x_world(request)
+        if refused is not None:
+            return refused
+        q = request.query_params
+        uid = request.path_params["uid"]
+        return await _serve(state, "x", ["x_tweets"],
+                            lambda t, n: P.x_user_tweets(w, t, uid, q.get("max_results"), q.get("pagination_token"),
+                                                         q.get("start_time"), q.get("end_time"), q.get("exclude"),
+                                                         q.get("tweet.fields")))
+
+    async def x_tweets(request: Request) -> Any:
+        w, refused = x_world(request)
+        if refused is not None:
+            return refused
+        q = request.query_params
+        return await _serve(state, "x", ["x_tweets_lookup"],
+                            lambda t, n: P.x_tweets_lookup(w, t, q.get("ids"), q.get("tweet.fields")))
 
     # ------------------------------------------------------------- control
     async def clock(request: Request) -> Any:
@@ -356,11 +392,14 @@ def build_app(state: EmulatorState) -> Starlette:
         Route("/mastodon/{instance}/api/v1/accounts", masto_accounts),
         Route("/mastodon/{instance}/api/v1/accounts/{acct_id}", masto_account),
         Route("/mastodon/{instance}/api/v1/accounts/{acct_id}/followers", masto_followers),
+        Route("/mastodon/{instance}/api/v1/accounts/{acct_id}/statuses", masto_statuses),
         # Any other path under an instance: Mastodon's own 404 for a route it does not have.
         Route("/mastodon/{instance}/{rest:path}", masto_no_route),
         Route("/x/2/users", x_users),
         Route("/x/2/users/by", x_users_by),
         Route("/x/2/users/{uid}/followers", x_followers),
+        Route("/x/2/users/{uid}/tweets", x_user_tweets),
+        Route("/x/2/tweets", x_tweets),
         Route("/_sim/clock", clock, methods=["GET", "POST"]),
         Route("/_sim/stats", stats),
         Route("/_sim/truth", truth_ep),

@@ -35,6 +35,9 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "mastodon_paging": (300, 900.0),
     "x_lookup": (300, 900.0),
     "x_followers": (300, 900.0),
+    # GET /2/users/:id/tweets and GET /2/tweets, per app (X API v2 rate-limits table)
+    "x_tweets": (1500, 900.0),
+    "x_tweets_lookup": (900, 900.0),
 }
 
 
@@ -116,6 +119,36 @@ class RegainSpec:
 
 
 @dataclass(frozen=True)
+class PostSpec:
+    """One scripted post. ``repost_of`` (a retweet, boost or repost: no text of its own),
+    ``quote_of`` and ``reply_to`` name another post's ``key`` on the same platform."""
+
+    key: str
+    account: str
+    at_us: int
+    text: str
+    lang: str = "en"
+    repost_of: str | None = None
+    quote_of: str | None = None
+    reply_to: str | None = None
+    deleted_us: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatterSpec:
+    """Routine posts: each account of ``accounts`` posts about ``per_day`` times a day
+    (a Poisson process from ``from_us`` to the scenario's end), each text drawn from
+    ``texts``. What accounts talk about when they do not talk about the wave."""
+
+    name: str
+    accounts: tuple[str, ...]
+    per_day: float
+    texts: tuple[str, ...]
+    lang: str
+    from_us: int
+
+
+@dataclass(frozen=True)
 class FaultWindow:
     platform: str
     kind: str
@@ -142,6 +175,8 @@ class Scenario:
     faults: dict[str, dict[str, float]] = field(default_factory=dict)
     timeout_delay: dict[str, float] = field(default_factory=dict)
     fault_windows: tuple[FaultWindow, ...] = ()
+    posts: tuple[PostSpec, ...] = ()
+    chatter: tuple[ChatterSpec, ...] = ()
     source: str = "<memory>"
     digest: str = ""
 
@@ -250,7 +285,8 @@ class _Parser:
 
     def scenario(self, doc: dict[str, Any], digest: str) -> Scenario:
         self.table(doc, "<top>", {"scenario", "camps", "accounts", "bot_farms", "waves", "purges",
-                                  "regains", "population", "limits", "faults", "platforms"},
+                                  "regains", "population", "limits", "faults", "platforms", "posts",
+                                  "chatter"},
                    {"scenario", "accounts"})
         head = self.table(doc["scenario"], "scenario", {"name", "seed", "start", "end", "description"},
                           {"name", "seed", "start", "end"})
@@ -370,6 +406,29 @@ class _Parser:
                 burst_us=int(self.num(v, "burst_minutes", w, 20, lo=1) * 60e6),
                 created_before_us=int(self.num(v, "created_hours_before", w, 6, lo=0.5) * 3600e6)))
 
+        posts = self.posts(doc.get("posts", []), keys, accounts)
+        chatter = []
+        for i, c in enumerate(doc.get("chatter", [])):
+            w = f"chatter[{i}]"
+            c = self.table(c, w, {"name", "accounts", "per_day", "texts", "lang", "from"},
+                           {"accounts", "per_day", "texts"})
+            names = self.strs(c, "accounts", w)
+            members: list[str] = []
+            for n in names:
+                if n in keys:
+                    members.append(n)
+                elif n in camps:
+                    members.extend(a.key for a in accounts if a.group == n)
+                else:
+                    raise self.err(f"{w}.accounts", f"unknown account key or camp {n!r}")
+            texts = self.strs(c, "texts", w)
+            if not texts:
+                raise self.err(f"{w}.texts", "give at least one text")
+            chatter.append(ChatterSpec(
+                name=str(c.get("name", f"chatter{i + 1}")), accounts=tuple(dict.fromkeys(members)),
+                per_day=float(self.num(c, "per_day", w, hi=200.0)), texts=texts, lang=str(c.get("lang", "en")),
+                from_us=self.time(c, "from", w) if "from" in c else start - 14 * 86_400_000_000))
+
         pop = self.table(doc.get("population", {}), "population", {"deactivate_per_day"}, set())
         limits_doc = self.table(doc.get("limits", {}), "limits",
                                 set(DEFAULT_LIMITS) | {"x_usage_cap"}, set())
@@ -409,7 +468,54 @@ class _Parser:
             mastodon_instances=tuple(instances), limits=limits,
             x_usage_cap=self.num(limits_doc, "x_usage_cap", "limits", integer=True, lo=1),
             faults=faults, timeout_delay=delays, fault_windows=tuple(windows),
-            source=self.source, digest=digest)
+            posts=posts, chatter=tuple(chatter), source=self.source, digest=digest)
+
+    def posts(self, items: Any, keys: list[str], accounts: list[AccountSpec]) -> tuple[PostSpec, ...]:
+        if not isinstance(items, list):
+            raise self.err("posts", "expected an array of tables ([[posts]])")
+        out: list[PostSpec] = []
+        by_key: dict[str, PostSpec] = {}
+        platform_of = {a.key: a.platform for a in accounts}
+        for i, v in enumerate(items):
+            w = f"posts[{i}]"
+            v = self.table(v, w, {"key", "account", "at", "text", "lang", "repost_of", "quote_of", "reply_to",
+                                  "deleted_at"}, {"account", "at"})
+            account = str(v["account"])
+            if account not in keys:
+                raise self.err(f"{w}.account", f"unknown account key {account!r}", hint=f"account keys: {keys[:6]}...")
+            key = str(v.get("key", f"post{i + 1}"))
+            if key in by_key:
+                raise self.err(f"{w}.key", f"duplicate post key {key!r}")
+            refs: dict[str, str | None] = {}
+            for ref in ("repost_of", "quote_of", "reply_to"):
+                target = v.get(ref)
+                if target is None:
+                    refs[ref] = None
+                    continue
+                other = by_key.get(str(target))
+                if other is None:
+                    raise self.err(f"{w}.{ref}", f"unknown post key {target!r}", hint="name a post listed before this one")
+                if platform_of[other.account] != platform_of[account]:
+                    raise self.err(f"{w}.{ref}", f"{target!r} is on another platform")
+                refs[ref] = str(target)
+            at = self.time(v, "at", w)
+            if refs["repost_of"] is not None and "text" in v:
+                raise self.err(f"{w}.text", "a repost has no text of its own", hint="use quote_of to add words")
+            if refs["repost_of"] is None and not isinstance(v.get("text"), str):
+                raise self.err(f"{w}.text", "a post needs its text")
+            for ref in ("repost_of", "quote_of", "reply_to"):
+                target = refs[ref]
+                if target is not None and by_key[target].at_us > at:
+                    raise self.err(f"{w}.at", f"earlier than the post it refers to ({target!r})")
+            deleted = self.time(v, "deleted_at", w) if "deleted_at" in v else None
+            if deleted is not None and deleted <= at:
+                raise self.err(f"{w}.deleted_at", "must be after the post's time")
+            spec = PostSpec(key=key, account=account, at_us=at, text=str(v.get("text", "")),
+                            lang=str(v.get("lang", "en")), repost_of=refs["repost_of"], quote_of=refs["quote_of"],
+                            reply_to=refs["reply_to"], deleted_us=deleted)
+            by_key[key] = spec
+            out.append(spec)
+        return tuple(out)
 
     def account(self, a: Any, i: int, start: int) -> AccountSpec:
         w = f"accounts[{i}]"

@@ -73,7 +73,37 @@ def truth_of_world(world: World) -> dict[str, Any]:
     return {
         "scenario": sc.name, "seed": sc.seed, "start": iso_ms(sc.start_us), "end": iso_ms(sc.end_us),
         "accounts": accounts, "status_changes": changes, "follows": follows, "drops": drops,
+        "posts": _scripted_posts(world),
     }
+
+
+def _post_id(w: Any, p: Any) -> str:
+    """A post's id as PurgeWatch stores it (docs/posts.md): the X tweet id, the Mastodon
+    status id, the Bluesky post URI (a repost: its ``app.bsky.feed.repost`` record URI)."""
+    if w.platform == "x":
+        return str(w.posts.x_id(p))
+    if w.platform == "mastodon":
+        return str(w.posts.masto_id(p))
+    collection = "app.bsky.feed.repost" if p.repost_of >= 0 else "app.bsky.feed.post"
+    return f"at://{w.id_of(p.author)}/{collection}/{w.posts.rkey(p)}"
+
+
+def _scripted_posts(world: World) -> list[dict[str, Any]]:
+    """The scenario's ``[[posts]]`` (not the chatter): who posted what when, and when it
+    went (``deleted_at``: deleted by its author; a repost also goes with its original)."""
+    out = []
+    for platform, w in world.platforms.items():
+        for p in w.posts.posts:
+            if p.key is None:
+                continue
+            ref = {name: _post_id(w, w.posts.posts[i]) if i >= 0 else None
+                   for name, i in (("repost_of", p.repost_of), ("quote_of", p.quote_of), ("reply_to", p.reply_to))}
+            out.append({"key": p.key, "platform": platform, "account_id": w.account_id(p.author),
+                        "post_id": _post_id(w, p), "created_at": iso_ms(p.created_us),
+                        "deleted_at": iso_ms(p.deleted_us) if p.deleted_us < INF else None,
+                        "text": None if p.repost_of >= 0 else p.text, **ref})
+    out.sort(key=lambda r: (r["created_at"], r["platform"], r["post_id"]))
+    return out
 
 
 def _iso_many(us: np.ndarray) -> list[str]:

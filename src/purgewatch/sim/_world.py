@@ -16,6 +16,7 @@ import numpy as np
 
 from purgewatch.sim._clock import US, to_us
 from purgewatch.sim._ids import X_EPOCH_MS, IdCodec, fmix, mix64, to_b36
+from purgewatch.sim._posts import PostWorld
 from purgewatch.sim._scenario import AccountSpec, Scenario
 
 INF = 2**62
@@ -71,6 +72,7 @@ class PlatformWorld:
         self._name_cache: dict[int, tuple[str, str]] = {}
         self._salt = mix64(scenario.seed, platform) & 0xFFFFFFFF
         self._build()
+        self.posts = PostWorld(scenario, platform, self.watched_index)
 
     # ---------------------------------------------------------------- building
     def _rng(self, *name: str | int) -> np.random.Generator:

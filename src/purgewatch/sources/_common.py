@@ -44,3 +44,8 @@ def error_fields(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, dict):
         return as_str(body.get("error")), as_str(body.get("message"))
     return None, None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else (absent, null, a list)."""
+    return value if isinstance(value, dict) else {}

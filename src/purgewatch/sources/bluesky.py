@@ -32,13 +32,19 @@ from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status, StatusEvent
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HttpClient
-from purgewatch.sources._common import as_int, as_str, chunks, error_fields, parse_time
+from purgewatch.sources._common import as_dict, as_int, as_str, chunks, error_fields, parse_time
 from purgewatch.sources.protocol import (
+    READ_UNAVAILABLE,
     FollowerListing,
     PageCallback,
     PagingState,
+    Post,
+    PostRead,
     call_page_callback,
+    failed_read,
     listing_from,
+    lookup_reads,
+    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, check_keys, url
@@ -51,6 +57,8 @@ RELAY_URL = "https://bsky.network"
 JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 BATCH = 25
 FOLLOWERS_PAGE = 100
+FEED_PAGE = 100  # getAuthorFeed's maximum limit (lexicon app.bsky.feed.getAuthorFeed)
+REPOST_REASON = "app.bsky.feed.defs#reasonRepost"
 # Rate-limit bucket: hosts can serve several platforms (a proxy, the emulator), and each
 # platform meters its own requests.
 BUCKET = "bluesky"
@@ -308,6 +316,155 @@ class BlueskyConnector:
 
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         return listing_from(state, source=self.source, partial=True, error=reason)
+
+
+    # ------------------------------------------------------------------ posts
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """``app.bsky.feed.getAuthorFeed`` (filter ``posts_with_replies``: posts, replies
+        and reposts), newest first, paged by ``cursor`` until an item older than
+        ``since`` or the feed's end. The AppView refuses the feed of an actor it does not
+        show (``InvalidRequest`` "Profile not found": taken down, deactivated, deleted;
+        ``BlockedActor``/``BlockedByActor``): that read is ``account_unavailable``."""
+        url = f"{self.appview}/xrpc/app.bsky.feed.getAuthorFeed"
+        at = self.http.now()
+        posts: list[Post] = []
+        cursor: str | None = None
+        first: ApiResponse | None = None
+        for _ in range(max(1, max_pages)):
+            params: dict[str, Any] = {"actor": account_id, "limit": FEED_PAGE, "filter": "posts_with_replies"}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                resp = await self.http.get(url, params=params, bucket=BUCKET)
+                body = resp.json()
+            except TransportError as exc:
+                return self._feed_read(account_id, at, since, posts, first, False, f"getAuthorFeed failed: {exc}")
+            first = first or resp
+            if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("feed"), list):
+                err, msg = error_fields(body)
+                why = f"getAuthorFeed refused: HTTP {resp.status_code} {err}: {msg}"
+                if not posts and resp.status_code == 400 and err in ("InvalidRequest", "BlockedActor", "BlockedByActor"):
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
+                                       source_ref=resp.url, payload_hash=resp.payload_hash)
+                return self._feed_read(account_id, at, since, posts, first, False, why)
+            older = False
+            for item in body["feed"]:
+                post = feed_item_post(item, account_id)
+                if post is None:
+                    continue
+                if post.created_at is not None and post.created_at < since:
+                    older = True
+                    continue
+                posts.append(post)
+            cursor = as_str(body.get("cursor"))
+            if older or not cursor:
+                return self._feed_read(account_id, at, since, posts, first, True, None)
+        return self._feed_read(account_id, at, since, posts, first, False, f"stopped after {max_pages} pages")
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``app.bsky.feed.getPosts`` (25 URIs a request): a URI it leaves out is not
+        found (the lexicon: posts that cannot be shown are omitted). Asked only after a
+        complete read of the author in the same pass, so a hidden author is not taken
+        for deleted posts. A failure says nothing."""
+        out: list[PostRead] = []
+        url = f"{self.appview}/xrpc/app.bsky.feed.getPosts"
+        for batch in chunks([p for p in post_ids if "/app.bsky.feed.post/" in p], BATCH):
+            try:
+                resp = await self.http.get(url, params=[("uris", u) for u in batch], bucket=BUCKET)
+                body = resp.json()
+            except TransportError:
+                continue
+            if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("posts"), list):
+                continue
+            found = {as_str(p.get("uri")) for p in body["posts"] if isinstance(p, dict)}
+            out += lookup_reads(PLATFORM, account_id, resp.retrieved_at, batch, {u for u in batch if u in found},
+                                {u for u in batch if u not in found}, source=self.source, source_ref=resp.url,
+                                payload_hash=resp.payload_hash)
+        return out
+
+    def _feed_read(self, account_id: str, at: datetime, since: datetime, posts: list[Post],
+                   first: ApiResponse | None, complete: bool, detail: str | None) -> PostRead:
+        return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
+                          source=self.source, source_ref=first.url if first else None,
+                          payload_hash=first.payload_hash if first else None)
+
+
+def _facet_values(record: dict[str, Any], kind: str, key: str) -> list[str]:
+    out: list[str] = []
+    for facet in record.get("facets") or []:
+        for feat in (facet.get("features") or []) if isinstance(facet, dict) else []:
+            if isinstance(feat, dict) and feat.get("$type") == f"app.bsky.richtext.facet#{kind}":
+                value = as_str(feat.get(key))
+                if value:
+                    out.append(value)
+    return out
+
+
+def _post_url(uri: str, handle: str | None) -> str | None:
+    # at://<did>/app.bsky.feed.post/<rkey> -> the web client's address of the post
+    parts = uri.removeprefix("at://").split("/")
+    if len(parts) != 3 or parts[1] != "app.bsky.feed.post":
+        return None
+    return f"https://bsky.app/profile/{handle or parts[0]}/post/{parts[2]}"
+
+
+def feed_item_post(item: Any, account_id: str) -> Post | None:
+    """One ``app.bsky.feed.defs#feedViewPost`` of ``account_id``'s feed -> a Post.
+
+    A repost (``reason`` ``#reasonRepost``) becomes the reposter's item: the repost
+    record's URI when the reason carries it (else ``<original uri>#repost-by-<did>``),
+    the time it was indexed, the original's text and ``repost_of``. A quote is a post
+    whose record embeds another (``app.bsky.embed.record`` or ``recordWithMedia``)."""
+    if not isinstance(item, dict) or not isinstance(item.get("post"), dict):
+        return None
+    pv = item["post"]
+    uri = as_str(pv.get("uri"))
+    record = as_dict(pv.get("record"))
+    if uri is None:
+        return None
+    author = as_dict(pv.get("author"))
+    text = as_str(record.get("text"))
+    langs = record.get("langs")
+    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    tags = [t.lower().lstrip("#") for t in _facet_values(record, "tag", "tag")]
+    tags += [t.lower().lstrip("#") for t in record.get("tags") or [] if isinstance(t, str)]
+    links = _facet_values(record, "link", "uri")
+    mentions = _facet_values(record, "mention", "did")
+    reply = as_dict(record.get("reply"))
+    parent = as_dict(reply.get("parent"))
+    embed = as_dict(record.get("embed"))
+    quoted = None
+    if embed.get("$type") == "app.bsky.embed.record" and isinstance(embed.get("record"), dict):
+        quoted = as_str(embed["record"].get("uri"))
+    elif embed.get("$type") == "app.bsky.embed.recordWithMedia":
+        inner = as_dict(embed.get("record"))
+        rec = as_dict(inner.get("record"))
+        quoted = as_str(rec.get("uri"))
+    if embed.get("$type") == "app.bsky.embed.external" and isinstance(embed.get("external"), dict):
+        ext = as_str(embed["external"].get("uri"))
+        if ext:
+            links.append(ext)
+    reason = item.get("reason") if isinstance(item.get("reason"), dict) else None
+    base = Post(
+        post_id=uri, created_at=parse_time(record.get("createdAt")) or parse_time(pv.get("indexedAt")),
+        text=text, url=_post_url(uri, as_str(author.get("handle"))), lang=lang,
+        reply_to=as_str(parent.get("uri")), quote_of=quoted,
+        links=list(dict.fromkeys(links)) or None, hashtags=list(dict.fromkeys(tags)) or None,
+        mentions=list(dict.fromkeys(mentions)) or None,
+    )
+    if reason is not None and reason.get("$type") == REPOST_REASON:
+        by = as_dict(reason.get("by"))
+        did = as_str(by.get("did")) or account_id
+        base.post_id = as_str(reason.get("uri")) or f"{uri}#repost-by-{did}"
+        base.created_at = parse_time(reason.get("indexedAt"))
+        base.repost_of, base.quote_of, base.reply_to, base.url = uri, None, None, None
+        return base
+    if reason is not None:
+        return None  # a pinned post (#reasonPin) is listed again elsewhere in its place
+    if as_str(author.get("did")) not in (None, account_id):
+        return None  # not the account's own item (a feed answers only those, but be sure)
+    return base
 
 
 # ---------------------------------------------------------------------- Jetstream

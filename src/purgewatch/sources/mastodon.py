@@ -29,6 +29,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,19 +37,26 @@ from purgewatch.errors import ConfigError, TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HttpClient
-from purgewatch.sources._common import as_int, as_str, error_fields, parse_time
+from purgewatch.sources._common import as_dict, as_int, as_str, error_fields, parse_time
 from purgewatch.sources.protocol import (
+    READ_ERROR,
+    READ_UNAVAILABLE,
     FollowerListing,
     PageCallback,
     PagingState,
+    Post,
+    PostRead,
     call_page_callback,
+    failed_read,
     listing_from,
+    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
 
 PLATFORM = "mastodon"
 FOLLOWERS_PAGE = 80
+STATUSES_PAGE = 40  # accounts/:id/statuses: limit defaults to 20, at most 40
 BATCH = 40
 RECORD_NOT_FOUND = "Record not found"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -325,6 +333,109 @@ class MastodonConnector:
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         return listing_from(state, source=self.source, partial=True, error=reason)
 
+    # ------------------------------------------------------------------ posts
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """``GET /api/v1/accounts/:id/statuses`` newest first, paged by ``max_id`` from
+        the ``Link`` header, until a status older than ``since`` or the last page.
+
+        The account is looked up first: Mastodon answers ``[]`` for an account that is
+        ``unavailable?`` (suspended, or deleted and kept as a record)
+        (Api::V1::Accounts::StatusesController#load_statuses), and that empty list is not
+        a listing. A boost (``reblog``) is the booster's item: the wrapper's id and time,
+        the original's text and ``repost_of``."""
+        try:
+            local_id, instance = split_account(account_id)
+        except ValueError as exc:
+            return failed_read(PLATFORM, account_id, self.http.now(), since, READ_ERROR, str(exc),
+                               source=self.source)
+        acct = await self._lookup_one(account_id)
+        if acct.status == Status.UNKNOWN.value:
+            return failed_read(PLATFORM, account_id, acct.observed_at, since, READ_ERROR,
+                               f"account status unknown: {acct.detail}", source=self.source,
+                               source_ref=acct.source_ref, payload_hash=acct.payload_hash)
+        if acct.status in (Status.SUSPENDED.value, Status.SUSPENDED_OR_DELETED.value, Status.NOT_FOUND.value,
+                           Status.DEACTIVATED.value):
+            return failed_read(PLATFORM, account_id, acct.observed_at, since, READ_UNAVAILABLE,
+                               f"account is {acct.status}: its statuses are not served", source=self.source,
+                               source_ref=acct.source_ref, payload_hash=acct.payload_hash)
+        base = self.base_url(instance)
+        url = f"{base}/api/v1/accounts/{local_id}/statuses"
+        at = acct.observed_at
+        posts: list[Post] = []
+        max_id: str | None = None
+        first: ApiResponse | None = None
+
+        def done(complete: bool, detail: str | None) -> PostRead:
+            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
+                              source=self.source, source_ref=first.url if first else url,
+                              payload_hash=first.payload_hash if first else None)
+
+        for _ in range(max(1, max_pages)):
+            params: dict[str, Any] = {"limit": STATUSES_PAGE}
+            if max_id:
+                params["max_id"] = max_id
+            try:
+                resp = await self.http.get(
+                    url, params=params, headers=self._headers,
+                    bucket=f"mastodon-paging:{instance}" if max_id else f"mastodon:{instance}")
+                body = resp.json()
+            except TransportError as exc:
+                return done(False, f"statuses request failed: {exc}")
+            first = first or resp
+            if resp.status_code != 200 or not isinstance(body, list):
+                err, _ = error_fields(body)
+                return done(False, f"statuses refused: HTTP {resp.status_code} {err or ''}".strip())
+            older = False
+            for st in body:
+                post = status_post(st)
+                if post is None:
+                    continue
+                if post.created_at is not None and post.created_at < since:
+                    older = True
+                    continue
+                posts.append(post)
+            max_id, problem = self._next_max_id(resp, base)
+            if problem:
+                return done(False, problem)
+            if older or not max_id:
+                return done(True, None)
+        return done(False, f"stopped after {max_pages} pages")
+
+
+_BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
+
+
+def html_text(content: str | None) -> str | None:
+    """A status's HTML ``content`` as plain text (paragraphs and breaks kept as newlines)."""
+    if content is None:
+        return None
+    from selectolax.lexbor import LexborHTMLParser
+
+    return LexborHTMLParser(_BREAKS.sub("\n", content)).text().strip()
+
+
+def status_post(st: Any) -> Post | None:
+    """One REST::StatusSerializer status -> a Post; a boost is the booster's item."""
+    if not isinstance(st, dict) or not as_str(st.get("id")):
+        return None
+    shown: dict[str, Any] = as_dict(st.get("reblog")) or st
+    tags = [as_str(t.get("name")) for t in shown.get("tags") or [] if isinstance(t, dict)]
+    mentions = [as_str(m.get("acct")) for m in shown.get("mentions") or [] if isinstance(m, dict)]
+    card = as_dict(shown.get("card"))
+    quote = as_dict(shown.get("quote"))
+    quoted = as_dict(quote.get("quoted_status"))
+    # Status ids as the instance gives them (FORMATS.md): unique within the instance,
+    # as the account id (``<id>@instance``) that goes with them says.
+    return Post(
+        post_id=st["id"], created_at=parse_time(st.get("created_at")),
+        text=html_text(as_str(shown.get("content"))), url=as_str(st.get("url")) or as_str(shown.get("url")),
+        lang=as_str(shown.get("language")), reply_to=as_str(shown.get("in_reply_to_id")) if shown is st else None,
+        repost_of=as_str(shown.get("id")) if shown is not st else None,
+        quote_of=as_str(quoted.get("id")) if shown is st else None,
+        links=[u] if (u := as_str(card.get("url"))) else None,
+        hashtags=[t.lower() for t in tags if t] or None, mentions=[m for m in mentions if m] or None,
+    )
 
 @dataclass(frozen=True)
 class MastodonSettings:

@@ -168,3 +168,140 @@ def parse_count(text: str | None) -> int | None:
         return None
     scale = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}[suffix]
     return int(round(value * scale))
+
+
+# ---------------------------------------------------------------------- posts
+@dataclass
+class Post:
+    """One post as a listing showed it (a row of the store's ``posts`` table).
+
+    A repost or boost is the reposter's own item: ``post_id`` is the repost's id,
+    ``created_at`` when it was reposted, ``repost_of`` the original's id and ``text`` the
+    original's words. A quote has its own text and ``quote_of``."""
+
+    post_id: str
+    created_at: datetime | None
+    text: str | None
+    url: str | None = None
+    lang: str | None = None
+    reply_to: str | None = None
+    repost_of: str | None = None
+    quote_of: str | None = None
+    links: list[str] | None = None
+    hashtags: list[str] | None = None
+    mentions: list[str] | None = None
+
+
+# ``answer`` words of a read (model.POST_READS_SCHEMA): only ``ok`` and ``not_found``
+# are evidence about posts.
+READ_OK, READ_NOT_FOUND, READ_UNAVAILABLE, READ_ERROR = "ok", "not_found", "account_unavailable", "error"
+
+
+@dataclass
+class PostRead:
+    """One read of an account's posts (a row of ``post_reads``) and the posts it held.
+
+    ``complete`` only when every post published in ``[window_start, window_end]`` was
+    listed: the listing was paged until a post older than ``window_start`` or its end,
+    with no failure. An account that cannot be shown (suspended, deactivated,
+    protected, hiding its posts) is ``account_unavailable``, never a complete empty
+    listing; a transport failure is ``error`` (or an incomplete read when some pages
+    came through)."""
+
+    platform: str
+    account_id: str
+    read_at: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    complete: bool
+    answer: str
+    posts: list[Post] = field(default_factory=list)
+    post_id: str | None = None          # the post asked about directly (not_found)
+    detail: str | None = None           # why a read is incomplete or unavailable
+    source: str | None = None
+    source_ref: str | None = None
+    payload_hash: str | None = None
+    lookup: bool = False                # a direct look-up: ``posts`` hold ids only, no versions
+
+
+def failed_read(platform: str, account_id: str, at: datetime, since: datetime | None, answer: str,
+                detail: str, *, source: str, source_ref: str | None = None,
+                payload_hash: str | None = None) -> PostRead:
+    """A read that learnt nothing about posts (``account_unavailable`` or ``error``)."""
+    return PostRead(platform, account_id, at, since, at, complete=False, answer=answer, detail=detail,
+                    source=source, source_ref=source_ref, payload_hash=payload_hash)
+
+
+def paged_read(platform: str, account_id: str, at: datetime, since: datetime, posts: list[Post], *,
+               complete: bool, detail: str | None, source: str, source_ref: str | None,
+               payload_hash: str | None) -> PostRead:
+    """The read a listing gives once paging stops; ``at`` is when its first (newest) page
+    was answered, which is what the listing vouches for. Complete: the window asked for. Cut
+    short: only what was listed can be vouched for, from its oldest post on (no window
+    at all when nothing came through, which makes it an ``error``)."""
+    seen = list({p.post_id: p for p in posts}.values())  # a post repeated across pages once
+    if complete:
+        return PostRead(platform, account_id, at, since, at, True, READ_OK, seen, detail=detail,
+                        source=source, source_ref=source_ref, payload_hash=payload_hash)
+    if not seen:
+        return failed_read(platform, account_id, at, since, READ_ERROR, detail or "nothing read",
+                           source=source, source_ref=source_ref, payload_hash=payload_hash)
+    times = [p.created_at for p in seen if p.created_at is not None]
+    return PostRead(platform, account_id, at, max(since, min(times)) if times else None, at, False, READ_OK,
+                    seen, detail=detail, source=source, source_ref=source_ref, payload_hash=payload_hash)
+
+
+@runtime_checkable
+class PostReader(Protocol):
+    """Connectors that can list an account's posts (``collect --posts``)."""
+
+    platform: str
+    source: str
+
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """Every post of ``account_id`` (a resolved id) published since ``since``,
+        newest first, in at most ``max_pages`` requests."""
+        ...
+
+
+def lookup_reads(platform: str, account_id: str, at: datetime, asked: Sequence[str], found: set[str],
+                 missing: set[str], *, source: str, source_ref: str | None,
+                 payload_hash: str | None) -> list[PostRead]:
+    """Reads from a direct look-up of ``asked`` posts: one ``not_found`` read per post the
+    platform said does not exist, and one incomplete read listing those it showed (they
+    were there: a listing that missed them was flaky). Posts it neither showed nor
+    denied say nothing."""
+    out = [PostRead(platform, account_id, at, None, None, False, READ_NOT_FOUND, post_id=pid,
+                    detail="not found when asked for directly", source=source, source_ref=source_ref,
+                    payload_hash=payload_hash, lookup=True) for pid in asked if pid in missing]
+    shown = [p for p in asked if p in found]
+    if shown:
+        out.append(PostRead(platform, account_id, at, None, None, False, READ_OK,
+                            [Post(pid, None, None) for pid in shown], detail="asked for directly",
+                            source=source, source_ref=source_ref, payload_hash=payload_hash, lookup=True))
+    return out
+
+
+@runtime_checkable
+class PostChecker(Protocol):
+    """Connectors that can ask for posts by id (a deletion's direct evidence)."""
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``not_found`` reads for the posts the platform says do not exist."""
+        ...
+
+
+_TAG = re.compile(r"(?:^|(?<=[^\w&]))#(\w+)")
+_MENTION = re.compile(r"(?:^|(?<=[^\w]))@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def text_entities(text: str | None) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
+    """(links, hashtags, mentions) read from plain text, for platforms whose answer does
+    not list them (Telegram pages); hashtags lowercased without '#'."""
+    if not text:
+        return None, None, None
+    links = _LINK.findall(text)
+    tags = [t.lower() for t in _TAG.findall(text)]
+    mentions = _MENTION.findall(text)
+    return links or None, tags or None, mentions or None

@@ -22,6 +22,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,11 +32,18 @@ from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HostPolicy, HttpClient
+from purgewatch.sources._common import parse_time
 from purgewatch.sources.protocol import (
+    READ_UNAVAILABLE,
     FollowerListing,
     PageCallback,
     PagingState,
+    Post,
+    PostRead,
+    failed_read,
+    paged_read,
     parse_count,
+    text_entities,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, check_keys, url
@@ -48,6 +56,7 @@ _ROUNDED = re.compile(r"\d[.,]?\d*\s*[KMB]\b", re.IGNORECASE)
 # Posts (and their embeds) share the preview page with the channel's own header.
 _POSTS = ".tgme_widget_message_wrap, .tgme_widget_message, .tgme_channel_history"
 _DESCRIPTIONS = ".tgme_page_description, .tgme_channel_info_description"
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def channel_name(ref: str) -> str | None:
@@ -113,6 +122,69 @@ def parse_channel_page(html: str) -> PageReading:
             return PageReading(Status.SUSPENDED.value, title=None, detail=sentence)
         reading.detail = "no subscriber counter on the page"
     return reading
+
+
+def _post_ref(href: str | None) -> str | None:
+    """'https://t.me/other/45' (or '?single') -> 'other/45', the form of ``data-post``."""
+    if not href:
+        return None
+    m = re.search(r"t\.me/(?:s/)?([A-Za-z0-9_]{3,64}/\d+)", href)
+    return m.group(1) if m else None
+
+
+def parse_channel_posts(html: str) -> list[Post]:
+    """The posts of a ``t.me/s/<name>`` page, in page order (oldest first).
+
+    Each ``.tgme_widget_message`` block carries ``data-post="<channel>/<number>"``; its
+    text is ``.tgme_widget_message_text``, its time the ``datetime`` of
+    ``.tgme_widget_message_date time``. A forwarded post (``.tgme_widget_message_forwarded_from``)
+    is kept as a repost of the linked original when the link names one; a reply links its
+    parent in ``.tgme_widget_message_reply``. Service messages have no text: skipped."""
+    tree = HTMLParser(html)
+    out: list[Post] = []
+    for node in tree.css(".tgme_widget_message[data-post]"):
+        ref = node.attributes.get("data-post")
+        if not ref or "/" not in ref:
+            continue
+        if node.css_first(".service_message") is not None or "service_message" in (node.attributes.get("class") or ""):
+            continue
+        body = node.css_first(".tgme_widget_message_text")
+        # Line breaks are <br/> in the markup; inline tags (<b>, <a>) are not breaks.
+        text = HTMLParser(_BR.sub("\n", body.html or "")).text().strip() if body is not None else None
+        when = node.css_first(".tgme_widget_message_date time")
+        created = parse_time(when.attributes.get("datetime")) if when is not None else None
+        fwd = node.css_first("a.tgme_widget_message_forwarded_from_name")
+        reply = node.css_first("a.tgme_widget_message_reply")
+        links, tags, mentions = text_entities(text)
+        if body is not None:
+            hrefs = [a.attributes.get("href") for a in body.css("a[href]")]
+            links = list(dict.fromkeys([h for h in hrefs if h and h.startswith("http")] + (links or []))) or None
+        out.append(Post(
+            post_id=ref, created_at=created, text=text, url=f"https://t.me/{ref}",
+            repost_of=_post_ref(fwd.attributes.get("href")) if fwd is not None else None,
+            reply_to=_post_ref(reply.attributes.get("href")) if reply is not None else None,
+            links=links, hashtags=tags, mentions=mentions,
+        ))
+    return out
+
+
+def page_before(html: str) -> int | None:
+    """Where the next older page starts: the page's own "Load more" link
+    (``.js-messages_more[data-before]``), else the smallest message number on the page
+    (service messages included: they take numbers too)."""
+    tree = HTMLParser(html)
+    more = tree.css_first(".js-messages_more[data-before]")
+    value = more.attributes.get("data-before") if more is not None else None
+    if value and value.isdigit():
+        return int(value)
+    numbers = [_number(n.attributes.get("data-post") or "") for n in tree.css(".tgme_widget_message[data-post]")]
+    numbers = [n for n in numbers if n > 0]
+    return min(numbers) if numbers else None
+
+
+def _number(ref: str) -> int:
+    tail = ref.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 class TelegramConnector:
@@ -199,6 +271,64 @@ class TelegramConnector:
     ) -> FollowerListing:
         return FollowerListing(None, skipped="Telegram does not list channel subscribers")
 
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """The channel's preview pages, newest first: ``t.me/s/<name>``, then
+        ``?before=<oldest number shown>`` until a post older than ``since`` or a page
+        without older posts. A banned channel, or a name without a public preview
+        (``t.me/s/`` redirects to the plain page), is ``account_unavailable``."""
+        name = channel_name(account_id) or account_id
+        at = self.http.now()
+        posts: list[Post] = []
+        before: int | None = None
+        first: ApiResponse | None = None
+
+        def done(complete: bool, detail: str | None) -> PostRead:
+            return paged_read(PLATFORM, name, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
+                              source=self.source, source_ref=first.url if first else f"{self.base}/s/{name}",
+                              payload_hash=first.payload_hash if first else None)
+
+        for _ in range(max(1, max_pages)):
+            url = f"{self.base}/s/{name}"
+            params = {"before": str(before)} if before is not None else None
+            try:
+                resp = await self.http.get(url, params=params, expect_json=False, bucket="telegram")
+            except TransportError as exc:
+                return done(False, f"page request failed: {exc}")
+            if resp.status_code in (301, 302, 303, 307, 308, 404) and first is None:
+                return failed_read(PLATFORM, name, resp.retrieved_at, since, READ_UNAVAILABLE,
+                                   f"HTTP {resp.status_code}: no public preview of the channel",
+                                   source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash)
+            if resp.status_code != 200:
+                return done(False, f"HTTP {resp.status_code}")
+            first = first or resp
+            page = parse_channel_posts(resp.text)
+            if not page:
+                if before is None:
+                    reading = parse_channel_page(resp.text)
+                    if reading.status != Status.ACTIVE.value:
+                        # banned, or not a channel page at all: the empty page says nothing
+                        return failed_read(PLATFORM, name, resp.retrieved_at, since, READ_UNAVAILABLE if
+                                           reading.status == Status.SUSPENDED.value else "error",
+                                           reading.detail or "no posts and no channel header on the page",
+                                           source=self.source, source_ref=resp.url,
+                                           payload_hash=resp.payload_hash)
+                low = page_before(resp.text)  # only service messages here: page on
+                if low is None or low <= 1 or (before is not None and low >= before):
+                    return done(True, None)  # an active channel's page with no (older) posts
+                before = low
+                continue
+            older = False
+            for post in page:
+                if post.created_at is not None and post.created_at < since:
+                    older = True
+                elif before is None or _number(post.post_id) < before:
+                    posts.append(post)
+            low = page_before(resp.text)
+            if older or low is None or low <= 1 or (before is not None and low >= before):
+                return done(True, None)
+            before = low
+        return done(False, f"stopped after {max_pages} pages")
 
 @dataclass(frozen=True)
 class TelegramSettings:

@@ -17,19 +17,27 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from purgewatch.errors import ConfigError, TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.clock import Clock
 from purgewatch.net.http import ApiResponse, HttpClient
-from purgewatch.sources._common import as_int, as_str, chunks, parse_time
+from purgewatch.sources._common import as_dict, as_int, as_str, chunks, parse_time
 from purgewatch.sources.protocol import (
+    READ_ERROR,
+    READ_UNAVAILABLE,
     FollowerListing,
     PageCallback,
     PagingState,
+    Post,
+    PostRead,
     call_page_callback,
+    failed_read,
     listing_from,
+    lookup_reads,
+    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
@@ -40,6 +48,8 @@ ENV_TOKEN = "PURGEWATCH_X_BEARER_TOKEN"
 BATCH = 100
 FOLLOWERS_PAGE = 1000
 USER_FIELDS = "created_at,protected,verified,verified_type,public_metrics,withheld"
+TWEETS_PAGE = 100  # GET /2/users/:id/tweets: max_results 5..100
+TWEET_FIELDS = "created_at,lang,referenced_tweets,entities,conversation_id,author_id"
 
 
 def resolve_token(config_value: str | None) -> Secret | None:
@@ -185,7 +195,7 @@ class XConnector:
         return out
 
     def _user(self, u: dict[str, Any], resp: ApiResponse) -> Observation:
-        m: dict[str, Any] = u["public_metrics"] if isinstance(u.get("public_metrics"), dict) else {}
+        m: dict[str, Any] = as_dict(u.get("public_metrics"))
         posts = as_int(m.get("tweet_count"))
         if posts is None:
             posts = as_int(m.get("post_count"))
@@ -242,7 +252,7 @@ class XConnector:
             )
             state.pages += 1
             pages += 1
-            meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
+            meta: dict[str, Any] = as_dict(body.get("meta"))
             state.cursor = as_str(meta.get("next_token"))
             if not state.cursor:
                 break
@@ -254,6 +264,108 @@ class XConnector:
     def _cut_short(self, state: PagingState, reason: str) -> FollowerListing:
         return listing_from(state, source=self.source, partial=True, error=reason)
 
+    # ------------------------------------------------------------------ posts
+    async def read_posts(self, account_id: str, *, since: datetime, max_pages: int = 10) -> PostRead:
+        """``GET /2/users/:id/tweets`` with ``start_time`` = ``since``, paged by
+        ``pagination_token`` (``meta.next_token``) to the end: the answer holds only the
+        window asked for, so its end is the window's end. The timeline reaches back 3,200
+        tweets at most (X API reference): a window deeper than that is read incomplete.
+        Retweets carry ``referenced_tweets`` type ``retweeted``, quotes ``quoted``."""
+        headers = self._headers()
+        url = f"{self.base}/2/users/{account_id}/tweets"
+        at = self.http.now()
+        posts: list[Post] = []
+        token: str | None = None
+        first: ApiResponse | None = None
+
+        def done(complete: bool, detail: str | None) -> PostRead:
+            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
+                          complete=complete, detail=detail,
+                              source=self.source, source_ref=first.url if first else url,
+                              payload_hash=first.payload_hash if first else None)
+
+        start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for _ in range(max(1, max_pages)):
+            params: dict[str, Any] = {"max_results": TWEETS_PAGE, "start_time": start, "tweet.fields": TWEET_FIELDS}
+            if token:
+                params["pagination_token"] = token
+            try:
+                resp = await self.http.get(url, params=params, headers=headers, bucket="x-tweets")
+                body = resp.json()
+            except TransportError as exc:
+                return done(False, f"tweets request failed: {exc}")
+            first = first or resp
+            if resp.status_code != 200 or not isinstance(body, dict) or ("data" not in body and body.get("errors")):
+                errs = body.get("errors") if isinstance(body, dict) else None
+                err = errs[0] if isinstance(errs, list) and errs and isinstance(errs[0], dict) else {}
+                status, raw = classify_error(err) if err else ("unknown", None)
+                why = f"tweets refused: HTTP {resp.status_code} {raw or ''}: {as_str(err.get('detail')) or ''}".strip()
+                if resp.status_code == 200 and status != "unknown" and not posts:
+                    # suspended, protected, gone: the account's tweets cannot be shown
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
+                                       source_ref=resp.url, payload_hash=resp.payload_hash)
+                if not posts:
+                    return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_ERROR, why, source=self.source,
+                                       source_ref=resp.url, payload_hash=resp.payload_hash)
+                return done(False, why)
+            for tw in body.get("data") or []:
+                post = tweet_post(tw)
+                if post is not None and (post.created_at is None or post.created_at >= since):
+                    posts.append(post)
+            meta: dict[str, Any] = as_dict(body.get("meta"))
+            token = as_str(meta.get("next_token"))
+            if not token:
+                return done(True, None)
+        return done(False, f"stopped after {max_pages} pages")
+
+
+    async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
+        """``GET /2/tweets?ids=`` (100 a request): an ``errors`` entry titled "Not Found
+        Error" (resource_type ``tweet``) is not found; "Authorization Error" (a
+        suspended or protected author) says nothing about the tweet. A failure says
+        nothing."""
+        headers = self._headers()
+        out: list[PostRead] = []
+        url = f"{self.base}/2/tweets"
+        for batch in chunks([p for p in post_ids if p.isdigit()], 100):
+            try:
+                resp = await self.http.get(url, params={"ids": ",".join(batch)}, headers=headers,
+                                           bucket="x-tweets-lookup")
+                body = resp.json()
+            except TransportError:
+                continue
+            if resp.status_code != 200 or not isinstance(body, dict):
+                continue
+            found = {as_str(t.get("id")) for t in body.get("data") or [] if isinstance(t, dict)}
+            missing = {as_str(e.get("resource_id") or e.get("value")) for e in body.get("errors") or []
+                       if isinstance(e, dict) and e.get("title") == "Not Found Error"
+                       and e.get("resource_type") in (None, "tweet")}
+            out += lookup_reads(PLATFORM, account_id, resp.retrieved_at, batch, {p for p in batch if p in found},
+                                {p for p in batch if p in missing}, source=self.source, source_ref=resp.url,
+                                payload_hash=resp.payload_hash)
+        return out
+
+
+def tweet_post(tw: Any) -> Post | None:
+    """One tweet object of the v2 API -> a Post (a retweet is the retweeter's item)."""
+    if not isinstance(tw, dict) or not as_str(tw.get("id")):
+        return None
+    refs = {as_str(r.get("type")): as_str(r.get("id")) for r in tw.get("referenced_tweets") or []
+            if isinstance(r, dict)}
+    ent = as_dict(tw.get("entities"))
+
+    def values(kind: str, key: str) -> list[str] | None:
+        got = [as_str(e.get(key)) for e in ent.get(kind) or [] if isinstance(e, dict)]
+        return [g for g in got if g] or None
+
+    tags = values("hashtags", "tag")
+    return Post(
+        post_id=tw["id"], created_at=parse_time(tw.get("created_at")), text=as_str(tw.get("text")),
+        url=f"https://x.com/i/web/status/{tw['id']}", lang=as_str(tw.get("lang")),
+        reply_to=refs.get("replied_to"), repost_of=refs.get("retweeted"), quote_of=refs.get("quoted"),
+        links=values("urls", "expanded_url"), hashtags=[t.lower() for t in tags] if tags else None,
+        mentions=values("mentions", "username"),
+    )
 
 @dataclass(frozen=True)
 class XSettings:

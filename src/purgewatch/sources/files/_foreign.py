@@ -6,7 +6,11 @@
   Observation time = ``__twarc.retrieved_at``. Users come from ``data`` and
   ``includes.users``; lookup ``errors`` naming a user id become observations with the
   platform's verdict (``suspended`` when the detail says so, ``not_found`` for "Not Found
-  Error", else ``unknown`` with the platform's words kept in ``detail``).
+  Error", else ``unknown`` with the platform's words kept in ``detail``). Tweets (in
+  ``data``, ``includes.tweets``, or flattened) are kept as posts too (``posts``: text,
+  time, language, retweet / quote / reply references, entities), each (author, moment)
+  logged as an incomplete read (``post_reads``), as ``import posts`` does: a file shows
+  which tweets existed, never that one was deleted.
 - ``v1-users``: Twitter v1.1 user objects: a JSON array, JSONL, or a CSV with the v1.1
   field names (as in cresci-2017 ``users_*.csv``; the literal ``NULL`` is an empty cell).
   v1.1 objects do not say when they were read: the time comes from a per-record
@@ -231,6 +235,99 @@ def parse_twarc2(path: str, data: bytes, observed_at: str | None) -> tuple[RawFi
     return cells.raw_file(path), skipped
 
 
+def _is_tweet(obj: Any) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("id"), str) and "text" in obj and "username" not in obj
+
+
+def twarc2_tweets(path: str, data: bytes,
+                  observed_at: str | None) -> tuple[list[tuple[int, str, str, dict[str, Any]]], int]:
+    """((line, raw line, observation time, tweet) for every tweet of a twarc2 file; how
+    many tweets had no observation time)."""
+    out: list[tuple[int, str, str, dict[str, Any]]] = []
+    untimed = 0
+    for line, raw, obj in _iter_json_records(path, data):
+        if not isinstance(obj, dict):
+            continue
+        when = _twarc_time(obj, observed_at)
+        if "data" in obj or "errors" in obj:
+            items = obj.get("data") or []
+            items = items if isinstance(items, list) else [items]
+            includes = obj.get("includes") or {}
+            tweets = [t for t in items if _is_tweet(t)]
+            tweets += [t for t in (includes.get("tweets") or []) if _is_tweet(t)]
+        elif _is_tweet(obj):
+            tweets = [obj]
+        else:
+            continue
+        for tw in tweets:
+            if when is None:
+                untimed += 1
+            else:
+                out.append((line, raw, when, tw))
+    return out, untimed
+
+
+def _twarc2_posts(writer: Any, path: str, data: bytes, observed_at: str | None, source: str,
+                  report: ImportReport) -> None:
+    """Queue the file's tweets as posts, and their (author, moment) groups as incomplete
+    reads; the caller commits."""
+    import hashlib
+
+    from purgewatch.sources._common import parse_time
+    from purgewatch.sources.files._posts import read_rows
+    from purgewatch.sources.x import tweet_post
+
+    found, untimed = twarc2_tweets(path, data, observed_at)
+    if untimed:
+        report.notes.append(f"{path}: {untimed} tweets without an observation time (pass --observed-at): not kept")
+    cols: dict[str, list[Any]] = {c: [] for c in (
+        "platform", "account_id", "post_id", "created_at", "observed_at", "text", "text_sha256", "url", "lang",
+        "reply_to", "repost_of", "quote_of", "links", "hashtags", "mentions", "source", "source_ref",
+        "payload_hash")}
+    no_author = 0
+    for line, raw, when, tw in found:
+        post = tweet_post(tw)
+        author = tw.get("author_id") or (tw.get("author") or {}).get("id")
+        seen_at = parse_time(when)
+        if post is None or not isinstance(author, str) or seen_at is None:
+            no_author += 1
+            continue
+        values = {
+            "platform": "x", "account_id": author, "post_id": post.post_id, "created_at": post.created_at,
+            "observed_at": seen_at, "text": post.text,
+            "text_sha256": hashlib.sha256(post.text.encode()).hexdigest() if post.text is not None else None,
+            "url": post.url, "lang": post.lang, "reply_to": post.reply_to, "repost_of": post.repost_of,
+            "quote_of": post.quote_of,
+            "links": json.dumps(post.links, separators=(",", ":")) if post.links else None,
+            "hashtags": json.dumps(post.hashtags, ensure_ascii=False, separators=(",", ":")) if post.hashtags else None,
+            "mentions": json.dumps(post.mentions, separators=(",", ":")) if post.mentions else None,
+            # as for the users: the hash of the raw line (the whole response it came in)
+            "source": source, "source_ref": f"{path}:{line}",
+            "payload_hash": hashlib.sha256(raw.encode()).hexdigest(),
+        }
+        for c, v in values.items():
+            cols[c].append(v)
+    if no_author:
+        report.notes.append(f"{path}: {no_author} tweets without author_id or a readable time: not kept as posts")
+    if not cols["post_id"]:
+        return
+    from purgewatch.model import TABLE_SCHEMAS
+
+    schema = pa.schema([TABLE_SCHEMAS["posts"].field(c) for c in cols])
+    posts = pa.table(cols, schema=schema)
+    reads = read_rows(posts)
+    reads = reads.set_column(reads.schema.get_field_index("source"), "source",
+                             pa.repeat(pa.scalar(source, pa.string()), reads.num_rows))
+    report.imported += writer.add("posts", posts)
+    report.imported += writer.add("post_reads", reads)
+    res = writer.commit(note=f"{len(cols['post_id'])} tweets as posts")
+    if res.committed:
+        report.batches += 1
+        report.batch_ids.append(str(res.batch_id))
+        for t, n in res.rows.items():
+            report.tables[t] = report.tables.get(t, 0) + n
+
+
 # --------------------------------------------------------------------------- v1.1
 def _v1_status(obj: dict[str, Any]) -> str:
     if str(obj.get("suspended", "")).lower() in ("true", "1"):
@@ -411,6 +508,9 @@ def import_foreign(
         with store.writer(command=f"import {kind}", source=source, source_ref=p) as w:
             write_batches(w, table, rows, batch_rows, report, progress)
             report.duplicates += w.duplicates.get(table, 0)
+            if kind == "twarc2":
+                _twarc2_posts(w, p, read_bytes(p), when, source, report)
+                report.duplicates += w.duplicates.get("posts", 0)
     report.rejected = rejects.count
     if rejects.count:
         target = Path(rejects_path) if rejects_path else default_rejects_path(store, kind)
