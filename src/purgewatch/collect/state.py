@@ -153,7 +153,7 @@ class PagingStore:
         self._journals.pop(key, None)
         header = {"journal": JOURNAL_VERSION, "platform": state.platform, "account_id": state.account_id,
                   "started_at": state.started_at.isoformat(), "source_ref": state.source_ref}
-        body = json.dumps(header, sort_keys=True).encode() + b"\n" + _line(state, state.follower_ids)
+        body = json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + _line(state, state.follower_ids)
         path = self._path(*key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -217,7 +217,7 @@ class _Journal:
 
 def _line(state: PagingState, ids: list[str]) -> bytes:
     entry = {"c": state.cursor, "p": state.pages, "n": len(state.follower_ids), "ids": ids}
-    return json.dumps(entry, sort_keys=True).encode() + b"\n"
+    return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
 def _read_journal(path: Path) -> PagingState | None:
