@@ -4,7 +4,6 @@ the fake clock, and a 'kill' simulated by an exception that nothing catches."""
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -148,8 +147,10 @@ def test_follower_listing_resumes_from_its_saved_cursor(store: Store, tmp_path: 
     fake.kill_on = ("getFollowers", 2)
     with pytest.raises(Killed):
         asyncio.run(_collector(store, cfg, fake).collect_once())
-    state_files = list((store.path / "state" / "followers").rglob("*.json"))
-    assert len(state_files) == 1 and json.loads(state_files[0].read_text())["cursor"] == "3"
+    from purgewatch.collect.state import PagingStore
+
+    saved = PagingStore(store.path).load("bluesky", next(iter(fake.handles.values())))
+    assert saved is not None and saved.cursor == "3" and saved.pages == 1
     fake.kill_on = None
     fake.requests.clear()
     asyncio.run(_collector(store, cfg, fake).collect_once())
@@ -162,7 +163,59 @@ def test_follower_listing_resumes_from_its_saved_cursor(store: Store, tmp_path: 
     assert snaps.num_rows == 1 and not snaps["partial"][0].as_py()
     ids = sids_to_ids(store, "bluesky", load_followers(store, snaps["snapshot_id"][0].as_py())).to_pylist()
     assert sorted(ids) == sorted(fake.followers)
-    assert not list((store.path / "state" / "followers").rglob("*.json"))
+    assert not [p for p in (store.path / "state" / "followers").rglob("*") if p.is_file()], "state dropped"
+
+
+def _resume_and_check(store: Store, cfg: Any, fake: FakeBluesky, first_cursor: str) -> None:
+    """Resume the killed listing: it starts at ``first_cursor`` and ends with the whole list once."""
+    from purgewatch.store.snapshots import list_snapshots, load_followers, sids_to_ids
+
+    fake.kill_on = None
+    fake.requests.clear()
+    asyncio.run(_collector(store, cfg, fake).collect_once())
+    cursors = [dict(parse_qsl(r.url.query.decode())).get("cursor") for r in fake.requests
+               if r.url.path.endswith("getFollowers")]
+    assert cursors[0] == first_cursor
+    snaps = list_snapshots(store)
+    assert snaps.num_rows == 1 and not snaps["partial"][0].as_py()
+    ids = sids_to_ids(store, "bluesky", load_followers(store, snaps["snapshot_id"][0].as_py())).to_pylist()
+    assert ids == fake.followers, "every follower once, in list order"
+    assert not [p for p in (store.path / "state" / "followers").rglob("*") if p.is_file()]
+
+
+def test_follower_listing_killed_mid_journal_line_resumes_at_the_last_whole_page(store: Store, tmp_path: Path) -> None:
+    from purgewatch.collect.state import PagingStore
+
+    fake = FakeBluesky(n=1, followers=20)
+    cfg = _config(tmp_path, fake, followers=True)
+    fake.kill_on = ("getFollowers", 5)  # 4 pages read and saved (cursors 3, 6, 9, 12)
+    with pytest.raises(Killed):
+        asyncio.run(_collector(store, cfg, fake).collect_once())
+    (journal,) = [p for p in (store.path / "state" / "followers").rglob("*") if p.is_file()]
+    # A kill in the middle of writing the 4th page's line: cut it short.
+    raw = journal.read_bytes()
+    journal.write_bytes(raw[: raw.rstrip(b"\n").rindex(b"\n") + 1 + 17])
+    saved = PagingStore(store.path).load("bluesky", next(iter(fake.handles.values())))
+    assert saved is not None and saved.cursor == "9" and saved.follower_ids == fake.followers[:9]
+    _resume_and_check(store, cfg, fake, "9")
+
+
+def test_follower_listing_resumes_from_a_state_file_of_the_earlier_whole_json_form(store: Store, tmp_path: Path) -> None:
+    import hashlib
+
+    from purgewatch.collect.state import write_json_atomic
+
+    fake = FakeBluesky(n=1, followers=11)
+    cfg = _config(tmp_path, fake, followers=True)
+    did = next(iter(fake.handles.values()))
+    # What the earlier version left after reading two pages: STORE/state/followers/
+    # <platform>/<sha256(platform NUL id)[:32]>.json holding the whole state.
+    digest = hashlib.sha256(f"bluesky\0{did}".encode()).hexdigest()[:32]
+    write_json_atomic(store.path / "state" / "followers" / "bluesky" / f"{digest}.json", {
+        "platform": "bluesky", "account_id": did, "started_at": "2026-06-01T00:00:00+00:00", "cursor": "6",
+        "follower_ids": fake.followers[:6], "pages": 2, "source_ref": "http://bsky.test/xrpc/app.bsky.graph.getFollowers",
+    })
+    _resume_and_check(store, cfg, fake, "6")
 
 
 def test_watch_runs_status_and_follower_cycles_on_their_cadence(store: Store, tmp_path: Path) -> None:
