@@ -376,3 +376,23 @@ def test_csv_bundle_holds_the_posts_tables(report: ReportFiles) -> None:
     quoted = {r["post_id"]: r for r in rows("posts_quoted.csv")}
     assert quoted["503"]["deleted"] == "True" and quoted["502"]["url"] == "https://x.com/leader/status/502"
 
+
+
+def test_reposts_that_vanish_with_their_original_are_told_with_it() -> None:
+    from purgewatch.findings import deleted_lines
+
+    def post(ref: str, account: str, post_id: str, handle: str, repost_of: str | None) -> dict[str, object]:
+        return {"ref": ref, "platform": "x", "account_id": account, "post_id": post_id, "handle": handle,
+                "label": None, "created_at": "2026-05-24T19:00:00Z", "text": "Double the followers we lost",
+                "repost_of": repost_of}
+
+    cited = {"r1": post("r1", "2", "11", "MinFinance", "10"), "o": post("o", "1", "10", "Leader", None),
+             "r2": post("r2", "3", "12", "MinHealth", "10"), "r3": post("r3", "4", "13", "Fan", "99")}
+    gone = [{"ref": k, "platform": "x", "account_id": p["account_id"], "post_id": p["post_id"],
+             "created_at": p["created_at"], "last_seen": "2026-05-27T01:00:00Z",
+             "first_missing": "2026-05-27T13:00:00Z"} for k, p in cited.items()]
+    lines = deleted_lines({"available": True, "posts": cited, "deleted": gone})
+    # The original first, its two reposts with it; a repost of a post not deleted on its own line.
+    assert lines[0].startswith("@Leader deleted a post") and "With it, 2 reposts disappeared (@MinFinance, @MinHealth)" in lines[0]
+    assert lines[1].startswith("A repost by @Fan") and "disappeared" in lines[1]
+    assert len(lines) == 2

@@ -131,16 +131,18 @@ def deletion_alerts(store: Store) -> list[dict[str, Any]]:
     if not gone:
         return []
     names = account_names(store, {(d["platform"], d["account_id"]) for d in gone})
-    urls = _urls(store.duckdb(), gone)
+    links = _links(store.duckdb(), gone)
     out = []
     for d in gone:
         key = (d["platform"], d["account_id"])
         group, label = watch[key]
         name = names.get(key)
+        link = links.get(_pkey(d), {})
         out.append({
             "kind": "post_deleted", **d, "handle": name.handle if name else None, "label": label or None,
             "group": group or None, "start": d["first_missing"], "end": d["first_missing"],
-            "url": post_url(d["platform"], d["account_id"], d["post_id"], urls.get(_pkey(d))),
+            "url": post_url(d["platform"], d["account_id"], d["post_id"], link.get("url")),
+            "repost_of": link.get("repost_of"), "quote_of": link.get("quote_of"),
         })
     return out
 
@@ -214,15 +216,19 @@ def _wave_windows(waves: list[dict[str, Any]], horizon: pd.Timestamp | None) -> 
     return out
 
 
-def _urls(con: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
-    """The stored URL (newest version) of each post in ``rows``."""
+def _links(con: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The stored URL, ``repost_of`` and ``quote_of`` (newest version) of each post in ``rows``."""
     if not rows:
         return {}
     ids = sorted({str(r["post_id"]) for r in rows})
     marks = ", ".join("?" for _ in ids)
-    sql = ("SELECT platform, account_id, post_id, arg_max(url, observed_at) AS url FROM posts "  # noqa: S608 -- placeholders only
-           f"WHERE post_id IN ({marks}) AND url IS NOT NULL GROUP BY ALL")
-    return {(r[0], r[1], r[2]): r[3] for r in con.execute(sql, ids).fetchall()}
+    sql = ("SELECT platform, account_id, post_id,"  # noqa: S608 -- placeholders only
+           " arg_max(url, observed_at) FILTER (WHERE url IS NOT NULL),"
+           " arg_max(repost_of, observed_at) FILTER (WHERE repost_of IS NOT NULL),"
+           " arg_max(quote_of, observed_at) FILTER (WHERE quote_of IS NOT NULL) FROM posts "
+           f"WHERE post_id IN ({marks}) GROUP BY ALL")
+    return {(r[0], r[1], r[2]): {"url": r[3], "repost_of": r[4], "quote_of": r[5]}
+            for r in con.execute(sql, ids).fetchall()}
 
 
 class _Builder:
@@ -465,11 +471,11 @@ class _Builder:
             gone.append(d)
         if not gone:
             return []
-        urls = _urls(con, gone)
+        links = _links(con, gone)
         seen_refs = _last_seen_refs(con, gone)
         out = []
         for d in gone:
-            ref = self.cite({**d, "url": urls.get(_pkey(d))})
+            ref = self.cite({**d, **links.get(_pkey(d), {})})
             out.append({"ref": ref, "platform": d["platform"], "account_id": d["account_id"], "post_id": d["post_id"],
                         "created_at": d["created_at"], "last_seen": d["last_seen"],
                         "last_seen_evidence": seen_refs.get(_pkey(d)), "first_missing": d["first_missing"],
@@ -514,7 +520,11 @@ def deletion_sentence(d: dict[str, Any], *, limit: int = 160, when: Callable[[An
     published = f" published {human_time(d['created_at'])}" if d.get("created_at") else ""
     text = excerpt(d.get("text"), limit)
     quoted = f": \u201c{text}\u201d" if text else " (no text archived)"
-    return full_stop(f"{who} deleted a post{published}; last seen {human_time(d.get('last_seen'))}, "
+    # A repost is gone when its reposter undid it or when its original was deleted (the
+    # platform removes reposts with it): the reposter did not necessarily delete anything.
+    what = f"a repost by {who}{published} disappeared" if d.get("repost_of") else f"{who} deleted a post{published}"
+    what = what[0].upper() + what[1:]
+    return full_stop(f"{what}; last seen {human_time(d.get('last_seen'))}, "
                      f"first missing {human_time(d.get('first_missing'))}{quoted}")
 
 

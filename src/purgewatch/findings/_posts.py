@@ -143,12 +143,32 @@ def deleted_lines(posts: dict[str, Any], limit: int = 3, when: Formatter | None 
     from purgewatch.analysis.post_context import deletion_sentence
 
     cited = posts.get("posts") or {}
-    gone = posts.get("deleted") or []
-    lines = [deletion_sentence({**cited.get(d["ref"], {}), **d, "text": (cited.get(d["ref"]) or {}).get("text")},
-                               when=when)
-             for d in gone[:limit]]
-    if len(gone) > limit:
-        lines.append(f"{len(gone) - limit} more deleted posts are listed in the report.")
+
+    def full(d: dict[str, Any]) -> dict[str, Any]:
+        return {**cited.get(d["ref"], {}), **d, "text": (cited.get(d["ref"]) or {}).get("text")}
+
+    gone = [full(d) for d in posts.get("deleted") or []]
+    # Own posts first; a repost whose original is among the deleted is told with it.
+    originals = {(d["platform"], d["post_id"]) for d in gone if not d.get("repost_of")}
+    along: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    told = []
+    for d in gone:
+        key = (d["platform"], str(d.get("repost_of")))
+        if d.get("repost_of") and key in originals:
+            along.setdefault(key, []).append(d)
+        else:
+            told.append(d)
+    told.sort(key=lambda d: bool(d.get("repost_of")))
+    lines = []
+    for d in told[:limit]:
+        line = deletion_sentence(d, when=when)
+        with_it = along.get((d["platform"], d["post_id"]), [])
+        if with_it:
+            names = ", ".join(_name(r) for r in with_it)
+            line = f"{line} With it, {len(with_it)} repost{'s' if len(with_it) > 1 else ''} disappeared ({names})."
+        lines.append(line)
+    if len(told) > limit:
+        lines.append(f"{len(told) - limit} more deleted posts are listed in the report.")
     return lines
 
 
