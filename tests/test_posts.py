@@ -265,3 +265,13 @@ def test_deleted_of_one_account_and_of_a_search_read_only_that_evidence(posts_st
     flags = {p["post_id"]: p["deleted"] for p in search_posts(posts_store, "attack")["posts"]}
     assert flags == {"1": True, "3": True}
     assert search_posts(posts_store, "attack", limit=1)["posts"][0]["post_id"] == "3"   # newest first
+
+
+def test_a_post_without_text_contains_no_word(store: Store, tmp_path: Path) -> None:
+    rows = ['x,1,1,2026-03-05T10:00:00Z,2026-03-06T00:00:00Z,,,en,"[""#Tag""]"',
+            'x,1,2,2026-03-05T11:00:00Z,2026-03-06T00:00:00Z,"#tag and a word",,en,']
+    import_files(store, "posts", [_write(tmp_path, "p.csv", HEADER + "\n".join(rows) + "\n")])
+    assert [r["text"] for r in store.read("posts").to_pylist() if r["post_id"] == "1"] == [None]
+    assert {p["post_id"] for p in search_posts(store, "#tag -word")["posts"]} == {"1"}
+    assert {p["post_id"] for p in search_posts(store, "#tag")["posts"]} == {"1", "2"}
+    assert search_posts(store, "-word lang:en OR word")["matches"] == 2

@@ -103,15 +103,20 @@ def _term_sql(term: Term, params: list[Any]) -> str:
         # The platform's own list when it gave one, else the text (RE2 word edges).
         params.append(term.value)
         params.append(r"(^|[^\w])#" + re.escape(term.value) + r"\b")
-        sql = "(list_contains(CAST(coalesce(p.hashtags, '[]') AS VARCHAR[]), ?) OR regexp_matches(p.text, ?, 'i'))"
+        sql = ("(list_contains(CAST(coalesce(p.hashtags, '[]') AS VARCHAR[]), ?) "
+               "OR regexp_matches(coalesce(p.text, ''), ?, 'i'))")
     else:
         words = term.value.split()
         pattern = r"\b" + r"\s+".join(re.escape(w) for w in words) + r"\b"
         # contains() first: a cheap byte scan that rejects most rows before the regex.
         params.append(words[0].lower())
         params.append(pattern)
-        sql = "(contains(lower(p.text), ?) AND regexp_matches(p.text, ?, 'i'))"
-    return f"NOT coalesce({sql}, false)" if term.negated else f"coalesce({sql}, false)"
+        sql = "(contains(lower(coalesce(p.text, '')), ?) AND regexp_matches(coalesce(p.text, ''), ?, 'i'))"
+    # Every term is true or false, never null (a post without text contains no word), so
+    # an exclusion keeps it. No coalesce() around the term: DuckDB evaluates an AND inside
+    # a function for every row, but a bare one only where its left side held (the regex
+    # then runs on the few rows contains() let through: half the scan's CPU).
+    return f"NOT {sql}" if term.negated else sql
 
 
 def query_sql(query: Query) -> tuple[str, list[Any]]:
@@ -200,9 +205,9 @@ def search_posts(
             read_params.append(end)
         covered = " AND ".join(cover) or "true"
         con.register("__watched", watched[["platform", "account_id"]])
-        read_keys = set(con.execute(
-            "SELECT DISTINCT platform, account_id FROM post_reads SEMI JOIN __watched USING (platform, account_id) "
-            f"WHERE answer = 'ok' AND {covered}", read_params).fetchall())  # noqa: S608 -- fixed fragments; values bound
+        read_sql = ("SELECT DISTINCT platform, account_id FROM post_reads "  # noqa: S608 -- fixed fragments; values bound
+                    f"SEMI JOIN __watched USING (platform, account_id) WHERE answer = 'ok' AND {covered}")
+        read_keys = set(con.execute(read_sql, read_params).fetchall())
 
     groups: list[dict[str, Any]] = []
     frame_rows: list[dict[str, Any]] = []
@@ -357,15 +362,16 @@ def deleted_posts(store: Store, *, account_id: str | None = None,
         return {"deleted": []}
     con.register("__evidence", evidence)
     listed, params = _listed("account_id", set(evidence["account_id"].astype(str)))
-    posts = f"(SELECT p.* FROM posts p SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed}"
-    reads = f"(SELECT r.* FROM post_reads r SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed})"
+    # Only placeholders and this module's fragments reach the SQL; every value is bound.
+    posts = f"(SELECT p.* FROM posts p SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed}"  # noqa: S608
+    reads = f"(SELECT r.* FROM post_reads r SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed})"  # noqa: S608
     posts_params = list(params)
     if wanted is not None:
         # Constants reach the Parquet scan: the posts not asked about are never
         # materialised (a join alone would read every post's text first).
         ids, id_params = _listed("post_id", set(wanted["post_id"].astype(str)))
         con.register("__only", wanted)
-        posts += f" {ids} AND (p.platform, p.account_id, p.post_id) IN (SELECT platform, account_id, post_id FROM __only)"
+        posts += f" {ids} AND (p.platform, p.account_id, p.post_id) IN (SELECT platform, account_id, post_id FROM __only)"  # noqa: S608
         posts_params += id_params
     posts += ")"
     df = con.execute(_DELETED_SQL.format(posts=posts, reads=reads), posts_params + params).df()  # noqa: S608 -- fixed fragments; values bound
