@@ -85,6 +85,8 @@ _TABLE_ENCODINGS: dict[str, dict[str, str]] = {
               "source_ref": "DELTA_BYTE_ARRAY"},
     "post_reads": {"read_at": _DELTA, "window_start": _DELTA, "window_end": _DELTA},
 }
+# A batch whose tables beside the largest hold this many rows writes its files in parallel.
+_PARALLEL_ROWS = 100_000
 # How long a generation replaced by compaction stays on disk for readers that resolved
 # it before the swap (see _layout.drop_old_generations).
 GENERATION_GRACE_SECONDS = 3600.0
@@ -958,6 +960,7 @@ class BatchWriter:
         staging = job.staging
         batch_id = staging.name
         now = datetime.now(UTC)
+        files: list[tuple[str, pa.Table]] = []
         for table, parts in job.pending.items():
             if any(p.schema != parts[0].schema for p in parts[1:]):
                 # Parts added with and without dictionary-encoded columns: decode them.
@@ -965,8 +968,17 @@ class BatchWriter:
             data = pa.concat_tables(parts)
             if data.num_rows == 0:
                 continue
-            data = _stamp(data, batch_id=batch_id, now=now, source=self.source)
-            write_parquet(data, staging / f"{table}.parquet", table=table)
+            files.append((table, _stamp(data, batch_id=batch_id, now=now, source=self.source)))
+        if sum(t.num_rows for _, t in files) - max((t.num_rows for _, t in files), default=0) >= _PARALLEL_ROWS:
+            # Two large tables in one batch (posts and their reads): written side by side
+            # (Parquet encoding releases the GIL).
+            with ThreadPoolExecutor(2, thread_name_prefix="purgewatch-write") as pool:
+                for done in [pool.submit(write_parquet, data, staging / f"{table}.parquet", table=table)
+                             for table, data in files]:
+                    done.result()
+        else:
+            for table, data in files:
+                write_parquet(data, staging / f"{table}.parquet", table=table)
         if job.new_accounts:
             acc = pa.concat_tables(job.new_accounts)
             write_parquet(acc, staging / "accounts.parquet")

@@ -119,8 +119,7 @@ def read_rows(posts: pa.Table) -> pa.Table:
         "post_ids": post_ids,
         "source": constant_strings("import:posts", m),
         "source_ref": posts.column("source_ref").take(first_rows),
-        # The file hash arrives dictionary-encoded (one value per file): plain strings here.
-        "payload_hash": posts.column("payload_hash").take(first_rows).cast(pa.string()),
+        "payload_hash": posts.column("payload_hash").take(first_rows),  # stays dictionary-encoded
     })
 
 
