@@ -275,3 +275,14 @@ def test_a_post_without_text_contains_no_word(store: Store, tmp_path: Path) -> N
     assert {p["post_id"] for p in search_posts(store, "#tag -word")["posts"]} == {"1"}
     assert {p["post_id"] for p in search_posts(store, "#tag")["posts"]} == {"1", "2"}
     assert search_posts(store, "-word lang:en OR word")["matches"] == 2
+
+
+def test_a_watchlist_without_labels_answers_null_labels(store: Store, tmp_path: Path) -> None:
+    """Review finding (benchmarks/posts.py with a watchlist): NaN labels broke --json."""
+    import_files(store, "watchlist", [_write(tmp_path, "wl.csv", "platform,account,group\nx,100,a\nx,200,b\n")])
+    import_files(store, "posts", [_write(tmp_path, "posts.csv", HEADER + "\n".join(ROWS) + "\n")])
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(store.path), "--json"])
+    assert res.exit_code == 0, res.output
+    answer = json.loads(res.output)
+    assert [(p["post_id"], p["group"], p["label"]) for p in answer["posts"]] == [("3", None, None), ("1", "a", None)]
+    assert [(g["group"], g["spoke"], g["silent"]) for g in answer["groups"]] == [("a", 1, 0), ("b", 0, 1)]

@@ -246,7 +246,8 @@ def search_posts(
     elif groups:
         warnings.append("fewer than two groups have accounts read in the window: no comparison")
 
-    info = {(r.platform, r.account_id): (r.group, r.label) for r in watched.itertuples()}
+    # A watchlist without labels (or groups) reads them as NaN: null in the answer.
+    info = {(r.platform, r.account_id): (_text(r.group), _text(r.label)) for r in watched.itertuples()}
     # Handles of the shown posts' authors only, through the one naming of accounts.
     names = account_names(store, set(zip(hits["platform"], hits["account_id"], strict=True)))
     handle = {k: n.handle for k, n in names.items()}
@@ -392,6 +393,10 @@ def _listed(column: str, values: set[str] | None) -> tuple[str, list[Any]]:
         return "", []
     ordered = sorted(values)
     return f"AND {column} IN ({', '.join('?' for _ in ordered)})", list(ordered)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _iso(t: Any) -> str | None:
