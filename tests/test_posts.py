@@ -204,3 +204,85 @@ def test_jsonl_lists_are_arrays_and_gz_works(store: Store, tmp_path: Path) -> No
     bad.write_text(line.replace('"text":"hi #Tag"', '"text":["hi"]'))
     with pytest.raises(InputError, match="text"):
         import_files(store, "posts", [bad])
+
+
+def test_each_read_of_a_file_covers_its_oldest_post_and_lists_its_posts_in_file_order(
+        store: Store, tmp_path: Path) -> None:
+    rows = [
+        "x,7,c,2026-03-02T00:00:00Z,2026-03-10T00:00:00Z,third",
+        "x,7,a,,2026-03-10T00:00:00Z,undated",
+        "x,8,z,2026-03-01T00:00:00Z,2026-03-10T00:00:00Z,other account",
+        "x,7,b,2026-03-01T00:00:00Z,2026-03-10T00:00:00Z,oldest",
+        "x,7,d,2026-03-09T00:00:00Z,2026-03-11T00:00:00Z,read the next day",
+        "x,9,e,,2026-03-10T00:00:00Z,only undated",
+    ]
+    import_files(store, "posts", [_write(tmp_path, "p.csv", HEADER.split(",url")[0] + "\n" + "\n".join(rows) + "\n")])
+    reads = sorted(store.read("post_reads").to_pylist(), key=lambda r: (r["account_id"], r["read_at"]))
+    got = [(r["account_id"], r["read_at"].day, r["window_start"] and r["window_start"].day, r["post_ids"],
+            r["source_ref"].rsplit(":", 1)[1]) for r in reads]
+    assert got == [("7", 10, 1, ["c", "a", "b"], "2"), ("7", 11, 9, ["d"], "6"), ("8", 10, 1, ["z"], "4"),
+                   ("9", 10, None, ["e"], "7")]
+    assert all(r["window_end"] == r["read_at"] and r["answer"] == "ok" for r in reads)
+
+
+def test_posts_are_stored_in_publication_order_so_a_window_skips_row_groups(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    from purgewatch.store import _store
+
+    monkeypatch.setitem(_store._CLUSTERED, "posts", ("created_at", 4))
+    days = [9, 3, 7, 1, 5, 2, 8, 4, 6, 10]
+    rows = [f"x,1,{d},2026-03-{d:02d}T12:00:00Z,2026-03-11T00:00:00Z,post of day {d} attack" for d in days]
+    import_files(store, "posts", [_write(tmp_path, "p.csv", HEADER.split(",url")[0] + "\n" + "\n".join(rows) + "\n")])
+    (path,) = store.files("posts")
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 3
+    created = pq.read_table(path, columns=["created_at"]).column(0).to_pylist()
+    assert created == sorted(created)
+    answer = search_posts(store, "attack", start=datetime(2026, 3, 5, tzinfo=UTC), end=datetime(2026, 3, 7, tzinfo=UTC))
+    assert [p["post_id"] for p in answer["posts"]] == ["6", "5"] and answer["matches"] == 2
+
+
+def test_views_read_a_column_older_files_lack_as_null(posts_store: Store) -> None:
+    """A store written before a column was added still answers (the column reads as null)."""
+    import pyarrow.parquet as pq
+
+    (path,) = posts_store.files("posts")
+    pq.write_table(pq.read_table(path).drop_columns(["url", "mentions"]), path)
+    con = posts_store.duckdb(["posts"])
+    assert con.execute("SELECT count(*), count(url), count(mentions) FROM posts").fetchone() == (5, 0, 0)
+    answer = search_posts(posts_store, '"targeted attack"')
+    assert [(p["post_id"], p["url"]) for p in answer["posts"]] == [("1", None)]
+
+
+def test_deleted_of_one_account_and_of_a_search_read_only_that_evidence(posts_store: Store) -> None:
+    _read(posts_store, "100", "2026-03-08T00:00:00Z", ["2"])                     # 1 gone
+    _read(posts_store, "101", "2026-03-09T00:00:00Z", [], answer="not_found", post_id="3")
+    assert [d["post_id"] for d in deleted_posts(posts_store, account_id="101")["deleted"]] == ["3"]
+    assert [d["post_id"] for d in deleted_posts(posts_store, account_id="100")["deleted"]] == ["1"]
+    assert deleted_posts(posts_store, account_id="200")["deleted"] == []
+    flags = {p["post_id"]: p["deleted"] for p in search_posts(posts_store, "attack")["posts"]}
+    assert flags == {"1": True, "3": True}
+    assert search_posts(posts_store, "attack", limit=1)["posts"][0]["post_id"] == "3"   # newest first
+
+
+def test_a_post_without_text_contains_no_word(store: Store, tmp_path: Path) -> None:
+    rows = ['x,1,1,2026-03-05T10:00:00Z,2026-03-06T00:00:00Z,,,en,"[""#Tag""]"',
+            'x,1,2,2026-03-05T11:00:00Z,2026-03-06T00:00:00Z,"#tag and a word",,en,']
+    import_files(store, "posts", [_write(tmp_path, "p.csv", HEADER + "\n".join(rows) + "\n")])
+    assert [r["text"] for r in store.read("posts").to_pylist() if r["post_id"] == "1"] == [None]
+    assert {p["post_id"] for p in search_posts(store, "#tag -word")["posts"]} == {"1"}
+    assert {p["post_id"] for p in search_posts(store, "#tag")["posts"]} == {"1", "2"}
+    assert search_posts(store, "-word lang:en OR word")["matches"] == 2
+
+
+def test_a_watchlist_without_labels_answers_null_labels(store: Store, tmp_path: Path) -> None:
+    """Review finding (benchmarks/posts.py with a watchlist): NaN labels broke --json."""
+    import_files(store, "watchlist", [_write(tmp_path, "wl.csv", "platform,account,group\nx,100,a\nx,200,b\n")])
+    import_files(store, "posts", [_write(tmp_path, "posts.csv", HEADER + "\n".join(ROWS) + "\n")])
+    res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(store.path), "--json"])
+    assert res.exit_code == 0, res.output
+    answer = json.loads(res.output)
+    assert [(p["post_id"], p["group"], p["label"]) for p in answer["posts"]] == [("3", None, None), ("1", "a", None)]
+    assert [(g["group"], g["spoke"], g["silent"]) for g in answer["groups"]] == [("a", 1, 0), ("b", 0, 1)]

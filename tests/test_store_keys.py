@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,3 +134,21 @@ def test_keys_follow_values_whatever_the_dictionary_encoding() -> None:
     d = t.set_column(0, "platform", nullish)
     p = t.set_column(0, "platform", pa.array(["x", "x", None, None]))
     assert np.array_equal(record_keys(d, cols), record_keys(p, cols))
+
+
+def test_nearly_unique_text_is_keyed_as_through_its_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large column of mostly distinct strings (post ids, texts) is hashed row by row
+    from its bytes; the keys must equal those of the dictionary route, which smaller or
+    repetitive columns take (non-ASCII text and nulls included)."""
+    from purgewatch.store import _store
+
+    n = 20_000
+    text = pa.array([None if i % 97 == 0 else f"pöst {i} — ✓" for i in range(n)])
+    table = pa.table({"platform": ["x"] * n, "text": text, "large": text.cast(pa.large_string())})
+    assert _store._mostly_distinct(text) and not _store._mostly_distinct(table["platform"].combine_chunks())
+    by_rows = record_keys(table, table.column_names)
+    monkeypatch.setattr(_store, "_mostly_distinct", lambda col: False)
+    by_dictionary = record_keys(table, table.column_names)
+    assert np.array_equal(by_rows, by_dictionary)
+    # and a row keeps its key whatever else is in the column
+    assert record_keys(table.slice(5, 1), table.column_names)[0] == by_rows[5]

@@ -103,15 +103,20 @@ def _term_sql(term: Term, params: list[Any]) -> str:
         # The platform's own list when it gave one, else the text (RE2 word edges).
         params.append(term.value)
         params.append(r"(^|[^\w])#" + re.escape(term.value) + r"\b")
-        sql = "(list_contains(CAST(coalesce(p.hashtags, '[]') AS VARCHAR[]), ?) OR regexp_matches(p.text, ?, 'i'))"
+        sql = ("(list_contains(CAST(coalesce(p.hashtags, '[]') AS VARCHAR[]), ?) "
+               "OR regexp_matches(coalesce(p.text, ''), ?, 'i'))")
     else:
         words = term.value.split()
         pattern = r"\b" + r"\s+".join(re.escape(w) for w in words) + r"\b"
         # contains() first: a cheap byte scan that rejects most rows before the regex.
         params.append(words[0].lower())
         params.append(pattern)
-        sql = "(contains(lower(p.text), ?) AND regexp_matches(p.text, ?, 'i'))"
-    return f"NOT coalesce({sql}, false)" if term.negated else f"coalesce({sql}, false)"
+        sql = "(contains(lower(coalesce(p.text, '')), ?) AND regexp_matches(coalesce(p.text, ''), ?, 'i'))"
+    # Every term is true or false, never null (a post without text contains no word), so
+    # an exclusion keeps it. No coalesce() around the term: DuckDB evaluates an AND inside
+    # a function for every row, but a bare one only where its left side held (the regex
+    # then runs on the few rows contains() let through: half the scan's CPU).
+    return f"NOT {sql}" if term.negated else sql
 
 
 def query_sql(query: Query) -> tuple[str, list[Any]]:
@@ -132,6 +137,10 @@ def _window_sql(column: str, start: datetime | None, end: datetime | None, param
         parts.append(f"{column} < ?")
         params.append(end)
     return " AND ".join(parts) or "true"
+
+
+# The tables the posts questions read (views made for these only).
+_TABLES = ("posts", "post_reads")
 
 
 def _watched(store: Store, by: str) -> pd.DataFrame:
@@ -163,34 +172,43 @@ def search_posts(
     groups; the matching posts (newest first, at most ``limit``)."""
     q = parse_query(query)
     match_sql, params = query_sql(q)
+    watched = _watched(store, by)
     win_params: list[Any] = []
     window = _window_sql("p.created_at", start, end, win_params)
-    con = store.duckdb()
+    con = store.duckdb(_TABLES)
     # Each post once: its newest version that matches (an edit may add or remove words).
-    sql = f"""
+    # The window reaches the Parquet scan, which skips row groups outside it (posts are
+    # stored in publication order); only the matches are kept, in DuckDB.
+    con.execute(f"""
+        CREATE TEMP TABLE __hits AS
         SELECT p.platform, p.account_id, p.post_id, p.created_at, p.text, p.url
         FROM posts p
         WHERE {window} AND {match_sql}
         QUALIFY row_number() OVER (PARTITION BY p.platform, p.account_id, p.post_id
                                    ORDER BY p.observed_at DESC) = 1
-    """  # noqa: S608 -- built from this module's fragments; user text is bound
-    hits = con.execute(sql, win_params + params).df()
+    """, win_params + params)  # noqa: S608 -- built from this module's fragments; user text is bound
+    n_matches = int(con.execute("SELECT count(*) FROM __hits").fetchone()[0])
+    spoke_keys = set(con.execute("SELECT DISTINCT platform, account_id FROM __hits").fetchall())
+    hits = con.execute("SELECT * FROM __hits ORDER BY created_at DESC NULLS LAST, platform, account_id, post_id "
+                       "LIMIT ?", [limit]).df()
 
-    read_params: list[Any] = []
-    cover = []
-    if start is not None:
-        cover.append("window_start <= ?")
-        read_params.append(start)
-    if end is not None:
-        cover.append("window_end >= ?")
-        read_params.append(end)
-    covered = " AND ".join(cover) or "true"
-    read_sql = f"SELECT DISTINCT platform, account_id FROM post_reads WHERE answer = 'ok' AND {covered}"  # noqa: S608 -- fixed fragments; values bound
-    read = con.execute(read_sql, read_params).df()
+    read_keys: set[tuple[str, str]] = set()
+    if len(watched):
+        # Reads of watched accounts only (the others are in no group).
+        read_params: list[Any] = []
+        cover = []
+        if start is not None:
+            cover.append("window_start <= ?")
+            read_params.append(start)
+        if end is not None:
+            cover.append("window_end >= ?")
+            read_params.append(end)
+        covered = " AND ".join(cover) or "true"
+        con.register("__watched", watched[["platform", "account_id"]])
+        read_sql = ("SELECT DISTINCT platform, account_id FROM post_reads "  # noqa: S608 -- fixed fragments; values bound
+                    f"SEMI JOIN __watched USING (platform, account_id) WHERE answer = 'ok' AND {covered}")
+        read_keys = set(con.execute(read_sql, read_params).fetchall())
 
-    watched = _watched(store, by)
-    spoke_keys = set(zip(hits["platform"], hits["account_id"], strict=True))
-    read_keys = set(zip(read["platform"], read["account_id"], strict=True))
     groups: list[dict[str, Any]] = []
     frame_rows: list[dict[str, Any]] = []
     for value, members in sorted(watched.groupby("by_value"), key=lambda kv: str(kv[0])):
@@ -228,9 +246,8 @@ def search_posts(
     elif groups:
         warnings.append("fewer than two groups have accounts read in the window: no comparison")
 
-    info = {(r.platform, r.account_id): (r.group, r.label) for r in watched.itertuples()}
-    n_matches = len(hits)
-    hits = hits.sort_values("created_at", ascending=False).head(limit)
+    # A watchlist without labels (or groups) reads them as NaN: null in the answer.
+    info = {(r.platform, r.account_id): (_text(r.group), _text(r.label)) for r in watched.itertuples()}
     # Handles of the shown posts' authors only, through the one naming of accounts.
     names = account_names(store, set(zip(hits["platform"], hits["account_id"], strict=True)))
     handle = {k: n.handle for k, n in names.items()}
@@ -267,17 +284,12 @@ WITH latest AS (  -- each post's newest version and when it was first seen
 ),
 authors AS (SELECT DISTINCT platform, account_id FROM latest),
 reads AS (     -- the reads of those posts' authors only
-    SELECT r.* FROM post_reads r SEMI JOIN authors USING (platform, account_id)
+    SELECT r.* FROM {reads} r SEMI JOIN authors USING (platform, account_id)
 ),
 listings AS (  -- complete listings that held at least one post
     SELECT platform, account_id, read_at, window_start, window_end, post_ids, source_ref
     FROM reads
     WHERE answer = 'ok' AND complete AND len(coalesce(post_ids, [])) > 0
-),
-present AS (   -- every read (complete or not) that listed one of the posts
-    SELECT x.* FROM (SELECT r.platform, r.account_id, unnest(r.post_ids) AS post_id, r.read_at
-                     FROM reads r WHERE r.answer = 'ok') x
-    SEMI JOIN latest USING (platform, account_id, post_id)
 ),
 missing AS (   -- complete listings covering its time that did not hold it, or a direct "not found"
     SELECT l.platform, l.account_id, l.post_id, r.read_at, r.source_ref
@@ -298,6 +310,12 @@ first_missing AS (
     SELECT platform, account_id, post_id, min(read_at) AS first_missing,
            arg_min(source_ref, read_at) AS evidence
     FROM missing GROUP BY ALL
+),
+present AS (   -- every read (complete or not) that listed one of the posts gone missing
+    SELECT x.* FROM (SELECT r.platform, r.account_id, unnest(r.post_ids) AS post_id, r.read_at
+                     FROM reads r SEMI JOIN first_missing USING (platform, account_id)
+                     WHERE r.answer = 'ok') x
+    SEMI JOIN first_missing USING (platform, account_id, post_id)
 )
 SELECT l.platform, l.account_id, l.post_id, l.created_at, l.text, f.first_missing, f.evidence,
        greatest(l.first_seen, (SELECT max(p.read_at) FROM present p
@@ -311,26 +329,53 @@ WHERE NOT EXISTS (SELECT 1 FROM present p
 ORDER BY f.first_missing, l.platform, l.account_id, l.post_id
 """
 
+# Accounts with a read that can show a post gone: a complete listing or a direct "not
+# found". Each filter is on constants, so the Parquet scan skips row groups by their
+# statistics (an imported file's reads are all incomplete listings: nothing is read).
+_EVIDENCE_SQL = """
+SELECT DISTINCT platform, account_id FROM post_reads WHERE complete AND answer = 'ok' {also}
+UNION
+SELECT DISTINCT platform, account_id FROM post_reads WHERE answer = 'not_found' {also}
+"""
+# Up to this many accounts are named as constants in the scans' filters (DuckDB pushes
+# such an IN list into the Parquet reader); more are matched by a join.
+_MAX_LISTED = 256
+
 
 def deleted_posts(store: Store, *, account_id: str | None = None,
                   only: pd.DataFrame | None = None, con: Any = None) -> dict[str, Any]:
     """Answer ``purgewatch posts deleted`` (FORMATS.md): posts seen and later gone, with
     the reads that show it. ``only`` (platform, account_id, post_id rows) limits the
     question to those posts, so a search asks it of its matches, not of every post."""
-    con = con if con is not None else store.duckdb()
-    source, params = "posts", []
-    if only is not None:
-        # A filter on constants is pushed into the Parquet scan: the posts not asked about
-        # are never materialised (a join would read every post's text first).
-        wanted = only[["platform", "account_id", "post_id"]].drop_duplicates()
-        params = wanted["post_id"].astype(str).tolist()
-        marks = ", ".join("?" for _ in params) or "NULL"
+    con = con if con is not None else store.duckdb(_TABLES)
+    wanted = None if only is None else only[["platform", "account_id", "post_id"]].drop_duplicates()
+    if wanted is not None and not len(wanted):
+        return {"deleted": []}
+    # Only the posts of accounts with evidence can be deleted: find those accounts first,
+    # from columns that cost little to scan, and look at nothing else.
+    asked = ({account_id} if account_id is not None
+             else set(wanted["account_id"].astype(str)) if wanted is not None else None)
+    also, also_params = _listed("account_id", asked)
+    evidence = con.execute(_EVIDENCE_SQL.format(also=also), also_params + also_params).df()  # noqa: S608 -- fixed fragments; values bound
+    if wanted is not None:
+        evidence = evidence.merge(wanted[["platform", "account_id"]].drop_duplicates(), on=["platform", "account_id"])
+    if not len(evidence):
+        return {"deleted": []}
+    con.register("__evidence", evidence)
+    listed, params = _listed("account_id", set(evidence["account_id"].astype(str)))
+    # Only placeholders and this module's fragments reach the SQL; every value is bound.
+    posts = f"(SELECT p.* FROM posts p SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed}"  # noqa: S608
+    reads = f"(SELECT r.* FROM post_reads r SEMI JOIN __evidence USING (platform, account_id) WHERE true {listed})"  # noqa: S608
+    posts_params = list(params)
+    if wanted is not None:
+        # Constants reach the Parquet scan: the posts not asked about are never
+        # materialised (a join alone would read every post's text first).
+        ids, id_params = _listed("post_id", set(wanted["post_id"].astype(str)))
         con.register("__only", wanted)
-        source = ("(SELECT p.* FROM posts p WHERE p.post_id IN (" + marks + ") "  # noqa: S608 -- placeholders only
-                  "AND (p.platform, p.account_id, p.post_id) IN (SELECT platform, account_id, post_id FROM __only))")
-    df = con.execute(_DELETED_SQL.format(posts=source), params).df()
-    if account_id is not None:
-        df = df[df["account_id"] == account_id]
+        posts += f" {ids} AND (p.platform, p.account_id, p.post_id) IN (SELECT platform, account_id, post_id FROM __only)"  # noqa: S608
+        posts_params += id_params
+    posts += ")"
+    df = con.execute(_DELETED_SQL.format(posts=posts, reads=reads), posts_params + params).df()  # noqa: S608 -- fixed fragments; values bound
     out = []
     for r in df.itertuples():
         out.append({
@@ -339,6 +384,19 @@ def deleted_posts(store: Store, *, account_id: str | None = None,
             "first_missing": _iso(r.first_missing), "evidence": r.evidence, "text": r.text,
         })
     return {"deleted": out}
+
+
+def _listed(column: str, values: set[str] | None) -> tuple[str, list[Any]]:
+    """``AND column IN (?, ...)`` over ``values`` when few enough (else nothing: a join
+    does the matching), and its parameters."""
+    if values is None or len(values) > _MAX_LISTED:
+        return "", []
+    ordered = sorted(values)
+    return f"AND {column} IN ({', '.join('?' for _ in ordered)})", list(ordered)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _iso(t: Any) -> str | None:
