@@ -96,13 +96,24 @@ def test_query_syntax(posts_store: Store, query: str, expected: set[str]) -> Non
 
 
 def test_spoke_silent_and_unread_per_camp(posts_store: Store) -> None:
-    answer = search_posts(posts_store, "attack",
-                          start=datetime(2026, 3, 5, tzinfo=UTC), end=datetime(2026, 3, 6, tzinfo=UTC))
+    window = {"start": datetime(2026, 3, 5, tzinfo=UTC), "end": datetime(2026, 3, 6, tzinfo=UTC)}
+    # Imported files are incomplete reads: they show who spoke, never who was silent.
+    imported = {g["group"]: g for g in search_posts(posts_store, "attack", **window)["groups"]}
+    assert (imported["opposition"]["silent"], imported["opposition"]["unread"]) == (0, 2)
+    assert imported["government"]["spoke"] == 2 and imported["government"]["share_spoke"] is None
+    # Complete listings of the Leader (100) and Rival (200) covering the window, holding
+    # what each had published.
+    for account, ids in (("100", ["1", "2"]), ("200", ["4", "5"])):
+        _read(posts_store, account, "2026-03-06T12:00:00Z", ids, start="2026-03-01T00:00:00Z")
+    answer = search_posts(posts_store, "attack", **window)
     groups = {g["group"]: g for g in answer["groups"]}
     gov, opp = groups["government"], groups["opposition"]
     assert (gov["accounts"], gov["spoke"], gov["silent"], gov["unread"]) == (2, 2, 0, 0)
-    # Rival (200) was read over the window (its oldest post in the read is before it) and
-    # did not mention it; Quiet (300) was never read: unread, not silent.
+    # The Minister spoke but was read only by the import: a speaker, not in the share.
+    assert (gov["read"], gov["share_spoke"], gov["spoke_unread"]) == (1, 1.0, 1)
+    assert any("that spoke were not read completely" in w for w in answer["warnings"])
+    # Rival (200) was read completely over the window and did not mention it; Quiet (300)
+    # was never read: unread, not silent.
     assert (opp["accounts"], opp["spoke"], opp["silent"], opp["unread"]) == (2, 0, 1, 1)
     assert opp["share_spoke"] == 0.0 and gov["share_spoke"] == 1.0
     assert len(answer["tests"]) == 1 and answer["tests"][0]["groups"] == ["government", "opposition"]
@@ -285,4 +296,5 @@ def test_a_watchlist_without_labels_answers_null_labels(store: Store, tmp_path: 
     assert res.exit_code == 0, res.output
     answer = json.loads(res.output)
     assert [(p["post_id"], p["group"], p["label"]) for p in answer["posts"]] == [("3", None, None), ("1", "a", None)]
-    assert [(g["group"], g["spoke"], g["silent"]) for g in answer["groups"]] == [("a", 1, 0), ("b", 0, 1)]
+    # An imported file shows who spoke, never who was silent (its reads are incomplete).
+    assert [(g["group"], g["spoke"], g["silent"], g["unread"]) for g in answer["groups"]] == [("a", 1, 0, 0), ("b", 0, 0, 1)]

@@ -194,7 +194,9 @@ def search_posts(
 
     read_keys: set[tuple[str, str]] = set()
     if len(watched):
-        # Reads of watched accounts only (the others are in no group).
+        # Complete reads of watched accounts (the others are in no group) covering the
+        # window: only such a read shows that an account published nothing matching in it.
+        # An incomplete read (paging cut short, an import) never makes an account silent.
         read_params: list[Any] = []
         cover = []
         if start is not None:
@@ -206,7 +208,7 @@ def search_posts(
         covered = " AND ".join(cover) or "true"
         con.register("__watched", watched[["platform", "account_id"]])
         read_sql = ("SELECT DISTINCT platform, account_id FROM post_reads "  # noqa: S608 -- fixed fragments; values bound
-                    f"SEMI JOIN __watched USING (platform, account_id) WHERE answer = 'ok' AND {covered}")
+                    f"SEMI JOIN __watched USING (platform, account_id) WHERE answer = 'ok' AND complete AND {covered}")
         read_keys = set(con.execute(read_sql, read_params).fetchall())
 
     groups: list[dict[str, Any]] = []
@@ -216,15 +218,21 @@ def search_posts(
         spoke = [k for k in keys if k in spoke_keys]
         silent = [k for k in keys if k not in spoke_keys and k in read_keys]
         unread = [k for k in keys if k not in spoke_keys and k not in read_keys]
-        n_read = len(spoke) + len(silent)
+        # The share is over the accounts read completely over the window, speakers or not:
+        # a speaker known only from an incomplete read (an import, a cut listing) counts as
+        # having spoken, but not in the share, or the share would favour speakers (their
+        # posts show; a silent account's silence shows only through a complete read).
+        read = [k for k in keys if k in read_keys]
+        n_read, n_read_spoke = len(read), sum(k in spoke_keys for k in read)
         groups.append({
             "group": str(value), "accounts": len(keys), "spoke": len(spoke), "silent": len(silent),
             "unread": len(unread), "read": n_read,
-            "share_spoke": round(len(spoke) / n_read, 6) if n_read else None,
+            "share_spoke": round(n_read_spoke / n_read, 6) if n_read else None,
             "spoke_accounts": [k[1] for k in spoke], "silent_accounts": [k[1] for k in silent],
             "unread_accounts": [k[1] for k in unread],
+            "spoke_unread": len(spoke) - n_read_spoke,
         })
-        frame_rows += [{"group": str(value), "spoke": k in spoke_keys} for k in spoke + silent]
+        frame_rows += [{"group": str(value), "spoke": k in spoke_keys} for k in read]
 
     warnings: list[str] = []
     tests: list[dict[str, Any]] = []
@@ -232,6 +240,9 @@ def search_posts(
         if g["unread"]:
             warnings.append(f"{g['unread']} of {g['accounts']} accounts in {g['group']} were not read over "
                             "the whole window: they are neither counted as silent nor in the share")
+        if g["spoke_unread"]:
+            warnings.append(f"{g['spoke_unread']} accounts in {g['group']} that spoke were not read completely "
+                            "over the window: counted as having spoken, left out of the share")
     readable = [g for g in groups if g["read"]]
     if len(readable) >= 2:
         from purgewatch.analysis.compare import compare_groups
