@@ -188,7 +188,7 @@ def test_cli_posts_search_and_deleted(posts_store: Store) -> None:
     res = CliRunner().invoke(cli, ["posts", "search", "attack", "--store", str(posts_store.path)])  # piped: TSV
     assert res.exit_code == 0
     assert res.output.splitlines()[:2] == ["group\taccounts\tspoke\tsilent\tunread\tread\tshare_spoke",
-                                           "government\t2\t2\t0\t0\t2\t1.0"]
+                                           "government\t2\t2\t0\t0\t0\t"]  # imported: no complete read
     res = CliRunner().invoke(cli, ["posts", "deleted", "--store", str(posts_store.path), "--json"])
     assert res.exit_code == 0 and json.loads(res.output) == {"deleted": []}
 
