@@ -397,14 +397,29 @@ class PlatformIndex:
     numbers: U64Map = field(default_factory=U64Map)
     strings: list[pa.Array] = field(default_factory=list)
     string_sids: list[np.ndarray] = field(default_factory=list)
+    # numbers added but not yet hashed: a writer that maps one list of new ids and
+    # never looks ids up again does not pay for the table
+    pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
         """Remember new distinct ``values`` with their sids."""
-        self.numbers.insert(values, sids)
+        if len(values):
+            self.pending.append((values, sids))
+
+    def has_numbers(self) -> bool:
+        return bool(self.numbers.size or self.pending)
 
     def find_numbers(self, values: np.ndarray) -> np.ndarray:
         """Sids of ``values`` (-1 where unknown)."""
+        while self.pending:
+            self.numbers.insert(*self.pending.pop(0))
         return self.numbers.find(values)
+
+    def number_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (number, sid) held."""
+        nums, sids = self.numbers.items()
+        return (np.concatenate([nums, *(p[0] for p in self.pending)]),
+                np.concatenate([sids, *(p[1] for p in self.pending)]))
 
     def find_strings(self, distinct: pa.Array) -> np.ndarray:
         """Sids of distinct string ids (-1 where unknown)."""
@@ -434,7 +449,7 @@ class PlatformIndex:
 
     def ids_of(self, sids: np.ndarray) -> pa.Array:
         """Platform ids (strings) of sids this index holds (null where not)."""
-        nums, num_sids = self.numbers.items()
+        nums, num_sids = self.number_items()
         keys = [pa.array(nums, pa.uint64()).cast(pa.string())] + list(self.strings)
         owners = [num_sids] + list(self.string_sids)
         if not keys:

@@ -695,6 +695,21 @@ class BatchWriter:
         # Known ids: one hash lookup each (no sort). Ids new to the store: sorted (a
         # vectorised sort, not an argsort), given consecutive sids in that order, and
         # looked up again in a table of just them.
+        if not idx.has_numbers():
+            # Nothing to look up (a first list into an empty store): one argsort gives
+            # both the ascending order of the new ids and where each input id goes.
+            order = np.argsort(values)
+            ordered = values[order]
+            head = np.empty(len(ordered), dtype=bool)
+            head[:1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+            distinct = ordered if bool(head.all()) else ordered[head]
+            fresh = self._new_sids(len(distinct))
+            idx.add_numbers(distinct, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, distinct, None, fresh))
+            out = np.empty(len(values), dtype=np.int64)
+            out[order] = fresh if len(distinct) == len(values) else fresh[np.cumsum(head) - 1]
+            return out
         out = idx.find_numbers(values)
         new = out < 0
         n_new = int(np.count_nonzero(new))
