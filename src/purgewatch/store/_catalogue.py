@@ -138,6 +138,8 @@ class _Footer:
     hi: np.ndarray  # per row group: largest sid
     rows: np.ndarray  # per row group: rows
     columns: tuple[str, ...]
+    no_text: np.ndarray  # per row group: account_id is null in every row (numeric ids only)
+    platform: tuple[str | None, ...]  # per row group: its one platform (None: several or unknown)
 
 
 _FOOTERS: OrderedDict[tuple[str, int, int], _Footer] = OrderedDict()
@@ -159,13 +161,24 @@ def _footer(f: str) -> _Footer:
     lo = np.zeros(md.num_row_groups, dtype=np.int64)
     hi = np.zeros(md.num_row_groups, dtype=np.int64)
     rows = np.array([md.row_group(i).num_rows for i in range(md.num_row_groups)], dtype=np.int64)
+    no_text = np.zeros(md.num_row_groups, dtype=bool)
+    platforms: list[str | None] = []
     for i in range(md.num_row_groups):
-        stats = md.row_group(i).column(col).statistics
+        rg = md.row_group(i)
+        stats = rg.column(col).statistics
         if stats is not None and stats.has_min_max:
             lo[i], hi[i] = int(stats.min), int(stats.max)
         else:  # no statistics: the row group may hold any sid
             lo[i], hi[i] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    footer = _Footer(lo, hi, rows, names)
+        # Column statistics let a lookup skip columns it would only read nulls or one
+        # repeated value from (X ids: account_id is all null, the platform one value).
+        if NUM_COLUMN in names:
+            ts = rg.column(names.index("account_id")).statistics
+            no_text[i] = ts is not None and ts.has_null_count and ts.null_count == rg.num_rows
+        ps = rg.column(names.index("platform")).statistics
+        same = ps is not None and ps.has_min_max and ps.min == ps.max and ps.null_count == 0
+        platforms.append(str(ps.min) if same else None)
+    footer = _Footer(lo, hi, rows, names, no_text, tuple(platforms))
     with _LOCK:
         _FOOTERS[key] = footer
         while len(_FOOTERS) > _FOOTERS_MAX:
@@ -189,20 +202,24 @@ def max_sid(files: Sequence[str]) -> int:
 def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) -> pa.Array:
     """Platform ids (strings) for ``sids``: null where the sid is unknown (or belongs to
     another platform than ``platform``, when given). Reads only the row groups whose sid
-    range holds a requested sid, and of them only the id columns."""
+    range holds a requested sid, of them only the id columns that are not all null, and
+    keeps only the rows asked for (the ids of 1% of a 10M list touch every row group)."""
     sids = np.asarray(sids, dtype=np.int64)
     if not len(sids) or not files:
         return pa.nulls(len(sids), pa.string())
     need = np.unique(sids)
-    parts: list[pa.Table] = []
-    at = np.full(len(sids), -1, dtype=np.int64)  # row of each sid in the parts, concatenated
-    base = 0
+    assigned = np.zeros(len(sids), dtype=bool)
+    where: list[np.ndarray] = []  # positions in ``sids`` answered by each part
+    found: list[pa.Array] = []
     for f in files:
         ft = _footer(f)
         if not len(ft.lo):
             continue
         # row group g is needed when some requested sid lies in [lo[g], hi[g]]
         hit = np.searchsorted(need, ft.lo, side="left") < np.searchsorted(need, ft.hi, side="right")
+        hit &= ft.rows > 0
+        if platform is not None:  # row groups of another platform only: nothing to read
+            hit &= np.array([p is None or p == platform for p in ft.platform], dtype=bool)
         groups = np.flatnonzero(hit)
         if not len(groups):
             continue
@@ -210,14 +227,14 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         # Sids are handed out by one counter and a batch's file holds a run of them, so a
         # row group is usually dense (sid = lo + row): then rows follow from the footer
         # and the sid column need not be read.
-        dense = bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
-        cols = ["account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
-        if platform is not None:
-            cols.append("platform")
-        if not dense:
-            cols.append("sid")
-        t = _lookup_columns(pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols),
-                            platform is not None)
+        unbounded = bool((glo == np.iinfo(np.int64).min).any() or (ghi == np.iinfo(np.int64).max).any())
+        dense = not unbounded and bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
+        text = not bool(ft.no_text[groups].all())
+        check_platform = platform is not None and any(ft.platform[g] is None for g in groups)
+        cols = (["account_id"] if text else []) + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
+        cols += ["platform"] if check_platform else []
+        cols += [] if dense else ["sid"]
+        t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols)
         if dense:
             starts = np.concatenate([[0], np.cumsum(grows)[:-1]])
             g = np.maximum(np.searchsorted(glo, sids, side="right") - 1, 0)
@@ -230,33 +247,37 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
             pos = np.minimum(np.searchsorted(sorted_known, sids), len(known) - 1)
             ok = sorted_known[pos] == sids
             rows = pos if order is None else order[pos]
-        ok &= at < 0
-        at[ok] = base + rows[ok]
-        parts.append(t.drop_columns(["sid"]) if "sid" in t.column_names else t)
-        base += t.num_rows
-    if not parts:
+        sel = np.flatnonzero(ok & ~assigned)
+        if not len(sel):
+            continue
+        assigned[sel] = True
+        sub = t.take(pa.array(rows[sel]))
+        ids = _ids_of(sub)
+        if check_platform:
+            same = pc.fill_null(pc.equal(sub["platform"].combine_chunks().cast(pa.string()), platform), False)
+            ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
+        where.append(sel)
+        found.append(ids)
+    if not found:
         return pa.nulls(len(sids), pa.string())
-    cat = pa.concat_tables(parts)
-    found = at >= 0
-    take = pa.array(np.where(found, at, 0), mask=~found)
-    text = cat["account_id"].combine_chunks().take(take)
-    num = cat[NUM_COLUMN].combine_chunks().take(take)
-    ids = pc.coalesce(text, num.cast(pa.string()))
-    if platform is not None:  # checked on the matched rows only (no copy of the slice)
-        same = pc.fill_null(pc.equal(cat["platform"].combine_chunks().take(take), platform), False)
-        ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
-    return ids
+    at = np.full(len(sids), -1, dtype=np.int64)
+    at[np.concatenate(where)] = np.arange(sum(len(w) for w in where), dtype=np.int64)
+    return pa.concat_arrays(found).take(pa.array(at, mask=at < 0))
 
 
-def _lookup_columns(t: pa.Table, with_platform: bool) -> pa.Table:
-    """sid, account_id, account_num (and platform) of a catalogue slice in either form
-    (old-form strings are returned as the strings they are)."""
-    if NUM_COLUMN not in t.column_names:
-        t = t.append_column(NUM_COLUMN, pa.nulls(t.num_rows, pa.uint64()))
-    names = (["sid"] if "sid" in t.column_names else []) + ["account_id", NUM_COLUMN]
-    names += ["platform"] if with_platform else []
-    types = {"sid": pa.int64(), "account_id": pa.string(), NUM_COLUMN: pa.uint64(), "platform": pa.string()}
-    return t.select(names).cast(pa.schema([(n, types[n]) for n in names]))
+def _ids_of(t: pa.Table) -> pa.Array:
+    """Ids as strings from catalogue rows in either form: ``account_id``, or the integer
+    ``account_num`` (absent columns read as null)."""
+    n = t.num_rows
+    text = t["account_id"].combine_chunks().cast(pa.string()) if "account_id" in t.column_names else None
+    num = t[NUM_COLUMN].combine_chunks().cast(pa.uint64()).cast(pa.string()) if NUM_COLUMN in t.column_names else None
+    if text is None and num is None:
+        return pa.nulls(n, pa.string())
+    if text is None:
+        return num  # type: ignore[return-value]
+    if num is None:
+        return text
+    return pc.coalesce(text, num)
 
 
 def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
