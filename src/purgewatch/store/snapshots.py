@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from struct import error as struct_error
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from struct import error as struct_error
 
 import numpy as np
 import pyarrow as pa
