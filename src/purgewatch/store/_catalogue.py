@@ -207,7 +207,8 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
     sids = np.asarray(sids, dtype=np.int64)
     if not len(sids) or not files:
         return pa.nulls(len(sids), pa.string())
-    need = np.unique(sids)
+    # (a diff's sids come sorted: np.unique would sort them again)
+    need = sids if bool(np.all(sids[1:] > sids[:-1])) else np.unique(sids)
     assigned = np.zeros(len(sids), dtype=bool)
     where: list[np.ndarray] = []  # positions in ``sids`` answered by each part
     found: list[pa.Array] = []
