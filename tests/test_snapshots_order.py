@@ -146,3 +146,23 @@ def test_u64map_grows_and_keeps_everything() -> None:
     assert table.size == len(keys) and 2 * table.size <= len(table.keys)
     assert np.array_equal(table.find(keys[::-1]), (keys[::-1].view(np.int64) // 3))
     assert (table.find(keys + np.uint64(1))[np.isin(keys + np.uint64(1), keys, invert=True)] == -1).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 2), max_size=300), st.integers(min_value=0, max_value=63))
+def test_argsort_u64_sorts_like_numpy(values: list[int], spread: int) -> None:
+    v = np.array(values, dtype=np.uint64) >> np.uint64(spread)  # many ties for a large spread
+    order = _catalogue.argsort_u64(v)
+    assert np.array_equal(np.sort(order), np.arange(len(v)))
+    assert np.array_equal(v[order], np.sort(v))
+
+
+def test_argsort_u64_orders_values_that_tie_in_their_kept_bits() -> None:
+    rng = np.random.default_rng(4)
+    # a 64-bit span with 10,000 ids: only the top 50 bits are packed, so ids that differ
+    # in their low 14 bits tie in the packed words and are ordered afterwards
+    v = np.concatenate([np.uint64(2**63) + rng.integers(0, 2**14, 5000).astype(np.uint64),
+                        rng.integers(0, 2**14, 5000).astype(np.uint64), np.array([2**64 - 2], dtype=np.uint64)])
+    v = rng.permutation(v)
+    order = _catalogue.argsort_u64(v)
+    assert np.array_equal(v[order], np.sort(v)) and np.array_equal(np.sort(order), np.arange(len(v)))

@@ -698,7 +698,7 @@ class BatchWriter:
         if not idx.has_numbers():
             # Nothing to look up (a first list into an empty store): one argsort gives
             # both the ascending order of the new ids and where each input id goes.
-            order = np.argsort(values)
+            order = _catalogue.argsort_u64(values)
             ordered = values[order]
             head = np.empty(len(ordered), dtype=bool)
             head[:1] = True
