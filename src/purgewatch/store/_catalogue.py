@@ -321,35 +321,41 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
 # ------------------------------------------------------------------ the writer's index
 
 
-def argsort_u64(values: np.ndarray) -> np.ndarray:
+def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
     """``np.argsort(values)`` for uint64 (ties in any order), by one vectorised ``sort``
     of packed words instead of an index sort (several times slower in numpy): each word
     holds the top bits of ``value - min`` above the element's index. Elements whose kept
-    bits tie (rare: ~n²/2^(65-log2 n) pairs for random 64-bit ids) are put in full order
-    afterwards, group by group, with a small ``lexsort``."""
+    bits tie (a dense cluster, e.g. X's legacy ids below a sparse snowflake range) are
+    then ordered by (rank of their kept bits, the bits dropped), packed and sorted the
+    same way, which needs far fewer bits."""
     n = len(values)
     if n < 2:
         return np.arange(n, dtype=np.int64)
+    if _depth > 3:
+        return np.argsort(values, kind="stable")
     idx_bits = max(1, (n - 1).bit_length())
     keep = 64 - idx_bits
-    lo = values.min()
-    v = values - lo
-    span = int(v.max()).bit_length()
-    drop = max(0, span - keep)
-    packed = v >> np.uint64(drop) if drop else v.copy()
+    v = values - values.min()
+    drop = max(0, int(v.max()).bit_length() - keep)
+    packed = v >> np.uint64(drop) if drop else v
     packed <<= np.uint64(idx_bits)
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
     order = (packed & np.uint64((1 << idx_bits) - 1)).view(np.int64)
     if drop:
         top = packed >> np.uint64(idx_bits)
+        del packed
         tie = np.flatnonzero(top[1:] == top[:-1])
         if len(tie):
-            members = np.union1d(tie, tie + 1)  # positions in sorted order inside tie groups
-            group = np.cumsum(np.concatenate([[1], np.diff(members) != 1]))  # runs of positions
+            inside = np.zeros(n, dtype=bool)  # sorted positions inside groups of equal kept bits
+            inside[tie] = True
+            inside[tie + 1] = True
+            members = np.flatnonzero(inside)
             idx = order[members]
-            fix = np.lexsort((values[idx], group))
-            order[members] = idx[fix]
+            t = top[members]
+            rank = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])]).astype(np.uint64)
+            key = (rank << np.uint64(drop)) | (v[idx] & np.uint64((1 << drop) - 1))
+            order[members] = idx[argsort_u64(key, _depth + 1)]
     return order
 
 
