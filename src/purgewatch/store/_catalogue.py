@@ -451,35 +451,69 @@ class U64Map:
 
 @dataclass
 class PlatformIndex:
-    """One platform's catalogue in a writer: numeric ids in a hash table (:class:`U64Map`),
-    string ids as Arrow chunks (matched with Arrow's hash kernels)."""
+    """One platform's catalogue in a writer: numeric ids as sorted runs, searched with
+    ``searchsorted`` until the ids looked up outnumber the catalogue, then in a hash
+    table (:class:`U64Map`: building it costs about as much as looking up as many ids
+    as it holds, so one 10M list against a 20M catalogue does not pay for it, a day of
+    10^8 lookups against 3*10^7 does); string ids as Arrow chunks (Arrow's hash kernels)."""
 
     numbers: U64Map = field(default_factory=U64Map)
     strings: list[pa.Array] = field(default_factory=list)
     string_sids: list[np.ndarray] = field(default_factory=list)
-    # numbers added but not yet hashed: a writer that maps one list of new ids and
-    # never looks ids up again does not pay for the table
-    pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, sids), not yet hashed
+    looked_up: int = 0
 
     def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
         """Remember new distinct ``values`` with their sids."""
         if len(values):
-            self.pending.append((values, sids))
+            if self.numbers.size:
+                self.numbers.insert(values, sids)
+            else:
+                self.runs.append((values, sids))
 
     def has_numbers(self) -> bool:
-        return bool(self.numbers.size or self.pending)
+        return bool(self.numbers.size or self.runs)
 
     def find_numbers(self, values: np.ndarray) -> np.ndarray:
         """Sids of ``values`` (-1 where unknown)."""
-        while self.pending:
-            self.numbers.insert(*self.pending.pop(0))
-        return self.numbers.find(values)
+        self.looked_up += len(values)
+        if self.runs and self.looked_up > sum(len(k) for k, _ in self.runs):
+            while self.runs:
+                self.numbers.insert(*self.runs.pop())
+        if not self.runs:
+            return self.numbers.find(values)
+        self._sort_runs()
+        order = argsort_u64(values)
+        needles = values[order]
+        found = np.full(len(values), -1, dtype=np.int64)
+        for keys, sids in self.runs:
+            pos = np.searchsorted(keys, needles)
+            pos[pos >= len(keys)] = 0
+            hit = keys[pos] == needles
+            found[hit] = sids[pos[hit]]
+        out = np.empty(len(values), dtype=np.int64)
+        out[order] = found
+        return out
+
+    def _sort_runs(self) -> None:
+        """Each run sorted by id; runs merged like a binary counter (a small run per
+        call, so lookups search a few runs)."""
+        for i, (keys, sids) in enumerate(self.runs):
+            if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+                o = argsort_u64(keys)
+                self.runs[i] = (keys[o], sids[o])
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            k2, s2 = self.runs.pop()
+            k1, s1 = self.runs.pop()
+            keys = np.concatenate([k1, k2])
+            o = argsort_u64(keys)
+            self.runs.append((keys[o], np.concatenate([s1, s2])[o]))
 
     def number_items(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (number, sid) held."""
         nums, sids = self.numbers.items()
-        return (np.concatenate([nums, *(p[0] for p in self.pending)]),
-                np.concatenate([sids, *(p[1] for p in self.pending)]))
+        return (np.concatenate([nums, *(r[0] for r in self.runs)]),
+                np.concatenate([sids, *(r[1] for r in self.runs)]))
 
     def find_strings(self, distinct: pa.Array) -> np.ndarray:
         """Sids of distinct string ids (-1 where unknown)."""
