@@ -63,25 +63,27 @@ def zipf_sizes(n: int, total: int, largest: int) -> np.ndarray:
 
 
 class Population:
-    """X-like ids with skewed popularity (weight of the follower of rank r: r**-0.5)."""
+    """X-like ids with skewed popularity: the follower of rank r (0-based) is drawn with
+    probability about proportional to (r + 1)**-0.5, by inverting its CDF (r = n * u**2),
+    so drawing needs no table. Indices are int32 (the population is below 2**31)."""
 
     def __init__(self, n: int, rng: np.random.Generator) -> None:
         ids = np.unique(rng.integers(10**9, 2**62, int(n * 1.02), dtype=np.int64))
         self.ids = rng.permutation(ids)[:n].astype(np.uint64)
-        w = np.arange(1, n + 1, dtype=np.float64) ** -0.5
-        self.cdf = np.cumsum(w / w.sum())
+        self.n = n
         self.rng = rng
 
-    def draw(self, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-        """``k`` distinct population indices, skewed to popular ones, none in ``exclude``."""
-        out = np.zeros(0, dtype=np.int64)
+    def draw(self, k: int, banned: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+        """``k`` distinct population indices, skewed to popular ones, none where one of
+        the boolean (population-sized) ``banned`` masks is set."""
+        out = np.zeros(0, dtype=np.int32)
         while len(out) < k:
             want = int((k - len(out)) * 1.3) + 16
-            cand = np.searchsorted(self.cdf, self.rng.random(want))
-            cand = np.minimum(cand, len(self.ids) - 1)
+            u = self.rng.random(want)
+            cand = np.minimum((self.n * u * u).astype(np.int64), self.n - 1).astype(np.int32)
+            for mask in banned:
+                cand = cand[~mask[cand]]
             out = np.unique(np.concatenate([out, cand]))
-            if exclude is not None and len(exclude):
-                out = out[~np.isin(out, exclude, assume_unique=False)]
         return self.rng.permutation(out)[:k]
 
 
@@ -148,6 +150,7 @@ def main() -> None:
     ap.add_argument("--commit-edges", type=float, default=5e6, help="commit a batch every this many follower slots")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--log", type=Path, default=None, help="also append each day's figures (JSON lines) here")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     n_acc = max(10, int(args.accounts * args.scale))
@@ -166,28 +169,47 @@ def main() -> None:
                       "largest": int(sizes.max()), "median": int(np.median(sizes)),
                       "under_10k": int((sizes < 10_000).sum()), "generate_s": round(time.perf_counter() - t, 1),
                       "load": round(os.getloadavg()[0], 2)}), flush=True)
-    suspended = np.zeros(0, dtype=np.int64)
+    suspended = np.zeros(pop_n, dtype=bool)
+    member = np.zeros(pop_n, dtype=bool)  # scratch: one audience's members
+    in_wave = np.zeros(pop_n, dtype=bool)
     per_day = []
+    log = open(args.log, "a") if args.log else None  # noqa: SIM115 (kept open for the run)
+
+    def emit(rec: dict[str, Any]) -> None:
+        line = json.dumps(rec)
+        print(line, flush=True)
+        if log is not None:
+            log.write(line + "\n")
+            log.flush()
+
+    emit({"generated": True, "generator_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+          "load": round(os.getloadavg()[0], 2)})
     try:
         for day_i in range(args.days):
             day = T0 + timedelta(days=day_i)
             fates_ids: list[np.ndarray] = []
             fates_status: list[str] = []
+            g = time.perf_counter()
             if day_i:
-                wave = pop.draw(int(args.suspend * pop_n), exclude=suspended)
-                suspended = np.union1d(suspended, wave)
+                wave = pop.draw(int(args.suspend * pop_n), banned=(suspended,))
+                suspended[wave] = True
+                in_wave[wave] = True
                 for a, aud in enumerate(audiences):
-                    gone_mask = np.isin(aud, wave)
+                    gone_mask = in_wave[aud]
                     quota = max(0, int(round(args.churn * len(aud))) - int(gone_mask.sum()))
                     keep_idx = np.flatnonzero(~gone_mask)
                     unf = rng.choice(keep_idx, min(quota, len(keep_idx)), replace=False)
                     gone_mask[unf] = True
                     lost_n = int(gone_mask.sum())
                     fates_ids.append(aud[unf])
-                    fresh = pop.draw(lost_n, exclude=np.concatenate([aud, suspended]))
+                    member[aud] = True
+                    fresh = pop.draw(lost_n, banned=(member, suspended)) if lost_n else aud[:0]
+                    member[aud] = False
                     audiences[a] = np.concatenate([fresh, aud[~gone_mask]])  # newest first
+                in_wave[wave] = False
                 fates_ids.append(wave)
                 fates_status = ["active"] * (len(np.concatenate(fates_ids)) - len(wave)) + ["suspended"] * len(wave)
+            generate_s = time.perf_counter() - g
             t, c = time.perf_counter(), time.process_time()
             with store.writer(command="bench", source="followers_scale") as w:
                 if fates_ids:
@@ -208,7 +230,7 @@ def main() -> None:
                         w.commit()
                         pending = 0
             wall, cpu = time.perf_counter() - t, time.process_time() - c
-            rec = {"day": day_i, "ingest_s": round(wall, 2), "ingest_cpu_s": round(cpu, 2),
+            rec = {"day": day_i, "generate_s": round(generate_s, 1), "ingest_s": round(wall, 2), "ingest_cpu_s": round(cpu, 2),
                    "store_mb": round(store_bytes(root) / 1e6, 1),
                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                    "load": round(os.getloadavg()[0], 2)}
@@ -219,13 +241,13 @@ def main() -> None:
                 rec["question_cpu_s"] = round(time.process_time() - c, 2)
                 rec["answer"] = answer
             per_day.append(rec)
-            print(json.dumps(rec), flush=True)
+            emit(rec)
         if per_day:
             ing = [r["ingest_s"] for r in per_day]
-            print(json.dumps({"ingest_s_per_day_median": float(np.median(ing)), "ingest_s_per_day_max": max(ing),
-                              "store_mb_final": per_day[-1]["store_mb"],
-                              "store_bits_per_edge_per_day": round(per_day[-1]["store_mb"] * 8e6 / (sizes.sum() * args.days), 2),
-                              "peak_rss_mb": max(r["peak_rss_mb"] for r in per_day)}), flush=True)
+            emit({"ingest_s_per_day_median": float(np.median(ing)), "ingest_s_per_day_max": max(ing),
+                  "store_mb_final": per_day[-1]["store_mb"],
+                  "store_bits_per_edge_per_day": round(per_day[-1]["store_mb"] * 8e6 / (sizes.sum() * args.days), 2),
+                  "peak_rss_mb": max(r["peak_rss_mb"] for r in per_day)})
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

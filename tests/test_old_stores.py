@@ -54,3 +54,47 @@ def test_it_takes_new_evidence(old_store: Path, tmp_path: Path) -> None:
     summary = ev.import_file("observations", extra)
     assert summary["imported"] == 1 and summary["duplicates"] == 1
     assert Store.open(old_store).read("observations").num_rows == 121
+
+
+def _newest_first_hash(store: Store, snapshot_id: str) -> str | None:
+    import hashlib
+
+    from purgewatch.store import snapshots as snap
+
+    order = snap.load_order(store, snapshot_id)
+    if order is None:
+        return None
+    ids = snap.sids_to_ids(store, "x", order).to_pylist()
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
+def test_format3_ordered_chain_reads_and_takes_append_orders(tmp_path: Path) -> None:
+    """Format 3 wrote list orders as permutations of the base order (reference 1); this
+    version reads them, and a snapshot it adds on top (an APPEND order) marks the store 4
+    without changing how the old snapshots read."""
+    import json
+    from datetime import UTC, datetime
+
+    from purgewatch.store import snapshots as snap
+
+    target = tmp_path / "store"
+    shutil.copytree(FIXTURES / "format3-orders-92a4e4b", target, symlinks=True)
+    expected = json.loads((FIXTURES / "format3-orders-92a4e4b.expected.json").read_text())
+    store = Store.open(target)
+    assert json.loads((target / "STORE.json").read_text())["version"] == 3
+    meta = snap.list_snapshots(store)
+    assert meta["encoding"].to_pylist().count(snap.ENCODING_CHANGE) == 10
+    for sid, digest in expected.items():
+        assert _newest_first_hash(store, sid) == digest
+    last_id = [s for s, a in zip(meta["snapshot_id"].to_pylist(), meta["account_id"].to_pylist(), strict=True)
+               if a == "900"][-1]
+    ids = snap.sids_to_ids(store, "x", snap.load_order(store, last_id)).to_pylist()  # type: ignore[arg-type]
+    newest = ["1999999999999", ids[3], *ids[:3], *ids[4:-2]]  # one arrival, one refollow, two left
+    with store.writer(command="test", source="test") as w:
+        new_id = snap.add_snapshot(w, platform="x", account_id="900", observed_at=datetime(2026, 4, 1, tzinfo=UTC),
+                                   follower_ids=newest)
+    assert new_id is not None
+    assert json.loads((target / "STORE.json").read_text())["version"] == 4
+    assert snap.sids_to_ids(store, "x", snap.load_order(store, new_id)).to_pylist() == newest  # type: ignore[arg-type]
+    for sid, digest in expected.items():
+        assert _newest_first_hash(Store.open(target), sid) == digest

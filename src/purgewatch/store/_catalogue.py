@@ -138,6 +138,8 @@ class _Footer:
     hi: np.ndarray  # per row group: largest sid
     rows: np.ndarray  # per row group: rows
     columns: tuple[str, ...]
+    no_text: np.ndarray  # per row group: account_id is null in every row (numeric ids only)
+    platform: tuple[str | None, ...]  # per row group: its one platform (None: several or unknown)
 
 
 _FOOTERS: OrderedDict[tuple[str, int, int], _Footer] = OrderedDict()
@@ -159,13 +161,24 @@ def _footer(f: str) -> _Footer:
     lo = np.zeros(md.num_row_groups, dtype=np.int64)
     hi = np.zeros(md.num_row_groups, dtype=np.int64)
     rows = np.array([md.row_group(i).num_rows for i in range(md.num_row_groups)], dtype=np.int64)
+    no_text = np.zeros(md.num_row_groups, dtype=bool)
+    platforms: list[str | None] = []
     for i in range(md.num_row_groups):
-        stats = md.row_group(i).column(col).statistics
+        rg = md.row_group(i)
+        stats = rg.column(col).statistics
         if stats is not None and stats.has_min_max:
             lo[i], hi[i] = int(stats.min), int(stats.max)
         else:  # no statistics: the row group may hold any sid
             lo[i], hi[i] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    footer = _Footer(lo, hi, rows, names)
+        # Column statistics let a lookup skip columns it would only read nulls or one
+        # repeated value from (X ids: account_id is all null, the platform one value).
+        if NUM_COLUMN in names:
+            ts = rg.column(names.index("account_id")).statistics
+            no_text[i] = ts is not None and ts.has_null_count and ts.null_count == rg.num_rows
+        ps = rg.column(names.index("platform")).statistics
+        same = ps is not None and ps.has_min_max and ps.min == ps.max and ps.null_count == 0
+        platforms.append(str(ps.min) if same else None)
+    footer = _Footer(lo, hi, rows, names, no_text, tuple(platforms))
     with _LOCK:
         _FOOTERS[key] = footer
         while len(_FOOTERS) > _FOOTERS_MAX:
@@ -189,20 +202,25 @@ def max_sid(files: Sequence[str]) -> int:
 def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) -> pa.Array:
     """Platform ids (strings) for ``sids``: null where the sid is unknown (or belongs to
     another platform than ``platform``, when given). Reads only the row groups whose sid
-    range holds a requested sid, and of them only the id columns."""
+    range holds a requested sid, of them only the id columns that are not all null, and
+    keeps only the rows asked for (the ids of 1% of a 10M list touch every row group)."""
     sids = np.asarray(sids, dtype=np.int64)
     if not len(sids) or not files:
         return pa.nulls(len(sids), pa.string())
-    need = np.unique(sids)
-    parts: list[pa.Table] = []
-    at = np.full(len(sids), -1, dtype=np.int64)  # row of each sid in the parts, concatenated
-    base = 0
+    # (a diff's sids come sorted: np.unique would sort them again)
+    need = sids if bool(np.all(sids[1:] > sids[:-1])) else np.unique(sids)
+    assigned = np.zeros(len(sids), dtype=bool)
+    where: list[np.ndarray] = []  # positions in ``sids`` answered by each part
+    found: list[pa.Array] = []
     for f in files:
         ft = _footer(f)
         if not len(ft.lo):
             continue
         # row group g is needed when some requested sid lies in [lo[g], hi[g]]
         hit = np.searchsorted(need, ft.lo, side="left") < np.searchsorted(need, ft.hi, side="right")
+        hit &= ft.rows > 0
+        if platform is not None:  # row groups of another platform only: nothing to read
+            hit &= np.array([p is None or p == platform for p in ft.platform], dtype=bool)
         groups = np.flatnonzero(hit)
         if not len(groups):
             continue
@@ -210,14 +228,14 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         # Sids are handed out by one counter and a batch's file holds a run of them, so a
         # row group is usually dense (sid = lo + row): then rows follow from the footer
         # and the sid column need not be read.
-        dense = bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
-        cols = ["account_id"] + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
-        if platform is not None:
-            cols.append("platform")
-        if not dense:
-            cols.append("sid")
-        t = _lookup_columns(pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols),
-                            platform is not None)
+        unbounded = bool((glo == np.iinfo(np.int64).min).any() or (ghi == np.iinfo(np.int64).max).any())
+        dense = not unbounded and bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
+        text = not bool(ft.no_text[groups].all())
+        check_platform = platform is not None and any(ft.platform[g] is None for g in groups)
+        cols = (["account_id"] if text else []) + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
+        cols += ["platform"] if check_platform else []
+        cols += [] if dense else ["sid"]
+        t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols)
         if dense:
             starts = np.concatenate([[0], np.cumsum(grows)[:-1]])
             g = np.maximum(np.searchsorted(glo, sids, side="right") - 1, 0)
@@ -230,38 +248,42 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
             pos = np.minimum(np.searchsorted(sorted_known, sids), len(known) - 1)
             ok = sorted_known[pos] == sids
             rows = pos if order is None else order[pos]
-        ok &= at < 0
-        at[ok] = base + rows[ok]
-        parts.append(t.drop_columns(["sid"]) if "sid" in t.column_names else t)
-        base += t.num_rows
-    if not parts:
+        sel = np.flatnonzero(ok & ~assigned)
+        if not len(sel):
+            continue
+        assigned[sel] = True
+        sub = t.take(pa.array(rows[sel]))
+        ids = _ids_of(sub)
+        if check_platform:
+            same = pc.fill_null(pc.equal(sub["platform"].combine_chunks().cast(pa.string()), platform), False)
+            ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
+        where.append(sel)
+        found.append(ids)
+    if not found:
         return pa.nulls(len(sids), pa.string())
-    cat = pa.concat_tables(parts)
-    found = at >= 0
-    take = pa.array(np.where(found, at, 0), mask=~found)
-    text = cat["account_id"].combine_chunks().take(take)
-    num = cat[NUM_COLUMN].combine_chunks().take(take)
-    ids = pc.coalesce(text, num.cast(pa.string()))
-    if platform is not None:  # checked on the matched rows only (no copy of the slice)
-        same = pc.fill_null(pc.equal(cat["platform"].combine_chunks().take(take), platform), False)
-        ids = pc.if_else(same, ids, pa.scalar(None, pa.string()))
-    return ids
+    at = np.full(len(sids), -1, dtype=np.int64)
+    at[np.concatenate(where)] = np.arange(sum(len(w) for w in where), dtype=np.int64)
+    return pa.concat_arrays(found).take(pa.array(at, mask=at < 0))
 
 
-def _lookup_columns(t: pa.Table, with_platform: bool) -> pa.Table:
-    """sid, account_id, account_num (and platform) of a catalogue slice in either form
-    (old-form strings are returned as the strings they are)."""
-    if NUM_COLUMN not in t.column_names:
-        t = t.append_column(NUM_COLUMN, pa.nulls(t.num_rows, pa.uint64()))
-    names = (["sid"] if "sid" in t.column_names else []) + ["account_id", NUM_COLUMN]
-    names += ["platform"] if with_platform else []
-    types = {"sid": pa.int64(), "account_id": pa.string(), NUM_COLUMN: pa.uint64(), "platform": pa.string()}
-    return t.select(names).cast(pa.schema([(n, types[n]) for n in names]))
+def _ids_of(t: pa.Table) -> pa.Array:
+    """Ids as strings from catalogue rows in either form: ``account_id``, or the integer
+    ``account_num`` (absent columns read as null)."""
+    n = t.num_rows
+    text = t["account_id"].combine_chunks().cast(pa.string()) if "account_id" in t.column_names else None
+    num = t[NUM_COLUMN].combine_chunks().cast(pa.uint64()).cast(pa.string()) if NUM_COLUMN in t.column_names else None
+    if text is None and num is None:
+        return pa.nulls(n, pa.string())
+    if text is None:
+        return num  # type: ignore[return-value]
+    if num is None:
+        return text
+    return pc.coalesce(text, num)
 
 
 def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
-    """The whole catalogue of one platform: (numbers, their sids, strings, their sids),
-    numbers sorted ascending. Old-form numeric strings are returned as numbers."""
+    """The whole catalogue of one platform: (numbers, their sids, strings, their sids).
+    Old-form numeric strings are returned as numbers."""
     nums: list[np.ndarray] = []
     nsids: list[np.ndarray] = []
     strs: list[pa.Array] = []
@@ -291,9 +313,6 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
         ssids.append(sid[~is_num])
     n = np.concatenate(nums) if nums else np.zeros(0, dtype=np.uint64)
     ns = np.concatenate(nsids) if nsids else np.zeros(0, dtype=np.int64)
-    if len(n) > 1 and not bool(np.all(n[1:] > n[:-1])):
-        order = np.argsort(n, kind="stable")  # sorted runs (one per writer call): a merge
-        n, ns = n[order], ns[order]
     s = pa.concat_arrays(strs) if strs else pa.array([], pa.string())
     ss = np.concatenate(ssids) if ssids else np.zeros(0, dtype=np.int64)
     return n, ns, s, ss
@@ -302,40 +321,199 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
 # ------------------------------------------------------------------ the writer's index
 
 
-@dataclass
-class PlatformIndex:
-    """One platform's catalogue in a writer: numeric ids as sorted runs (merged like a
-    binary counter, so adding a batch never re-sorts everything), string ids as chunks."""
+def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
+    """``np.argsort(values)`` for uint64 (ties in any order), by one vectorised ``sort``
+    of packed words instead of an index sort (several times slower in numpy): each word
+    holds the top bits of ``value - min`` above the element's index. Elements whose kept
+    bits tie (a dense cluster, e.g. X's legacy ids below a sparse snowflake range) are
+    then ordered by (rank of their kept bits, the bits dropped), packed and sorted the
+    same way, which needs far fewer bits."""
+    n = len(values)
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    if _depth > 3:
+        return np.argsort(values, kind="stable")
+    idx_bits = max(1, (n - 1).bit_length())
+    keep = 64 - idx_bits
+    v = values - values.min()
+    drop = max(0, int(v.max()).bit_length() - keep)
+    packed = v >> np.uint64(drop) if drop else v
+    packed <<= np.uint64(idx_bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << idx_bits) - 1)).view(np.int64)
+    if drop:
+        top = packed >> np.uint64(idx_bits)
+        del packed
+        tie = np.flatnonzero(top[1:] == top[:-1])
+        if len(tie):
+            inside = np.zeros(n, dtype=bool)  # sorted positions inside groups of equal kept bits
+            inside[tie] = True
+            inside[tie + 1] = True
+            members = np.flatnonzero(inside)
+            idx = order[members]
+            t = top[members]
+            rank = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])]).astype(np.uint64)
+            key = (rank << np.uint64(drop)) | (v[idx] & np.uint64((1 << drop) - 1))
+            order[members] = idx[argsort_u64(key, _depth + 1)]
+    return order
 
-    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (sorted uint64, sids)
-    strings: list[pa.Array] = field(default_factory=list)
-    string_sids: list[np.ndarray] = field(default_factory=list)
 
-    def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
-        """Remember ascending new ``values`` with their sids."""
-        if len(values):
-            self.runs.append((values, sids))
+_EMPTY = np.uint64(2**64 - 1)  # a free hash slot: no canonical id reaches it (ids < 10**19)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+# Linear probing at load 0.6 takes ~1.8 probes to find a key, ~3.6 to miss one; a lower
+# bound would double the table (16 bytes a slot) for 3*10^7 ids.
+_MAX_LOAD = 0.6
 
-    def find_numbers(self, values: np.ndarray) -> np.ndarray:
-        """Sids of ascending unique ``values`` (-1 where unknown)."""
-        self._merge()
-        out = np.full(len(values), -1, dtype=np.int64)
-        for keys, sids in self.runs:
-            if not len(keys):
-                continue
-            pos = np.searchsorted(keys, values)
-            pos[pos >= len(keys)] = 0
-            hit = keys[pos] == values
-            out[hit] = sids[pos[hit]]
+
+class U64Map:
+    """uint64 key -> int64 value, an open-addressing hash table (linear probing, load
+    <= 0.6) whose inserts and lookups are whole-array numpy rounds: every pending key
+    probes one slot per round, so a lookup of 10^8 keys is a few random gathers per key
+    (the memory system overlaps them) instead of ~25 dependent steps of a binary search
+    over tens of millions of sorted keys."""
+
+    def __init__(self, capacity: int = 1 << 10) -> None:
+        bits = max(10, int(capacity - 1).bit_length())
+        self._alloc(bits)
+        self.size = 0
+
+    def _alloc(self, bits: int) -> None:
+        self.bits = bits
+        self.keys = np.full(1 << bits, _EMPTY, dtype=np.uint64)
+        self.vals = np.zeros(1 << bits, dtype=np.int64)
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            h = keys * _GOLDEN
+        h >>= np.uint64(64 - self.bits)
+        return h.view(np.int64)
+
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        used = self.keys != _EMPTY
+        return self.keys[used], self.vals[used]
+
+    def insert(self, keys: np.ndarray, vals: np.ndarray) -> None:
+        """Add distinct ``keys`` (none already present) with their ``vals``."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        if not len(keys):
+            return
+        if bool((keys == _EMPTY).any()):
+            raise StoreError(f"numeric account id {int(_EMPTY)} is out of range", hint="pass it as a string")
+        need = int((self.size + len(keys)) / _MAX_LOAD) + 1
+        if need > len(self.keys):
+            old_k, old_v = self.items()
+            self._alloc((need - 1).bit_length())
+            self.size = 0
+            if len(old_k):
+                self.insert(old_k, old_v)
+            del old_k, old_v
+        vals = np.asarray(vals, dtype=np.int64)
+        slot = self._slots(keys)
+        pend = np.arange(len(keys), dtype=np.int64)
+        top = np.int64(len(self.keys) - 1)
+        while len(pend):
+            free = self.keys[slot] == _EMPTY
+            cand, cs = pend[free], slot[free]
+            self.keys[cs] = keys[cand]  # keys racing for one slot: one of them lands
+            won = self.keys[cs] == keys[cand]
+            self.vals[cs[won]] = vals[cand[won]]
+            lost = ~won
+            pend = np.concatenate([pend[~free], cand[lost]])
+            slot = np.concatenate([slot[~free], cs[lost]]) + 1
+            slot &= top
+        self.size += len(keys)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Values of ``keys`` (any order, repeats allowed), -1 where absent."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if not self.size or not len(keys):
+            return out
+        slot = self._slots(keys)
+        k = self.keys[slot]
+        hit = k == keys
+        out[hit] = self.vals[slot[hit]]
+        pend = np.flatnonzero(~hit & (k != _EMPTY))
+        del k
+        slot = slot[pend]
+        top = np.int64(len(self.keys) - 1)
+        while len(pend):
+            slot += 1
+            slot &= top
+            k = self.keys[slot]
+            hit = k == keys[pend]
+            out[pend[hit]] = self.vals[slot[hit]]
+            more = ~hit & (k != _EMPTY)
+            pend, slot = pend[more], slot[more]
         return out
 
-    def _merge(self) -> None:
-        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
+
+@dataclass
+class PlatformIndex:
+    """One platform's catalogue in a writer: numeric ids as sorted runs, searched with
+    ``searchsorted`` until the ids looked up outnumber the catalogue, then in a hash
+    table (:class:`U64Map`: building it costs about as much as looking up as many ids
+    as it holds, so one 10M list against a 20M catalogue does not pay for it, a day of
+    10^8 lookups against 3*10^7 does); string ids as Arrow chunks (Arrow's hash kernels)."""
+
+    numbers: U64Map = field(default_factory=U64Map)
+    strings: list[pa.Array] = field(default_factory=list)
+    string_sids: list[np.ndarray] = field(default_factory=list)
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, sids), not yet hashed
+    looked_up: int = 0
+
+    def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
+        """Remember new distinct ``values`` with their sids."""
+        if len(values):
+            if self.numbers.size:
+                self.numbers.insert(values, sids)
+            else:
+                self.runs.append((values, sids))
+
+    def has_numbers(self) -> bool:
+        return bool(self.numbers.size or self.runs)
+
+    def find_numbers(self, values: np.ndarray) -> np.ndarray:
+        """Sids of ``values`` (-1 where unknown)."""
+        self.looked_up += len(values)
+        if self.runs and self.looked_up > sum(len(k) for k, _ in self.runs):
+            while self.runs:
+                self.numbers.insert(*self.runs.pop())
+        if not self.runs:
+            return self.numbers.find(values)
+        self._sort_runs()
+        order = argsort_u64(values)
+        needles = values[order]
+        found = np.full(len(values), -1, dtype=np.int64)
+        for keys, sids in self.runs:
+            pos = np.searchsorted(keys, needles)
+            pos[pos >= len(keys)] = 0
+            hit = keys[pos] == needles
+            found[hit] = sids[pos[hit]]
+        out = np.empty(len(values), dtype=np.int64)
+        out[order] = found
+        return out
+
+    def _sort_runs(self) -> None:
+        """Each run sorted by id; runs merged like a binary counter (a small run per
+        call, so lookups search a few runs)."""
+        for i, (keys, sids) in enumerate(self.runs):
+            if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+                o = argsort_u64(keys)
+                self.runs[i] = (keys[o], sids[o])
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             k2, s2 = self.runs.pop()
-            k1, s1 = self.runs[-1]
+            k1, s1 = self.runs.pop()
             keys = np.concatenate([k1, k2])
-            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-            self.runs[-1] = (keys[order], np.concatenate([s1, s2])[order])
+            o = argsort_u64(keys)
+            self.runs.append((keys[o], np.concatenate([s1, s2])[o]))
+
+    def number_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (number, sid) held."""
+        nums, sids = self.numbers.items()
+        return (np.concatenate([nums, *(r[0] for r in self.runs)]),
+                np.concatenate([sids, *(r[1] for r in self.runs)]))
 
     def find_strings(self, distinct: pa.Array) -> np.ndarray:
         """Sids of distinct string ids (-1 where unknown)."""

@@ -40,6 +40,10 @@ RANKS_RICE = 0  # rank block mode: Rice-coded gaps
 RANKS_SORTED = 1  # rank block mode: the ranks as a sorted block
 ORDER_REF_SORTED = 0  # reference sequence: this snapshot's sids ascending
 ORDER_REF_BASE = 1  # reference sequence: base order minus removed, then added ascending
+# The base order minus the removed and the "moved" sids, then a tail (the added and the
+# moved sids in list order): a reader composes a chain of these without rebuilding each
+# intermediate order (store format 4).
+ORDER_REF_APPEND = 2
 ORDER_IDENTITY = 0
 ORDER_PERMUTATION = 1
 ORDER_SPLIT = 2
@@ -312,12 +316,7 @@ def encode_order(oldest_first: np.ndarray, reference: np.ndarray, ref_kind: int)
     head = ORDER_MAGIC + bytes([ref_kind])
     if n == 0 or np.array_equal(oldest_first, reference):
         return head + bytes([ORDER_IDENTITY])
-    lo = int(min(reference.min(), oldest_first.min()))
-    hi = int(max(reference.max(), oldest_first.max()))
-    pos = np.full(hi - lo + 1, -1, dtype=np.int64)
-    pos[reference - lo] = np.arange(n, dtype=np.int64)
-    perm = pos[oldest_first - lo]
-    del pos
+    perm = positions(reference, oldest_first)
     if (perm < 0).any():
         raise ValueError("order holds elements missing from the reference")
     best = head + bytes([ORDER_PERMUTATION]) + _perm_block(perm)
@@ -336,6 +335,49 @@ def encode_order(oldest_first: np.ndarray, reference: np.ndarray, ref_kind: int)
         if len(split) < len(best):
             best = split
     return best  # type: ignore[no-any-return]
+
+
+def positions(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in ``reference`` (distinct sids), -1 where absent.
+    A lookup table over the sid range when that is dense; otherwise a sort of the
+    reference (a small list's sids can span a catalogue of tens of millions)."""
+    n = len(reference)
+    if n == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    lo = int(min(reference.min(), values.min())) if len(values) else int(reference.min())
+    hi = int(max(reference.max(), values.max())) if len(values) else int(reference.max())
+    if hi - lo + 1 <= 4 * (n + len(values)) + (1 << 16):
+        pos = np.full(hi - lo + 1, -1, dtype=np.int64)
+        pos[reference - lo] = np.arange(n, dtype=np.int64)
+        return pos[values - lo]
+    ascending = bool(np.all(reference[1:] > reference[:-1]))
+    by_value = None if ascending else np.argsort(reference, kind="stable")
+    keys = reference if by_value is None else reference[by_value]
+    at = np.minimum(np.searchsorted(keys, values), n - 1)
+    found = keys[at] == values
+    out = at if by_value is None else by_value[at]
+    return np.where(found, out, -1)
+
+
+def encode_order_append(moved: np.ndarray, tail: np.ndarray, ref_kind: int = ORDER_REF_APPEND) -> bytes:
+    """An APPEND order: the sorted ``moved`` sids (kept followers that left their place:
+    refollows) as a sorted block, then the ``tail`` (the added and moved sids, oldest
+    first) as a permutation block of its ascending sort."""
+    ranked = np.argsort(tail, kind="stable")
+    perm = np.empty(len(tail), dtype=np.int64)
+    perm[ranked] = np.arange(len(tail), dtype=np.int64)
+    return ORDER_MAGIC + bytes([ref_kind, ORDER_PERMUTATION]) + encode_sorted(moved) + _perm_block(perm)
+
+
+def decode_order_append(buf: memoryview, added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(moved sids, tail oldest first) of an APPEND order; ``added`` is the snapshot's
+    added sids (ascending), which the tail holds with the moved ones."""
+    moved, off = decode_sorted(buf, 6)
+    perm, _ = _read_perm_block(buf, off)
+    members = union(added, moved)
+    if len(perm) != len(members) or (len(perm) and (int(perm.min()) < 0 or int(perm.max()) >= len(perm))):
+        raise StoreError("snapshot order payload is damaged (tail does not match the change)")
+    return moved, members[perm]
 
 
 def decode_order(payload: memoryview | bytes) -> tuple[int, np.ndarray | None]:

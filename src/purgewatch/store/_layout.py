@@ -53,9 +53,13 @@ FORMAT_NAME = "purgewatch-store"
 # the store may hold retractions (``purgewatch retract``), whose rows a format-2 reader
 # would show. Every writer marks the store 3, so an older PurgeWatch refuses it rather
 # than misread it.
-FORMAT_VERSION = 3  # the newest format this version reads
+# 4: a snapshot's list order may be stored as an APPEND order (reference kind 2: the base
+# order minus the removed and moved followers, then a tail), which a format-3 reader
+# cannot decode. Only a store holding such an order is marked 4 (see mark_version).
+FORMAT_VERSION = 4  # the newest format this version reads
 WRITE_VERSION = 3   # what a writer marks the store
 RETRACTIONS_VERSION = 3
+APPEND_ORDER_VERSION = 4
 KEY_VERSION = 2
 _BATCH_RE = re.compile(r"^b(\d{8})-[0-9a-f]{32}$")
 _GEN_RE = re.compile(r"^g(\d{6})$")
@@ -120,6 +124,14 @@ def upgrade_marker(root: Path) -> None:
     data = read_marker(root)
     if int(str(data.get("version", 1))) < WRITE_VERSION:
         _write_marker(root, {**data, "version": WRITE_VERSION, "keys": key_version(data)})
+
+
+def mark_version(root: Path, version: int) -> None:
+    """Before content that needs format ``version`` is committed: mark the store so, so
+    older versions refuse it instead of misreading it. Call with the lock held."""
+    data = read_marker(root)
+    if int(str(data.get("version", 1))) < version:
+        _write_marker(root, {**data, "version": version, "keys": key_version(data)})
 
 
 def mark_retractions(root: Path) -> None:

@@ -765,10 +765,12 @@ class BatchWriter:
     # -- surrogate ids ------------------------------------------------------
     def _index(self, platform: str) -> _catalogue.PlatformIndex:
         """The platform's catalogue, read once per writer (only this platform's rows)."""
+        idx = self._catalogue.get(platform)
+        if idx is not None and self._next_sid is not None:
+            return idx  # (a list of the batch files per call would cost more than the lookup)
         files = self.store.files("accounts")
         if self._next_sid is None:
             self._next_sid = _catalogue.max_sid(files) + 1
-        idx = self._catalogue.get(platform)
         if idx is None:
             nums, nsids, strs, ssids = _catalogue.read_platform(files, platform)
             idx = _catalogue.PlatformIndex()
@@ -805,35 +807,42 @@ class BatchWriter:
         return out
 
     def _numeric_sids(self, platform: str, idx: _catalogue.PlatformIndex, values: np.ndarray) -> np.ndarray:
-        # One sort of the input: its distinct values ascending (new ones get sids in that
-        # order), matched against the catalogue's sorted runs with sorted needles.
-        order = np.argsort(values)
-        ordered = values[order]
-        head = np.empty(len(ordered), dtype=bool)
-        head[:1] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
-        repeats = not bool(head.all())
-        distinct = ordered[head] if repeats else ordered
-        del ordered
-        sid_of = idx.find_numbers(distinct) if idx.runs else np.full(len(distinct), -1, dtype=np.int64)
-        new = sid_of < 0
+        # Known ids: one hash lookup each (no sort). Ids new to the store: sorted (a
+        # vectorised sort, not an argsort), given consecutive sids in that order, and
+        # looked up again in a table of just them.
+        if not idx.has_numbers():
+            # Nothing to look up (a first list into an empty store): one argsort gives
+            # both the ascending order of the new ids and where each input id goes.
+            order = _catalogue.argsort_u64(values)
+            ordered = values[order]
+            head = np.empty(len(ordered), dtype=bool)
+            head[:1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+            distinct = ordered if bool(head.all()) else ordered[head]
+            fresh = self._new_sids(len(distinct))
+            idx.add_numbers(distinct, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, distinct, None, fresh))
+            out = np.empty(len(values), dtype=np.int64)
+            out[order] = fresh if len(distinct) == len(values) else fresh[np.cumsum(head) - 1]
+            return out
+        out = idx.find_numbers(values)
+        new = out < 0
         n_new = int(np.count_nonzero(new))
         if n_new:
-            fresh = self._new_sids(n_new)
-            new_values = distinct if n_new == len(distinct) else distinct[new]
-            if n_new == len(distinct):
-                sid_of = fresh
+            new_in = values[new] if n_new < len(values) else values
+            ordered = np.sort(new_in)
+            head = np.empty(len(ordered), dtype=bool)
+            head[:1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+            distinct = ordered if bool(head.all()) else ordered[head]
+            del ordered
+            fresh = self._new_sids(len(distinct))
+            idx.add_numbers(distinct, fresh)
+            self._new_accounts.append(_catalogue.table_for(platform, distinct, None, fresh))
+            if n_new == len(values):
+                out = idx.find_numbers(values)
             else:
-                sid_of[new] = fresh
-            idx.add_numbers(new_values, fresh)
-            self._new_accounts.append(_catalogue.table_for(platform, new_values, None, fresh))
-        out = np.empty(len(values), dtype=np.int64)
-        if repeats:
-            group = np.cumsum(head, dtype=np.int64)
-            group -= 1
-            out[order] = sid_of[group]
-        else:
-            out[order] = sid_of
+                out[new] = idx.find_numbers(new_in)
         return out
 
     def _string_sids(self, platform: str, idx: _catalogue.PlatformIndex, ids: pa.Array) -> np.ndarray:

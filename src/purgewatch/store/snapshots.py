@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from struct import error as struct_error
 
 import numpy as np
 import pyarrow as pa
@@ -156,8 +157,8 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
     return table, metas
 
 
-# Payload row groups a reader keeps (each holds at most ~4 MB of payload).
-_GROUPS_KEPT = 8
+# Bytes of payload row groups a reader keeps (each group holds at most ~4 MB).
+_GROUPS_BYTES = 256 << 20
 # The merged metadata of the last few file sets: a caller diffing thousands of accounts
 # one by one (the daily question at twitter-watch scale) must not rebuild an index of
 # every snapshot per call.
@@ -196,6 +197,7 @@ class _Reader:
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
         self._groups: OrderedDict[tuple[str, int, str], pa.ChunkedArray] = OrderedDict()
+        self._group_bytes = 0
 
     def get(self, snapshot_id: str) -> _Meta:
         try:
@@ -211,11 +213,17 @@ class _Reader:
         col = self._groups.get(key)
         if col is None:
             col = pq.ParquetFile(m.file).read_row_group(m.row_group, columns=[column]).column(0)
-            # Keep the last few row groups (<= ~4 MB of payload each): diffing many
-            # accounts of one day reads each of the day's row groups once.
+            # Keep recent row groups up to a byte budget: diffing many accounts of one
+            # day reads each of the day's row groups once, and a writer loading each
+            # account's previous snapshot walks its chain through every day's (small)
+            # change row groups, which must stay cached for the next account.
             self._groups[key] = col
-            while len(self._groups) > _GROUPS_KEPT:
-                self._groups.popitem(last=False)
+            self._group_bytes += col.nbytes
+            while self._group_bytes > _GROUPS_BYTES and len(self._groups) > 1:
+                _, old = self._groups.popitem(last=False)
+                self._group_bytes -= old.nbytes
+        else:
+            self._groups.move_to_end(key)
         value = col[m.row]
         if not value.is_valid:
             return None
@@ -298,21 +306,51 @@ class _Reader:
         return _codec.apply_change(full, *net)
 
     def order_oldest_first(self, snapshot_id: str) -> np.ndarray | None:
+        # A run of APPEND orders is composed in one pass over the order it starts from
+        # (each step only drops a few sids and appends a tail), so reading any snapshot's
+        # order costs one full-size pass however long the chain (format 4).
+        steps: list[tuple[np.ndarray, np.ndarray]] = []  # (dropped sids, tail), newest first
         m = self.get(snapshot_id)
         data = self.payload(m, "order_payload")
+        while data is not None and len(data) > 5 and data[4] == _codec.ORDER_REF_APPEND:
+            if bytes(data[:4]) != _codec.ORDER_MAGIC or m.base_snapshot_id is None:
+                raise StoreError(f"snapshot {m.snapshot_id!r}: APPEND order without a base or magic")
+            removed, added = self.change(m)
+            try:
+                moved, tail = _codec.decode_order_append(data, added)
+            except (ValueError, struct_error, pa.ArrowException) as e:
+                raise StoreError(f"snapshot {m.snapshot_id!r}: order payload is damaged ({e})") from e
+            steps.append((np.union1d(removed, moved), tail))
+            m = self.get(m.base_snapshot_id)
+            data = self.payload(m, "order_payload")
+            if data is None:
+                raise StoreError(f"snapshot {snapshot_id!r}: order refers to an unordered base")
         if data is None:
             return None
+        order = self._order_from_reference(m, data)
+        if not steps:
+            return order
+        pieces: list[np.ndarray] = []
+        dropped = np.zeros(0, dtype=np.int64)  # sids dropped by a later step
+        for drop, tail in steps:
+            pieces.append(tail[~_codec.isin_sorted(tail, dropped)] if len(dropped) else tail)
+            dropped = np.union1d(dropped, drop)
+        kept = order[~_codec.isin_sorted(order, dropped)] if len(dropped) else order
+        return np.concatenate([kept, *pieces[::-1]])
+
+    def _order_from_reference(self, m: _Meta, data: memoryview) -> np.ndarray:
+        """The order of a snapshot whose order is a permutation of a reference."""
         ref_kind, perm = _codec.decode_order(data)
         if ref_kind == _codec.ORDER_REF_SORTED:
-            reference = self.followers(snapshot_id)
+            reference = self.followers(m.snapshot_id)
         elif ref_kind == _codec.ORDER_REF_BASE and m.base_snapshot_id is not None:
             base_order = self.order_oldest_first(m.base_snapshot_id)
             if base_order is None:
-                raise StoreError(f"snapshot {snapshot_id!r}: order refers to an unordered base")
+                raise StoreError(f"snapshot {m.snapshot_id!r}: order refers to an unordered base")
             removed, added = self.change(m)
             reference = _expected_order(base_order, removed, added)
         else:
-            raise StoreError(f"snapshot {snapshot_id!r}: unknown order reference {ref_kind}")
+            raise StoreError(f"snapshot {m.snapshot_id!r}: unknown order reference {ref_kind}")
         return _codec.apply_order(reference, perm)
 
     def diff(self, old_id: str, new_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -488,6 +526,7 @@ class _WriterState:
     reader: _Reader
     accounts: dict[tuple[str, str], list[_Known]] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)
+    marked_append: bool = False  # the store is marked format 4 (APPEND orders)
     # snapshot_id -> (sorted sids, oldest-first order or None); most recent last.
     cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=OrderedDict)
 
@@ -558,6 +597,29 @@ def _snapshot_id(
     h.update(f"{platform}\0{account_id}\0{micros}\0{int(partial)}\0{int(ordered)}\0".encode())
     h.update(np.ascontiguousarray(sids, dtype="<i8").tobytes())
     return h.hexdigest()
+
+
+def _append_order(order: np.ndarray, base_order: np.ndarray, removed: np.ndarray) -> bytes | None:
+    """The APPEND form of ``order`` (oldest first) against its base's order: the longest
+    head of the list that keeps the base's relative order stays implicit, the rest (the
+    new followers and any that moved, e.g. refollowed) is the tail. None when the tail
+    would be over half the list (the order was reshuffled: a permutation is stored)."""
+    kept = base_order[~_codec.isin_sorted(base_order, removed)] if len(removed) else base_order
+    if len(kept) <= len(order) and np.array_equal(order[: len(kept)], kept):
+        # the usual day: nobody moved, the tail is the new followers
+        if 2 * (len(order) - len(kept)) > len(order):
+            return None
+        return _codec.encode_order_append(np.zeros(0, dtype=np.int64), order[len(kept) :])
+    pos = _codec.positions(kept, order)
+    ahead = np.maximum.accumulate(pos)
+    bad = (pos < 0)
+    bad[1:] |= pos[1:] <= ahead[:-1]
+    k = int(np.argmax(bad)) if bad.any() else len(order)
+    if 2 * (len(order) - k) > len(order):
+        return None
+    tail = order[k:]
+    moved = np.sort(tail[pos[k:] >= 0])
+    return _codec.encode_order_append(moved, tail)
 
 
 def _pick_base(candidates: list[_Known], observed_at: datetime) -> _Known | None:
@@ -663,9 +725,15 @@ def add_snapshot(
     order_payload: bytes | None = None
     if order is not None:
         if base is not None and base_order is not None:
-            order_payload = _codec.encode_order(
-                order, _expected_order(base_order, removed, added), _codec.ORDER_REF_BASE
-            )
+            order_payload = _append_order(order, base_order, removed)
+            if order_payload is None:
+                order_payload = _codec.encode_order(
+                    order, _expected_order(base_order, removed, added), _codec.ORDER_REF_BASE
+                )
+            elif not st.marked_append:
+                # the lock is held: no reader of an older format can slip in before this
+                _layout.mark_version(writer.store.path, _layout.APPEND_ORDER_VERSION)
+                st.marked_append = True
         else:
             order_payload = _codec.encode_order(order, sids, _codec.ORDER_REF_SORTED)
 
