@@ -39,12 +39,12 @@ from purgewatch.sources.protocol import (
     PageCallback,
     PagingState,
     Post,
+    PostListing,
     PostRead,
     call_page_callback,
     failed_read,
     listing_from,
     lookup_reads,
-    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, check_keys, url
@@ -326,10 +326,9 @@ class BlueskyConnector:
         show (``InvalidRequest`` "Profile not found": taken down, deactivated, deleted;
         ``BlockedActor``/``BlockedByActor``): that read is ``account_unavailable``."""
         url = f"{self.appview}/xrpc/app.bsky.feed.getAuthorFeed"
-        at = self.http.now()
-        posts: list[Post] = []
+        listing = PostListing(PLATFORM, account_id, since, self.http.now(), self.source)
+        posts = listing.posts
         cursor: str | None = None
-        first: ApiResponse | None = None
         for _ in range(max(1, max_pages)):
             params: dict[str, Any] = {"actor": account_id, "limit": FEED_PAGE, "filter": "posts_with_replies"}
             if cursor:
@@ -338,15 +337,15 @@ class BlueskyConnector:
                 resp = await self.http.get(url, params=params, bucket=BUCKET)
                 body = resp.json()
             except TransportError as exc:
-                return self._feed_read(account_id, at, since, posts, first, False, f"getAuthorFeed failed: {exc}")
-            first = first or resp
+                return listing.read(False, f"getAuthorFeed failed: {exc}")
+            listing.answered(resp)
             if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("feed"), list):
                 err, msg = error_fields(body)
                 why = f"getAuthorFeed refused: HTTP {resp.status_code} {err}: {msg}"
                 if not posts and resp.status_code == 400 and err in ("InvalidRequest", "BlockedActor", "BlockedByActor"):
                     return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
-                return self._feed_read(account_id, at, since, posts, first, False, why)
+                return listing.read(False, why)
             older = False
             for item in body["feed"]:
                 post = feed_item_post(item, account_id)
@@ -358,8 +357,8 @@ class BlueskyConnector:
                 posts.append(post)
             cursor = as_str(body.get("cursor"))
             if older or not cursor:
-                return self._feed_read(account_id, at, since, posts, first, True, None)
-        return self._feed_read(account_id, at, since, posts, first, False, f"stopped after {max_pages} pages")
+                return listing.read(True, None)
+        return listing.read(False, f"stopped after {max_pages} pages")
 
     async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
         """``app.bsky.feed.getPosts`` (25 URIs a request): a URI it leaves out is not
@@ -381,13 +380,6 @@ class BlueskyConnector:
                                 {u for u in batch if u not in found}, source=self.source, source_ref=resp.url,
                                 payload_hash=resp.payload_hash)
         return out
-
-    def _feed_read(self, account_id: str, at: datetime, since: datetime, posts: list[Post],
-                   first: ApiResponse | None, complete: bool, detail: str | None) -> PostRead:
-        return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
-                          complete=complete, detail=detail,
-                          source=self.source, source_ref=first.url if first else None,
-                          payload_hash=first.payload_hash if first else None)
 
 
 def _facet_values(record: dict[str, Any], kind: str, key: str) -> list[str]:

@@ -45,11 +45,11 @@ from purgewatch.sources.protocol import (
     PageCallback,
     PagingState,
     Post,
+    PostListing,
     PostRead,
     call_page_callback,
     failed_read,
     listing_from,
-    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
@@ -361,15 +361,9 @@ class MastodonConnector:
         base = self.base_url(instance)
         url = f"{base}/api/v1/accounts/{local_id}/statuses"
         at = acct.observed_at
-        posts: list[Post] = []
+        listing = PostListing(PLATFORM, account_id, since, at, self.source, url)
+        posts = listing.posts
         max_id: str | None = None
-        first: ApiResponse | None = None
-
-        def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
-                          complete=complete, detail=detail,
-                              source=self.source, source_ref=first.url if first else url,
-                              payload_hash=first.payload_hash if first else None)
 
         for _ in range(max(1, max_pages)):
             params: dict[str, Any] = {"limit": STATUSES_PAGE}
@@ -381,11 +375,11 @@ class MastodonConnector:
                     bucket=f"mastodon-paging:{instance}" if max_id else f"mastodon:{instance}")
                 body = resp.json()
             except TransportError as exc:
-                return done(False, f"statuses request failed: {exc}")
-            first = first or resp
+                return listing.read(False, f"statuses request failed: {exc}")
+            listing.answered(resp)
             if resp.status_code != 200 or not isinstance(body, list):
                 err, _ = error_fields(body)
-                return done(False, f"statuses refused: HTTP {resp.status_code} {err or ''}".strip())
+                return listing.read(False, f"statuses refused: HTTP {resp.status_code} {err or ''}".strip())
             older = False
             for st in body:
                 post = status_post(st)
@@ -397,10 +391,10 @@ class MastodonConnector:
                 posts.append(post)
             max_id, problem = self._next_max_id(resp, base)
             if problem:
-                return done(False, problem)
+                return listing.read(False, problem)
             if older or not max_id:
-                return done(True, None)
-        return done(False, f"stopped after {max_pages} pages")
+                return listing.read(True, None)
+        return listing.read(False, f"stopped after {max_pages} pages")
 
 
 _BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)

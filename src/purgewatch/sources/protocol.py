@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from purgewatch.model import FollowerSnapshot, Observation, Status
+from purgewatch.net.http import ApiResponse
 
 
 @dataclass
@@ -249,6 +250,32 @@ def paged_read(platform: str, account_id: str, at: datetime, since: datetime, po
     times = [p.created_at for p in seen if p.created_at is not None]
     return PostRead(platform, account_id, at, max(since, min(times)) if times else None, at, False, READ_OK,
                     seen, detail=detail, source=source, source_ref=source_ref, payload_hash=payload_hash)
+
+
+@dataclass
+class PostListing:
+    """One paged listing of an account's posts while it is read: the posts so far and the
+    first (newest) page's answer, which the read is stamped and referenced with."""
+
+    platform: str
+    account_id: str
+    since: datetime
+    at: datetime          # when the listing began (the stamp if no page ever answered)
+    source: str
+    url: str | None = None  # the listing's address (the reference if no page answered)
+    posts: list[Post] = field(default_factory=list)
+    first: ApiResponse | None = None
+
+    def answered(self, resp: ApiResponse) -> None:
+        self.first = self.first or resp
+
+    def read(self, complete: bool, detail: str | None) -> PostRead:
+        """The read this listing gives once paging stops (:func:`paged_read`)."""
+        first = self.first
+        return paged_read(self.platform, self.account_id, first.retrieved_at if first else self.at, self.since,
+                          self.posts, complete=complete, detail=detail, source=self.source,
+                          source_ref=first.url if first else self.url,
+                          payload_hash=first.payload_hash if first else None)
 
 
 @runtime_checkable

@@ -39,9 +39,9 @@ from purgewatch.sources.protocol import (
     PageCallback,
     PagingState,
     Post,
+    PostListing,
     PostRead,
     failed_read,
-    paged_read,
     parse_count,
     text_entities,
     unknown,
@@ -278,15 +278,9 @@ class TelegramConnector:
         (``t.me/s/`` redirects to the plain page), is ``account_unavailable``."""
         name = channel_name(account_id) or account_id
         at = self.http.now()
-        posts: list[Post] = []
+        listing = PostListing(PLATFORM, name, since, at, self.source, f"{self.base}/s/{name}")
+        posts = listing.posts
         before: int | None = None
-        first: ApiResponse | None = None
-
-        def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, name, first.retrieved_at if first else at, since, posts,
-                          complete=complete, detail=detail,
-                              source=self.source, source_ref=first.url if first else f"{self.base}/s/{name}",
-                              payload_hash=first.payload_hash if first else None)
 
         for _ in range(max(1, max_pages)):
             url = f"{self.base}/s/{name}"
@@ -294,14 +288,14 @@ class TelegramConnector:
             try:
                 resp = await self.http.get(url, params=params, expect_json=False, bucket="telegram")
             except TransportError as exc:
-                return done(False, f"page request failed: {exc}")
-            if resp.status_code in (301, 302, 303, 307, 308, 404) and first is None:
+                return listing.read(False, f"page request failed: {exc}")
+            if resp.status_code in (301, 302, 303, 307, 308, 404) and listing.first is None:
                 return failed_read(PLATFORM, name, resp.retrieved_at, since, READ_UNAVAILABLE,
                                    f"HTTP {resp.status_code}: no public preview of the channel",
                                    source=self.source, source_ref=resp.url, payload_hash=resp.payload_hash)
             if resp.status_code != 200:
-                return done(False, f"HTTP {resp.status_code}")
-            first = first or resp
+                return listing.read(False, f"HTTP {resp.status_code}")
+            listing.answered(resp)
             page = parse_channel_posts(resp.text)
             if not page:
                 if before is None:
@@ -315,7 +309,7 @@ class TelegramConnector:
                                            payload_hash=resp.payload_hash)
                 low = page_before(resp.text)  # only service messages here: page on
                 if low is None or low <= 1 or (before is not None and low >= before):
-                    return done(True, None)  # an active channel's page with no (older) posts
+                    return listing.read(True, None)  # an active channel's page with no (older) posts
                 before = low
                 continue
             older = False
@@ -326,9 +320,9 @@ class TelegramConnector:
                     posts.append(post)
             low = page_before(resp.text)
             if older or low is None or low <= 1 or (before is not None and low >= before):
-                return done(True, None)
+                return listing.read(True, None)
             before = low
-        return done(False, f"stopped after {max_pages} pages")
+        return listing.read(False, f"stopped after {max_pages} pages")
 
 @dataclass(frozen=True)
 class TelegramSettings:

@@ -32,12 +32,12 @@ from purgewatch.sources.protocol import (
     PageCallback,
     PagingState,
     Post,
+    PostListing,
     PostRead,
     call_page_callback,
     failed_read,
     listing_from,
     lookup_reads,
-    paged_read,
     unknown,
 )
 from purgewatch.sources.registry import ConnectorSpec, Secret, check_keys, text, url
@@ -274,15 +274,9 @@ class XConnector:
         headers = self._headers()
         url = f"{self.base}/2/users/{account_id}/tweets"
         at = self.http.now()
-        posts: list[Post] = []
+        listing = PostListing(PLATFORM, account_id, since, at, self.source, url)
+        posts = listing.posts
         token: str | None = None
-        first: ApiResponse | None = None
-
-        def done(complete: bool, detail: str | None) -> PostRead:
-            return paged_read(PLATFORM, account_id, first.retrieved_at if first else at, since, posts,
-                          complete=complete, detail=detail,
-                              source=self.source, source_ref=first.url if first else url,
-                              payload_hash=first.payload_hash if first else None)
 
         start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for _ in range(max(1, max_pages)):
@@ -293,8 +287,8 @@ class XConnector:
                 resp = await self.http.get(url, params=params, headers=headers, bucket="x-tweets")
                 body = resp.json()
             except TransportError as exc:
-                return done(False, f"tweets request failed: {exc}")
-            first = first or resp
+                return listing.read(False, f"tweets request failed: {exc}")
+            listing.answered(resp)
             if resp.status_code != 200 or not isinstance(body, dict) or ("data" not in body and body.get("errors")):
                 errs = body.get("errors") if isinstance(body, dict) else None
                 err = errs[0] if isinstance(errs, list) and errs and isinstance(errs[0], dict) else {}
@@ -307,7 +301,7 @@ class XConnector:
                 if not posts:
                     return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_ERROR, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
-                return done(False, why)
+                return listing.read(False, why)
             for tw in body.get("data") or []:
                 post = tweet_post(tw)
                 if post is not None and (post.created_at is None or post.created_at >= since):
@@ -315,8 +309,8 @@ class XConnector:
             meta: dict[str, Any] = as_dict(body.get("meta"))
             token = as_str(meta.get("next_token"))
             if not token:
-                return done(True, None)
-        return done(False, f"stopped after {max_pages} pages")
+                return listing.read(True, None)
+        return listing.read(False, f"stopped after {max_pages} pages")
 
 
     async def check_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostRead]:
