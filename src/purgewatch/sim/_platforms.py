@@ -421,16 +421,10 @@ def _x_untoken(tok: str) -> int | None:
     return v
 
 
-def x_followers(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: str | None,
-                fields_s: str | None) -> Reply:
-    if not uid.isdigit():
-        return x_invalid("id", uid, f"The `id` query parameter value [{uid}] is not valid")
-    try:
-        max_results = int(max_s) if max_s else 100
-    except ValueError:
-        return x_invalid("max_results", max_s, "The `max_results` query parameter value is not valid")
-    if not 1 <= max_results <= 1000:
-        return x_invalid("max_results", max_s, f"The `max_results` query parameter value [{max_s}] is not between 1 and 1000")
+def _x_user_page(w: PlatformWorld, t: int, uid: str, token: str | None) -> Reply | tuple[int, int | None]:
+    """What a user's paged resource (followers, tweets) checks first: the pagination
+    token, then the user's state (suspended, deactivated, protected) as X answers it,
+    in a 200 with ``errors``. The user's index and the page's start, or the refusal."""
     before = None
     if token:
         before = _x_untoken(token)
@@ -446,6 +440,23 @@ def x_followers(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: st
         return Reply(200, {"errors": [_x_error(uid, "id", "Authorization Error",
                                                f"Sorry, you are not authorized to see the user with id: [{uid}].",
                                                "not-authorized-for-resource")]})
+    return k, before
+
+
+def x_followers(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: str | None,
+                fields_s: str | None) -> Reply:
+    if not uid.isdigit():
+        return x_invalid("id", uid, f"The `id` query parameter value [{uid}] is not valid")
+    try:
+        max_results = int(max_s) if max_s else 100
+    except ValueError:
+        return x_invalid("max_results", max_s, "The `max_results` query parameter value is not valid")
+    if not 1 <= max_results <= 1000:
+        return x_invalid("max_results", max_s, f"The `max_results` query parameter value [{max_s}] is not between 1 and 1000")
+    gate = _x_user_page(w, t, uid, token)
+    if isinstance(gate, Reply):
+        return gate
+    k, before = gate
     fields = set(filter(None, (fields_s or "").split(",")))
     followers, _, nxt = w.followers_page(k, t, before, max_results, filter_first=True)
     meta: dict[str, Any] = {"result_count": len(followers)}
@@ -775,21 +786,10 @@ def x_user_tweets(w: PlatformWorld, t: int, uid: str, max_s: str | None, token: 
             bounds.append(to_us(datetime.fromisoformat(raw.replace("Z", "+00:00"))))
         except ValueError:
             return x_invalid(name, raw, f"Invalid '{name}':'{raw}'. '{name}' must be a valid RFC 3339 timestamp")
-    before = None
-    if token:
-        before = _x_untoken(token)
-        if before is None:
-            return x_invalid("pagination_token", token, f"The `pagination_token` query parameter value [{token}] is not valid")
-    k = w.index_of_id(uid)
-    err = _x_state_error(w, k, t, uid, "id")
-    if err is not None:
-        return Reply(200, {"errors": [err]})
-    assert k is not None
-    spec = w.watched[k] if k < len(w.watched) else None
-    if spec is not None and spec.protected:
-        return Reply(200, {"errors": [_x_error(uid, "id", "Authorization Error",
-                                               f"Sorry, you are not authorized to see the user with id: [{uid}].",
-                                               "not-authorized-for-resource")]})
+    gate = _x_user_page(w, t, uid, token)
+    if isinstance(gate, Reply):
+        return gate
+    k, before = gate
     exclude = set(filter(None, (exclude_s or "").split(",")))
     fields = set(filter(None, (fields_s or "").split(",")))
     items = [p for p in w.posts.listing(k, t)
