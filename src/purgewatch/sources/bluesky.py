@@ -327,7 +327,6 @@ class BlueskyConnector:
         ``BlockedActor``/``BlockedByActor``): that read is ``account_unavailable``."""
         url = f"{self.appview}/xrpc/app.bsky.feed.getAuthorFeed"
         listing = PostListing(PLATFORM, account_id, since, self.http.now(), self.source)
-        posts = listing.posts
         cursor: str | None = None
         for _ in range(max(1, max_pages)):
             params: dict[str, Any] = {"actor": account_id, "limit": FEED_PAGE, "filter": "posts_with_replies"}
@@ -342,19 +341,11 @@ class BlueskyConnector:
             if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("feed"), list):
                 err, msg = error_fields(body)
                 why = f"getAuthorFeed refused: HTTP {resp.status_code} {err}: {msg}"
-                if not posts and resp.status_code == 400 and err in ("InvalidRequest", "BlockedActor", "BlockedByActor"):
+                if not listing.posts and resp.status_code == 400 and err in ("InvalidRequest", "BlockedActor", "BlockedByActor"):
                     return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
                 return listing.read(False, why)
-            older = False
-            for item in body["feed"]:
-                post = feed_item_post(item, account_id)
-                if post is None:
-                    continue
-                if post.created_at is not None and post.created_at < since:
-                    older = True
-                    continue
-                posts.append(post)
+            older = listing.take(feed_item_post(item, account_id) for item in body["feed"])
             cursor = as_str(body.get("cursor"))
             if older or not cursor:
                 return listing.read(True, None)

@@ -362,7 +362,6 @@ class MastodonConnector:
         url = f"{base}/api/v1/accounts/{local_id}/statuses"
         at = acct.observed_at
         listing = PostListing(PLATFORM, account_id, since, at, self.source, url)
-        posts = listing.posts
         max_id: str | None = None
 
         for _ in range(max(1, max_pages)):
@@ -380,15 +379,7 @@ class MastodonConnector:
             if resp.status_code != 200 or not isinstance(body, list):
                 err, _ = error_fields(body)
                 return listing.read(False, f"statuses refused: HTTP {resp.status_code} {err or ''}".strip())
-            older = False
-            for st in body:
-                post = status_post(st)
-                if post is None:
-                    continue
-                if post.created_at is not None and post.created_at < since:
-                    older = True
-                    continue
-                posts.append(post)
+            older = listing.take(status_post(st) for st in body)
             max_id, problem = self._next_max_id(resp, base)
             if problem:
                 return listing.read(False, problem)

@@ -18,7 +18,7 @@ Contract (tests/test_connectors.py checks it for every connector, with faults on
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -268,6 +268,19 @@ class PostListing:
 
     def answered(self, resp: ApiResponse) -> None:
         self.first = self.first or resp
+
+    def take(self, items: Iterable[Post | None]) -> bool:
+        """Keep a page's posts published since the window's start; whether the page
+        reached past it (an older post: the listing, newest first, is complete)."""
+        older = False
+        for post in items:
+            if post is None:
+                continue
+            if post.created_at is not None and post.created_at < self.since:
+                older = True
+            else:
+                self.posts.append(post)
+        return older
 
     def read(self, complete: bool, detail: str | None) -> PostRead:
         """The read this listing gives once paging stops (:func:`paged_read`)."""

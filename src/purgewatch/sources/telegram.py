@@ -279,7 +279,6 @@ class TelegramConnector:
         name = channel_name(account_id) or account_id
         at = self.http.now()
         listing = PostListing(PLATFORM, name, since, at, self.source, f"{self.base}/s/{name}")
-        posts = listing.posts
         before: int | None = None
 
         for _ in range(max(1, max_pages)):
@@ -312,17 +311,15 @@ class TelegramConnector:
                     return listing.read(True, None)  # an active channel's page with no (older) posts
                 before = low
                 continue
-            older = False
-            for post in page:
-                if post.created_at is not None and post.created_at < since:
-                    older = True
-                elif before is None or _number(post.post_id) < before:
-                    posts.append(post)
+            # A page asked for ``?before=`` lists only older numbers; keep that promise.
+            older = listing.take(p for p in page if before is None or _number(p.post_id) < before
+                                 or (p.created_at is not None and p.created_at < since))
             low = page_before(resp.text)
             if older or low is None or low <= 1 or (before is not None and low >= before):
                 return listing.read(True, None)
             before = low
         return listing.read(False, f"stopped after {max_pages} pages")
+
 
 @dataclass(frozen=True)
 class TelegramSettings:

@@ -275,7 +275,6 @@ class XConnector:
         url = f"{self.base}/2/users/{account_id}/tweets"
         at = self.http.now()
         listing = PostListing(PLATFORM, account_id, since, at, self.source, url)
-        posts = listing.posts
         token: str | None = None
 
         start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -294,18 +293,15 @@ class XConnector:
                 err = errs[0] if isinstance(errs, list) and errs and isinstance(errs[0], dict) else {}
                 status, raw = classify_error(err) if err else ("unknown", None)
                 why = f"tweets refused: HTTP {resp.status_code} {raw or ''}: {as_str(err.get('detail')) or ''}".strip()
-                if resp.status_code == 200 and status != "unknown" and not posts:
+                if resp.status_code == 200 and status != "unknown" and not listing.posts:
                     # suspended, protected, gone: the account's tweets cannot be shown
                     return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_UNAVAILABLE, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
-                if not posts:
+                if not listing.posts:
                     return failed_read(PLATFORM, account_id, resp.retrieved_at, since, READ_ERROR, why, source=self.source,
                                        source_ref=resp.url, payload_hash=resp.payload_hash)
                 return listing.read(False, why)
-            for tw in body.get("data") or []:
-                post = tweet_post(tw)
-                if post is not None and (post.created_at is None or post.created_at >= since):
-                    posts.append(post)
+            listing.take(tweet_post(tw) for tw in body.get("data") or [])  # start_time bounds it already
             meta: dict[str, Any] = as_dict(body.get("meta"))
             token = as_str(meta.get("next_token"))
             if not token:
