@@ -109,8 +109,9 @@ def bsky_get_profiles(w: PlatformWorld, t: int, actors: list[str]) -> Reply:
     return Reply(200, {"profiles": out})
 
 
-def bsky_get_followers(w: PlatformWorld, t: int, actor: str | None, limit_s: str | None,
-                       cursor: str | None) -> Reply:
+def _bsky_actor_limit(actor: str | None, limit_s: str | None) -> tuple[str, int] | Reply:
+    """An actor-paged XRPC query's ``actor`` and ``limit`` (1-100, default 50) checked as
+    the AppView's lexicon validation answers them; both, or the refusal."""
     if not actor:
         return xrpc_error("InvalidRequest", 'Error: Params must have the property "actor"')
     try:
@@ -120,6 +121,15 @@ def bsky_get_followers(w: PlatformWorld, t: int, actor: str | None, limit_s: str
     if not 1 <= limit <= 100:
         return xrpc_error("InvalidRequest", "Error: limit can not be greater than 100" if limit > 100
                           else "Error: limit can not be less than 1")
+    return actor, limit
+
+
+def bsky_get_followers(w: PlatformWorld, t: int, actor: str | None, limit_s: str | None,
+                       cursor: str | None) -> Reply:
+    checked = _bsky_actor_limit(actor, limit_s)
+    if isinstance(checked, Reply):
+        return checked
+    actor, limit = checked
     before = None
     if cursor:
         try:
@@ -579,15 +589,10 @@ def _feed_key(p: SimPost) -> int:
 
 def bsky_author_feed(w: PlatformWorld, t: int, actor: str | None, limit_s: str | None,
                      cursor: str | None, filter_s: str | None) -> Reply:
-    if not actor:
-        return xrpc_error("InvalidRequest", 'Error: Params must have the property "actor"')
-    try:
-        limit = int(limit_s) if limit_s is not None else 50
-    except ValueError:
-        return xrpc_error("InvalidRequest", "Error: limit must be an integer")
-    if not 1 <= limit <= 100:
-        return xrpc_error("InvalidRequest", "Error: limit can not be greater than 100" if limit > 100
-                          else "Error: limit can not be less than 1")
+    checked = _bsky_actor_limit(actor, limit_s)
+    if isinstance(checked, Reply):
+        return checked
+    actor, limit = checked
     filt = filter_s or "posts_with_replies"
     if filt not in BSKY_FEED_FILTERS:
         return xrpc_error("InvalidRequest", f"Error: filter must be one of ({', '.join(BSKY_FEED_FILTERS)})")
