@@ -172,3 +172,20 @@ def url(value: Any, where: str, *, schemes: tuple[str, ...] = ("http://", "https
         kind = "a ws(s)://" if schemes[0].startswith("ws") else "an http(s)"
         raise ConfigError(f"{where} must be {kind} URL, got {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class BaseUrlSettings:
+    """A platform table whose only key is ``base_url`` (web archives, t.me previews)."""
+
+    base_url: str
+
+
+def base_url_settings(default: str) -> Callable[[Mapping[str, Any], str], BaseUrlSettings]:
+    """The ``settings`` reader of such a table, ``base_url`` defaulting to ``default``."""
+
+    def read(table: Mapping[str, Any], where: str) -> BaseUrlSettings:
+        check_keys(table, {"base_url"}, where)
+        return BaseUrlSettings(base_url=url(table.get("base_url", default), f"{where} base_url"))
+
+    return read

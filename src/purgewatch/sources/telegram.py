@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -46,7 +45,7 @@ from purgewatch.sources.protocol import (
     text_entities,
     unknown,
 )
-from purgewatch.sources.registry import ConnectorSpec, check_keys, url
+from purgewatch.sources.registry import ConnectorSpec, base_url_settings
 
 PLATFORM = "telegram"
 BASE_URL = "https://t.me"
@@ -321,21 +320,9 @@ class TelegramConnector:
         return listing.read(False, f"stopped after {max_pages} pages")
 
 
-@dataclass(frozen=True)
-class TelegramSettings:
-    """``[platforms.telegram]``: the public web preview's base URL."""
-
-    base_url: str = BASE_URL
-
-
-def _settings(table: Mapping[str, Any], where: str) -> TelegramSettings:
-    check_keys(table, {"base_url"}, where)
-    return TelegramSettings(base_url=url(table.get("base_url", BASE_URL), f"{where} base_url"))
-
-
 CONNECTOR = ConnectorSpec(
     name=PLATFORM,
-    settings=_settings,
+    settings=base_url_settings(BASE_URL),
     build=lambda http, s: TelegramConnector(http, base_url=s.base_url),
     # t.me pages are HTML for people: two at a time, a second apart, stays polite.
     host_policies=lambda s: {urlsplit(s.base_url).netloc.lower(): HostPolicy(concurrency=2, min_interval=1.0)},

@@ -24,10 +24,8 @@ the engine gives its host a 2.5 s spacing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -36,7 +34,7 @@ from purgewatch.errors import TransportError
 from purgewatch.model import Observation, Status
 from purgewatch.net.http import ApiResponse, HostPolicy, HttpClient
 from purgewatch.sources.protocol import parse_count, unknown
-from purgewatch.sources.registry import ConnectorSpec, check_keys, url
+from purgewatch.sources.registry import ConnectorSpec, base_url_settings
 
 PLATFORM = "x"
 ARCHIVE_URL = "https://web.archive.org"
@@ -231,23 +229,11 @@ class WaybackConnector:
         return page, url, at
 
 
-@dataclass(frozen=True)
-class WaybackSettings:
-    """``[platforms.wayback]``: the archive's base URL."""
-
-    base_url: str = ARCHIVE_URL
-
-
-def _settings(table: Mapping[str, Any], where: str) -> WaybackSettings:
-    check_keys(table, {"base_url"}, where)
-    return WaybackSettings(base_url=url(table.get("base_url", ARCHIVE_URL), f"{where} base_url"))
-
-
 # Registered under its own name, not X's: it backfills X accounts' counts for
 # ``collect --archive`` and is no watchlist platform (no status look-up).
 CONNECTOR = ConnectorSpec(
     name="wayback",
-    settings=_settings,
+    settings=base_url_settings(ARCHIVE_URL),
     build=lambda http, s: WaybackConnector(http, base_url=s.base_url),
     live=False,
     # The Wayback Machine asks for <= 24 requests/minute and sends no rate headers.
