@@ -842,8 +842,6 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         wl = current_watchlist(store, fill_ids=True).to_pandas()
         if wl.empty:
             raise AnalysisError("the watchlist is empty", hint="import a watchlist with groups first")
-        wl = wl.copy()
-        wl["account_id"] = wl["account_id"].fillna(wl["account"])
         pop = wl[["platform", "account_id", "group"]].drop_duplicates(["platform", "account_id"])
     elif by == "label":
         # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
@@ -854,7 +852,7 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
         wl = current_watchlist(store, fill_ids=True).to_pandas()
         if not wl.empty:
-            wl = wl.assign(account_id=wl["account_id"].fillna(wl["account"])).dropna(subset=["label"])
+            wl = wl.dropna(subset=["label"])
             wl = wl[["platform", "account_id", "label"]].drop_duplicates(["platform", "account_id"])
             pop = pd.concat([wl, pop], ignore_index=True).drop_duplicates(["platform", "account_id"])
         pop = pop.rename(columns={"label": "group"})
