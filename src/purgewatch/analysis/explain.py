@@ -441,14 +441,25 @@ def _targets_for(store: Store, account: str, platform: str | None, meta: pd.Data
     :func:`purgewatch.queries.resolve_account`), which must have follower snapshots."""
     from purgewatch.queries import resolve_account
 
+    if platform is not None and account and account == account.strip() and (
+            (meta["platform"] == platform) & (meta["account_id"] == account)).any():
+        # an id of this platform with snapshots: what the resolver answers (ids win over
+        # handles; one platform, one id), without its scan of every table
+        return platform, account
     plat, acc = resolve_account(store, account, platform)
     if not ((meta["platform"] == plat) & (meta["account_id"] == acc)).any():
-        raise AnalysisError(
-            f"no follower snapshots stored for {plat} account {acc}"
-            + ("" if account == acc else f" ({account})"),
-            hint="collect or import at least two complete follower lists of the account",
-        )
+        raise no_snapshots_error(plat, acc, account)
     return plat, acc
+
+
+def no_snapshots_error(platform: str, account_id: str, asked: str | None = None) -> AnalysisError:
+    """What :func:`explain` answers for an account without follower snapshots (``asked``:
+    the id or handle it was asked about)."""
+    return AnalysisError(
+        f"no follower snapshots stored for {platform} account {account_id}"
+        + ("" if asked in (None, account_id) else f" ({asked})"),
+        hint="collect or import at least two complete follower lists of the account",
+    )
 
 
 def _watched(store: Store) -> pd.DataFrame:

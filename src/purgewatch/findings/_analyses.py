@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from purgewatch.analysis.compare import compare_store
-from purgewatch.analysis.explain import explain
+from purgewatch.analysis.explain import explain, no_snapshots_error
 from purgewatch.analysis.forensics import (
     follower_creation_profiles,
     follower_order,
@@ -35,6 +35,7 @@ def explain_drops(
     detected drop), explain each watched account's largest fall between consecutive
     follower snapshots (explain's own default), so the section still rests on real diffs."""
     targets: list[dict[str, Any]] = []
+    meta = list_snapshots(store)
     drops = [e for e in events if e["kind"] == "follower_drop"]
     if detect_ok and drops:
         drops.sort(key=lambda e: (-(e.get("magnitude") or 0), e["id"]))
@@ -44,16 +45,21 @@ def explain_drops(
             for e in drops[:limit]
         ]
     else:
-        meta = list_snapshots(store)
         have = sorted({(str(p), str(a)) for p, a in zip(meta["platform"].to_pylist(), meta["account_id"].to_pylist(), strict=True)} & keys)
         targets = [
             {"event": anchor("d", f"{p}:{a}"), "platform": p, "account_id": a, "group": None, "handle": None,
              "label": None, "start": None, "end": None}
             for p, a in have[:limit]
         ]
+    # A detected drop's account is an id of its platform (read from observations), so
+    # explain would resolve it to itself; without follower snapshots its answer is known
+    # without resolving it (a scan of every table per account on a large store).
+    with_snapshots = set(zip(meta["platform"].to_pylist(), meta["account_id"].to_pylist(), strict=True))
     out = []
     for item in targets:
         try:
+            if (item["platform"], item["account_id"]) not in with_snapshots:
+                raise no_snapshots_error(item["platform"], item["account_id"])
             item["result"] = plain(
                 explain(store, item["account_id"], platform=item["platform"], start=item["start"], end=item["end"])
             )

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from purgewatch.findings._jsonable import iso, plain
-from purgewatch.findings._observations import ObservationIndex
+from purgewatch.findings._observations import APPENDIX_COLUMNS, ObservationIndex
 from purgewatch.findings._transitions import StatusChangeTable
 from purgewatch.findings._types import Provenance
 from purgewatch.findings._watched import snapshot_anchor
@@ -20,9 +20,12 @@ def cited_rows(ob: ObservationIndex, transitions: StatusChangeTable, cited: set[
     number cites (``cited``: the HTML appendix lists them) and every reading drawn on a
     chart (the JSON and CSV bundles hold them with their provenance)."""
     rows: dict[str, dict[str, Any]] = {}
+    listed = ob.used(cited | drawn)
+    # the provenance of every row listed below, in one scan of the stored files
+    ob.prefetch([*listed.values(), *transitions.observation_rows(cited - set(listed))], APPENDIX_COLUMNS)
     for row in ob.appendix(cited | drawn):
         rows[row["ref"]] = row
-    for row in transitions.appendix(cited - set(rows)):
+    for row in transitions.appendix(cited - set(rows), ob):
         rows[row["ref"]] = row
     for r, row in rows.items():
         row["cited"] = r in cited

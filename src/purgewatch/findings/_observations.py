@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from purgewatch.findings._jsonable import (
     downsample,
@@ -29,6 +30,11 @@ OBSERVATION_COLUMNS = [
     "detail", "source", "source_ref", "retrieved_at", "tool_version", "payload_hash",
     "batch_id", "record_key",
 ]
+
+# What the appendix lists of a cited observation (its provenance included).
+APPENDIX_COLUMNS = ["platform", "account_id", "observed_at", "status", "followers_count", "source", "source_ref",
+                    "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
+TRANSITION_COLUMNS = ["platform", "account_id", "observed_at", "status", "followers_count", "record_key"]
 
 
 class ObservationIndex:
@@ -78,6 +84,7 @@ class ObservationIndex:
             self.names = []
             self.start = self.stop = self.code = np.zeros(0, np.int64)
         self._used: dict[str, int] = {}
+        self._fetched: pa.Table | None = None  # heavy columns of rows fetched ahead (prefetch)
 
     def counts(self) -> np.ndarray:
         return self.stop - self.start
@@ -90,9 +97,6 @@ class ObservationIndex:
         """Columns of the given sorted rows, in that order. Light columns come from the
         sorted table; the others (provenance, names) from one filtered scan of the stored
         files that keeps only these rows (memory bounded by them, not by the store)."""
-        import pyarrow.compute as pc
-        import pyarrow.dataset as pads
-
         rows = np.asarray(rows, dtype=np.int64)
         light = [c for c in columns if c in self.LIGHT]
         out = self.sorted.select(light).take(pa.array(rows))
@@ -102,8 +106,10 @@ class ObservationIndex:
                 out = out.append_column(c, pa.nulls(len(rows), TABLE_SCHEMAS["observations"].field(c).type))
             return out.select(columns)
         want = self.key[rows]
-        got = pads.dataset(self.store.files("observations"), format="parquet").to_table(
-            columns=["record_key", *heavy], filter=pc.field("record_key").isin(pa.array(np.unique(want), pa.uint64())))
+        got = self._fetched
+        if (got is None or not set(heavy) <= set(got.column_names)
+                or not np.isin(want, got["record_key"].to_numpy()).all()):
+            got = _rows_with_keys(self.store.files("observations"), np.unique(want), heavy)
         got_keys = got["record_key"].to_numpy()
         first = np.unique(got_keys, return_index=True)
         where = first[1][np.searchsorted(first[0], want)]
@@ -143,15 +149,25 @@ class ObservationIndex:
             })
         return out
 
+    def prefetch(self, rows: Iterable[int], columns: list[str]) -> None:
+        """Read the heavy ``columns`` of these sorted rows in one scan of the stored files,
+        kept for the :meth:`_take` calls that follow (the appendix of the observations and
+        that of the status changes: the provenance of each cited row, read once)."""
+        heavy = [c for c in columns if c not in self.LIGHT]
+        keys = np.unique(self.key[np.fromiter(rows, dtype=np.int64)])
+        self._fetched = _rows_with_keys(self.store.files("observations"), keys, heavy) if heavy else None
+
+    def used(self, refs: Iterable[str]) -> dict[str, int]:
+        """Those of the references remembered with :meth:`use`, with their sorted rows."""
+        return {r: self._used[r] for r in refs if r in self._used}
+
     def appendix(self, refs: Iterable[str]) -> list[dict[str, Any]]:
         """Appendix rows (``appendix_row``'s shape) of the cited observations, sorted,
         built from Arrow columns (times formatted in one vectorised pass)."""
         rows = sorted({self._used[r] for r in refs if r in self._used})
         if not rows:
             return []
-        cols = ["platform", "account_id", "observed_at", "status", "followers_count", "source", "source_ref",
-                "retrieved_at", "tool_version", "payload_hash", "batch_id", "record_key"]
-        tbl = self._take(rows, cols)
+        tbl = self._take(rows, APPENDIX_COLUMNS)
         at = iso_arrow(tbl["observed_at"])
         got = iso_arrow(tbl["retrieved_at"])
         d = tbl.to_pydict()
@@ -175,12 +191,14 @@ class ObservationIndex:
         return pd.DataFrame({"observed_at": pd.to_datetime([int(self.t.min()), int(self.t.max())], unit="us", utc=True)})
 
     def transition_rows(self) -> pd.DataFrame:
-        """The observation rows status changes can come from, with provenance columns: for
-        an account whose statuses come from observations only, its first known status and
-        every row whose status differs from the previous known one; every row of accounts
-        that also have profiles or status events (their rows interleave)."""
+        """The observation rows status changes can come from (light columns, and ``row``:
+        the sorted position; the provenance of those a finding cites is read with the
+        appendix): for an account whose statuses come from observations only, its first
+        known status and every row whose status differs from the previous known one;
+        every row of accounts that also have profiles or status events (their rows
+        interleave)."""
         if not len(self.code):
-            return pd.DataFrame(columns=OBSERVATION_COLUMNS)
+            return pd.DataFrame(columns=[*TRANSITION_COLUMNS, "row"])
         status = self.sorted["status"].to_numpy(zero_copy_only=False)
         idx = np.flatnonzero(status != "unknown")
         st, cd = status[idx], self.code[idx]
@@ -190,7 +208,10 @@ class ObservationIndex:
         other = self._accounts_elsewhere()
         if other.any():
             keep |= other[cd]
-        return self._take(idx[keep], OBSERVATION_COLUMNS).to_pandas()
+        rows = idx[keep]
+        out = self._take(rows, TRANSITION_COLUMNS).to_pandas()
+        out["row"] = rows
+        return out
 
     def _accounts_elsewhere(self) -> np.ndarray:
         """Accounts (codes) that also have rows in profiles or status_events."""
@@ -205,6 +226,32 @@ class ObservationIndex:
                 if i is not None:
                     out[i] = True
         return out
+
+
+def _rows_with_keys(files: list[str], keys: np.ndarray, columns: list[str]) -> pa.Table:
+    """``record_key`` and ``columns`` of the stored rows whose key is in ``keys`` (sorted
+    uint64), in file then row order. Read a batch at a time with the dictionary-encoded
+    columns kept encoded (provenance strings repeat: decoding every stored row's used to
+    cost seconds and most of a report's memory); only the rows kept are decoded."""
+    schema = TABLE_SCHEMAS["observations"]
+    target = pa.schema([schema.field("record_key"), *(schema.field(c) for c in columns)])
+    parts = []
+    if not len(keys):
+        return target.empty_table()
+    for path in files:
+        pf = pq.ParquetFile(path, read_dictionary=[c for c in columns if pa.types.is_string(schema.field(c).type)])
+        rk = np.asarray(pf.read(columns=["record_key"]).column(0).to_numpy(), dtype=np.uint64)
+        at = np.minimum(np.searchsorted(keys, rk), len(keys) - 1)
+        rows = np.flatnonzero(keys[at] == rk)
+        if not len(rows):
+            continue
+        have = set(pf.schema_arrow.names)
+        picked = pf.read(columns=[c for c in target.names if c in have]).take(pa.array(rows))
+        for f in target:  # columns the file predates read as nulls
+            if f.name not in have:
+                picked = picked.append_column(f.name, pa.nulls(picked.num_rows, f.type))
+        parts.append(picked.select(target.names).cast(target))
+    return pa.concat_tables(parts) if parts else target.empty_table()
 
 
 def account_observations(store: Store, platform: str, account_id: str, limit: int = MAX_POINTS) -> list[dict[str, Any]]:

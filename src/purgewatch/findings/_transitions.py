@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from purgewatch.findings._jsonable import iso, iso_series, key_hex, text_or_none
+from purgewatch.findings._observations import ObservationIndex
 from purgewatch.model import NOT_A_CHANGE, status_changes
 from purgewatch.store import Store
 
@@ -21,12 +23,16 @@ class StatusChangeTable:
 
     COLS = ["platform", "account_id", "status", "source", "source_ref", "retrieved_at", "tool_version",
             "payload_hash", "batch_id", "record_key"]
+    PROVENANCE = ["source", "source_ref", "retrieved_at", "tool_version", "payload_hash", "batch_id"]
 
     def __init__(self, store: Store, obs: pd.DataFrame, t0: pd.Timestamp | None, t1: pd.Timestamp | None,
                  group_of: dict[tuple[str, str], Any]) -> None:
         frames = []
         if len(obs):
-            o = obs[self.COLS + ["observed_at", "followers_count"]].rename(columns={"observed_at": "at"})
+            # observation rows without provenance (``row`` in the ObservationIndex: read
+            # for the few cited, see appendix)
+            o = obs[["platform", "account_id", "status", "record_key", "observed_at", "followers_count", "row"]].rename(
+                columns={"observed_at": "at"})
             o["table"], o["prefix"] = "observations", "o"
             frames.append(o)
         prof = _in_window(store.read("profiles", columns=self.COLS + ["observed_at", "followers_count"]).to_pandas(), "observed_at", t0, t1)
@@ -110,11 +116,25 @@ class StatusChangeTable:
             m &= df["platform"] == platform
         return df.loc[m, "ref"].tolist()
 
-    def appendix(self, wanted: set[str]) -> list[dict[str, Any]]:
+    def observation_rows(self, wanted: set[str]) -> list[int]:
+        """ObservationIndex rows of the wanted status changes read from observations."""
+        if not len(self.df) or "row" not in self.df:
+            return []
+        df = self.df[self.df["ref"].isin(wanted) & (self.df["table"] == "observations")]
+        return [int(x) for x in df["row"]]
+
+    def appendix(self, wanted: set[str], ob: ObservationIndex) -> list[dict[str, Any]]:
         df = self.df[self.df["ref"].isin(wanted)] if len(self.df) else self.df
+        prov: dict[int, dict[str, Any]] = {}
+        rows = self.observation_rows(wanted)
+        if rows:
+            got = ob._take(rows, self.PROVENANCE).to_pylist()
+            prov = dict(zip(rows, got, strict=True))
         out = []
         r: Any
         for r in df.itertuples(index=False):
+            if r.table == "observations":  # its provenance, read for it
+                r = SimpleNamespace(**{**r._asdict(), **prov[int(r.row)]})
             out.append(appendix_row(r, r.table, r.at))
         seen = set(df["ref"]) if len(df) else set()
         if len(self.elsewhere):

@@ -326,8 +326,14 @@ def render_html(findings: Findings, *, generated_at: str, title: str | None = No
     env = environment()
     tpl = env.get_template("report.html.j2")
     view, hidden = html_view(doc)
+    # Look-ups by id for the template: a filter over every event per charted account
+    # (or every fact per group) costs accounts x events, seconds on a large store.
+    event_at = {e["id"]: i for i, e in enumerate(view["events"])}
+    fact_of = {x["id"]: x for x in view["facts"]}
     return tpl.render(
         f=view,
+        events_named=lambda ids: [view["events"][i] for i in sorted({event_at[x] for x in ids if x in event_at})],
+        fact_value=lambda fid: fact_of[fid]["value"],
         hidden_accounts=hidden,
         charts=build_charts(view),
         css=Markup(stylesheet()),
