@@ -157,6 +157,7 @@ def detect_all(
             hit = (s_events, outlier_listing(found[0], found[1], sid, t, y, data.accounts, groups,
                                              params.series))
             _memo_put(memo_key, hit)
+            del data, sid, t, y, found  # the readings' arrays go before the statuses are read
         out += hit[0]
         listing = list(hit[1])
     if wanted & {"suspension_wave", "reinstatement_wave"}:

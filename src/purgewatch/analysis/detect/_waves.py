@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from purgewatch.analysis.detect._event import Event, iso
 from purgewatch.analysis.detect._scan import Burst, scan_bursts
@@ -56,8 +57,10 @@ class Transitions:
 def transitions(key: np.ndarray, time: np.ndarray, status: np.ndarray, is_event: np.ndarray) -> Transitions:
     """Transitions from status readings sorted by (key, time): the suspensions and
     reinstatements of :func:`purgewatch.model.status_changes` (the report counts the same)."""
-    ch = status_changes(key, status, is_event)
-    key, time = key[ch.index], time[ch.index]
+    rows = _not_repeats(key, status, is_event)
+    ch = status_changes(key[rows], status[rows], is_event[rows])
+    index = rows[ch.index]
+    key, time = key[index], time[index]
     n = len(key)
     since = time.copy()
     if n > 1:
@@ -66,6 +69,25 @@ def transitions(key: np.ndarray, time: np.ndarray, status: np.ndarray, is_event:
     m = susp | rein
     kind = np.where(susp, "suspension_wave", "reinstatement_wave")
     return Transitions(key[m], time[m], since[m], kind[m], ch.status[m])
+
+
+def _not_repeats(key: np.ndarray, status: np.ndarray, is_event: np.ndarray) -> np.ndarray:
+    """Positions of the readings :func:`transitions` needs: all but the ``unknown`` ones
+    and those inside a run of one status (same account and status as the known readings
+    before and after it, not a stream event). Such a reading is never a change, is no
+    change's previous reading, and leaves the effective status (carry_enforcement) of
+    every other reading as it was: the run's first and last readings stay. A store of
+    daily looks at steady accounts is millions of them."""
+    code, words = pd.factorize(np.asarray(status, dtype=object), use_na_sentinel=False)
+    unknown = [i for i, w in enumerate(words) if isinstance(w, str) and w == "unknown"]
+    known = np.flatnonzero(code != unknown[0]) if unknown else np.arange(len(code))
+    k, c, ev = np.asarray(key)[known], code[known], np.asarray(is_event, dtype=bool)[known]
+    as_before = np.zeros(len(known), dtype=bool)
+    if len(known) > 1:
+        as_before[1:] = (k[1:] == k[:-1]) & (c[1:] == c[:-1])
+    as_after = np.zeros(len(known), dtype=bool)
+    as_after[:-1] = as_before[1:]
+    return known[~(as_before & as_after & ~ev)]
 
 
 def find_waves(tr: Transitions, accounts: list[tuple[str, str]], groups: np.ndarray,
