@@ -33,6 +33,18 @@ def iso(value: Any) -> str | None:
 
 def plain(obj: Any) -> Any:
     """Convert analysis answers (dataclasses, numpy, Arrow, pandas, datetimes) to JSON types."""
+    t = type(obj)
+    # The exact JSON types first, each answered as the general branches below would: a
+    # large report converts millions of them, and those branches probe every value for
+    # to_json and dataclass-ness before reaching dict or list.
+    if t is str or t is int or t is bool or obj is None:
+        return obj
+    if t is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in obj.items()}
+    if t is list:
+        return [plain(v) for v in obj]
+    if t is float:
+        return None if (math.isnan(obj) or math.isinf(obj)) else obj
     if obj is None or isinstance(obj, bool | str):
         return obj
     if isinstance(obj, int):

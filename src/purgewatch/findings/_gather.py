@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
 
 from purgewatch.findings._accounts import (
     SeriesRefs,
@@ -77,7 +78,14 @@ def gather_findings(
 
     Deterministic: calling it twice on the same store gives equal findings. ``progress``
     is told the name of each stage as it starts (for a progress display)."""
-    step = progress or (lambda _stage: None)
+    told = progress or (lambda _stage: None)
+
+    def step(stage: str) -> None:
+        # What a stage freed goes back to the system before the next one allocates (the
+        # Arrow pool keeps freed pages otherwise: the stages' peaks would stack).
+        pa.default_memory_pool().release_unused()
+        told(stage)
+
     run = _Run(store, parse_zoned(start), parse_zoned(end), sorted(set(groups)) if groups else None)
 
     watch, run.availability["watchlist"] = watched_accounts(store)
@@ -89,6 +97,11 @@ def gather_findings(
     # two peaks of memory do not stack.
     step("detecting events")
     found, outliers, run.availability["detect"] = detected_events(store)
+    # The camp comparison reads every account's facts: computed before the observations
+    # are indexed so that its memory and theirs do not stack (cited further down, in the
+    # order its facts always had).
+    step("comparing groups")
+    compared = compare_groups_of(store, run.t0, run.t1)
 
     step("reading observations")
     ob = ObservationIndex(store, run.t0, run.t1)
@@ -114,8 +127,7 @@ def gather_findings(
         store, [e for e in events if e["shown"]], explain_limit, run.availability["detect"] == "ok", keys)
     _cite_explains(explains, run.facts)
 
-    step("comparing groups")
-    compare, run.availability["compare"] = compare_groups_of(store, run.t0, run.t1)
+    compare, run.availability["compare"] = compared
     _scope_and_cite_compare(compare, accounts, run)
 
     step("forensics")
@@ -131,7 +143,7 @@ def gather_findings(
                                               events=events, account_rows=accounts))
 
     step("collecting the evidence rows")
-    return Findings(
+    found_all = Findings(
         scope=Scope(iso(run.t0), iso(run.t1), run.group_filter),
         availability=run.availability, notes=run.notes, summary=summary, events=events, outliers=outliers,
         waves=[e["id"] for e in events if e["kind"] in WAVE_KINDS], accounts=accounts,
@@ -141,6 +153,8 @@ def gather_findings(
         snapshots=snapshot_appendix(store, run.facts.referenced), provenance=provenance_of(store),
         sections=sections, tool_version=TOOL_VERSION,
     )
+    pa.default_memory_pool().release_unused()
+    return found_all
 
 
 def _cite_events(events: list[Record], transitions: StatusChangeTable, facts: FactRegistry) -> None:

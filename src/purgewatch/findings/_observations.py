@@ -199,8 +199,13 @@ class ObservationIndex:
         interleave)."""
         if not len(self.code):
             return pd.DataFrame(columns=[*TRANSITION_COLUMNS, "row"])
-        status = self.sorted["status"].to_numpy(zero_copy_only=False)
-        idx = np.flatnonzero(status != "unknown")
+        import pyarrow.compute as pc
+
+        # statuses as codes of their few words (no Python string per reading)
+        enc = pc.dictionary_encode(self.sorted["status"]).combine_chunks()
+        status = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        words = enc.dictionary.to_pylist()
+        idx = np.flatnonzero(status != words.index("unknown")) if "unknown" in words else np.arange(len(status))
         st, cd = status[idx], self.code[idx]
         keep = np.ones(len(idx), dtype=bool)
         if len(idx) > 1:
@@ -229,20 +234,23 @@ class ObservationIndex:
 
 
 def _rows_with_keys(files: list[str], keys: np.ndarray, columns: list[str]) -> pa.Table:
-    """``record_key`` and ``columns`` of the stored rows whose key is in ``keys`` (sorted
-    uint64), in file then row order. Read a batch at a time with the dictionary-encoded
-    columns kept encoded (provenance strings repeat: decoding every stored row's used to
-    cost seconds and most of a report's memory); only the rows kept are decoded."""
+    """``record_key`` and ``columns`` of the stored rows whose key is in ``keys`` (unique
+    uint64), in file then row order. Read a file at a time, its keys first (the other
+    columns only of files holding wanted rows), with the dictionary-encoded columns kept
+    encoded (provenance strings repeat: decoding every stored row's used to cost seconds
+    and most of a report's memory); only the rows kept are decoded."""
+    import pyarrow.compute as pc
+
     schema = TABLE_SCHEMAS["observations"]
     target = pa.schema([schema.field("record_key"), *(schema.field(c) for c in columns)])
     parts = []
     if not len(keys):
         return target.empty_table()
+    value_set = pa.array(keys, pa.uint64())
     for path in files:
         pf = pq.ParquetFile(path, read_dictionary=[c for c in columns if pa.types.is_string(schema.field(c).type)])
-        rk = np.asarray(pf.read(columns=["record_key"]).column(0).to_numpy(), dtype=np.uint64)
-        at = np.minimum(np.searchsorted(keys, rk), len(keys) - 1)
-        rows = np.flatnonzero(keys[at] == rk)
+        mask = pc.is_in(pf.read(columns=["record_key"]).column(0), value_set=value_set)
+        rows = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))
         if not len(rows):
             continue
         have = set(pf.schema_arrow.names)

@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -433,8 +433,24 @@ def _embedded(findings: dict[str, Any]) -> Markup:
 
 def findings_json(findings: Findings, *, generated_at: str) -> str:
     """The JSON bundle: the findings document with its generation time."""
+    return "".join(_findings_json_parts(findings, generated_at=generated_at))
+
+
+def _findings_json_parts(findings: Findings | dict[str, Any], *, generated_at: str) -> Iterator[str]:
+    """:func:`findings_json` in pieces of about a megabyte: written as they come, a large
+    bundle is never held whole (nor the million small strings it is encoded from)."""
     doc = {"generated_at": generated_at, **_doc(findings)}
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False) + "\n"
+    enc = json.JSONEncoder(ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False)
+    buf: list[str] = []
+    size = 0
+    for chunk in enc.iterencode(doc):
+        buf.append(chunk)
+        size += len(chunk)
+        if size >= 1 << 20:
+            yield "".join(buf)
+            buf, size = [], 0
+    buf.append("\n")
+    yield "".join(buf)
 
 
 def _csv(rows: Iterable[dict[str, Any]], cols: Sequence[str] | None = None) -> str:
@@ -571,11 +587,14 @@ def output_paths(out: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     return p / "report.html", p / "findings.json", p / "csv"
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | Iterable[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
+        if isinstance(text, str):
+            fh.write(text)
+        else:
+            fh.writelines(text)
     os.replace(tmp, path)
 
 
@@ -602,7 +621,7 @@ def write_report(
     stamp = generation_time(generated_at)
     doc: Any = findings.to_json()  # converted once for the three renderers
     _write(html_path, render_html(doc, generated_at=stamp, title=title, tz=tz))
-    _write(json_path, findings_json(doc, generated_at=stamp))
+    _write(json_path, _findings_json_parts(doc, generated_at=stamp))
     for name, text in csv_bundle(doc).items():
         _write(csv_dir / name, text)
     return ReportFiles(html_path, json_path, csv_dir, stamp)
