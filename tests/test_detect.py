@@ -508,3 +508,37 @@ def test_a_regain_campaign_after_a_quiet_stretch_is_reported_surge_by_surge() ->
         y[200 + 8 * k:] += 800
     surges = [e for e in events_for(t, y) if e.kind == "follower_surge"]
     assert len(surges) == 6
+
+
+def _transitions_of_every_reading(key: np.ndarray, time: np.ndarray, status: np.ndarray,
+                                  is_event: np.ndarray) -> list[tuple[int, float, float, str, object]]:
+    """What transitions() answered before it skipped the readings inside a run of one
+    status: status_changes over every reading."""
+    from purgewatch.model import REINSTATED, SUSPENDED, status_changes
+
+    ch = status_changes(key, status, is_event)
+    k, t = key[ch.index], time[ch.index]
+    since = t.copy()
+    since[1:] = np.where(k[1:] == k[:-1], t[:-1], t[1:])
+    return [(int(k[i]), float(t[i]), float(since[i]), "suspension_wave" if d == SUSPENDED else "reinstatement_wave",
+             ch.status[i]) for i, d in enumerate(ch.direction) if d in (SUSPENDED, REINSTATED)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_transitions_skipping_steady_runs_answers_as_over_every_reading(seed: int) -> None:
+    from purgewatch.analysis.detect._waves import transitions
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    words = np.array(["active", "suspended", "takendown", "suspended_or_deleted", "deleted", "unknown", None],
+                     dtype=object)
+    # long steady runs (the case skipped) broken by changes, look-up failures and events
+    runs = rng.integers(1, 30, size=n)
+    status = np.repeat(words[rng.choice(len(words), size=n, p=[.4, .15, .05, .15, .1, .1, .05])], runs)
+    key = np.sort(rng.integers(0, max(2, n // 20), size=len(status)))
+    time = np.arange(len(status), dtype=np.float64)
+    is_event = rng.random(len(status)) < 0.05
+    tr = transitions(key, time, status, is_event)
+    got = [(int(k), float(t), float(s), str(kind), st)
+           for k, t, s, kind, st in zip(tr.key, tr.time, tr.since, tr.kind, tr.status, strict=True)]
+    assert got == _transitions_of_every_reading(key, time, status, is_event)
