@@ -4,8 +4,11 @@
     python benchmarks/followers_scale.py --scale 0.01     # a quick check (1% of the sizes)
 
 twitter-watch diffed the follower lists of about 5,000 seed accounts every day. This
-generates that in process and ingests it through the library (``add_snapshot``, one
-writer per day, as a daily job would):
+generates that in process and ingests it through the library (``add_snapshot``) with
+one writer held for the whole run, as ``purgewatch watch`` holds one (it keeps the id
+catalogue's hash table and each account's latest list from day to day), committing at
+the end of each day; ``--writer-per-day`` opens one per day instead (a cron job: the
+catalogue and the previous lists are read back from the store every day):
 
 * ``--accounts`` watched accounts with heavy-tailed audiences (Zipf over rank, the largest
   ``--largest`` followers, most under 10k), ``--edges`` follower slots in all, drawn from
@@ -27,6 +30,7 @@ average is printed with every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -43,7 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from purgewatch.model import TS
-from purgewatch.store import Store
+from purgewatch.store import BatchWriter, Store
 from purgewatch.store import snapshots as snap
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -65,11 +69,20 @@ def zipf_sizes(n: int, total: int, largest: int) -> np.ndarray:
 class Population:
     """X-like ids with skewed popularity: the follower of rank r (0-based) is drawn with
     probability about proportional to (r + 1)**-0.5, by inverting its CDF (r = n * u**2),
-    so drawing needs no table. Indices are int32 (the population is below 2**31)."""
+    so drawing needs no table. Indices are int32 (the population is below 2**31).
+
+    The ids are distinct without a uniqueness pass (which, over 3e7 random draws, took a
+    few GB): rank r's id is ``(r * odd mod 2**61) + 10**9`` with a random odd multiplier,
+    a bijection of the ranks scattered over 61 bits."""
 
     def __init__(self, n: int, rng: np.random.Generator) -> None:
-        ids = np.unique(rng.integers(10**9, 2**62, int(n * 1.02), dtype=np.int64))
-        self.ids = rng.permutation(ids)[:n].astype(np.uint64)
+        odd = np.uint64(int(rng.integers(2**40, 2**61)) | 1)
+        ids = np.arange(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            ids *= odd
+        ids &= np.uint64(2**61 - 1)
+        ids += np.uint64(10**9)
+        self.ids = ids
         self.n = n
         self.rng = rng
 
@@ -148,6 +161,8 @@ def main() -> None:
     ap.add_argument("--suspend", type=float, default=0.002, help="share of the population suspended per day")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply accounts, edges, population, largest")
     ap.add_argument("--commit-edges", type=float, default=5e6, help="commit a batch every this many follower slots")
+    ap.add_argument("--writer-per-day", action="store_true",
+                    help="open a writer per day (a cron job) instead of one for the run (watch)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--log", type=Path, default=None, help="also append each day's figures (JSON lines) here")
@@ -182,8 +197,30 @@ def main() -> None:
             log.write(line + "\n")
             log.flush()
 
+    def ingest_day(w: BatchWriter, day: datetime, fates_ids: list[np.ndarray], fates_status: list[str]) -> None:
+        if fates_ids:
+            who = pop.ids[np.concatenate(fates_ids)]
+            n = len(who)
+            w.add("profiles", pa.table({
+                "platform": pa.repeat(pa.scalar("x"), n),
+                "account_id": pa.array(who).cast(pa.string()),
+                "observed_at": pa.array(np.full(n, np.datetime64(day.replace(tzinfo=None), "us")), TS),
+                "status": pa.array(fates_status, pa.string()),
+            }))
+        pending = 0
+        for a, aud in enumerate(audiences):
+            snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
+                              follower_ids=pop.ids[aud])
+            pending += len(aud)
+            if pending >= args.commit_edges:
+                w.commit()
+                pending = 0
+        w.commit()  # the day is visible when its ingest ends
+
     emit({"generated": True, "generator_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
           "load": round(os.getloadavg()[0], 2)})
+    writer: BatchWriter | None = None
+    stack = contextlib.ExitStack()
     try:
         for day_i in range(args.days):
             day = T0 + timedelta(days=day_i)
@@ -211,24 +248,13 @@ def main() -> None:
                 fates_status = ["active"] * (len(np.concatenate(fates_ids)) - len(wave)) + ["suspended"] * len(wave)
             generate_s = time.perf_counter() - g
             t, c = time.perf_counter(), time.process_time()
-            with store.writer(command="bench", source="followers_scale") as w:
-                if fates_ids:
-                    who = pop.ids[np.concatenate(fates_ids)]
-                    n = len(who)
-                    w.add("profiles", pa.table({
-                        "platform": pa.repeat(pa.scalar("x"), n),
-                        "account_id": pa.array(who).cast(pa.string()),
-                        "observed_at": pa.array(np.full(n, np.datetime64(day.replace(tzinfo=None), "us")), TS),
-                        "status": pa.array(fates_status, pa.string()),
-                    }))
-                pending = 0
-                for a, aud in enumerate(audiences):
-                    snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
-                                      follower_ids=pop.ids[aud])
-                    pending += len(aud)
-                    if pending >= args.commit_edges:
-                        w.commit()
-                        pending = 0
+            if args.writer_per_day:
+                with store.writer(command="bench", source="followers_scale") as w:
+                    ingest_day(w, day, fates_ids, fates_status)
+            else:
+                if writer is None:
+                    writer = stack.enter_context(store.writer(command="bench", source="followers_scale"))
+                ingest_day(writer, day, fates_ids, fates_status)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             rec = {"day": day_i, "generate_s": round(generate_s, 1), "ingest_s": round(wall, 2), "ingest_cpu_s": round(cpu, 2),
                    "store_mb": round(store_bytes(root) / 1e6, 1),
@@ -249,6 +275,7 @@ def main() -> None:
                   "store_bits_per_edge_per_day": round(per_day[-1]["store_mb"] * 8e6 / (sizes.sum() * args.days), 2),
                   "peak_rss_mb": max(r["peak_rss_mb"] for r in per_day)})
     finally:
+        stack.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

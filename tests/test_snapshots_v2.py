@@ -221,7 +221,7 @@ def test_v2_chain_with_mid_chain_arrivals_leaving(store: Store, commit_every: in
 
 def test_v2_chain_when_the_full_set_is_evicted_from_the_writer(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # The full snapshot is queued in this writer and evicted: its removals fall back to sids.
-    monkeypatch.setattr(snap, "_CACHE_ELEMENTS", 1)
+    monkeypatch.setattr(snap, "_CACHE_BYTES", 1)
     _seed_pool(store)
     days = _chain_lists(13, 5)
     lists: dict[str, list[str]] = {}

@@ -70,8 +70,11 @@ ENCODING_CHANGE_V1 = "sidset-change-v1"  # still read; no longer written
 MAX_CHAIN = 29
 # A change is kept only when it is smaller than this fraction of the full encoding.
 _CHANGE_MAX_RATIO = 0.5
-# Sid sets a writer keeps in memory to diff the next snapshot of the same account.
-_CACHE_ELEMENTS = 40_000_000
+# Bytes of lists a writer keeps in memory to diff the next snapshot of the same account
+# without decoding the previous one (a long-running writer, e.g. ``watch``, keeps each
+# watched account's latest list and its chain's full set: 8 bytes a follower slot with
+# sids below 2**31, so 10^8 slots fit).
+_CACHE_BYTES = 1 << 30
 # Decoded full sets (chain roots) a reader keeps: v2 changes are ranks into them.
 _FULL_CACHE_ELEMENTS = 20_000_000
 
@@ -196,6 +199,7 @@ class _Reader:
         self.meta, self.table = hit
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
+        self.full_bytes: dict[str, int] = {}  # encoded size of the full sets read
         self._groups: OrderedDict[tuple[str, int, str], pa.ChunkedArray] = OrderedDict()
         self._group_bytes = 0
 
@@ -246,6 +250,7 @@ class _Reader:
             return hit
         data = self.payload(m, "payload")
         assert data is not None
+        self.full_bytes[m.snapshot_id] = len(data)
         kind, arrays = _codec.decode_set_payload(data)
         if kind != _codec.KIND_FULL:
             raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
@@ -287,6 +292,7 @@ class _Reader:
             return self.full_set(m)[ranks]
         data = self.payload(m, "payload")
         assert data is not None
+        self.full_bytes[m.snapshot_id] = len(data)
         if len(data) < 5 or data[4] != _codec.KIND_FULL:
             raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
         try:
@@ -522,21 +528,66 @@ class _Known:
 
 
 @dataclass
+class _Cached:
+    """A list the writer keeps: its order (oldest first) or, unordered, its sorted sids,
+    as int32 when every sid fits (half the memory; sorting it again is cheap)."""
+
+    account: tuple[str, str]
+    values: np.ndarray
+    is_order: bool
+
+    def sids(self) -> np.ndarray:
+        if self.is_order:
+            return np.sort(self.values).astype(np.int64)
+        return self.values.astype(np.int64, copy=False)
+
+    def order(self) -> np.ndarray | None:
+        return self.values.astype(np.int64, copy=False) if self.is_order else None
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    if len(values) and int(values.max()) < 2**31 and int(values.min()) >= 0:
+        return values.astype(np.int32)
+    return values.astype(np.int64, copy=False)
+
+
+@dataclass
 class _WriterState:
     reader: _Reader
     accounts: dict[tuple[str, str], list[_Known]] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)
     marked_append: bool = False  # the store is marked format 4 (APPEND orders)
-    # snapshot_id -> (sorted sids, oldest-first order or None); most recent last.
-    cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=OrderedDict)
+    # snapshot_id -> the list; least recently used first, within _CACHE_BYTES.
+    cache: OrderedDict[str, _Cached] = field(default_factory=OrderedDict)
+    cache_bytes: int = 0
+    by_account: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Encoded size of full snapshots (chain roots) seen by this writer: a change far
+    # smaller than its root's full encoding is kept without encoding today's set in full.
+    full_bytes: dict[str, int] = field(default_factory=dict)
 
-    def remember(self, snapshot_id: str, sids: np.ndarray, order: np.ndarray | None) -> None:
-        self.cache[snapshot_id] = (sids, order)
-        self.cache.move_to_end(snapshot_id)
-        total = sum(len(s) for s, _ in self.cache.values())
-        while total > _CACHE_ELEMENTS and len(self.cache) > 1:
-            _, (s, _o) = self.cache.popitem(last=False)
-            total -= len(s)
+    def cached(self, snapshot_id: str) -> _Cached | None:
+        hit = self.cache.get(snapshot_id)
+        if hit is not None:
+            self.cache.move_to_end(snapshot_id)
+        return hit
+
+    def remember(
+        self, snapshot_id: str, account: tuple[str, str], sids: np.ndarray, order: np.ndarray | None, root: str
+    ) -> None:
+        """Keep ``snapshot_id``'s list; the account's older lists are dropped except its
+        chain's full set (``root``), whose sids code the next change's removals."""
+        mine = self.by_account.setdefault(account, set())
+        for sid in [k for k in mine if k != root]:
+            mine.discard(sid)
+            self.cache_bytes -= self.cache.pop(sid).values.nbytes
+        entry = _Cached(account, _compact(order if order is not None else sids), order is not None)
+        self.cache[snapshot_id] = entry
+        mine.add(snapshot_id)
+        self.cache_bytes += entry.values.nbytes
+        while self.cache_bytes > _CACHE_BYTES and len(self.cache) > 1:
+            sid, old = self.cache.popitem(last=False)
+            self.by_account[old.account].discard(sid)
+            self.cache_bytes -= old.values.nbytes
 
 
 _STATES: weakref.WeakKeyDictionary[BatchWriter, _WriterState] = weakref.WeakKeyDictionary()
@@ -635,10 +686,9 @@ def _root_sids(st: _WriterState, root: str) -> np.ndarray | None:
     """The sids of a chain's full snapshot: from the writer's cache (kept fresh there, as
     every change of the chain needs it) or decoded once by the reader; None when it was
     queued in this writer and has been evicted since."""
-    cached = st.cache.get(root)
+    cached = st.cached(root)
     if cached is not None:
-        st.cache.move_to_end(root)
-        return cached[0]
+        return cached.sids()
     if root in st.reader.meta:
         return st.reader.full_set(st.reader.meta[root])
     return None
@@ -699,13 +749,15 @@ def add_snapshot(
 
     key = (platform, account_id)
     known = st.accounts.setdefault(key, [])
-    full = _codec.encode_full(sids)
-    payload, base, depth, root = full, None, 0, snapshot_id
+    payload: bytes | None = None
+    base: str | None = None
+    depth, root = 0, snapshot_id
     base_order: np.ndarray | None = None
     removed = added = np.zeros(0, dtype=np.int64)
     candidate = None if partial else _pick_base(known, observed_at)
     if candidate is not None and candidate.depth < MAX_CHAIN:
-        cached = st.cache.get(candidate.snapshot_id)
+        hit = st.cached(candidate.snapshot_id)
+        cached = None if hit is None else (hit.sids(), hit.order())
         if cached is None and candidate.snapshot_id not in st.reader.meta:
             st.reader = _Reader(writer.store)  # it may have been committed since
         if cached is None and candidate.snapshot_id in st.reader.meta:
@@ -718,9 +770,22 @@ def add_snapshot(
             removed, added = _codec.minus(base_sids, sids), _codec.minus(sids, base_sids)
             root_sids = base_sids if candidate.depth == 0 else _root_sids(st, candidate.root)
             change = _codec.encode_change_ranks(*_ranks(root_sids, removed), added)
-            if len(change) < _CHANGE_MAX_RATIO * len(full):
-                payload, base = change, candidate.snapshot_id
-                depth, root = candidate.depth + 1, candidate.root
+            # Keep the change when it is under half of today's full encoding. When it is
+            # under a quarter of the root's (today's set is the root's after a few days
+            # of churn), today's set need not be encoded in full just to compare.
+            root_bytes = st.full_bytes.get(candidate.root, st.reader.full_bytes.get(candidate.root))
+            if root_bytes is not None and len(change) < 0.25 * root_bytes:
+                payload = change
+            else:
+                payload = _codec.encode_full(sids)
+                if len(change) < _CHANGE_MAX_RATIO * len(payload):
+                    payload = change
+            if payload is change:
+                base, depth, root = candidate.snapshot_id, candidate.depth + 1, candidate.root
+    if payload is None:
+        payload = _codec.encode_full(sids)
+    if base is None:
+        st.full_bytes[snapshot_id] = len(payload)
 
     order_payload: bytes | None = None
     if order is not None:
@@ -759,5 +824,5 @@ def add_snapshot(
     st.ids.add(snapshot_id)
     known.append(_Known(snapshot_id, observed_at, bool(partial), depth, root))
     if not partial:
-        st.remember(snapshot_id, sids, order)
+        st.remember(snapshot_id, key, sids, order, root)
     return snapshot_id
