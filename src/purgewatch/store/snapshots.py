@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from purgewatch.errors import AnalysisError, InputError, StoreError
-from purgewatch.model import TABLE_SCHEMAS, TS
+from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.store import _catalogue, _codec, _layout
 from purgewatch.store._store import BatchWriter, Store
 
@@ -561,6 +561,8 @@ class _WriterState:
     cache: OrderedDict[str, _Cached] = field(default_factory=OrderedDict)
     cache_bytes: int = 0
     by_account: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Rows queued since the last commit, handed to the writer as one table (flush).
+    rows: list[tuple[object, ...]] = field(default_factory=list)
     # Encoded size of full snapshots (chain roots) seen by this writer: a change far
     # smaller than its root's full encoding is kept without encoding today's set in full.
     full_bytes: dict[str, int] = field(default_factory=dict)
@@ -588,6 +590,26 @@ class _WriterState:
             sid, old = self.cache.popitem(last=False)
             self.by_account[old.account].discard(sid)
             self.cache_bytes -= old.values.nbytes
+
+
+_ROW_COLUMNS = (
+    "snapshot_id", "platform", "account_id", "observed_at", "completed_at", "partial", "n_followers",
+    "base_snapshot_id", "encoding", "payload", "order_payload", "source", "source_ref", "payload_hash",
+)
+
+
+def _flush_rows(writer: BatchWriter, st: _WriterState) -> None:
+    """Queue the buffered snapshot rows with the writer as one table (adding rows one
+    by one cost about a millisecond each in keys and conversions: seconds a day for
+    thousands of watched accounts)."""
+    if not st.rows:
+        return
+    rows, st.rows = st.rows, []
+    schema = TABLE_SCHEMAS["snapshots"]
+    columns = {
+        name: pa.array([r[i] for r in rows], schema.field(name).type) for i, name in enumerate(_ROW_COLUMNS)
+    }
+    writer.add("snapshots", pa.table(columns))
 
 
 _STATES: weakref.WeakKeyDictionary[BatchWriter, _WriterState] = weakref.WeakKeyDictionary()
@@ -628,6 +650,7 @@ def _state(writer: BatchWriter) -> _WriterState:
                 _Known(m.snapshot_id, m.observed_at, m.partial, *place(m.snapshot_id))
             )
         _STATES[writer] = st
+        writer.on_flush(lambda: _flush_rows(writer, st))
     return st
 
 
@@ -802,25 +825,9 @@ def add_snapshot(
         else:
             order_payload = _codec.encode_order(order, sids, _codec.ORDER_REF_SORTED)
 
-    row = pa.table(
-        {
-            "snapshot_id": [snapshot_id],
-            "platform": [platform],
-            "account_id": [account_id],
-            "observed_at": pa.array([observed_at], TS),
-            "completed_at": pa.array([completed_at], TS),
-            "partial": [bool(partial)],
-            "n_followers": pa.array([len(sids)], pa.int64()),
-            "base_snapshot_id": pa.array([base], pa.string()),
-            "encoding": [ENCODING_CHANGE if base is not None else ENCODING_FULL],
-            "payload": pa.array([payload], pa.large_binary()),
-            "order_payload": pa.array([order_payload], pa.large_binary()),
-            "source": pa.array([source], pa.string()),
-            "source_ref": pa.array([source_ref], pa.string()),
-            "payload_hash": pa.array([payload_hash], pa.string()),
-        }
-    )
-    writer.add("snapshots", row)
+    st.rows.append((snapshot_id, platform, account_id, observed_at, completed_at, bool(partial), len(sids), base,
+                    ENCODING_CHANGE if base is not None else ENCODING_FULL, payload, order_payload, source,
+                    source_ref, payload_hash))
     st.ids.add(snapshot_id)
     known.append(_Known(snapshot_id, observed_at, bool(partial), depth, root))
     if not partial:
