@@ -72,19 +72,22 @@ class Population:
     so drawing needs no table. Indices are int32 (the population is below 2**31).
 
     The ids are distinct without a uniqueness pass (which, over 3e7 random draws, took a
-    few GB): rank r's id is ``(r * odd mod 2**61) + 10**9`` with a random odd multiplier,
-    a bijection of the ranks scattered over 61 bits."""
+    few GB) and are not stored: rank r's id is ``(r * odd mod 2**61) + 10**9`` with a
+    random odd multiplier, a bijection of the ranks scattered over 61 bits."""
 
     def __init__(self, n: int, rng: np.random.Generator) -> None:
-        odd = np.uint64(int(rng.integers(2**40, 2**61)) | 1)
-        ids = np.arange(n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            ids *= odd
-        ids &= np.uint64(2**61 - 1)
-        ids += np.uint64(10**9)
-        self.ids = ids
+        self.odd = np.uint64(int(rng.integers(2**40, 2**61)) | 1)
         self.n = n
         self.rng = rng
+
+    def ids(self, idx: np.ndarray) -> np.ndarray:
+        """The X-like ids (uint64) of population indices."""
+        out = idx.astype(np.uint64)
+        with np.errstate(over="ignore"):
+            out *= self.odd
+        out &= np.uint64(2**61 - 1)
+        out += np.uint64(10**9)
+        return out
 
     def draw(self, k: int, banned: tuple[np.ndarray, ...] = ()) -> np.ndarray:
         """``k`` distinct population indices, skewed to popular ones, none where one of
@@ -199,7 +202,7 @@ def main() -> None:
 
     def ingest_day(w: BatchWriter, day: datetime, fates_ids: list[np.ndarray], fates_status: list[str]) -> None:
         if fates_ids:
-            who = pop.ids[np.concatenate(fates_ids)]
+            who = pop.ids(np.concatenate(fates_ids))
             n = len(who)
             w.add("profiles", pa.table({
                 "platform": pa.repeat(pa.scalar("x"), n),
@@ -210,7 +213,7 @@ def main() -> None:
         pending = 0
         for a, aud in enumerate(audiences):
             snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
-                              follower_ids=pop.ids[aud])
+                              follower_ids=pop.ids(aud))
             pending += len(aud)
             if pending >= args.commit_edges:
                 w.commit()
