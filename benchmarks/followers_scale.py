@@ -20,7 +20,9 @@ catalogue and the previous lists are read back from the store every day):
   ``profiles`` rows (suspended, or active = unfollowed);
 * measured per day: ingest wall and CPU time, store size, peak RSS (goal <= 60 s per day,
   <= 4 GB); on the last day, the daily question "which watched accounts lost followers
-  today, how many, and to what fates" answered from the store alone (goal <= 5 s).
+  today, how many, and to what fates" answered from the store alone (goal <= 5 s), in
+  this process and in a fresh one (as a user asking it meets it; with and without its
+  imports; both answers must agree).
 
 ``--scale`` multiplies accounts, edges, population and the largest audience. The output
 directory is deleted at the end (``--keep`` to keep it). The machine is shared: the load
@@ -153,6 +155,36 @@ def daily_question(store: Store, day: datetime) -> dict[str, Any]:
             "lost_follower_slots": int(len(sids)), "distinct_lost": int(len(uniq)), "fates": totals}
 
 
+_FRESH = """
+import json, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+sys.path.insert(0, sys.argv[1])
+from datetime import datetime
+import followers_scale as fs
+from purgewatch.store import Store
+t, c = time.perf_counter(), time.process_time()
+answer = fs.daily_question(Store(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))
+print(json.dumps({"answer": answer, "s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                  "with_imports_s": time.perf_counter() - t0, "with_imports_cpu_s": time.process_time() - c0}))
+"""
+
+
+def fresh_question(root: Path, day: datetime, expected: dict[str, Any]) -> dict[str, Any]:
+    """The daily question as a user meets it: a new process (no cache of this one),
+    timed with and without its imports; its answer must equal this process's."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FRESH, str(Path(__file__).resolve().parent), str(root),
+                          day.isoformat()], check=True, capture_output=True, text=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    if got["answer"] != expected:
+        raise SystemExit(f"the fresh process answered {got['answer']}, this one {expected}")
+    return {"fresh_question_s": round(got["s"], 2), "fresh_question_cpu_s": round(got["cpu_s"], 2),
+            "fresh_with_imports_s": round(got["with_imports_s"], 2),
+            "fresh_with_imports_cpu_s": round(got["with_imports_cpu_s"], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=5000)
@@ -269,6 +301,7 @@ def main() -> None:
                 rec["question_s"] = round(time.perf_counter() - t, 2)
                 rec["question_cpu_s"] = round(time.process_time() - c, 2)
                 rec["answer"] = answer
+                rec.update(fresh_question(root, day, answer))
             per_day.append(rec)
             emit(rec)
         if per_day:
