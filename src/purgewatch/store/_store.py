@@ -913,6 +913,13 @@ class BatchWriter:
         self._flush()
         return sum(t.num_rows for parts in self._pending.values() for t in parts)
 
+    def pending_bytes(self) -> int:
+        """Bytes of the rows queued for the next commit (Arrow buffers), to size batches
+        by memory rather than by rows (a full follower list is megabytes, a change bytes)."""
+        self._flush()
+        return sum(t.nbytes for parts in self._pending.values() for t in parts) + sum(
+            t.nbytes for t in self._new_accounts)
+
     def commit(self, note: str | None = None) -> CommitResult:
         """Write the queued rows as one batch and make it visible atomically."""
         self.wait()

@@ -124,6 +124,11 @@ _INDEX_FILES = 4096
 _INDEX_LOCK = threading.Lock()
 
 
+_META_FIELDS = (
+    "snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "base_snapshot_id", "encoding",
+)
+
+
 def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
     st = os.stat(f)
     key = (f, st.st_size, st.st_mtime_ns)
@@ -139,20 +144,16 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
         if c not in present:
             table = table.append_column(TABLE_SCHEMAS["snapshots"].field(c), pa.nulls(table.num_rows, TABLE_SCHEMAS["snapshots"].field(c).type))
     table = table.select(META_COLUMNS)
-    rows = table.to_pylist()
-    metas: list[_Meta] = []
-    i = 0
-    for rg in range(pf.num_row_groups):
-        for r in range(pf.metadata.row_group(rg).num_rows):
-            d = rows[i]
-            i += 1
-            metas.append(
-                _Meta(
-                    d["snapshot_id"], d["platform"], d["account_id"], d["observed_at"],
-                    bool(d["partial"]), int(d["n_followers"]), d["base_snapshot_id"],
-                    d["encoding"], f, rg, r,
-                )
-            )
+    # Column by column (one Python list each), not row dicts: a month of 5,000 watched
+    # accounts is 150,000 rows, read by every fresh process that diffs them.
+    col = {c: table.column(c).to_pylist() for c in _META_FIELDS}
+    where = [(rg, r) for rg in range(pf.num_row_groups) for r in range(pf.metadata.row_group(rg).num_rows)]
+    metas = [
+        _Meta(sid, plat, acc, at, bool(part), int(n), base, enc, f, rg, r)
+        for sid, plat, acc, at, part, n, base, enc, (rg, r) in zip(
+            *(col[c] for c in _META_FIELDS), where, strict=True
+        )
+    ]
     with _INDEX_LOCK:
         _INDEX[key] = (table, metas)
         while len(_INDEX) > _INDEX_FILES:
