@@ -408,6 +408,10 @@ def test_snapshot_rows_are_queued_as_one_table_per_commit(store: Store, monkeypa
         for i in range(5):
             snap.add_snapshot(w, platform="x", account_id=f"a{i}", observed_at=T0, follower_ids=[str(100 + i), "7"])
         assert w.pending_rows() == 5  # counting pending rows hands the buffered ones over
-        snap.add_snapshot(w, platform="x", account_id="b", observed_at=T0, follower_ids=["8"])
+        snap.add_snapshot(w, platform="x", account_id="b", observed_at=T0, follower_ids=[str(10**6 + i) for i in range(500)])
+        big = w.pending_bytes()  # the sixth row and the 500 new catalogue ids
+        assert big > 500 * 8 and len(added) == 2
+        w.commit()
+        assert w.pending_bytes() == 0
     assert added == [("snapshots", 5), ("snapshots", 1)]
     assert snap.list_snapshots(store).num_rows == 6
