@@ -415,3 +415,20 @@ def test_snapshot_rows_are_queued_as_one_table_per_commit(store: Store, monkeypa
         assert w.pending_bytes() == 0
     assert added == [("snapshots", 5), ("snapshots", 1)]
     assert snap.list_snapshots(store).num_rows == 6
+
+
+def test_a_closed_writer_frees_its_snapshot_state_without_a_gc_pass(store: Store) -> None:
+    # A writer's lists and catalogue are gigabytes at scale: a daily job opening one
+    # writer a day must not keep yesterday's alive in a reference cycle.
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        with store.writer(command="t", source="t") as w:
+            snap.add_snapshot(w, platform="x", account_id="a", observed_at=T0, follower_ids=["1", "2"])
+            refs = [weakref.ref(w), weakref.ref(snap._STATES[w])]
+        del w
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()

@@ -756,7 +756,7 @@ class BatchWriter:
         self._new_accounts: list[pa.Table] = []
         # Callbacks that hand rows a caller buffers (snapshot rows, one table per commit
         # instead of one per list) to add() before anything is committed or counted.
-        self._flushers: list[Callable[[], None]] = []
+        self._flushers: list[Callable[[BatchWriter], None]] = []
         self._started = datetime.now(UTC)
         self.totals: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
@@ -900,14 +900,16 @@ class BatchWriter:
         self._pending.setdefault(table, []).append(rows)
         return rows.num_rows
 
-    def on_flush(self, flush: Callable[[], None]) -> None:
-        """Call ``flush`` (which queues buffered rows with :meth:`add`) before every commit,
-        compaction or count of pending rows."""
+    def on_flush(self, flush: Callable[[BatchWriter], None]) -> None:
+        """Call ``flush(writer)`` (which queues buffered rows with :meth:`add`) before every
+        commit, compaction or count of pending rows. It is passed the writer rather than
+        closing over it: a closure holding the writer would make a reference cycle, and
+        the writer's state (gigabytes at scale) would outlive it until a GC pass."""
         self._flushers.append(flush)
 
     def _flush(self) -> None:
         for flush in self._flushers:
-            flush()
+            flush(self)
 
     def pending_rows(self) -> int:
         self._flush()

@@ -651,7 +651,7 @@ def _state(writer: BatchWriter) -> _WriterState:
                 _Known(m.snapshot_id, m.observed_at, m.partial, *place(m.snapshot_id))
             )
         _STATES[writer] = st
-        writer.on_flush(lambda: _flush_rows(writer, st))
+        writer.on_flush(lambda w: _flush_rows(w, st))
     return st
 
 
