@@ -4,8 +4,11 @@
     python benchmarks/followers_scale.py --scale 0.01     # a quick check (1% of the sizes)
 
 twitter-watch diffed the follower lists of about 5,000 seed accounts every day. This
-generates that in process and ingests it through the library (``add_snapshot``, one
-writer per day, as a daily job would):
+generates that in process and ingests it through the library (``add_snapshot``) with
+one writer held for the whole run, as ``purgewatch watch`` holds one (it keeps the id
+catalogue's hash table and each account's latest list from day to day), committing at
+the end of each day; ``--writer-per-day`` opens one per day instead (a cron job: the
+catalogue and the previous lists are read back from the store every day):
 
 * ``--accounts`` watched accounts with heavy-tailed audiences (Zipf over rank, the largest
   ``--largest`` followers, most under 10k), ``--edges`` follower slots in all, drawn from
@@ -17,7 +20,9 @@ writer per day, as a daily job would):
   ``profiles`` rows (suspended, or active = unfollowed);
 * measured per day: ingest wall and CPU time, store size, peak RSS (goal <= 60 s per day,
   <= 4 GB); on the last day, the daily question "which watched accounts lost followers
-  today, how many, and to what fates" answered from the store alone (goal <= 5 s).
+  today, how many, and to what fates" answered from the store alone (goal <= 5 s), in
+  this process and in a fresh one (as a user asking it meets it; with and without its
+  imports; both answers must agree).
 
 ``--scale`` multiplies accounts, edges, population and the largest audience. The output
 directory is deleted at the end (``--keep`` to keep it). The machine is shared: the load
@@ -27,6 +32,7 @@ average is printed with every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -43,7 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from purgewatch.model import TS
-from purgewatch.store import Store
+from purgewatch.store import BatchWriter, Store
 from purgewatch.store import snapshots as snap
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -65,13 +71,25 @@ def zipf_sizes(n: int, total: int, largest: int) -> np.ndarray:
 class Population:
     """X-like ids with skewed popularity: the follower of rank r (0-based) is drawn with
     probability about proportional to (r + 1)**-0.5, by inverting its CDF (r = n * u**2),
-    so drawing needs no table. Indices are int32 (the population is below 2**31)."""
+    so drawing needs no table. Indices are int32 (the population is below 2**31).
+
+    The ids are distinct without a uniqueness pass (which, over 3e7 random draws, took a
+    few GB) and are not stored: rank r's id is ``(r * odd mod 2**61) + 10**9`` with a
+    random odd multiplier, a bijection of the ranks scattered over 61 bits."""
 
     def __init__(self, n: int, rng: np.random.Generator) -> None:
-        ids = np.unique(rng.integers(10**9, 2**62, int(n * 1.02), dtype=np.int64))
-        self.ids = rng.permutation(ids)[:n].astype(np.uint64)
+        self.odd = np.uint64(int(rng.integers(2**40, 2**61)) | 1)
         self.n = n
         self.rng = rng
+
+    def ids(self, idx: np.ndarray) -> np.ndarray:
+        """The X-like ids (uint64) of population indices."""
+        out = idx.astype(np.uint64)
+        with np.errstate(over="ignore"):
+            out *= self.odd
+        out &= np.uint64(2**61 - 1)
+        out += np.uint64(10**9)
+        return out
 
     def draw(self, k: int, banned: tuple[np.ndarray, ...] = ()) -> np.ndarray:
         """``k`` distinct population indices, skewed to popular ones, none where one of
@@ -137,6 +155,36 @@ def daily_question(store: Store, day: datetime) -> dict[str, Any]:
             "lost_follower_slots": int(len(sids)), "distinct_lost": int(len(uniq)), "fates": totals}
 
 
+_FRESH = """
+import json, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+sys.path.insert(0, sys.argv[1])
+from datetime import datetime
+import followers_scale as fs
+from purgewatch.store import Store
+t, c = time.perf_counter(), time.process_time()
+answer = fs.daily_question(Store(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))
+print(json.dumps({"answer": answer, "s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                  "with_imports_s": time.perf_counter() - t0, "with_imports_cpu_s": time.process_time() - c0}))
+"""
+
+
+def fresh_question(root: Path, day: datetime, expected: dict[str, Any]) -> dict[str, Any]:
+    """The daily question as a user meets it: a new process (no cache of this one),
+    timed with and without its imports; its answer must equal this process's."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FRESH, str(Path(__file__).resolve().parent), str(root),
+                          day.isoformat()], check=True, capture_output=True, text=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    if got["answer"] != expected:
+        raise SystemExit(f"the fresh process answered {got['answer']}, this one {expected}")
+    return {"fresh_question_s": round(got["s"], 2), "fresh_question_cpu_s": round(got["cpu_s"], 2),
+            "fresh_with_imports_s": round(got["with_imports_s"], 2),
+            "fresh_with_imports_cpu_s": round(got["with_imports_cpu_s"], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=5000)
@@ -147,7 +195,10 @@ def main() -> None:
     ap.add_argument("--churn", type=float, default=0.005)
     ap.add_argument("--suspend", type=float, default=0.002, help="share of the population suspended per day")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply accounts, edges, population, largest")
-    ap.add_argument("--commit-edges", type=float, default=5e6, help="commit a batch every this many follower slots")
+    ap.add_argument("--commit-mb", type=float, default=128,
+                    help="commit a batch when this many MB are queued (full lists on day 0, changes after)")
+    ap.add_argument("--writer-per-day", action="store_true",
+                    help="open a writer per day (a cron job) instead of one for the run (watch)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--log", type=Path, default=None, help="also append each day's figures (JSON lines) here")
@@ -182,8 +233,29 @@ def main() -> None:
             log.write(line + "\n")
             log.flush()
 
+    def ingest_day(w: BatchWriter, day: datetime, fates_ids: list[np.ndarray], fates_status: list[str]) -> None:
+        if fates_ids:
+            who = pop.ids(np.concatenate(fates_ids))
+            n = len(who)
+            w.add("profiles", pa.table({
+                "platform": pa.repeat(pa.scalar("x"), n),
+                "account_id": pa.array(who).cast(pa.string()),
+                "observed_at": pa.array(np.full(n, np.datetime64(day.replace(tzinfo=None), "us")), TS),
+                "status": pa.array(fates_status, pa.string()),
+            }))
+        for a, aud in enumerate(audiences):
+            snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
+                              follower_ids=pop.ids(aud))
+            # (checked every 100 lists or after a large one: counting hands the writer
+            # the buffered snapshot rows as one table)
+            if (a % 100 == 99 or len(aud) >= 100_000) and w.pending_bytes() >= args.commit_mb * 1e6:
+                w.commit()
+        w.commit()  # the day is visible when its ingest ends
+
     emit({"generated": True, "generator_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
           "load": round(os.getloadavg()[0], 2)})
+    writer: BatchWriter | None = None
+    stack = contextlib.ExitStack()
     try:
         for day_i in range(args.days):
             day = T0 + timedelta(days=day_i)
@@ -211,24 +283,13 @@ def main() -> None:
                 fates_status = ["active"] * (len(np.concatenate(fates_ids)) - len(wave)) + ["suspended"] * len(wave)
             generate_s = time.perf_counter() - g
             t, c = time.perf_counter(), time.process_time()
-            with store.writer(command="bench", source="followers_scale") as w:
-                if fates_ids:
-                    who = pop.ids[np.concatenate(fates_ids)]
-                    n = len(who)
-                    w.add("profiles", pa.table({
-                        "platform": pa.repeat(pa.scalar("x"), n),
-                        "account_id": pa.array(who).cast(pa.string()),
-                        "observed_at": pa.array(np.full(n, np.datetime64(day.replace(tzinfo=None), "us")), TS),
-                        "status": pa.array(fates_status, pa.string()),
-                    }))
-                pending = 0
-                for a, aud in enumerate(audiences):
-                    snap.add_snapshot(w, platform="x", account_id=f"acct{a:05d}", observed_at=day,
-                                      follower_ids=pop.ids[aud])
-                    pending += len(aud)
-                    if pending >= args.commit_edges:
-                        w.commit()
-                        pending = 0
+            if args.writer_per_day:
+                with store.writer(command="bench", source="followers_scale") as w:
+                    ingest_day(w, day, fates_ids, fates_status)
+            else:
+                if writer is None:
+                    writer = stack.enter_context(store.writer(command="bench", source="followers_scale"))
+                ingest_day(writer, day, fates_ids, fates_status)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             rec = {"day": day_i, "generate_s": round(generate_s, 1), "ingest_s": round(wall, 2), "ingest_cpu_s": round(cpu, 2),
                    "store_mb": round(store_bytes(root) / 1e6, 1),
@@ -240,6 +301,7 @@ def main() -> None:
                 rec["question_s"] = round(time.perf_counter() - t, 2)
                 rec["question_cpu_s"] = round(time.process_time() - c, 2)
                 rec["answer"] = answer
+                rec.update(fresh_question(root, day, answer))
             per_day.append(rec)
             emit(rec)
         if per_day:
@@ -249,6 +311,7 @@ def main() -> None:
                   "store_bits_per_edge_per_day": round(per_day[-1]["store_mb"] * 8e6 / (sizes.sum() * args.days), 2),
                   "peak_rss_mb": max(r["peak_rss_mb"] for r in per_day)})
     finally:
+        stack.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

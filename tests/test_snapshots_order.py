@@ -166,3 +166,20 @@ def test_argsort_u64_orders_values_that_tie_in_their_kept_bits() -> None:
     v = rng.permutation(v)
     order = _catalogue.argsort_u64(v)
     assert np.array_equal(v[order], np.sort(v)) and np.array_equal(np.sort(order), np.arange(len(v)))
+
+
+def test_u64map_values_widen_past_int32() -> None:
+    # Values are kept as int32 while they fit; a larger one widens the table in place
+    # (no growth) or while it grows, and every value reads back exactly.
+    table = _catalogue.U64Map(capacity=1 << 12)
+    table.insert(np.arange(1, 11, dtype=np.uint64), np.arange(10, dtype=np.int64))
+    assert table.vals.dtype == np.int32
+    table.insert(np.array([100], dtype=np.uint64), np.array([2**40], dtype=np.int64))
+    assert table.vals.dtype == np.int64 and len(table.keys) == 1 << 12
+    grow = np.arange(1000, 4000, dtype=np.uint64)
+    table.insert(grow, grow.astype(np.int64) + 2**33)
+    assert len(table.keys) > 1 << 12
+    assert table.find(np.array([1, 10, 100, 3999, 5], dtype=np.uint64)).tolist() == [0, 9, 2**40, 3999 + 2**33, 4]
+    small = _catalogue.U64Map()
+    small.insert(np.arange(1, 5000, dtype=np.uint64), np.arange(4999, dtype=np.int64))  # grows, stays int32
+    assert small.vals.dtype == np.int32 and small.find(np.array([4999], dtype=np.uint64)).tolist() == [4998]

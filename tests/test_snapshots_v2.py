@@ -221,7 +221,7 @@ def test_v2_chain_with_mid_chain_arrivals_leaving(store: Store, commit_every: in
 
 def test_v2_chain_when_the_full_set_is_evicted_from_the_writer(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # The full snapshot is queued in this writer and evicted: its removals fall back to sids.
-    monkeypatch.setattr(snap, "_CACHE_ELEMENTS", 1)
+    monkeypatch.setattr(snap, "_CACHE_BYTES", 1)
     _seed_pool(store)
     days = _chain_lists(13, 5)
     lists: dict[str, list[str]] = {}
@@ -319,3 +319,116 @@ def test_v2_rank_past_the_full_set_is_a_store_error(store: Store, monkeypatch: p
         s2 = _add(w, T0 + timedelta(days=1), days[1])
     with pytest.raises(StoreError, match="full set of 800"):
         snap.load_followers(store, s2)
+
+
+# ------------------------------------------------------------------ a long-running writer
+
+
+def test_long_running_writer_diffs_each_day_from_its_cache(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer held across days (watch) keeps each account's latest list and its chain's
+    # full set: a day's lists are diffed without reading yesterday's back from the store,
+    # and today's set is not encoded in full when its change is far smaller.
+    _seed_pool(store)
+    days = _chain_lists(21, 6)
+    lists: dict[str, list[str]] = {}
+    encoded_full = []
+    real_full = snap._codec.encode_full
+
+    def counting_full(sids: np.ndarray) -> bytes:
+        encoded_full.append(len(sids))
+        return real_full(sids)
+
+    def no_read(*_a: object) -> None:
+        raise AssertionError("read back from the store")
+
+    monkeypatch.setattr(snap._codec, "encode_full", counting_full)
+    full_encoded_on: list[bool] = []
+    with store.writer(command="t", source="t") as w:
+        for day, ids in enumerate(days):
+            before = len(encoded_full)
+            lists[_add(w, T0 + timedelta(days=day), ids)] = ids
+            full_encoded_on.append(len(encoded_full) > before)
+            w.commit()
+            if day == 0:
+                monkeypatch.setattr(snap._Reader, "followers", no_read)
+                monkeypatch.setattr(snap._Reader, "order_oldest_first", no_read)
+                monkeypatch.setattr(snap._Reader, "full_set", no_read)
+        st = snap._STATES[w]
+        kept = st.by_account[("x", "a")]
+        assert kept == {next(iter(lists)), list(lists)[-1]}  # the chain's full set and the latest
+        assert st.cache_bytes == sum(c.values.nbytes for c in st.cache.values())
+        assert all(c.values.dtype == np.int32 for c in st.cache.values())
+        root_bytes = st.full_bytes[next(iter(lists))]
+    monkeypatch.undo()
+    stored = rows(store)
+    assert all(stored[s]["encoding"] == snap.ENCODING_CHANGE for s in list(lists)[1:])
+    # today's set was encoded in full exactly when its change was not under a quarter
+    # of the root's full encoding (day 0 is the root itself)
+    small = [len(stored[s]["payload"]) < 0.25 * root_bytes for s in lists]
+    assert full_encoded_on == [True] + [not x for x in small[1:]]
+    assert any(small[1:])
+    _check_store(store, lists)
+
+
+def test_change_near_the_full_size_is_still_compared_with_it(store: Store) -> None:
+    # A first list into an empty store gets consecutive sids: its full set encodes to
+    # almost nothing, so a later change is compared with today's full encoding and the
+    # smaller is stored.
+    ids = [str(10**12 + i) for i in range(4000)]
+    with store.writer(command="t", source="t") as w:
+        first = _add(w, T0, ids)
+        w.commit()
+        rng = np.random.default_rng(3)
+        gone = set(rng.choice(ids, 400, replace=False).tolist())
+        later = [str(10**13 + i) for i in range(400)] + [i for i in ids if i not in gone]
+        second = _add(w, T0 + timedelta(days=1), later)
+        third = _add(w, T0 + timedelta(days=2), later[5:])
+        st = snap._STATES[w]
+        assert st.full_bytes[first] < 200
+    stored = rows(store)
+    change = _codec.encode_change_ranks(
+        np.sort(np.array([ids.index(g) for g in gone])), np.zeros(0, np.int64), np.arange(4000, 4400)
+    )
+    full = stored[second]["payload"]
+    assert len(change) >= snap._CHANGE_MAX_RATIO * len(full)  # so the change was refused
+    assert stored[second]["encoding"] == snap.ENCODING_FULL
+    _check_store(store, {first: ids, second: later, third: later[5:]})
+
+
+def test_snapshot_rows_are_queued_as_one_table_per_commit(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    added: list[tuple[str, int]] = []
+    real_add = snap.BatchWriter.add
+
+    def spy(self: snap.BatchWriter, table: str, rows_: object) -> int:
+        added.append((table, rows_.num_rows))  # type: ignore[attr-defined]
+        return real_add(self, table, rows_)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snap.BatchWriter, "add", spy)
+    with store.writer(command="t", source="t") as w:
+        for i in range(5):
+            snap.add_snapshot(w, platform="x", account_id=f"a{i}", observed_at=T0, follower_ids=[str(100 + i), "7"])
+        assert w.pending_rows() == 5  # counting pending rows hands the buffered ones over
+        snap.add_snapshot(w, platform="x", account_id="b", observed_at=T0, follower_ids=[str(10**6 + i) for i in range(500)])
+        big = w.pending_bytes()  # the sixth row and the 500 new catalogue ids
+        assert big > 500 * 8 and len(added) == 2
+        w.commit()
+        assert w.pending_bytes() == 0
+    assert added == [("snapshots", 5), ("snapshots", 1)]
+    assert snap.list_snapshots(store).num_rows == 6
+
+
+def test_a_closed_writer_frees_its_snapshot_state_without_a_gc_pass(store: Store) -> None:
+    # A writer's lists and catalogue are gigabytes at scale: a daily job opening one
+    # writer a day must not keep yesterday's alive in a reference cycle.
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        with store.writer(command="t", source="t") as w:
+            snap.add_snapshot(w, platform="x", account_id="a", observed_at=T0, follower_ids=["1", "2"])
+            refs = [weakref.ref(w), weakref.ref(snap._STATES[w])]
+        del w
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()

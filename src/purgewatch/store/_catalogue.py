@@ -378,10 +378,12 @@ class U64Map:
         self._alloc(bits)
         self.size = 0
 
-    def _alloc(self, bits: int) -> None:
+    def _alloc(self, bits: int, wide: bool = False) -> None:
         self.bits = bits
         self.keys = np.full(1 << bits, _EMPTY, dtype=np.uint64)
-        self.vals = np.zeros(1 << bits, dtype=np.int64)
+        # Values (sids) as int32 while they fit: 12 bytes a slot instead of 16 (a third
+        # of a GB for 3*10^7 ids), widened to int64 by the first value that does not.
+        self.vals = np.zeros(1 << bits, dtype=np.int64 if wide else np.int32)
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -400,15 +402,18 @@ class U64Map:
             return
         if bool((keys == _EMPTY).any()):
             raise StoreError(f"numeric account id {int(_EMPTY)} is out of range", hint="pass it as a string")
+        vals = np.asarray(vals, dtype=np.int64)
+        wide = self.vals.dtype == np.int64 or bool(vals.max() > np.iinfo(np.int32).max or vals.min() < 0)
         need = int((self.size + len(keys)) / _MAX_LOAD) + 1
         if need > len(self.keys):
             old_k, old_v = self.items()
-            self._alloc((need - 1).bit_length())
+            self._alloc((need - 1).bit_length(), wide)
             self.size = 0
             if len(old_k):
                 self.insert(old_k, old_v)
             del old_k, old_v
-        vals = np.asarray(vals, dtype=np.int64)
+        elif wide and self.vals.dtype != np.int64:
+            self.vals = self.vals.astype(np.int64)
         slot = self._slots(keys)
         pend = np.arange(len(keys), dtype=np.int64)
         top = np.int64(len(self.keys) - 1)

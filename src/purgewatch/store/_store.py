@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -754,6 +754,9 @@ class BatchWriter:
         self._next_sid: int | None = None
         self._catalogue: dict[str, _catalogue.PlatformIndex] = {}
         self._new_accounts: list[pa.Table] = []
+        # Callbacks that hand rows a caller buffers (snapshot rows, one table per commit
+        # instead of one per list) to add() before anything is committed or counted.
+        self._flushers: list[Callable[[BatchWriter], None]] = []
         self._started = datetime.now(UTC)
         self.totals: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
@@ -897,8 +900,27 @@ class BatchWriter:
         self._pending.setdefault(table, []).append(rows)
         return rows.num_rows
 
+    def on_flush(self, flush: Callable[[BatchWriter], None]) -> None:
+        """Call ``flush(writer)`` (which queues buffered rows with :meth:`add`) before every
+        commit, compaction or count of pending rows. It is passed the writer rather than
+        closing over it: a closure holding the writer would make a reference cycle, and
+        the writer's state (gigabytes at scale) would outlive it until a GC pass."""
+        self._flushers.append(flush)
+
+    def _flush(self) -> None:
+        for flush in self._flushers:
+            flush(self)
+
     def pending_rows(self) -> int:
+        self._flush()
         return sum(t.num_rows for parts in self._pending.values() for t in parts)
+
+    def pending_bytes(self) -> int:
+        """Bytes of the rows queued for the next commit (Arrow buffers), to size batches
+        by memory rather than by rows (a full follower list is megabytes, a change bytes)."""
+        self._flush()
+        return sum(t.nbytes for parts in self._pending.values() for t in parts) + sum(
+            t.nbytes for t in self._new_accounts)
 
     def commit(self, note: str | None = None) -> CommitResult:
         """Write the queued rows as one batch and make it visible atomically."""
@@ -965,6 +987,7 @@ class BatchWriter:
 
     def _take(self, note: str | None) -> _Job:
         """Move the queued rows into a job (and reset the queue)."""
+        self._flush()
         rows_by_table = {t: sum(p.num_rows for p in parts) for t, parts in self._pending.items()}
         if not any(rows_by_table.values()) and not self._new_accounts:
             self._pending.clear()

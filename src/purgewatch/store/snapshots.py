@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from purgewatch.errors import AnalysisError, InputError, StoreError
-from purgewatch.model import TABLE_SCHEMAS, TS
+from purgewatch.model import TABLE_SCHEMAS
 from purgewatch.store import _catalogue, _codec, _layout
 from purgewatch.store._store import BatchWriter, Store
 
@@ -70,8 +70,11 @@ ENCODING_CHANGE_V1 = "sidset-change-v1"  # still read; no longer written
 MAX_CHAIN = 29
 # A change is kept only when it is smaller than this fraction of the full encoding.
 _CHANGE_MAX_RATIO = 0.5
-# Sid sets a writer keeps in memory to diff the next snapshot of the same account.
-_CACHE_ELEMENTS = 40_000_000
+# Bytes of lists a writer keeps in memory to diff the next snapshot of the same account
+# without decoding the previous one (a long-running writer, e.g. ``watch``, keeps each
+# watched account's latest list and its chain's full set: 8 bytes a follower slot with
+# sids below 2**31, so 10^8 slots fit).
+_CACHE_BYTES = 1 << 30
 # Decoded full sets (chain roots) a reader keeps: v2 changes are ranks into them.
 _FULL_CACHE_ELEMENTS = 20_000_000
 
@@ -121,6 +124,11 @@ _INDEX_FILES = 4096
 _INDEX_LOCK = threading.Lock()
 
 
+_META_FIELDS = (
+    "snapshot_id", "platform", "account_id", "observed_at", "partial", "n_followers", "base_snapshot_id", "encoding",
+)
+
+
 def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
     st = os.stat(f)
     key = (f, st.st_size, st.st_mtime_ns)
@@ -136,20 +144,16 @@ def _index_file(f: str) -> tuple[pa.Table, list[_Meta]]:
         if c not in present:
             table = table.append_column(TABLE_SCHEMAS["snapshots"].field(c), pa.nulls(table.num_rows, TABLE_SCHEMAS["snapshots"].field(c).type))
     table = table.select(META_COLUMNS)
-    rows = table.to_pylist()
-    metas: list[_Meta] = []
-    i = 0
-    for rg in range(pf.num_row_groups):
-        for r in range(pf.metadata.row_group(rg).num_rows):
-            d = rows[i]
-            i += 1
-            metas.append(
-                _Meta(
-                    d["snapshot_id"], d["platform"], d["account_id"], d["observed_at"],
-                    bool(d["partial"]), int(d["n_followers"]), d["base_snapshot_id"],
-                    d["encoding"], f, rg, r,
-                )
-            )
+    # Column by column (one Python list each), not row dicts: a month of 5,000 watched
+    # accounts is 150,000 rows, read by every fresh process that diffs them.
+    col = {c: table.column(c).to_pylist() for c in _META_FIELDS}
+    where = [(rg, r) for rg in range(pf.num_row_groups) for r in range(pf.metadata.row_group(rg).num_rows)]
+    metas = [
+        _Meta(sid, plat, acc, at, bool(part), int(n), base, enc, f, rg, r)
+        for sid, plat, acc, at, part, n, base, enc, (rg, r) in zip(
+            *(col[c] for c in _META_FIELDS), where, strict=True
+        )
+    ]
     with _INDEX_LOCK:
         _INDEX[key] = (table, metas)
         while len(_INDEX) > _INDEX_FILES:
@@ -196,6 +200,7 @@ class _Reader:
         self.meta, self.table = hit
         self._full: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lookups: dict[str, int] = {}  # rank lookups into a full set not decoded
+        self.full_bytes: dict[str, int] = {}  # encoded size of the full sets read
         self._groups: OrderedDict[tuple[str, int, str], pa.ChunkedArray] = OrderedDict()
         self._group_bytes = 0
 
@@ -246,6 +251,7 @@ class _Reader:
             return hit
         data = self.payload(m, "payload")
         assert data is not None
+        self.full_bytes[m.snapshot_id] = len(data)
         kind, arrays = _codec.decode_set_payload(data)
         if kind != _codec.KIND_FULL:
             raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
@@ -287,6 +293,7 @@ class _Reader:
             return self.full_set(m)[ranks]
         data = self.payload(m, "payload")
         assert data is not None
+        self.full_bytes[m.snapshot_id] = len(data)
         if len(data) < 5 or data[4] != _codec.KIND_FULL:
             raise StoreError(f"snapshot {m.snapshot_id!r} has no base but stores a change")
         try:
@@ -522,21 +529,88 @@ class _Known:
 
 
 @dataclass
+class _Cached:
+    """A list the writer keeps: its order (oldest first) or, unordered, its sorted sids,
+    as int32 when every sid fits (half the memory; sorting it again is cheap)."""
+
+    account: tuple[str, str]
+    values: np.ndarray
+    is_order: bool
+
+    def sids(self) -> np.ndarray:
+        if self.is_order:
+            return np.sort(self.values).astype(np.int64)
+        return self.values.astype(np.int64, copy=False)
+
+    def order(self) -> np.ndarray | None:
+        return self.values.astype(np.int64, copy=False) if self.is_order else None
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    if len(values) and int(values.max()) < 2**31 and int(values.min()) >= 0:
+        return values.astype(np.int32)
+    return values.astype(np.int64, copy=False)
+
+
+@dataclass
 class _WriterState:
     reader: _Reader
     accounts: dict[tuple[str, str], list[_Known]] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)
     marked_append: bool = False  # the store is marked format 4 (APPEND orders)
-    # snapshot_id -> (sorted sids, oldest-first order or None); most recent last.
-    cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=OrderedDict)
+    # snapshot_id -> the list; least recently used first, within _CACHE_BYTES.
+    cache: OrderedDict[str, _Cached] = field(default_factory=OrderedDict)
+    cache_bytes: int = 0
+    by_account: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Rows queued since the last commit, handed to the writer as one table (flush).
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    # Encoded size of full snapshots (chain roots) seen by this writer: a change far
+    # smaller than its root's full encoding is kept without encoding today's set in full.
+    full_bytes: dict[str, int] = field(default_factory=dict)
 
-    def remember(self, snapshot_id: str, sids: np.ndarray, order: np.ndarray | None) -> None:
-        self.cache[snapshot_id] = (sids, order)
-        self.cache.move_to_end(snapshot_id)
-        total = sum(len(s) for s, _ in self.cache.values())
-        while total > _CACHE_ELEMENTS and len(self.cache) > 1:
-            _, (s, _o) = self.cache.popitem(last=False)
-            total -= len(s)
+    def cached(self, snapshot_id: str) -> _Cached | None:
+        hit = self.cache.get(snapshot_id)
+        if hit is not None:
+            self.cache.move_to_end(snapshot_id)
+        return hit
+
+    def remember(
+        self, snapshot_id: str, account: tuple[str, str], sids: np.ndarray, order: np.ndarray | None, root: str
+    ) -> None:
+        """Keep ``snapshot_id``'s list; the account's older lists are dropped except its
+        chain's full set (``root``), whose sids code the next change's removals."""
+        mine = self.by_account.setdefault(account, set())
+        for sid in [k for k in mine if k != root]:
+            mine.discard(sid)
+            self.cache_bytes -= self.cache.pop(sid).values.nbytes
+        entry = _Cached(account, _compact(order if order is not None else sids), order is not None)
+        self.cache[snapshot_id] = entry
+        mine.add(snapshot_id)
+        self.cache_bytes += entry.values.nbytes
+        while self.cache_bytes > _CACHE_BYTES and len(self.cache) > 1:
+            sid, old = self.cache.popitem(last=False)
+            self.by_account[old.account].discard(sid)
+            self.cache_bytes -= old.values.nbytes
+
+
+_ROW_COLUMNS = (
+    "snapshot_id", "platform", "account_id", "observed_at", "completed_at", "partial", "n_followers",
+    "base_snapshot_id", "encoding", "payload", "order_payload", "source", "source_ref", "payload_hash",
+)
+
+
+def _flush_rows(writer: BatchWriter, st: _WriterState) -> None:
+    """Queue the buffered snapshot rows with the writer as one table (adding rows one
+    by one cost about a millisecond each in keys and conversions: seconds a day for
+    thousands of watched accounts)."""
+    if not st.rows:
+        return
+    rows, st.rows = st.rows, []
+    schema = TABLE_SCHEMAS["snapshots"]
+    columns = {
+        name: pa.array([r[i] for r in rows], schema.field(name).type) for i, name in enumerate(_ROW_COLUMNS)
+    }
+    writer.add("snapshots", pa.table(columns))
 
 
 _STATES: weakref.WeakKeyDictionary[BatchWriter, _WriterState] = weakref.WeakKeyDictionary()
@@ -577,6 +651,7 @@ def _state(writer: BatchWriter) -> _WriterState:
                 _Known(m.snapshot_id, m.observed_at, m.partial, *place(m.snapshot_id))
             )
         _STATES[writer] = st
+        writer.on_flush(lambda w: _flush_rows(w, st))
     return st
 
 
@@ -635,10 +710,9 @@ def _root_sids(st: _WriterState, root: str) -> np.ndarray | None:
     """The sids of a chain's full snapshot: from the writer's cache (kept fresh there, as
     every change of the chain needs it) or decoded once by the reader; None when it was
     queued in this writer and has been evicted since."""
-    cached = st.cache.get(root)
+    cached = st.cached(root)
     if cached is not None:
-        st.cache.move_to_end(root)
-        return cached[0]
+        return cached.sids()
     if root in st.reader.meta:
         return st.reader.full_set(st.reader.meta[root])
     return None
@@ -699,13 +773,15 @@ def add_snapshot(
 
     key = (platform, account_id)
     known = st.accounts.setdefault(key, [])
-    full = _codec.encode_full(sids)
-    payload, base, depth, root = full, None, 0, snapshot_id
+    payload: bytes | None = None
+    base: str | None = None
+    depth, root = 0, snapshot_id
     base_order: np.ndarray | None = None
     removed = added = np.zeros(0, dtype=np.int64)
     candidate = None if partial else _pick_base(known, observed_at)
     if candidate is not None and candidate.depth < MAX_CHAIN:
-        cached = st.cache.get(candidate.snapshot_id)
+        hit = st.cached(candidate.snapshot_id)
+        cached = None if hit is None else (hit.sids(), hit.order())
         if cached is None and candidate.snapshot_id not in st.reader.meta:
             st.reader = _Reader(writer.store)  # it may have been committed since
         if cached is None and candidate.snapshot_id in st.reader.meta:
@@ -718,9 +794,22 @@ def add_snapshot(
             removed, added = _codec.minus(base_sids, sids), _codec.minus(sids, base_sids)
             root_sids = base_sids if candidate.depth == 0 else _root_sids(st, candidate.root)
             change = _codec.encode_change_ranks(*_ranks(root_sids, removed), added)
-            if len(change) < _CHANGE_MAX_RATIO * len(full):
-                payload, base = change, candidate.snapshot_id
-                depth, root = candidate.depth + 1, candidate.root
+            # Keep the change when it is under half of today's full encoding. When it is
+            # under a quarter of the root's (today's set is the root's after a few days
+            # of churn), today's set need not be encoded in full just to compare.
+            root_bytes = st.full_bytes.get(candidate.root, st.reader.full_bytes.get(candidate.root))
+            if root_bytes is not None and len(change) < 0.25 * root_bytes:
+                payload = change
+            else:
+                payload = _codec.encode_full(sids)
+                if len(change) < _CHANGE_MAX_RATIO * len(payload):
+                    payload = change
+            if payload is change:
+                base, depth, root = candidate.snapshot_id, candidate.depth + 1, candidate.root
+    if payload is None:
+        payload = _codec.encode_full(sids)
+    if base is None:
+        st.full_bytes[snapshot_id] = len(payload)
 
     order_payload: bytes | None = None
     if order is not None:
@@ -737,27 +826,11 @@ def add_snapshot(
         else:
             order_payload = _codec.encode_order(order, sids, _codec.ORDER_REF_SORTED)
 
-    row = pa.table(
-        {
-            "snapshot_id": [snapshot_id],
-            "platform": [platform],
-            "account_id": [account_id],
-            "observed_at": pa.array([observed_at], TS),
-            "completed_at": pa.array([completed_at], TS),
-            "partial": [bool(partial)],
-            "n_followers": pa.array([len(sids)], pa.int64()),
-            "base_snapshot_id": pa.array([base], pa.string()),
-            "encoding": [ENCODING_CHANGE if base is not None else ENCODING_FULL],
-            "payload": pa.array([payload], pa.large_binary()),
-            "order_payload": pa.array([order_payload], pa.large_binary()),
-            "source": pa.array([source], pa.string()),
-            "source_ref": pa.array([source_ref], pa.string()),
-            "payload_hash": pa.array([payload_hash], pa.string()),
-        }
-    )
-    writer.add("snapshots", row)
+    st.rows.append((snapshot_id, platform, account_id, observed_at, completed_at, bool(partial), len(sids), base,
+                    ENCODING_CHANGE if base is not None else ENCODING_FULL, payload, order_payload, source,
+                    source_ref, payload_hash))
     st.ids.add(snapshot_id)
     known.append(_Known(snapshot_id, observed_at, bool(partial), depth, root))
     if not partial:
-        st.remember(snapshot_id, sids, order)
+        st.remember(snapshot_id, key, sids, order, root)
     return snapshot_id
