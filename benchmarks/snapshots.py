@@ -362,6 +362,7 @@ def main() -> None:
     ap.add_argument("--scenario", choices=["fresh", "shared", "both"], default="both")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per measure (best is kept)")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the stores and Parquet files (path printed)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pw-bench-", dir=args.workdir))
     try:
@@ -371,7 +372,10 @@ def main() -> None:
             res = scenario("shared", args.n, args.catalogue, int(args.known * args.n), work, 2, args.repeat)
             print(json.dumps(res, indent=2), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
