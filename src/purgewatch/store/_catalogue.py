@@ -39,7 +39,11 @@ from purgewatch.errors import StoreError
 NUM_COLUMN = "account_num"
 ROW_GROUP_ROWS = 65_536
 _MAX_DIGITS = 19  # every 19-digit decimal fits in uint64
-_POW10 = np.array([10**k for k in range(1, _MAX_DIGITS + 1)], dtype=np.uint64)
+# The values an id of k characters has when it is a canonical decimal (k digits, no
+# leading zero): _LOW[k] <= value <= _HIGH[k]; k = 0 or > 19 (clipped to 20) never is.
+_NEVER = 2**64 - 1
+_LOW = np.array([_NEVER, 0, *(10 ** (k - 1) for k in range(2, _MAX_DIGITS + 1)), _NEVER], dtype=np.uint64)
+_HIGH = np.array([0, *(10**k - 1 for k in range(1, _MAX_DIGITS + 1)), 0], dtype=np.uint64)
 _NUMERIC = r"^[0-9]{1,19}$"
 
 
@@ -60,9 +64,13 @@ def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values = np.zeros(n, dtype=np.uint64)
         if mask.any():
             values[mask] = pc.cast(ids.filter(digits_only), pa.uint64()).to_numpy(zero_copy_only=False)
-    digits = 1 + np.searchsorted(_POW10, values, side="right")
-    mask &= (digits == lengths) & (lengths <= _MAX_DIGITS)
-    values = np.where(mask, values, np.uint64(0))
+    # value has exactly as many digits as the id has characters (two table look-ups per
+    # id instead of a binary search for its digit count)
+    k = np.minimum(lengths, _MAX_DIGITS + 1)
+    mask &= values >= _LOW[k]
+    mask &= values <= _HIGH[k]
+    if not mask.all():
+        values = np.where(mask, values, np.uint64(0))
     return mask, values
 
 
@@ -299,9 +307,20 @@ def _dense_sids(lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+# Sids of a run of catalogue rows: an array, or the first sid of rows whose sids ascend
+# by one (a batch's new ids, the usual case: 160 MB of sids at 2*10^7 ids not built).
+Sids = np.ndarray | int
+
+
+def sids_array(sids: Sids, n: int) -> np.ndarray:
+    """``sids`` as an array of ``n`` sids."""
+    return np.arange(sids, sids + n, dtype=np.int64) if isinstance(sids, int) else sids
+
+
+def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, Sids, pa.Array, np.ndarray]:
     """The whole catalogue of one platform: (numbers, their sids, strings, their sids).
-    Old-form numeric strings are returned as numbers.
+    Old-form numeric strings are returned as numbers. The numbers' sids are an int (the
+    first of consecutive sids) when every number's row is dense and in sid order.
 
     Reads, like :func:`lookup`, only what the footers do not already say: row groups of
     another platform are skipped, the sid column of dense row groups, the ``platform``
@@ -309,7 +328,7 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
     read; so an X catalogue costs one delta-coded integer column (single-threaded: the
     decoding threads cost more CPU than they save on one column)."""
     nums: list[np.ndarray] = []
-    nsids: list[np.ndarray] = []
+    nsids: list[Sids] = []
     strs: list[pa.Array] = []
     ssids: list[np.ndarray] = []
     for f in files:
@@ -325,12 +344,18 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
         cols = (["account_id"] if text else []) + ([NUM_COLUMN] if has_num else [])
         cols += (["platform"] if check_platform else []) + ([] if dense else ["sid"])
         t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
-        if dense:
+        first: int | None = None  # the first sid when the rows' sids ascend by one
+        if dense and bool(np.all(ft.lo[groups][1:] == ft.hi[groups][:-1] + 1)):
+            first = int(ft.lo[groups[0]])
+            sid = np.zeros(0, dtype=np.int64)  # built below only if some rows are dropped
+        elif dense:
             sid = _dense_sids(ft.lo[groups], ft.hi[groups], ft.rows[groups])
         else:
             sid = t["sid"].to_numpy()
         if check_platform:
             same = pc.fill_null(pc.equal(t["platform"].combine_chunks().cast(pa.string()), platform), False)
+            if first is not None:
+                sid, first = np.arange(first, first + t.num_rows, dtype=np.int64), None
             t, sid = t.filter(same), sid[same.to_numpy(zero_copy_only=False)]
         if not t.num_rows:
             continue
@@ -343,16 +368,27 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.n
             is_num, values = split_numeric(pc.fill_null(ids, ""))
         if is_num.all():
             nums.append(np.asarray(values, dtype=np.uint64))
-            nsids.append(sid)
+            nsids.append(first if first is not None else sid)
             continue
+        if first is not None:
+            sid = np.arange(first, first + t.num_rows, dtype=np.int64)
         if is_num.any():
             nums.append(np.asarray(values[is_num], dtype=np.uint64))
             nsids.append(sid[is_num])
         rest = pa.array(~is_num)
         strs.append(t["account_id"].combine_chunks().cast(pa.string()).filter(rest))
         ssids.append(sid[~is_num])
-    n = np.concatenate(nums) if nums else np.zeros(0, dtype=np.uint64)
-    ns = np.concatenate(nsids) if nsids else np.zeros(0, dtype=np.int64)
+    n: np.ndarray = np.zeros(0, dtype=np.uint64)
+    ns: Sids = np.zeros(0, dtype=np.int64)
+    if len(nums) == 1:
+        n, ns = nums[0], nsids[0]
+    elif nums:
+        n = np.concatenate(nums)
+        firsts = [x for x in nsids if isinstance(x, int)]
+        if len(firsts) == len(nsids) and all(firsts[i + 1] == firsts[i] + len(nums[i]) for i in range(len(nums) - 1)):
+            ns = firsts[0]  # the parts' sids follow on from each other
+        else:
+            ns = np.concatenate([sids_array(x, len(k)) for x, k in zip(nsids, nums, strict=True)])
     s = pa.concat_arrays(strs) if strs else pa.array([], pa.string())
     ss = np.concatenate(ssids) if ssids else np.zeros(0, dtype=np.int64)
     return n, ns, s, ss
@@ -375,16 +411,18 @@ def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
         return np.argsort(values, kind="stable")
     idx_bits = max(1, (n - 1).bit_length())
     keep = 64 - idx_bits
-    v = values - values.min()
-    drop = max(0, int(v.max()).bit_length() - keep)
-    packed = v >> np.uint64(drop) if drop else v
+    low = values.min()
+    packed = values - low  # (few temporaries of n words: each costs page faults)
+    drop = max(0, int(packed.max()).bit_length() - keep)
+    if drop:
+        packed >>= np.uint64(drop)
     packed <<= np.uint64(idx_bits)
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
-    order = (packed & np.uint64((1 << idx_bits) - 1)).view(np.int64)
-    if drop:
-        top = packed >> np.uint64(idx_bits)
-        del packed
+    top = packed >> np.uint64(idx_bits) if drop else None
+    packed &= np.uint64((1 << idx_bits) - 1)
+    order = packed.view(np.int64)
+    if top is not None:
         tie = np.flatnonzero(top[1:] == top[:-1])
         if len(tie):
             inside = np.zeros(n, dtype=bool)  # sorted positions inside groups of equal kept bits
@@ -394,7 +432,7 @@ def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
             idx = order[members]
             t = top[members]
             rank = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])]).astype(np.uint64)
-            key = (rank << np.uint64(drop)) | (v[idx] & np.uint64((1 << drop) - 1))
+            key = (rank << np.uint64(drop)) | ((values[idx] - low) & np.uint64((1 << drop) - 1))
             order[members] = idx[argsort_u64(key, _depth + 1)]
     return order
 
@@ -500,14 +538,14 @@ class PlatformIndex:
     numbers: U64Map = field(default_factory=U64Map)
     strings: list[pa.Array] = field(default_factory=list)
     string_sids: list[np.ndarray] = field(default_factory=list)
-    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, sids), not yet hashed
+    runs: list[tuple[np.ndarray, Sids]] = field(default_factory=list)  # (ids, sids), not yet hashed
     looked_up: int = 0
 
-    def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
+    def add_numbers(self, values: np.ndarray, sids: Sids) -> None:
         """Remember new distinct ``values`` with their sids."""
         if len(values):
             if self.numbers.size:
-                self.numbers.insert(values, sids)
+                self.numbers.insert(values, sids_array(sids, len(values)))
             else:
                 self.runs.append((values, sids))
 
@@ -530,7 +568,8 @@ class PlatformIndex:
         self.looked_up += n
         if self.runs and self.looked_up > sum(len(k) for k, _ in self.runs):
             while self.runs:
-                self.numbers.insert(*self.runs.pop())
+                keys, sids = self.runs.pop()
+                self.numbers.insert(keys, sids_array(sids, len(keys)))
         return bool(self.numbers.size)
 
     def find_sorted(self, needles: np.ndarray) -> np.ndarray:
@@ -541,9 +580,10 @@ class PlatformIndex:
         found = np.full(len(needles), -1, dtype=np.int64)
         for keys, sids in self.runs:
             pos = np.searchsorted(keys, needles)
-            pos[pos >= len(keys)] = 0
+            np.minimum(pos, len(keys) - 1, out=pos)
             hit = keys[pos] == needles
-            found[hit] = sids[pos[hit]]
+            at = pos[hit]
+            found[hit] = at + sids if isinstance(sids, int) else sids[at]
         return found
 
     def _sort_runs(self) -> None:
@@ -552,19 +592,19 @@ class PlatformIndex:
         for i, (keys, sids) in enumerate(self.runs):
             if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
                 o = argsort_u64(keys)
-                self.runs[i] = (keys[o], sids[o])
+                self.runs[i] = (keys[o], o + sids if isinstance(sids, int) else sids[o])
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             k2, s2 = self.runs.pop()
             k1, s1 = self.runs.pop()
             keys = np.concatenate([k1, k2])
             o = argsort_u64(keys)
-            self.runs.append((keys[o], np.concatenate([s1, s2])[o]))
+            self.runs.append((keys[o], np.concatenate([sids_array(s1, len(k1)), sids_array(s2, len(k2))])[o]))
 
     def number_items(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (number, sid) held."""
         nums, sids = self.numbers.items()
         return (np.concatenate([nums, *(r[0] for r in self.runs)]),
-                np.concatenate([sids, *(r[1] for r in self.runs)]))
+                np.concatenate([sids, *(sids_array(r[1], len(r[0])) for r in self.runs)]))
 
     def find_strings(self, distinct: pa.Array) -> np.ndarray:
         """Sids of distinct string ids (-1 where unknown)."""
