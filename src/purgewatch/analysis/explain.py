@@ -667,7 +667,7 @@ class _OverlapIndex:
         self.groups = groups
         self.members = [(k, q) for k, q in members if q is not None and len(q.removed)]
         self.row = {k: i for i, (k, _) in enumerate(self.members)}
-        if not self.members:
+        if len(self.members) < 2:  # nobody to share lost followers with: no matrix (nor SciPy)
             self.gram = None
             return
         from scipy import sparse  # (only here: SciPy costs a fresh process ~0.3 s to import)
