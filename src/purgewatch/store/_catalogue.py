@@ -45,6 +45,7 @@ _NEVER = 2**64 - 1
 _LOW = np.array([_NEVER, 0, *(10 ** (k - 1) for k in range(2, _MAX_DIGITS + 1)), _NEVER], dtype=np.uint64)
 _HIGH = np.array([0, *(10**k - 1 for k in range(1, _MAX_DIGITS + 1)), 0], dtype=np.uint64)
 _NUMERIC = r"^[0-9]{1,19}$"
+_CHUNK = 1 << 18  # ids per pass of the digit check
 
 
 def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -64,11 +65,18 @@ def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values = np.zeros(n, dtype=np.uint64)
         if mask.any():
             values[mask] = pc.cast(ids.filter(digits_only), pa.uint64()).to_numpy(zero_copy_only=False)
-    # value has exactly as many digits as the id has characters (two table look-ups per
-    # id instead of a binary search for its digit count)
-    k = np.minimum(lengths, _MAX_DIGITS + 1)
-    mask &= values >= _LOW[k]
-    mask &= values <= _HIGH[k]
+    # value has exactly as many digits as the id has characters: two table look-ups per
+    # id, a chunk of ids at a time (temporaries that stay small: fresh memory is paid in
+    # page faults)
+    k = np.empty(min(n, _CHUNK), dtype=lengths.dtype)
+    bound = np.empty(len(k), dtype=np.uint64)
+    ok = np.empty(len(k), dtype=bool)
+    for a in range(0, n, _CHUNK):
+        v, m = values[a : a + _CHUNK], mask[a : a + _CHUNK]
+        c = len(v)
+        np.minimum(lengths[a : a + c], _MAX_DIGITS + 1, out=k[:c])
+        m &= np.greater_equal(v, np.take(_LOW, k[:c], out=bound[:c]), out=ok[:c])
+        m &= np.less_equal(v, np.take(_HIGH, k[:c], out=bound[:c]), out=ok[:c])
     if not mask.all():
         values = np.where(mask, values, np.uint64(0))
     return mask, values
@@ -239,13 +247,14 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         cols = (["account_id"] if text else []) + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
         cols += ["platform"] if check_platform else []
         cols += [] if dense else ["sid"]
-        t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
+        t: pa.Table | None = None
         if dense:
             starts = np.concatenate([[0], np.cumsum(grows)[:-1]])
             g = np.maximum(np.searchsorted(glo, sids, side="right") - 1, 0)
             ok = (sids >= glo[g]) & (sids <= ghi[g])
             rows = starts[g] + (sids - glo[g])
         else:
+            t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
             known = t["sid"].to_numpy()
             order = np.argsort(known, kind="stable") if not bool(np.all(known[1:] > known[:-1])) else None
             sorted_known = known if order is None else known[order]
@@ -256,7 +265,7 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         if not len(sel):
             continue
         assigned[sel] = True
-        sub = t.take(pa.array(rows[sel]))
+        sub = t.take(pa.array(rows[sel])) if t is not None else _take_rows(f, groups, cols, rows[sel])
         ids = _ids_of(sub)
         if check_platform:
             same = pc.fill_null(pc.equal(sub["platform"].combine_chunks().cast(pa.string()), platform), False)
@@ -268,6 +277,46 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
     at = np.full(len(sids), -1, dtype=np.int64)
     at[np.concatenate(where)] = np.arange(sum(len(w) for w in where), dtype=np.int64)
     return pa.concat_arrays(found).take(pa.array(at, mask=at < 0))
+
+
+_BATCH_ROWS = 1 << 20
+
+
+def _take_rows(f: str, groups: np.ndarray, cols: list[str], rows: np.ndarray) -> pa.Table:
+    """``read_row_groups(groups, cols).take(rows)``, read a batch of rows at a time: the
+    rows asked for are usually few among many, and a whole read would hold (and fault
+    in) every row's ids at once."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    parts: list[pa.RecordBatch] = []
+    offset = 0
+    for batch in pq.ParquetFile(f).iter_batches(batch_size=_BATCH_ROWS, row_groups=groups.tolist(), columns=cols,
+                                                use_threads=False):
+        lo, hi = np.searchsorted(ordered, [offset, offset + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(ordered[lo:hi] - offset)))
+        offset += batch.num_rows
+    table = pa.Table.from_batches(parts)
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order), dtype=np.int64)
+    return table.take(pa.array(back))
+
+
+def _read_numbers(f: str, groups: np.ndarray, n: int) -> np.ndarray | None:
+    """The ``account_num`` column of ``groups`` (``n`` rows) as one array, read a batch
+    at a time into it (a whole read, then a copy into one array, would touch twice the
+    memory: at 2*10^7 ids most of the cost is the kernel faulting pages in). None when a
+    row has no number."""
+    out = np.empty(n, dtype=np.uint64)
+    at = 0
+    for batch in pq.ParquetFile(f).iter_batches(batch_size=_BATCH_ROWS, row_groups=groups.tolist(),
+                                                columns=[NUM_COLUMN], use_threads=False):
+        col = batch.column(0)
+        if col.null_count or at + len(col) > n:
+            return None
+        out[at : at + len(col)] = col.to_numpy()
+        at += len(col)
+    return out if at == n else None
 
 
 def _ids_of(t: pa.Table) -> pa.Array:
@@ -341,11 +390,19 @@ def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, Sids
         text = not has_num or not bool(ft.no_text[groups].all())
         check_platform = any(ft.platform[g] is None for g in groups)
         dense = _dense(ft, groups)
+        first: int | None = None  # the first sid when the rows' sids ascend by one
+        contiguous = dense and bool(np.all(ft.lo[groups][1:] == ft.hi[groups][:-1] + 1))
+        if contiguous and has_num and not text and not check_platform:
+            # the usual case (a batch's new numeric ids): one column, streamed
+            numbers = _read_numbers(f, groups, int(ft.rows[groups].sum()))
+            if numbers is not None:
+                nums.append(numbers)
+                nsids.append(int(ft.lo[groups[0]]))
+                continue
         cols = (["account_id"] if text else []) + ([NUM_COLUMN] if has_num else [])
         cols += (["platform"] if check_platform else []) + ([] if dense else ["sid"])
         t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
-        first: int | None = None  # the first sid when the rows' sids ascend by one
-        if dense and bool(np.all(ft.lo[groups][1:] == ft.hi[groups][:-1] + 1)):
+        if contiguous:
             first = int(ft.lo[groups[0]])
             sid = np.zeros(0, dtype=np.int64)  # built below only if some rows are dropped
         elif dense:
@@ -417,20 +474,34 @@ def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
     if drop:
         packed >>= np.uint64(drop)
     packed <<= np.uint64(idx_bits)
-    packed |= np.arange(n, dtype=np.uint64)
+    # The index, then the tie test, a chunk at a time through two reused buffers: no
+    # second and third n-word array (fresh memory is paid in page faults).
+    step = np.arange(min(n, _CHUNK), dtype=np.uint64)
+    buf = np.empty_like(step)
+    for a in range(0, n, _CHUNK):
+        m = min(n - a, _CHUNK)
+        packed[a : a + m] |= np.add(step[:m], np.uint64(a), out=buf[:m])
     packed.sort()
-    top = packed >> np.uint64(idx_bits) if drop else None
+    tie = np.zeros(0, dtype=np.int64)
+    if drop:  # sorted positions whose kept bits equal the next one's
+        same = np.empty(n - 1, dtype=bool)
+        for a in range(0, n - 1, _CHUNK):
+            m = min(n - 1 - a, _CHUNK)
+            left = np.right_shift(packed[a : a + m], np.uint64(idx_bits), out=buf[:m])
+            right = np.right_shift(packed[a + 1 : a + 1 + m], np.uint64(idx_bits), out=step[:m])
+            np.equal(left, right, out=same[a : a + m])
+        tie = np.flatnonzero(same)
+        del same
     packed &= np.uint64((1 << idx_bits) - 1)
     order = packed.view(np.int64)
-    if top is not None:
-        tie = np.flatnonzero(top[1:] == top[:-1])
+    if drop:
         if len(tie):
             inside = np.zeros(n, dtype=bool)  # sorted positions inside groups of equal kept bits
             inside[tie] = True
             inside[tie + 1] = True
             members = np.flatnonzero(inside)
             idx = order[members]
-            t = top[members]
+            t = (values[idx] - low) >> np.uint64(drop)  # their kept bits
             rank = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])]).astype(np.uint64)
             key = (rank << np.uint64(drop)) | ((values[idx] - low) & np.uint64((1 << drop) - 1))
             order[members] = idx[argsort_u64(key, _depth + 1)]
@@ -579,11 +650,14 @@ class PlatformIndex:
         self._sort_runs()
         found = np.full(len(needles), -1, dtype=np.int64)
         for keys, sids in self.runs:
-            pos = np.searchsorted(keys, needles)
-            np.minimum(pos, len(keys) - 1, out=pos)
-            hit = keys[pos] == needles
-            at = pos[hit]
-            found[hit] = at + sids if isinstance(sids, int) else sids[at]
+            at_key = np.empty(min(len(needles), _CHUNK), dtype=keys.dtype)
+            for a in range(0, len(needles), _CHUNK):  # (small temporaries: see split_numeric)
+                part = needles[a : a + _CHUNK]
+                pos = np.searchsorted(keys, part)
+                np.minimum(pos, len(keys) - 1, out=pos)
+                hit = np.flatnonzero(np.take(keys, pos, out=at_key[: len(part)]) == part)
+                at = pos[hit]
+                found[a + hit] = at + sids if isinstance(sids, int) else sids[at]
         return found
 
     def _sort_runs(self) -> None:

@@ -804,17 +804,16 @@ class BatchWriter:
         if ids.null_count:
             raise StoreError(f"{ids.null_count} empty (null) {platform} account ids", hint="drop rows without an id")
         idx = self._index(platform)
-        out = np.empty(len(ids), dtype=np.int64)
         if pa.types.is_integer(ids.type):
             mask, values = np.ones(len(ids), dtype=bool), ids.to_numpy(zero_copy_only=False)
         else:
             mask, values = _catalogue.split_numeric(ids)
         if mask.all():
-            out[:] = self._numeric_sids(platform, idx, values)
-        else:
-            if mask.any():
-                out[mask] = self._numeric_sids(platform, idx, values[mask])
-            out[~mask] = self._string_sids(platform, idx, ids.filter(pa.array(~mask)))
+            return self._numeric_sids(platform, idx, values)
+        out = np.empty(len(ids), dtype=np.int64)
+        if mask.any():
+            out[mask] = self._numeric_sids(platform, idx, values[mask])
+        out[~mask] = self._string_sids(platform, idx, ids.filter(pa.array(~mask)))
         return out
 
     def _numeric_sids(self, platform: str, idx: _catalogue.PlatformIndex, values: np.ndarray) -> np.ndarray:
@@ -840,7 +839,9 @@ class BatchWriter:
                 found = given
             else:
                 found[new] = given
-        out = np.empty(len(values), dtype=np.int64)
+        # the sorted ids are done with: their array takes the answer, unless the new ids
+        # kept in the index are that very array (every id new)
+        out = needles.view(np.int64) if n_new < len(needles) else np.empty(len(values), dtype=np.int64)
         out[order] = found
         return out
 
