@@ -30,12 +30,17 @@ Every comparison is the same job on the same input with the same output:
   catalogue's mean bytes per id), against a zstd Parquet file of the sorted ids (what a
   user would keep without PurgeWatch). The list order, which the baseline does not keep,
   is reported apart and against a Parquet file of the ids in list order.
-* **Id mapping**: ``BatchWriter.sids`` on the 10M id strings, all new and 99% known.
+* **Id mapping**: ``BatchWriter.sids`` on the 10M id strings of snapshot 1 (all new in
+  "fresh"; in "shared" 60% new and 40% scattered through the ``--catalogue`` ids) and of
+  snapshot 2 (99% known), each in a new writer that reads the catalogue itself, rolled
+  back after the call; wall and CPU, best of ``--repeat``.
 
 Goals (issue 16): mapping 10M new ids <= 2 s; diff from disk to platform ids <= 0.5 s and
 faster than the DuckDB anti-join; first snapshot all in <= the Parquet id list, the second
 in proportion to churn; ``explain --ids`` in a fresh process no slower than DuckDB's.
-The machine is shared: the load average is printed beside the figures.
+The machine is shared: goals are judged on CPU seconds (the wall-time verdicts are printed
+beside them), and the load average is printed beside the figures. ``--keep`` keeps the
+stores (e.g. to diff ``explain`` answers between versions).
 """
 
 from __future__ import annotations
@@ -133,6 +138,28 @@ def child(cmd: list[str], repeat: int, env: dict[str, str]) -> tuple[float, floa
     return round(wall, 3), round(cpu, 3), out
 
 
+class _RollBack(Exception):
+    pass
+
+
+def map_ids(store: Store, strings: pa.Array, repeat: int) -> tuple[float, float]:
+    """Best wall and best CPU seconds of ``BatchWriter.sids`` on ``strings`` in a new
+    writer (which reads the catalogue itself), rolled back so each run starts alike."""
+    wall, cpu = float("inf"), float("inf")
+    for _ in range(repeat):
+        drop_caches()
+        gc.collect()
+        try:
+            with store.writer(command="bench", source="bench") as w:
+                t, c = time.perf_counter(), time.process_time()
+                w.sids("x", strings)
+                wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
+                raise _RollBack
+        except _RollBack:
+            pass
+    return round(wall, 3), round(cpu, 3)
+
+
 def as_strings(ids: np.ndarray) -> pa.Array:
     return pa.array(ids).cast(pa.string())
 
@@ -194,19 +221,17 @@ def scenario(name: str, n: int, catalogue: int, known: int, workdir: Path, seed:
     list2 = np.concatenate([arrivals[:churn], list1[keep]])
     s1_strings, s2_strings = as_strings(list1), as_strings(list2)
 
-    # --- writing: id mapping, then the snapshots
+    # --- writing: id mapping (best of `repeat` writers rolled back), then the snapshots
+    res["map_10M_strings_new_s (wall, CPU)"] = map_ids(store, s1_strings[::-1], repeat)
     with store.writer(command="bench", source="bench") as w:
-        t, c = time.perf_counter(), time.process_time()
         w.sids("x", s1_strings[::-1])
-        res["map_10M_strings_new_s (wall, CPU)"] = (round(time.perf_counter() - t, 3), round(time.process_time() - c, 3))
         t = time.perf_counter()
         sid1 = snap.add_snapshot(w, platform="x", account_id="big", observed_at=T0, follower_ids=s1_strings)
         res["add_snapshot1_s (ids mapped already)"] = round(time.perf_counter() - t, 3)
         w.commit()
+    res["map_10M_strings_99pct_known_s (wall, CPU)"] = map_ids(store, s2_strings[::-1], repeat)
     with store.writer(command="bench", source="bench") as w:
-        t, c = time.perf_counter(), time.process_time()
         w.sids("x", s2_strings[::-1])
-        res["map_10M_strings_99pct_known_s (wall, CPU)"] = (round(time.perf_counter() - t, 3), round(time.process_time() - c, 3))
         t = time.perf_counter()
         sid2 = snap.add_snapshot(
             w, platform="x", account_id="big", observed_at=T0 + timedelta(days=1), follower_ids=s2_strings
@@ -325,8 +350,10 @@ def scenario(name: str, n: int, catalogue: int, known: int, workdir: Path, seed:
     res["fresh_process_explain_ids_json_s (wall, CPU)"] = (w_, c_)
     res["fresh_process_explain_output_bytes"] = len(out)
     res["fresh_process_explain_lost"] = doc.get("lost")
-    # the part of that which is Python start-up and imports, not work on the store
-    imports = "import purgewatch.cli, purgewatch.cli._explain_cmds, purgewatch.analysis.explain, purgewatch.analysis.compare"
+    # the part of that which is Python start-up and imports, not work on the store (what
+    # `explain` imports; --resolve's collectors and the bot model's packages load lazily)
+    imports = ("from purgewatch.cli import main; import purgewatch.cli._explain_cmds, purgewatch.analysis.explain, "
+               "purgewatch.analysis.bots")
     w_, c_, _ = child([sys.executable, "-c", imports], repeat, env)
     res["fresh_process_explain_imports_only_s (wall, CPU)"] = (w_, c_)
     duck_cmd = [sys.executable, "-c", DUCKDB_SCRIPT, str(pa_path), str(pb_path)]
@@ -341,15 +368,18 @@ def scenario(name: str, n: int, catalogue: int, known: int, workdir: Path, seed:
     )
     res["load_average_at_end"] = round(os.getloadavg()[0], 2)
 
-    map_new = res["map_10M_strings_new_s (wall, CPU)"][0] * 10_000_000 / n
-    res["goals"] = {
-        "mapping new ids <= 2 s per 10M": round(map_new, 2) <= 2,
-        "diff from disk to platform ids <= 0.5 s": best_pw <= 0.5,
-        "diff faster than DuckDB in the same run": best_pw < duck_w,
+    # Goals, judged on CPU seconds (the machine is shared: wall time waits for a core);
+    # the wall-time verdicts beside them.
+    map_w, map_c = (x * 10_000_000 / n for x in res["map_10M_strings_new_s (wall, CPU)"])
+    ex_w, ex_c = res["fresh_process_explain_ids_json_s (wall, CPU)"]
+    dd_w, dd_c = res["fresh_process_duckdb_antijoin_json_s (wall, CPU)"]
+    res["goals (CPU, wall)"] = {
+        "mapping new ids <= 2 s per 10M": (round(map_c, 2) <= 2, round(map_w, 2) <= 2),
+        "diff from disk to platform ids <= 0.5 s": (best_pw_cpu <= 0.5, best_pw <= 0.5),
+        "diff faster than DuckDB in the same run": (best_pw_cpu < duck_c, best_pw < duck_w),
         "snapshot 1 all in <= Parquet id list": res["snapshot1_all_in_bits_per_follower (set + catalogue share)"]
         <= res["baseline_parquet_sorted_ids_bits_per_follower"],
-        "explain --ids (fresh process) no slower than DuckDB (fresh process)":
-        res["fresh_process_explain_ids_json_s (wall, CPU)"][0] <= res["fresh_process_duckdb_antijoin_json_s (wall, CPU)"][0],
+        "explain --ids (fresh process) no slower than DuckDB (fresh process)": (ex_c <= dd_c, ex_w <= dd_w),
     }
     return res
 
@@ -362,6 +392,7 @@ def main() -> None:
     ap.add_argument("--scenario", choices=["fresh", "shared", "both"], default="both")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per measure (best is kept)")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the stores and Parquet files (path printed)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pw-bench-", dir=args.workdir))
     try:
@@ -371,7 +402,10 @@ def main() -> None:
             res = scenario("shared", args.n, args.catalogue, int(args.known * args.n), work, 2, args.repeat)
             print(json.dumps(res, indent=2), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

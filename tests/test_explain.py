@@ -304,3 +304,97 @@ def test_resolve_through_the_bluesky_connector_offline(store: Store) -> None:
     known = prof[prof["status"] != "unknown"]
     assert set(prof["source"]) == {"bluesky"} and known["source_ref"].str.startswith("https://").all()
     assert prof.loc[prof["account_id"] == "did:plc:x0", "status"].tolist() == ["unknown"]
+
+
+def test_wilson_interval_is_statsmodels_to_the_last_bit() -> None:
+    """explain's Wilson bounds come from a plain-Python copy of statsmodels' arithmetic
+    (so a fresh `explain` does not import SciPy): equal floats, not approximately equal."""
+    import random
+
+    from statsmodels.stats.proportion import proportion_confint
+
+    from purgewatch.analysis._interval import wilson_interval
+
+    rnd = random.Random(16)
+    cases = [(k, n) for n in range(1, 120) for k in range(n + 1)]
+    cases += [(rnd.randint(0, n), n) for n in (rnd.randint(120, 10**9) for _ in range(2000))]
+    cases += [(0, 10**8), (10**8, 10**8), (1, 3_000_000_000)]
+    for k, n in cases:
+        lo, hi = proportion_confint(k, n, method="wilson")
+        assert wilson_interval(k, n) == (float(lo), float(hi)), (k, n)
+
+
+def _lists_without_profiles(store: Store) -> None:
+    """A: 1000 followers, then 900 of them and 20 new; no profile of anyone."""
+    with store.writer(command="test", source="test") as w:
+        add_snapshot(w, platform="x", account_id="A", observed_at=T0, follower_ids=F)
+        add_snapshot(w, platform="x", account_id="A", observed_at=T1,
+                     follower_ids=[f"g{i}" for i in range(20)] + F[100:])
+
+
+def _bot_section_the_long_way(store: Store, res: dict[str, Any]) -> dict[str, Any]:
+    """The section computed from both decoded lists and their intersection, as explain
+    did before it learned to skip that work."""
+    import numpy as np
+
+    from purgewatch.store import snapshots as snap
+
+    old, new = (s["snapshot_id"] for s in res["evidence"]["snapshots"])
+    remaining = np.intersect1d(snap.load_followers(store, old), snap.load_followers(store, new), assume_unique=True)
+    lost_ids = [f["account_id"] for f in res["lost_followers"]]
+    return ex.bot_likeness_section(store, "x", lost_ids, snap.sids_to_ids(store, "x", remaining).to_pylist())
+
+
+def test_bot_likeness_without_stored_profiles_skips_the_lists_but_answers_the_same(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no profile read stored, explain neither decodes the remaining followers nor
+    reads their ids (every score would be NaN), yet its section is the one the full
+    computation gives, counts of remaining and sampled followers included; once a profile
+    exists it takes the full path again, with the same answer as the long way."""
+    from purgewatch.analysis import bots
+    from purgewatch.store import snapshots as snap
+
+    monkeypatch.setattr(ex, "BOT_REMAINING_SAMPLE", 50)  # so the 900 remaining are sampled
+    _lists_without_profiles(store)
+    assert not bots.has_profile_reads(store, "x")
+    decoded: list[str] = []
+    real_load = snap.load_followers
+
+    def counting_load(st: Store, snapshot_id: str) -> Any:
+        decoded.append(snapshot_id)
+        return real_load(st, snapshot_id)
+
+    monkeypatch.setattr(snap, "load_followers", counting_load)
+    res = ex.explain(store, "A", platform="x", include_ids=True)
+    assert decoded == []
+    section = res["bot_likeness"]
+    assert section["remaining"]["accounts"] == 900 and section["remaining"]["sampled"] == 50
+    assert section["lost"]["accounts"] == 100 and section["finding"] == "insufficient_data"
+    assert section == _bot_section_the_long_way(store, res)
+
+    with store.writer(command="test", source="test") as w:  # one remaining follower's profile
+        w.add("profiles", _tbl([{**_fact("profiles", "f500", T1, "active"), "followers_count": 3}]))
+    assert bots.has_profile_reads(store, "x") and not bots.has_profile_reads(store, "x", ["f1", "f2"])
+    decoded.clear()
+    res = ex.explain(store, "A", platform="x", include_ids=True)
+    assert decoded == [res["evidence"]["snapshots"][0]["snapshot_id"]]  # the old list only
+    assert res["bot_likeness"] == _bot_section_the_long_way(store, res)
+
+
+def test_fresh_explain_of_follower_lists_imports_no_scipy_statsmodels_or_ibis(store: Store) -> None:
+    """What a user's `purgewatch explain ACCOUNT --platform x --ids --json` loads on a store
+    of follower lists: none of the heavy libraries it does not use there (they cost a
+    fresh process more than the diff itself)."""
+    import subprocess
+    import sys
+
+    _lists_without_profiles(store)
+    code = ("import sys; from purgewatch.cli import main\n"
+            "try:\n    main(['explain', 'A', '--platform', 'x', '--ids', '--json', '--store', sys.argv[1]])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'statsmodels', 'ibis', 'sklearn'})\n"
+            "print('HEAVY', heavy, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["lost"] == 100
+    assert "HEAVY []" in r.stderr, r.stderr[-2000:]

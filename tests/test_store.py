@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from purgewatch.errors import StoreError
-from purgewatch.store import Store, _layout
+from purgewatch.store import Store, _catalogue, _layout
 from purgewatch.store import snapshots as snap
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -96,6 +96,54 @@ def test_sid_lookup_paths_agree_small_and_large_queries(store: Store) -> None:
     assert cat.num_rows == 5002 and len(set(cat["account_id"].to_pylist())) == 5002
     with store.writer(command="t", source="t") as w, pytest.raises(StoreError, match="null"):
         w.sids("x", pa.array(["u1", None]))
+
+
+def test_numeric_ids_map_alike_through_sorted_runs_and_the_hash_table(store: Store) -> None:
+    """Numeric ids against a catalogue of several files (a dense X file whose sids are
+    kept as one number, a file mixing platforms): a query smaller than the catalogue goes
+    through the sorted runs (one argsort of the query), a larger one through the hash
+    table; both give every known id its sid, and new ids (repeated ones once) new sids
+    in ascending id order."""
+    rng = np.random.default_rng(7)
+    first = np.unique(rng.integers(1, 2**62, 3000, dtype=np.uint64))
+    with store.writer(command="t", source="t") as w:
+        s_first = w.sids("x", pa.array(first))
+    with store.writer(command="t", source="t") as w:  # one batch, two platforms interleaved
+        mixed = np.arange(10_000, 10_050, dtype=np.uint64)
+        s_x = w.sids("x", pa.array(mixed[::2]))
+        s_b = w.sids("bluesky", pa.array(mixed[1::2]))
+    truth = dict(zip(first.tolist(), s_first.tolist(), strict=True)) | dict(zip(mixed[::2].tolist(), s_x.tolist(), strict=True))
+    files = store.files("accounts")
+    nums, nsids, _, _ = _catalogue.read_platform(files[:1], "x")
+    assert isinstance(nsids, int) and nsids == 0 and nums.tolist() == first.tolist()  # dense: no sid array
+    nums, nsids, _, _ = _catalogue.read_platform(files, "x")
+    assert dict(zip(nums.tolist(), _catalogue.sids_array(nsids, len(nums)).tolist(), strict=True)) == truth
+    assert _catalogue.read_platform(files, "bluesky")[0].tolist() == mixed[1::2].tolist()
+    assert snap.sids_to_ids(store, "x", s_b).to_pylist() == [None] * len(s_b)
+
+    known = rng.choice(np.array(sorted(truth), dtype=np.uint64), 400)  # with repeats
+    new = np.unique(rng.integers(2**62, 2**63, 300, dtype=np.uint64))
+    query = np.concatenate([known, new, new[:50], mixed[1::2][:5]])  # bluesky ids are new to x
+    rng.shuffle(query)
+    top = max(s_b.max(), s_x.max()) + 1
+    fresh_ids = np.unique(np.concatenate([new, mixed[1::2][:5]]))
+    expect = [truth.get(int(v), top + int(np.searchsorted(fresh_ids, v))) for v in query]
+    for extra in (0, 20_000):  # a small query (sorted runs), then one that hashes the catalogue
+        try:
+            with store.writer(command="t", source="t") as w:
+                if extra:
+                    w.sids("bluesky", pa.array(np.arange(1, extra, dtype=np.uint64)))  # another platform: no effect on x
+                    idx = w._index("x")
+                    idx.count_lookups(extra)  # as if this writer had looked up many ids
+                    assert not idx.runs and idx.numbers.size == len(truth)
+                w._index("x")
+                top_now = int(w._next_sid or 0)  # (the bluesky ids above took sids too)
+                got = w.sids("x", pa.array(query.astype(str)))
+                shift = top_now - top
+                assert got.tolist() == [e if e < top else e + shift for e in expect]
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
 
 
 def test_numeric_ids_are_stored_as_integers_and_read_back_exactly(store: Store) -> None:

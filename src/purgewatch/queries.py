@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
 import pyarrow as pa
 
 from purgewatch.errors import InputError
 from purgewatch.store import Store
 from purgewatch.watchlist import current_watchlist
+
+if TYPE_CHECKING:
+    import ibis
 
 # The tables that say something about an account, in the order that breaks ties between
 # rows at the same instant (a look at the account beats a profile beats a status event).
@@ -27,6 +29,8 @@ _FACT_COLUMNS = ("handle", "followers_count", "following_count", "posts_count")
 def _evidence(con: ibis.BaseBackend, platform: str | None) -> ibis.Table:
     """Every row of every table that knows an account, on common columns: platform,
     account_id, t, status, handle, counts, table (its name) and _tie (tie order)."""
+    import ibis
+
     parts = []
     for rank, name in enumerate(EVIDENCE_TABLES):
         t = con.table(name)
@@ -57,6 +61,8 @@ def latest_accounts(
     latest observation or profile, first and last times it was seen, rows per table,
     ``sources`` (the tables that know it, comma-separated) and ``source`` (the table of
     the latest row), and its watchlist group."""
+    import ibis
+
     con = store.ibis()
     rows = _evidence(con, platform)
     # One pass, no window: arg_max over a key that orders by time, then by table on ties.
@@ -145,23 +151,44 @@ class AccountName:
         return self.label or handle or (account_id or "?")
 
 
+def _any_handle(store: Store, wanted: set[tuple[str, str]]) -> bool:
+    """Whether a profiles or observations row (not retracted) gives a handle to one of
+    the ``wanted`` accounts: an Arrow scan that stops at the first match."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from purgewatch.model import TABLE_SCHEMAS
+
+    flt = (pc.field("account_id").isin(pa.array(sorted({a for _, a in wanted}), pa.string()))
+           & pc.field("handle").is_valid() & (pc.field("handle") != "") & store.visible_filter())
+    for name in ("profiles", "observations"):
+        files = store.files(name)
+        if files and ds.dataset(files, schema=TABLE_SCHEMAS[name], format="parquet").scanner(
+                columns=["account_id"], filter=flt).head(1).num_rows:
+            return True
+    return False
+
+
 def account_names(store: Store, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], AccountName]:
     """(platform, account_id) -> latest known handle (observations, else profiles) and
     watchlist label, for ``keys`` (default: every observed or watched account)."""
     wanted = None if keys is None else {(str(p), str(a)) for p, a in keys}
     if wanted is not None and not wanted:
         return {}
-    con = store.ibis()
     handles: dict[tuple[str, str], str] = {}
-    # profiles first, observations after: a watched account's own observations win.
-    for name in ("profiles", "observations"):
-        t = con.table(name)
-        q = t.filter(t.handle.notnull() & (t.handle != ""))
-        if wanted is not None:
-            q = q.filter(q.account_id.isin(sorted({a for _, a in wanted})))
-        agg = q.group_by(["platform", "account_id"]).aggregate(handle=q.handle.argmax(q.observed_at))
-        for row in agg.to_pyarrow().to_pylist():
-            handles[(row["platform"], row["account_id"])] = row["handle"]
+    # (A store where no asked account has a handle skips the DuckDB connection and its
+    # import: an explain of an account known only by its follower lists.)
+    if wanted is None or _any_handle(store, wanted):
+        con = store.ibis()
+        # profiles first, observations after: a watched account's own observations win.
+        for name in ("profiles", "observations"):
+            t = con.table(name)
+            q = t.filter(t.handle.notnull() & (t.handle != ""))
+            if wanted is not None:
+                q = q.filter(q.account_id.isin(sorted({a for _, a in wanted})))
+            agg = q.group_by(["platform", "account_id"]).aggregate(handle=q.handle.argmax(q.observed_at))
+            for row in agg.to_pyarrow().to_pylist():
+                handles[(row["platform"], row["account_id"])] = row["handle"]
     labels: dict[tuple[str, str], str] = {}
     by_handle: dict[tuple[str, str], str] = {}
     for row in current_watchlist(store).to_pylist():
@@ -259,6 +286,8 @@ def account_history(
 ) -> tuple[str, str, pa.Table]:
     """Every row any table holds about one account (observations, profiles, status
     events) in time order, with its provenance and ``table`` (where the row is stored)."""
+    import ibis
+
     plat, account_id = resolve_account(store, account, platform)
     con = store.ibis()
     parts = []

@@ -22,9 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from scipy import sparse
-from statsmodels.stats.proportion import proportion_confint
 
+from purgewatch.analysis._interval import wilson_interval
 from purgewatch.errors import AnalysisError, InputError
 from purgewatch.model import carry_enforcement
 from purgewatch.store import Store
@@ -339,8 +338,8 @@ def _count_at(obs: pd.DataFrame, when: pd.Timestamp) -> dict[str, Any] | None:
 def _wilson(k: int, n: int) -> list[float | None]:
     if n == 0:
         return [None, None]
-    lo, hi = proportion_confint(k, n, method="wilson")
-    return [round(float(lo), 6), round(float(hi), 6)]
+    lo, hi = wilson_interval(k, n)
+    return [round(lo, 6), round(hi, 6)]
 
 
 def _verdict(
@@ -439,6 +438,12 @@ def _verdict(
 def _targets_for(store: Store, account: str, platform: str | None, meta: pd.DataFrame) -> tuple[str, str]:
     """(platform, account_id) for ACCOUNT given as id or handle (the one resolver,
     :func:`purgewatch.queries.resolve_account`), which must have follower snapshots."""
+    text = account.strip()
+    if platform and ((meta["platform"] == platform) & (meta["account_id"] == text)).any():
+        # An id with follower snapshots on the platform asked for: the resolver's answer
+        # (an id wins over a handle, and the platform makes it one account) without its
+        # queries over every table.
+        return platform, text
     from purgewatch.queries import resolve_account
 
     if platform is not None and account and account == account.strip() and (
@@ -636,13 +641,14 @@ def explain_many(
                 "overlap_checked": len(others),
             },
         })
-        _add_bot_likeness(store, base, plat, pr)
+        lost_ids = ids.to_pylist()
+        _add_bot_likeness(store, base, plat, pr, lost_ids)
         if resolve_info is not None:
             base["evidence"]["resolve"] = resolve_info
         if include_ids:
             gained_ids = snap.sids_to_ids(store, plat, pr.added).to_pylist()
             base["lost_followers"] = [
-                {"account_id": i, "fate": str(f)} for i, f in zip(ids.to_pylist(), fate, strict=True)
+                {"account_id": i, "fate": str(f)} for i, f in zip(lost_ids, fate, strict=True)
             ]
             base["gained_followers"] = gained_ids
         results.append(base)
@@ -672,9 +678,11 @@ class _OverlapIndex:
         self.groups = groups
         self.members = [(k, q) for k, q in members if q is not None and len(q.removed)]
         self.row = {k: i for i, (k, _) in enumerate(self.members)}
-        if not self.members:
+        if len(self.members) < 2:  # nobody to share lost followers with: no matrix (nor SciPy)
             self.gram = None
             return
+        from scipy import sparse  # (only here: SciPy costs a fresh process ~0.3 s to import)
+
         sets = [q.removed for _, q in self.members]
         cols_all = np.concatenate(sets)
         self.universe, inv = np.unique(cols_all, return_inverse=True)
@@ -737,18 +745,27 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
     Scores come from each follower's latest stored profile; followers without one are
     counted as unscored, never as zero. ``remaining_total``: how many followers stayed
     when ``remaining_ids`` is already a sample of them."""
-    from purgewatch.analysis.bots import compare_shares, load_model, stored_scores, summarize
+    from purgewatch.analysis.bots import load_model, stored_scores
 
     model = load_model()
-    t = model.threshold
     remaining = list(remaining_ids)
     total = remaining_total if remaining_total is not None else len(remaining)
     if len(remaining) > BOT_REMAINING_SAMPLE:
         pick = np.random.default_rng(0).choice(len(remaining), BOT_REMAINING_SAMPLE, replace=False)
         remaining = [remaining[i] for i in np.sort(pick)]
-    sampled = len(remaining) < total
     lost_s = stored_scores(store, platform, list(lost_ids), model=model)
     rem_s = stored_scores(store, platform, remaining, model=model)
+    return _bot_section(model, lost_s, len(lost_ids), rem_s, len(remaining), total)
+
+
+def _bot_section(model: Any, lost_s: pd.Series, n_lost: int, rem_s: pd.Series, n_sampled: int,
+                 total: int) -> dict[str, Any]:
+    """:func:`bot_likeness_section` from the scores (NaN: no stored profile) of the
+    ``n_lost`` lost followers and of ``n_sampled`` of the ``total`` remaining ones."""
+    from purgewatch.analysis.bots import compare_shares, summarize
+
+    t = model.threshold
+    sampled = n_sampled < total
     lost_sum = summarize(lost_s, threshold=t)
     rem_sum = summarize(rem_s, threshold=t)
     genuine = model.meta.get("reference", {}).get("genuine")
@@ -757,14 +774,17 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
     else:
         # The remaining followers' profiles were never read (a --resolve looks up only the
         # lost): test against the model's genuine reference share instead.
-        from scipy import stats
-
         scored = lost_s.to_numpy(dtype=float)
         scored = scored[np.isfinite(scored)]
         k, n = int((scored >= t).sum()), len(scored)
         p0 = float(genuine["share_bot"])
-        test = {"p_value": float(stats.binomtest(k, n, p0, alternative="greater").pvalue) if n else None,
-                "difference": round(k / n - p0, 6) if n else None, "against": "genuine_reference"}
+        p_value = None
+        if n:
+            from scipy import stats  # (only here: SciPy's statistics cost a fresh process ~0.6 s)
+
+            p_value = float(stats.binomtest(k, n, p0, alternative="greater").pvalue)
+        test = {"p_value": p_value, "difference": round(k / n - p0, 6) if n else None,
+                "against": "genuine_reference"}
     if lost_sum["scored"] < BOT_MIN_SCORED:
         finding = "insufficient_data"
         reason = (f"bot-likeness: only {lost_sum['scored']} lost followers have a stored profile to score "
@@ -789,24 +809,38 @@ def bot_likeness_section(store: Store, platform: str, lost_ids: Sequence[str],
         )
     return {
         "model": model.meta.get("version"), "threshold": t, "finding": finding, "reason": reason,
-        "lost": {"accounts": len(lost_ids), **lost_sum},
-        "remaining": {"accounts": total, "sampled": len(remaining) if sampled else None, **rem_sum},
+        "lost": {"accounts": n_lost, **lost_sum},
+        "remaining": {"accounts": total, "sampled": n_sampled if sampled else None, **rem_sum},
         "genuine_reference": genuine,
         "lost_vs_remaining": test,   # "against": remaining, or genuine_reference when too few remaining are scored
         "thresholds": {"min_scored": BOT_MIN_SCORED, "alpha": BOT_ALPHA, "majority_wilson_lower": BOT_MAJORITY_LOWER},
     }
 
 
-def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, pair: _Pair) -> None:
-    """Attach :func:`bot_likeness_section` to one explain answer and its reason."""
-    lost_ids = snap.sids_to_ids(store, platform, pair.removed).to_pylist()
-    remaining = np.intersect1d(snap.load_followers(store, pair.old["snapshot_id"]),
-                               snap.load_followers(store, pair.new["snapshot_id"]), assume_unique=True)
-    total = len(remaining)
-    if total > BOT_REMAINING_SAMPLE:   # sample before mapping ids: lists can hold millions
-        remaining = np.sort(np.random.default_rng(0).choice(remaining, BOT_REMAINING_SAMPLE, replace=False))
-    ids = snap.sids_to_ids(store, platform, remaining).to_pylist()
-    section = bot_likeness_section(store, platform, lost_ids, ids, remaining_total=total)
+def _add_bot_likeness(store: Store, result: dict[str, Any], platform: str, pair: _Pair,
+                      lost_ids: Sequence[str]) -> None:
+    """Attach :func:`bot_likeness_section` to one explain answer and its reason.
+    ``lost_ids``: the platform ids of ``pair.removed`` (already read for the fates)."""
+    from purgewatch.analysis.bots import has_profile_reads, load_model
+
+    if not has_profile_reads(store, platform):
+        # Not one profile read of the platform is stored: every score would be NaN, so
+        # neither the remaining followers (a full list to decode) nor their ids (a
+        # catalogue read) are needed, only how many stayed: the old list's size less the
+        # lost (the diff's removed followers are members of the old list).
+        total = int(pair.old["n_followers"]) - len(pair.removed)
+        none = pd.Series([], dtype=float)
+        section = _bot_section(load_model(), none, len(lost_ids), none, min(total, BOT_REMAINING_SAMPLE), total)
+    else:
+        # The remaining followers are the old list less the lost: one list decoded, no
+        # intersection of two.
+        old = snap.load_followers(store, pair.old["snapshot_id"])
+        remaining = np.setdiff1d(old, pair.removed, assume_unique=True)
+        total = len(remaining)
+        if total > BOT_REMAINING_SAMPLE:   # sample before mapping ids: lists can hold millions
+            remaining = np.sort(np.random.default_rng(0).choice(remaining, BOT_REMAINING_SAMPLE, replace=False))
+        ids = snap.sids_to_ids(store, platform, remaining).to_pylist()
+        section = bot_likeness_section(store, platform, lost_ids, ids, remaining_total=total)
     result["bot_likeness"] = section
     result["evidence"]["reasons"].append(section["reason"])
     if result.get("verdict") == "platform_enforcement" and section["finding"] == "fake_followers_removed":

@@ -73,11 +73,14 @@ def explain_cmd(
       purgewatch explain PresidentLeader --tz Europe/Paris
     """
     from purgewatch.analysis.explain import explain
-    from purgewatch.collect.resolve import fate_resolver
 
     fmt = output_format(fmt, as_json)
     store = open_store(store_path)
-    lookup = fate_resolver(store, config=config_path) if resolve else None
+    lookup = None
+    if resolve:  # (the collectors are imported only when asked for)
+        from purgewatch.collect.resolve import fate_resolver
+
+        lookup = fate_resolver(store, config=config_path)
     with _working("diffing follower lists and resolving fates…", fmt != "table"):
         res = plain(explain(store, account, platform=platform, start=start, end=end,
                              resolve=lookup, include_ids=include_ids))

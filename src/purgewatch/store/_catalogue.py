@@ -39,8 +39,13 @@ from purgewatch.errors import StoreError
 NUM_COLUMN = "account_num"
 ROW_GROUP_ROWS = 65_536
 _MAX_DIGITS = 19  # every 19-digit decimal fits in uint64
-_POW10 = np.array([10**k for k in range(1, _MAX_DIGITS + 1)], dtype=np.uint64)
+# The values an id of k characters has when it is a canonical decimal (k digits, no
+# leading zero): _LOW[k] <= value <= _HIGH[k]; k = 0 or > 19 (clipped to 20) never is.
+_NEVER = 2**64 - 1
+_LOW = np.array([_NEVER, 0, *(10 ** (k - 1) for k in range(2, _MAX_DIGITS + 1)), _NEVER], dtype=np.uint64)
+_HIGH = np.array([0, *(10**k - 1 for k in range(1, _MAX_DIGITS + 1)), 0], dtype=np.uint64)
 _NUMERIC = r"^[0-9]{1,19}$"
+_CHUNK = 1 << 18  # ids per pass of the digit check
 
 
 def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -60,9 +65,20 @@ def split_numeric(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values = np.zeros(n, dtype=np.uint64)
         if mask.any():
             values[mask] = pc.cast(ids.filter(digits_only), pa.uint64()).to_numpy(zero_copy_only=False)
-    digits = 1 + np.searchsorted(_POW10, values, side="right")
-    mask &= (digits == lengths) & (lengths <= _MAX_DIGITS)
-    values = np.where(mask, values, np.uint64(0))
+    # value has exactly as many digits as the id has characters: two table look-ups per
+    # id, a chunk of ids at a time (temporaries that stay small: fresh memory is paid in
+    # page faults)
+    k = np.empty(min(n, _CHUNK), dtype=lengths.dtype)
+    bound = np.empty(len(k), dtype=np.uint64)
+    ok = np.empty(len(k), dtype=bool)
+    for a in range(0, n, _CHUNK):
+        v, m = values[a : a + _CHUNK], mask[a : a + _CHUNK]
+        c = len(v)
+        np.minimum(lengths[a : a + c], _MAX_DIGITS + 1, out=k[:c])
+        m &= np.greater_equal(v, np.take(_LOW, k[:c], out=bound[:c]), out=ok[:c])
+        m &= np.less_equal(v, np.take(_HIGH, k[:c], out=bound[:c]), out=ok[:c])
+    if not mask.all():
+        values = np.where(mask, values, np.uint64(0))
     return mask, values
 
 
@@ -225,23 +241,20 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         if not len(groups):
             continue
         glo, ghi, grows = ft.lo[groups], ft.hi[groups], ft.rows[groups]
-        # Sids are handed out by one counter and a batch's file holds a run of them, so a
-        # row group is usually dense (sid = lo + row): then rows follow from the footer
-        # and the sid column need not be read.
-        unbounded = bool((glo == np.iinfo(np.int64).min).any() or (ghi == np.iinfo(np.int64).max).any())
-        dense = not unbounded and bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
+        dense = _dense(ft, groups)
         text = not bool(ft.no_text[groups].all())
         check_platform = platform is not None and any(ft.platform[g] is None for g in groups)
         cols = (["account_id"] if text else []) + ([NUM_COLUMN] if NUM_COLUMN in ft.columns else [])
         cols += ["platform"] if check_platform else []
         cols += [] if dense else ["sid"]
-        t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols)
+        t: pa.Table | None = None
         if dense:
             starts = np.concatenate([[0], np.cumsum(grows)[:-1]])
             g = np.maximum(np.searchsorted(glo, sids, side="right") - 1, 0)
             ok = (sids >= glo[g]) & (sids <= ghi[g])
             rows = starts[g] + (sids - glo[g])
         else:
+            t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
             known = t["sid"].to_numpy()
             order = np.argsort(known, kind="stable") if not bool(np.all(known[1:] > known[:-1])) else None
             sorted_known = known if order is None else known[order]
@@ -252,7 +265,7 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
         if not len(sel):
             continue
         assigned[sel] = True
-        sub = t.take(pa.array(rows[sel]))
+        sub = t.take(pa.array(rows[sel])) if t is not None else _take_rows(f, groups, cols, rows[sel])
         ids = _ids_of(sub)
         if check_platform:
             same = pc.fill_null(pc.equal(sub["platform"].combine_chunks().cast(pa.string()), platform), False)
@@ -264,6 +277,46 @@ def lookup(files: Sequence[str], sids: np.ndarray, platform: str | None = None) 
     at = np.full(len(sids), -1, dtype=np.int64)
     at[np.concatenate(where)] = np.arange(sum(len(w) for w in where), dtype=np.int64)
     return pa.concat_arrays(found).take(pa.array(at, mask=at < 0))
+
+
+_BATCH_ROWS = 1 << 20
+
+
+def _take_rows(f: str, groups: np.ndarray, cols: list[str], rows: np.ndarray) -> pa.Table:
+    """``read_row_groups(groups, cols).take(rows)``, read a batch of rows at a time: the
+    rows asked for are usually few among many, and a whole read would hold (and fault
+    in) every row's ids at once."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    parts: list[pa.RecordBatch] = []
+    offset = 0
+    for batch in pq.ParquetFile(f).iter_batches(batch_size=_BATCH_ROWS, row_groups=groups.tolist(), columns=cols,
+                                                use_threads=False):
+        lo, hi = np.searchsorted(ordered, [offset, offset + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(ordered[lo:hi] - offset)))
+        offset += batch.num_rows
+    table = pa.Table.from_batches(parts)
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order), dtype=np.int64)
+    return table.take(pa.array(back))
+
+
+def _read_numbers(f: str, groups: np.ndarray, n: int) -> np.ndarray | None:
+    """The ``account_num`` column of ``groups`` (``n`` rows) as one array, read a batch
+    at a time into it (a whole read, then a copy into one array, would touch twice the
+    memory: at 2*10^7 ids most of the cost is the kernel faulting pages in). None when a
+    row has no number."""
+    out = np.empty(n, dtype=np.uint64)
+    at = 0
+    for batch in pq.ParquetFile(f).iter_batches(batch_size=_BATCH_ROWS, row_groups=groups.tolist(),
+                                                columns=[NUM_COLUMN], use_threads=False):
+        col = batch.column(0)
+        if col.null_count or at + len(col) > n:
+            return None
+        out[at : at + len(col)] = col.to_numpy()
+        at += len(col)
+    return out if at == n else None
 
 
 def _ids_of(t: pa.Table) -> pa.Array:
@@ -281,38 +334,118 @@ def _ids_of(t: pa.Table) -> pa.Array:
     return pc.coalesce(text, num)
 
 
-def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+def _dense(ft: _Footer, groups: np.ndarray) -> bool:
+    """Whether the row groups ``groups`` hold every sid of their footer ranges, in order
+    (sid = lo + row). Sids are handed out by one counter and a batch's file holds a run
+    of them, so this is the usual case: then the sids follow from the footer and the sid
+    column need not be read."""
+    glo, ghi, grows = ft.lo[groups], ft.hi[groups], ft.rows[groups]
+    if bool((glo == np.iinfo(np.int64).min).any() or (ghi == np.iinfo(np.int64).max).any()):
+        return False
+    return bool(np.all(grows == ghi - glo + 1) and np.all(glo[1:] > ghi[:-1]))
+
+
+def _dense_sids(lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The sids of dense row groups, in row order (one ``arange`` when they are
+    contiguous, the usual case: every temporary of 10^7 rows costs page faults)."""
+    if bool(np.all(lo[1:] == hi[:-1] + 1)):
+        return np.arange(int(lo[0]), int(hi[-1]) + 1, dtype=np.int64)
+    first_row = np.concatenate([[0], np.cumsum(rows)[:-1]])
+    out = np.repeat(lo - first_row, rows)
+    out += np.arange(len(out), dtype=np.int64)
+    return out
+
+
+# Sids of a run of catalogue rows: an array, or the first sid of rows whose sids ascend
+# by one (a batch's new ids, the usual case: 160 MB of sids at 2*10^7 ids not built).
+Sids = np.ndarray | int
+
+
+def sids_array(sids: Sids, n: int) -> np.ndarray:
+    """``sids`` as an array of ``n`` sids."""
+    return np.arange(sids, sids + n, dtype=np.int64) if isinstance(sids, int) else sids
+
+
+def read_platform(files: Sequence[str], platform: str) -> tuple[np.ndarray, Sids, pa.Array, np.ndarray]:
     """The whole catalogue of one platform: (numbers, their sids, strings, their sids).
-    Old-form numeric strings are returned as numbers."""
+    Old-form numeric strings are returned as numbers. The numbers' sids are an int (the
+    first of consecutive sids) when every number's row is dense and in sid order.
+
+    Reads, like :func:`lookup`, only what the footers do not already say: row groups of
+    another platform are skipped, the sid column of dense row groups, the ``platform``
+    column of one-platform row groups and ``account_id`` where it is all null are not
+    read; so an X catalogue costs one delta-coded integer column (single-threaded: the
+    decoding threads cost more CPU than they save on one column)."""
     nums: list[np.ndarray] = []
-    nsids: list[np.ndarray] = []
+    nsids: list[Sids] = []
     strs: list[pa.Array] = []
     ssids: list[np.ndarray] = []
     for f in files:
-        cols = ["sid", "account_id"] + ([NUM_COLUMN] if NUM_COLUMN in _footer(f).columns else [])
-        t = pq.read_table(f, columns=cols, filters=[("platform", "=", platform)])
+        ft = _footer(f)
+        ok = (ft.rows > 0) & np.array([p is None or p == platform for p in ft.platform], dtype=bool)
+        groups = np.flatnonzero(ok)
+        if not len(groups):
+            continue
+        has_num = NUM_COLUMN in ft.columns
+        text = not has_num or not bool(ft.no_text[groups].all())
+        check_platform = any(ft.platform[g] is None for g in groups)
+        dense = _dense(ft, groups)
+        first: int | None = None  # the first sid when the rows' sids ascend by one
+        contiguous = dense and bool(np.all(ft.lo[groups][1:] == ft.hi[groups][:-1] + 1))
+        if contiguous and has_num and not text and not check_platform:
+            # the usual case (a batch's new numeric ids): one column, streamed
+            numbers = _read_numbers(f, groups, int(ft.rows[groups].sum()))
+            if numbers is not None:
+                nums.append(numbers)
+                nsids.append(int(ft.lo[groups[0]]))
+                continue
+        cols = (["account_id"] if text else []) + ([NUM_COLUMN] if has_num else [])
+        cols += (["platform"] if check_platform else []) + ([] if dense else ["sid"])
+        t = pq.ParquetFile(f).read_row_groups(groups.tolist(), columns=cols, use_threads=False)
+        if contiguous:
+            first = int(ft.lo[groups[0]])
+            sid = np.zeros(0, dtype=np.int64)  # built below only if some rows are dropped
+        elif dense:
+            sid = _dense_sids(ft.lo[groups], ft.hi[groups], ft.rows[groups])
+        else:
+            sid = t["sid"].to_numpy()
+        if check_platform:
+            same = pc.fill_null(pc.equal(t["platform"].combine_chunks().cast(pa.string()), platform), False)
+            if first is not None:
+                sid, first = np.arange(first, first + t.num_rows, dtype=np.int64), None
+            t, sid = t.filter(same), sid[same.to_numpy(zero_copy_only=False)]
         if not t.num_rows:
             continue
-        sid = t["sid"].to_numpy()
-        if NUM_COLUMN in t.column_names:
+        if has_num:
             num = t[NUM_COLUMN].combine_chunks()
-            is_num = num.is_valid().to_numpy(zero_copy_only=False)
-            values = num.to_numpy(zero_copy_only=False)
+            is_num = np.ones(len(num), dtype=bool) if num.null_count == 0 else num.is_valid().to_numpy(zero_copy_only=False)
+            values = num.to_numpy(zero_copy_only=False) if num.null_count == 0 else pc.fill_null(num, 0).to_numpy()
         else:
             ids = t["account_id"].combine_chunks().cast(pa.string())
-            is_num, values = split_numeric(ids)
+            is_num, values = split_numeric(pc.fill_null(ids, ""))
         if is_num.all():
             nums.append(np.asarray(values, dtype=np.uint64))
-            nsids.append(sid)
+            nsids.append(first if first is not None else sid)
             continue
+        if first is not None:
+            sid = np.arange(first, first + t.num_rows, dtype=np.int64)
         if is_num.any():
             nums.append(np.asarray(values[is_num], dtype=np.uint64))
             nsids.append(sid[is_num])
         rest = pa.array(~is_num)
         strs.append(t["account_id"].combine_chunks().cast(pa.string()).filter(rest))
         ssids.append(sid[~is_num])
-    n = np.concatenate(nums) if nums else np.zeros(0, dtype=np.uint64)
-    ns = np.concatenate(nsids) if nsids else np.zeros(0, dtype=np.int64)
+    n: np.ndarray = np.zeros(0, dtype=np.uint64)
+    ns: Sids = np.zeros(0, dtype=np.int64)
+    if len(nums) == 1:
+        n, ns = nums[0], nsids[0]
+    elif nums:
+        n = np.concatenate(nums)
+        firsts = [x for x in nsids if isinstance(x, int)]
+        if len(firsts) == len(nsids) and all(firsts[i + 1] == firsts[i] + len(nums[i]) for i in range(len(nums) - 1)):
+            ns = firsts[0]  # the parts' sids follow on from each other
+        else:
+            ns = np.concatenate([sids_array(x, len(k)) for x, k in zip(nsids, nums, strict=True)])
     s = pa.concat_arrays(strs) if strs else pa.array([], pa.string())
     ss = np.concatenate(ssids) if ssids else np.zeros(0, dtype=np.int64)
     return n, ns, s, ss
@@ -335,26 +468,42 @@ def argsort_u64(values: np.ndarray, _depth: int = 0) -> np.ndarray:
         return np.argsort(values, kind="stable")
     idx_bits = max(1, (n - 1).bit_length())
     keep = 64 - idx_bits
-    v = values - values.min()
-    drop = max(0, int(v.max()).bit_length() - keep)
-    packed = v >> np.uint64(drop) if drop else v
-    packed <<= np.uint64(idx_bits)
-    packed |= np.arange(n, dtype=np.uint64)
-    packed.sort()
-    order = (packed & np.uint64((1 << idx_bits) - 1)).view(np.int64)
+    low = values.min()
+    packed = values - low  # (few temporaries of n words: each costs page faults)
+    drop = max(0, int(packed.max()).bit_length() - keep)
     if drop:
-        top = packed >> np.uint64(idx_bits)
-        del packed
-        tie = np.flatnonzero(top[1:] == top[:-1])
+        packed >>= np.uint64(drop)
+    packed <<= np.uint64(idx_bits)
+    # The index, then the tie test, a chunk at a time through two reused buffers: no
+    # second and third n-word array (fresh memory is paid in page faults).
+    step = np.arange(min(n, _CHUNK), dtype=np.uint64)
+    buf = np.empty_like(step)
+    for a in range(0, n, _CHUNK):
+        m = min(n - a, _CHUNK)
+        packed[a : a + m] |= np.add(step[:m], np.uint64(a), out=buf[:m])
+    packed.sort()
+    tie = np.zeros(0, dtype=np.int64)
+    if drop:  # sorted positions whose kept bits equal the next one's
+        same = np.empty(n - 1, dtype=bool)
+        for a in range(0, n - 1, _CHUNK):
+            m = min(n - 1 - a, _CHUNK)
+            left = np.right_shift(packed[a : a + m], np.uint64(idx_bits), out=buf[:m])
+            right = np.right_shift(packed[a + 1 : a + 1 + m], np.uint64(idx_bits), out=step[:m])
+            np.equal(left, right, out=same[a : a + m])
+        tie = np.flatnonzero(same)
+        del same
+    packed &= np.uint64((1 << idx_bits) - 1)
+    order = packed.view(np.int64)
+    if drop:
         if len(tie):
             inside = np.zeros(n, dtype=bool)  # sorted positions inside groups of equal kept bits
             inside[tie] = True
             inside[tie + 1] = True
             members = np.flatnonzero(inside)
             idx = order[members]
-            t = top[members]
+            t = (values[idx] - low) >> np.uint64(drop)  # their kept bits
             rank = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])]).astype(np.uint64)
-            key = (rank << np.uint64(drop)) | (v[idx] & np.uint64((1 << drop) - 1))
+            key = (rank << np.uint64(drop)) | ((values[idx] - low) & np.uint64((1 << drop) - 1))
             order[members] = idx[argsort_u64(key, _depth + 1)]
     return order
 
@@ -465,14 +614,14 @@ class PlatformIndex:
     numbers: U64Map = field(default_factory=U64Map)
     strings: list[pa.Array] = field(default_factory=list)
     string_sids: list[np.ndarray] = field(default_factory=list)
-    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, sids), not yet hashed
+    runs: list[tuple[np.ndarray, Sids]] = field(default_factory=list)  # (ids, sids), not yet hashed
     looked_up: int = 0
 
-    def add_numbers(self, values: np.ndarray, sids: np.ndarray) -> None:
+    def add_numbers(self, values: np.ndarray, sids: Sids) -> None:
         """Remember new distinct ``values`` with their sids."""
         if len(values):
             if self.numbers.size:
-                self.numbers.insert(values, sids)
+                self.numbers.insert(values, sids_array(sids, len(values)))
             else:
                 self.runs.append((values, sids))
 
@@ -481,24 +630,40 @@ class PlatformIndex:
 
     def find_numbers(self, values: np.ndarray) -> np.ndarray:
         """Sids of ``values`` (-1 where unknown)."""
-        self.looked_up += len(values)
+        if self.count_lookups(len(values)):
+            return self.numbers.find(values)
+        order = argsort_u64(values)
+        out = np.empty(len(values), dtype=np.int64)
+        out[order] = self.find_sorted(values[order])
+        return out
+
+    def count_lookups(self, n: int) -> bool:
+        """Count ``n`` more ids to look up; once the ids looked up outnumber the runs,
+        move the runs into the hash table. True when the numbers are in the hash table
+        (look up with ``numbers.find``), False when in sorted runs (:meth:`find_sorted`)."""
+        self.looked_up += n
         if self.runs and self.looked_up > sum(len(k) for k, _ in self.runs):
             while self.runs:
-                self.numbers.insert(*self.runs.pop())
-        if not self.runs:
-            return self.numbers.find(values)
+                keys, sids = self.runs.pop()
+                self.numbers.insert(keys, sids_array(sids, len(keys)))
+        return bool(self.numbers.size)
+
+    def find_sorted(self, needles: np.ndarray) -> np.ndarray:
+        """Sids of ascending ``needles`` in the sorted runs (-1 where unknown): with
+        sorted needles ``searchsorted`` walks a run forward instead of jumping over it
+        (~20x faster than unsorted needles against 10^7 ids)."""
         self._sort_runs()
-        order = argsort_u64(values)
-        needles = values[order]
-        found = np.full(len(values), -1, dtype=np.int64)
+        found = np.full(len(needles), -1, dtype=np.int64)
         for keys, sids in self.runs:
-            pos = np.searchsorted(keys, needles)
-            pos[pos >= len(keys)] = 0
-            hit = keys[pos] == needles
-            found[hit] = sids[pos[hit]]
-        out = np.empty(len(values), dtype=np.int64)
-        out[order] = found
-        return out
+            at_key = np.empty(min(len(needles), _CHUNK), dtype=keys.dtype)
+            for a in range(0, len(needles), _CHUNK):  # (small temporaries: see split_numeric)
+                part = needles[a : a + _CHUNK]
+                pos = np.searchsorted(keys, part)
+                np.minimum(pos, len(keys) - 1, out=pos)
+                hit = np.flatnonzero(np.take(keys, pos, out=at_key[: len(part)]) == part)
+                at = pos[hit]
+                found[a + hit] = at + sids if isinstance(sids, int) else sids[at]
+        return found
 
     def _sort_runs(self) -> None:
         """Each run sorted by id; runs merged like a binary counter (a small run per
@@ -506,19 +671,19 @@ class PlatformIndex:
         for i, (keys, sids) in enumerate(self.runs):
             if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
                 o = argsort_u64(keys)
-                self.runs[i] = (keys[o], sids[o])
+                self.runs[i] = (keys[o], o + sids if isinstance(sids, int) else sids[o])
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             k2, s2 = self.runs.pop()
             k1, s1 = self.runs.pop()
             keys = np.concatenate([k1, k2])
             o = argsort_u64(keys)
-            self.runs.append((keys[o], np.concatenate([s1, s2])[o]))
+            self.runs.append((keys[o], np.concatenate([sids_array(s1, len(k1)), sids_array(s2, len(k2))])[o]))
 
     def number_items(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (number, sid) held."""
         nums, sids = self.numbers.items()
         return (np.concatenate([nums, *(r[0] for r in self.runs)]),
-                np.concatenate([sids, *(r[1] for r in self.runs)]))
+                np.concatenate([sids, *(sids_array(r[1], len(r[0])) for r in self.runs)]))
 
     def find_strings(self, distinct: pa.Array) -> np.ndarray:
         """Sids of distinct string ids (-1 where unknown)."""

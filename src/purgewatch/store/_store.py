@@ -738,6 +738,17 @@ def _check_table(table: str) -> None:
         raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLE_SCHEMAS)}")
 
 
+def _distinct_sorted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(distinct values, index of each element's value in them) of an ascending array;
+    the index is None when every element is distinct (the usual case)."""
+    head = np.empty(len(ordered), dtype=bool)
+    head[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+    if bool(head.all()):
+        return ordered, None
+    return ordered[head], np.cumsum(head) - 1
+
+
 class BatchWriter:
     """Collects rows for one or more tables and commits them as one atomic batch."""
 
@@ -796,56 +807,64 @@ class BatchWriter:
         if ids.null_count:
             raise StoreError(f"{ids.null_count} empty (null) {platform} account ids", hint="drop rows without an id")
         idx = self._index(platform)
-        out = np.empty(len(ids), dtype=np.int64)
         if pa.types.is_integer(ids.type):
             mask, values = np.ones(len(ids), dtype=bool), ids.to_numpy(zero_copy_only=False)
         else:
             mask, values = _catalogue.split_numeric(ids)
         if mask.all():
-            out[:] = self._numeric_sids(platform, idx, values)
-        else:
-            if mask.any():
-                out[mask] = self._numeric_sids(platform, idx, values[mask])
-            out[~mask] = self._string_sids(platform, idx, ids.filter(pa.array(~mask)))
+            return self._numeric_sids(platform, idx, values)
+        out = np.empty(len(ids), dtype=np.int64)
+        if mask.any():
+            out[mask] = self._numeric_sids(platform, idx, values[mask])
+        out[~mask] = self._string_sids(platform, idx, ids.filter(pa.array(~mask)))
         return out
 
     def _numeric_sids(self, platform: str, idx: _catalogue.PlatformIndex, values: np.ndarray) -> np.ndarray:
-        # Known ids: one hash lookup each (no sort). Ids new to the store: sorted (a
-        # vectorised sort, not an argsort), given consecutive sids in that order, and
-        # looked up again in a table of just them.
-        if not idx.has_numbers():
-            # Nothing to look up (a first list into an empty store): one argsort gives
-            # both the ascending order of the new ids and where each input id goes.
-            order = _catalogue.argsort_u64(values)
-            ordered = values[order]
-            head = np.empty(len(ordered), dtype=bool)
-            head[:1] = True
-            np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
-            distinct = ordered if bool(head.all()) else ordered[head]
+        if idx.count_lookups(len(values)):
+            return self._numeric_sids_hashed(platform, idx, values)
+        # Against sorted runs of the catalogue (or none): one argsort of the ids serves
+        # the search (runs are walked with sorted needles), the ascending order of the
+        # new ids (a subsequence of the sorted needles: no second sort, no second
+        # look-up) and where each input id goes.
+        order = _catalogue.argsort_u64(values)
+        needles = values[order]
+        found = idx.find_sorted(needles)
+        new = found < 0
+        n_new = int(np.count_nonzero(new))
+        if n_new:
+            ordered = needles if n_new == len(needles) else needles[new]
+            distinct, first = _distinct_sorted(ordered)
             fresh = self._new_sids(len(distinct))
             idx.add_numbers(distinct, fresh)
             self._new_accounts.append(_catalogue.table_for(platform, distinct, None, fresh))
-            out = np.empty(len(values), dtype=np.int64)
-            out[order] = fresh if len(distinct) == len(values) else fresh[np.cumsum(head) - 1]
-            return out
-        out = idx.find_numbers(values)
+            given = fresh if first is None else fresh[first]
+            if n_new == len(needles):
+                found = given
+            else:
+                found[new] = given
+        # the sorted ids are done with: their array takes the answer, unless the new ids
+        # kept in the index are that very array (every id new)
+        out = needles.view(np.int64) if n_new < len(needles) else np.empty(len(values), dtype=np.int64)
+        out[order] = found
+        return out
+
+    def _numeric_sids_hashed(self, platform: str, idx: _catalogue.PlatformIndex, values: np.ndarray) -> np.ndarray:
+        # Known ids: one hash lookup each (no sort). Ids new to the store: sorted (a
+        # vectorised sort, not an argsort), given consecutive sids in that order, and
+        # looked up again in the table (which now holds them).
+        out = idx.numbers.find(values)
         new = out < 0
         n_new = int(np.count_nonzero(new))
         if n_new:
             new_in = values[new] if n_new < len(values) else values
-            ordered = np.sort(new_in)
-            head = np.empty(len(ordered), dtype=bool)
-            head[:1] = True
-            np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
-            distinct = ordered if bool(head.all()) else ordered[head]
-            del ordered
+            distinct, _ = _distinct_sorted(np.sort(new_in))
             fresh = self._new_sids(len(distinct))
             idx.add_numbers(distinct, fresh)
             self._new_accounts.append(_catalogue.table_for(platform, distinct, None, fresh))
             if n_new == len(values):
-                out = idx.find_numbers(values)
+                out = idx.numbers.find(values)
             else:
-                out[new] = idx.find_numbers(new_in)
+                out[new] = idx.numbers.find(new_in)
         return out
 
     def _string_sids(self, platform: str, idx: _catalogue.PlatformIndex, ids: pa.Array) -> np.ndarray:

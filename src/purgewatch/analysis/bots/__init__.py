@@ -31,6 +31,7 @@ from purgewatch.analysis.bots._features import (
 from purgewatch.analysis.bots._model import ENV_MODEL, SHIPPED_MODEL, BotModel, load_model
 from purgewatch.analysis.bots._score import (
     compare_shares,
+    has_profile_reads,
     latest_profiles,
     score_answer,
     stored_scores,
@@ -39,6 +40,6 @@ from purgewatch.analysis.bots._score import (
 
 __all__ = [
     "ENV_MODEL", "FEATURES", "FEATURE_NAMES", "LABELLED_SETS", "SHIPPED_MODEL", "BotModel", "Feature",
-    "compare_shares", "feature_frame", "feature_matrix", "latest_profiles", "load_labelled", "load_model",
-    "read_labelled_file", "read_profiles", "score_answer", "scorable", "stored_scores", "summarize",
+    "compare_shares", "feature_frame", "feature_matrix", "has_profile_reads", "latest_profiles", "load_labelled",
+    "load_model", "read_labelled_file", "read_profiles", "score_answer", "scorable", "stored_scores", "summarize",
 ]

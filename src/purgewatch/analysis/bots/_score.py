@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
+import pyarrow as pa
 
+from purgewatch.analysis._interval import wilson_interval
 from purgewatch.analysis.bots._features import feature_matrix, scorable
 from purgewatch.analysis.bots._model import BotModel, load_model
 from purgewatch.model import ACCOUNT_FACT_FIELDS
@@ -29,6 +29,8 @@ def latest_profiles(store: Store, *, platform: str | None = None,
     """The latest profile read (a row with a follower count) of each account, from the
     ``profiles`` and ``observations`` tables; restricted to ``platform`` and
     ``account_ids`` when given."""
+    import ibis
+
     con = store.ibis()
     parts = []
     for table in ("profiles", "observations"):
@@ -85,7 +87,7 @@ def summarize(scores: np.ndarray | pd.Series, *, threshold: float) -> dict[str, 
         return {"scored": 0, "mean": None, "quartiles": None, "share_bot": None, "share_bot_ci": [None, None],
                 "histogram": [0] * HIST_BINS}
     k = int((s >= threshold).sum())
-    lo, hi = proportion_confint(k, n, method="wilson")
+    lo, hi = wilson_interval(k, n)
     hist, _ = np.histogram(s, bins=HIST_BINS, range=(0.0, 1.0))
     return {
         "scored": n,
@@ -97,6 +99,29 @@ def summarize(scores: np.ndarray | pd.Series, *, threshold: float) -> dict[str, 
     }
 
 
+def has_profile_reads(store: Store, platform: str, account_ids: Sequence[str] | None = None) -> bool:
+    """Whether the store holds any profile read (a ``profiles`` or ``observations`` row
+    with a follower count, not retracted) of ``platform``, of one of ``account_ids`` when
+    given. An Arrow scan that stops at the first match: the cheap way to learn that a
+    score would be NaN for everyone, without the DuckDB query of :func:`latest_profiles`."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from purgewatch.model import TABLE_SCHEMAS
+
+    flt = (pc.field("platform") == platform) & pc.field("followers_count").is_valid() & store.visible_filter()
+    if account_ids is not None:
+        flt = flt & pc.field("account_id").isin(pa.array(list(account_ids), pa.string()))
+    for table in ("profiles", "observations"):
+        files = store.files(table)
+        if files:
+            scan = ds.dataset(files, schema=TABLE_SCHEMAS[table], format="parquet").scanner(
+                columns=["account_id"], filter=flt)
+            if scan.head(1).num_rows:
+                return True
+    return False
+
+
 def stored_scores(store: Store, platform: str, account_ids: Sequence[str], *,
                   model: BotModel | None = None) -> pd.Series:
     """Score per account id (index, in the order given) from its latest stored profile
@@ -104,6 +129,8 @@ def stored_scores(store: Store, platform: str, account_ids: Sequence[str], *,
     ids = [str(a) for a in account_ids]
     if not ids:
         return pd.Series([], dtype=float)
+    if not has_profile_reads(store, platform, ids):
+        return pd.Series(np.nan, index=pd.Index(ids, dtype=object), dtype=float)
     prof = latest_profiles(store, platform=platform, account_ids=ids)
     m = model or load_model()
     s = pd.Series(m.score_matrix(feature_matrix(prof)), index=prof["account_id"].to_numpy())
