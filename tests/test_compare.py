@@ -494,3 +494,16 @@ def test_cli_and_web_answer_degenerate_comparisons(gone_only: Store) -> None:
         page = c.get("/compare", params={"outcome": "deactivated"})
         assert page.status_code == 200 and "No account in any group has the outcome" in page.text
         assert c.get("/api/compare", params={"outcome": "suspended"}).json()["warnings"] == out["warnings"]
+
+
+def test_population_rows_are_found_alike_in_plain_and_dictionary_encoded_keys() -> None:
+    """_pop_index over keys read dictionary-encoded (a dictionary per file, several
+    platforms in one file, accounts outside the population) answers as over plain strings."""
+    pop_keys = pa.array(["x\x1f1", "bluesky\x1f1", "x\x1f3"], pa.string())
+    files = [(["x", "bluesky", "x", "x"], ["1", "1", "2", "3"]), (["bluesky", "x"], ["9", "3"])]
+    plain = pa.table({"platform": pa.chunked_array([p for p, _ in files]),
+                      "account_id": pa.chunked_array([a for _, a in files])})
+    enc = pa.table({c: pa.chunked_array([ch.dictionary_encode() for ch in plain[c].chunks]) for c in plain.column_names})
+    want = [0, 1, -1, 2, -1, 2]
+    assert cmp._pop_index(plain, pop_keys).tolist() == want
+    assert cmp._pop_index(enc, pop_keys).tolist() == want
