@@ -196,3 +196,35 @@ def test_a_large_store_shows_what_it_holds_while_the_findings_compute(tmp_path: 
         gate.set()
         assert client.get("/api/findings").status_code == 200
         assert client.get("/").status_code == 200
+
+
+def test_provenance_per_source_counts_as_plain_python_does() -> None:
+    """The per-source provenance aggregated over dictionary codes (chunks with different
+    dictionaries, null sources counted with a stored "(none)", null hashes and versions)
+    equals a count over the decoded rows."""
+    from purgewatch.findings._appendix import per_source
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [
+        {"source": s, "retrieved_at": t0 + timedelta(hours=i), "payload_hash": h, "tool_version": v}
+        for i, (s, h, v) in enumerate([
+            ("a.csv", "h1", "1.0"), (None, "h1", None), ("(none)", None, "1.1"), ("a.csv", "h2", "1.1"),
+            ("b.json", "h1", "1.0"), ("a.csv", "h1", None), (None, "h3", "1.0"), ("b.json", None, None),
+        ])
+    ]
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema([("source", pa.string()), ("retrieved_at", ts), ("payload_hash", pa.string()),
+                        ("tool_version", pa.string())])
+    chunks = [pa.Table.from_pylist(rows[:3], schema), pa.Table.from_pylist(rows[3:], schema)]
+    enc = pa.concat_tables([
+        pa.table({c: (t[c].combine_chunks().dictionary_encode() if c != "retrieved_at" else t[c].combine_chunks())
+                  for c in schema.names}) for t in chunks])
+    got = {r["source"]: (r["rows"], r["retrieved_at_min"], r["retrieved_at_max"], r["payload_hash_count_distinct"],
+                         sorted(v for v in r["tool_version_distinct"] if v is not None)) for r in per_source(enc)}
+    want: dict[str, object] = {}
+    for src in {r["source"] or "(none)" for r in rows}:
+        mine = [r for r in rows if (r["source"] or "(none)") == src]
+        want[src] = (len(mine), min(r["retrieved_at"] for r in mine), max(r["retrieved_at"] for r in mine),
+                     len({r["payload_hash"] for r in mine} - {None}), sorted({r["tool_version"] for r in mine} - {None}))
+    assert got == want and got["(none)"][0] == 3
+    assert per_source(pa.concat_tables(chunks)) == per_source(enc)  # plain strings: the same
