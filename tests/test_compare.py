@@ -507,3 +507,37 @@ def test_population_rows_are_found_alike_in_plain_and_dictionary_encoded_keys() 
     want = [0, 1, -1, 2, -1, 2]
     assert cmp._pop_index(plain, pop_keys).tolist() == want
     assert cmp._pop_index(enc, pop_keys).tolist() == want
+
+
+def test_fact_columns_without_a_stored_value_are_found_from_the_file_statistics(camps: Store) -> None:
+    """_null_columns: a column no file holds a value of (all null, or a file predating
+    it) is read as nulls; one value in any file keeps it read."""
+    cols = ["description", "label", "favourites_count", "listed_count", "handle"]
+    assert cmp._null_columns(camps, "observations", cols) == {"label", "favourites_count", "listed_count"}
+    later = {"platform": "x", "account_id": "1000001", "observed_at": datetime(2024, 3, 20, tzinfo=UTC),
+             "status": "active", "listed_count": 3}
+    camps.append("observations", _tbl([later]), command="test", source="test")
+    assert cmp._null_columns(camps, "observations", cols) == {"label", "favourites_count"}
+    assert cmp._null_columns(camps, "profiles", cols) == set(cols)  # no file at all
+
+
+def test_population_read_while_the_store_changes_is_read_again(camps: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The population's columns are read one at a time: a commit landing during a build
+    makes it start over, and the answer is that of the store as it is afterwards."""
+    build = cmp._build_population
+    calls = []
+
+    def racing(store: Store, *args: Any) -> Any:
+        calls.append(1)
+        got = build(store, *args)
+        if len(calls) == 1:  # an import commits while the first build reads
+            row = {"platform": "x", "account_id": "1000098", "observed_at": datetime(2024, 3, 9, tzinfo=UTC),
+                   "status": "suspended"}
+            store.append("observations", _tbl([row]), command="test", source="test")
+        return got
+
+    cmp._POP_MEMO.clear()
+    monkeypatch.setattr(cmp, "_build_population", racing)
+    fr = cmp.account_frame(camps, outcome="suspended", start="2024-03-01T00:00:00Z")
+    assert len(calls) == 2
+    assert fr.groupby("group")["outcome"].sum().loc["opposition"] == 19  # the new suspension counted

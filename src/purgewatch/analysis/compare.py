@@ -475,7 +475,10 @@ def _adjusted_model(
 ) -> dict[str, Any]:
     """Logit of outcome on group (raw) and on group + covariates (adjusted), both fitted on
     the same complete-case rows so the two group effects are comparable."""
-    import statsmodels.api as sm
+    # the two names only: statsmodels.api imports all of statsmodels (time series,
+    # graphics, scipy.signal), 0.7 s of a report
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
 
     usable = [c for c in covariates if df[c].notna().any() and df[c].nunique(dropna=True) > 1]
     cc = df.dropna(subset=usable) if usable else df
@@ -505,7 +508,7 @@ def _adjusted_model(
     others = [g for g in levels if g != ref]
     dummies = pd.DataFrame({f"group[{g}]": (cc[group] == g).astype(float) for g in others}, index=cc.index)
     y = cc[outcome].astype(float)
-    X_raw = sm.add_constant(dummies, has_constant="add")
+    X_raw = add_constant(dummies, has_constant="add")
     Z = cc[usable].astype(float)
     Z = (Z - Z.mean()) / Z.std(ddof=0).replace(0, 1)
     X_adj = pd.concat([X_raw, Z], axis=1)
@@ -513,7 +516,7 @@ def _adjusted_model(
     def fit(X: pd.DataFrame) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return sm.Logit(y, X).fit(disp=0, maxiter=200)
+            return Logit(y, X).fit(disp=0, maxiter=200)
 
     try:
         raw = fit(X_raw)
@@ -823,6 +826,31 @@ def _status_codes(col: pa.ChunkedArray, vocab: dict[Any, int]) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def _null_columns(store: Store, table: str, columns: Sequence[str]) -> set[str]:
+    """Those of ``columns`` no stored file of ``table`` holds a value of (by the Parquet
+    statistics; a file that predates a column holds none): read as nulls without
+    decoding a row (a platform that never reports a fact leaves its column empty)."""
+    import pyarrow.parquet as pq
+
+    out = set(columns)
+    for path in store.files(table):
+        md = pq.read_metadata(path)
+        at = {md.schema.column(i).name: i for i in range(md.num_columns)}
+        for c in list(out):
+            i = at.get(c)
+            if i is None:
+                continue
+            for g in range(md.num_row_groups):
+                rg = md.row_group(g)
+                st = rg.column(i).statistics
+                if st is None or not st.has_null_count or st.null_count != rg.num_rows:
+                    out.discard(c)
+                    break
+        if not out:
+            break
+    return out
+
+
 def _valid(tb: pa.Table, c: str) -> np.ndarray:
     return (np.asarray(pc.is_valid(tb[c]).to_numpy(zero_copy_only=False), dtype=bool) if tb.num_rows
             else np.zeros(0, dtype=bool))
@@ -863,7 +891,23 @@ def _population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Timestamp
             hit = _POP_MEMO.get(key)
         if hit is not None:
             return hit
-    res = _build_population(store, by, t0, t1, platform)
+    for _attempt in range(3):
+        # The facts are read a column at a time: a commit between two reads would
+        # misalign them, so an answer is kept only if the store did not change under it.
+        try:
+            res = _build_population(store, by, t0, t1, platform)
+        except (IndexError, ValueError):
+            if (now := _store_state(store)) == state:
+                raise
+            state = now
+            continue
+        if (now := _store_state(store)) == state:
+            break
+        state = now
+    else:
+        raise AnalysisError("the store kept changing while its accounts were read",
+                            hint="retry when the import writing to it has finished")
+    key = (state, by, t0, t1, platform)
     if state is not None:
         with _POP_LOCK:
             _POP_MEMO[key] = res
@@ -1012,10 +1056,12 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     del by_key, r_time
     winners: list[np.ndarray] = []  # positions in rows
     first_null: dict[tuple[str, str], int] = {}  # (table, column): first null row, for the dtypes
+    empty = {name: _null_columns(store, name, FACT_COLUMNS) for name in facts}
     for c in ["observed_at", *FACT_COLUMNS]:
         vs = []
         for name, tb in facts.items():
-            v = _valid(tb if c in tb.column_names else store.read(name, columns=[c], dictionary=[c]), c)
+            v = (np.zeros(tb.num_rows, dtype=bool) if c in empty[name] else
+                 _valid(tb if c in tb.column_names else store.read(name, columns=[c], dictionary=[c]), c))
             first_null[name, c] = int(np.argmin(v)) if len(v) and not v.all() else -1
             vs.append(v)
         valid = np.concatenate(vs)[rows]
@@ -1037,7 +1083,8 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         schema = TABLE_SCHEMAS[name]
         got: dict[str, tuple[pa.ChunkedArray, pa.ChunkedArray]] = {}
         for c in [*_KEYS, "observed_at", *FACT_COLUMNS]:
-            col = tb[c] if c in tb.column_names else store.read(name, columns=[c], dictionary=[c])[c]
+            col = (tb[c] if c in tb.column_names else pa.chunked_array([pa.nulls(tb.num_rows, schema.field(c).type)])
+                   if c in empty[name] else store.read(name, columns=[c], dictionary=[c])[c])
             got[c] = (col.take(sel).cast(schema.field(c).type), col.take(at).cast(schema.field(c).type))
             del col
         frames.append(pa.table({c: v[0] for c, v in got.items()}).to_pandas())

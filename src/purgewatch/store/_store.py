@@ -307,10 +307,12 @@ class Store:
         for attempt in range(3):
             files = self.files(table)
             schema = TABLE_SCHEMAS[table]
+            # only string columns: Parquet would hand others (times, numbers) over
+            # dictionary-encoded too, at a cost, for no gain
+            dictionary = [c for c in dictionary if pa.types.is_string(schema.field(c).type)]
             if dictionary:
                 schema = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type), f.nullable)
-                                    if f.name in dictionary and pa.types.is_string(f.type) else f
-                                    for f in schema])
+                                    if f.name in dictionary else f for f in schema])
             if not files:
                 empty = schema.empty_table()
                 return empty.select(list(columns)) if columns else empty
