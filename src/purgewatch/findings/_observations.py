@@ -52,7 +52,10 @@ class ObservationIndex:
     def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
         import pyarrow.compute as pc
 
-        tbl = store.read("observations", columns=self.LIGHT)
+        # strings read dictionary-encoded: sorted by the ranks of their few distinct words
+        # (no string compared per row), decoded once, in sorted order
+        words = ["platform", "account_id", "status", "handle"]
+        tbl = store.read("observations", columns=self.LIGHT, dictionary=words)
         ts_type = pa.timestamp("us", tz="UTC")
         if t0 is not None:
             tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
@@ -61,11 +64,15 @@ class ObservationIndex:
         self.store = store
         self.window = (t0, t1)
         n = tbl.num_rows
-        self.order = pc.sort_indices(tbl, sort_keys=[
+        self.order = pc.sort_indices(pa.table({
+            "platform": _ranks(tbl["platform"]), "account_id": _ranks(tbl["account_id"]),
+            "observed_at": tbl["observed_at"], "record_key": tbl["record_key"]}), sort_keys=[
             ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
             ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
         # the light columns, sorted, in one contiguous table: an account is a slice of it
-        self.sorted = tbl.take(pa.array(self.order)).combine_chunks() if n else tbl
+        schema = TABLE_SCHEMAS["observations"]
+        self.sorted = pa.table({c: tbl[c].take(pa.array(self.order)).cast(schema.field(c).type) if n
+                                else tbl[c].cast(schema.field(c).type) for c in self.LIGHT}).combine_chunks()
         del tbl
         self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
         self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
@@ -231,6 +238,19 @@ class ObservationIndex:
                 if i is not None:
                     out[i] = True
         return out
+
+
+def _ranks(col: pa.ChunkedArray) -> np.ndarray:
+    """Per row of a dictionary-encoded string column, the rank of its word among the
+    column's distinct words in ascending code point (= UTF-8 byte) order, the order Arrow
+    sorts strings in; a null ranks after every word."""
+    arr = col.unify_dictionaries().combine_chunks() if col.num_chunks > 1 else col.chunk(0)
+    words = arr.dictionary.to_pylist()
+    rank = np.empty(len(words) + 1, dtype=np.int64)
+    if words:
+        _, rank[:-1] = np.unique(np.array(words, dtype=object), return_inverse=True)
+    rank[-1] = len(words)
+    return rank[np.asarray(arr.indices.fill_null(len(words)).to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
 def _rows_with_keys(files: list[str], keys: np.ndarray, columns: list[str]) -> pa.Table:
