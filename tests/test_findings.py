@@ -228,3 +228,19 @@ def test_provenance_per_source_counts_as_plain_python_does() -> None:
                      len({r["payload_hash"] for r in mine} - {None}), sorted({r["tool_version"] for r in mine} - {None}))
     assert got == want and got["(none)"][0] == 3
     assert per_source(pa.concat_tables(chunks)) == per_source(enc)  # plain strings: the same
+
+
+def test_word_ranks_sort_as_arrow_sorts_the_strings() -> None:
+    """_observations._ranks: dictionary-encoded words (a dictionary per chunk) ranked in
+    the order Arrow sorts the decoded strings (code points: "Z" < "z" < "é" < "😀")."""
+    import pyarrow.compute as pc
+
+    from purgewatch.findings._observations import _ranks
+
+    chunks = [["z", "é", "Z", "z"], ["😀", "a", "é", "10", "9"]]
+    enc = pa.chunked_array([pa.array(c).dictionary_encode() for c in chunks])
+    plain = pa.chunked_array([pa.array(c) for c in chunks])
+    ranks = _ranks(enc)
+    want = pc.sort_indices(plain).to_numpy()
+    assert np.argsort(ranks, kind="stable").tolist() == want.tolist()
+    assert ranks.tolist() == [4, 5, 2, 4, 6, 3, 5, 0, 1]
