@@ -244,3 +244,29 @@ def test_word_ranks_sort_as_arrow_sorts_the_strings() -> None:
     want = pc.sort_indices(plain).to_numpy()
     assert np.argsort(ranks, kind="stable").tolist() == want.tolist()
     assert ranks.tolist() == [4, 5, 2, 4, 6, 3, 5, 0, 1]
+
+
+def test_cited_rows_are_picked_from_every_batch_of_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """_rows_with_keys reads files in batches (provenance dictionary-encoded where stored
+    so, plainly where not): the rows of the wanted keys, with their values, whichever
+    batch and file they are in."""
+    import purgewatch.findings._observations as obs_mod
+
+    store = Store.init(tmp_path / "s")
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    for part in range(3):
+        n = 50
+        store.append("observations", pa.table({
+            "platform": ["x"] * n, "account_id": [str(i % 7) for i in range(n)],
+            "observed_at": pa.array([t0 + timedelta(hours=part * 100 + i) for i in range(n)], pa.timestamp("us", tz="UTC")),
+            "status": ["active"] * n, "followers_count": pa.array(range(n), pa.int64()),
+            "source_ref": [f"file{part}.csv:{i}" for i in range(n)],
+        }), command="t", source=f"src{part}")
+    monkeypatch.setattr(obs_mod, "_BATCH", 16)
+    everything = store.read("observations", columns=["record_key", "source", "source_ref", "followers_count"])
+    keys = everything["record_key"].to_numpy()
+    wanted = np.unique(keys[[0, 15, 16, 17, 49, 50, 99, 120, 149]])
+    got = obs_mod._rows_with_keys(store.files("observations"), wanted, ["source", "source_ref", "followers_count"])
+    want = [r for r in everything.to_pylist() if r["record_key"] in set(wanted.tolist())]
+    assert sorted(got.to_pylist(), key=lambda r: r["record_key"]) == sorted(want, key=lambda r: r["record_key"])
+    assert got.num_rows == len(wanted) == 9 and got.schema.field("source_ref").type == pa.string()
