@@ -55,6 +55,9 @@ def provenance_of(store: Store) -> Provenance:
     runs.sort(key=lambda r: (str(r["committed_at"]), r["batch_id"]))
     sources: dict[tuple[str, str], dict[str, Any]] = {}
     for table in ("observations", "profiles", "status_events", "snapshots", "watchlist"):
+        # what the previous table (or the appendix before) freed goes back first: the
+        # report's peak of memory is here otherwise
+        pa.default_memory_pool().release_unused()
         for r in _per_source(store, table):
             src = str(r["source"])
             sources[(table, src)] = {
