@@ -494,3 +494,50 @@ def test_cli_and_web_answer_degenerate_comparisons(gone_only: Store) -> None:
         page = c.get("/compare", params={"outcome": "deactivated"})
         assert page.status_code == 200 and "No account in any group has the outcome" in page.text
         assert c.get("/api/compare", params={"outcome": "suspended"}).json()["warnings"] == out["warnings"]
+
+
+def test_population_rows_are_found_alike_in_plain_and_dictionary_encoded_keys() -> None:
+    """_pop_index over keys read dictionary-encoded (a dictionary per file, several
+    platforms in one file, accounts outside the population) answers as over plain strings."""
+    pop_keys = pa.array(["x\x1f1", "bluesky\x1f1", "x\x1f3"], pa.string())
+    files = [(["x", "bluesky", "x", "x"], ["1", "1", "2", "3"]), (["bluesky", "x"], ["9", "3"])]
+    plain = pa.table({"platform": pa.chunked_array([p for p, _ in files]),
+                      "account_id": pa.chunked_array([a for _, a in files])})
+    enc = pa.table({c: pa.chunked_array([ch.dictionary_encode() for ch in plain[c].chunks]) for c in plain.column_names})
+    want = [0, 1, -1, 2, -1, 2]
+    assert cmp._pop_index(plain, pop_keys).tolist() == want
+    assert cmp._pop_index(enc, pop_keys).tolist() == want
+
+
+def test_fact_columns_without_a_stored_value_are_found_from_the_file_statistics(camps: Store) -> None:
+    """_null_columns: a column no file holds a value of (all null, or a file predating
+    it) is read as nulls; one value in any file keeps it read."""
+    cols = ["description", "label", "favourites_count", "listed_count", "handle"]
+    assert cmp._null_columns(camps, "observations", cols) == {"label", "favourites_count", "listed_count"}
+    later = {"platform": "x", "account_id": "1000001", "observed_at": datetime(2024, 3, 20, tzinfo=UTC),
+             "status": "active", "listed_count": 3}
+    camps.append("observations", _tbl([later]), command="test", source="test")
+    assert cmp._null_columns(camps, "observations", cols) == {"label", "favourites_count"}
+    assert cmp._null_columns(camps, "profiles", cols) == set(cols)  # no file at all
+
+
+def test_population_read_while_the_store_changes_is_read_again(camps: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The population's columns are read one at a time: a commit landing during a build
+    makes it start over, and the answer is that of the store as it is afterwards."""
+    build = cmp._build_population
+    calls = []
+
+    def racing(store: Store, *args: Any) -> Any:
+        calls.append(1)
+        got = build(store, *args)
+        if len(calls) == 1:  # an import commits while the first build reads
+            row = {"platform": "x", "account_id": "1000098", "observed_at": datetime(2024, 3, 9, tzinfo=UTC),
+                   "status": "suspended"}
+            store.append("observations", _tbl([row]), command="test", source="test")
+        return got
+
+    cmp._POP_MEMO.clear()
+    monkeypatch.setattr(cmp, "_build_population", racing)
+    fr = cmp.account_frame(camps, outcome="suspended", start="2024-03-01T00:00:00Z")
+    assert len(calls) == 2
+    assert fr.groupby("group")["outcome"].sum().loc["opposition"] == 19  # the new suspension counted

@@ -196,3 +196,77 @@ def test_a_large_store_shows_what_it_holds_while_the_findings_compute(tmp_path: 
         gate.set()
         assert client.get("/api/findings").status_code == 200
         assert client.get("/").status_code == 200
+
+
+def test_provenance_per_source_counts_as_plain_python_does() -> None:
+    """The per-source provenance aggregated over dictionary codes (chunks with different
+    dictionaries, null sources counted with a stored "(none)", null hashes and versions)
+    equals a count over the decoded rows."""
+    from purgewatch.findings._appendix import per_source
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [
+        {"source": s, "retrieved_at": t0 + timedelta(hours=i), "payload_hash": h, "tool_version": v}
+        for i, (s, h, v) in enumerate([
+            ("a.csv", "h1", "1.0"), (None, "h1", None), ("(none)", None, "1.1"), ("a.csv", "h2", "1.1"),
+            ("b.json", "h1", "1.0"), ("a.csv", "h1", None), (None, "h3", "1.0"), ("b.json", None, None),
+        ])
+    ]
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema([("source", pa.string()), ("retrieved_at", ts), ("payload_hash", pa.string()),
+                        ("tool_version", pa.string())])
+    chunks = [pa.Table.from_pylist(rows[:3], schema), pa.Table.from_pylist(rows[3:], schema)]
+    enc = pa.concat_tables([
+        pa.table({c: (t[c].combine_chunks().dictionary_encode() if c != "retrieved_at" else t[c].combine_chunks())
+                  for c in schema.names}) for t in chunks])
+    got = {r["source"]: (r["rows"], r["retrieved_at_min"], r["retrieved_at_max"], r["payload_hash_count_distinct"],
+                         sorted(v for v in r["tool_version_distinct"] if v is not None)) for r in per_source(enc)}
+    want: dict[str, object] = {}
+    for src in {r["source"] or "(none)" for r in rows}:
+        mine = [r for r in rows if (r["source"] or "(none)") == src]
+        want[src] = (len(mine), min(r["retrieved_at"] for r in mine), max(r["retrieved_at"] for r in mine),
+                     len({r["payload_hash"] for r in mine} - {None}), sorted({r["tool_version"] for r in mine} - {None}))
+    assert got == want and got["(none)"][0] == 3
+    assert per_source(pa.concat_tables(chunks)) == per_source(enc)  # plain strings: the same
+
+
+def test_word_ranks_sort_as_arrow_sorts_the_strings() -> None:
+    """_observations._ranks: dictionary-encoded words (a dictionary per chunk) ranked in
+    the order Arrow sorts the decoded strings (code points: "Z" < "z" < "é" < "😀")."""
+    import pyarrow.compute as pc
+
+    from purgewatch.findings._observations import _ranks
+
+    chunks = [["z", "é", "Z", "z"], ["😀", "a", "é", "10", "9"]]
+    enc = pa.chunked_array([pa.array(c).dictionary_encode() for c in chunks])
+    plain = pa.chunked_array([pa.array(c) for c in chunks])
+    ranks = _ranks(enc)
+    want = pc.sort_indices(plain).to_numpy()
+    assert np.argsort(ranks, kind="stable").tolist() == want.tolist()
+    assert ranks.tolist() == [4, 5, 2, 4, 6, 3, 5, 0, 1]
+
+
+def test_cited_rows_are_picked_from_every_batch_of_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """_rows_with_keys reads files in batches (provenance dictionary-encoded where stored
+    so, plainly where not): the rows of the wanted keys, with their values, whichever
+    batch and file they are in."""
+    import purgewatch.findings._observations as obs_mod
+
+    store = Store.init(tmp_path / "s")
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    for part in range(3):
+        n = 50
+        store.append("observations", pa.table({
+            "platform": ["x"] * n, "account_id": [str(i % 7) for i in range(n)],
+            "observed_at": pa.array([t0 + timedelta(hours=part * 100 + i) for i in range(n)], pa.timestamp("us", tz="UTC")),
+            "status": ["active"] * n, "followers_count": pa.array(range(n), pa.int64()),
+            "source_ref": [f"file{part}.csv:{i}" for i in range(n)],
+        }), command="t", source=f"src{part}")
+    monkeypatch.setattr(obs_mod, "_BATCH", 16)
+    everything = store.read("observations", columns=["record_key", "source", "source_ref", "followers_count"])
+    keys = everything["record_key"].to_numpy()
+    wanted = np.unique(keys[[0, 15, 16, 17, 49, 50, 99, 120, 149]])
+    got = obs_mod._rows_with_keys(store.files("observations"), wanted, ["source", "source_ref", "followers_count"])
+    want = [r for r in everything.to_pylist() if r["record_key"] in set(wanted.tolist())]
+    assert sorted(got.to_pylist(), key=lambda r: r["record_key"]) == sorted(want, key=lambda r: r["record_key"])
+    assert got.num_rows == len(wanted) == 9 and got.schema.field("source_ref").type == pa.string()

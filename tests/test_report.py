@@ -311,3 +311,26 @@ def test_page_leaves_accounts_beyond_its_limit_to_the_bundles(built: tuple[Store
     assert f"the other {hidden:,}" in html and len(html) < len(whole) and "the other" not in whole
     for a in rest:
         assert (a["anchor"] in ids) == (a["key"] not in gone)
+
+
+def test_the_bundle_encoder_writes_the_bytes_of_the_standard_one() -> None:
+    """report/_jsonout gives byte for byte json.JSONEncoder(ensure_ascii=False,
+    sort_keys=True, indent=1, allow_nan=False), and refuses what it refuses."""
+    from purgewatch.report._jsonout import json_parts
+
+    std = json.JSONEncoder(ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False)
+    doc = {
+        "z": [{"b": 1, "a": [[], {}, [1, [2, {"x": None}]]]}, "é\u202e\"\\\n\x00😀", (True, False)],
+        "a": {"1": 0.1, "2": -0.0, "3": 1e-300, "4": 10**30, "5": -7, "6": 2.5e17},
+        "empty_list": [], "empty_dict": {}, "long": [{"k": i, "v": str(i) * 3} for i in range(70_000)],
+        "nested": {"deep": {"deeper": [{"deepest": [1.25, None, "s"]}]}},
+        "int_keys": {10: "a", 2: "b"}, "float_keys": {1.5: "a", -0.25: "b"}, "bool_keys": {True: 1, False: 0},
+        "none_key": {None: 1},
+    }
+    assert "".join(json_parts(doc)) == std.encode(doc)
+    assert "".join(json_parts({})) == std.encode({})
+    assert len(list(json_parts(doc))) > 1  # handed out in parts
+    with pytest.raises(ValueError, match="Out of range float"):
+        "".join(json_parts({"x": [float("nan")]}))
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        "".join(json_parts({"x": [object()]}))

@@ -435,3 +435,24 @@ def test_catalogue_files_without_statistics_still_give_the_next_sid(store: Store
     assert snap.sids_to_ids(store, "x", np.array([2, 0])).to_pylist() == ["c", "a"]
     with store.writer(command="t", source="t") as w:
         assert w.sids("x", ["b", "d"]).tolist() == [1, 3]
+
+
+def test_read_with_dictionary_columns_gives_the_same_rows_encoded(store: Store) -> None:
+    """Store.read(dictionary=...): string columns come dictionary-encoded (a dictionary per
+    file), the same values, rows of retracted batches still hidden, and a column a file
+    predates still reads as nulls."""
+    store.append("observations", obs(30), command="t", source="t")
+    gone = store.append("observations", obs(10, start=500, platform="bluesky"), command="t", source="t")
+    store.append("observations", obs(20, start=1000, platform="bluesky"), command="t", source="t")
+    assert gone.batch_id is not None
+    store.retract([gone.batch_id], reason="test")
+    cols = ["platform", "account_id", "status", "followers_count", "label"]
+    plain = store.read("observations", columns=cols)
+    enc = store.read("observations", columns=cols, dictionary=["platform", "account_id", "status", "label"])
+    assert plain.num_rows == enc.num_rows == 50
+    for c in ("platform", "account_id", "status", "label"):
+        assert pa.types.is_dictionary(enc[c].type) and enc[c].num_chunks == 2
+        assert enc[c].cast(pa.string()).to_pylist() == plain[c].to_pylist()
+    assert enc["label"].null_count == 50  # no file has a label: nulls, encoded
+    assert enc["followers_count"].type == pa.int64()  # only string columns are encoded
+    assert enc["followers_count"].to_pylist() == plain["followers_count"].to_pylist()

@@ -50,7 +50,13 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from purgewatch.errors import AnalysisError, InputError
-from purgewatch.model import AMBIGUOUS_GONE, ENFORCEMENT_STATUSES, GONE_STATUSES, carry_enforcement
+from purgewatch.model import (
+    AMBIGUOUS_GONE,
+    ENFORCEMENT_STATUSES,
+    GONE_STATUSES,
+    TABLE_SCHEMAS,
+    carry_enforcement,
+)
 from purgewatch.store import Store
 from purgewatch.timefmt import parse_zoned
 from purgewatch.watchlist import current_watchlist
@@ -469,7 +475,10 @@ def _adjusted_model(
 ) -> dict[str, Any]:
     """Logit of outcome on group (raw) and on group + covariates (adjusted), both fitted on
     the same complete-case rows so the two group effects are comparable."""
-    import statsmodels.api as sm
+    # the two names only: statsmodels.api imports all of statsmodels (time series,
+    # graphics, scipy.signal), 0.7 s of a report
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
 
     usable = [c for c in covariates if df[c].notna().any() and df[c].nunique(dropna=True) > 1]
     cc = df.dropna(subset=usable) if usable else df
@@ -499,7 +508,7 @@ def _adjusted_model(
     others = [g for g in levels if g != ref]
     dummies = pd.DataFrame({f"group[{g}]": (cc[group] == g).astype(float) for g in others}, index=cc.index)
     y = cc[outcome].astype(float)
-    X_raw = sm.add_constant(dummies, has_constant="add")
+    X_raw = add_constant(dummies, has_constant="add")
     Z = cc[usable].astype(float)
     Z = (Z - Z.mean()) / Z.std(ddof=0).replace(0, 1)
     X_adj = pd.concat([X_raw, Z], axis=1)
@@ -507,7 +516,7 @@ def _adjusted_model(
     def fit(X: pd.DataFrame) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return sm.Logit(y, X).fit(disp=0, maxiter=200)
+            return Logit(y, X).fit(disp=0, maxiter=200)
 
     try:
         raw = fit(X_raw)
@@ -781,12 +790,70 @@ def _micros(col: pa.ChunkedArray) -> np.ndarray:
 
 def _pop_index(tbl: pa.Table, pop_keys: pa.Array) -> np.ndarray:
     """Row of ``pop`` (by "platform\\x1faccount_id") of each row of ``tbl``; -1 outside it.
-    A hash lookup in Arrow: no per-row Python string is made."""
+    A hash lookup in Arrow: no per-row Python string is made. Dictionary-encoded key
+    columns (``Store.read(dictionary=...)``) are matched a dictionary at a time."""
     if tbl.num_rows == 0:
         return np.zeros(0, dtype=np.int64)
-    key = pc.binary_join_element_wise(tbl["platform"], tbl["account_id"], "\x1f")
-    idx = pc.index_in(key, value_set=pop_keys)
-    return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    plat, acct = tbl["platform"], tbl["account_id"]
+    if not (pa.types.is_dictionary(plat.type) and pa.types.is_dictionary(acct.type)):
+        key = pc.binary_join_element_wise(plat, acct, "\x1f")
+        idx = pc.index_in(key, value_set=pop_keys)
+        return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = []
+    for pch, ach in zip(plat.chunks, acct.chunks, strict=True):
+        pi = np.asarray(pch.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        ai = np.asarray(ach.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        res = np.full(len(ai), -1, dtype=np.int64)
+        for k, p in enumerate(pch.dictionary.to_pylist()):
+            # every account id of the chunk under this platform, looked up once
+            keys = pc.binary_join_element_wise(pa.scalar(p, pa.string()), ach.dictionary, "\x1f")
+            look = np.asarray(pc.fill_null(pc.index_in(keys, value_set=pop_keys), -1)
+                              .to_numpy(zero_copy_only=False), dtype=np.int64)
+            here = pi == k
+            res[here] = look[ai[here]]
+        out.append(res)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _status_codes(col: pa.ChunkedArray, vocab: dict[Any, int]) -> np.ndarray:
+    """A status column as codes into ``vocab`` (extended with new words; None for null):
+    one Python string per distinct word of a chunk, none per reading."""
+    out = []
+    for ch in col.chunks:
+        enc = ch if pa.types.is_dictionary(ch.type) else pc.dictionary_encode(ch)
+        ids = np.array([vocab.setdefault(w, len(vocab)) for w in [*enc.dictionary.to_pylist(), None]], dtype=np.int64)
+        out.append(ids[np.asarray(enc.indices.fill_null(len(ids) - 1).to_numpy(zero_copy_only=False), dtype=np.int64)])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _null_columns(store: Store, table: str, columns: Sequence[str]) -> set[str]:
+    """Those of ``columns`` no stored file of ``table`` holds a value of (by the Parquet
+    statistics; a file that predates a column holds none): read as nulls without
+    decoding a row (a platform that never reports a fact leaves its column empty)."""
+    import pyarrow.parquet as pq
+
+    out = set(columns)
+    for path in store.files(table):
+        md = pq.read_metadata(path)
+        at = {md.schema.column(i).name: i for i in range(md.num_columns)}
+        for c in list(out):
+            i = at.get(c)
+            if i is None:
+                continue
+            for g in range(md.num_row_groups):
+                rg = md.row_group(g)
+                st = rg.column(i).statistics
+                if st is None or not st.has_null_count or st.null_count != rg.num_rows:
+                    out.discard(c)
+                    break
+        if not out:
+            break
+    return out
+
+
+def _valid(tb: pa.Table, c: str) -> np.ndarray:
+    return (np.asarray(pc.is_valid(tb[c]).to_numpy(zero_copy_only=False), dtype=bool) if tb.num_rows
+            else np.zeros(0, dtype=bool))
 
 
 def _bound(t: pd.Timestamp | None) -> int | None:
@@ -824,7 +891,23 @@ def _population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Timestamp
             hit = _POP_MEMO.get(key)
         if hit is not None:
             return hit
-    res = _build_population(store, by, t0, t1, platform)
+    for _attempt in range(3):
+        # The facts are read a column at a time: a commit between two reads would
+        # misalign them, so an answer is kept only if the store did not change under it.
+        try:
+            res = _build_population(store, by, t0, t1, platform)
+        except (IndexError, ValueError):
+            if (now := _store_state(store)) == state:
+                raise
+            state = now
+            continue
+        if (now := _store_state(store)) == state:
+            break
+        state = now
+    else:
+        raise AnalysisError("the store kept changing while its accounts were read",
+                            hint="retry when the import writing to it has finished")
+    key = (state, by, t0, t1, platform)
     if state is not None:
         with _POP_LOCK:
             _POP_MEMO[key] = res
@@ -837,7 +920,12 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
                       platform: str | None) -> _Population:
     from purgewatch.analysis.forensics import bot_likeness, creation_times
 
-    facts = {t: store.read(t, columns=[*_KEYS, "observed_at", "status", *FACT_COLUMNS]) for t in FACT_TABLES}
+    # The light columns of every reading, keys and statuses kept dictionary-encoded; each
+    # fact column is read alone later (its validity, then its value at the few rows that
+    # decide), so the table of every reading with every fact never exists (it was most of
+    # a report's peak memory at 10^4 accounts x a year).
+    light = [*_KEYS, "observed_at", "status", "followers_count"]
+    facts = {t: store.read(t, columns=light, dictionary=[*_KEYS, "status"]) for t in FACT_TABLES}
     if by == "group":
         wl = current_watchlist(store, fill_ids=True).to_pandas()
         if wl.empty:
@@ -846,8 +934,11 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     elif by == "label":
         # The watchlist's label where it has one (e.g. voterfraud2020 camps), else the
         # latest label on the account's profiles/observations (e.g. cresci classes).
-        labelled = [tb.select([*_KEYS, "observed_at", "label"]).filter(pc.is_valid(tb["label"])).to_pandas()
-                    for tb in facts.values()]
+        labelled = []
+        for table in FACT_TABLES:
+            tb = store.read(table, columns=[*_KEYS, "observed_at", "label"])
+            labelled.append(tb.filter(pc.is_valid(tb["label"])).to_pandas())
+            del tb
         lab = pd.concat(labelled, ignore_index=True).sort_values("observed_at")
         pop = lab.groupby(["platform", "account_id"], as_index=False).tail(1)[["platform", "account_id", "label"]]
         wl = current_watchlist(store, fill_ids=True).to_pandas()
@@ -873,19 +964,29 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     # (model.carry_enforcement); on its own it is never the "suspended" outcome.
     vocab: dict[Any, int] = {}
     pop_idx = {name: _pop_index(tb, pop_keys) for name, tb in facts.items()}
+    fact_t = {name: _micros(tb["observed_at"]) if tb.num_rows else np.zeros(0, dtype=np.int64)
+              for name, tb in facts.items()}
     codes, times, stats_ = [], [], []
     for name in (*FACT_TABLES, "status_events"):
         tcol = "at" if name == "status_events" else "observed_at"
-        tb = facts[name] if name in facts else store.read(name, columns=[*_KEYS, tcol, "status"])
+        tb = facts[name] if name in facts else store.read(name, columns=[*_KEYS, tcol, "status"],
+                                                          dictionary=[*_KEYS, "status"])
+        if not tb.num_rows:
+            continue
         idx = pop_idx[name] if name in pop_idx else _pop_index(tb, pop_keys)
-        keep = np.flatnonzero(idx >= 0)
+        # every row in the population (the usual case): views, not copies
+        keep: Any = slice(None) if bool((idx >= 0).all()) else np.flatnonzero(idx >= 0)
         codes.append(idx[keep])
-        times.append(_micros(tb[tcol])[keep])
+        times.append((fact_t[name] if name in fact_t else _micros(tb[tcol]))[keep])
         # Statuses as codes into the few words there are: no Python string per reading.
-        enc = pc.dictionary_encode(tb["status"].take(pa.array(keep))).combine_chunks()
-        ids = np.array([vocab.setdefault(w, len(vocab)) for w in [*enc.dictionary.to_pylist(), None]], dtype=np.int64)
-        stats_.append(ids[np.asarray(enc.indices.fill_null(len(ids) - 1).to_numpy(zero_copy_only=False), dtype=np.int64)])
-    code, at, scode = np.concatenate(codes), np.concatenate(times), np.concatenate(stats_)
+        stats_.append(_status_codes(tb["status"], vocab)[keep])
+        del tb, idx, keep
+
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    code, at, scode = joined(codes), joined(times), joined(stats_)
+    del codes, times, stats_
     if AMBIGUOUS_GONE in vocab and (scode == vocab[AMBIGUOUS_GONE]).any():  # else carrying changes nothing
         words = np.empty(len(vocab), dtype=object)
         words[list(vocab.values())] = list(vocab)
@@ -907,6 +1008,7 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     seen[kc, scode[known_rows]] = True
     known = np.zeros(n_pop, dtype=bool)
     known[kc] = True
+    del code, at, scode, inside, known_rows, kc
 
     # Facts: the latest non-null value of each fact per account at the end of the window.
     # Only the rows that hold such a value become pandas rows (a store of millions of
@@ -914,8 +1016,7 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     counted = np.zeros(n_pop, dtype=bool)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (pop row, time, wanted) per table row
     for name, tb in facts.items():
-        idx = pop_idx[name]
-        t = _micros(tb["observed_at"]) if tb.num_rows else np.zeros(0, dtype=np.int64)
+        idx, t = pop_idx[name], fact_t[name]
         ok = idx >= 0
         win = ok.copy()
         if lo is not None:
@@ -923,14 +1024,14 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         if hi is not None:
             win &= t <= hi
         if tb.num_rows:
-            has_count = np.asarray(pc.is_valid(tb["followers_count"]).to_numpy(zero_copy_only=False), dtype=bool)
-            counted[idx[win & has_count]] = True
+            counted[idx[win & _valid(tb, "followers_count")]] = True
         upto = ok if hi is None else ok & (t <= hi)
         parts.append((idx, t, upto))
     offsets = np.cumsum([0] + [len(p[0]) for p in parts])
     rows = np.concatenate([np.flatnonzero(p[2]) + off for p, off in zip(parts, offsets[:-1], strict=True)])
     r_code = np.concatenate([p[0][p[2]] for p in parts])
     r_time = np.concatenate([p[1][p[2]] for p in parts])
+    del parts, pop_idx, fact_t, ok, win, upto
     # By account, then time: one sort of a combined key when it fits in 63 bits.
     by_key: np.ndarray | None = None
     rank: np.ndarray | None = None
@@ -940,8 +1041,10 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         if (n_pop + 1) * span < 2**62:
             comp = r_code * span + (r_time - t_lo)
             by_key = np.argsort(comp, kind="quicksort")
-            if (np.diff(comp[by_key]) == 0).any():
+            comp = comp[by_key]
+            if (comp[1:] == comp[:-1]).any():
                 by_key = None
+            del comp
     if by_key is None:
         # Two readings of one account at the same instant with different values: the one
         # that wins is the one pandas' quicksort of the time column always made win.
@@ -950,11 +1053,20 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
         by_key = np.lexsort((rank, r_code))
         rank = rank[by_key]
     rows, r_code = rows[by_key], r_code[by_key]
+    del by_key, r_time
     winners: list[np.ndarray] = []  # positions in rows
+    first_null: dict[tuple[str, str], int] = {}  # (table, column): first null row, for the dtypes
+    empty = {name: _null_columns(store, name, FACT_COLUMNS) for name in facts}
     for c in ["observed_at", *FACT_COLUMNS]:
-        valid = np.concatenate([
-            np.asarray(pc.is_valid(tb[c]).to_numpy(zero_copy_only=False), dtype=bool) if tb.num_rows
-            else np.zeros(0, dtype=bool) for tb in facts.values()])[rows]
+        vs = []
+        for name, tb in facts.items():
+            v = (np.zeros(tb.num_rows, dtype=bool) if c in empty[name] else
+                 _valid(tb if c in tb.column_names else store.read(name, columns=[c], dictionary=[c]), c))
+            first_null[name, c] = int(np.argmin(v)) if len(v) and not v.all() else -1
+            vs.append(v)
+        valid = np.concatenate(vs)[rows]
+        del vs
+        pa.default_memory_pool().release_unused()  # the column read: its pages back before the next
         vp = np.flatnonzero(valid)
         vc = r_code[vp]
         last = np.flatnonzero(np.r_[vc[1:] != vc[:-1], True]) if len(vc) else np.zeros(0, dtype=np.int64)
@@ -962,13 +1074,21 @@ def _build_population(store: Store, by: str, t0: pd.Timestamp | None, t1: pd.Tim
     pos = np.unique(np.concatenate(winners))
     chosen = np.sort(rows[pos])
     frames, probes = [], []
-    for tb, off, end in zip(facts.values(), offsets[:-1], offsets[1:], strict=True):
-        sel = chosen[(chosen >= off) & (chosen < end)] - off
-        frames.append(tb.select([*_KEYS, "observed_at", *FACT_COLUMNS]).take(pa.array(sel, pa.int64())).to_pandas())
+    for (name, tb), off, end in zip(facts.items(), offsets[:-1], offsets[1:], strict=True):
+        sel = pa.array(chosen[(chosen >= off) & (chosen < end)] - off, pa.int64())
         # The dtypes the whole table would have in pandas (ints with a null are floats,
         # bools with a null objects), so the values below are what they always were.
-        probe = [0] + [int(pc.index(pc.is_null(tb[c]), True).as_py()) for c in FACT_COLUMNS] if tb.num_rows else []
-        probes.append(tb.take(pa.array(sorted({i for i in probe if i >= 0}), pa.int64())).to_pandas())
+        probe = ([0] + [first_null[name, c] for c in FACT_COLUMNS]) if tb.num_rows else []
+        at = pa.array(sorted({i for i in probe if i >= 0}), pa.int64())
+        schema = TABLE_SCHEMAS[name]
+        got: dict[str, tuple[pa.ChunkedArray, pa.ChunkedArray]] = {}
+        for c in [*_KEYS, "observed_at", *FACT_COLUMNS]:
+            col = (tb[c] if c in tb.column_names else pa.chunked_array([pa.nulls(tb.num_rows, schema.field(c).type)])
+                   if c in empty[name] else store.read(name, columns=[c], dictionary=[c])[c])
+            got[c] = (col.take(sel).cast(schema.field(c).type), col.take(at).cast(schema.field(c).type))
+            del col
+        frames.append(pa.table({c: v[0] for c, v in got.items()}).to_pandas())
+        probes.append(pa.table({c: v[1] for c, v in got.items()}).to_pandas())
     dtypes = pd.concat(probes, ignore_index=True).dtypes
     f = pd.concat(frames, ignore_index=True)
     f = f.astype({c: dtypes[c] for c in f.columns if f[c].dtype != dtypes[c]})

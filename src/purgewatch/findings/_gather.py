@@ -93,6 +93,10 @@ def gather_findings(
         watch = [w for w in watch if w["group"] in run.group_filter]
     group_of = {key_of(w): w["group"] for w in watch}
 
+    # The store's provenance first, while little else is held: it scans every stored
+    # row's provenance columns, and at the end it was the report's peak of memory.
+    provenance = provenance_of(store)
+
     # Detection first: its arrays are freed before the observations are read, so the
     # two peaks of memory do not stack.
     step("detecting events")
@@ -150,7 +154,7 @@ def gather_findings(
         transitions=transitions.rows(MAX_TRANSITIONS), timeline=transitions.daily(), explain=explains,
         compare=compare, forensics=forensics, facts=run.facts.items,
         observations=cited_rows(ob, transitions, run.facts.referenced, refs.drawn),
-        snapshots=snapshot_appendix(store, run.facts.referenced), provenance=provenance_of(store),
+        snapshots=snapshot_appendix(store, run.facts.referenced), provenance=provenance,
         sections=sections, tool_version=TOOL_VERSION,
     )
     pa.default_memory_pool().release_unused()

@@ -52,7 +52,10 @@ class ObservationIndex:
     def __init__(self, store: Store, t0: pd.Timestamp | None, t1: pd.Timestamp | None) -> None:
         import pyarrow.compute as pc
 
-        tbl = store.read("observations", columns=self.LIGHT)
+        # strings read dictionary-encoded: sorted by the ranks of their few distinct words
+        # (no string compared per row), decoded once, in sorted order
+        words = ["platform", "account_id", "status", "handle"]
+        tbl = store.read("observations", columns=self.LIGHT, dictionary=words)
         ts_type = pa.timestamp("us", tz="UTC")
         if t0 is not None:
             tbl = tbl.filter(pc.greater_equal(tbl["observed_at"], pa.scalar(t0.to_pydatetime(), ts_type)))
@@ -61,12 +64,24 @@ class ObservationIndex:
         self.store = store
         self.window = (t0, t1)
         n = tbl.num_rows
-        self.order = pc.sort_indices(tbl, sort_keys=[
+        order = pa.array(pc.sort_indices(pa.table({
+            "platform": _ranks(tbl["platform"]), "account_id": _ranks(tbl["account_id"]),
+            "observed_at": tbl["observed_at"], "record_key": tbl["record_key"]}), sort_keys=[
             ("platform", "ascending"), ("account_id", "ascending"), ("observed_at", "ascending"),
-            ("record_key", "ascending")]).to_numpy() if n else np.zeros(0, np.int64)
-        # the light columns, sorted, in one contiguous table: an account is a slice of it
-        self.sorted = tbl.take(pa.array(self.order)).combine_chunks() if n else tbl
+            ("record_key", "ascending")])) if n else pa.array([], pa.uint64())
+        # the light columns, sorted, in one contiguous table: an account is a slice of it;
+        # made a column at a time, each read column let go once its sorted copy is made
+        schema = TABLE_SCHEMAS["observations"]
+        cols = {c: tbl[c] for c in self.LIGHT}
         del tbl
+        done = {}
+        for c in self.LIGHT:
+            col = cols.pop(c)
+            done[c] = col.take(order).cast(schema.field(c).type).combine_chunks()
+            del col
+            pa.default_memory_pool().release_unused()  # the read column's pages, before the next copy
+        self.sorted = pa.Table.from_arrays(list(done.values()), schema=pa.schema([schema.field(c) for c in self.LIGHT]))
+        del done, order
         self.t = self.sorted["observed_at"].cast(pa.int64()).to_numpy() if n else np.zeros(0, np.int64)
         self.key = self.sorted["record_key"].to_numpy() if n else np.zeros(0, np.uint64)
         if n:
@@ -233,6 +248,34 @@ class ObservationIndex:
         return out
 
 
+def _ranks(col: pa.ChunkedArray) -> np.ndarray:
+    """Per row of a dictionary-encoded string column, the rank of its word among the
+    column's distinct words in ascending code point (= UTF-8 byte) order, the order Arrow
+    sorts strings in; a null ranks after every word."""
+    arr = col.unify_dictionaries().combine_chunks() if col.num_chunks > 1 else col.chunk(0)
+    words = arr.dictionary.to_pylist()
+    rank = np.empty(len(words) + 1, dtype=np.int64)
+    if words:
+        _, rank[:-1] = np.unique(np.array(words, dtype=object), return_inverse=True)
+    rank[-1] = len(words)
+    return rank[np.asarray(arr.indices.fill_null(len(words)).to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+
+_BATCH = 1 << 16  # rows decoded at a time when picking cited rows out of a file
+
+
+def _dictionary_columns(pf: pq.ParquetFile, columns: list[str]) -> list[str]:
+    """Those of ``columns`` every row group of the file stores dictionary-encoded."""
+    md = pf.metadata
+    at = {md.schema.column(i).name: i for i in range(md.num_columns)}
+    out = []
+    for c in columns:
+        if c in at and all({"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & set(md.row_group(g).column(at[c]).encodings)
+                           for g in range(md.num_row_groups)):
+            out.append(c)
+    return out
+
+
 def _rows_with_keys(files: list[str], keys: np.ndarray, columns: list[str]) -> pa.Table:
     """``record_key`` and ``columns`` of the stored rows whose key is in ``keys`` (unique
     uint64), in file then row order. Read a file at a time, its keys first (the other
@@ -248,13 +291,25 @@ def _rows_with_keys(files: list[str], keys: np.ndarray, columns: list[str]) -> p
         return target.empty_table()
     value_set = pa.array(keys, pa.uint64())
     for path in files:
-        pf = pq.ParquetFile(path, read_dictionary=[c for c in columns if pa.types.is_string(schema.field(c).type)])
+        pf = pq.ParquetFile(path)
         mask = pc.is_in(pf.read(columns=["record_key"]).column(0), value_set=value_set)
         rows = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))
         if not len(rows):
             continue
         have = set(pf.schema_arrow.names)
-        picked = pf.read(columns=[c for c in target.names if c in have]).take(pa.array(rows))
+        # Columns stored dictionary-encoded are read so (their strings repeat); others
+        # (source_ref: a string per row) plainly, since encoding them costs a hash per row.
+        # Read in batches: only the wanted rows of each batch are kept.
+        coded = _dictionary_columns(pf, [c for c in columns if c in have and pa.types.is_string(schema.field(c).type)])
+        pf = pq.ParquetFile(path, read_dictionary=coded or None)
+        pieces, start = [], 0
+        for batch in pf.iter_batches(batch_size=_BATCH, columns=[c for c in target.names if c in have]):
+            lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+            if hi > lo:
+                pieces.append(pa.Table.from_batches([batch]).take(pa.array(rows[lo:hi] - start)))
+            start += batch.num_rows
+        picked = pa.concat_tables(pieces, promote_options="permissive")
+        del pieces
         for f in target:  # columns the file predates read as nulls
             if f.name not in have:
                 picked = picked.append_column(f.name, pa.nulls(picked.num_rows, f.type))

@@ -35,6 +35,7 @@ from purgewatch.findings import (
     sections_of,
 )
 from purgewatch.report import _svg
+from purgewatch.report._jsonout import json_parts
 from purgewatch.safetext import csv_cell, json_for_html, visible
 from purgewatch.store import Store
 from purgewatch.timefmt import human_span, human_time, zone
@@ -439,18 +440,10 @@ def findings_json(findings: Findings, *, generated_at: str) -> str:
 def _findings_json_parts(findings: Findings | dict[str, Any], *, generated_at: str) -> Iterator[str]:
     """:func:`findings_json` in pieces of about a megabyte: written as they come, a large
     bundle is never held whole (nor the million small strings it is encoded from)."""
-    doc = {"generated_at": generated_at, **_doc(findings)}
-    enc = json.JSONEncoder(ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False)
-    buf: list[str] = []
-    size = 0
-    for chunk in enc.iterencode(doc):
-        buf.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 20:
-            yield "".join(buf)
-            buf, size = [], 0
-    buf.append("\n")
-    yield "".join(buf)
+    # the bytes json.JSONEncoder(ensure_ascii=False, sort_keys=True, indent=1,
+    # allow_nan=False) writes, encoded without its generator chain (see _jsonout)
+    yield from json_parts({"generated_at": generated_at, **_doc(findings)})
+    yield "\n"
 
 
 def _csv(rows: Iterable[dict[str, Any]], cols: Sequence[str] | None = None) -> str:

@@ -297,13 +297,22 @@ class Store:
             [pq.read_table(f, columns=["retracted_batch"]) for f in files]).column(0).to_pylist())
 
     def read(self, table: str, columns: Sequence[str] | None = None, *,
-             include_retracted: bool = False) -> pa.Table:
+             include_retracted: bool = False, dictionary: Sequence[str] = ()) -> pa.Table:
         """Whole table as Arrow (empty table with the schema when nothing is stored), as
         analyses see it: rows of retracted batches hidden, implausible times clamped with
-        a warning (see ``_guard.py``). ``include_retracted`` shows every stored row."""
+        a warning (see ``_guard.py``). ``include_retracted`` shows every stored row.
+        String columns named in ``dictionary`` come dictionary-encoded (int32 indices, as
+        Parquet stores them; each file's chunk has its own dictionary): a reader that only
+        groups or matches them skips making a string per row."""
         for attempt in range(3):
             files = self.files(table)
             schema = TABLE_SCHEMAS[table]
+            # only string columns: Parquet would hand others (times, numbers) over
+            # dictionary-encoded too, at a cost, for no gain
+            dictionary = [c for c in dictionary if pa.types.is_string(schema.field(c).type)]
+            if dictionary:
+                schema = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type), f.nullable)
+                                    if f.name in dictionary else f for f in schema])
             if not files:
                 empty = schema.empty_table()
                 return empty.select(list(columns)) if columns else empty
@@ -319,7 +328,7 @@ class Store:
             # Columns a file predates (added to the schema later) read as nulls.
             target = pa.schema([schema.field(c) for c in wanted]) if wanted else schema
             try:
-                parts = [_read_conformed(f, target) for f in files]
+                parts = [_read_conformed(f, target, dictionary=dictionary) for f in files]
             except FileNotFoundError:
                 # Only a read slower than the compaction grace period gets here: its
                 # generation was retired and deleted. The live one has the same rows.
@@ -1104,10 +1113,10 @@ def _parquet_view_sql(con: Any, files: Sequence[str], schema: pa.Schema) -> str:
     return f"SELECT {', '.join(cols)} FROM {source}"  # noqa: S608
 
 
-def _read_conformed(path: str | Path, target: pa.Schema) -> pa.Table:
+def _read_conformed(path: str | Path, target: pa.Schema, *, dictionary: Sequence[str] = ()) -> pa.Table:
     """One Parquet file as ``target``: columns the file predates (added to the schema
-    later) read as nulls."""
-    pf = pq.ParquetFile(path)
+    later) read as nulls; the ``dictionary`` columns read dictionary-encoded."""
+    pf = pq.ParquetFile(path, read_dictionary=[c for c in dictionary if c in target.names] or None)
     have = set(pf.schema_arrow.names)
     t = pf.read(columns=[f.name for f in target if f.name in have])
     for f in target:

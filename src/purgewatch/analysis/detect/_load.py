@@ -31,6 +31,10 @@ class StatusData:
     accounts: list[tuple[str, str]]
 
 
+# string columns read dictionary-encoded (see Store.read)
+_WORDS = ["platform", "account_id", "status"]
+
+
 def _words(col: pa.ChunkedArray) -> np.ndarray:
     """A column of a few distinct words (statuses) as an object array whose entries share
     one Python string per word: millions of readings make no million strings."""
@@ -104,7 +108,10 @@ def _micros(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def load_series(store: Store, *, platform: str | None = None,
                 accounts: list[str] | None = None) -> SeriesData:
     """Follower counts of accounts readable at the time (gone statuses carry no count)."""
-    tbl = store.read("observations", columns=["platform", "account_id", "observed_at", "followers_count", "status"])
+    # key and status strings stay dictionary-encoded (as stored): matched and numbered
+    # by their few distinct words, never made per reading
+    tbl = store.read("observations", columns=["platform", "account_id", "observed_at", "followers_count", "status"],
+                     dictionary=_WORDS)
     keep = pc.and_(pc.is_valid(tbl["followers_count"]),
                    pc.invert(pc.is_in(tbl["status"], value_set=pa.array(sorted(GONE_STATUSES), pa.string()))))
     if platform is not None:
@@ -122,11 +129,11 @@ def load_series(store: Store, *, platform: str | None = None,
 def load_status(store: Store, *, platform: str | None = None) -> StatusData:
     """Status readings of every account: stream events, observations and profiles, by
     (account, time); at one instant a reading comes before a stream event."""
-    parts = [store.read("status_events", columns=["platform", "account_id", "at", "status"]).rename_columns(
-        ["platform", "account_id", "time", "status"])]
+    parts = [store.read("status_events", columns=["platform", "account_id", "at", "status"],
+                        dictionary=_WORDS).rename_columns(["platform", "account_id", "time", "status"])]
     for name in ("observations", "profiles"):
-        parts.append(store.read(name, columns=["platform", "account_id", "observed_at", "status"]).rename_columns(
-            ["platform", "account_id", "time", "status"]))
+        parts.append(store.read(name, columns=["platform", "account_id", "observed_at", "status"],
+                                dictionary=_WORDS).rename_columns(["platform", "account_id", "time", "status"]))
     if platform is not None:
         parts = [tb.filter(pc.equal(tb["platform"], platform)) for tb in parts]
     sids, accs = _account_index(parts)
