@@ -21,6 +21,7 @@ accounts, report <= 15 s and <= 1 GB, first page <= 3 s.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import shutil
@@ -143,7 +144,14 @@ def main() -> None:
         for n in [int(x) for x in args.accounts.split(",")]:
             store = root / f"scale-{n}"
             if not (store / "STORE.json").exists():
-                build(store, n, args.src)
+                # Built in its own process: Linux gives a child the peak RSS of the parent
+                # it was forked from (ru_maxrss survives exec), so a parent that had held the
+                # generated series would set a floor under every verb's peak measured here.
+                builder = multiprocessing.get_context("spawn").Process(target=build, args=(store, n, args.src))
+                builder.start()
+                builder.join()
+                if builder.exitcode != 0:
+                    raise SystemExit(f"building the {n:,}-account store failed (exit {builder.exitcode})")
             runs: list[Cost] = []
             for _ in range(max(args.repeat, 1)):
                 out = Path(tempfile.mkdtemp(prefix="pw-out-", dir=root))
