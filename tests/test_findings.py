@@ -270,3 +270,25 @@ def test_cited_rows_are_picked_from_every_batch_of_every_file(tmp_path: Path, mo
     want = [r for r in everything.to_pylist() if r["record_key"] in set(wanted.tolist())]
     assert sorted(got.to_pylist(), key=lambda r: r["record_key"]) == sorted(want, key=lambda r: r["record_key"])
     assert got.num_rows == len(wanted) == 9 and got.schema.field("source_ref").type == pa.string()
+
+
+def test_thinned_charts_are_one_note_naming_the_most_thinned(tmp_path: Path) -> None:
+    """Three accounts with 2,000, 1,500 and 300 hourly readings: the two long series are
+    thinned for their charts, told in one note (not one note per account), the most
+    thinned first; the short series is drawn whole."""
+    store = Store.init(tmp_path / "s")
+    hour = timedelta(hours=1)
+    rows = [(acc, h) for acc, n in (("long", 2000), ("mid", 1500), ("short", 300)) for h in range(n)]
+    store.append("observations", pa.table({
+        "platform": ["x"] * len(rows), "account_id": [a for a, _ in rows],
+        "observed_at": pa.array([T0 + h * hour for _, h in rows], TS), "status": ["active"] * len(rows),
+        "followers_count": [1000 + h % 7 for _, h in rows],
+    }), command="test", source="test")
+    f = gather_findings(store)
+    notes = [n for n in f.notes if "thinned" in n]
+    assert len(notes) == 1, f.notes
+    assert notes[0].startswith("The follower series of 2 accounts are thinned for display")
+    assert notes[0].index("x:long 2,000 →") < notes[0].index("x:mid 1,500 →")
+    assert "x:short" not in notes[0]
+    shown = {a["account_id"]: len(a["series"]) for a in f.accounts}
+    assert shown["short"] == 300 and shown["long"] < 2000 and shown["mid"] < 1500

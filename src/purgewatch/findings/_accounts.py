@@ -69,16 +69,17 @@ class SeriesRefs:
 
 
 def account_series(ob: ObservationIndex, part: pd.DataFrame, key: AccountKey, acc_events: list[dict[str, Any]],
-                   refs: SeriesRefs, notes: list[str]) -> list[dict[str, Any]]:
+                   refs: SeriesRefs, thinned: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
     """The charted points of one account, thinned to MAX_POINTS keeping every status
-    change and every reading an event's evidence names."""
+    change and every reading an event's evidence names (``thinned`` gets the account,
+    its readings and the points kept when it is)."""
     ev_times = {t for e in acc_events for t in evidence_times(e)}
     status_change = part["status"].ne(part["status"].shift()).to_numpy()
     iso_t = iso_series(part["observed_at"])
     in_evidence = iso_t.isin(ev_times).to_numpy() if ev_times else np.zeros(len(part), bool)
     idx = downsample(np.arange(len(part)), status_change | in_evidence, MAX_POINTS)
     if len(idx) < len(part):
-        notes.append(f"Series of {key[0]}:{key[1]} thinned from {len(part):,} to {len(idx):,} points for display.")
+        thinned.append((f"{key[0]}:{key[1]}", len(part), len(idx)))
     shown = part.iloc[idx]
     cited = (status_change | in_evidence)[idx].tolist()
     series = []
@@ -89,6 +90,17 @@ def account_series(ob: ObservationIndex, part: pd.DataFrame, key: AccountKey, ac
         ob.use(r.ref, int(r.row))
         refs.add(r.ref, c)
     return series
+
+
+def thinning_note(thinned: list[tuple[str, int, int]]) -> str:
+    """One note for every thinned chart (a note per account filled the report's first
+    screen with 60 boxes on the IRA series), naming the most thinned."""
+    worst = sorted(thinned, key=lambda t: (-(t[1] - t[2]), t[0]))[:3]
+    examples = "; ".join(f"{name} {before:,} → {after:,}" for name, before, after in worst)
+    who = "1 account is" if len(thinned) == 1 else f"{len(thinned):,} accounts are"
+    return (f"The follower series of {who} thinned for display to about {MAX_POINTS:,} points, keeping "
+            f"every status change and every reading an event rests on ({examples}); the store keeps every "
+            "reading (`purgewatch history`).")
 
 
 def cite_event_rows(ob: ObservationIndex, part: pd.DataFrame, acc_events: list[dict[str, Any]]) -> None:
@@ -122,6 +134,7 @@ def observed_accounts(ob: ObservationIndex, keys: set[AccountKey], events_of: di
     labels = {key_of(w): w.get("label") for w in watch}
     accounts: list[dict[str, Any]] = []
     observed = [i for i, k in enumerate(ob.names) if k in keys]
+    thinned: list[tuple[str, int, int]] = []
     for i, lt in zip(observed, ob.latest_rows(observed), strict=True):
         key = ob.names[i]
         acc_events = events_of.get(key, [])
@@ -129,7 +142,7 @@ def observed_accounts(ob: ObservationIndex, keys: set[AccountKey], events_of: di
         if key in with_series or acc_events:
             part = ob.frame(i)
             if key in with_series:
-                series = account_series(ob, part, key, acc_events, refs, notes)
+                series = account_series(ob, part, key, acc_events, refs, thinned)
             cite_event_rows(ob, part, acc_events)
         ob.use(lt["ref"], lt["row"])
         latest = {"t": lt["t"], "status": lt["status"], "followers": lt["followers"], "ref": lt["ref"]}
@@ -137,6 +150,8 @@ def observed_accounts(ob: ObservationIndex, keys: set[AccountKey], events_of: di
                              [e["id"] for e in acc_events], lt["n"], lt)
         latest["fact"] = facts.add(f"latest followers of {display_name(acc)}", latest["followers"], [lt["ref"]])
         accounts.append(acc)
+    if thinned:
+        notes.append(thinning_note(thinned))
     seen = {key_of(a) for a in accounts}
     for w in watch:
         k = key_of(w)
