@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from purgewatch.findings._jsonable import iso, plain
-from purgewatch.findings._observations import APPENDIX_COLUMNS, ObservationIndex
+from purgewatch.findings._observations import APPENDIX_COLUMNS, ObservationIndex, dictionary_codes
 from purgewatch.findings._transitions import StatusChangeTable
 from purgewatch.findings._types import Provenance
 from purgewatch.findings._watched import snapshot_anchor
@@ -72,16 +72,6 @@ def provenance_of(store: Store) -> Provenance:
     return Provenance(runs, [sources[k] for k in sorted(sources)])
 
 
-def _codes(col: pa.ChunkedArray) -> tuple[pa.Array, list[Any]]:
-    """A dictionary-encoded column (chunks unified) as (int32 indices, its words)."""
-    if col.num_chunks == 0:
-        return pa.array([], pa.int32()), []
-    arr = col.unify_dictionaries().combine_chunks() if col.num_chunks > 1 else col.chunk(0)
-    if not pa.types.is_dictionary(arr.type):
-        arr = pc.dictionary_encode(arr)
-    return arr.indices.cast(pa.int32()), arr.dictionary.to_pylist()
-
-
 def _per_source(store: Store, table: str) -> list[dict[str, Any]]:
     """Per source of ``table`` (null as "(none)"): rows, first and last retrieval, distinct
     payload hashes and tool versions. Aggregated in Arrow over dictionary codes: the
@@ -95,9 +85,9 @@ def per_source(tbl: pa.Table) -> list[dict[str, Any]]:
     """:func:`_per_source` over rows read (string columns plain or dictionary-encoded)."""
     if tbl.num_rows == 0:
         return []
-    src, src_words = _codes(tbl["source"])
-    hashes, _ = _codes(tbl["payload_hash"])
-    versions, version_words = _codes(tbl["tool_version"])
+    src, src_words = dictionary_codes(tbl["source"])
+    hashes, _ = dictionary_codes(tbl["payload_hash"])
+    versions, version_words = dictionary_codes(tbl["tool_version"])
     if src.null_count:
         # null sources are counted with a stored "(none)", as one source
         none = src_words.index("(none)") if "(none)" in src_words else len(src_words)

@@ -108,7 +108,7 @@ class ObservationIndex:
         """Remember the (sorted) row behind a reference: the appendix lists it."""
         self._used[ref] = row
 
-    def _take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
+    def take(self, rows: np.ndarray | list[int], columns: list[str]) -> pa.Table:
         """Columns of the given sorted rows, in that order. Light columns come from the
         sorted table; the others (provenance, names) from one filtered scan of the stored
         files that keeps only these rows (memory bounded by them, not by the store)."""
@@ -151,8 +151,8 @@ class ObservationIndex:
         best = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
         named = best[last]
         named = np.where(named >= self.start[ii], named, last)
-        lt = self._take(last, ["observed_at", "status", "followers_count"]).to_pylist()
-        nm = self._take(named, ["handle", "display_name", "description"]).to_pylist()
+        lt = self.take(last, ["observed_at", "status", "followers_count"]).to_pylist()
+        nm = self.take(named, ["handle", "display_name", "description"]).to_pylist()
         out = []
         for j, (row, r) in enumerate(zip(last.tolist(), lt, strict=True)):
             f = r["followers_count"]
@@ -166,7 +166,7 @@ class ObservationIndex:
 
     def prefetch(self, rows: Iterable[int], columns: list[str]) -> None:
         """Read the heavy ``columns`` of these sorted rows in one scan of the stored files,
-        kept for the :meth:`_take` calls that follow (the appendix of the observations and
+        kept for the :meth:`take` calls that follow (the appendix of the observations and
         that of the status changes: the provenance of each cited row, read once)."""
         heavy = [c for c in columns if c not in self.LIGHT]
         keys = np.unique(self.key[np.fromiter(rows, dtype=np.int64)])
@@ -182,7 +182,7 @@ class ObservationIndex:
         rows = sorted({self._used[r] for r in refs if r in self._used})
         if not rows:
             return []
-        tbl = self._take(rows, APPENDIX_COLUMNS)
+        tbl = self.take(rows, APPENDIX_COLUMNS)
         at = iso_arrow(tbl["observed_at"])
         got = iso_arrow(tbl["retrieved_at"])
         d = tbl.to_pydict()
@@ -229,7 +229,7 @@ class ObservationIndex:
         if other.any():
             keep |= other[cd]
         rows = idx[keep]
-        out = self._take(rows, TRANSITION_COLUMNS).to_pandas()
+        out = self.take(rows, TRANSITION_COLUMNS).to_pandas()
         out["row"] = rows
         return out
 
@@ -248,17 +248,29 @@ class ObservationIndex:
         return out
 
 
+def dictionary_codes(col: pa.ChunkedArray) -> tuple[pa.Array, list[Any]]:
+    """A string column, dictionary-encoded or plain (chunks unified), as (int32 indices,
+    nulls kept; its words): readers count and sort the few words, not the rows."""
+    import pyarrow.compute as pc
+
+    if col.num_chunks == 0:
+        return pa.array([], pa.int32()), []
+    arr = col.unify_dictionaries().combine_chunks() if col.num_chunks > 1 else col.chunk(0)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    return arr.indices.cast(pa.int32()), arr.dictionary.to_pylist()
+
+
 def _ranks(col: pa.ChunkedArray) -> np.ndarray:
     """Per row of a dictionary-encoded string column, the rank of its word among the
     column's distinct words in ascending code point (= UTF-8 byte) order, the order Arrow
     sorts strings in; a null ranks after every word."""
-    arr = col.unify_dictionaries().combine_chunks() if col.num_chunks > 1 else col.chunk(0)
-    words = arr.dictionary.to_pylist()
+    indices, words = dictionary_codes(col)
     rank = np.empty(len(words) + 1, dtype=np.int64)
     if words:
         _, rank[:-1] = np.unique(np.array(words, dtype=object), return_inverse=True)
     rank[-1] = len(words)
-    return rank[np.asarray(arr.indices.fill_null(len(words)).to_numpy(zero_copy_only=False), dtype=np.int64)]
+    return rank[np.asarray(indices.fill_null(len(words)).to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
 _BATCH = 1 << 16  # rows decoded at a time when picking cited rows out of a file

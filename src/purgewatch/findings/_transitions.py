@@ -128,7 +128,7 @@ class StatusChangeTable:
         prov: dict[int, dict[str, Any]] = {}
         rows = self.observation_rows(wanted)
         if rows:
-            got = ob._take(rows, ["record_key", *self.PROVENANCE]).to_pylist()
+            got = ob.take(rows, ["record_key", *self.PROVENANCE]).to_pylist()
             prov = dict(zip(rows, got, strict=True))
         out = []
         r: Any
