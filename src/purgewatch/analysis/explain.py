@@ -446,11 +446,6 @@ def _targets_for(store: Store, account: str, platform: str | None, meta: pd.Data
         return platform, text
     from purgewatch.queries import resolve_account
 
-    if platform is not None and account and account == account.strip() and (
-            (meta["platform"] == platform) & (meta["account_id"] == account)).any():
-        # an id of this platform with snapshots: what the resolver answers (ids win over
-        # handles; one platform, one id), without its scan of every table
-        return platform, account
     plat, acc = resolve_account(store, account, platform)
     if not ((meta["platform"] == plat) & (meta["account_id"] == acc)).any():
         raise no_snapshots_error(plat, acc, account)
